@@ -1,0 +1,46 @@
+// The layering rule of the house: runtime <- transports <- actors <- {index.ts, cli}.
+// An arrow means "may be imported by"; nothing imports upward and nothing forms a cycle.
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    { name: 'no-cycles', severity: 'error', from: {}, to: { circular: true } },
+    {
+      name: 'runtime-is-the-kernel',
+      comment: 'runtime/ knows nothing of Redis, Postgres, HTTP or the features.',
+      severity: 'error',
+      from: { path: '^runtime/' },
+      to: { path: '^(transports|actors|cli|dashboard)/|^index\\.ts$' },
+    },
+    {
+      name: 'runtime-has-no-io-clients',
+      severity: 'error',
+      from: { path: '^runtime/' },
+      to: { path: 'node_modules/(ioredis|pg|pg-[a-z-]+)/' },
+    },
+    {
+      name: 'transports-know-no-features',
+      severity: 'error',
+      from: { path: '^transports/' },
+      to: { path: '^(actors|cli|dashboard)/|^index\\.ts$' },
+    },
+    {
+      name: 'features-are-siblings-not-dependents',
+      comment: 'A feature folder never imports another feature folder.',
+      severity: 'error',
+      from: { path: '^actors/([^/]+)/' },
+      to: { path: '^actors/', pathNot: '^actors/$1/' },
+    },
+    {
+      name: 'actors-do-not-import-surfaces',
+      severity: 'error',
+      from: { path: '^actors/' },
+      to: { path: '^(cli|dashboard)/|^index\\.ts$' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsConfig: { fileName: 'tsconfig.json' },
+    tsPreCompilationDeps: true,
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'] },
+  },
+}

@@ -1,0 +1,140 @@
+import { execFile, execFileSync } from 'node:child_process'
+import { chownSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+
+import pg from 'pg'
+
+import { PulseError } from '../../runtime/errors.js'
+import { postgresBinDir } from './binaries.js'
+import { freePort } from './free-port.js'
+import { GuardedProcess } from './guarded-process.js'
+import { readLog, removeOnExit } from './redis-server.js'
+
+const execFileAsync = promisify(execFile)
+
+export interface LocalPostgresOptions {
+  /** Data folder; a new temporary folder (removed on stop) when absent. Initialised when empty. */
+  dir?: string
+  /** TCP port on 127.0.0.1; a free one when absent. */
+  port?: number
+  /** Trade durability for speed (fsync off): for tests, never for data you keep. */
+  fast?: boolean
+  readyTimeoutMs?: number
+}
+
+interface RunAs {
+  uid: number
+  gid: number
+}
+
+/**
+ * A PostgreSQL cluster on 127.0.0.1 for tests and `pulse dev`, guarded so that it stops when its owner
+ * dies. PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres` user (made
+ * when missing). `stop()` keeps the cluster and `start()` brings it back on the same port; `close()`
+ * stops it and removes a temporary folder.
+ */
+export class LocalPostgres {
+  readonly dir: string
+  readonly port: number
+  readonly #temporary: boolean
+  readonly #fast: boolean
+  readonly #readyTimeoutMs: number
+  readonly #runAs: RunAs | undefined
+  #process: GuardedProcess | undefined
+
+  private constructor(dir: string, port: number, temporary: boolean, options: LocalPostgresOptions) {
+    this.dir = dir
+    this.port = port
+    this.#temporary = temporary
+    this.#fast = options.fast ?? false
+    this.#readyTimeoutMs = options.readyTimeoutMs ?? 30_000
+    this.#runAs = process.getuid?.() === 0 ? postgresUser() : undefined
+  }
+
+  static async start(options: LocalPostgresOptions = {}): Promise<LocalPostgres> {
+    const temporary = options.dir === undefined
+    const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'pulse-pg-'))
+    const server = new LocalPostgres(dir, options.port ?? (await freePort()), temporary, options)
+    await server.#init()
+    if (temporary) removeOnExit(dir)
+    await server.start()
+    return server
+  }
+
+  get url(): string {
+    return `postgres://postgres@127.0.0.1:${this.port}/postgres`
+  }
+
+  async start(): Promise<void> {
+    if (this.#process?.running === true) return
+    const settings = this.#fast ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []
+    this.#process = new GuardedProcess({
+      command: join(postgresBinDir(), 'postgres'),
+      args: ['-D', this.dir, '-p', String(this.port), '-k', this.dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300', ...settings],
+      stopSignal: 'INT',
+      dir: this.#temporary ? this.dir : '',
+      logFile: join(this.dir, 'postgres.log'),
+      ...this.#runAs,
+    })
+    await this.#waitReady()
+  }
+
+  /** Stops the server (fast shutdown) and keeps the cluster. */
+  async stop(): Promise<void> {
+    await this.#process?.stop('keep')
+  }
+
+  /** Stops the server; a temporary cluster is removed. */
+  async close(): Promise<void> {
+    await this.#process?.stop('remove')
+  }
+
+  async #init(): Promise<void> {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 })
+    if (this.#runAs !== undefined) chownSync(this.dir, this.#runAs.uid, this.#runAs.gid)
+    if (existsSync(join(this.dir, 'PG_VERSION'))) return
+    const args = ['-D', this.dir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions']
+    await execFileAsync(join(postgresBinDir(), 'initdb'), args, { ...this.#runAs, cwd: this.dir }).catch((err: unknown) => {
+      throw new PulseError('PULSE_ERR_INTERNAL', `initdb failed in ${this.dir}`, { cause: err })
+    })
+  }
+
+  async #waitReady(): Promise<void> {
+    const deadline = Date.now() + this.#readyTimeoutMs
+    while (Date.now() < deadline) {
+      if (this.#process?.running !== true) break
+      if (await canQuery(this.url)) return
+      await new Promise((resolve) => setTimeout(resolve, 25))
+    }
+    const log = readLog(join(this.dir, 'postgres.log'))
+    await this.close()
+    throw new PulseError('PULSE_ERR_INTERNAL', `postgres did not start on port ${this.port}:\n${log}`)
+  }
+}
+
+async function canQuery(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 })
+  client.on('error', () => undefined)
+  try {
+    await client.connect()
+    await client.query('SELECT 1')
+    return true
+  } catch {
+    return false
+  } finally {
+    await client.end().catch(() => undefined)
+  }
+}
+
+/** The account PostgreSQL runs as when we are root: `postgres`, created when missing. */
+function postgresUser(): RunAs {
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim())
+  try {
+    return { uid: id('-u'), gid: id('-g') }
+  } catch {
+    execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres'])
+    return { uid: id('-u'), gid: id('-g') }
+  }
+}

@@ -1,0 +1,5 @@
+/**
+ * `pulse-runtime`: the composition root, the only module that re-exports every layer. Each feature
+ * also has its own entry (`pulse-runtime/runtime`, `/rmap`, `/streaming`, `/pool`, `/jobs`, `/bus`).
+ */
+export * from './runtime/index.js'

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what the tests and `pulse dev` need from the system: redis-server and PostgreSQL's binaries.
+# With root rights it installs them with apt-get; otherwise it prints the exact command and fails.
+set -euo pipefail
+
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+if ! command -v initdb >/dev/null 2>&1 && ! command -v pg_config >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  need+=(postgresql)
+fi
+
+if [ ${#need[@]} -eq 0 ]; then
+  echo "setup: redis-server and PostgreSQL are installed"
+  exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "setup: installing ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  # Debian starts a system redis-server on 6379 only under systemd; nothing here relies on it.
+  echo "setup: installed ${need[*]}"
+else
+  echo "setup: missing ${need[*]}; install with: sudo apt-get install -y ${need[*]}" >&2
+  exit 1
+fi

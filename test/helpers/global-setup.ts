@@ -1,0 +1,54 @@
+/**
+ * The run's servers. With REDIS_URL / DATABASE_URL set, those servers are used; otherwise a fresh
+ * redis-server and PostgreSQL cluster start on free loopback ports in temporary folders, and stop (and
+ * vanish) at the end of the run — also when the run is killed, through their guards. A template
+ * database gets the package's migrations once; each test file clones it (test/helpers/postgres.ts).
+ */
+import { randomUUID } from 'node:crypto'
+
+import pg from 'pg'
+import type { TestProject } from 'vitest/node'
+
+import { LocalPostgres } from '../../cli/local-servers/postgres-server.js'
+import { LocalRedis } from '../../cli/local-servers/redis-server.js'
+import { migrate } from '../../transports/postgres/migrate.js'
+import { withDatabase } from './postgres.js'
+
+async function adminQuery(url: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    await client.query(sql)
+  } finally {
+    await client.end()
+  }
+}
+
+async function createTemplate(databaseUrl: string): Promise<string> {
+  const name = `pulse_tpl_${randomUUID().replaceAll('-', '').slice(0, 12)}`
+  await adminQuery(databaseUrl, `CREATE DATABASE ${name}`)
+  const pool = new pg.Pool({ connectionString: withDatabase(databaseUrl, name), max: 2 })
+  try {
+    await migrate(pool)
+  } finally {
+    await pool.end()
+  }
+  return name
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const [redis, postgres] = await Promise.all([
+    process.env.REDIS_URL === undefined ? LocalRedis.start() : undefined,
+    process.env.DATABASE_URL === undefined ? LocalPostgres.start({ fast: true }) : undefined,
+  ])
+  const redisUrl = redis?.url ?? (process.env.REDIS_URL as string)
+  const databaseUrl = postgres?.url ?? (process.env.DATABASE_URL as string)
+  const template = await createTemplate(databaseUrl)
+  project.provide('redisUrl', redisUrl)
+  project.provide('databaseUrl', databaseUrl)
+  project.provide('templateDatabase', template)
+  return async () => {
+    if (postgres === undefined) await adminQuery(databaseUrl, `DROP DATABASE IF EXISTS ${template} WITH (FORCE)`)
+    await Promise.all([redis?.close(), postgres?.close()])
+  }
+}
