@@ -135,11 +135,14 @@ export function checkSignal(value: unknown, name: string): AbortSignal {
   return value
 }
 
+/** `Partial<T>` that also takes an explicit `undefined` per field (`exactOptionalPropertyTypes`). */
+export type OptionsOf<T> = { [K in keyof T]?: T[K] | undefined }
+
 /**
  * `{ ...defaults, ...options }` where an option whose value is `undefined` does not override its
  * default, frozen (shallowly). Validate first: unknown keys are copied too.
  */
-export function resolveOptions<T extends object>(defaults: T, options: Partial<T> | undefined): Readonly<T> {
+export function resolveOptions<T extends object>(defaults: T, options: OptionsOf<T> | undefined): Readonly<T> {
   const given: [string, unknown][] = Object.entries(options ?? {}).filter(([, value]) => value !== undefined)
   // Spread and fromEntries define properties, so a `__proto__` key cannot change the prototype.
   return Object.freeze({ ...defaults, ...Object.fromEntries(given) })

@@ -41,8 +41,8 @@ async function runDev(options: DevOptions): Promise<void> {
     process.env.REDIS_URL === undefined ? LocalRedis.start({ dir: join(dir, 'redis'), persist: true }) : undefined,
     process.env.DATABASE_URL === undefined ? LocalPostgres.start({ dir: join(dir, 'postgres') }) : undefined,
   ])
-  const redisUrl = redisServer?.url ?? (process.env.REDIS_URL as string)
-  const databaseUrl = pgServer?.url ?? (process.env.DATABASE_URL as string)
+  const redisUrl = redisServer?.url ?? process.env.REDIS_URL ?? ''
+  const databaseUrl = pgServer?.url ?? process.env.DATABASE_URL ?? ''
   const redis = createRedis(redisUrl)
   const db = createPgPool(databaseUrl)
   try {

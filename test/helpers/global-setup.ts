@@ -41,8 +41,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     process.env.REDIS_URL === undefined ? LocalRedis.start() : undefined,
     process.env.DATABASE_URL === undefined ? LocalPostgres.start({ fast: true }) : undefined,
   ])
-  const redisUrl = redis?.url ?? (process.env.REDIS_URL as string)
-  const databaseUrl = postgres?.url ?? (process.env.DATABASE_URL as string)
+  const redisUrl = redis?.url ?? process.env.REDIS_URL ?? ''
+  const databaseUrl = postgres?.url ?? process.env.DATABASE_URL ?? ''
   const template = await createTemplate(databaseUrl)
   project.provide('redisUrl', redisUrl)
   project.provide('databaseUrl', databaseUrl)

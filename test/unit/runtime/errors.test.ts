@@ -43,7 +43,7 @@ describe('PulseError', () => {
   })
 
   it('every exported error class carries a registered code matching PULSE_ERR_[A-Z0-9_]+', () => {
-    const classes = Object.values(errors).filter(
+    const classes = (Object.values(errors) as unknown[]).filter(
       (v): v is new (message?: string) => PulseError => typeof v === 'function' && v.prototype instanceof PulseError,
     )
     expect(classes.length).toBeGreaterThan(15)

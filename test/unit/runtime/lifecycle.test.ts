@@ -113,7 +113,8 @@ describe('DisposeStack', () => {
 
   it('coerces a thrown non-error into an Error', async () => {
     const stack = new DisposeStack()
-    stack.defer(() => Promise.reject('text' as unknown as Error))
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a non-error, on purpose
+    stack.defer(() => Promise.reject('text'))
     await expect(stack.disposeAsync()).rejects.toThrow(Error)
   })
 

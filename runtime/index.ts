@@ -1,0 +1,4 @@
+/** `pulse-runtime/runtime`: the public surface of the actor kernel (re-exports only). */
+export * from './errors.js'
+export { abortable, anySignal, DisposeStack, Lifecycle, type LifecycleOptions, type LifecycleState, onceAsync, sleep, throwIfAborted, withTimeout } from './lifecycle.js'
+export { liveResources, type LiveResource, type ResourceKind } from './resource-tracker.js'

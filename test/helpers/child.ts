@@ -1,0 +1,47 @@
+/** Child processes for tests: run TypeScript entry points through tsx, wait for a line, collect output. */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
+
+export interface Child {
+  readonly process: ChildProcess
+  readonly lines: string[]
+  /** Resolves with the first stdout line matching `pattern` (rejects if the child exits first or after `timeoutMs`). */
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>
+  /** Resolves with the exit code (or the signal's name). */
+  exited: Promise<number | string>
+}
+
+export function spawnTs(entry: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Child {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const lines: string[] = []
+  const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = []
+  const onLine = (line: string) => {
+    lines.push(line)
+    for (const w of waiters.filter((x) => x.pattern.test(line))) {
+      waiters.splice(waiters.indexOf(w), 1)
+      w.resolve(line)
+    }
+  }
+  createInterface({ input: child.stdout }).on('line', onLine)
+  createInterface({ input: child.stderr }).on('line', (line) => lines.push(`stderr: ${line}`))
+  const exited = once(child, 'exit').then(([code, signal]) => (code as number | null) ?? (signal as string))
+  return {
+    process: child,
+    lines,
+    exited,
+    waitForLine(pattern, timeoutMs = 20_000) {
+      const seen = lines.find((l) => pattern.test(l))
+      if (seen !== undefined) return Promise.resolve(seen)
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms:\n${lines.join('\n')}`)), timeoutMs)
+        const settle = (fn: () => void) => {
+          clearTimeout(timer)
+          fn()
+        }
+        waiters.push({ pattern, resolve: (line) => settle(() => resolve(line)) })
+        void exited.then((code) => settle(() => reject(new Error(`exited (${code}) before a line matching ${pattern}:\n${lines.join('\n')}`))))
+      })
+    },
+  }
+}

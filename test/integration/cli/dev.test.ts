@@ -1,0 +1,60 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+import { afterAll, describe, expect, it } from 'vitest'
+
+import { spawnTs } from '../../helpers/child.js'
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port })
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once('error', () => resolve(false))
+  })
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'pulse-dev-test-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+function devEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env }
+  delete env.REDIS_URL
+  delete env.DATABASE_URL
+  return env
+}
+
+async function runDevUntilHealthy() {
+  const child = spawnTs('cli/main.ts', ['dev', '--dir', dir], devEnv())
+  const health = await child.waitForLine(/^healthy:/, 60_000)
+  const port = (name: string) => Number(new RegExp(`^${name}:\\s+\\S+:(\\d+)`).exec(child.lines.find((l) => l.startsWith(`${name}:`)) ?? '')?.[1])
+  return { child, health, redisPort: port('redis'), pgPort: port('postgres') }
+}
+
+describe('pulse dev (npm start)', () => {
+  it('starts embedded Redis + PostgreSQL, reports health, stops cleanly on Ctrl-C and keeps its data', async () => {
+    const first = await runDevUntilHealthy()
+    expect(first.health).toMatch(/redis PING [\d.]+ ms, postgres SELECT 1 [\d.]+ ms, schema pulse \(1 migrations applied now\)/)
+    expect(await portOpen(first.redisPort)).toBe(true)
+    expect(await portOpen(first.pgPort)).toBe(true)
+    first.child.process.kill('SIGINT')
+    expect(await first.child.exited).toBe(0)
+    expect(first.child.lines).toContain('stopped')
+    expect(await portOpen(first.redisPort)).toBe(false)
+    expect(await portOpen(first.pgPort)).toBe(false)
+
+    const second = await runDevUntilHealthy()
+    expect(second.health).toMatch(/\(0 migrations applied now\)/)
+    second.child.process.kill('SIGTERM')
+    expect(await second.child.exited).toBe(0)
+  })
+
+  it('exits 2 on a usage error', async () => {
+    const child = spawnTs('cli/main.ts', ['no-such-command'])
+    expect(await child.exited).toBe(2)
+  })
+})
