@@ -159,7 +159,7 @@ interface ErrorFields {
 }
 
 function fields(err: unknown): ErrorFields {
-  return typeof err === 'object' && err !== null ? (err as ErrorFields) : {}
+  return typeof err === 'object' && err !== null ? err : {}
 }
 
 /** The system error code of `err`, looking into a connect's `AggregateError` and `pg-pool`'s timeout cause. */

@@ -170,7 +170,7 @@ export function mapRedisError(err: unknown, command?: string): Error {
         data: { reply: cls.reply ?? 'ERR', retryable: cls.retryable, ...where },
       })
     case 'connection':
-      return new RedisConnectionError(error.message, { cause: error, data: { ...where } })
+      return new RedisConnectionError(error.message, { cause: error, ...(command === undefined ? {} : { data: where }) })
     case 'other':
       return error
   }

@@ -1,0 +1,20 @@
+/**
+ * The package's migrations, in order. Append only: ids are 1..n without gaps, and a migration that has
+ * run is never edited or removed (`migrate` refuses when its recorded checksum differs). A new one is a
+ * new file `NNNNNN-<name>.ts` exporting `sql`, added at the end of the list below.
+ */
+import { sql as meta } from './000001-meta.js'
+
+/** One schema change. `sql` runs in a transaction of its own with `search_path` set to the target schema. */
+export interface Migration {
+  /** 1 for the first, then consecutive. */
+  readonly id: number
+  /** A short name, recorded with the id. */
+  readonly name: string
+  /** The statements; names stay unqualified so that the schema is the caller's choice. */
+  readonly sql: string
+}
+
+export const PULSE_MIGRATIONS: readonly Migration[] = Object.freeze([
+  Object.freeze({ id: 1, name: 'meta', sql: meta }),
+])

@@ -1,0 +1,478 @@
+/**
+ * The Redis connection every feature uses: `createRedis(urlOrClient)` → `PulseRedis`.
+ *
+ * - `client` runs ordinary commands. Its failures reach callers typed (see `errors.ts`):
+ *   `RedisCommandError` for an error reply, `RedisConnectionError` when the connection is down, with the
+ *   ioredis error as `cause`. Pipelines and MULTI are mapped too: each `[err, result]` pair of a
+ *   pipeline, an EXECABORT, and the per-command errors inside an EXEC reply.
+ * - `blocking()` is a second connection, made on first use, for XREADGROUP BLOCK / BLPOP, so that a
+ *   blocking read never holds up the commands on `client`. `close()` cancels pending blocking reads by
+ *   disconnecting it (they reject with `ClosedError`).
+ * - `close()` follows the house contract (`runtime/lifecycle.ts`): idempotent, memoised, bounded by
+ *   `closeTimeoutMs` (then the connections are dropped and `close()` rejects with `CloseTimeoutError`);
+ *   `destroy()` drops them at once. Commands sent through a closing or closed `PulseRedis` reject with
+ *   `ClosedError`.
+ *
+ * Connection policy of a client built from a URL (`DEFAULT_REDIS_CLIENT_OPTIONS`):
+ * - It reconnects for ever, with exponential backoff (`reconnectMinDelayMs` doubling up to
+ *   `reconnectMaxDelayMs`, with jitter).
+ * - A command issued while disconnected waits in the offline queue through at most
+ *   `maxRetriesPerRequest` reconnect attempts, so a short blip goes unnoticed. After that it fails with
+ *   `RedisConnectionError`, and so does, at once, every command issued while the outage lasts (ioredis
+ *   alone would queue it again for another `maxRetriesPerRequest` attempts). The same client works
+ *   again as soon as the server is back; nothing is recreated.
+ * - An `'error'` listener is attached, so an unreachable server never surfaces as an unhandled
+ *   `'error'` event; the last socket error becomes the `cause` of the fail-fast `RedisConnectionError`.
+ *
+ * Why a wrapper and not a subclass of ioredis `Redis`: `PulseRedis` owns up to two connections, and it
+ * must also wrap a client it did not create (the spec injects clients), which it may not quit. The error
+ * mapping has to sit on the send path, where every command — direct, pipelined, MULTI, script — passes
+ * through `sendCommand(command)` and settles through `command.reject`. It sits there in two ways: the
+ * clients created here are a small private subclass (`GuardedRedis`) overriding `sendCommand`; a client
+ * passed in is left untouched and `client` is a Proxy of it whose `sendCommand` is the guarded one, so
+ * its owner keeps plain ioredis behaviour and sees no listener or option of ours.
+ */
+import type { RedisOptions } from 'ioredis'
+import { Command, Redis } from 'ioredis'
+
+import { ClosedError, coerceError, InvalidArgumentError, RedisConnectionError } from '../../runtime/errors.js'
+import { Lifecycle, withTimeout } from '../../runtime/lifecycle.js'
+import type { LifecycleState } from '../../runtime/lifecycle.js'
+import { checkDurationMs, checkInteger, checkKnownKeys, checkString, resolveOptions } from '../../runtime/options.js'
+import { trackResource } from '../../runtime/resource-tracker.js'
+import { mapRedisError } from './errors.js'
+
+export interface RedisClientOptions {
+  /**
+   * Names the connections (`CLIENT SETNAME <name>` and `<name>:blocking`, for a client built from a URL)
+   * and the object in error messages.
+   * @default 'pulse'
+   */
+  name?: string
+  /** Bound of a graceful `close()`. @default 2000 */
+  closeTimeoutMs?: number
+  /** URL only. Bound of one connection attempt. @default 2000 */
+  connectTimeoutMs?: number
+  /** URL only. Reconnect attempts a command waits through before it fails. @default 2 */
+  maxRetriesPerRequest?: number
+  /** URL only. First reconnect delay; it doubles on each failed attempt. @default 50 */
+  reconnectMinDelayMs?: number
+  /** URL only. Longest reconnect delay. @default 2000 */
+  reconnectMaxDelayMs?: number
+  /**
+   * URL only. More ioredis options (TLS, credentials, `db`, `keyPrefix`…), applied over Pulse's. Changing
+   * `lazyConnect`, `enableOfflineQueue`, `maxRetriesPerRequest` or `retryStrategy` here voids the
+   * connection policy described above.
+   */
+  ioredis?: RedisOptions
+}
+
+export type ResolvedRedisClientOptions = Required<Omit<RedisClientOptions, 'ioredis'>> & { ioredis: RedisOptions }
+
+export const DEFAULT_REDIS_CLIENT_OPTIONS = {
+  name: 'pulse',
+  closeTimeoutMs: 2_000,
+  connectTimeoutMs: 2_000,
+  maxRetriesPerRequest: 2,
+  reconnectMinDelayMs: 50,
+  reconnectMaxDelayMs: 2_000,
+  ioredis: {},
+} as const satisfies ResolvedRedisClientOptions
+
+const kUrlOnlyOptions = ['connectTimeoutMs', 'maxRetriesPerRequest', 'reconnectMinDelayMs', 'reconnectMaxDelayMs', 'ioredis'] as const
+const kAllOptions = ['name', 'closeTimeoutMs', ...kUrlOnlyOptions] as const
+
+/** ioredis destroys a socket that has not closed this long after `disconnect()` (its default is 2 s). */
+const kDisconnectTimeoutMs = 1_000
+
+/**
+ * Delay before reconnect attempt `attempt` (1, 2, …): `minMs` doubling up to `maxMs`, then drawn from
+ * its upper half ("equal jitter"), so that many clients do not reconnect in step.
+ */
+export function reconnectDelayMs(attempt: number, minMs: number, maxMs: number): number {
+  const ceiling = Math.min(maxMs, minMs * 2 ** Math.max(0, attempt - 1))
+  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2)
+}
+
+type WriteableStream = Parameters<Redis['sendCommand']>[1]
+type Send = (command: Command, stream: WriteableStream) => unknown
+
+/** What a guard needs from its `PulseRedis`. */
+interface GuardOwner {
+  readonly name: string
+  readonly state: LifecycleState
+  /** Throws `ClosedError` unless open. */
+  assertOpen(what: string): void
+}
+
+/**
+ * The send path of one client: maps its failures to typed errors, refuses commands once the owner is
+ * closing, and fails fast once an outage has outlasted `maxRetriesPerRequest` reconnect attempts. It
+ * follows the client's status through its events; `detach()` removes its listeners.
+ */
+class ClientGuard {
+  readonly label: string
+  readonly #client: Redis
+  readonly #owner: GuardOwner
+  /** Commands already guarded: ioredis sends a command again after a reconnect. */
+  readonly #guarded = new WeakSet<Command>()
+  readonly #listeners: [event: string, listener: (arg: unknown) => void][] = []
+  /** Failed connection attempts since the client was last ready (ioredis' private `retryAttempts`). */
+  #failedAttempts = 0
+  #lastError: Error | undefined
+
+  constructor(client: Redis, owner: GuardOwner, listenForErrors: boolean) {
+    this.#client = client
+    this.#owner = owner
+    this.label = describeClient(client)
+    this.#listen('reconnecting', () => {
+      this.#failedAttempts += 1
+    })
+    this.#listen('ready', () => {
+      this.#failedAttempts = 0
+      this.#lastError = undefined
+    })
+    if (listenForErrors) {
+      this.#listen('error', (error) => {
+        this.#lastError = coerceError(error)
+      })
+    }
+  }
+
+  #listen(event: string, listener: (arg: unknown) => void): void {
+    this.#client.on(event, listener)
+    this.#listeners.push([event, listener])
+  }
+
+  detach(): void {
+    for (const [event, listener] of this.#listeners) this.#client.off(event, listener)
+    this.#listeners.length = 0
+  }
+
+  send(command: Command, stream: WriteableStream, send: Send): unknown {
+    if (!this.#guarded.has(command)) {
+      this.#guarded.add(command)
+      this.#guard(command)
+      const refusal = this.#refusal(command.name)
+      if (refusal !== undefined) {
+        command.reject(refusal)
+        return command.promise
+      }
+    }
+    return send(command, stream)
+  }
+
+  #guard(command: Command): void {
+    const reject = command.reject
+    command.reject = (error: Error) => reject.call(command, this.#map(error, command.name))
+    if (command.name === 'exec') {
+      // The replies of a transaction's commands arrive inside the EXEC reply, errors included.
+      const resolve = command.resolve
+      command.resolve = (reply: unknown) => {
+        const mapped = Array.isArray(reply) ? reply.map((item: unknown) => (item instanceof Error ? mapRedisError(item) : item)) : reply
+        return resolve.call(command, mapped)
+      }
+    }
+  }
+
+  #map(error: Error, command: string): Error {
+    const mapped = mapRedisError(error, command)
+    if (this.#owner.state !== 'open' && mapped instanceof RedisConnectionError) {
+      // The connection went down because the owner closed it (a blocking read, a queued command).
+      return new ClosedError(`${command} cancelled: ${this.#owner.name} is ${this.#owner.state}`, {
+        cause: error,
+        data: { name: this.#owner.name, command },
+      })
+    }
+    return mapped
+  }
+
+  #refusal(command: string): Error | undefined {
+    const status = this.#client.status
+    // A new connection's handshake (ready check, AUTH, SELECT…) is never refused.
+    if (status === 'connect' && Command.checkFlag('HANDSHAKE_COMMANDS', command)) return undefined
+    if (this.#owner.state !== 'open' && command !== 'quit') {
+      try {
+        this.#owner.assertOpen(`send ${command}`)
+      } catch (error) {
+        return coerceError(error)
+      }
+    }
+    const limit = this.#client.options.maxRetriesPerRequest
+    const down = status === 'reconnecting' || status === 'connecting' || status === 'close'
+    if (down && typeof limit === 'number' && limit >= 0 && this.#failedAttempts > limit) {
+      return new RedisConnectionError(
+        `Redis ${this.label} is unreachable: ${this.#failedAttempts} connection attempts failed since it was last ready`,
+        {
+          ...(this.#lastError === undefined ? {} : { cause: this.#lastError }),
+          data: { command, attempts: this.#failedAttempts },
+        },
+      )
+    }
+    return undefined
+  }
+}
+
+/** `host:port` or the socket path, never credentials. */
+function describeClient(client: Redis): string {
+  const options = client.options
+  if (typeof options.path === 'string' && options.path !== '') return options.path
+  return `${options.host ?? 'localhost'}:${options.port ?? 6379}`
+}
+
+/** The clients this module creates: ioredis `Redis` with a guarded `sendCommand`. */
+class GuardedRedis extends Redis {
+  readonly guard: ClientGuard
+
+  constructor(url: string | undefined, options: RedisOptions, owner: GuardOwner) {
+    if (url === undefined) super(options)
+    else super(url, options)
+    this.guard = new ClientGuard(this, owner, true)
+  }
+
+  override sendCommand(command: Command, stream?: WriteableStream): unknown {
+    // `guard` is unset only while ioredis' own constructor runs, which sends nothing.
+    const guard = this.guard as ClientGuard | undefined
+    if (guard === undefined) return super.sendCommand(command, stream)
+    return guard.send(command, stream, (c, s) => super.sendCommand(c, s))
+  }
+}
+
+/** ioredis members that `forceDisconnect` needs; private in its typings. */
+interface IoredisInternals {
+  reconnectTimeout?: NodeJS.Timeout | null
+  setStatus?: (status: 'end') => void
+  flushQueue?: (error: Error) => void
+}
+
+/**
+ * Drops the connection now. ioredis' `disconnect()` does nothing useful while the client waits to
+ * reconnect: the status stays 'reconnecting' for ever, 'end' never comes and queued commands never
+ * settle (redis/ioredis PR #2169). In that state this does what ioredis' close handler would.
+ */
+function forceDisconnect(client: Redis): void {
+  if (client.status === 'end') return
+  const internals = client as unknown as IoredisInternals
+  if (client.status === 'reconnecting' && typeof internals.setStatus === 'function' && typeof internals.flushQueue === 'function') {
+    if (internals.reconnectTimeout != null) clearTimeout(internals.reconnectTimeout)
+    internals.reconnectTimeout = null
+    internals.setStatus.call(client, 'end')
+    internals.flushQueue.call(client, new Error('Connection is closed.'))
+    return
+  }
+  client.disconnect()
+}
+
+/** Resolves once the client is 'end' (its socket closed), or after `ms` (when given) regardless. */
+function whenEnded(client: Redis, ms?: number): Promise<void> {
+  if (client.status === 'end') return Promise.resolve()
+  let onEnd: () => void = () => {}
+  const ended = new Promise<void>((resolve) => {
+    onEnd = resolve
+    client.once('end', onEnd)
+  })
+  if (ms === undefined) return ended
+  return withTimeout(ended, ms, () => new Error('not ended')).catch(() => {
+    client.off('end', onEnd)
+  })
+}
+
+function invalid(option: string, message: string): never {
+  throw new InvalidArgumentError(`${option} ${message}`, { data: { option } })
+}
+
+function validateOptions(options: RedisClientOptions, fromUrl: boolean): ResolvedRedisClientOptions {
+  checkKnownKeys(options, kAllOptions)
+  if (!fromUrl) {
+    const key = kUrlOnlyOptions.find((k) => options[k] !== undefined)
+    if (key !== undefined) invalid(`options.${key}`, 'applies only to a URL (a client passed in is used as configured)')
+  }
+  if (options.name !== undefined) checkString(options.name, 'options.name', { pattern: /^[!-~]+$/ })
+  if (options.closeTimeoutMs !== undefined) checkDurationMs(options.closeTimeoutMs, 'options.closeTimeoutMs', { min: 1 })
+  if (options.connectTimeoutMs !== undefined) checkDurationMs(options.connectTimeoutMs, 'options.connectTimeoutMs', { min: 1 })
+  if (options.maxRetriesPerRequest !== undefined) checkInteger(options.maxRetriesPerRequest, 'options.maxRetriesPerRequest', { min: 0 })
+  if (options.reconnectMinDelayMs !== undefined) checkDurationMs(options.reconnectMinDelayMs, 'options.reconnectMinDelayMs', { min: 1 })
+  if (options.reconnectMaxDelayMs !== undefined) checkDurationMs(options.reconnectMaxDelayMs, 'options.reconnectMaxDelayMs', { min: 1 })
+  if (options.ioredis !== undefined && (typeof options.ioredis !== 'object' || options.ioredis === null)) {
+    invalid('options.ioredis', 'must be an object of ioredis options')
+  }
+  const resolved = resolveOptions<ResolvedRedisClientOptions>(DEFAULT_REDIS_CLIENT_OPTIONS, options)
+  if (resolved.reconnectMinDelayMs > resolved.reconnectMaxDelayMs) {
+    invalid('options.reconnectMinDelayMs', `must be <= options.reconnectMaxDelayMs (${resolved.reconnectMaxDelayMs})`)
+  }
+  return resolved
+}
+
+function checkSource(source: unknown): string | Redis {
+  if (source instanceof Redis) return source
+  if (typeof source !== 'string') invalid('source', 'must be a Redis URL or an ioredis Redis client')
+  if (source.startsWith('/')) return source // a unix socket path
+  let protocol: string | undefined
+  try {
+    protocol = new URL(source).protocol
+  } catch {
+    protocol = undefined
+  }
+  // The URL itself is not shown: it may hold a password.
+  if (protocol !== 'redis:' && protocol !== 'rediss:') invalid('source', 'must be a redis:// or rediss:// URL, or a unix socket path')
+  return source
+}
+
+/** Builds the connection policy described in the module comment. */
+function urlClientOptions(options: ResolvedRedisClientOptions): RedisOptions {
+  const { reconnectMinDelayMs: min, reconnectMaxDelayMs: max } = options
+  return {
+    lazyConnect: false,
+    enableOfflineQueue: true,
+    enableReadyCheck: true,
+    maxRetriesPerRequest: options.maxRetriesPerRequest,
+    connectTimeout: options.connectTimeoutMs,
+    disconnectTimeout: kDisconnectTimeoutMs,
+    retryStrategy: (attempt: number) => reconnectDelayMs(attempt, min, max),
+    connectionName: options.name,
+    ...options.ioredis,
+  }
+}
+
+/**
+ * One Redis connection for commands and, on demand, one for blocking reads. Build it with
+ * `createRedis()`; see the module comment.
+ */
+export class PulseRedis implements AsyncDisposable {
+  /** The connection for ordinary commands; its failures are typed. Do not quit it: close this object. */
+  readonly client: Redis
+  readonly name: string
+  /** Whether this object created `client` (and so quits it on close). */
+  readonly ownsClient: boolean
+  readonly #lifecycle: Lifecycle
+  readonly #guards: ClientGuard[] = []
+  /** Every client this object created, with the function that stops tracking it. */
+  readonly #created: { client: Redis; untrack: () => void }[] = []
+  #blocking: Redis | undefined
+
+  constructor(source: string | Redis, options: RedisClientOptions = {}) {
+    const checked = checkSource(source)
+    const fromUrl = typeof checked === 'string'
+    const resolved = validateOptions(options, fromUrl)
+    this.name = resolved.name
+    this.ownsClient = fromUrl
+    this.#lifecycle = new Lifecycle({
+      name: `Redis connection "${this.name}"`,
+      closeTimeoutMs: resolved.closeTimeoutMs,
+      onClose: () => this.#close(),
+      onDestroy: () => this.#destroy(),
+    })
+    if (typeof checked === 'string') {
+      const options = urlClientOptions(resolved)
+      this.client = checked.startsWith('/') ? this.#create(undefined, { ...options, path: checked }) : this.#create(checked, options)
+    } else {
+      this.client = this.#wrap(checked)
+    }
+  }
+
+  get state(): LifecycleState {
+    return this.#lifecycle.state
+  }
+
+  /** Resolves once closed or destroyed: `undefined` after a clean close, else why. Never rejects. */
+  get closed(): Promise<Error | undefined> {
+    return this.#lifecycle.closed
+  }
+
+  /** Aborts when `close()` or `destroy()` starts; loops doing blocking reads should stop then. */
+  get signal(): AbortSignal {
+    return this.#lifecycle.signal
+  }
+
+  /**
+   * The connection for blocking reads (XREADGROUP BLOCK, BLPOP…), made on first call with the options of
+   * `client`. Throws `ClosedError` once closing.
+   */
+  blocking(): Redis {
+    this.#lifecycle.assertOpen('open a blocking connection')
+    if (this.#blocking === undefined) {
+      const base = this.client.options
+      this.#blocking = this.#create(undefined, {
+        ...base,
+        lazyConnect: false,
+        enableAutoPipelining: false,
+        disconnectTimeout: kDisconnectTimeoutMs,
+        ...(this.ownsClient ? { connectionName: `${this.name}:blocking` } : {}),
+      })
+    }
+    return this.#blocking
+  }
+
+  /** Cancels blocking reads, lets pending commands finish and quits what this object created. */
+  close(): Promise<void> {
+    return this.#lifecycle.close()
+  }
+
+  /** Drops the connections this object created, without waiting for pending replies. */
+  destroy(reason?: Error): Promise<void> {
+    return this.#lifecycle.destroy(reason)
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
+  #create(url: string | undefined, options: RedisOptions): Redis {
+    const client = new GuardedRedis(url, options, this.#lifecycle)
+    this.#guards.push(client.guard)
+    this.#created.push({ client, untrack: trackResource('redis', `${this.name} ${client.guard.label}`) })
+    return client
+  }
+
+  /** A view of a client passed in whose `sendCommand` is guarded; the client itself is not changed. */
+  #wrap(client: Redis): Redis {
+    const guard = new ClientGuard(client, this.#lifecycle, false)
+    this.#guards.push(guard)
+    const send = function (this: Redis, command: Command, stream?: WriteableStream): unknown {
+      return guard.send(command, stream, (c, s) => client.sendCommand.call(this, c, s))
+    }
+    return new Proxy(client, {
+      get: (target, key, receiver) => (key === 'sendCommand' ? send : Reflect.get(target, key, receiver) as unknown),
+    })
+  }
+
+  async #close(): Promise<void> {
+    // Blocking reads would hold a QUIT up until they time out: cancel them by dropping their connection.
+    const blocking = this.#blocking
+    if (blocking !== undefined) forceDisconnect(blocking)
+    const main = this.ownsClient ? this.client : undefined
+    if (main !== undefined) {
+      if (main.status === 'reconnecting') {
+        // The server is known to be down: commands still queued for it get ClosedError.
+        forceDisconnect(main)
+      } else if (main.status !== 'end') {
+        // QUIT is answered after the replies of every command sent before it; while (re)connecting it
+        // waits in the offline queue behind them, or disconnects at once when nothing is queued.
+        await main.quit().catch(() => forceDisconnect(main))
+      }
+    }
+    // Bounded by closeTimeoutMs: the lifecycle destroys the connections when it elapses.
+    await this.#release()
+  }
+
+  async #destroy(): Promise<void> {
+    for (const { client } of this.#created) forceDisconnect(client)
+    await this.#release(kDisconnectTimeoutMs + 500)
+  }
+
+  /** Waits (up to `ms`, when given) for the created clients to end, then forgets them. */
+  async #release(ms?: number): Promise<void> {
+    await Promise.all(this.#created.map(({ client }) => whenEnded(client, ms)))
+    for (const guard of this.#guards) guard.detach()
+    for (const { untrack } of this.#created) untrack()
+  }
+}
+
+/**
+ * From a URL (`redis://`, `rediss://`, or a unix socket path), creates and owns a client with the
+ * connection policy of the module comment. From an ioredis client, wraps it without owning it: `close()`
+ * does not quit it, and its options are left as they are (only `name` and `closeTimeoutMs` apply).
+ */
+export function createRedis(source: string | Redis, options?: RedisClientOptions): PulseRedis {
+  return new PulseRedis(source, options)
+}

@@ -1,0 +1,123 @@
+/**
+ * Lua scripts run by SHA: `defineScript({ name, lua, numberOfKeys })` → `script.run(client, keys, args)`.
+ *
+ * `run` sends EVALSHA with the SHA1 of the source, computed here once. When the server answers
+ * `NOSCRIPT` (first use on this server, a restart, SCRIPT FLUSH) it loads the source with SCRIPT LOAD
+ * and sends EVALSHA once more. Only the SHA travels on the hot path, and SCRIPT LOAD keeps the script in
+ * the server's cache (scripts that arrive through EVAL can be evicted since Redis 7.4).
+ *
+ * Failures are typed like every command's (`errors.ts`). A script can fail with its own reply prefix,
+ * `return redis.error_reply('LEASELOST job 7')`, which arrives as a `RedisCommandError` with
+ * `data.reply === 'LEASELOST'` (unknown prefixes are not retryable).
+ *
+ * Conventions (after BullMQ):
+ * - A script is named `<command>-<numKeys>`, e.g. `claimJob-2`: the number of KEYS is part of the name,
+ *   and `defineScript` checks that it matches `numberOfKeys`.
+ * - Its source opens with a header stating its contract: every KEYS and ARGV entry, the reply and the
+ *   error replies. Every key a script touches is passed in KEYS (cluster slots, ACLs, key prefixes).
+ *
+ *     --[[
+ *       claimJob-2: moves the oldest waiting job to the active set under a lease.
+ *         KEYS[1]  wait list          pulse:jobs:{<queue>}:wait
+ *         KEYS[2]  active sorted set  pulse:jobs:{<queue>}:active   (score = lease expiry, ms)
+ *         ARGV[1]  lease token
+ *         ARGV[2]  lease expiry, ms since the epoch
+ *       Reply: the job id, or nil when nothing waits.
+ *       Errors: none of its own.
+ *     ]]
+ */
+import { createHash } from 'node:crypto'
+
+import type { Redis } from 'ioredis'
+
+import { InvalidArgumentError, PulseError } from '../../runtime/errors.js'
+import { checkInteger, checkString } from '../../runtime/options.js'
+import { PulseRedis } from './connection.js'
+import { classifyRedisError, mapRedisError } from './errors.js'
+
+export type ScriptKey = string | Buffer
+export type ScriptArg = string | Buffer | number
+
+export interface ScriptDefinition {
+  /** `<command>-<numKeys>`, e.g. `claimJob-2`. */
+  name: string
+  /** The Lua source, starting with its header comment. */
+  lua: string
+  numberOfKeys: number
+}
+
+export interface RedisScript {
+  readonly name: string
+  readonly lua: string
+  readonly numberOfKeys: number
+  /** SHA1 of `lua`, hex: the name the server caches the script under. */
+  readonly sha: string
+  /** Runs the script; bulk replies arrive as strings. */
+  run(client: Redis | PulseRedis, keys: readonly ScriptKey[], args?: readonly ScriptArg[]): Promise<unknown>
+  /** Runs the script; bulk replies arrive as Buffers. */
+  runBuffer(client: Redis | PulseRedis, keys: readonly ScriptKey[], args?: readonly ScriptArg[]): Promise<unknown>
+}
+
+const kScriptName = /^[a-z][A-Za-z0-9]*-(\d+)$/
+
+export function sha1(source: string): string {
+  return createHash('sha1').update(source).digest('hex')
+}
+
+export function defineScript(definition: ScriptDefinition): RedisScript {
+  const name = checkString(definition.name, 'definition.name', { pattern: kScriptName })
+  const lua = checkString(definition.lua, 'definition.lua', { nonEmpty: true })
+  const numberOfKeys = checkInteger(definition.numberOfKeys, 'definition.numberOfKeys', { min: 0 })
+  if (name.slice(name.lastIndexOf('-') + 1) !== String(numberOfKeys)) {
+    throw new InvalidArgumentError(`definition.name must end with -${numberOfKeys}, the number of keys (got "${name}")`, {
+      data: { option: 'definition.name' },
+    })
+  }
+  const sha = sha1(lua)
+
+  const evalsha = (redis: Redis, buffers: boolean, keys: readonly ScriptKey[], args: readonly ScriptArg[]): Promise<unknown> =>
+    buffers ? redis.callBuffer('evalsha', [sha, numberOfKeys, ...keys, ...args]) : redis.evalsha(sha, numberOfKeys, ...keys, ...args)
+
+  const execute = async (
+    client: Redis | PulseRedis,
+    buffers: boolean,
+    keys: readonly ScriptKey[],
+    args: readonly ScriptArg[] = [],
+  ): Promise<unknown> => {
+    if (keys.length !== numberOfKeys) {
+      throw new InvalidArgumentError(`script ${name} takes ${numberOfKeys} keys (got ${keys.length})`, {
+        data: { script: name, keys: keys.length },
+      })
+    }
+    const redis = client instanceof PulseRedis ? client.client : client
+    try {
+      return await evalsha(redis, buffers, keys, args)
+    } catch (error) {
+      const mapped = mapRedisError(error, 'evalsha')
+      if (classifyRedisError(mapped).reply !== 'NOSCRIPT') throw mapped
+    }
+    let loaded: unknown
+    try {
+      loaded = await redis.script('LOAD', lua)
+    } catch (error) {
+      throw mapRedisError(error, 'script')
+    }
+    if (loaded !== sha) {
+      throw new PulseError('PULSE_ERR_INTERNAL', `SCRIPT LOAD of ${name} answered ${String(loaded)}, expected ${sha}`)
+    }
+    try {
+      return await evalsha(redis, buffers, keys, args)
+    } catch (error) {
+      throw mapRedisError(error, 'evalsha')
+    }
+  }
+
+  return Object.freeze({
+    name,
+    lua,
+    numberOfKeys,
+    sha,
+    run: (client: Redis | PulseRedis, keys: readonly ScriptKey[], args?: readonly ScriptArg[]) => execute(client, false, keys, args),
+    runBuffer: (client: Redis | PulseRedis, keys: readonly ScriptKey[], args?: readonly ScriptArg[]) => execute(client, true, keys, args),
+  })
+}
