@@ -37,10 +37,7 @@ async function runDev(options: DevOptions): Promise<void> {
     process.once('SIGINT', () => done('SIGINT'))
     process.once('SIGTERM', () => done('SIGTERM'))
   })
-  const [redisServer, pgServer] = await Promise.all([
-    process.env.REDIS_URL === undefined ? LocalRedis.start({ dir: join(dir, 'redis'), persist: true }) : undefined,
-    process.env.DATABASE_URL === undefined ? LocalPostgres.start({ dir: join(dir, 'postgres') }) : undefined,
-  ])
+  const [redisServer, pgServer] = await startServers(dir)
   const redisUrl = redisServer?.url ?? process.env.REDIS_URL ?? ''
   const databaseUrl = pgServer?.url ?? process.env.DATABASE_URL ?? ''
   const redis = createRedis(redisUrl)
@@ -60,4 +57,15 @@ async function runDev(options: DevOptions): Promise<void> {
     await Promise.all([redisServer?.stop(), pgServer?.stop()])
   }
   console.log('stopped')
+}
+
+/** Starts the embedded servers that REDIS_URL / DATABASE_URL do not replace; all or none. */
+async function startServers(dir: string): Promise<[LocalRedis | undefined, LocalPostgres | undefined]> {
+  const [redis, postgres] = await Promise.allSettled([
+    process.env.REDIS_URL === undefined ? LocalRedis.start({ dir: join(dir, 'redis'), persist: true }) : undefined,
+    process.env.DATABASE_URL === undefined ? LocalPostgres.start({ dir: join(dir, 'postgres') }) : undefined,
+  ])
+  if (redis.status === 'fulfilled' && postgres.status === 'fulfilled') return [redis.value, postgres.value]
+  await Promise.all([redis.status === 'fulfilled' ? redis.value?.stop() : undefined, postgres.status === 'fulfilled' ? postgres.value?.stop() : undefined])
+  throw redis.status === 'rejected' ? redis.reason : (postgres as PromiseRejectedResult).reason
 }

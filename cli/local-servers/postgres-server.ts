@@ -97,7 +97,9 @@ export class LocalPostgres {
     if (existsSync(join(this.dir, 'PG_VERSION'))) return
     const args = ['-D', this.dir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions']
     await execFileAsync(join(postgresBinDir(), 'initdb'), args, { ...this.#runAs, cwd: this.dir }).catch((err: unknown) => {
-      throw new PulseError('PULSE_ERR_INTERNAL', `initdb failed in ${this.dir}`, { cause: err })
+      const stderr = (err as { stderr?: unknown }).stderr
+      const hint = this.#runAs === undefined ? '' : ' (as root the cluster belongs to the postgres user: every folder above it must be reachable by that user)'
+      throw new PulseError('PULSE_ERR_INTERNAL', `initdb failed in ${this.dir}${hint}: ${typeof stderr === 'string' ? stderr.trim() : ''}`, { cause: err })
     })
   }
 

@@ -107,8 +107,8 @@ export class RingWriter extends RingView {
     }
     const start = this.#tail & this.mask
     this.view.setUint32(start, length, true)
-    let at = this.#copyIn((start + kFrameHeaderBytes) & this.mask, head)
-    if (body !== undefined) at = this.#copyIn(at, body)
+    const at = this.#copyIn((start + kFrameHeaderBytes) & this.mask, head)
+    if (body !== undefined) this.#copyIn(at, body)
     this.#tail = (this.#tail + need) | 0
     if (publish) this.flush()
     return true

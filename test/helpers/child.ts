@@ -3,6 +3,14 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 
+import { afterEach } from 'vitest'
+
+/** Children still running when a test ends (it failed or timed out) are killed, so none outlives its test. */
+const running = new Set<ChildProcess>()
+afterEach(() => {
+  for (const child of running) child.kill('SIGKILL')
+})
+
 export interface Child {
   readonly process: ChildProcess
   readonly lines: string[]
@@ -25,7 +33,11 @@ export function spawnTs(entry: string, args: readonly string[], env: NodeJS.Proc
   }
   createInterface({ input: child.stdout }).on('line', onLine)
   createInterface({ input: child.stderr }).on('line', (line) => lines.push(`stderr: ${line}`))
-  const exited = once(child, 'exit').then(([code, signal]) => (code as number | null) ?? (signal as string))
+  running.add(child)
+  const exited = once(child, 'exit').then(([code, signal]) => {
+    running.delete(child)
+    return (code as number | null) ?? (signal as string)
+  })
   return {
     process: child,
     lines,

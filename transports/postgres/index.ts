@@ -17,5 +17,6 @@ export {
   type IsolationLevel,
   PgPool,
   type PgPoolOptions,
+  type ResolvedPgPoolOptions,
   type TransactionOptions,
 } from './pool.js'

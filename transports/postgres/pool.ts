@@ -54,7 +54,10 @@ export interface PgPoolOptions {
   closeTimeoutMs?: number | undefined
 }
 
-export const DEFAULT_PG_POOL_OPTIONS: Readonly<Required<PgPoolOptions>> = Object.freeze({
+/** `PgPoolOptions` after defaults. */
+export type ResolvedPgPoolOptions = { readonly [K in keyof PgPoolOptions]-?: Exclude<PgPoolOptions[K], undefined> }
+
+export const DEFAULT_PG_POOL_OPTIONS: ResolvedPgPoolOptions = Object.freeze({
   max: 10,
   connectionTimeoutMs: 5_000,
   statementTimeoutMs: 0,
@@ -212,7 +215,8 @@ export class PgPool implements AsyncDisposable {
    * Runs `fn` inside `BEGIN … COMMIT`; rolls back and rethrows when `fn` throws. With `retries` > 0, the
    * whole function runs again (on a fresh client) after a retryable failure, so it must be safe to
    * repeat. A connection lost during `COMMIT` is never retried, since the outcome is unknown: it is
-   * thrown as `PostgresConnectionError` with `data.outcomeUnknown: true`.
+   * thrown as `PostgresConnectionError` with `data.outcomeUnknown: true`. Once `close()` has started,
+   * a failed attempt is not retried: its error is thrown.
    */
   async withTransaction<T>(fn: (client: pg.PoolClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     checkKnownKeys(options, ['isolation', 'retries'])

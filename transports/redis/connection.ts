@@ -364,7 +364,7 @@ export class PulseRedis implements AsyncDisposable {
     })
     if (typeof checked === 'string') {
       const options = urlClientOptions(resolved)
-      this.client = checked.startsWith('/') ? this.#create(undefined, { ...options, path: checked }) : this.#create(checked, options)
+      this.client = checked.startsWith('/') ? this.#create('main', undefined, { ...options, path: checked }) : this.#create('main', checked, options)
     } else {
       this.client = this.#wrap(checked)
     }
@@ -392,7 +392,7 @@ export class PulseRedis implements AsyncDisposable {
     this.#lifecycle.assertOpen('open a blocking connection')
     if (this.#blocking === undefined) {
       const base = this.client.options
-      this.#blocking = this.#create(undefined, {
+      this.#blocking = this.#create('blocking', undefined, {
         ...base,
         lazyConnect: false,
         enableAutoPipelining: false,
@@ -417,10 +417,11 @@ export class PulseRedis implements AsyncDisposable {
     return this.close()
   }
 
-  #create(url: string | undefined, options: RedisOptions): Redis {
+  #create(role: 'main' | 'blocking', url: string | undefined, options: RedisOptions): Redis {
     const client = new GuardedRedis(url, options, this.#lifecycle)
     this.#guards.push(client.guard)
-    this.#created.push({ client, untrack: trackResource('redis', `${this.name} ${client.guard.label}`) })
+    const label = `${role === 'main' ? this.name : `${this.name}:blocking`} ${client.guard.label}`
+    this.#created.push({ client, untrack: trackResource('redis', label) })
     return client
   }
 
@@ -471,7 +472,9 @@ export class PulseRedis implements AsyncDisposable {
 /**
  * From a URL (`redis://`, `rediss://`, or a unix socket path), creates and owns a client with the
  * connection policy of the module comment. From an ioredis client, wraps it without owning it: `close()`
- * does not quit it, and its options are left as they are (only `name` and `closeTimeoutMs` apply).
+ * does not quit it, its options are left as they are (only `name` and `closeTimeoutMs` apply), and
+ * `client` is a typed-error view of it (a Proxy, so `redis.client !== yourClient`). Its `blocking()`
+ * connection is a new client made with the same options, owned and closed by the `PulseRedis`.
  */
 export function createRedis(source: string | Redis, options?: RedisClientOptions): PulseRedis {
   return new PulseRedis(source, options)

@@ -1,0 +1,120 @@
+/**
+ * The message codec of the mailboxes: an 8-byte envelope, then the body.
+ *
+ *   byte 0    kind    what the frame is (see `FrameKind`)
+ *   byte 1    format  how the body is encoded (see `BodyFormat`)
+ *   bytes 2-3 slot    u16 LE, the actor the frame is for (or from) within its thread
+ *   bytes 4-7 corr    u32 LE, the correlation id of an ask and its reply (0 for a tell)
+ *
+ * Bodies: binary payloads (`Uint8Array`, `Buffer`) travel as they are (RAW) and come out as a `Buffer`;
+ * strings as UTF-8; `undefined` as nothing; errors as their `toWire` record (ERROR) so they are rebuilt
+ * as the same class; everything else with msgpackr. msgpackr won against JSON and `v8.serialize` for the
+ * small objects actors exchange (encode + decode, see BENCHMARKS.md, "codec"), and keeps `Date`,
+ * `Map`, `Set`, typed arrays and `bigint`.
+ */
+import { Packr } from 'msgpackr'
+
+import { fromWire, ProtocolError, toWire } from '../errors.js'
+import type { RingWriter } from './ring-buffer.js'
+
+export const FrameKind = {
+  /** A message that wants no answer. */
+  Tell: 1,
+  /** A message that wants an answer: REPLY or FAIL with the same corr. */
+  Ask: 2,
+  Reply: 3,
+  /** The answer to an ask is an error (the body is an ERROR). */
+  Fail: 4,
+  /** System: the actor in `slot` crashed (the body is the ERROR). */
+  Crash: 5,
+} as const
+export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind]
+
+export const BodyFormat = { Raw: 0, Utf8: 1, Pack: 2, None: 3, Error: 4 } as const
+export type BodyFormat = (typeof BodyFormat)[keyof typeof BodyFormat]
+
+export const kEnvelopeBytes = 8
+
+export interface Envelope {
+  kind: FrameKind
+  format: BodyFormat
+  slot: number
+  corr: number
+  /** A view of the body, valid only while the frame is being handled. */
+  body: Uint8Array
+}
+
+const packr = new Packr({ useRecords: false, moreTypes: true, int64AsType: 'bigint' })
+const kEmpty = new Uint8Array(0)
+
+/** Encodes a value into its body format and bytes (the bytes may be a view that the next call reuses). */
+export function encodeBody(value: unknown): [BodyFormat, Uint8Array] {
+  if (value instanceof Uint8Array) return [BodyFormat.Raw, value]
+  if (typeof value === 'string') return [BodyFormat.Utf8, Buffer.from(value, 'utf8')]
+  if (value === undefined) return [BodyFormat.None, kEmpty]
+  if (value instanceof Error) return [BodyFormat.Error, packr.pack(toWire(value))]
+  return [BodyFormat.Pack, packr.pack(value)]
+}
+
+/** Decodes a body into a value the caller owns (shared memory is copied out first). */
+export function decodeBody(format: number, body: Uint8Array): unknown {
+  switch (format) {
+    case BodyFormat.Raw:
+      return Buffer.from(body)
+    case BodyFormat.Utf8:
+      return Buffer.from(body).toString('utf8')
+    case BodyFormat.None:
+      return undefined
+    case BodyFormat.Pack:
+      return packr.unpack(Buffer.from(body))
+    case BodyFormat.Error:
+      return fromWire(packr.unpack(Buffer.from(body)))
+    default:
+      throw new ProtocolError(`unknown body format ${format}`)
+  }
+}
+
+/** Encodes envelope headers into one scratch array per writer thread (writes copy it at once). */
+const header = new Uint8Array(kEnvelopeBytes)
+const headerView = new DataView(header.buffer)
+
+export function encodeHeader(kind: FrameKind, format: BodyFormat, slot: number, corr: number): Uint8Array {
+  header[0] = kind
+  header[1] = format
+  headerView.setUint16(2, slot, true)
+  headerView.setUint32(4, corr, true)
+  return header
+}
+
+/**
+ * Writes one framed message into a ring. Returns false when it does not fit now; throws
+ * `PULSE_ERR_INVALID_ARG` when it could never fit.
+ */
+export function writeMessage(
+  writer: RingWriter,
+  kind: FrameKind,
+  slot: number,
+  corr: number,
+  value: unknown,
+  publish = true,
+): boolean {
+  const [format, body] = encodeBody(value)
+  return writer.tryWrite(encodeHeader(kind, format, slot, corr), body, publish)
+}
+
+/** Size in bytes of a message's frame payload (for waiting until it fits). */
+export function messageBytes(value: unknown): number {
+  return kEnvelopeBytes + encodeBody(value)[1].length
+}
+
+export function readEnvelope(payload: Uint8Array): Envelope {
+  if (payload.length < kEnvelopeBytes) throw new ProtocolError(`frame of ${payload.length} bytes is shorter than an envelope`)
+  const view = new DataView(payload.buffer, payload.byteOffset, kEnvelopeBytes)
+  return {
+    kind: payload[0] as FrameKind,
+    format: payload[1] as BodyFormat,
+    slot: view.getUint16(2, true),
+    corr: view.getUint32(4, true),
+    body: payload.subarray(kEnvelopeBytes),
+  }
+}
