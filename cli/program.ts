@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander'
 
 import { coerceError } from '../runtime/errors.js'
 import { devCommand } from './commands/dev.js'
+import { superviseCommand } from './commands/supervise.js'
 import { packageVersion } from './package-info.js'
 
 export function buildProgram(): Command {
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .option('--verbose', 'print stacks with errors')
     .exitOverride()
   program.addCommand(devCommand())
+  program.addCommand(superviseCommand())
   return program
 }
 

@@ -97,6 +97,8 @@ export class ChildInstance {
   #restarts = 0
   #lastExitCode: ExitCode | null = null
   #everReady = false
+  /** Ends `failed` rather than `stopped`: set by `settle('failed')`, and when it fails before its first readiness. */
+  #failed = false
   /** Restarts since the last stable run: the backoff exponent. */
   #consecutive = 0
   #startedAt = 0
@@ -217,6 +219,7 @@ export class ChildInstance {
       data: { name: this.spec.name, instance: this.index, readyTimeoutMs: this.spec.readyTimeoutMs },
     })
     this.#rejectFirstReady(error)
+    if (!this.#everReady) this.#failed = true
     this.#hooks.logger?.warn(`${error.message}; killing it`, { name: this.spec.name, instance: this.index })
     child.kill('SIGKILL')
   }
@@ -234,6 +237,7 @@ export class ChildInstance {
     this.#pid = null
     this.#lastExitCode = exitCode
     if (!this.#everReady) {
+      if (this.#state !== 'stopping') this.#failed = true
       const data = { name: this.spec.name, instance: this.index, exitCode }
       this.#rejectFirstReady(
         error === undefined
@@ -247,6 +251,7 @@ export class ChildInstance {
   /** Sets the end state of an instance that will not run again. */
   settle(state: 'stopped' | 'failed'): void {
     this.#state = state
+    this.#failed = state === 'failed'
   }
 
   /** The restart delay after `run`: doubles per consecutive restart, capped, reset by a stable run. */
@@ -309,6 +314,6 @@ export class ChildInstance {
   async #settleStop(): Promise<void> {
     await this.#closed
     clearTimeout(this.#killTimer)
-    if (this.#state !== 'failed') this.#state = 'stopped'
+    this.#state = this.#failed ? 'failed' : 'stopped'
   }
 }
