@@ -25,7 +25,8 @@
  *
  *   any state ── stop() ──▶ stopping ── SIGTERM; SIGKILL after shutdownTimeoutMs; exit and stdio
  *                                       closed ──▶ stopped (a failed instance stays failed)
- *   Before start(), every instance is `stopped` with no pid.
+ *   Before start(), every instance is `stopped` with no pid. Once every instance has ended for good
+ *   (stopped or failed, none restarting), the supervisor stops itself: `closed` resolves (`undefined`).
  *
  * Exit codes (`lastExitCode`, `'exit'` events) are the process's exit code, or the signal's name when a
  * signal killed it (`'SIGKILL'`), or minus errno when it could not be spawned (`-2`: ENOENT): the same
@@ -88,6 +89,7 @@ export class ProcessSupervisor extends EventEmitter<ProcessSupervisorEventMap> i
   #restartTimes: number[] = []
   #failure: Error | undefined
   #starting: Promise<void> | undefined
+  #started = false
   #unforward: (() => void) | undefined
   readonly #killAllSync = () => {
     for (const instance of this.#instances) instance.killSync()
@@ -143,6 +145,8 @@ export class ProcessSupervisor extends EventEmitter<ProcessSupervisorEventMap> i
       }
       throw this.#failure ?? error
     }
+    this.#started = true
+    this.#stopIfAllEnded()
   }
 
   /** One entry per instance, in spec order then instance order. */
@@ -241,6 +245,15 @@ export class ProcessSupervisor extends EventEmitter<ProcessSupervisorEventMap> i
       restarting,
     })
     if (failure !== undefined) this.#giveUp(failure)
+    else this.#stopIfAllEnded()
+  }
+
+  /** Nothing left to supervise (every instance ended and none restarts): stop, so that `closed` resolves. */
+  #stopIfAllEnded(): void {
+    if (!this.#started || this.#lifecycle.state !== 'open') return
+    if (!this.#instances.every(({ state }) => state === 'stopped' || state === 'failed')) return
+    this.options.logger?.info('every child has ended and none restarts; stopping')
+    this.stop().catch(noop)
   }
 
   /** Counts a restart against the intensity limit; false when it would exceed it. */

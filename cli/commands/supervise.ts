@@ -1,8 +1,10 @@
 /**
  * `pulse supervise CONFIG`: runs the `ProcessSupervisor` described by a JSON file (its options without
  * `output` and `logger`), with the children's prefixed output on stdout and the supervisor's notes on
- * stderr, until SIGTERM / SIGINT (exit 0 once every child has stopped; a second signal SIGKILLs them) or
- * until the supervisor gives up (exit 1). A child's relative `cwd` is resolved against the config file's
+ * stderr, until SIGTERM / SIGINT (a second signal SIGKILLs the children), until every child has ended
+ * for good (all `temporary` or `transient` and done), or until the supervisor gives up. Exit code 0 once
+ * every child has stopped, unless one had failed (ended abnormally and was not restarted) or the
+ * supervisor gave up: then 1, with one line naming them. A child's relative `cwd` is resolved against the config file's
  * folder, which is also the default `cwd`, so that relative paths in `args` work from anywhere.
  */
 import { readFile } from 'node:fs/promises'
@@ -10,7 +12,14 @@ import { dirname, resolve } from 'node:path'
 
 import { Command } from 'commander'
 
-import { InvalidArgumentError, ProcessSupervisor, type ProcessSupervisorLogger, type ProcessSupervisorOptions } from '../../runtime/index.js'
+import {
+  type ExitCode,
+  InvalidArgumentError,
+  ProcessSupervisor,
+  type ProcessSupervisorLogger,
+  type ProcessSupervisorOptions,
+  PulseError,
+} from '../../runtime/index.js'
 
 export function superviseCommand(): Command {
   return new Command('supervise')
@@ -73,5 +82,15 @@ async function runSupervise(file: string): Promise<void> {
   line(`${count} process${count === 1 ? '' : 'es'} running; SIGTERM or Ctrl-C stops ${count === 1 ? 'it' : 'them'}`)
   const failure = await supervisor.closed
   if (failure !== undefined) throw failure
+  const failed = supervisor.status().filter(({ state }) => state === 'failed')
+  if (failed.length > 0) {
+    const which = failed.map(({ name, instance, lastExitCode }) => `${name}#${instance} (${describe(lastExitCode)})`)
+    throw new PulseError('PULSE_ERR_INTERNAL', `stopped; these children had failed: ${which.join(', ')}`)
+  }
   line('stopped')
+}
+
+function describe(exitCode: ExitCode | null): string {
+  if (exitCode === null) return 'never ran'
+  return typeof exitCode === 'number' ? `code ${exitCode}` : exitCode
 }
