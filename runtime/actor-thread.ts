@@ -6,7 +6,6 @@
  *
  * A control call races the thread's exit: a call to a thread that dies never hangs.
  */
-import { once } from 'node:events'
 import { MessageChannel, type MessagePort, type ResourceLimits, type Worker } from 'node:worker_threads'
 
 import * as Comlink from 'comlink'
@@ -77,17 +76,20 @@ export class ActorThread<Actor> {
     this.#worker.on('error', (error) => {
       this.#error ??= error
     })
-    this.exited = once(this.#worker, 'exit').then(([code]) => {
-      this.#alive = false
-      this.writer.close()
-      this.#release()
-      return { code: code as number, error: this.#error }
+    // Not events.once: it would reject on the 'error' that precedes an out-of-memory exit.
+    this.exited = new Promise<ThreadExit>((resolve) => {
+      this.#worker.once('exit', (code) => {
+        this.#alive = false
+        this.writer.close()
+        this.#release()
+        resolve({ code, error: this.#error })
+      })
     })
   }
 
   static async start<Actor>(name: string, runtimeBell: Doorbell, options: ThreadOptions): Promise<ActorThread<Actor>> {
     const thread = new ActorThread<Actor>(name, runtimeBell, options)
-    const online = once(thread.#worker, 'online').then(() => true)
+    const online = new Promise((resolve) => thread.#worker.once('online', resolve))
     const exit = thread.exited.then(({ error }) => {
       throw new ActorCrashedError(`actor thread "${name}" exited while starting`, { cause: error })
     })

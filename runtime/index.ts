@@ -2,7 +2,7 @@
 export * from './errors.js'
 export { abortable, anySignal, DisposeStack, Lifecycle, type LifecycleOptions, type LifecycleState, onceAsync, sleep, throwIfAborted, withTimeout } from './lifecycle.js'
 export { liveResources, type LiveResource, type ResourceKind } from './resource-tracker.js'
-export { type ChildExit, type ChildSpec, type ChildStatus, type ExitCode, type InstanceState, ProcessSupervisor, type ProcessSupervisorEventMap, type ProcessSupervisorLogger, type ProcessSupervisorOptions, type RestartPolicy } from './process-supervisor.js'
+export { type ChildExit, type ChildSpec, type ChildStatus, type ExitCode, type InstanceState, ProcessSupervisor, type ProcessSupervisorEventMap, type ProcessSupervisorLogger, type ProcessSupervisorOptions } from './process-supervisor.js'
 export { type ActorContext, type ActorDefinition, defineActor } from './actor.js'
 export { ActorRef, type AskOptions } from './actor-ref.js'
 export { DEFAULT_RUNTIME_OPTIONS, Runtime, type RuntimeOptions, type SpawnOptions } from './runtime.js'

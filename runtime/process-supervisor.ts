@@ -49,6 +49,7 @@ import {
   resolveProcessSupervisorOptions,
   type ResolvedProcessSupervisorOptions,
 } from './process-supervisor/options.js'
+import { RestartWindow, shouldRestart } from './supervision.js'
 
 export type { ChildExit, ChildStatus, ExitCode, InstanceState } from './process-supervisor/instance.js'
 export {
@@ -59,7 +60,6 @@ export {
   type ProcessSupervisorOptions,
   type ResolvedChildSpec,
   type ResolvedProcessSupervisorOptions,
-  type RestartPolicy,
 } from './process-supervisor/options.js'
 
 export type ProcessSupervisorEventMap = {
@@ -86,7 +86,7 @@ export class ProcessSupervisor extends EventEmitter<ProcessSupervisorEventMap> i
 
   readonly #instances: readonly ChildInstance[]
   readonly #lifecycle: Lifecycle
-  #restartTimes: number[] = []
+  readonly #restarts: RestartWindow
   #failure: Error | undefined
   #starting: Promise<void> | undefined
   #started = false
@@ -105,6 +105,7 @@ export class ProcessSupervisor extends EventEmitter<ProcessSupervisorEventMap> i
       respawned: (instance) => this.emit('restart', instance.status()),
       ended: (instance, run) => this.#onEnded(instance, run),
     }
+    this.#restarts = new RestartWindow(this.options.maxRestarts, this.options.withinMs)
     this.#instances = this.options.children.flatMap((spec) =>
       Array.from({ length: spec.instances }, (_, index) => new ChildInstance(spec, index, hooks)),
     )
@@ -218,10 +219,10 @@ export class ProcessSupervisor extends EventEmitter<ProcessSupervisorEventMap> i
     } else if (!instance.everReady) {
       // Not ready yet: start() fails through `firstReady`.
       instance.settle('failed')
-    } else if (restart === 'temporary' || (restart === 'transient' && !abnormal)) {
+    } else if (!shouldRestart(restart, !abnormal)) {
       instance.settle(abnormal ? 'failed' : 'stopped')
       this.options.logger?.[abnormal ? 'warn' : 'info'](`${ended}; not restarted (restart: ${restart})`, info)
-    } else if (!this.#admitRestart()) {
+    } else if (!this.#restarts.record(performance.now())) {
       instance.settle('failed')
       const { maxRestarts, withinMs } = this.options
       failure = new PulseError(
@@ -254,15 +255,6 @@ export class ProcessSupervisor extends EventEmitter<ProcessSupervisorEventMap> i
     if (!this.#instances.every(({ state }) => state === 'stopped' || state === 'failed')) return
     this.options.logger?.info('every child has ended and none restarts; stopping')
     this.stop().catch(noop)
-  }
-
-  /** Counts a restart against the intensity limit; false when it would exceed it. */
-  #admitRestart(): boolean {
-    const now = performance.now()
-    this.#restartTimes = this.#restartTimes.filter((t) => now - t < this.options.withinMs)
-    if (this.#restartTimes.length >= this.options.maxRestarts) return false
-    this.#restartTimes.push(now)
-    return true
   }
 
   #giveUp(error: PulseError): void {

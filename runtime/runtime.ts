@@ -46,11 +46,17 @@ export interface RuntimeOptions {
   signal?: AbortSignal
 }
 
-export const DEFAULT_RUNTIME_OPTIONS = {
+interface ResolvedRuntimeOptions {
+  mailboxBytes: number
+  closeTimeoutMs: number
+  latencySampleEvery: number
+}
+
+export const DEFAULT_RUNTIME_OPTIONS: Readonly<ResolvedRuntimeOptions> = {
   mailboxBytes: 1 << 20,
   closeTimeoutMs: 10_000,
   latencySampleEvery: 8,
-} as const
+}
 
 export interface SpawnOptions<Args = unknown> {
   /** Unique among the runtime's actors. */
@@ -91,7 +97,7 @@ interface PendingAsk {
 }
 
 export class Runtime extends EventEmitter implements ActorRefTarget {
-  readonly #options: Readonly<typeof DEFAULT_RUNTIME_OPTIONS>
+  readonly #options: Readonly<ResolvedRuntimeOptions>
   readonly #supervision: ReturnType<typeof resolveSupervision>
   readonly #lifecycle: Lifecycle
   readonly #bell = new Doorbell()
@@ -121,7 +127,7 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
     signal?.addEventListener('abort', () => void this.close().catch(() => undefined), { once: true })
   }
 
-  static start(options: RuntimeOptions = {}): Promise<Runtime> {
+  static async start(options: RuntimeOptions = {}): Promise<Runtime> {
     const rt = new Runtime(options)
     rt.#pump = rt.#runPump()
     return Promise.resolve(rt)

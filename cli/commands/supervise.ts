@@ -77,9 +77,14 @@ async function runSupervise(file: string): Promise<void> {
   // The give-up is reported below, through `closed`.
   supervisor.on('error', () => {})
   supervisor.forwardSignals()
-  await supervisor.start()
-  const count = supervisor.status().length
-  line(`${count} process${count === 1 ? '' : 'es'} running; SIGTERM or Ctrl-C stops ${count === 1 ? 'it' : 'them'}`)
+  const started = await supervisor.start().then(
+    () => true,
+    () => false, // the reason is in `closed`; none when a signal stopped the start
+  )
+  if (started) {
+    const count = supervisor.status().length
+    line(`${count} process${count === 1 ? '' : 'es'} running; SIGTERM or Ctrl-C stops ${count === 1 ? 'it' : 'them'}`)
+  }
   const failure = await supervisor.closed
   if (failure !== undefined) throw failure
   const failed = supervisor.status().filter(({ state }) => state === 'failed')

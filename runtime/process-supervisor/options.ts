@@ -14,10 +14,7 @@ import {
   checkString,
   resolveOptions,
 } from '../options.js'
-
-export type RestartPolicy = 'permanent' | 'transient' | 'temporary'
-
-export const RESTART_POLICIES = ['permanent', 'transient', 'temporary'] as const satisfies readonly RestartPolicy[]
+import { RESTART_POLICIES, type RestartPolicy } from '../supervision.js'
 
 /** One supervised program, run as `instances` processes. */
 export interface ChildSpec {

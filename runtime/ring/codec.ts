@@ -9,8 +9,9 @@
  * Bodies: binary payloads (`Uint8Array`, `Buffer`) travel as they are (RAW) and come out as a `Buffer`;
  * strings as UTF-8; `undefined` as nothing; errors as their `toWire` record (ERROR) so they are rebuilt
  * as the same class; everything else with msgpackr. msgpackr won against JSON and `v8.serialize` for the
- * small objects actors exchange (encode + decode, see BENCHMARKS.md, "codec"), and keeps `Date`,
- * `Map`, `Set`, typed arrays and `bigint`.
+ * small objects actors exchange (encode + decode, see BENCHMARKS.md, "codec"). It keeps `Date`,
+ * `Set`, typed arrays, `bigint` and shared references; a `Map` arrives as a plain object (MessagePack
+ * has one map type), as with JSON.
  */
 import { Packr } from 'msgpackr'
 
@@ -44,7 +45,7 @@ export interface Envelope {
   body: Uint8Array
 }
 
-const packr = new Packr({ useRecords: false, moreTypes: true, int64AsType: 'bigint' })
+const packr = new Packr({ useRecords: false, structuredClone: true, int64AsType: 'bigint' })
 const kEmpty = new Uint8Array(0)
 
 /** Encodes a value into its body format and bytes (the bytes may be a view that the next call reuses). */

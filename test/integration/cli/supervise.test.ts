@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
@@ -89,6 +89,20 @@ describe('pulse supervise CONFIG', () => {
     expect(await missing.exited).toBe(1)
     expect(bad.lines).toEqual([expect.stringMatching(/^stderr: pulse: PULSE_ERR_INVALID_ARG: CONFIG: .*config-\d+\.json is not valid JSON/)])
     expect(missing.lines).toEqual([expect.stringMatching(/^stderr: pulse: PULSE_ERR_INVALID_ARG: CONFIG: cannot read .*no-such-config\.json: ENOENT/)])
+  })
+
+  it('stops once every child has ended: exit 0, or 1 naming those that failed; a relative cwd is from the config folder', async () => {
+    // cwd relative to the config file's folder, the script relative to that cwd
+    const ok = { name: 'ok', command: process.execPath, args: ['exit-code.mjs', '0'], cwd: relative(dir, dirname(fixture('exit-code.mjs'))), restart: 'temporary' }
+    const bad = { name: 'bad', command: process.execPath, args: [fixture('exit-code.mjs'), '3'], restart: 'temporary' }
+    const clean = supervise(writeConfig({ children: [ok] }))
+    const failing = supervise(writeConfig({ children: [ok, bad] }))
+    expect(await clean.exited).toBe(0)
+    expect(await failing.exited).toBe(1)
+    expect(clean.lines).toContainEqual(expect.stringMatching(/^\[ok#0\] exiting with 0 pid=\d+$/))
+    expect(clean.lines).toContain('stderr: pulse supervise: stopped')
+    expect(failing.lines).toContainEqual(expect.stringMatching(/^\[bad#0\] exiting with 3 pid=\d+$/))
+    expect(failing.lines).toContain('stderr: pulse: PULSE_ERR_INTERNAL: stopped; these children had failed: bad#0 (code 3)')
   })
 
   it('exits 1 when the supervisor gives up', async () => {

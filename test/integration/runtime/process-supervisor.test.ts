@@ -132,7 +132,9 @@ describe('ProcessSupervisor: instances and output', () => {
     await output.waitForLine(/no newline at the end/)
     expect(output.lines).toEqual(expect.arrayContaining(['[lines#0] one', '[lines#0] two', '[lines#0] on stderr', '[lines#0] no newline at the end']))
     expect(output.text.endsWith('\n')).toBe(true)
-    await sup.stop()
+    // Nothing left to supervise: it stopped itself.
+    expect(await sup.closed).toBeUndefined()
+    expect(sup.state).toBe('closed')
   })
 })
 
@@ -163,10 +165,11 @@ describe('ProcessSupervisor: readiness', () => {
     expect(error).toMatchObject({ code: 'PULSE_ERR_TIMEOUT' })
     expect((error as Error).message).toMatch(/^mute#0 did not send 'ready' within readyTimeoutMs \(300 ms\)/)
     expect(await sup.closed).toBe(error)
-    expect(sup.status()).toMatchObject([
-      { name: 'ok', pid: null, state: 'stopped', lastExitCode: 0 },
-      { name: 'mute', pid: null, state: 'failed', lastExitCode: 'SIGKILL' },
-    ])
+    const [ok, mute] = sup.status()
+    expect(ok).toMatchObject({ name: 'ok', pid: null, state: 'stopped' })
+    // 0 after draining; SIGTERM when it was stopped before its handler was installed (on a loaded machine).
+    expect([0, 'SIGTERM']).toContain(ok?.lastExitCode)
+    expect(mute).toMatchObject({ name: 'mute', pid: null, state: 'failed', lastExitCode: 'SIGKILL' })
   })
 
   it('rejects start() when an instance exits before it is ready', async () => {
@@ -262,7 +265,7 @@ describe('ProcessSupervisor: restarts', () => {
       maxBackoffMs: 40,
       logger,
       children: [
-        { name: 'crashy', command: node, args: [crashAfter, '10'] },
+        { name: 'crashy', command: node, args: [crashAfter, '10'], ready: true },
         { name: 'steady', command: node, args: [worker], ready: true },
       ],
     })
