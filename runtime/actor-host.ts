@@ -287,6 +287,9 @@ export class ActorHost {
         reply.done = true
         outbox.send(value instanceof Error ? FrameKind.Fail : FrameKind.Reply, slot.index, reply.corr, value)
       },
+      emit(value: unknown) {
+        outbox.send(FrameKind.Emit, slot.index, 0, value)
+      },
     }
   }
 }

@@ -16,10 +16,11 @@ export interface ActorRefTarget {
   tellMany(name: string, msgs: readonly unknown[]): number
   ask(name: string, msg: unknown, options: AskOptions): Promise<unknown>
   threadCall(name: string, call: 'drain' | 'pause' | 'resume'): Promise<void>
+  onMessage(name: string, listener: (msg: unknown) => void): () => void
   actorStats(name: string): Promise<ActorStats | undefined>
 }
 
-export class ActorRef<Msg = unknown, Reply = unknown> {
+export class ActorRef<Msg = unknown, Reply = unknown, Out = unknown> {
   readonly name: string
   readonly #target: ActorRefTarget
 
@@ -45,6 +46,14 @@ export class ActorRef<Msg = unknown, Reply = unknown> {
   /** Sends a message and resolves with the actor's reply; waits for mailbox space within the timeout. */
   ask(msg: Msg, options: AskOptions = {}): Promise<Reply> {
     return this.#target.ask(this.name, msg, options) as Promise<Reply>
+  }
+
+  /**
+   * Listens to what the actor sends with `ctx.emit(value)`, in order, on the runtime's thread. Returns
+   * the function that stops listening. A listener that throws is reported as the runtime's 'error'.
+   */
+  onMessage(listener: (msg: Out) => void): () => void {
+    return this.#target.onMessage(this.name, listener as (msg: unknown) => void)
   }
 
   /** Resolves when every message sent to this actor's thread so far has been handled. */

@@ -21,6 +21,11 @@ export interface ActorContext {
    * reply resolves with `undefined`. An `Error` value makes the ask reject with it, rebuilt as its class.
    */
   reply(value: unknown): void
+  /**
+   * Sends a message to the actor's listeners on the runtime's thread (`ref.onMessage`), in order. It
+   * never blocks the actor: when the ring back is full the message waits in the thread.
+   */
+  emit(value: unknown): void
 }
 
 export interface ActorDefinition<State = unknown, Msg = unknown, Args = unknown> {

@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   PULSE_ERR_PROTOCOL: 'A frame, record or message received from elsewhere is malformed.',
   PULSE_ERR_ACTOR_CRASHED: 'The actor (or its thread) crashed while the call was pending.',
   PULSE_ERR_ACTOR_START: 'An actor module failed to load or its `init` threw.',
+  PULSE_ERR_SUPERVISOR_GAVE_UP: 'Restarts came faster than `maxRestarts` within `withinMs`: the supervisor stopped everything.',
+  PULSE_ERR_PROCESS_START: 'A supervised child process could not be spawned or exited before it was ready.',
   PULSE_ERR_REDIS_CONNECTION: 'The Redis connection is down or was lost while the command was pending (retryable).',
   PULSE_ERR_REDIS_COMMAND: 'Redis answered a command with an error reply; `data.retryable` says whether a retry can help.',
   PULSE_ERR_PG_CONNECTION: 'The PostgreSQL connection is down or was lost while the query was pending (retryable).',
@@ -85,6 +87,8 @@ export const TimeoutError = defineErrorClass('TimeoutError', 'PULSE_ERR_TIMEOUT'
 export const ProtocolError = defineErrorClass('ProtocolError', 'PULSE_ERR_PROTOCOL', 'malformed message')
 export const ActorCrashedError = defineErrorClass('ActorCrashedError', 'PULSE_ERR_ACTOR_CRASHED', 'actor crashed')
 export const ActorStartError = defineErrorClass('ActorStartError', 'PULSE_ERR_ACTOR_START', 'actor failed to start')
+export const SupervisorGaveUpError = defineErrorClass('SupervisorGaveUpError', 'PULSE_ERR_SUPERVISOR_GAVE_UP', 'supervisor gave up')
+export const ProcessStartError = defineErrorClass('ProcessStartError', 'PULSE_ERR_PROCESS_START', 'process failed to start')
 export const RedisConnectionError = defineErrorClass('RedisConnectionError', 'PULSE_ERR_REDIS_CONNECTION', 'Redis connection lost')
 export const RedisCommandError = defineErrorClass('RedisCommandError', 'PULSE_ERR_REDIS_COMMAND', 'Redis command failed')
 export const PostgresConnectionError = defineErrorClass('PostgresConnectionError', 'PULSE_ERR_PG_CONNECTION', 'PostgreSQL connection lost')
@@ -108,6 +112,8 @@ export type TimeoutError = InstanceType<typeof TimeoutError>
 export type ProtocolError = InstanceType<typeof ProtocolError>
 export type ActorCrashedError = InstanceType<typeof ActorCrashedError>
 export type ActorStartError = InstanceType<typeof ActorStartError>
+export type SupervisorGaveUpError = InstanceType<typeof SupervisorGaveUpError>
+export type ProcessStartError = InstanceType<typeof ProcessStartError>
 export type RedisConnectionError = InstanceType<typeof RedisConnectionError>
 export type RedisCommandError = InstanceType<typeof RedisCommandError>
 export type PostgresConnectionError = InstanceType<typeof PostgresConnectionError>

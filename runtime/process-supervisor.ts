@@ -40,7 +40,7 @@
  */
 import { EventEmitter } from 'node:events'
 
-import { coerceError, PulseError } from './errors.js'
+import { coerceError, type PulseError, SupervisorGaveUpError } from './errors.js'
 import { abortable, Lifecycle, type LifecycleState } from './lifecycle.js'
 import { kMaxTimerMs } from './options.js'
 import { type ChildExit, ChildInstance, type ChildStatus, describeExit, type InstanceHooks, type RunEnd } from './process-supervisor/instance.js'
@@ -225,8 +225,7 @@ export class ProcessSupervisor extends EventEmitter<ProcessSupervisorEventMap> i
     } else if (!this.#restarts.record(performance.now())) {
       instance.settle('failed')
       const { maxRestarts, withinMs } = this.options
-      failure = new PulseError(
-        'PULSE_ERR_INTERNAL',
+      failure = new SupervisorGaveUpError(
         `${ended}: more than ${maxRestarts} restarts within ${withinMs} ms; the supervisor gives up and stops all children`,
         { data: { ...info, maxRestarts, withinMs } },
       )

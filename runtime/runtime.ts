@@ -17,7 +17,7 @@ import type { ResourceLimits } from 'node:worker_threads'
 
 import { ActorRef, type ActorRefTarget, type AskOptions } from './actor-ref.js'
 import { ActorThread } from './actor-thread.js'
-import { ActorCrashedError, ClosedError, coerceError, InvalidArgumentError, PulseError, TimeoutError } from './errors.js'
+import { ActorCrashedError, ClosedError, coerceError, InvalidArgumentError, PulseError, SupervisorGaveUpError, TimeoutError } from './errors.js'
 import { abortable, Lifecycle } from './lifecycle.js'
 import { checkDurationMs, checkInteger, checkKnownKeys, checkString, resolveOptions } from './options.js'
 import { BodyFormat, decodeBody, FrameKind, messageBytes, readEnvelope, writeMessage } from './ring/codec.js'
@@ -88,6 +88,7 @@ interface ActorRecord {
   sent: number
   readonly pending: Set<number>
   readonly window: RestartWindow
+  readonly listeners: Set<(msg: unknown) => void>
 }
 
 interface PendingAsk {
@@ -199,6 +200,21 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
     }
   }
 
+  onMessage(name: string, listener: (msg: unknown) => void): () => void {
+    const listeners = this.#record(name).listeners
+    listeners.add(listener)
+    return () => listeners.delete(listener)
+  }
+
+  /** A listener that throws must not stop the pump: its error is reported on a fresh macrotask. */
+  #deliverEmit(listener: (msg: unknown) => void, value: unknown): void {
+    try {
+      listener(value)
+    } catch (error) {
+      setImmediate(() => this.emit('error', coerceError(error)))
+    }
+  }
+
   async threadCall(name: string, call: 'drain' | 'pause' | 'resume'): Promise<void> {
     this.#lifecycle.assertOpen(call)
     const thread = this.#record(name).thread
@@ -262,6 +278,7 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
       restarts: 0,
       sent: 0,
       pending: new Set(),
+      listeners: new Set(),
       window: new RestartWindow(Number.MAX_SAFE_INTEGER, this.#supervision.withinMs),
     }
   }
@@ -392,6 +409,11 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
       case FrameKind.Fail:
         this.#settle(env.corr, env.format === BodyFormat.Error ? (value as Error) : coerceError(value))
         break
+      case FrameKind.Emit: {
+        const record = thread.actors.get(env.slot)
+        for (const listener of record?.listeners ?? []) this.#deliverEmit(listener, value)
+        break
+      }
       case FrameKind.Crash: {
         const record = thread.actors.get(env.slot)
         if (record !== undefined) this.#onCrash(record, coerceError(value), false, true)
@@ -460,7 +482,7 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
 
   #giveUp(record: ActorRecord, crash: Error): void {
     const { maxRestarts, withinMs } = this.#supervision
-    const error = new PulseError('PULSE_ERR_ACTOR_CRASHED', `supervision gave up: more than ${maxRestarts} restarts within ${withinMs} ms (last: actor "${record.name}")`, { cause: crash })
+    const error = new SupervisorGaveUpError(`supervision gave up: more than ${maxRestarts} restarts within ${withinMs} ms (last: actor "${record.name}")`, { cause: crash })
     record.state = 'stopped'
     setImmediate(() => this.emit('error', error))
     void this.close().catch(() => undefined)

@@ -10,7 +10,7 @@
  */
 import { type ChildProcess, spawn, type StdioOptions } from 'node:child_process'
 
-import { coerceError, PulseError, TimeoutError } from '../errors.js'
+import { coerceError, ProcessStartError, TimeoutError } from '../errors.js'
 import { trackResource } from '../resource-tracker.js'
 import { LinePrefixer } from './line-prefixer.js'
 import type { ProcessSupervisorLogger, ResolvedChildSpec } from './options.js'
@@ -241,8 +241,8 @@ export class ChildInstance {
       const data = { name: this.spec.name, instance: this.index, exitCode }
       this.#rejectFirstReady(
         error === undefined
-          ? new PulseError('PULSE_ERR_INTERNAL', `${this.label} exited (${describeExit(exitCode)}) before it was ready`, { data })
-          : new PulseError('PULSE_ERR_INTERNAL', `${this.label} could not be spawned: ${error.message}`, { cause: error, data }),
+          ? new ProcessStartError(`${this.label} exited (${describeExit(exitCode)}) before it was ready`, { data })
+          : new ProcessStartError(`${this.label} could not be spawned: ${error.message}`, { cause: error, data }),
       )
     }
     this.#hooks.ended(this, run)

@@ -28,6 +28,8 @@ export const FrameKind = {
   Fail: 4,
   /** System: the actor in `slot` crashed (the body is the ERROR). */
   Crash: 5,
+  /** A message from the actor to its owner on the runtime's thread (`ctx.emit`). */
+  Emit: 6,
 } as const
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind]
 

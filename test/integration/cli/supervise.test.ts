@@ -114,6 +114,6 @@ describe('pulse supervise CONFIG', () => {
     const cli = supervise(file)
     expect(await cli.exited).toBe(1)
     expect(cli.lines.filter((l) => l.startsWith('[bad#0] exiting with 3'))).toHaveLength(2)
-    expect(cli.lines).toContainEqual(expect.stringMatching(/^stderr: pulse: PULSE_ERR_INTERNAL: bad#0 \(pid \d+\) exited with code 3: more than 1 restarts within 60000 ms/))
+    expect(cli.lines).toContainEqual(expect.stringMatching(/^stderr: pulse: PULSE_ERR_SUPERVISOR_GAVE_UP: bad#0 \(pid \d+\) exited with code 3: more than 1 restarts within 60000 ms/))
   })
 })

@@ -174,7 +174,7 @@ describe('ProcessSupervisor: readiness', () => {
 
   it('rejects start() when an instance exits before it is ready', async () => {
     const { sup } = supervise({ children: [{ name: 'early', command: node, args: [exitCode, '3'], ready: true }] })
-    await expect(sup.start()).rejects.toMatchObject({ code: 'PULSE_ERR_INTERNAL', message: 'early#0 exited (code 3) before it was ready' })
+    await expect(sup.start()).rejects.toMatchObject({ code: 'PULSE_ERR_PROCESS_START', message: 'early#0 exited (code 3) before it was ready' })
     expect(sup.status()).toMatchObject([{ pid: null, state: 'failed', lastExitCode: 3, restarts: 0 }])
   })
 
@@ -184,7 +184,7 @@ describe('ProcessSupervisor: readiness', () => {
       () => undefined,
       (err: unknown) => err,
     )
-    expect(error).toMatchObject({ code: 'PULSE_ERR_INTERNAL', cause: { code: 'ENOENT' } })
+    expect(error).toMatchObject({ code: 'PULSE_ERR_PROCESS_START', cause: { code: 'ENOENT' } })
     expect((error as Error).message).toMatch(/^ghost#0 could not be spawned: .*ENOENT/)
     expect(sup.status()).toMatchObject([{ pid: null, state: 'failed', lastExitCode: -2 }])
   })
@@ -281,7 +281,7 @@ describe('ProcessSupervisor: restarts', () => {
     await sup.start()
     const steadyPid = sup.status()[1]?.pid ?? -1
     const error = await errored
-    expect(error).toMatchObject({ code: 'PULSE_ERR_INTERNAL' })
+    expect(error).toMatchObject({ code: 'PULSE_ERR_SUPERVISOR_GAVE_UP' })
     expect(error.message).toMatch(/^crashy#0 \(pid \d+\) exited with code 1: more than 4 restarts within 60000 ms/)
     expect(statusAtError).toMatchObject([
       { name: 'crashy', state: 'failed', restarts: 4 },
@@ -307,7 +307,7 @@ describe('ProcessSupervisor: restarts', () => {
     await sup.start()
     await errored
     expect(delays).toEqual([10, 10])
-    expect(await sup.closed).toMatchObject({ code: 'PULSE_ERR_INTERNAL' })
+    expect(await sup.closed).toMatchObject({ code: 'PULSE_ERR_SUPERVISOR_GAVE_UP' })
   })
 })
 

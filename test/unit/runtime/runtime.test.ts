@@ -65,6 +65,20 @@ describe('Runtime: messages', () => {
     expect(await ref.ask({ op: 'no-reply' })).toBeUndefined()
   })
 
+  it('carries what an actor emits to its listeners on the runtime thread, in order', async () => {
+    const rt = await start({ ...fast, mailboxBytes: 1024 })
+    const ref = await spawnCounter(rt, 'emitter')
+    const seen: unknown[] = []
+    const stop = ref.onMessage((msg) => seen.push(msg))
+    const values = Array.from({ length: 500 }, (_, i) => ({ i, pad: 'x'.repeat(i % 50) }))
+    // More than the 1 KiB ring holds at once: some wait in the thread, and the reply comes after them.
+    await ref.ask({ op: 'emit', count: values.length })
+    expect(seen).toEqual(values)
+    stop()
+    await ref.ask({ op: 'emit', count: 1 })
+    expect(seen).toHaveLength(values.length)
+  })
+
   it('runs each actor on its own thread by default, and co-locates on request', async () => {
     const rt = await start()
     const [a, b, c] = await Promise.all([spawnCounter(rt, 'a'), spawnCounter(rt, 'b', {}, { thread: 'shared' }), spawnCounter(rt, 'c', {}, { thread: 'shared' })])
