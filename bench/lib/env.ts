@@ -3,9 +3,10 @@
  * suite prints it with its results, because numbers without the machine mean nothing.
  */
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import os from 'node:os'
+import { dirname, join } from 'node:path'
 
 export interface BenchEnv {
   readonly date: string
@@ -67,8 +68,17 @@ function git(...args: string[]): string {
   return execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
 }
 
+/** The installed version of a package (found from its entry point: not every package exports package.json). */
 function packageVersion(name: string): string {
-  return safe(() => (require(`${name}/package.json`) as { version: string }).version, 'unknown')
+  return safe(() => {
+    for (let dir = dirname(require.resolve(name)); dir !== dirname(dir); dir = dirname(dir)) {
+      const file = join(dir, 'package.json')
+      if (!existsSync(file)) continue
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string }
+      if (pkg.name === name) return pkg.version ?? 'unknown'
+    }
+    return 'unknown'
+  }, 'unknown')
 }
 
 function safe<T>(fn: () => T, fallback: T): T {

@@ -17,7 +17,7 @@ import { isMain, roundRobin, runAlone, series, type SuiteContext, type SuiteOutp
 import { fmtRate, fmtRatio, fmtSummary, ratios, sig, summarize, table } from '../lib/stats.js'
 import { nextMessage, startBenchWorker, tick } from '../lib/workers.js'
 import type { SinkReport } from './actors/sink.js'
-import { binaryPool, jobPool } from './payloads.js'
+import { binaryPool, jobPool, stringPool } from './payloads.js'
 import { createFixedRing, produce } from './spsc-ring.js'
 import type { SpscRun } from './workers/spsc-consumer.js'
 
@@ -42,14 +42,27 @@ interface Payload {
   readonly count: number
   /** Record size for the bare ring (binary payloads only). */
   readonly recordBytes?: number
+  readonly variants: readonly VariantKey[]
+}
+
+const kVariants = ['ring', 'tellMany', 'tell', 'pm', 'pm×100'] as const
+type VariantKey = (typeof kVariants)[number]
+const kVariantLabels: Record<VariantKey, string> = {
+  ring: '(a) bare SPSC ring, fixed records',
+  tellMany: `(b) mailbox \`tellMany\` (batch ${BATCH})`,
+  tell: '(b′) mailbox `tell`, one at a time',
+  pm: '(c) `postMessage`, one at a time',
+  'pm×100': `(d) \`postMessage\`, arrays of ${BATCH}`,
 }
 
 function payloads(quick: boolean): Payload[] {
   const scale = quick ? 0.1 : 1
   return [
-    { key: '64B', label: '64 B binary', pool: binaryPool(64), count: 2_000_000 * scale, recordBytes: 64 },
-    { key: '1KiB', label: '1 KiB binary', pool: binaryPool(1024), count: 500_000 * scale, recordBytes: 1024 },
-    { key: 'obj', label: 'job object', pool: jobPool(), count: 500_000 * scale },
+    { key: '64B', label: '64 B binary', pool: binaryPool(64), count: 2_000_000 * scale, recordBytes: 64, variants: kVariants },
+    { key: '1KiB', label: '1 KiB binary', pool: binaryPool(1024), count: 500_000 * scale, recordBytes: 1024, variants: kVariants },
+    { key: 'obj', label: 'job object', pool: jobPool(), count: 500_000 * scale, variants: ['tellMany', 'tell', 'pm', 'pm×100'] },
+    // perf-anchors A1 measured postMessage with 64-character strings: this row reproduces it.
+    { key: 'str', label: '64-char string', pool: stringPool(64), count: 1_000_000 * scale, variants: ['tellMany', 'pm', 'pm×100'] },
   ]
 }
 
@@ -181,16 +194,6 @@ class RingTarget {
   }
 }
 
-const kVariants = ['ring', 'tellMany', 'tell', 'pm', 'pm×100'] as const
-type VariantKey = (typeof kVariants)[number]
-const kVariantLabels: Record<VariantKey, string> = {
-  ring: '(a) bare SPSC ring, fixed records',
-  tellMany: `(b) mailbox \`tellMany\` (batch ${BATCH})`,
-  tell: '(b′) mailbox `tell`, one at a time',
-  pm: '(c) `postMessage`, one at a time',
-  'pm×100': `(d) \`postMessage\`, arrays of ${BATCH}`,
-}
-
 export const name = (payload: string, variant: VariantKey) => `${variant} ${payload}`
 
 export async function mailboxSuite(ctx: SuiteContext): Promise<SuiteOutput> {
@@ -199,16 +202,14 @@ export async function mailboxSuite(ctx: SuiteContext): Promise<SuiteOutput> {
   const variants: Variant<ThroughputResult>[] = []
   for (const p of list) {
     const count = (round: number) => (round < 0 ? Math.round(p.count / 10) : p.count)
-    if (p.recordBytes !== undefined) {
-      const bytes = p.recordBytes
-      variants.push({ name: name(p.key, 'ring'), run: (r) => ring.run(p.pool as Uint8Array[], count(r), bytes) })
+    const runs: Record<VariantKey, (round: number) => Promise<ThroughputResult>> = {
+      ring: (r) => ring.run(p.pool as Uint8Array[], count(r), p.recordBytes ?? 64),
+      tellMany: (r) => mailbox.run(p.pool, count(r), true),
+      tell: (r) => mailbox.run(p.pool, count(r), false),
+      pm: (r) => pm.run(p.pool, count(r), 1),
+      'pm×100': (r) => pm.run(p.pool, count(r), BATCH),
     }
-    variants.push(
-      { name: name(p.key, 'tellMany'), run: (r) => mailbox.run(p.pool, count(r), true) },
-      { name: name(p.key, 'tell'), run: (r) => mailbox.run(p.pool, count(r), false) },
-      { name: name(p.key, 'pm'), run: (r) => pm.run(p.pool, count(r), 1) },
-      { name: name(p.key, 'pm×100'), run: (r) => pm.run(p.pool, count(r), BATCH) },
-    )
+    for (const v of p.variants) variants.push({ name: name(p.key, v), run: runs[v] })
   }
   try {
     ctx.log(`mailbox: ${variants.length} variants × ${ctx.rounds} rounds`)
@@ -241,12 +242,10 @@ function render(results: Map<string, ThroughputResult[]>, list: Payload[]): stri
   out.push(table(['payload', 'variant', 'received msgs/s, median [min–max]', 'msgs per wake-up', 'full-mailbox retries'], rows))
   const ratioRows: string[][] = []
   for (const p of list) {
+    const versus = (b: VariantKey, other: VariantKey) => (results.has(name(p.key, other)) ? fmtRatio(ratios(rate(p.key, b), rate(p.key, other))) : '–')
     for (const b of ['tellMany', 'tell'] as const) {
-      const bRate = rate(p.key, b)
-      const cells = [p.label, b === 'tellMany' ? '(b) tellMany' : '(b′) tell']
-      cells.push(fmtRatio(ratios(bRate, rate(p.key, 'pm'))), fmtRatio(ratios(bRate, rate(p.key, 'pm×100'))))
-      cells.push(results.has(name(p.key, 'ring')) ? fmtRatio(ratios(bRate, rate(p.key, 'ring'))) : '–')
-      ratioRows.push(cells)
+      if (!results.has(name(p.key, b))) continue
+      ratioRows.push([p.label, b === 'tellMany' ? '(b) tellMany' : '(b′) tell', versus(b, 'pm'), versus(b, 'pm×100'), versus(b, 'ring')])
     }
   }
   out.push('Same-round ratios (median [min–max] of the per-round ratios):')

@@ -21,3 +21,8 @@ export function job(i: number): JobMessage {
 export function jobPool(n = 100): JobMessage[] {
   return Array.from({ length: n }, (_, i) => job(i))
 }
+
+/** `n` distinct strings of `chars` ASCII characters (the payload of perf-anchors A1). */
+export function stringPool(chars: number, n = 100): string[] {
+  return Array.from({ length: n }, (_, i) => `${i}:`.padEnd(chars, 'x'))
+}
