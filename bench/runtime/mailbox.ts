@@ -14,7 +14,7 @@ import type { Worker } from 'node:worker_threads'
 import type { ActorRef } from '../../runtime/actor-ref.js'
 import { Runtime } from '../../runtime/runtime.js'
 import { isMain, roundRobin, runAlone, series, type SuiteContext, type SuiteOutput, type Variant } from '../lib/runner.js'
-import { fmtRate, fmtRatio, fmtSummary, ratios, sig, summarize, table } from '../lib/stats.js'
+import { fmtRate, fmtRatio, fmtSummary, ratios, si, summarize, table } from '../lib/stats.js'
 import { nextMessage, startBenchWorker, tick } from '../lib/workers.js'
 import type { SinkReport } from './actors/sink.js'
 import { binaryPool, jobPool, stringPool } from './payloads.js'
@@ -29,8 +29,9 @@ const RING_SLOTS = 1024
 export interface ThroughputResult {
   /** Messages the consumer received per second. */
   readonly rate: number
-  /** Messages per consumer wake-up (mailbox: doorbell rings; ring: parks). */
-  readonly perWake?: number
+  readonly count: number
+  /** Consumer wake-ups during the run (mailbox: doorbell rings; ring: parks). */
+  readonly wakeups?: number
   /** Times the producer found the mailbox full and waited one event-loop turn. */
   readonly fullRetries?: number
 }
@@ -91,7 +92,7 @@ class MailboxTarget {
     if (report.count !== count) throw new Error(`mailbox sink counted ${report.count} of ${count}`)
     const wakes = report.rings - this.#rings
     this.#rings = report.rings
-    return { rate: count / seconds, perWake: count / Math.max(1, wakes), fullRetries }
+    return { rate: count / seconds, count, wakeups: wakes, fullRetries }
   }
 }
 
@@ -165,7 +166,7 @@ class PostMessageTarget {
     const { done: received } = await done
     const seconds = (performance.now() - t0) / 1000
     if (received !== count) throw new Error(`postMessage sink counted ${received} of ${count}`)
-    return { rate: count / seconds }
+    return { rate: count / seconds, count }
   }
 }
 
@@ -190,11 +191,11 @@ class RingTarget {
     const { received, wakeups } = await result
     const seconds = (performance.now() - t0) / 1000
     if (received !== count) throw new Error(`ring consumer counted ${received} of ${count}`)
-    return { rate: count / seconds, perWake: count / Math.max(1, wakeups) }
+    return { rate: count / seconds, count, wakeups }
   }
 }
 
-export const name = (payload: string, variant: VariantKey) => `${variant} ${payload}`
+const name = (payload: string, variant: VariantKey) => `${variant} ${payload}`
 
 export async function mailboxSuite(ctx: SuiteContext): Promise<SuiteOutput> {
   const [mailbox, pm, ring] = await Promise.all([MailboxTarget.start(), PostMessageTarget.start(), RingTarget.start()])
@@ -228,13 +229,14 @@ function render(results: Map<string, ThroughputResult[]>, list: Payload[]): stri
     for (const v of kVariants) {
       const rs = results.get(name(p.key, v))
       if (rs === undefined) continue
-      const perWake = rs.flatMap((r) => (r.perWake === undefined ? [] : [r.perWake]))
+      const perWake = rs.flatMap((r) => (r.wakeups === undefined ? [] : [r.count / Math.max(1, r.wakeups)]))
+      const wakeups = rs.flatMap((r) => (r.wakeups === undefined ? [] : [r.wakeups]))
       const retries = rs.flatMap((r) => (r.fullRetries === undefined ? [] : [r.fullRetries]))
       rows.push([
         p.label,
         kVariantLabels[v],
         fmtRate(rs.map((r) => r.rate)),
-        perWake.length > 0 ? fmtSummary(summarize(perWake), sig) : '–',
+        perWake.length > 0 ? `${fmtSummary(summarize(perWake), si)} (${fmtSummary(summarize(wakeups), (n) => n.toFixed(0))} wake-ups)` : '–',
         retries.length > 0 ? fmtSummary(summarize(retries), (n) => n.toFixed(0)) : '–',
       ])
     }

@@ -4,6 +4,7 @@
  * new file `NNNNNN-<name>.ts` exporting `sql`, added at the end of the list below.
  */
 import { sql as meta } from './000001-meta.js'
+import { sql as jobs } from './000002-jobs.js'
 
 /** One schema change. `sql` runs in a transaction of its own with `search_path` set to the target schema. */
 export interface Migration {
@@ -17,4 +18,5 @@ export interface Migration {
 
 export const PULSE_MIGRATIONS: readonly Migration[] = Object.freeze([
   Object.freeze({ id: 1, name: 'meta', sql: meta }),
+  Object.freeze({ id: 2, name: 'jobs', sql: jobs }),
 ])

@@ -1,0 +1,72 @@
+/**
+ * Inserting jobs: one row, or many in one statement. An idempotency key that exists already returns the
+ * first job's id (the insert is skipped). The NOTIFY trigger wakes idle dispatchers once per statement.
+ */
+import type { Queryable } from './queryable.js'
+
+export interface NewJob {
+  name: string
+  /** JSON args (stored as jsonb) — or bytes (stored as bytea), never both. */
+  args?: unknown
+  argsBytes?: Uint8Array
+  priority?: number
+  runAt?: Date
+  maxAttempts?: number
+  idempotencyKey?: string
+  scheduleId?: string
+  occurrence?: Date
+}
+
+/** Inserts the jobs in one statement; returns their ids in input order (existing ids for known keys). */
+export async function insertJobs(db: Queryable, q: string, jobs: readonly NewJob[]): Promise<string[]> {
+  if (jobs.length === 0) return []
+  const { rows } = await db.query<{ id: string | null }>(
+    `WITH input AS (
+       SELECT t.*, nextval(pg_get_serial_sequence('${q}.jobs', 'id')) AS new_id
+         FROM unnest($1::text[], $2::jsonb[], $3::bytea[], $4::int[], $5::timestamptz[], $6::int[], $7::text[], $8::bigint[], $9::timestamptz[])
+              WITH ORDINALITY AS t(name, args, args_bytes, priority, run_at, max_attempts, idempotency_key, schedule_id, occurrence, ord)
+     ), inserted AS (
+       INSERT INTO ${q}.jobs (id, name, args, args_bytes, priority, run_at, max_attempts, idempotency_key, schedule_id, occurrence)
+       OVERRIDING SYSTEM VALUE
+       SELECT new_id, name, args, args_bytes, coalesce(priority, 0), coalesce(run_at, now()), coalesce(max_attempts, 5),
+              idempotency_key, schedule_id, occurrence
+         FROM input ORDER BY ord
+       ON CONFLICT DO NOTHING
+       RETURNING id
+     ), events AS (
+       INSERT INTO ${q}.job_events (job_id, seq, attempt, type) SELECT id, 1, 0, 'enqueued' FROM inserted
+     )
+     SELECT coalesce(i.id, (
+              SELECT e.id FROM ${q}.jobs e
+               WHERE e.idempotency_key = input.idempotency_key OR (e.schedule_id = input.schedule_id AND e.occurrence = input.occurrence)
+               LIMIT 1))::text AS id
+       FROM input LEFT JOIN inserted i ON i.id = input.new_id
+      ORDER BY input.ord`,
+    [
+      jobs.map((j) => j.name),
+      jobs.map((j) => (j.argsBytes === undefined ? JSON.stringify(j.args ?? null) : null)),
+      jobs.map((j) => (j.argsBytes === undefined ? null : Buffer.from(j.argsBytes))),
+      jobs.map((j) => j.priority ?? null),
+      jobs.map((j) => j.runAt ?? null),
+      jobs.map((j) => j.maxAttempts ?? null),
+      jobs.map((j) => j.idempotencyKey ?? null),
+      jobs.map((j) => j.scheduleId ?? null),
+      jobs.map((j) => j.occurrence ?? null),
+    ],
+  )
+  const ids = rows.map((r) => r.id)
+  // A duplicate of a key that a concurrent transaction had just inserted is not visible to this
+  // statement's snapshot: look those up once more now that it is committed.
+  for (const [i, id] of ids.entries()) if (id === null) ids[i] = await existingId(db, q, jobs[i])
+  return ids as string[]
+}
+
+async function existingId(db: Queryable, q: string, job: NewJob | undefined): Promise<string> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id::text FROM ${q}.jobs WHERE idempotency_key = $1 OR (schedule_id = $2 AND occurrence = $3) LIMIT 1`,
+    [job?.idempotencyKey ?? null, job?.scheduleId ?? null, job?.occurrence ?? null],
+  )
+  const id = rows[0]?.id
+  if (id === undefined) throw new Error('a job that conflicted on its key has vanished')
+  return id
+}

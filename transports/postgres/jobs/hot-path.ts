@@ -1,0 +1,177 @@
+/**
+ * The job queue's hot path in SQL: claim a batch, complete and fail batches, renew and reap leases.
+ *
+ * Every statement takes the schema as a quoted identifier (`q`, from `quoteSchema`) and is a guarded
+ * UPDATE whose WHERE clause is the transition's legality: a claim takes only ready rows it could lock
+ * (FOR UPDATE SKIP LOCKED, so racing dispatchers get disjoint batches); complete, fail and renew match
+ * `(id, lease_token)` and status 'running', so a stale worker's late report changes nothing (fencing).
+ * Each transition bumps `event_seq` and appends its `job_events` row in the same statement.
+ */
+import type { Queryable } from './queryable.js'
+
+export interface ClaimedJob {
+  id: string
+  name: string
+  args: unknown
+  argsBytes: Buffer | null
+  attempt: number
+  maxAttempts: number
+  priority: number
+  leaseToken: string
+}
+
+export interface ClaimOptions {
+  owner: string
+  names: readonly string[]
+  limit: number
+  leaseTtlMs: number
+}
+
+/** Claims up to `limit` ready jobs of `names` (none while dispatch is paused), in priority order. */
+export async function claimJobs(db: Queryable, q: string, { owner, names, limit, leaseTtlMs }: ClaimOptions): Promise<ClaimedJob[]> {
+  if (limit <= 0 || names.length === 0) return []
+  const { rows } = await db.query<ClaimRow>(
+    `WITH claimed AS (
+       UPDATE ${q}.jobs j
+          SET status = 'running', attempt = j.attempt + 1, lease_owner = $1, lease_token = gen_random_uuid(),
+              lease_expires_at = now() + $2 * interval '1 millisecond', event_seq = j.event_seq + 1, updated_at = now()
+        WHERE j.id IN (
+          SELECT id FROM ${q}.jobs
+           WHERE status IN ('pending', 'retrying') AND run_at <= now() AND name = ANY($3::text[])
+             AND NOT (SELECT paused FROM ${q}.dispatch_state WHERE id = 1)
+           ORDER BY priority DESC, run_at, id
+           LIMIT $4
+           FOR UPDATE SKIP LOCKED)
+       RETURNING j.id, j.name, j.args, j.args_bytes, j.attempt, j.max_attempts, j.priority, j.lease_token, j.event_seq
+     ), events AS (
+       INSERT INTO ${q}.job_events (job_id, seq, attempt, type, data)
+       SELECT id, event_seq, attempt, 'started', jsonb_build_object('owner', $1::text) FROM claimed
+     )
+     SELECT id::text, name, args, args_bytes, attempt, max_attempts, priority, lease_token::text FROM claimed
+     ORDER BY priority DESC, id`,
+    [owner, leaseTtlMs, names, limit],
+  )
+  return rows.map((r) => ({
+    id: r.id,
+    name: r.name,
+    args: r.args,
+    argsBytes: r.args_bytes,
+    attempt: r.attempt,
+    maxAttempts: r.max_attempts,
+    priority: r.priority,
+    leaseToken: r.lease_token,
+  }))
+}
+
+interface ClaimRow {
+  id: string
+  name: string
+  args: unknown
+  args_bytes: Buffer | null
+  attempt: number
+  max_attempts: number
+  priority: number
+  lease_token: string
+}
+
+export interface LeaseRef {
+  id: string
+  leaseToken: string
+}
+
+/** Completes the jobs whose lease is still theirs; returns the ids that were completed. */
+export async function completeJobs(db: Queryable, q: string, jobs: readonly LeaseRef[]): Promise<string[]> {
+  if (jobs.length === 0) return []
+  const { rows } = await db.query<{ id: string }>(
+    `WITH done AS (
+       UPDATE ${q}.jobs j
+          SET status = 'completed', lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
+              event_seq = j.event_seq + 1, updated_at = now()
+         FROM unnest($1::bigint[], $2::uuid[]) AS r(id, token)
+        WHERE j.id = r.id AND j.lease_token = r.token AND j.status = 'running'
+       RETURNING j.id, j.event_seq, j.attempt
+     ), events AS (
+       INSERT INTO ${q}.job_events (job_id, seq, attempt, type) SELECT id, event_seq, attempt, 'completed' FROM done
+     )
+     SELECT id::text FROM done`,
+    [jobs.map((j) => j.id), jobs.map((j) => j.leaseToken)],
+  )
+  return rows.map((r) => r.id)
+}
+
+export interface FailedJob extends LeaseRef {
+  /** The error as a JSON record (`toWire`). */
+  error: unknown
+  /** When to try again; undefined to dead-letter (no attempts left). */
+  retryAt: Date | undefined
+}
+
+export interface FailOutcome {
+  id: string
+  status: 'retrying' | 'dead'
+  attempt: number
+}
+
+/** Fails the jobs whose lease is still theirs: retrying at `retryAt`, or dead with the last error. */
+export function failJobs(db: Queryable, q: string, jobs: readonly FailedJob[]): Promise<FailOutcome[]> {
+  return failWhere(db, q, jobs, '')
+}
+
+async function failWhere(db: Queryable, q: string, jobs: readonly FailedJob[], guard: string): Promise<FailOutcome[]> {
+  if (jobs.length === 0) return []
+  const { rows } = await db.query<FailOutcome>(
+    `WITH failed AS (
+       UPDATE ${q}.jobs j
+          SET status = CASE WHEN r.retry_at IS NULL THEN 'dead' ELSE 'retrying' END,
+              run_at = coalesce(r.retry_at, j.run_at), last_error = r.error,
+              lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
+              event_seq = j.event_seq + 2, updated_at = now()
+         FROM unnest($1::bigint[], $2::uuid[], $3::jsonb[], $4::timestamptz[]) AS r(id, token, error, retry_at)
+        WHERE j.id = r.id AND j.lease_token = r.token AND j.status = 'running' ${guard}
+       RETURNING j.id, j.event_seq, j.attempt, j.status, r.error, r.retry_at
+     ), events AS (
+       INSERT INTO ${q}.job_events (job_id, seq, attempt, type, data)
+       SELECT id, event_seq - 1, attempt, 'failed', jsonb_build_object('error', error) FROM failed
+       UNION ALL
+       SELECT id, event_seq, attempt, status, CASE WHEN retry_at IS NULL THEN NULL ELSE jsonb_build_object('retryAt', retry_at) END FROM failed
+     )
+     SELECT id::text, status, attempt FROM failed`,
+    [jobs.map((j) => j.id), jobs.map((j) => j.leaseToken), jobs.map((j) => JSON.stringify(j.error ?? null)), jobs.map((j) => j.retryAt ?? null)],
+  )
+  return rows
+}
+
+/** Extends the leases still held; returns the ids whose lease is no longer this holder's. */
+export async function renewLeases(db: Queryable, q: string, jobs: readonly LeaseRef[], leaseTtlMs: number): Promise<string[]> {
+  if (jobs.length === 0) return []
+  const { rows } = await db.query<{ id: string }>(
+    `UPDATE ${q}.jobs j SET lease_expires_at = now() + $3 * interval '1 millisecond'
+       FROM unnest($1::bigint[], $2::uuid[]) AS r(id, token)
+      WHERE j.id = r.id AND j.lease_token = r.token AND j.status = 'running'
+     RETURNING j.id::text`,
+    [jobs.map((j) => j.id), jobs.map((j) => j.leaseToken), leaseTtlMs],
+  )
+  const held = new Set(rows.map((r) => r.id))
+  return jobs.filter((j) => !held.has(j.id)).map((j) => j.id)
+}
+
+/**
+ * Reaps lapsed leases (at most `limit`): each job goes to retrying at `retryAt(attempt)` or, with no
+ * attempts left, to dead, with a "lease expired" error. Rows another reaper holds are skipped.
+ */
+export async function reapExpiredLeases(db: Queryable, q: string, limit: number, retryAt: (attempt: number) => Date): Promise<FailOutcome[]> {
+  const { rows } = await db.query<{ id: string; attempt: number; max_attempts: number; lease_token: string }>(
+    `SELECT id::text, attempt, max_attempts, lease_token::text FROM ${q}.jobs
+      WHERE status = 'running' AND lease_expires_at < now()
+      ORDER BY lease_expires_at LIMIT $1`,
+    [limit],
+  )
+  const error = { name: 'LeaseLostError', code: 'PULSE_ERR_JOB_LEASE_LOST', message: 'lease expired: the worker stopped renewing it' }
+  // Guarded again on expiry: a renewal that landed since the SELECT keeps the job with its worker.
+  return failWhere(
+    db,
+    q,
+    rows.map((r) => ({ id: r.id, leaseToken: r.lease_token, error, retryAt: r.attempt >= r.max_attempts ? undefined : retryAt(r.attempt) })),
+    'AND j.lease_expires_at < now()',
+  )
+}

@@ -1,0 +1,3 @@
+export * from './enqueue.js'
+export * from './hot-path.js'
+export * from './queryable.js'
