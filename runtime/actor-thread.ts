@@ -19,6 +19,8 @@ import { createRingBuffer, RingReader, RingWriter } from './ring/ring-buffer.js'
 import { startWorker } from './thread-boot.js'
 
 export interface ThreadOptions {
+  /** Register tsx in the thread: its actor modules are TypeScript. */
+  typescript: boolean
   mailboxBytes: number
   latencySampleEvery: number
   resourceLimits?: ResourceLimits
@@ -67,7 +69,7 @@ export class ActorThread<Actor> {
       workerData: boot,
       transferList: [port2],
       ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
-    })
+    }, { typescript: options.typescript })
     this.#untrack = trackResource('thread', `actor thread ${name}`)
     this.writer = new RingWriter(inbound, threadBell)
     this.reader = new RingReader(outbound)

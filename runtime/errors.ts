@@ -31,6 +31,8 @@ export const ERROR_CODES = {
   PULSE_ERR_JOB_NOT_FOUND: 'No job has this id.',
   PULSE_ERR_JOB_LEASE_LOST: "The job's lease expired or was taken over; the result of this attempt is discarded.",
   PULSE_ERR_JOB_TIMEOUT: 'A job attempt overran its `timeoutMs`; its signal was aborted.',
+  PULSE_ERR_JOB_STATE: "The job's status does not allow the transition (cancel a finished job, requeue one that is not dead); `data.status` is its status.",
+  PULSE_ERR_JOB_SCHEDULE_NOT_FOUND: 'No schedule has this id.',
   PULSE_ERR_POOL_QUEUE_FULL: 'The pool already holds `maxQueuedJobs` unconsumed jobs.',
   PULSE_ERR_POOL_DISPATCH_TIMEOUT: 'No worker acknowledged the dispatch within 2 × `ackGracePeriodMs`.',
   PULSE_ERR_POOL_WORKER_START: "The worker's start handler failed; the handler's error is the cause.",
@@ -98,6 +100,8 @@ export const JobExistsError = defineErrorClass('JobExistsError', 'PULSE_ERR_JOB_
 export const JobNotFoundError = defineErrorClass('JobNotFoundError', 'PULSE_ERR_JOB_NOT_FOUND', 'job not found')
 export const LeaseLostError = defineErrorClass('LeaseLostError', 'PULSE_ERR_JOB_LEASE_LOST', 'lease lost')
 export const JobTimeoutError = defineErrorClass('JobTimeoutError', 'PULSE_ERR_JOB_TIMEOUT', 'job timed out')
+export const JobStateError = defineErrorClass('JobStateError', 'PULSE_ERR_JOB_STATE', 'illegal job transition')
+export const ScheduleNotFoundError = defineErrorClass('ScheduleNotFoundError', 'PULSE_ERR_JOB_SCHEDULE_NOT_FOUND', 'schedule not found')
 export const QueueFullError = defineErrorClass('QueueFullError', 'PULSE_ERR_POOL_QUEUE_FULL', 'pool queue is full')
 export const DispatchTimeoutError = defineErrorClass('DispatchTimeoutError', 'PULSE_ERR_POOL_DISPATCH_TIMEOUT', 'dispatch timed out')
 export const WorkerStartError = defineErrorClass('WorkerStartError', 'PULSE_ERR_POOL_WORKER_START', 'worker start failed')
@@ -123,6 +127,8 @@ export type JobExistsError = InstanceType<typeof JobExistsError>
 export type JobNotFoundError = InstanceType<typeof JobNotFoundError>
 export type LeaseLostError = InstanceType<typeof LeaseLostError>
 export type JobTimeoutError = InstanceType<typeof JobTimeoutError>
+export type JobStateError = InstanceType<typeof JobStateError>
+export type ScheduleNotFoundError = InstanceType<typeof ScheduleNotFoundError>
 export type QueueFullError = InstanceType<typeof QueueFullError>
 export type DispatchTimeoutError = InstanceType<typeof DispatchTimeoutError>
 export type WorkerStartError = InstanceType<typeof WorkerStartError>

@@ -24,6 +24,7 @@ import { BodyFormat, decodeBody, FrameKind, messageBytes, readEnvelope, writeMes
 import { Doorbell } from './ring/doorbell.js'
 import { isPowerOfTwo } from './ring/layout.js'
 import type { ActorStats } from './stats.js'
+import { isTypeScriptModule } from './thread-boot.js'
 import {
   backoffDelayMs,
   checkRestartPolicy,
@@ -309,6 +310,7 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
     let starting = this.#starting.get(name)
     if (starting === undefined) {
       starting = ActorThread.start<ActorRecord>(name, this.#bell, {
+        typescript: isTypeScriptModule(record.moduleUrl),
         mailboxBytes: this.#options.mailboxBytes,
         latencySampleEvery: this.#options.latencySampleEvery,
         ...(record.resourceLimits === undefined ? {} : { resourceLimits: record.resourceLimits }),
