@@ -18,6 +18,7 @@ import type { ResourceLimits } from 'node:worker_threads'
 import { ActorRef, type ActorRefTarget, type AskOptions } from './actor-ref.js'
 import { ActorThread } from './actor-thread.js'
 import { ActorCrashedError, ClosedError, coerceError, InvalidArgumentError, PulseError, SupervisorGaveUpError, TimeoutError } from './errors.js'
+import { HandlerPool, type HandlerPoolOptions, resolveHandlerPoolOptions } from './handler-pool.js'
 import { abortable, Lifecycle } from './lifecycle.js'
 import { checkDurationMs, checkInteger, checkKnownKeys, checkString, resolveOptions } from './options.js'
 import { BodyFormat, decodeBody, FrameKind, messageBytes, readEnvelope, writeMessage } from './ring/codec.js'
@@ -43,6 +44,8 @@ export interface RuntimeOptions {
   closeTimeoutMs?: number
   /** Time one message in this many for the latency percentiles. @default 8 */
   latencySampleEvery?: number
+  /** The piscina pool for handlers that ask for a thread (`rt.handlers`, made on first use). */
+  handlers?: HandlerPoolOptions
   /** Closes the runtime when aborted. */
   signal?: AbortSignal
 }
@@ -109,6 +112,8 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
   readonly #pending = new Map<number, PendingAsk>()
   readonly #window: RestartWindow
   readonly #timers = new Set<NodeJS.Timeout>()
+  readonly #handlerOptions: HandlerPoolOptions
+  #handlers: HandlerPool | undefined
   #corr = 0
   #pump: Promise<void> | undefined
   #pumping = true
@@ -116,7 +121,8 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
   private constructor(options: RuntimeOptions) {
     super()
     validateRuntimeOptions(options)
-    const { supervision, signal, ...rest } = options
+    const { supervision, signal, handlers, ...rest } = options
+    this.#handlerOptions = handlers === undefined ? {} : resolveHandlerPoolOptions(handlers, 'options.handlers')
     this.#options = resolveOptions(DEFAULT_RUNTIME_OPTIONS, rest)
     this.#supervision = resolveSupervision(supervision)
     this.#window = new RestartWindow(this.#supervision.maxRestarts, this.#supervision.withinMs)
@@ -133,6 +139,13 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
     const rt = new Runtime(options)
     rt.#pump = rt.#runPump()
     return Promise.resolve(rt)
+  }
+
+  /** The pool for handler code that asks for a thread (CPU-bound work); closed with the runtime. */
+  get handlers(): HandlerPool {
+    this.#lifecycle.assertOpen('handlers')
+    this.#handlers ??= new HandlerPool(this.#handlerOptions)
+    return this.#handlers
   }
 
   /** Resolves when the runtime is closed (never rejects). */
@@ -501,11 +514,13 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
     }
     for (const record of this.#actors.values()) record.state = 'stopped'
     await this.#stopPump()
+    await this.#handlers?.close()
   }
 
   async #terminate(): Promise<void> {
     await Promise.allSettled([...this.#threads.values()].map((thread) => thread.terminate()))
     await this.#stopPump()
+    await this.#handlers?.destroy()
   }
 
   async #stopPump(): Promise<void> {
@@ -517,7 +532,7 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
 }
 
 function validateRuntimeOptions(options: RuntimeOptions): void {
-  checkKnownKeys(options, ['supervision', 'mailboxBytes', 'closeTimeoutMs', 'latencySampleEvery', 'signal'])
+  checkKnownKeys(options, ['supervision', 'mailboxBytes', 'closeTimeoutMs', 'latencySampleEvery', 'handlers', 'signal'])
   if (options.mailboxBytes !== undefined) {
     checkInteger(options.mailboxBytes, 'options.mailboxBytes', { min: 64 })
     if (!isPowerOfTwo(options.mailboxBytes)) throw new InvalidArgumentError(`options.mailboxBytes must be a power of two (got ${options.mailboxBytes})`)

@@ -241,6 +241,20 @@ describe('Runtime: supervision', () => {
   })
 })
 
+describe('Runtime: handler pool', () => {
+  it('runs handler code on a pool thread, and closes the pool with the runtime', async () => {
+    const rt = await start({ ...fast, handlers: { minThreads: 1, maxThreads: 1 } })
+    const threadId = await rt.handlers.run<number>({ module: new URL('../../fixtures/handlers/cpu.ts', import.meta.url), export: 'whereAmI' }, null)
+    expect(threadId).not.toBe(0)
+    await rt.close()
+    expect(() => rt.handlers).toThrow(ClosedError)
+  })
+
+  it('validates the pool options with the runtime', async () => {
+    await expect(Runtime.start({ handlers: { minThreads: 3, maxThreads: 1 } })).rejects.toThrow(/options\.handlers/)
+  })
+})
+
 describe('Runtime: close', () => {
   it('drains mailboxes, then stops actors in reverse spawn order', async () => {
     const rt = await start()
