@@ -3,3 +3,5 @@
  * also has its own entry (`pulse-runtime/runtime`, `/rmap`, `/streaming`, `/pool`, `/jobs`, `/bus`).
  */
 export * from './runtime/index.js'
+export * from './actors/jobs/index.js'
+export * from './actors/rmap/index.js'
