@@ -7,7 +7,47 @@ export {
   InvalidArgumentError,
   JobExistsError,
   JobNotFoundError,
+  JobStateError,
   JobTimeoutError,
   LeaseLostError,
   PulseError,
+  ScheduleNotFoundError,
 } from '../../runtime/errors.js'
+export { type Backoff } from './backoff.js'
+export { DEFAULT_JOB_QUEUE_OPTIONS, type JobQueueLogger, type JobQueueOptions, type ResolvedJobQueueOptions } from './options.js'
+export { JobQueue } from './queue.js'
+export { after, at, type AtSpec, cron, type CronOptions, type CronSpec, every, type EverySpec, nextOccurrence, type ScheduleSpec } from './schedule-spec.js'
+export type {
+  AuditLogEntry,
+  AuditLogOptions,
+  DispatchStatus,
+  EnqueueManyItem,
+  EnqueueManyOptions,
+  EnqueueOptions,
+  JobHistoryEntry,
+  JobInfo,
+  JobList,
+  JobOptions,
+  JobStats,
+  JobStatus,
+  JobStatusCounts,
+  JobSummary,
+  ListJobsOptions,
+  OperatorOptions,
+  ScheduleInfo,
+  ScheduleOptions,
+  TransactionClient,
+} from './types.js'
+export {
+  DEFAULT_JOB_CONCURRENCY,
+  type JobContext,
+  type JobEvent,
+  type JobHandler,
+  JobWorker,
+  type JobWorkerCloseOptions,
+  type JobWorkerEventMap,
+  type JobWorkerOptions,
+  type JobWorkerStartOptions,
+  type RegisterOptions,
+  type ThreadHandlerRef,
+} from './worker.js'

@@ -5,6 +5,7 @@
  */
 import { sql as meta } from './000001-meta.js'
 import { sql as jobs } from './000002-jobs.js'
+import { sql as schedules } from './000003-schedules.js'
 
 /** One schema change. `sql` runs in a transaction of its own with `search_path` set to the target schema. */
 export interface Migration {
@@ -19,4 +20,5 @@ export interface Migration {
 export const PULSE_MIGRATIONS: readonly Migration[] = Object.freeze([
   Object.freeze({ id: 1, name: 'meta', sql: meta }),
   Object.freeze({ id: 2, name: 'jobs', sql: jobs }),
+  Object.freeze({ id: 3, name: 'schedules', sql: schedules }),
 ])

@@ -1,0 +1,112 @@
+/**
+ * PostgreSQL plumbing the job actors share on their thread: a small pool of their own, a LISTEN client
+ * that reconnects, and the backoff of retries after a connection error.
+ *
+ * NotifyListener:
+ *
+ *   connecting --connected + LISTEN ok (onReady)--> listening --error / end--> waiting --backoff--> connecting
+ *        |                                                                        ^
+ *        +--connect or LISTEN failed---------------------------------------------+
+ *   any state --close()--> closed
+ *
+ * `onReady` runs after every (re)connection: notifications sent while it was down are gone, so the
+ * owner claims once to cover the gap (the poll timer covers the rest).
+ */
+import pg from 'pg'
+
+import { coerceError, toWire, type WireError } from '../../runtime/errors.js'
+import { withTimeout } from '../../runtime/lifecycle.js'
+import { type ConnectionConfig, poolConfig } from './protocol.js'
+
+/** A pool with the `'error'` listener that keeps a dying idle client from crashing the thread. */
+export function openActorPool(connection: ConnectionConfig, max: number, applicationName: string): pg.Pool {
+  const pool = new pg.Pool(poolConfig(connection, max, applicationName))
+  pool.on('error', () => undefined)
+  return pool
+}
+
+/** Ends a pool within `ms` (a query stuck on a dead server must not hold a stop). */
+export async function endPool(pool: pg.Pool, ms = 2_000): Promise<void> {
+  if (pool.ending) return
+  await withTimeout(pool.end(), ms, () => new Error('pool did not end')).catch(() => undefined)
+}
+
+/** Delay before retry `failures` (1-based) after a database error: 50 ms doubling, capped, jittered. */
+export function retryDelayMs(failures: number, capMs = 2_000): number {
+  const ceiling = Math.min(capMs, 50 * 2 ** Math.min(20, Math.max(0, failures - 1)))
+  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2)
+}
+
+export function wireOf(error: unknown): WireError {
+  const wire = toWire(error)
+  // Stacks of transient database errors are noise across the ring.
+  const { stack: _stack, ...rest } = wire
+  return rest
+}
+
+export interface NotifyListenerOptions {
+  connection: ConnectionConfig
+  channel: string
+  applicationName: string
+  onNotify(): void
+  onReady(): void
+  onError(error: Error): void
+}
+
+export class NotifyListener {
+  readonly #options: NotifyListenerOptions
+  #client: pg.Client | undefined
+  #timer: NodeJS.Timeout | undefined
+  #failures = 0
+  #closed = false
+
+  constructor(options: NotifyListenerOptions) {
+    this.#options = options
+  }
+
+  start(): void {
+    void this.#connect()
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    clearTimeout(this.#timer)
+    const client = this.#client
+    this.#client = undefined
+    if (client !== undefined) await withTimeout(client.end(), 2_000, () => new Error('LISTEN client did not end')).catch(() => undefined)
+  }
+
+  async #connect(): Promise<void> {
+    if (this.#closed) return
+    const config = poolConfig(this.#options.connection, 1, this.#options.applicationName)
+    const client = new pg.Client(config)
+    let dropped = false
+    const drop = (error: Error | undefined) => {
+      if (dropped) return
+      dropped = true
+      if (this.#client === client) this.#client = undefined
+      client.end().catch(() => undefined)
+      if (this.#closed) return
+      if (error !== undefined) this.#options.onError(error)
+      this.#failures++
+      this.#timer = setTimeout(() => void this.#connect(), retryDelayMs(this.#failures, 5_000))
+    }
+    client.on('error', (error) => drop(error))
+    client.on('end', () => drop(undefined))
+    client.on('notification', () => this.#options.onNotify())
+    try {
+      await client.connect()
+      await client.query(`LISTEN "${this.#options.channel.replaceAll('"', '""')}"`)
+    } catch (error) {
+      drop(coerceError(error))
+      return
+    }
+    if (this.#closed || dropped) {
+      if (!dropped) await client.end().catch(() => undefined)
+      return
+    }
+    this.#client = client
+    this.#failures = 0
+    this.#options.onReady()
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * Operator actions: cancel, requeue, pause and resume dispatch, create, pause, resume and delete
+ * schedules. Each runs in one transaction with its audit-log row (who, what, on what, why), so an
+ * action and its record commit together or not at all. A refused action writes nothing.
+ */
+import { JobNotFoundError, JobStateError, ScheduleNotFoundError } from '../../runtime/errors.js'
+import { checkKnownKeys } from '../../runtime/options.js'
+import { cancelJob, requeueJob, type TransitionOutcome } from '../../transports/postgres/jobs/admin.js'
+import { appendAudit } from '../../transports/postgres/jobs/audit.js'
+import { setDispatchPaused } from '../../transports/postgres/jobs/pause.js'
+import type { Queryable } from '../../transports/postgres/jobs/queryable.js'
+import { deleteSchedule, setSchedulePaused, upsertSchedule } from '../../transports/postgres/jobs/schedules.js'
+import { CANCELABLE_STATUSES, REQUEUABLE_STATUSES, type JobStatus } from '../../transports/postgres/jobs/status.js'
+import { encodeArgs } from './args.js'
+import { checkId, type JobQueueInternals } from './internal.js'
+import { checkScheduleSpec, firstOccurrence } from './schedule-spec.js'
+import { checkText } from './submit.js'
+import type { DispatchStatus, OperatorOptions, ScheduleOptions } from './types.js'
+
+interface Note {
+  actor: string
+  reason: string | undefined
+}
+
+function checkNote(ctx: JobQueueInternals, options: OperatorOptions, keys: readonly string[] = ['actor', 'reason']): Note {
+  checkKnownKeys(options, keys)
+  return {
+    actor: options.actor === undefined ? ctx.options.actor : checkText(options.actor, 'options.actor'),
+    reason: options.reason === undefined ? undefined : checkText(options.reason, 'options.reason', false),
+  }
+}
+
+function transaction<T>(ctx: JobQueueInternals, what: string, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  ctx.assertOpen(what)
+  return ctx.pool.withTransaction(fn)
+}
+
+function jobNotFound(id: string): Error {
+  return new JobNotFoundError(`no job has id ${JSON.stringify(id)}`, { data: { id } })
+}
+
+function checkOutcome(outcome: TransitionOutcome, id: string, action: string, allowed: readonly JobStatus[]): void {
+  if (outcome.ok) return
+  if (outcome.status === undefined) throw jobNotFound(id)
+  throw new JobStateError(`cannot ${action} job ${id}: it is ${outcome.status} (allowed from ${allowed.join(', ')})`, {
+    data: { id, status: outcome.status, action, allowed: [...allowed] },
+  })
+}
+
+/** pending | running | retrying → canceled. */
+export async function cancel(ctx: JobQueueInternals, id: string, options: OperatorOptions = {}): Promise<void> {
+  const note = checkNote(ctx, options)
+  const jobId = checkId(id, 'id')
+  if (jobId === undefined) throw jobNotFound(id)
+  await transaction(ctx, 'cancel', async (tx) => {
+    checkOutcome(await cancelJob(tx, ctx.q, jobId, note), jobId, 'cancel', CANCELABLE_STATUSES)
+    await appendAudit(tx, ctx.q, { ...note, action: 'job.cancel', target: `job:${jobId}` })
+  })
+}
+
+/** dead → pending, with a fresh attempt budget. */
+export async function requeue(ctx: JobQueueInternals, id: string, options: OperatorOptions = {}): Promise<void> {
+  const note = checkNote(ctx, options)
+  const jobId = checkId(id, 'id')
+  if (jobId === undefined) throw jobNotFound(id)
+  await transaction(ctx, 'requeue', async (tx) => {
+    checkOutcome(await requeueJob(tx, ctx.q, jobId, note), jobId, 'requeue', REQUEUABLE_STATUSES)
+    await appendAudit(tx, ctx.q, { ...note, action: 'job.requeue', target: `job:${jobId}` })
+  })
+}
+
+export async function pauseDispatch(ctx: JobQueueInternals, reason: string | undefined, options: Omit<OperatorOptions, 'reason'> = {}): Promise<DispatchStatus> {
+  const note = { actor: checkNote(ctx, options, ['actor']).actor, reason: checkReason(reason) }
+  return transaction(ctx, 'pauseDispatch', async (tx) => {
+    const state = await setDispatchPaused(tx, ctx.q, true, note.reason)
+    await appendAudit(tx, ctx.q, { ...note, action: 'dispatch.pause', target: 'dispatch' })
+    return state
+  })
+}
+
+export async function resumeDispatch(ctx: JobQueueInternals, options: OperatorOptions = {}): Promise<DispatchStatus> {
+  const note = checkNote(ctx, options)
+  return transaction(ctx, 'resumeDispatch', async (tx) => {
+    const state = await setDispatchPaused(tx, ctx.q, false)
+    await appendAudit(tx, ctx.q, { ...note, action: 'dispatch.resume', target: 'dispatch' })
+    return state
+  })
+}
+
+/** Creates (or updates, by name) a schedule; resolves to its id. */
+export async function schedule(ctx: JobQueueInternals, jobName: string, payload: unknown, spec: unknown, options: ScheduleOptions = {}): Promise<string> {
+  checkKnownKeys(options, ['name', 'actor'])
+  const job = checkText(jobName, 'jobName')
+  const encoded = encodeArgs(payload, 'payload')
+  const valid = checkScheduleSpec(spec, 'spec')
+  const name = options.name === undefined ? job : checkText(options.name, 'options.name')
+  const actor = options.actor === undefined ? ctx.options.actor : checkText(options.actor, 'options.actor')
+  const nextRunAt = firstOccurrence(valid, new Date())
+  return transaction(ctx, 'schedule', async (tx) => {
+    const { schedule: row, created } = await upsertSchedule(tx, ctx.q, { name, jobName: job, ...encoded, spec: valid, nextRunAt })
+    await appendAudit(tx, ctx.q, {
+      actor,
+      action: created ? 'schedule.create' : 'schedule.update',
+      target: `schedule:${row.id}`,
+      data: { name, jobName: job, spec: valid },
+    })
+    return row.id
+  })
+}
+
+function scheduleNotFound(id: string): Error {
+  return new ScheduleNotFoundError(`no schedule has id ${JSON.stringify(id)}`, { data: { id } })
+}
+
+export async function setPaused(ctx: JobQueueInternals, id: string, paused: boolean, options: OperatorOptions = {}): Promise<void> {
+  const what = paused ? 'pauseSchedule' : 'resumeSchedule'
+  const note = checkNote(ctx, options)
+  const scheduleId = checkId(id, 'id')
+  if (scheduleId === undefined) throw scheduleNotFound(id)
+  await transaction(ctx, what, async (tx) => {
+    const row = await setSchedulePaused(tx, ctx.q, scheduleId, paused)
+    if (row === undefined) throw scheduleNotFound(scheduleId)
+    await appendAudit(tx, ctx.q, { ...note, action: paused ? 'schedule.pause' : 'schedule.resume', target: `schedule:${scheduleId}`, data: { name: row.name } })
+  })
+}
+
+/** Deletes a schedule (its jobs stay); `false` when there was none with this id. */
+export async function removeSchedule(ctx: JobQueueInternals, id: string, options: OperatorOptions = {}): Promise<boolean> {
+  const note = checkNote(ctx, options)
+  const scheduleId = checkId(id, 'id')
+  if (scheduleId === undefined) return false
+  return transaction(ctx, 'deleteSchedule', async (tx) => {
+    if (!(await deleteSchedule(tx, ctx.q, scheduleId))) return false
+    await appendAudit(tx, ctx.q, { ...note, action: 'schedule.delete', target: `schedule:${scheduleId}` })
+    return true
+  })
+}
+
+function checkReason(value: unknown): string | undefined {
+  return value === undefined ? undefined : checkText(value, 'reason', false)
+}

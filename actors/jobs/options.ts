@@ -1,0 +1,121 @@
+/**
+ * `JobQueue.connect` options: validation, defaults, resolution (aesthetics §8.5).
+ */
+import type pg from 'pg'
+
+import { InvalidArgumentError } from '../../runtime/errors.js'
+import { checkDurationMs, checkKnownKeys, checkString, resolveOptions } from '../../runtime/options.js'
+import { type Backoff, checkBackoff, DEFAULT_BACKOFF_UNIT_MS } from './backoff.js'
+
+/** What the queue logs through; pino's shape (`console` fits too). */
+export interface JobQueueLogger {
+  debug(...args: unknown[]): void
+  info(...args: unknown[]): void
+  warn(...args: unknown[]): void
+  error(...args: unknown[]): void
+}
+
+export interface JobQueueOptions {
+  /**
+   * The database: a `pg.Pool` (the caller's: `close()` leaves it open) or a connection string (the
+   * queue builds a pool of its own and ends it on `close()`).
+   */
+  pg: pg.Pool | string
+  /**
+   * The schema holding the queue's tables; created and migrated by `connect`.
+   * @default 'pulse'
+   */
+  schema?: string | undefined
+  /**
+   * How long a claimed job's lease lasts without renewal; then it is retried elsewhere.
+   * @default 30_000
+   */
+  leaseTtlMs?: number | undefined
+  /**
+   * The claim poll: a fallback for missed notifications and for delayed jobs that become due.
+   * @default 1_000
+   */
+  pollIntervalMs?: number | undefined
+  /**
+   * Retry delay after attempt n failed: a unit in ms for `n² × unit`, or `(attempt) => ms`.
+   * @default 1_000 (1 s, 4 s, 9 s, …)
+   */
+  backoff?: Backoff | undefined
+  /**
+   * Where the queue logs.
+   * @default silent
+   */
+  logger?: JobQueueLogger | undefined
+  /**
+   * Who operator actions (pause, cancel, requeue, schedule changes) are recorded as in the audit log,
+   * unless a call names its own `actor`.
+   * @default 'api'
+   */
+  actor?: string | undefined
+  /**
+   * The bound of `close()`, in ms: after it, the queue is destroyed (its pool's clients discarded) and
+   * `close()` rejects with `CloseTimeoutError`.
+   * @default 30_000
+   */
+  closeTimeoutMs?: number | undefined
+}
+
+/** `JobQueueOptions` after defaults. */
+export interface ResolvedJobQueueOptions {
+  readonly pg: pg.Pool | string
+  readonly schema: string
+  readonly leaseTtlMs: number
+  readonly pollIntervalMs: number
+  readonly backoff: Backoff
+  readonly logger: JobQueueLogger
+  readonly actor: string
+  readonly closeTimeoutMs: number
+}
+
+function silent(): void {}
+
+export const kSilentLogger: JobQueueLogger = Object.freeze({ debug: silent, info: silent, warn: silent, error: silent })
+
+export const DEFAULT_JOB_QUEUE_OPTIONS = Object.freeze({
+  schema: 'pulse',
+  leaseTtlMs: 30_000,
+  pollIntervalMs: 1_000,
+  backoff: DEFAULT_BACKOFF_UNIT_MS,
+  logger: kSilentLogger,
+  actor: 'api',
+  closeTimeoutMs: 30_000,
+}) satisfies Omit<ResolvedJobQueueOptions, 'pg'>
+
+const kKnownOptions = ['pg', 'schema', 'leaseTtlMs', 'pollIntervalMs', 'backoff', 'logger', 'actor', 'closeTimeoutMs']
+/** migrate.ts's rule: a lower-case identifier that PostgreSQL does not reserve. */
+const kSchemaPattern = /^(?!pg_)[a-z_][a-z0-9_]{0,62}$/
+
+function isPool(value: unknown): value is pg.Pool {
+  return typeof value === 'object' && value !== null && typeof (value as pg.Pool).connect === 'function' && typeof (value as pg.Pool).end === 'function'
+}
+
+export function resolveJobQueueOptions(options: JobQueueOptions): ResolvedJobQueueOptions {
+  if (typeof options !== 'object' || (options as unknown) === null) {
+    throw new InvalidArgumentError('options must be an object with at least { pg }', { data: { option: 'options' } })
+  }
+  checkKnownKeys(options, kKnownOptions)
+  const source: unknown = options.pg
+  if (typeof source === 'string') checkString(source, 'options.pg', { nonEmpty: true })
+  else if (!isPool(source)) throw new InvalidArgumentError('options.pg must be a pg.Pool or a connection string', { data: { option: 'options.pg' } })
+  if (options.schema !== undefined) checkString(options.schema, 'options.schema', { pattern: kSchemaPattern })
+  if (options.leaseTtlMs !== undefined) checkDurationMs(options.leaseTtlMs, 'options.leaseTtlMs', { min: 30 })
+  if (options.pollIntervalMs !== undefined) checkDurationMs(options.pollIntervalMs, 'options.pollIntervalMs', { min: 1 })
+  if (options.backoff !== undefined) checkBackoff(options.backoff, 'options.backoff')
+  if (options.logger !== undefined) checkLogger(options.logger)
+  if (options.actor !== undefined) checkString(options.actor, 'options.actor', { nonEmpty: true })
+  if (options.closeTimeoutMs !== undefined) checkDurationMs(options.closeTimeoutMs, 'options.closeTimeoutMs')
+  return resolveOptions<ResolvedJobQueueOptions>({ ...DEFAULT_JOB_QUEUE_OPTIONS, pg: options.pg }, options)
+}
+
+function checkLogger(value: unknown): void {
+  const ok =
+    typeof value === 'object' &&
+    value !== null &&
+    (['debug', 'info', 'warn', 'error'] as const).every((level) => typeof (value as Record<string, unknown>)[level] === 'function')
+  if (!ok) throw new InvalidArgumentError('options.logger must have debug, info, warn and error methods', { data: { option: 'options.logger' } })
+}

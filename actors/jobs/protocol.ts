@@ -1,0 +1,153 @@
+/**
+ * What the job queue's runtime-thread side (`JobWorker`, worker.ts) and its three actors (dispatcher,
+ * watchdog, scheduler) say to each other, and the connection config they are spawned with.
+ *
+ * Everything here crosses a thread through the actor mailboxes (msgpackr): plain data, `Date`s and
+ * `Buffer`s only. The protocol of each actor is described at the top of its module.
+ */
+import type pg from 'pg'
+
+import type { WireError } from '../../runtime/errors.js'
+import { InvalidArgumentError } from '../../runtime/errors.js'
+import type { ClaimedJob, FailedJob, FailOutcome, LeaseRef } from '../../transports/postgres/jobs/hot-path.js'
+
+/**
+ * How an actor connects: a connection string, or a plain `pg` client config (what `pg.Pool#options`
+ * holds, minus functions and pool settings). A `pg.Pool` itself cannot cross a thread.
+ */
+export type ConnectionConfig = string | Readonly<Record<string, unknown>>
+
+// ---- dispatcher ----
+
+export interface DispatcherArgs {
+  connection: ConnectionConfig
+  schema: string
+  owner: string
+  leaseTtlMs: number
+  pollIntervalMs: number
+  claimBatchMax: number
+}
+
+export type DispatcherMsg =
+  /** `n` more jobs it may hold (claimed, not acked yet); `reset` replaces the count (after a restart). */
+  | { t: 'credit'; n: number; reset?: boolean }
+  /** The job names it may claim (an empty list claims nothing). */
+  | { t: 'names'; names: string[] }
+  /** Results to ack in the next batch. */
+  | { t: 'done'; completed: LeaseRef[]; failed: FailedJob[] }
+  /** Stop claiming; answered by the `closed` emit, after the `jobs` of any claim in flight. */
+  | { t: 'close' }
+  /** Answered by `flushed` with the same `seq` once every result sent before it is acked (or given up). */
+  | { t: 'flush'; seq: number }
+  /** Ask: release the pool, the LISTEN client and the timers (the actor stays, idle). */
+  | { t: 'stop' }
+
+/** A fail outcome with the lease token it was acked for (so the owner can tell attempts apart). */
+export interface AckedFailure extends FailOutcome {
+  leaseToken: string
+}
+
+export type DispatcherOut =
+  | { t: 'jobs'; jobs: ClaimedJob[] }
+  /**
+   * An ack batch ran: the transitions the database confirmed, and the leases whose transition it
+   * refused (no longer held: the job was reaped, canceled or re-dispatched meanwhile).
+   */
+  | { t: 'acked'; completed: LeaseRef[]; failed: AckedFailure[]; fenced: string[] }
+  | { t: 'closed' }
+  | { t: 'flushed'; seq: number }
+  | { t: 'warning'; message: string; error: WireError }
+
+// ---- watchdog ----
+
+export interface WatchdogArgs {
+  connection: ConnectionConfig
+  schema: string
+  owner: string
+  leaseTtlMs: number
+  sweepIntervalMs: number
+  /** Retry delays in ms after attempt 1, 2, … (the last one repeats): the queue's backoff as data. */
+  backoffTable: number[]
+}
+
+export type WatchdogMsg =
+  /** Leases to renew (the dispatcher also hands its claims over directly: see lease-book.ts). */
+  | { t: 'running'; jobs: LeaseRef[] }
+  | { t: 'finished'; ids: string[] }
+  | { t: 'stop' }
+
+export interface ReapedJob extends FailOutcome {
+  name: string
+  /** When it can run again (status 'retrying'). */
+  retryAt: Date | undefined
+}
+
+export type WatchdogOut =
+  /** Leases this owner no longer holds: `ids[i]` was held with `tokens[i]`. */
+  | { t: 'lost'; ids: string[]; tokens: string[] }
+  /** Lapsed leases (of any owner) this sweep moved to retrying or dead. */
+  | { t: 'reaped'; jobs: ReapedJob[] }
+  | { t: 'warning'; message: string; error: WireError }
+
+// ---- scheduler ----
+
+export interface SchedulerArgs {
+  connection: ConnectionConfig
+  schema: string
+  tickMs: number
+}
+
+export type SchedulerMsg = { t: 'stop' }
+
+export type SchedulerOut = { t: 'fired'; count: number } | { t: 'warning'; message: string; error: WireError }
+
+// ---- connection config ----
+
+/** Settings of the pool, not of a connection: an actor's own pool sets its own. */
+const kPoolOnlyKeys = new Set(['max', 'min', 'idleTimeoutMillis', 'maxUses', 'maxLifetimeSeconds', 'allowExitOnIdle', 'log', 'Client', 'Promise', 'onConnect'])
+
+function isPlainData(value: unknown, depth = 0): boolean {
+  if (value === null || ['string', 'number', 'boolean', 'undefined'].includes(typeof value)) return true
+  if (typeof value !== 'object' || depth > 4) return false
+  if (Buffer.isBuffer(value) || value instanceof Date) return true
+  if (Array.isArray(value)) return value.every((v) => isPlainData(v, depth + 1))
+  const proto = Object.getPrototypeOf(value) as unknown
+  if (proto !== Object.prototype && proto !== null) return false
+  return Object.values(value).every((v) => isPlainData(v, depth + 1))
+}
+
+/**
+ * The plain connection config of a `pg.Pool`: its `options` without pool settings and without
+ * `undefined` fields. A function (a password callback, a custom stream) cannot cross a thread: it is
+ * refused with `PULSE_ERR_INVALID_ARG` naming the field, and the caller passes `connection` instead.
+ */
+export function connectionOf(pool: pg.Pool, name = 'options.pool'): ConnectionConfig {
+  const out: Record<string, unknown> = {}
+  const options = pool.options as unknown as Record<string, unknown>
+  // Own names, not entries: pg-pool keeps `password` non-enumerable (out of logs).
+  for (const key of Object.getOwnPropertyNames(options)) {
+    const value = options[key]
+    if (kPoolOnlyKeys.has(key) || value === undefined) continue
+    if (!isPlainData(value)) {
+      throw new InvalidArgumentError(
+        `${name}.options.${key} is not plain data (a function or class instance cannot cross to the jobs thread): give options.connection`,
+        { data: { option: `${name}.options.${key}` } },
+      )
+    }
+    out[key] = value
+  }
+  return out
+}
+
+/** A `pg.Pool` config for an actor's own small pool. */
+export function poolConfig(connection: ConnectionConfig, max: number, applicationName: string): pg.PoolConfig {
+  const base: pg.PoolConfig = typeof connection === 'string' ? { connectionString: connection } : { ...(connection as pg.PoolConfig) }
+  return {
+    connectionTimeoutMillis: 5_000,
+    application_name: applicationName,
+    keepAlive: true,
+    ...base,
+    max,
+    idleTimeoutMillis: 30_000,
+  }
+}

@@ -1,0 +1,315 @@
+/**
+ * `JobQueue`: the durable job queue on PostgreSQL (spec/jobs.md).
+ *
+ *   const q = await JobQueue.connect({ pg: pool | databaseUrl })   // migrates the schema first
+ *   const id = await q.enqueue('send-email', { to: 'a@b.com' }, { priority: 5 })
+ *   await q.schedule('rollup', {}, cron('0 * * * *'))
+ *   await q.pauseDispatch('db maintenance')
+ *   await q.close()
+ *
+ * This class is thin: each group of methods lives in its own module (submit.ts, operator.ts,
+ * inspect.ts), working on the queue's `JobQueueInternals` (internal.ts). The execution side —
+ * `register`, `start`, `events`, the drain at close — joins through the same internals: it reads the
+ * pool and options there and adds its cleanups with `addCloseHook`, which `close()` runs first.
+ *
+ * Lifecycle (aesthetics §8.4): `close()` stops intake (later calls reject with `ClosedError`), runs the
+ * close hooks (last added first, all of them), then closes the pool — ending it only when the queue
+ * built it from a connection string. It is idempotent, memoised and bounded by `closeTimeoutMs`, after
+ * which the queue is destroyed.
+ */
+import { coerceError } from '../../runtime/errors.js'
+import { Lifecycle } from '../../runtime/lifecycle.js'
+import { trackResource } from '../../runtime/resource-tracker.js'
+import { quoteSchema } from '../../transports/postgres/jobs/queryable.js'
+import { migrate } from '../../transports/postgres/migrate.js'
+import { createPgPool, type PgPool } from '../../transports/postgres/pool.js'
+import * as inspect from './inspect.js'
+import { type JobQueueInternals, kJobQueueInternals, poolQueryable } from './internal.js'
+import * as operator from './operator.js'
+import { type JobQueueOptions, resolveJobQueueOptions, type ResolvedJobQueueOptions } from './options.js'
+import type { ScheduleSpec } from './schedule-spec.js'
+import { createQueueWorker, type JobHandler, type JobWorker, type JobWorkerStartOptions, type RegisterOptions } from './worker.js'
+import * as submit from './submit.js'
+import type {
+  AuditLogEntry,
+  AuditLogOptions,
+  DispatchStatus,
+  EnqueueManyItem,
+  EnqueueManyOptions,
+  EnqueueOptions,
+  JobInfo,
+  JobList,
+  JobStats,
+  ListJobsOptions,
+  OperatorOptions,
+  ScheduleInfo,
+  ScheduleOptions,
+} from './types.js'
+
+type Cleanup = { close: () => unknown; destroy: ((reason?: Error) => unknown) | undefined }
+
+export class JobQueue implements AsyncDisposable {
+  /** Resolves once the queue is closed or destroyed, with the error that ended it, if any; never rejects. */
+  readonly closed: Promise<Error | undefined>
+
+  /** The queue's database (for the execution side; see internal.ts). */
+  protected readonly pool: PgPool
+  /** The schema as a quoted SQL identifier. */
+  protected readonly schema: string
+  protected readonly options: ResolvedJobQueueOptions
+
+  readonly #lifecycle: Lifecycle
+  readonly #internals: JobQueueInternals
+  /** Cleanups of the execution side, run first by `close()` (see `addCloseHook`). */
+  readonly #onClose: Cleanup[] = []
+  readonly #untrack: () => void
+  #worker: JobWorker | undefined
+
+  /** Connects (and migrates the schema), then returns the queue. */
+  static async connect(options: JobQueueOptions): Promise<JobQueue> {
+    const resolved = resolveJobQueueOptions(options)
+    const pool = createPgPool(resolved.pg)
+    try {
+      await migrate(pool, { schema: resolved.schema })
+    } catch (error) {
+      await pool.close().catch(() => undefined)
+      throw error
+    }
+    return new JobQueue(pool, resolved)
+  }
+
+  private constructor(pool: PgPool, options: ResolvedJobQueueOptions) {
+    this.pool = pool
+    this.options = options
+    this.schema = quoteSchema(options.schema)
+    const name = `JobQueue "${options.schema}"`
+    this.#lifecycle = new Lifecycle({
+      name,
+      closeTimeoutMs: options.closeTimeoutMs,
+      onClose: () => this.#close(),
+      onDestroy: (reason) => this.#destroy(reason),
+    })
+    this.closed = this.#lifecycle.closed
+    this.#untrack = trackResource('other', name)
+    const lifecycle = this.#lifecycle
+    this.#internals = Object.freeze({
+      pool,
+      q: this.schema,
+      db: poolQueryable(pool),
+      options,
+      signal: lifecycle.signal,
+      assertOpen: (what: string) => lifecycle.assertOpen(what),
+      addCloseHook: (close: () => unknown, destroy?: (reason?: Error) => unknown) => {
+        lifecycle.assertOpen('addCloseHook')
+        this.#onClose.push({ close, destroy })
+      },
+    })
+  }
+
+  /** For the queue's other modules (execution); not part of the public API. */
+  get [kJobQueueInternals](): JobQueueInternals {
+    return this.#internals
+  }
+
+  // ---- enqueue ----
+
+  /**
+   * Adds a job; resolves to its id once it is durable (committed), or, with `options.client`, once it
+   * is written in the caller's transaction. `args` must be JSON-serialisable, or a `Uint8Array` (read
+   * back as a `Buffer`). With an `idempotencyKey` already used, resolves to that job's id.
+   */
+  enqueue(name: string, args: unknown, options: EnqueueOptions = {}): Promise<string> {
+    return this.#call('enqueue', () => submit.enqueue(this.#internals, name, args, options))
+  }
+
+  /** Adds many jobs in one statement; resolves to their ids, in order. */
+  enqueueMany(jobs: readonly EnqueueManyItem[], options: EnqueueManyOptions = {}): Promise<string[]> {
+    return this.#call('enqueueMany', () => submit.enqueueMany(this.#internals, jobs, options))
+  }
+
+  // ---- jobs: reads and operator actions ----
+
+  /** The job with its history, or `undefined` when no job has this id. */
+  getJob(id: string): Promise<JobInfo | undefined> {
+    return this.#call('getJob', () => inspect.getJob(this.#internals, id))
+  }
+
+  /** A page of jobs, newest first; pass the returned `cursor` for the next one. */
+  listJobs(options: ListJobsOptions = {}): Promise<JobList> {
+    return this.#call('listJobs', () => inspect.listJobs(this.#internals, options))
+  }
+
+  /** Counts per job name and status, and the age of the oldest job waiting to be claimed. */
+  stats(): Promise<JobStats> {
+    return this.#call('stats', () => inspect.stats(this.#internals))
+  }
+
+  /**
+   * Cancels a pending, running or retrying job (a running one's worker loses its lease: its result is
+   * discarded). `JobNotFoundError` for an unknown id, `JobStateError` for a finished job.
+   */
+  cancel(id: string, options: OperatorOptions = {}): Promise<void> {
+    return this.#call('cancel', () => operator.cancel(this.#internals, id, options))
+  }
+
+  /** Moves a dead-lettered job back to pending with a fresh attempt budget; `JobStateError` otherwise. */
+  requeue(id: string, options: OperatorOptions = {}): Promise<void> {
+    return this.#call('requeue', () => operator.requeue(this.#internals, id, options))
+  }
+
+  // ---- dispatch ----
+
+  /**
+   * Stops claims on every replica (durably: it survives restarts). Enqueues, running jobs and schedules
+   * go on.
+   */
+  pauseDispatch(reason?: string, options: Omit<OperatorOptions, 'reason'> = {}): Promise<DispatchStatus> {
+    return this.#call('pauseDispatch', () => operator.pauseDispatch(this.#internals, reason, options))
+  }
+
+  resumeDispatch(options: OperatorOptions = {}): Promise<DispatchStatus> {
+    return this.#call('resumeDispatch', () => operator.resumeDispatch(this.#internals, options))
+  }
+
+  dispatchStatus(): Promise<DispatchStatus> {
+    return this.#call('dispatchStatus', () => inspect.dispatchStatus(this.#internals))
+  }
+
+  // ---- schedules ----
+
+  /**
+   * Spawns a `jobName` job with `payload` as its args at each occurrence of `spec` (`every`, `cron`,
+   * `at`, `after`), exactly once per occurrence. Resolves to the schedule's id. A schedule of the same
+   * name (default: `jobName`) is updated instead of duplicated.
+   */
+  schedule(jobName: string, payload: unknown, spec: ScheduleSpec, options: ScheduleOptions = {}): Promise<string> {
+    return this.#call('schedule', () => operator.schedule(this.#internals, jobName, payload, spec, options))
+  }
+
+  listSchedules(): Promise<ScheduleInfo[]> {
+    return this.#call('listSchedules', () => inspect.listSchedules(this.#internals))
+  }
+
+  /** Stops a schedule firing until resumed; `ScheduleNotFoundError` for an unknown id. */
+  pauseSchedule(id: string, options: OperatorOptions = {}): Promise<void> {
+    return this.#call('pauseSchedule', () => operator.setPaused(this.#internals, id, true, options))
+  }
+
+  /** A resumed schedule whose occurrence passed fires once, then resyncs forward. */
+  resumeSchedule(id: string, options: OperatorOptions = {}): Promise<void> {
+    return this.#call('resumeSchedule', () => operator.setPaused(this.#internals, id, false, options))
+  }
+
+  /** Deletes a schedule (the jobs it spawned stay); `false` when none has this id. */
+  deleteSchedule(id: string, options: OperatorOptions = {}): Promise<boolean> {
+    return this.#call('deleteSchedule', () => operator.removeSchedule(this.#internals, id, options))
+  }
+
+  // ---- audit ----
+
+  /** Operator actions, newest first. */
+  auditLog(options: AuditLogOptions = {}): Promise<AuditLogEntry[]> {
+    return this.#call('auditLog', () => inspect.auditLog(this.#internals, options))
+  }
+
+  // ---- execution (register, start, events): added by the execution side, through addCloseHook ----
+
+  /**
+   * Job events, fired once the database confirmed each transition: 'completed', 'failed', 'retrying',
+   * 'dead', 'progress' (each `{ id, name, attempt, … }`), and 'started', 'warning' (worker.ts).
+   */
+  get events(): JobWorker['events'] {
+    return this.#executor().events
+  }
+
+  /** Registers the handler of jobs named `name`, before or after `start` (see `JobWorker.register`). */
+  register<Args = unknown>(name: string, fn: JobHandler<Args> | undefined, options: RegisterOptions = {}): void {
+    this.#lifecycle.assertOpen('register')
+    this.#executor().register(name, fn, options)
+  }
+
+  /** Runs the dispatcher, watchdog and scheduler actors and the handlers; `close()` drains them first. */
+  start(options: JobWorkerStartOptions = {}): Promise<void> {
+    return this.#call('start', () => this.#executor().start(options))
+  }
+
+  /** The execution side, made on first use; `close()` closes it first (a close hook). */
+  #executor(): JobWorker {
+    if (this.#worker === undefined) {
+      const worker = createQueueWorker(this.#internals)
+      this.#worker = worker
+      if (this.#lifecycle.state === 'open') this.#internals.addCloseHook(() => worker.close(), () => worker.destroy())
+    }
+    return this.#worker
+  }
+
+  // ---- lifecycle ----
+
+  /** Graceful, idempotent, memoised, bounded; see the module comment. */
+  close(): Promise<void> {
+    return this.#lifecycle.close()
+  }
+
+  /** Forceful: runs the destroy side of the close hooks and discards the pool's clients. */
+  destroy(reason?: Error): Promise<void> {
+    return this.#lifecycle.destroy(reason)
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
+  /** Refuses once closing (`ClosedError`), then runs `fn`, turning a synchronous throw into a rejection. */
+  async #call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    this.#lifecycle.assertOpen(what)
+    return fn()
+  }
+
+  async #close(): Promise<void> {
+    const failures: unknown[] = []
+    // 1. The execution side's cleanups (stop claiming, drain in-flight jobs), last added first.
+    for (const hook of [...this.#onClose].reverse()) {
+      try {
+        await hook.close()
+      } catch (error) {
+        failures.push(error)
+      }
+    }
+    // 2. The database: waits for the calls in flight; ends the pool only if the queue built it.
+    try {
+      await this.pool.close()
+    } catch (error) {
+      failures.push(error)
+    } finally {
+      this.#untrack()
+    }
+    throwAll(failures)
+  }
+
+  async #destroy(reason: Error | undefined): Promise<void> {
+    const failures: unknown[] = []
+    // Also the hooks whose graceful close is still running (a close that overran its bound).
+    for (const hook of [...this.#onClose].reverse()) {
+      try {
+        await hook.destroy?.(reason)
+      } catch (error) {
+        failures.push(error)
+      }
+    }
+    try {
+      await this.pool.destroy(reason)
+    } catch (error) {
+      failures.push(error)
+    } finally {
+      this.#untrack()
+    }
+    throwAll(failures)
+  }
+}
+
+function throwAll(failures: readonly unknown[]): void {
+  const errors = failures.map(coerceError)
+  const [only] = errors
+  if (only !== undefined && errors.length === 1) throw only
+  if (errors.length > 1) throw new AggregateError(errors, `${errors.length} cleanups of the job queue failed`)
+}

@@ -1,0 +1,88 @@
+/** Enqueueing: validation of a job's name, args and options into the row `insertJobs` writes. */
+import { InvalidArgumentError } from '../../runtime/errors.js'
+import { checkInteger, checkKnownKeys, checkString } from '../../runtime/options.js'
+import { mapPgError } from '../../transports/postgres/errors.js'
+import { insertJobs, type NewJob } from '../../transports/postgres/jobs/enqueue.js'
+import type { Queryable } from '../../transports/postgres/jobs/queryable.js'
+import { encodeArgs } from './args.js'
+import type { JobQueueInternals } from './internal.js'
+import type { EnqueueManyItem, EnqueueManyOptions, EnqueueOptions, JobOptions, TransactionClient } from './types.js'
+
+const kJobOptionKeys = ['priority', 'runAt', 'delayMs', 'maxAttempts', 'idempotencyKey'] as const
+const kInt32 = { min: -2_147_483_648, max: 2_147_483_647 }
+/** A hundred years: later dates are a mistake, and past `Date`'s range for some. */
+const kMaxDelayMs = 100 * 365 * 24 * 3_600_000
+/** Keys are indexed; PostgreSQL's B-tree rows hold up to about 2.7 kB. */
+const kMaxKeyLength = 512
+
+/** A string PostgreSQL's `text` can hold (no NUL). */
+export function checkText(value: unknown, name: string, nonEmpty = true): string {
+  const text = checkString(value, name, { nonEmpty })
+  if (text.includes('\0')) throw new InvalidArgumentError(`${name} must not contain a NUL character`, { data: { option: name } })
+  return text
+}
+
+function checkJobOptions(options: JobOptions, path: string): Omit<NewJob, 'name' | 'args' | 'argsBytes'> {
+  const job: Omit<NewJob, 'name' | 'args' | 'argsBytes'> = {}
+  if (options.priority !== undefined) job.priority = checkInteger(options.priority, `${path}.priority`, kInt32)
+  if (options.runAt !== undefined && options.delayMs !== undefined) {
+    throw new InvalidArgumentError(`${path}.runAt and ${path}.delayMs exclude each other`, { data: { option: `${path}.delayMs` } })
+  }
+  if (options.runAt !== undefined) {
+    if (!(options.runAt instanceof Date) || Number.isNaN(options.runAt.getTime())) {
+      throw new InvalidArgumentError(`${path}.runAt must be a valid Date`, { data: { option: `${path}.runAt` } })
+    }
+    job.runAt = options.runAt
+  }
+  if (options.delayMs !== undefined) job.runAt = new Date(Date.now() + checkInteger(options.delayMs, `${path}.delayMs`, { min: 0, max: kMaxDelayMs }))
+  if (options.maxAttempts !== undefined) job.maxAttempts = checkInteger(options.maxAttempts, `${path}.maxAttempts`, { min: 1, max: kInt32.max })
+  if (options.idempotencyKey !== undefined) {
+    const key = checkText(options.idempotencyKey, `${path}.idempotencyKey`)
+    if (key.length > kMaxKeyLength) {
+      throw new InvalidArgumentError(`${path}.idempotencyKey must be at most ${kMaxKeyLength} characters`, { data: { option: `${path}.idempotencyKey` } })
+    }
+    job.idempotencyKey = key
+  }
+  return job
+}
+
+/** The caller's client throws `pg`'s own errors: they leave typed, as the pool's do. */
+function rethrowMapped(error: unknown): never {
+  throw mapPgError(error)
+}
+
+function checkClient(value: unknown, name: string): Queryable {
+  if (typeof value !== 'object' || value === null || typeof (value as TransactionClient).query !== 'function') {
+    throw new InvalidArgumentError(`${name} must be a pg client (pg.PoolClient or pg.Client)`, { data: { option: name } })
+  }
+  return value as Queryable
+}
+
+export function toNewJob(name: unknown, args: unknown, options: JobOptions, path: { name: string; args: string; options: string }): NewJob {
+  return { name: checkText(name, path.name), ...encodeArgs(args, path.args), ...checkJobOptions(options, path.options) }
+}
+
+export async function enqueue(ctx: JobQueueInternals, name: string, args: unknown, options: EnqueueOptions = {}): Promise<string> {
+  checkKnownKeys(options, [...kJobOptionKeys, 'client'])
+  const job = toNewJob(name, args, options, { name: 'name', args: 'args', options: 'options' })
+  const db = options.client === undefined ? ctx.db : checkClient(options.client, 'options.client')
+  ctx.assertOpen('enqueue')
+  const [id] = await insertJobs(db, ctx.q, [job]).catch(rethrowMapped)
+  if (id === undefined) throw new Error('insertJobs returned no id')
+  return id
+}
+
+export async function enqueueMany(ctx: JobQueueInternals, items: readonly EnqueueManyItem[], options: EnqueueManyOptions = {}): Promise<string[]> {
+  if (!Array.isArray(items)) throw new InvalidArgumentError('jobs must be an array of { name, args, ...options }', { data: { option: 'jobs' } })
+  checkKnownKeys(options, ['client'])
+  const jobs = items.map((item: unknown, i) => {
+    const path = `jobs[${i}]`
+    if (typeof item !== 'object' || item === null) throw new InvalidArgumentError(`${path} must be an object { name, args, ...options }`, { data: { option: path } })
+    checkKnownKeys(item, ['name', 'args', ...kJobOptionKeys], path)
+    const { name, args, ...rest } = item as EnqueueManyItem
+    return toNewJob(name, args, rest, { name: `${path}.name`, args: `${path}.args`, options: path })
+  })
+  const db = options.client === undefined ? ctx.db : checkClient(options.client, 'options.client')
+  ctx.assertOpen('enqueueMany')
+  return insertJobs(db, ctx.q, jobs).catch(rethrowMapped)
+}

@@ -1,0 +1,218 @@
+/**
+ * The hot path against the storage contract: claim order, illegal transitions, the claim race, result
+ * fencing, and gap-free histories under concurrent writers (bete-pulse §11 #2, #3, #8, #10, #14, #35).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+import { claimJobs, completeJobs, failJobs, reapExpiredLeases, renewLeases } from '../../../transports/postgres/jobs/hot-path.js'
+import type { Queryable } from '../../../transports/postgres/jobs/queryable.js'
+import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js'
+import { historyTypes, uniqueName, withClients, withQueue } from './helpers.js'
+
+let db: TestDatabase
+
+beforeAll(async () => {
+  db = await createTestDatabase()
+})
+
+afterAll(async () => {
+  await db.drop()
+})
+
+const kLease = 30_000
+
+function claim(sql: Queryable, q: string, names: string[], limit = 1, owner = 'test') {
+  return claimJobs(sql, q, { owner, names, limit, leaseTtlMs: kLease })
+}
+
+describe('claim order (§11 #2, #3)', () => {
+  it('claims by priority, FIFO within a priority, after a resume', async () => {
+    await withQueue(
+      db.url,
+      async (queue, { db: sql, q }) => {
+        const name = uniqueName('order')
+        await queue.pauseDispatch('ordering test')
+        const b = await queue.enqueue(name, 'B', { priority: 0 })
+        const a = await queue.enqueue(name, 'A', { priority: 5 })
+        const c = await queue.enqueue(name, 'C', { priority: 5 })
+        expect(await claim(sql, q, [name], 10)).toEqual([])
+        await queue.resumeDispatch()
+        const order: string[] = []
+        for (;;) {
+          const [job] = await claim(sql, q, [name])
+          if (job === undefined) break
+          order.push(job.id)
+        }
+        expect(order).toEqual([a, c, b])
+      },
+      { schema: uniqueName('jq') },
+    )
+  })
+
+  it('sorts a negative priority after the default 0 and round-trips priority to the claim', async () => {
+    await withQueue(db.url, async (queue, { db: sql, q }) => {
+      const name = uniqueName('neg')
+      const low = await queue.enqueue(name, 'low', { priority: -1 })
+      const normal = await queue.enqueue(name, 'normal')
+      const high = await queue.enqueue(name, 'high', { priority: 2_000_000_000 })
+      const claimed = await claim(sql, q, [name], 10)
+      expect(claimed.map((j) => [j.id, j.priority, j.args])).toEqual([
+        [high, 2_000_000_000, 'high'],
+        [normal, 0, 'normal'],
+        [low, -1, 'low'],
+      ])
+    })
+  })
+
+  it('does not claim jobs before their runAt', async () => {
+    await withQueue(db.url, async (queue, { db: sql, q }) => {
+      const name = uniqueName('later')
+      await queue.enqueue(name, 1, { delayMs: 60_000 })
+      const now = await queue.enqueue(name, 2)
+      expect((await claim(sql, q, [name], 10)).map((j) => j.id)).toEqual([now])
+    })
+  })
+})
+
+describe('illegal transitions (§11 #8)', () => {
+  it('complete on a pending job, complete twice, fail a completed job: nothing changes', async () => {
+    await withQueue(db.url, async (queue, { db: sql, q }) => {
+      const name = uniqueName('illegal')
+      const id = await queue.enqueue(name, {})
+      const fakeToken = '00000000-0000-4000-8000-000000000000'
+      expect(await completeJobs(sql, q, [{ id, leaseToken: fakeToken }])).toEqual([])
+      expect(await failJobs(sql, q, [{ id, leaseToken: fakeToken, error: { message: 'x' }, retryAt: new Date() }])).toEqual([])
+      expect(await queue.getJob(id)).toMatchObject({ status: 'pending', attempt: 0 })
+      expect(await historyTypes(queue, id)).toEqual(['enqueued'])
+
+      const [job] = await claim(sql, q, [name])
+      const lease = { id, leaseToken: job?.leaseToken ?? '' }
+      expect(await completeJobs(sql, q, [lease])).toEqual([id])
+      expect(await completeJobs(sql, q, [lease])).toEqual([])
+      expect(await failJobs(sql, q, [{ ...lease, error: { message: 'late' }, retryAt: undefined }])).toEqual([])
+      expect(await renewLeases(sql, q, [lease], kLease)).toEqual([id])
+      const after = await queue.getJob(id)
+      expect(after).toMatchObject({ status: 'completed', attempt: 1, lastError: undefined })
+      expect(after?.history.map((e) => [e.seq, e.type, e.attempt])).toEqual([
+        [1, 'enqueued', 0],
+        [2, 'started', 1],
+        [3, 'completed', 1],
+      ])
+    })
+  })
+})
+
+describe('claim race (§11 #10)', () => {
+  it('20 claimers on their own connections over 1,000 jobs: each (job, attempt) claimed exactly once', async () => {
+    await withQueue(db.url, async (queue, { db: sql, q }) => {
+      const name = uniqueName('race')
+      const ids = await queue.enqueueMany(Array.from({ length: 1_000 }, (_, i) => ({ name, args: i, priority: i % 4 })))
+      const claimedBy = await withClients(db.url, 20, (clients) =>
+        Promise.all(
+          clients.map(async (client, w) => {
+            const mine: string[] = []
+            for (;;) {
+              const batch = await claimJobs(client, q, { owner: `w${w}`, names: [name], limit: 7, leaseTtlMs: kLease })
+              if (batch.length === 0) return mine
+              mine.push(...batch.map((j) => j.id))
+            }
+          }),
+        ),
+      )
+      const all = claimedBy.flat()
+      expect(all).toHaveLength(1_000)
+      expect(new Set(all)).toEqual(new Set(ids))
+      // More than one claimer took part (the race was real).
+      expect(claimedBy.filter((mine) => mine.length > 0).length).toBeGreaterThan(1)
+      const { rows } = await sql.query<{ job_id: string; attempt: number; n: number }>(
+        `SELECT e.job_id::text, e.attempt, count(*)::int AS n FROM ${q}.job_events e JOIN ${q}.jobs j ON j.id = e.job_id
+          WHERE j.name = $1 AND e.type = 'started' GROUP BY e.job_id, e.attempt`,
+        [name],
+      )
+      expect(rows).toHaveLength(1_000)
+      expect(rows.every((r) => r.n === 1 && r.attempt === 1)).toBe(true)
+    })
+  })
+})
+
+describe('result fencing (§11 #14)', () => {
+  it("a stale lease token's complete, fail and renew change nothing after the job was re-claimed", async () => {
+    await withQueue(db.url, async (queue, { db: sql, q }) => {
+      const name = uniqueName('fence')
+      const id = await queue.enqueue(name, {}, { maxAttempts: 3 })
+      const [first] = await claim(sql, q, [name], 1, 'worker-a')
+      const stale = { id, leaseToken: first?.leaseToken ?? '' }
+      // Worker A stops renewing: its lease lapses and the watchdog reaps it (retry now).
+      await sql.query(`UPDATE ${q}.jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [id])
+      expect(await reapExpiredLeases(sql, q, 10, () => new Date(Date.now() - 1_000))).toEqual([{ id, status: 'retrying', attempt: 1 }])
+      const [second] = await claim(sql, q, [name], 1, 'worker-b')
+      expect(second).toMatchObject({ id, attempt: 2 })
+      expect(second?.leaseToken).not.toBe(stale.leaseToken)
+      const historyBefore = await historyTypes(queue, id)
+
+      expect(await completeJobs(sql, q, [stale])).toEqual([])
+      expect(await failJobs(sql, q, [{ ...stale, error: { message: 'late failure' }, retryAt: undefined }])).toEqual([])
+      expect(await renewLeases(sql, q, [stale], kLease)).toEqual([id])
+      expect(await queue.getJob(id)).toMatchObject({ status: 'running', attempt: 2 })
+      expect(await historyTypes(queue, id)).toEqual(historyBefore)
+      expect(historyBefore).toEqual(['enqueued', 'started', 'failed', 'retrying', 'started'])
+
+      expect(await completeJobs(sql, q, [{ id, leaseToken: second?.leaseToken ?? '' }])).toEqual([id])
+      expect(await queue.getJob(id)).toMatchObject({ status: 'completed', attempt: 2 })
+    })
+  })
+})
+
+describe('history sequences (§11 #35)', () => {
+  it('stay unique and gap-free under 50 concurrent writers', async () => {
+    await withQueue(db.url, async (queue, { db: sql, q }) => {
+      const name = uniqueName('seq')
+      // 50 concurrent cycles (a job each): enqueue, claim, fail (retry now), claim, complete, each on its own connection.
+      await withClients(db.url, 50, (clients) =>
+        Promise.all(
+          clients.map(async (client, i) => {
+            const own = `${name}_${i}`
+            const id = await queue.enqueue(own, { i }, { client })
+            const claimOwn = async () => {
+              const [job] = await claimJobs(client, q, { owner: `w${i}`, names: [own], limit: 1, leaseTtlMs: kLease })
+              if (job === undefined) throw new Error(`job ${id} was not claimable`)
+              return job
+            }
+            const first = await claimOwn()
+            await failJobs(client, q, [{ id: first.id, leaseToken: first.leaseToken, error: { message: 'once' }, retryAt: new Date(Date.now() - 1) }])
+            const second = await claimOwn()
+            await completeJobs(client, q, [{ id: second.id, leaseToken: second.leaseToken }])
+            return id
+          }),
+        ),
+      )
+      // And 50 concurrent writers on ONE job: claims, cancels and stale completions racing.
+      const contended = await queue.enqueue(`${name}_one`, {}, { maxAttempts: 50 })
+      await withClients(db.url, 50, (clients) =>
+        Promise.all(
+          clients.map(async (client, i) => {
+            if (i % 10 === 0) await queue.cancel(contended).catch(() => undefined)
+            const [job] = await claimJobs(client, q, { owner: `c${i}`, names: [`${name}_one`], limit: 1, leaseTtlMs: kLease })
+            if (job !== undefined) await failJobs(client, q, [{ id: job.id, leaseToken: job.leaseToken, error: { message: 'x' }, retryAt: new Date(Date.now() - 1) }])
+          }),
+        ),
+      )
+
+      const { rows } = await sql.query<{ job_id: string; seqs: number[]; event_seq: number }>(
+        `SELECT j.id::text AS job_id, array_agg(e.seq ORDER BY e.seq) AS seqs, j.event_seq
+           FROM ${q}.jobs j JOIN ${q}.job_events e ON e.job_id = j.id
+          WHERE j.name LIKE $1 GROUP BY j.id`,
+        [`${name}_%`],
+      )
+      expect(rows).toHaveLength(51)
+      for (const row of rows) {
+        expect(row.seqs, `job ${row.job_id}`).toEqual(Array.from({ length: row.seqs.length }, (_, k) => k + 1))
+        expect(row.event_seq).toBe(row.seqs.length)
+      }
+      const cycles = rows.filter((r) => r.job_id !== contended)
+      expect(cycles.map((r) => r.seqs.length)).toEqual(Array.from({ length: 50 }, () => 6))
+      const one = await queue.getJob(contended)
+      expect(one?.history.at(-1)?.type).toBe(one?.status === 'canceled' ? 'canceled' : 'retrying')
+    })
+  })
+})

@@ -1,0 +1,365 @@
+/**
+ * JobQueue: connect, enqueue (durability, options, idempotency, the caller's transaction, one statement
+ * for many), the getJob shape, refused args, and the lifecycle (bete-pulse §11 #1, #33, #36).
+ */
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+import { ClosedError, InvalidArgumentError, JobNotFoundError, JobQueue } from '../../../actors/jobs/index.js'
+import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js'
+import { internals, uniqueName, withQueue } from './helpers.js'
+
+let db: TestDatabase
+
+beforeAll(async () => {
+  db = await createTestDatabase()
+})
+
+afterAll(async () => {
+  await db.drop()
+})
+
+async function countRows(queue: JobQueue, where: string, values: unknown[]): Promise<number> {
+  const { db: sql, q } = internals(queue)
+  const { rows } = await sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${q}.jobs WHERE ${where}`, values)
+  return rows[0]?.n ?? -1
+}
+
+describe('enqueue', () => {
+  it('makes a pending job visible with the getJob shape of the contract (§11 #1)', async () => {
+    await withQueue(db.url, async (queue) => {
+      const name = uniqueName('send')
+      const before = Date.now()
+      const id = await queue.enqueue(name, { to: 'a@b.com', n: [1, 2] })
+      expect(id).toMatch(/^[1-9][0-9]*$/)
+
+      // Durable before it resolved: another session sees it at once.
+      const other = new pg.Client({ connectionString: db.url })
+      await other.connect()
+      try {
+        const { rows } = await other.query('SELECT status FROM pulse.jobs WHERE id = $1', [id])
+        expect(rows).toEqual([{ status: 'pending' }])
+      } finally {
+        await other.end()
+      }
+
+      const job = await queue.getJob(id)
+      expect(job).toMatchObject({
+        id,
+        name,
+        args: { to: 'a@b.com', n: [1, 2] },
+        status: 'pending',
+        priority: 0,
+        attempt: 0,
+        maxAttempts: 5,
+        lastError: undefined,
+        scheduleId: undefined,
+      })
+      expect(Object.keys(job ?? {})).toEqual(
+        expect.arrayContaining(['id', 'name', 'args', 'status', 'priority', 'attempt', 'maxAttempts', 'runAt', 'lastError', 'createdAt', 'updatedAt', 'history']),
+      )
+      for (const field of ['runAt', 'createdAt', 'updatedAt'] as const) {
+        expect(job?.[field]).toBeInstanceOf(Date)
+        expect(job?.[field].getTime()).toBeGreaterThanOrEqual(before - 1_000)
+      }
+      expect(job?.history).toEqual([{ seq: 1, type: 'enqueued', attempt: 0, at: expect.any(Date) as Date, data: undefined }])
+
+      const listed = await queue.listJobs({ name, status: 'pending' })
+      expect(listed.jobs.map((j) => j.id)).toEqual([id])
+      expect(listed.cursor).toBeUndefined()
+    })
+  })
+
+  it('stores priority, runAt, delayMs and maxAttempts', async () => {
+    await withQueue(db.url, async (queue) => {
+      const name = uniqueName('opts')
+      const runAt = new Date(Date.now() + 3_600_000)
+      const a = await queue.enqueue(name, 1, { priority: -3, runAt, maxAttempts: 2 })
+      const before = Date.now()
+      const b = await queue.enqueue(name, 'two', { delayMs: 60_000 })
+      expect(await queue.getJob(a)).toMatchObject({ args: 1, priority: -3, runAt, maxAttempts: 2 })
+      const jobB = await queue.getJob(b)
+      expect(jobB?.args).toBe('two')
+      expect(jobB?.runAt.getTime()).toBeGreaterThanOrEqual(before + 60_000)
+      expect(jobB?.runAt.getTime()).toBeLessThan(Date.now() + 61_000)
+    })
+  })
+
+  it('stores a Uint8Array as bytes and gives it back as a Buffer', async () => {
+    await withQueue(db.url, async (queue) => {
+      const bytes = new Uint8Array([0, 1, 2, 255])
+      const id = await queue.enqueue(uniqueName('bytes'), bytes)
+      const job = await queue.getJob(id)
+      expect(Buffer.isBuffer(job?.args)).toBe(true)
+      expect([...(job?.args as Buffer)]).toEqual([0, 1, 2, 255])
+      // A string stays a (JSON) string; jsonb takes it quoted (bete-pulse §12 #4).
+      const text = await queue.enqueue(uniqueName('text'), 'hello')
+      expect((await queue.getJob(text))?.args).toBe('hello')
+    })
+  })
+
+  it('returns the first job id for a repeated idempotencyKey, and adds nothing', async () => {
+    await withQueue(db.url, async (queue) => {
+      const name = uniqueName('idem')
+      const key = uniqueName('key')
+      const first = await queue.enqueue(name, { v: 1 }, { idempotencyKey: key })
+      const second = await queue.enqueue(name, { v: 2 }, { idempotencyKey: key })
+      const concurrent = await Promise.all(Array.from({ length: 10 }, (_, i) => queue.enqueue(name, { v: i }, { idempotencyKey: key })))
+      expect(second).toBe(first)
+      expect(new Set(concurrent)).toEqual(new Set([first]))
+      expect(await countRows(queue, 'name = $1', [name])).toBe(1)
+      expect((await queue.getJob(first))?.args).toEqual({ v: 1 })
+      // Within one enqueueMany too.
+      const many = await queue.enqueueMany([
+        { name, args: 'x', idempotencyKey: `${key}-b` },
+        { name, args: 'y', idempotencyKey: `${key}-b` },
+        { name, args: 'z', idempotencyKey: key },
+      ])
+      expect(many[0]).toBe(many[1])
+      expect(many[2]).toBe(first)
+      expect(await countRows(queue, 'name = $1', [name])).toBe(2)
+    })
+  })
+
+  it("enqueues inside the caller's transaction: rolled back, no job; committed, the job", async () => {
+    await withQueue(db.url, async (queue) => {
+      const name = uniqueName('tx')
+      const client = new pg.Client({ connectionString: db.url })
+      await client.connect()
+      try {
+        await client.query('BEGIN')
+        const rolledBack = await queue.enqueue(name, { n: 1 }, { client })
+        expect(await queue.getJob(rolledBack)).toBeUndefined() // not visible outside before commit
+        await client.query('ROLLBACK')
+        expect(await queue.getJob(rolledBack)).toBeUndefined()
+
+        await client.query('BEGIN')
+        const [committed] = await queue.enqueueMany([{ name, args: { n: 2 } }], { client })
+        await client.query('COMMIT')
+        expect((await queue.getJob(committed ?? ''))?.status).toBe('pending')
+        expect(await countRows(queue, 'name = $1', [name])).toBe(1)
+      } finally {
+        await client.end()
+      }
+    })
+  })
+
+  it('enqueueMany writes every job in one statement and returns the ids in order', async () => {
+    const raw = new pg.Pool({ connectionString: db.url, max: 2 })
+    const statements: string[] = []
+    raw.on('connect', (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown
+      ;(client as { query: unknown }).query = (...args: unknown[]) => {
+        const [first] = args
+        statements.push(typeof first === 'string' ? first : String((first as { text?: unknown }).text))
+        return query(...args)
+      }
+    })
+    try {
+      const queue = await JobQueue.connect({ pg: raw })
+      try {
+        const name = uniqueName('many')
+        statements.length = 0
+        const ids = await queue.enqueueMany(Array.from({ length: 50 }, (_, i) => ({ name, args: { i }, priority: i % 3 })))
+        expect(statements).toHaveLength(1)
+        expect(ids).toHaveLength(50)
+        expect(new Set(ids).size).toBe(50)
+        const jobs = await Promise.all(ids.map((id) => queue.getJob(id)))
+        expect(jobs.map((j) => (j?.args as { i: number }).i)).toEqual(Array.from({ length: 50 }, (_, i) => i))
+
+        statements.length = 0
+        expect(await queue.enqueueMany([])).toEqual([])
+        expect(statements).toHaveLength(0)
+      } finally {
+        await queue.close()
+      }
+      // The caller's pool is left open.
+      expect((await raw.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])
+    } finally {
+      await raw.end()
+    }
+  })
+
+  it('refuses args that are not JSON-serialisable with PULSE_ERR_INVALID_ARG naming where (§11 #36)', async () => {
+    await withQueue(db.url, async (queue) => {
+      const name = uniqueName('bad')
+      const cycle: Record<string, unknown> = { a: 1 }
+      cycle.self = cycle
+      const cases: [unknown, string][] = [
+        [undefined, 'args'],
+        [() => 1, 'args'],
+        [10n, 'args'],
+        [Symbol('s'), 'args'],
+        [Number.NaN, 'args'],
+        [{ n: Infinity }, 'args.n'],
+        [cycle, 'args.self'],
+        [{ list: [1, undefined] }, 'args.list[1]'],
+        [{ deep: { fn: () => 1 } }, 'args.deep.fn'],
+        [{ m: new Map([[1, 2]]) }, 'args.m'],
+        [{ bytes: new Uint8Array(2) }, 'args.bytes'],
+        [{ text: 'a\u0000b' }, 'args.text'],
+        [{ text: 'lone \ud800' }, 'args.text'],
+        [{ 'odd key': 1n }, 'args["odd key"]'],
+      ]
+      for (const [args, path] of cases) {
+        const error = await queue.enqueue(name, args).catch((e: unknown) => e)
+        expect(error, path).toBeInstanceOf(InvalidArgumentError)
+        expect(error).toMatchObject({ code: 'PULSE_ERR_INVALID_ARG', data: { option: path } })
+        expect((error as Error).message).toContain(path)
+      }
+      await expect(queue.enqueueMany([{ name, args: { ok: true } }, { name, args: { no: 1n } }])).rejects.toMatchObject({
+        code: 'PULSE_ERR_INVALID_ARG',
+        data: { option: 'jobs[1].args.no' },
+      })
+      expect(await countRows(queue, 'name = $1', [name])).toBe(0)
+      // Accepted as JSON does: undefined properties are left out, a Date becomes its ISO string.
+      const date = new Date('2024-01-02T03:04:05.000Z')
+      const id = await queue.enqueue(name, { a: undefined, at: date, nested: [null, { b: true }] })
+      expect((await queue.getJob(id))?.args).toEqual({ at: date.toISOString(), nested: [null, { b: true }] })
+    })
+  })
+
+  it('refuses invalid names and options, naming them', async () => {
+    await withQueue(db.url, async (queue) => {
+      const cases: [() => Promise<unknown>, string][] = [
+        [() => queue.enqueue('', {}), 'name'],
+        [() => queue.enqueue(7 as unknown as string, {}), 'name'],
+        [() => queue.enqueue('n', {}, { priority: 1.5 }), 'options.priority'],
+        [() => queue.enqueue('n', {}, { priority: 2 ** 31 }), 'options.priority'],
+        [() => queue.enqueue('n', {}, { maxAttempts: 0 }), 'options.maxAttempts'],
+        [() => queue.enqueue('n', {}, { runAt: new Date(Number.NaN) }), 'options.runAt'],
+        [() => queue.enqueue('n', {}, { runAt: new Date(), delayMs: 5 }), 'options.delayMs'],
+        [() => queue.enqueue('n', {}, { delayMs: -1 }), 'options.delayMs'],
+        [() => queue.enqueue('n', {}, { idempotencyKey: '' }), 'options.idempotencyKey'],
+        [() => queue.enqueue('n', {}, { nope: 1 } as never), 'options.nope'],
+        [() => queue.enqueue('n', {}, { client: {} as never }), 'options.client'],
+        [() => queue.enqueueMany({} as never), 'jobs'],
+        [() => queue.enqueueMany([{ name: 'n', args: 1, extra: 2 } as never]), 'jobs[0].extra'],
+        [() => queue.getJob(42 as unknown as string), 'id'],
+      ]
+      for (const [call, option] of cases) {
+        await expect(call(), option).rejects.toMatchObject({ code: 'PULSE_ERR_INVALID_ARG', data: { option } })
+      }
+    })
+  })
+})
+
+describe('connect', () => {
+  it('refuses invalid options before connecting', async () => {
+    await expect(JobQueue.connect({} as never)).rejects.toMatchObject({ code: 'PULSE_ERR_INVALID_ARG', data: { option: 'options.pg' } })
+    await expect(JobQueue.connect({ pg: db.url, schema: 'Bad-Name' })).rejects.toMatchObject({ data: { option: 'options.schema' } })
+    await expect(JobQueue.connect({ pg: db.url, leaseTtlMs: 0 })).rejects.toMatchObject({ data: { option: 'options.leaseTtlMs' } })
+    await expect(JobQueue.connect({ pg: db.url, backoff: 'x' as never })).rejects.toMatchObject({ data: { option: 'options.backoff' } })
+    await expect(JobQueue.connect({ pg: db.url, logger: {} as never })).rejects.toMatchObject({ data: { option: 'options.logger' } })
+    await expect(JobQueue.connect({ pg: db.url, other: 1 } as never)).rejects.toMatchObject({ data: { option: 'options.other' } })
+  })
+
+  it('migrates a new schema on connect', async () => {
+    const schema = uniqueName('jq')
+    await withQueue(
+      db.url,
+      async (queue, ctx) => {
+        expect(ctx.q).toBe(`"${schema}"`)
+        expect(await queue.dispatchStatus()).toEqual({ paused: false, reason: undefined, pausedAt: undefined })
+        const { rows } = await ctx.db.query<{ id: number }>(`SELECT id FROM ${ctx.q}.migrations ORDER BY id`)
+        expect(rows.map((r) => r.id)).toEqual([1, 2, 3])
+      },
+      { schema },
+    )
+  })
+})
+
+describe('unknown ids (§11 #33)', () => {
+  it('getJob answers undefined; cancel and requeue throw JobNotFoundError', async () => {
+    await withQueue(db.url, async (queue) => {
+      for (const id of ['999999999', 'abc', '0', '99999999999999999999']) {
+        expect(await queue.getJob(id)).toBeUndefined()
+        await expect(queue.cancel(id)).rejects.toBeInstanceOf(JobNotFoundError)
+        await expect(queue.requeue(id)).rejects.toMatchObject({ code: 'PULSE_ERR_JOB_NOT_FOUND', data: { id } })
+      }
+    })
+  })
+})
+
+describe('lifecycle', () => {
+  it('close is idempotent and memoised; later calls reject with ClosedError', async () => {
+    const queue = await JobQueue.connect({ pg: db.url })
+    const first = queue.close()
+    expect(queue.close()).toBe(first)
+    await first
+    expect(await queue.closed).toBeUndefined()
+    const calls: (() => Promise<unknown>)[] = [
+      () => queue.enqueue('n', {}),
+      () => queue.enqueueMany([]),
+      () => queue.getJob('1'),
+      () => queue.listJobs(),
+      () => queue.stats(),
+      () => queue.cancel('1'),
+      () => queue.requeue('1'),
+      () => queue.pauseDispatch('x'),
+      () => queue.resumeDispatch(),
+      () => queue.dispatchStatus(),
+      () => queue.schedule('n', {}, { kind: 'every', everyMs: 1_000 }),
+      () => queue.listSchedules(),
+      () => queue.pauseSchedule('1'),
+      () => queue.resumeSchedule('1'),
+      () => queue.deleteSchedule('1'),
+      () => queue.auditLog(),
+    ]
+    for (const call of calls) await expect(call()).rejects.toBeInstanceOf(ClosedError)
+    await queue.close()
+  })
+
+  it('runs the close hooks first (last added first, all of them), then releases the pool', async () => {
+    const queue = await JobQueue.connect({ pg: db.url })
+    const ctx = internals(queue)
+    const order: string[] = []
+    ctx.addCloseHook(async () => {
+      order.push('first')
+      // The pool is still open while hooks run.
+      const { rows } = await ctx.db.query<{ one: number }>('SELECT 1 AS one')
+      order.push(`query ${rows[0]?.one}`)
+    })
+    ctx.addCloseHook(() => {
+      order.push('second')
+      throw new Error('second failed')
+    })
+    expect(ctx.signal.aborted).toBe(false)
+    const error = await queue.close().catch((e: unknown) => e)
+    expect(ctx.signal.aborted).toBe(true)
+    expect(order).toEqual(['second', 'first', 'query 1'])
+    expect((error as Error).message).toBe('second failed')
+    expect(await queue.closed).toBe(error)
+    expect(() => ctx.addCloseHook(() => undefined)).toThrow(ClosedError)
+  })
+
+  it('disposes with await using semantics (Symbol.asyncDispose) and leaves a given pool open', async () => {
+    const raw = new pg.Pool({ connectionString: db.url, max: 2 })
+    try {
+      const queue = await JobQueue.connect({ pg: raw })
+      await queue[Symbol.asyncDispose]()
+      await expect(queue.getJob('1')).rejects.toBeInstanceOf(ClosedError)
+      expect(raw.ending).toBe(false)
+      expect((await raw.query('SELECT 2 AS two')).rows).toEqual([{ two: 2 }])
+    } finally {
+      await raw.end()
+    }
+  })
+})
+
+describe('errors of the caller\'s client', () => {
+  it('leave typed (PULSE_ERR_PG_QUERY) when the caller\'s transaction is aborted', async () => {
+    await withQueue(db.url, async (queue) => {
+      const client = new pg.Client({ connectionString: db.url })
+      await client.connect()
+      try {
+        await client.query('BEGIN')
+        await client.query('SELECT 1/0').catch(() => undefined)
+        await expect(queue.enqueue(uniqueName('aborted'), {}, { client })).rejects.toMatchObject({ code: 'PULSE_ERR_PG_QUERY', data: { sqlstate: '25P02' } })
+        await client.query('ROLLBACK')
+      } finally {
+        await client.end()
+      }
+    })
+  })
+})
