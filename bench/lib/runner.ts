@@ -4,6 +4,9 @@
  */
 import { pathToFileURL } from 'node:url'
 
+import os from 'node:os'
+
+import { spinRoundTripNs } from './contention.js'
 import { type BenchEnv, captureEnv, envMarkdown } from './env.js'
 
 export interface Variant<R> {
@@ -71,12 +74,21 @@ export function isMain(moduleUrl: string): boolean {
   return entry !== undefined && pathToFileURL(entry).href === moduleUrl
 }
 
+/** How busy the machine is now: load average and the two-thread spin round trip (see contention.ts). */
+export async function machineState(): Promise<string> {
+  const rtt = await spinRoundTripNs()
+  const load = os.loadavg().map((n) => n.toFixed(2)).join(' ')
+  return `load average ${load}; two-thread spin round trip ${rtt < 10_000 ? `${rtt.toFixed(0)} ns` : `${(rtt / 1000).toFixed(1)} µs`}`
+}
+
 /** Runs one suite as a script: environment, then its markdown. */
 export async function runAlone(suite: (ctx: SuiteContext) => Promise<SuiteOutput>, packages: readonly string[] = []): Promise<BenchEnv> {
   const env = captureEnv(packages)
   const ctx = suiteContext()
+  const before = await machineState()
   const out = await suite(ctx)
-  process.stdout.write(`${envMarkdown(env)}\n\n## ${out.title}\n\n${out.markdown}\n`)
+  const after = await machineState()
+  process.stdout.write(`${envMarkdown(env)}\n\nMachine state: at start ${before}; at end ${after}.\n\n## ${out.title}\n\n${out.markdown}\n`)
   return env
 }
 

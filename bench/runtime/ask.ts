@@ -64,7 +64,7 @@ export async function askSuite(ctx: SuiteContext): Promise<SuiteOutput> {
       [kPost, postMessageCall(worker)],
       [kComlink, (msg) => remote.echo(msg)],
     ]
-    const variants: Variant<Percentiles>[] = calls.map(([name, call]) => ({ name, run: (round) => sample(call, round < 0 ? samples / 3 : samples) }))
+    const variants: Variant<Percentiles>[] = calls.map(([name, call]) => ({ name, run: () => sample(call, samples) }))
     ctx.log(`ask: ${variants.length} variants × ${ctx.rounds} rounds × ${samples} samples`)
     const results = await roundRobin(variants, { rounds: ctx.rounds, log: ctx.log })
     const us = (n: number) => `${sig(n)} µs`
@@ -74,7 +74,7 @@ export async function askSuite(ctx: SuiteContext): Promise<SuiteOutput> {
       return [name, pick((p) => p.p50), pick((p) => p.p99), pick((p) => p.p999), fmtRatio(ratios(rs.map((p) => p.p50), series(results, kPost).map((p) => p.p50)))]
     })
     const markdown = [
-      `Message: a small job object; ${samples} sequential samples per variant per round, after a warm-up pass.`,
+      `Message: a small job object; ${samples} sequential samples per variant per round, after a warm-up pass of as many (not recorded).`,
       table(['round trip', 'p50', 'p99', 'p99.9', 'p50 ÷ postMessage p50, same round'], rows),
     ].join('\n\n')
     return { title: 'Ask round trip (idle receiver)', markdown, data: Object.fromEntries(results) }

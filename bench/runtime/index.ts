@@ -1,6 +1,7 @@
 /**
- * The runtime benchmark suite: mailbox throughput, codec, ask round trip and memory under a slow
- * consumer, one after another, printed as markdown (machine and versions first).
+ * The runtime benchmark suite: mailbox throughput, where a message's time goes (breakdown), codec, ask
+ * round trip and memory under a slow consumer, one after another, printed as markdown (machine and
+ * versions first).
  *
  *   npm run bench:runtime                      # all suites, 3 rounds
  *   npm run bench:runtime -- --rounds 5        # more rounds
@@ -10,14 +11,16 @@
 import { writeFileSync } from 'node:fs'
 
 import { captureEnv, envMarkdown } from '../lib/env.js'
-import { type SuiteContext, suiteContext, type SuiteOutput } from '../lib/runner.js'
+import { machineState, type SuiteContext, suiteContext, type SuiteOutput } from '../lib/runner.js'
 import { askSuite } from './ask.js'
+import { breakdownSuite } from './breakdown.js'
 import { codecSuite } from './codec.js'
 import { mailboxSuite } from './mailbox.js'
 import { memorySuite } from './memory.js'
 
 const suites: Record<string, (ctx: SuiteContext) => Promise<SuiteOutput>> = {
   mailbox: mailboxSuite,
+  breakdown: breakdownSuite,
   codec: codecSuite,
   ask: askSuite,
   memory: memorySuite,
@@ -36,14 +39,17 @@ const ctx = suiteContext(argv)
 const env = captureEnv(['msgpackr', 'comlink', 'hdr-histogram-js', 'tsx'])
 const started = performance.now()
 process.stdout.write(`# Runtime benchmarks\n\n${envMarkdown(env)}\n\nRounds: ${ctx.rounds}${ctx.quick ? ' (--quick: smaller counts, not for quoting)' : ''}.\n`)
+process.stdout.write(`\nMachine state at start: ${await machineState()}.\n`)
 const data: Record<string, unknown> = {}
 for (const name of only) {
+  const state = await machineState()
   const t0 = performance.now()
   const out = await suites[name]!(ctx)
   data[name] = out.data
-  process.stdout.write(`\n## ${out.title}\n\n${out.markdown}\n`)
+  process.stdout.write(`\n## ${out.title}\n\nMachine state before this suite: ${state}.\n\n${out.markdown}\n`)
   ctx.log(`${name}: ${((performance.now() - t0) / 1000).toFixed(1)} s`)
 }
+process.stdout.write(`\nMachine state at end: ${await machineState()}.\n`)
 ctx.log(`total: ${((performance.now() - started) / 1000).toFixed(1)} s`)
 const json = option('--json')
 if (json !== undefined) writeFileSync(json, `${JSON.stringify({ env, rounds: ctx.rounds, quick: ctx.quick, data }, null, 2)}\n`)

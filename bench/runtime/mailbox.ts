@@ -12,7 +12,7 @@
 import type { Worker } from 'node:worker_threads'
 
 import type { ActorRef } from '../../runtime/actor-ref.js'
-import { Runtime } from '../../runtime/runtime.js'
+import { Runtime, type RuntimeOptions } from '../../runtime/runtime.js'
 import { isMain, roundRobin, runAlone, series, type SuiteContext, type SuiteOutput, type Variant } from '../lib/runner.js'
 import { fmtRate, fmtRatio, fmtSummary, ratios, si, summarize, table } from '../lib/stats.js'
 import { nextMessage, startBenchWorker, tick } from '../lib/workers.js'
@@ -46,11 +46,12 @@ interface Payload {
   readonly variants: readonly VariantKey[]
 }
 
-const kVariants = ['ring', 'tellMany', 'tell', 'pm', 'pm×100'] as const
+const kVariants = ['ring', 'tellMany', 'tellMany·nosample', 'tell', 'pm', 'pm×100'] as const
 type VariantKey = (typeof kVariants)[number]
 const kVariantLabels: Record<VariantKey, string> = {
   ring: '(a) bare SPSC ring, fixed records',
   tellMany: `(b) mailbox \`tellMany\` (batch ${BATCH})`,
+  'tellMany·nosample': '(b) same, latency sampling off (`latencySampleEvery: 2^30`)',
   tell: '(b′) mailbox `tell`, one at a time',
   pm: '(c) `postMessage`, one at a time',
   'pm×100': `(d) \`postMessage\`, arrays of ${BATCH}`,
@@ -60,7 +61,7 @@ function payloads(quick: boolean): Payload[] {
   const scale = quick ? 0.1 : 1
   return [
     { key: '64B', label: '64 B binary', pool: binaryPool(64), count: 2_000_000 * scale, recordBytes: 64, variants: kVariants },
-    { key: '1KiB', label: '1 KiB binary', pool: binaryPool(1024), count: 500_000 * scale, recordBytes: 1024, variants: kVariants },
+    { key: '1KiB', label: '1 KiB binary', pool: binaryPool(1024), count: 500_000 * scale, recordBytes: 1024, variants: ['ring', 'tellMany', 'tell', 'pm', 'pm×100'] },
     { key: 'obj', label: 'job object', pool: jobPool(), count: 500_000 * scale, variants: ['tellMany', 'tell', 'pm', 'pm×100'] },
     // perf-anchors A1 measured postMessage with 64-character strings: this row reproduces it.
     { key: 'str', label: '64-char string', pool: stringPool(64), count: 1_000_000 * scale, variants: ['tellMany', 'pm', 'pm×100'] },
@@ -78,8 +79,8 @@ class MailboxTarget {
     this.ref = ref
   }
 
-  static async start(): Promise<MailboxTarget> {
-    const rt = await Runtime.start()
+  static async start(options: RuntimeOptions = {}): Promise<MailboxTarget> {
+    const rt = await Runtime.start(options)
     const ref = await rt.spawn(new URL('./actors/sink.ts', import.meta.url), { name: 'sink' })
     return new MailboxTarget(rt, ref)
   }
@@ -198,7 +199,12 @@ class RingTarget {
 const name = (payload: string, variant: VariantKey) => `${variant} ${payload}`
 
 export async function mailboxSuite(ctx: SuiteContext): Promise<SuiteOutput> {
-  const [mailbox, pm, ring] = await Promise.all([MailboxTarget.start(), PostMessageTarget.start(), RingTarget.start()])
+  const [mailbox, unsampled, pm, ring] = await Promise.all([
+    MailboxTarget.start(),
+    MailboxTarget.start({ latencySampleEvery: 2 ** 30 }),
+    PostMessageTarget.start(),
+    RingTarget.start(),
+  ])
   const list = payloads(ctx.quick)
   const variants: Variant<ThroughputResult>[] = []
   for (const p of list) {
@@ -206,6 +212,7 @@ export async function mailboxSuite(ctx: SuiteContext): Promise<SuiteOutput> {
     const runs: Record<VariantKey, (round: number) => Promise<ThroughputResult>> = {
       ring: (r) => ring.run(p.pool as Uint8Array[], count(r), p.recordBytes ?? 64),
       tellMany: (r) => mailbox.run(p.pool, count(r), true),
+      'tellMany·nosample': (r) => unsampled.run(p.pool, count(r), true),
       tell: (r) => mailbox.run(p.pool, count(r), false),
       pm: (r) => pm.run(p.pool, count(r), 1),
       'pm×100': (r) => pm.run(p.pool, count(r), BATCH),
@@ -217,7 +224,7 @@ export async function mailboxSuite(ctx: SuiteContext): Promise<SuiteOutput> {
     const results = await roundRobin(variants, { rounds: ctx.rounds, log: ctx.log })
     return { title: 'Mailbox one-way throughput', markdown: render(results, list), data: Object.fromEntries(results) }
   } finally {
-    await Promise.allSettled([mailbox.rt.close(), pm.worker.terminate(), ring.worker.terminate()])
+    await Promise.allSettled([mailbox.rt.close(), unsampled.rt.close(), pm.worker.terminate(), ring.worker.terminate()])
   }
 }
 
@@ -245,9 +252,10 @@ function render(results: Map<string, ThroughputResult[]>, list: Payload[]): stri
   const ratioRows: string[][] = []
   for (const p of list) {
     const versus = (b: VariantKey, other: VariantKey) => (results.has(name(p.key, other)) ? fmtRatio(ratios(rate(p.key, b), rate(p.key, other))) : '–')
-    for (const b of ['tellMany', 'tell'] as const) {
+    const mailboxLabels = { tellMany: '(b) tellMany', 'tellMany·nosample': '(b) tellMany, sampling off', tell: '(b′) tell' } as const
+    for (const b of ['tellMany', 'tellMany·nosample', 'tell'] as const) {
       if (!results.has(name(p.key, b))) continue
-      ratioRows.push([p.label, b === 'tellMany' ? '(b) tellMany' : '(b′) tell', versus(b, 'pm'), versus(b, 'pm×100'), versus(b, 'ring')])
+      ratioRows.push([p.label, mailboxLabels[b], versus(b, 'pm'), versus(b, 'pm×100'), versus(b, 'ring')])
     }
   }
   out.push('Same-round ratios (median [min–max] of the per-round ratios):')

@@ -1,6 +1,6 @@
 // A counting actor: tells are counted; an ask answers { count, rings } and starts a new count.
 // `rings` is how many times producers woke this thread (its doorbell's counter), so the caller can
-// work out messages per wake-up.
+// work out messages per wake-up (0 when the actor runs outside an actor thread, as in breakdown.ts).
 import { workerData } from 'node:worker_threads'
 
 import { defineActor } from '../../../runtime/actor.js'
@@ -12,7 +12,8 @@ export interface SinkReport {
   readonly rings: number
 }
 
-const bell = new Doorbell((workerData as ThreadBoot).threadBell)
+const boot = workerData as ThreadBoot | null
+const bell = boot === null ? undefined : new Doorbell(boot.threadBell)
 
 export default defineActor<{ count: number }, unknown>({
   init: () => ({ count: 0 }),
@@ -21,7 +22,7 @@ export default defineActor<{ count: number }, unknown>({
       state.count++
       return state
     }
-    ctx.reply({ count: state.count, rings: bell.rings } satisfies SinkReport)
+    ctx.reply({ count: state.count, rings: bell?.rings ?? 0 } satisfies SinkReport)
     return { count: 0 }
   },
 })
