@@ -21,9 +21,9 @@ import hdr from 'hdr-histogram-js'
 
 import type { ActorContext, ActorDefinition } from './actor.js'
 import { isActorDefinition } from './actor.js'
-import { ActorCrashedError, ActorStartError, coerceError, InvalidArgumentError, toWire } from './errors.js'
+import { ActorCrashedError, ActorStartError, coerceError, InvalidArgumentError, ProtocolError, toWire } from './errors.js'
 import type { ControlResult, SlotStats } from './protocol.js'
-import { decodeBody, encodeBody, encodeHeader, type Envelope, FrameKind, readEnvelope } from './ring/codec.js'
+import { decodeBody, encodeBody, encodeHeader, envelopeCorr, envelopeSlot, FrameKind, kEnvelopeBytes } from './ring/codec.js'
 import type { Doorbell } from './ring/doorbell.js'
 import type { RingReader, RingWriter } from './ring/ring-buffer.js'
 
@@ -38,6 +38,8 @@ interface Slot {
   state: SlotState
   value: unknown
   abort: AbortController
+  /** The context of every tell (no reply to make): one per incarnation, not one per message. */
+  tellContext: ActorContext | undefined
   processed: number
   dropped: number
 }
@@ -84,6 +86,7 @@ export class ActorHost {
         state: 'crashed',
         value: undefined,
         abort: new AbortController(),
+        tellContext: undefined,
         processed: 0,
         dropped: 0,
       }
@@ -98,6 +101,7 @@ export class ActorHost {
     return settle(async () => {
       const slot = this.#slot(index)
       slot.abort = new AbortController()
+      slot.tellContext = undefined
       await this.#init(slot)
       return undefined
     })
@@ -203,76 +207,79 @@ export class ActorHost {
 
   /** Handles one frame; returns false to end the batch when a receive went async. */
   #onFrame(payload: Uint8Array): boolean {
-    const env = readEnvelope(payload)
-    const slot = this.#slots[env.slot]
+    if (payload.length < kEnvelopeBytes) throw new ProtocolError(`frame of ${payload.length} bytes is shorter than an envelope`)
+    const kind = payload[0] ?? 0
+    const index = envelopeSlot(payload)
+    const corr = kind === FrameKind.Ask ? envelopeCorr(payload) : 0
+    const slot = this.#slots[index]
     if (slot?.state !== 'running') {
       if (slot !== undefined) slot.dropped++
-      if (env.kind === FrameKind.Ask) {
-        const name = slot?.name ?? `slot ${env.slot}`
-        this.#outbox.send(FrameKind.Fail, env.slot, env.corr, new ActorCrashedError(`actor "${name}" is not running`))
+      if (kind === FrameKind.Ask) {
+        const name = slot?.name ?? `slot ${index}`
+        this.#outbox.send(FrameKind.Fail, index, corr, new ActorCrashedError(`actor "${name}" is not running`))
       }
       return true
     }
     let msg: unknown
     try {
-      msg = decodeBody(env.format, env.body)
+      msg = decodeBody(payload[1] ?? -1, payload.subarray(kEnvelopeBytes))
     } catch (error) {
-      this.#answer(slot, env, coerceError(error), true)
+      this.#answer(slot, kind, corr, coerceError(error), true)
       return true
     }
-    return this.#deliver(slot, env, msg)
+    return this.#deliver(slot, kind, corr, msg)
   }
 
-  #deliver(slot: Slot, env: Envelope, msg: unknown): boolean {
-    const reply = env.kind === FrameKind.Ask ? { corr: env.corr, done: false } : undefined
-    const ctx = this.#context(slot, reply)
+  #deliver(slot: Slot, kind: number, corr: number, msg: unknown): boolean {
+    const reply = kind === FrameKind.Ask ? { corr, done: false } : undefined
+    const ctx = reply === undefined ? (slot.tellContext ??= this.#context(slot, undefined)) : this.#context(slot, reply)
     const timed = --this.#sampleCountdown <= 0
     const t0 = timed ? performance.now() : 0
     let next: unknown
     try {
       next = slot.definition.receive(slot.value, msg, ctx)
     } catch (error) {
-      this.#crash(slot, env, error)
+      this.#crash(slot, kind, corr, error)
       return true
     }
     if (next instanceof Promise) {
       this.#busy = next.then(
-        (value) => this.#done(slot, env, reply, value, timed, t0),
-        (error: unknown) => this.#crash(slot, env, error),
+        (value) => this.#done(slot, kind, corr, reply, value, timed, t0),
+        (error: unknown) => this.#crash(slot, kind, corr, error),
       ).finally(() => {
         this.#busy = undefined
       })
       return false
     }
-    this.#done(slot, env, reply, next, timed, t0)
+    this.#done(slot, kind, corr, reply, next, timed, t0)
     return true
   }
 
-  #done(slot: Slot, env: Envelope, reply: { done: boolean } | undefined, value: unknown, timed: boolean, t0: number): void {
+  #done(slot: Slot, kind: number, corr: number, reply: { done: boolean } | undefined, value: unknown, timed: boolean, t0: number): void {
     slot.value = value
     slot.processed++
-    if (reply !== undefined && !reply.done) this.#answer(slot, env, undefined, false)
+    if (reply !== undefined && !reply.done) this.#answer(slot, kind, corr, undefined, false)
     if (timed) {
       this.#sampleCountdown = this.#sampleEvery
       slot.histogram.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)))
     }
   }
 
-  #crash(slot: Slot, env: Envelope, error: unknown): void {
+  #crash(slot: Slot, kind: number, corr: number, error: unknown): void {
     slot.state = 'crashed'
     slot.processed++
     slot.abort.abort(error)
     const crash = new ActorCrashedError(`actor "${slot.name}" crashed: ${coerceError(error).message}`, { cause: error })
-    if (env.kind === FrameKind.Ask) this.#outbox.send(FrameKind.Fail, slot.index, env.corr, crash)
+    if (kind === FrameKind.Ask) this.#outbox.send(FrameKind.Fail, slot.index, corr, crash)
     this.#outbox.send(FrameKind.Crash, slot.index, 0, crash)
   }
 
-  #answer(slot: Slot, env: Envelope, value: unknown, failed: boolean): void {
-    if (env.kind !== FrameKind.Ask) {
+  #answer(slot: Slot, kind: number, corr: number, value: unknown, failed: boolean): void {
+    if (kind !== FrameKind.Ask) {
       if (failed) slot.dropped++
       return
     }
-    this.#outbox.send(failed ? FrameKind.Fail : FrameKind.Reply, slot.index, env.corr, value)
+    this.#outbox.send(failed ? FrameKind.Fail : FrameKind.Reply, slot.index, corr, value)
   }
 
   #context(slot: Slot, reply: { corr: number; done: boolean } | undefined): ActorContext {

@@ -42,7 +42,7 @@ export interface RuntimeOptions {
   mailboxBytes?: number
   /** Bound on a graceful close; past it threads are terminated. @default 10_000 */
   closeTimeoutMs?: number
-  /** Time one message in this many for the latency percentiles. @default 8 */
+  /** Time one message in this many for the latency percentiles. @default 64 */
   latencySampleEvery?: number
   /** The piscina pool for handlers that ask for a thread (`rt.handlers`, made on first use). */
   handlers?: HandlerPoolOptions
@@ -59,7 +59,7 @@ interface ResolvedRuntimeOptions {
 export const DEFAULT_RUNTIME_OPTIONS: Readonly<ResolvedRuntimeOptions> = {
   mailboxBytes: 1 << 20,
   closeTimeoutMs: 10_000,
-  latencySampleEvery: 8,
+  latencySampleEvery: 64,
 }
 
 export interface SpawnOptions<Args = unknown> {

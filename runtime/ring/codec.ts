@@ -62,8 +62,12 @@ export function encodeBody(value: unknown): [BodyFormat, Uint8Array] {
 /** Decodes a body into a value the caller owns (shared memory is copied out first). */
 export function decodeBody(format: number, body: Uint8Array): unknown {
   switch (format) {
-    case BodyFormat.Raw:
-      return Buffer.from(body)
+    case BodyFormat.Raw: {
+      // allocUnsafe + set: cheaper than Buffer.from for a view of shared memory (measured in bench/).
+      const out = Buffer.allocUnsafe(body.length)
+      out.set(body)
+      return out
+    }
     case BodyFormat.Utf8:
       return Buffer.from(body).toString('utf8')
     case BodyFormat.None:
@@ -112,12 +116,21 @@ export function messageBytes(value: unknown): number {
 
 export function readEnvelope(payload: Uint8Array): Envelope {
   if (payload.length < kEnvelopeBytes) throw new ProtocolError(`frame of ${payload.length} bytes is shorter than an envelope`)
-  const view = new DataView(payload.buffer, payload.byteOffset, kEnvelopeBytes)
   return {
     kind: payload[0] as FrameKind,
     format: payload[1] as BodyFormat,
-    slot: view.getUint16(2, true),
-    corr: view.getUint32(4, true),
+    slot: envelopeSlot(payload),
+    corr: envelopeCorr(payload),
     body: payload.subarray(kEnvelopeBytes),
   }
+}
+
+// Field readers for the hot path: plain byte reads (a DataView per frame costs more than the rest).
+
+export function envelopeSlot(payload: Uint8Array): number {
+  return (payload[2] ?? 0) | ((payload[3] ?? 0) << 8)
+}
+
+export function envelopeCorr(payload: Uint8Array): number {
+  return ((payload[4] ?? 0) | ((payload[5] ?? 0) << 8) | ((payload[6] ?? 0) << 16) | ((payload[7] ?? 0) << 24)) >>> 0
 }
