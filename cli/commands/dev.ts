@@ -1,7 +1,8 @@
 /**
  * `pulse dev`: the local deployment. Where REDIS_URL / DATABASE_URL are unset it starts redis-server
  * and PostgreSQL as guarded child processes with their data in `.pulse/` (kept between runs), migrates
- * the schema, prints the URLs and a health line, and runs until Ctrl-C (or SIGTERM), then stops all.
+ * the schema, prints the URLs and a health line, runs an example job workload (`--no-workload` to
+ * skip it), and runs until Ctrl-C (or SIGTERM), then stops all.
  */
 import { join, resolve } from 'node:path'
 
@@ -11,10 +12,12 @@ import { createPgPool, migrate } from '../../transports/postgres/index.js'
 import { createRedis } from '../../transports/redis/index.js'
 import { LocalPostgres } from '../local-servers/postgres-server.js'
 import { LocalRedis } from '../local-servers/redis-server.js'
+import { type DemoWorkload, startDemoWorkload } from './dev-workload.js'
 
 interface DevOptions {
   dir: string
   schema: string
+  workload: boolean
 }
 
 export function devCommand(): Command {
@@ -22,6 +25,7 @@ export function devCommand(): Command {
     .description('start the local deployment: embedded Redis + PostgreSQL (unless REDIS_URL / DATABASE_URL are set); Ctrl-C stops all')
     .option('--dir <path>', 'folder for the embedded servers\u2019 data', '.pulse')
     .option('--schema <name>', 'PostgreSQL schema', process.env.PULSE_SCHEMA ?? 'pulse')
+    .option('--no-workload', 'do not run the example job workload')
     .action((options: DevOptions) => runDev(options))
 }
 
@@ -42,6 +46,7 @@ async function runDev(options: DevOptions): Promise<void> {
   const databaseUrl = pgServer?.url ?? process.env.DATABASE_URL ?? ''
   const redis = createRedis(redisUrl)
   const db = createPgPool(databaseUrl)
+  let workload: DemoWorkload | undefined
   try {
     const { applied } = await migrate(db, { schema: options.schema })
     console.log(`redis:    ${redisUrl}${redisServer === undefined ? '' : ` (embedded, data in ${redisServer.dir})`}`)
@@ -49,10 +54,12 @@ async function runDev(options: DevOptions): Promise<void> {
     const [, redisRtt] = await timed(() => redis.client.ping())
     const [, pgRtt] = await timed(() => db.query('SELECT 1'))
     console.log(`healthy: redis PING ${redisRtt}, postgres SELECT 1 ${pgRtt}, schema ${options.schema} (${applied.length} migrations applied now)`)
+    if (options.workload) workload = await startDemoWorkload(databaseUrl, options.schema, (line) => console.log(line))
     console.log('Ctrl-C stops the deployment.')
     const signal = await stopped
     console.log(`${signal}: stopping`)
   } finally {
+    await workload?.close()
     await Promise.allSettled([redis.close(), db.close()])
     await Promise.all([redisServer?.stop(), pgServer?.stop()])
   }

@@ -45,6 +45,7 @@ describe('pulse dev (npm start)', () => {
     expect(first.health).toContain(`(${PULSE_MIGRATIONS.length} migrations applied now)`)
     expect(await portOpen(first.redisPort)).toBe(true)
     expect(await portOpen(first.pgPort)).toBe(true)
+    await first.child.waitForLine(/^workload: a job queue in schema pulse runs demo:greet/)
     first.child.process.kill('SIGINT')
     expect(await first.child.exited).toBe(0)
     expect(first.child.lines).toContain('stopped')
