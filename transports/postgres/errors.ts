@@ -17,6 +17,7 @@
  * copying values (which may be personal data) into `data`.
  */
 import { coerceError, type ErrorData, isPulseError, PostgresConnectionError, PostgresQueryError } from '../../runtime/errors.js'
+import { SOCKET_ERROR_CODES } from '../../runtime/socket-errors.js'
 
 export interface SqlstateRule {
   /** The condition name from the PostgreSQL manual (appendix A). */
@@ -105,21 +106,8 @@ export const SQLSTATE_CLASS_RULES: Readonly<Record<string, SqlstateRule>> = Obje
   '53': retry('insufficient_resources'),
 })
 
-/** Node socket error codes meaning the server is unreachable or the connection broke. */
-export const CONNECTION_ERROR_CODES: ReadonlySet<string> = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'EHOSTDOWN',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EADDRNOTAVAIL',
-])
+/** Error codes meaning the server is unreachable or the connection broke (node's, and pg's interrupt). */
+export const CONNECTION_ERROR_CODES: ReadonlySet<string> = new Set([...SOCKET_ERROR_CODES, 'InterruptError'])
 
 /** Messages of errors `pg` and `pg-pool` raise themselves, without a code, when a connection fails. */
 export const CONNECTION_ERROR_MESSAGES: ReadonlySet<string> = new Set([

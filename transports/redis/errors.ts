@@ -14,6 +14,7 @@
  * `RedisCommandError` with `data: { reply, retryable }`, and `RedisConnectionError`.
  */
 import { coerceError, PulseError, RedisCommandError, RedisConnectionError } from '../../runtime/errors.js'
+import { SOCKET_ERROR_CODES } from '../../runtime/socket-errors.js'
 
 /**
  * - `retryable`: a transient server state (loading, busy script, failover, cluster reshard); the same
@@ -62,23 +63,8 @@ const kConnectionErrorNames: ReadonlySet<string> = new Set([
   'InterruptError',
 ])
 
-/** Node socket / DNS error codes that mean "the connection failed". */
-const kConnectionErrorCodes: ReadonlySet<string> = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'EHOSTDOWN',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ERR_SOCKET_CLOSED',
-  'ERR_STREAM_DESTROYED',
-  'ERR_STREAM_WRITE_AFTER_END',
-])
+/** Error codes that mean "the connection failed": node's socket and DNS codes, and stream ends. */
+const kConnectionErrorCodes: ReadonlySet<string> = new Set([...SOCKET_ERROR_CODES, 'ERR_SOCKET_CLOSED', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END'])
 
 /** Messages (prefixes) of plain `Error`s that ioredis raises when the connection fails. */
 const kConnectionErrorMessages: readonly string[] = [
