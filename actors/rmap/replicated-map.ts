@@ -175,6 +175,18 @@ export class ReplicatedMap implements AsyncDisposable {
    * signal's reason on abort, and with a Redis error when Redis cannot be reached.
    */
   static async join(redis: RedisSource, name: string, options?: ReplicatedMapOptions): Promise<ReplicatedMap> {
+    return ReplicatedMap.#open(redis, name, options, false)
+  }
+
+  /**
+   * @internal A handle that only WRITES (for `rmapReplica`, whose reads come from a runtime actor's
+   * replica): it never subscribes nor loads, so its reads see an empty map. `close()` drops its connection.
+   */
+  static async writeOnly(redis: RedisSource, name: string, options?: ReplicatedMapOptions): Promise<ReplicatedMap> {
+    return ReplicatedMap.#open(redis, name, options, true)
+  }
+
+  static async #open(redis: RedisSource, name: string, options: ReplicatedMapOptions | undefined, writeOnly: boolean): Promise<ReplicatedMap> {
     checkMapName(name)
     const resolved = resolveReplicatedMapOptions(options)
     throwIfAborted(resolved.signal)
@@ -190,6 +202,10 @@ export class ReplicatedMap implements AsyncDisposable {
       throw new InvalidArgumentError('redis must be a Redis URL, an ioredis client or a PulseRedis', { data: { option: 'redis' } })
     }
     const map = new ReplicatedMap(connection, owns, redis, name, resolved)
+    if (writeOnly) {
+      map.#mode = 'closed' // never subscribes: no frames, no load; writes work until close()
+      return map
+    }
     try {
       await abortable(map.#join(), resolved.signal)
     } catch (error) {
