@@ -1,0 +1,46 @@
+/**
+ * The common interface of the job-queue benchmark: one adapter per library (pulse, graphile-worker,
+ * pg-boss) and the bare SQL loop. Each phase starts its worker on a clean store and stops it after, so
+ * no phase inherits another's backlog, dead tuples or timers.
+ */
+export interface BulkResult {
+  /** Jobs / (first enqueue → last durable completion), per second. */
+  readonly e2e: number
+  /** Jobs / (first enqueue → last bulk insert resolved), per second. */
+  readonly submit: number
+}
+
+export interface SteadyResult {
+  /** Enqueue call → handler start, in ms. */
+  readonly p50: number
+  readonly p95: number
+  readonly p99: number
+  readonly max: number
+  /** Jobs recorded (after the warm-up). */
+  readonly count: number
+  /** Enqueue call → its promise resolved (the insert committed), in ms: p50 and p99. */
+  readonly enqueueP50: number
+  readonly enqueueP99: number
+  /** Jobs enqueued but not started when the wait ran out. */
+  readonly missing: number
+}
+
+export interface SteadyOptions {
+  readonly rate: number
+  readonly warmupSeconds: number
+  readonly seconds: number
+  readonly concurrency: number
+}
+
+export interface JobsAdapter {
+  readonly name: string
+  setup(): Promise<void>
+  bulk(n: number, concurrency: number): Promise<BulkResult>
+  steady(options: SteadyOptions): Promise<SteadyResult>
+  teardown(): Promise<void>
+}
+
+/** The payload every steady job carries: its enqueue time (performance.now(), same process). */
+export interface StampedArgs {
+  t: number
+}

@@ -1,0 +1,158 @@
+/**
+ * The ceiling: a bare SQL claim/ack loop with no library (perf-anchors §C/§D). Table `bare_jobs` with a
+ * partial index on `(id) WHERE status = 0` and a statement-level NOTIFY trigger; one claim loop takes up
+ * to 500 jobs (FOR UPDATE SKIP LOCKED), runs them with at most C handlers in flight, and acks batch k in
+ * the claim statement of batch k + 1 (one data-modifying CTE, autocommit: durable). No retries, leases
+ * or stalled-job recovery: a ceiling, not an equivalent. Durable completion = the claim that carried
+ * the ack returned.
+ */
+import pg from 'pg'
+
+import type { BulkResult, JobsAdapter, SteadyOptions, SteadyResult } from './adapter.js'
+import { exec } from './server.js'
+import { LatencyRecorder, paced } from './steady.js'
+
+const kClaimMax = 500
+
+const kSchema = `
+CREATE TABLE IF NOT EXISTS bare_jobs (
+  id bigserial PRIMARY KEY, queue text NOT NULL, payload jsonb, status smallint NOT NULL DEFAULT 0,
+  attempts int NOT NULL DEFAULT 0, locked_by text, locked_at timestamptz, created_at timestamptz NOT NULL DEFAULT now());
+CREATE INDEX IF NOT EXISTS bare_jobs_ready ON bare_jobs (id) WHERE status = 0;
+CREATE OR REPLACE FUNCTION bare_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_notify('bare_jobs', ''); RETURN NULL; END $$;
+DROP TRIGGER IF EXISTS bare_jobs_notify ON bare_jobs;
+CREATE TRIGGER bare_jobs_notify AFTER INSERT ON bare_jobs FOR EACH STATEMENT EXECUTE FUNCTION bare_notify();`
+
+const kClaim = `
+WITH acked AS (UPDATE bare_jobs SET status = 2 WHERE id = ANY($3::bigint[]))
+UPDATE bare_jobs SET status = 1, locked_by = $1, locked_at = now(), attempts = attempts + 1
+ WHERE id IN (SELECT id FROM bare_jobs WHERE queue = $2 AND status = 0 ORDER BY id FOR UPDATE SKIP LOCKED LIMIT ${kClaimMax})
+RETURNING id, payload`
+
+interface Loop {
+  stop(): Promise<void>
+}
+
+/** Starts the claim loop; `onAcked(n)` after each claim that committed n acks. */
+async function startLoop(url: string, concurrency: number, handler: (payload: unknown) => unknown, onAcked: (n: number) => void): Promise<Loop> {
+  const client = new pg.Client({ connectionString: url })
+  const listener = new pg.Client({ connectionString: url })
+  await client.connect()
+  await listener.connect()
+  let running = true
+  let notified = false
+  let wake: (() => void) | undefined
+  const poke = (): void => {
+    notified = true
+    wake?.()
+  }
+  listener.on('notification', poke)
+  await listener.query('LISTEN bare_jobs')
+  const loop = (async () => {
+    let acks: string[] = []
+    while (running) {
+      notified = false
+      const { rows } = await client.query<{ id: string; payload: unknown }>(kClaim, ['bench', 'noop', acks])
+      if (acks.length > 0) onAcked(acks.length)
+      acks = []
+      if (rows.length === 0) {
+        if (!notified && running) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, 1_000)
+            wake = () => {
+              clearTimeout(timer)
+              resolve()
+            }
+          })
+          wake = undefined
+        }
+        continue
+      }
+      let next = 0
+      await Promise.all(
+        Array.from({ length: Math.min(concurrency, rows.length) }, async () => {
+          while (next < rows.length) {
+            const row = rows[next++] as { id: string; payload: unknown }
+            await handler(row.payload)
+            acks.push(row.id)
+          }
+        }),
+      )
+    }
+    if (acks.length > 0) await client.query('UPDATE bare_jobs SET status = 2 WHERE id = ANY($1::bigint[])', [acks])
+  })()
+  return {
+    async stop() {
+      running = false
+      poke()
+      await loop
+      await client.end()
+      await listener.end()
+    },
+  }
+}
+
+export function bareAdapter(url: string): JobsAdapter {
+  let pool: pg.Pool | undefined
+
+  async function clean(): Promise<void> {
+    await exec(url, 'TRUNCATE bare_jobs RESTART IDENTITY')
+    await exec(url, 'VACUUM ANALYZE bare_jobs')
+  }
+
+  return {
+    name: 'bare SQL',
+    async setup() {
+      await exec(url, kSchema)
+      pool = new pg.Pool({ connectionString: url, max: 10 })
+    },
+    async bulk(n: number, concurrency: number): Promise<BulkResult> {
+      const p = pool as pg.Pool
+      await clean()
+      let acked = 0
+      let resolveDone!: (t: number) => void
+      const done = new Promise<number>((r) => (resolveDone = r))
+      const loop = await startLoop(
+        url,
+        concurrency,
+        () => undefined,
+        (k) => {
+          acked += k
+          if (acked >= n) resolveDone(performance.now())
+        },
+      )
+      try {
+        const payloads = Array.from({ length: 1000 }, () => '{}')
+        const t0 = performance.now()
+        for (let sent = 0; sent < n; sent += 1000) {
+          await p.query('INSERT INTO bare_jobs (queue, payload) SELECT $1, unnest($2::jsonb[])', ['noop', sent + 1000 <= n ? payloads : payloads.slice(0, n - sent)])
+        }
+        const submitted = performance.now()
+        const t1 = await done
+        return { e2e: (n * 1000) / (t1 - t0), submit: (n * 1000) / (submitted - t0) }
+      } finally {
+        await loop.stop()
+      }
+    },
+    async steady(options: SteadyOptions): Promise<SteadyResult> {
+      const p = pool as pg.Pool
+      await clean()
+      const recorder = new LatencyRecorder()
+      const loop = await startLoop(
+        url,
+        options.concurrency,
+        (payload) => recorder.onStart(payload),
+        () => undefined,
+      )
+      try {
+        return await paced(options, recorder, (args) => p.query('INSERT INTO bare_jobs (queue, payload) VALUES ($1, $2)', ['noop', JSON.stringify(args)]))
+      } finally {
+        await loop.stop()
+      }
+    },
+    async teardown() {
+      await pool?.end()
+    },
+  }
+}

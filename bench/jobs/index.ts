@@ -1,0 +1,139 @@
+/**
+ * The job-queue suite: pulse's `JobQueue` side by side with graphile-worker, pg-boss and a bare SQL
+ * claim/ack loop, on one PostgreSQL server, each library in a database of its own.
+ *
+ *   npm run bench:jobs                     # 3 interleaved rounds, full workload
+ *   npm run bench:jobs -- --rounds 5       # more rounds
+ *   npm run bench:jobs -- --quick          # smoke: 5,000 jobs, 0.5 s + 3 s steady phases, 1 M → 100 k backlog
+ *   npm run bench:jobs -- --only bulk,steady,statements,claim   --json FILE    --steady-seconds N   --rates 1000,200
+ *
+ * Round k runs every variant once per phase, in the same order (bulk, then steady at each rate), so the
+ * variants share the machine's conditions and ratios are taken within a round. Markdown goes to stdout,
+ * progress to stderr.
+ */
+import { writeFileSync } from 'node:fs'
+
+import { captureEnv, envMarkdown } from '../lib/env.js'
+import { machineState, suiteContext } from '../lib/runner.js'
+import type { BulkResult, JobsAdapter, SteadyResult } from './adapter.js'
+import { bareAdapter } from './bare.js'
+import { claimCost, type ClaimCost, loadBacklog } from './claim-cost.js'
+import { graphileAdapter } from './graphile.js'
+import { pgBossAdapter } from './pgboss.js'
+import { pulseAdapter } from './pulse.js'
+import { openServer } from './server.js'
+import { statementsPerJob, type StatementCount } from './statements.js'
+import { type JobsResults, resultsMarkdown, targetsMarkdown } from './table.js'
+
+const argv = process.argv.slice(2)
+const ctx = suiteContext(argv)
+const option = (name: string): string | undefined => {
+  const at = argv.indexOf(name)
+  return at >= 0 ? argv[at + 1] : undefined
+}
+const only = new Set((option('--only') ?? 'bulk,steady,statements,claim').split(','))
+const jsonFile = option('--json')
+const log = ctx.log
+
+const kJobs = ctx.quick ? 5_000 : 20_000
+const kConcurrency = 50
+const kRates = (option('--rates') ?? '1000,200').split(',').map(Number)
+const kWarmupSeconds = ctx.quick ? 0.5 : 1
+const kSteadySeconds = Number(option('--steady-seconds') ?? (ctx.quick ? 3 : 10))
+const kBacklogs = ctx.quick ? [1_000, 100_000] : [1_000, 1_000_000]
+const kClaims = 200
+
+const env = captureEnv(['pg', 'graphile-worker', 'pg-boss', 'hdr-histogram-js'])
+const before = await machineState()
+const server = await openServer()
+log(`server: ${server.version} (${server.managed ? 'LocalPostgres started by the bench' : 'DATABASE_URL'}); ${server.settings}`)
+
+const adapters: JobsAdapter[] = [
+  bareAdapter(await server.createDatabase('bench_bare')),
+  pulseAdapter(await server.createDatabase('bench_pulse')),
+  pulseAdapter(await server.createDatabase('bench_pulse_prefetch'), kConcurrency),
+  graphileAdapter(await server.createDatabase('bench_graphile')),
+  pgBossAdapter(await server.createDatabase('bench_pgboss')),
+]
+const names = adapters.map((a) => a.name)
+const bulk = new Map<string, BulkResult[]>(names.map((n) => [n, []]))
+const steady = new Map<number, Map<string, SteadyResult[]>>(kRates.map((r) => [r, new Map(names.map((n) => [n, []]))]))
+const statements: StatementCount[] = []
+const claims = new Map<number, ClaimCost[]>()
+const results: JobsResults = { adapters: names, bulk, steady, statements, claims }
+
+try {
+  for (const a of adapters) await a.setup()
+  const backlogDbs = new Map<number, { url: string; loadSeconds: number }>()
+  if (only.has('claim')) {
+    for (const backlog of kBacklogs) {
+      const url = await server.createDatabase(`bench_claim_${backlog}`)
+      await pulseAdapter(url).setup()
+      const loadSeconds = await loadBacklog(url, backlog)
+      backlogDbs.set(backlog, { url, loadSeconds })
+      log(`  claim backlog ${backlog} loaded in ${loadSeconds.toFixed(1)} s`)
+    }
+  }
+  const stmtUrl = await server.createDatabase('bench_pulse_stmt')
+  await pulseAdapter(stmtUrl).setup()
+  if (only.has('bulk') || only.has('steady')) {
+    for (const a of adapters) {
+      const r = await a.bulk(Math.min(kJobs, 5_000), kConcurrency)
+      log(`  warm-up ${a.name}: ${r.e2e.toFixed(0)} jobs/s`)
+    }
+  }
+  for (let round = 0; round < ctx.rounds; round++) {
+    const tag = `round ${round + 1}/${ctx.rounds}`
+    if (only.has('bulk')) {
+      for (const a of adapters) {
+        const r = await a.bulk(kJobs, kConcurrency)
+        bulk.get(a.name)?.push(r)
+        log(`  ${tag} bulk ${a.name}: e2e ${r.e2e.toFixed(0)} jobs/s, submit ${r.submit.toFixed(0)} jobs/s`)
+      }
+    }
+    if (only.has('steady')) {
+      for (const rate of kRates) {
+        for (const a of adapters) {
+          const r = await a.steady({ rate, warmupSeconds: kWarmupSeconds, seconds: kSteadySeconds, concurrency: kConcurrency })
+          steady.get(rate)?.get(a.name)?.push(r)
+          log(`  ${tag} steady ${rate}/s ${a.name}: p50 ${r.p50.toFixed(2)} p95 ${r.p95.toFixed(2)} p99 ${r.p99.toFixed(2)} max ${r.max.toFixed(1)} ms (n ${r.count}, missing ${r.missing}); enqueue p50 ${r.enqueueP50.toFixed(2)} p99 ${r.enqueueP99.toFixed(2)} ms`)
+        }
+      }
+    }
+    if (only.has('statements')) {
+      const s = await statementsPerJob(stmtUrl, 'bench_pulse_stmt', kJobs, kConcurrency)
+      statements.push(s)
+      log(`  ${tag} statements: ${s.xacts} xacts, ${s.main} caller-side → ${s.perJob.toFixed(3)}/job (caller ${s.mainPerJob.toFixed(3)}, jobs thread ${s.threadPerJob.toFixed(3)})`)
+    }
+    if (only.has('claim')) {
+      for (const [backlog, { url, loadSeconds }] of backlogDbs) {
+        const c = await claimCost(url, backlog, kClaims, loadSeconds)
+        if (!claims.has(backlog)) claims.set(backlog, [])
+        claims.get(backlog)?.push(c)
+        log(`  ${tag} claim @${backlog}: p50 ${c.p50Ms.toFixed(3)} p99 ${c.p99Ms.toFixed(3)} ms, plan ${c.indexes}, load ${c.loadSeconds.toFixed(1)} s`)
+      }
+    }
+  }
+} finally {
+  for (const a of adapters) await a.teardown().catch((error: unknown) => log(`teardown ${a.name}: ${String(error)}`))
+  await server.close()
+}
+
+const after = await machineState()
+const md = [
+  envMarkdown(env),
+  '',
+  `PostgreSQL: ${server.version} (${server.managed ? 'started by the bench: LocalPostgres, fast: false' : 'DATABASE_URL'}); ${server.settings}.`,
+  `Workload: ${kJobs} jobs, concurrency ${kConcurrency}; steady ${kWarmupSeconds} s warm-up + ${kSteadySeconds} s at ${kRates.join(' and ')} jobs/s; ${ctx.rounds} rounds${ctx.quick ? ' (--quick)' : ''}.`,
+  `Machine state: at start ${before}; at end ${after}.`,
+  '',
+  resultsMarkdown(results, only.has('steady') ? kRates : []),
+  '',
+  targetsMarkdown(results),
+  '',
+].join('\n')
+process.stdout.write(md)
+if (jsonFile !== undefined) {
+  const plain = JSON.stringify(results, (_k, v: unknown) => (v instanceof Map ? (Object.fromEntries(v) as unknown) : v), 2)
+  writeFileSync(jsonFile, plain)
+}

@@ -1,0 +1,72 @@
+/**
+ * pulse-runtime's `JobQueue`: `enqueueMany` in chunks of 1,000 / single `enqueue`; `start({ concurrency })`.
+ * Durable completion = the 'completed' event (fired once the ack statement committed).
+ */
+import { JobQueue } from '../../actors/jobs/queue.js'
+import type { BulkResult, JobsAdapter, SteadyOptions, SteadyResult } from './adapter.js'
+import { exec } from './server.js'
+import { LatencyRecorder, paced } from './steady.js'
+
+export const kPulseSchema = 'pulse'
+
+/** Empties the queue's tables (a clean store for each phase). */
+export async function cleanPulse(url: string, schema = kPulseSchema): Promise<void> {
+  await exec(url, `TRUNCATE ${schema}.jobs, ${schema}.job_events RESTART IDENTITY`)
+  await exec(url, `VACUUM ANALYZE ${schema}.jobs, ${schema}.job_events`)
+}
+
+/** `prefetch`: jobs claimed beyond `concurrency` (the queue's default is 0); named `pulse+prefetch` when set. */
+export function pulseAdapter(url: string, prefetch = 0): JobsAdapter {
+  return {
+    name: prefetch === 0 ? 'pulse' : 'pulse+prefetch',
+    async setup() {
+      const q = await JobQueue.connect({ pg: url, schema: kPulseSchema })
+      await q.close()
+    },
+    async bulk(n: number, concurrency: number): Promise<BulkResult> {
+      await cleanPulse(url)
+      const q = await JobQueue.connect({ pg: url, schema: kPulseSchema })
+      try {
+        let completed = 0
+        let resolveDone!: (t: number) => void
+        const done = new Promise<number>((r) => (resolveDone = r))
+        q.register('noop', () => undefined)
+        q.events.on('completed', () => {
+          if (++completed === n) resolveDone(performance.now())
+        })
+        await q.start({ concurrency, prefetch })
+        const items = Array.from({ length: 1000 }, () => ({ name: 'noop', args: {} }))
+        const t0 = performance.now()
+        for (let sent = 0; sent < n; sent += 1000) await q.enqueueMany(sent + 1000 <= n ? items : items.slice(0, n - sent))
+        const submitted = performance.now()
+        const t1 = await withTimeout(done, 120_000, () => `pulse bulk: ${completed}/${n} completed`)
+        return { e2e: (n * 1000) / (t1 - t0), submit: (n * 1000) / (submitted - t0) }
+      } finally {
+        await q.close()
+      }
+    },
+    async steady(options: SteadyOptions): Promise<SteadyResult> {
+      await cleanPulse(url)
+      const q = await JobQueue.connect({ pg: url, schema: kPulseSchema })
+      try {
+        const recorder = new LatencyRecorder()
+        q.register('noop', (args) => recorder.onStart(args))
+        await q.start({ concurrency: options.concurrency, prefetch })
+        return await paced(options, recorder, (args) => q.enqueue('noop', args))
+      } finally {
+        await q.close()
+      }
+    },
+    async teardown() {},
+  }
+}
+
+export function withTimeout<T>(p: Promise<T>, ms: number, what: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what()} within ${ms} ms`)), ms)
+    }),
+  ]).finally(() => clearTimeout(timer))
+}
