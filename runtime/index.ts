@@ -1,6 +1,7 @@
 /** `pulse-runtime/runtime`: the public surface of the actor kernel (re-exports only). */
 export * from './errors.js'
 export { abortable, anySignal, DisposeStack, Lifecycle, type LifecycleOptions, type LifecycleState, onceAsync, sleep, throwIfAborted, withTimeout } from './lifecycle.js'
+export { checkLogger, type Logger, SILENT_LOGGER } from './logger.js'
 export { liveResources, type LiveResource, type ResourceKind } from './resource-tracker.js'
 export { type ChildExit, type ChildSpec, type ChildStatus, type ExitCode, type InstanceState, ProcessSupervisor, type ProcessSupervisorEventMap, type ProcessSupervisorLogger, type ProcessSupervisorOptions } from './process-supervisor.js'
 export { type ActorContext, type ActorDefinition, defineActor } from './actor.js'

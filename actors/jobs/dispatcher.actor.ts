@@ -41,6 +41,7 @@
 import type pg from 'pg'
 
 import { defineActor, type ActorContext } from '../../runtime/actor.js'
+import { onceAsync } from '../../runtime/lifecycle.js'
 import { claimJobs, completeJobs, failJobs, type FailedJob, type LeaseRef } from '../../transports/postgres/jobs/hot-path.js'
 import { quoteSchema } from '../../transports/postgres/jobs/queryable.js'
 import { endPool, NotifyListener, openActorPool, retryDelayMs, wireOf } from './actor-pg.js'
@@ -72,7 +73,6 @@ class Dispatcher {
   #pollTimer: NodeJS.Timeout | undefined
   #retryTimer: NodeJS.Timeout | undefined
   #retryTimerAt = Infinity
-  #stopping: Promise<void> | undefined
 
   constructor(args: DispatcherArgs, ctx: ActorContext) {
     this.#args = args
@@ -123,17 +123,14 @@ class Dispatcher {
   }
 
   /** Releases everything; results not acked yet are left to lapse (the watchdogs reap them). */
-  stop(): Promise<void> {
-    this.#stopping ??= (async () => {
-      this.#stopped = true
-      this.#closing = true
-      clearInterval(this.#pollTimer)
-      clearTimeout(this.#retryTimer)
-      await this.#listener.close()
-      await endPool(this.#pool)
-    })()
-    return this.#stopping
-  }
+  readonly stop = onceAsync(async (): Promise<void> => {
+    this.#stopped = true
+    this.#closing = true
+    clearInterval(this.#pollTimer)
+    clearTimeout(this.#retryTimer)
+    await this.#listener.close()
+    await endPool(this.#pool)
+  })
 
   #emit(out: DispatcherOut): void {
     if (!this.#stopped) this.#ctx.emit(out)

@@ -4,16 +4,12 @@
 import type pg from 'pg'
 
 import { InvalidArgumentError } from '../../runtime/errors.js'
+import { checkLogger, type Logger, SILENT_LOGGER } from '../../runtime/logger.js'
 import { checkDurationMs, checkKnownKeys, checkString, resolveOptions } from '../../runtime/options.js'
 import { type Backoff, checkBackoff, DEFAULT_BACKOFF_UNIT_MS } from './backoff.js'
 
-/** What the queue logs through; pino's shape (`console` fits too). */
-export interface JobQueueLogger {
-  debug(...args: unknown[]): void
-  info(...args: unknown[]): void
-  warn(...args: unknown[]): void
-  error(...args: unknown[]): void
-}
+/** What it logs through: the kernel's `Logger` (pino's shape). */
+export type JobQueueLogger = Logger
 
 export interface JobQueueOptions {
   /**
@@ -72,16 +68,13 @@ export interface ResolvedJobQueueOptions {
   readonly closeTimeoutMs: number
 }
 
-function silent(): void {}
-
-export const kSilentLogger: JobQueueLogger = Object.freeze({ debug: silent, info: silent, warn: silent, error: silent })
 
 export const DEFAULT_JOB_QUEUE_OPTIONS = Object.freeze({
   schema: 'pulse',
   leaseTtlMs: 30_000,
   pollIntervalMs: 1_000,
   backoff: DEFAULT_BACKOFF_UNIT_MS,
-  logger: kSilentLogger,
+  logger: SILENT_LOGGER,
   actor: 'api',
   closeTimeoutMs: 30_000,
 }) satisfies Omit<ResolvedJobQueueOptions, 'pg'>
@@ -112,10 +105,3 @@ export function resolveJobQueueOptions(options: JobQueueOptions): ResolvedJobQue
   return resolveOptions<ResolvedJobQueueOptions>({ ...DEFAULT_JOB_QUEUE_OPTIONS, pg: options.pg }, options)
 }
 
-function checkLogger(value: unknown): void {
-  const ok =
-    typeof value === 'object' &&
-    value !== null &&
-    (['debug', 'info', 'warn', 'error'] as const).every((level) => typeof (value as Record<string, unknown>)[level] === 'function')
-  if (!ok) throw new InvalidArgumentError('options.logger must have debug, info, warn and error methods', { data: { option: 'options.logger' } })
-}

@@ -12,6 +12,7 @@
 import type pg from 'pg'
 
 import { defineActor, type ActorContext } from '../../runtime/actor.js'
+import { onceAsync } from '../../runtime/lifecycle.js'
 import { quoteSchema } from '../../transports/postgres/jobs/queryable.js'
 import { fireDueSchedules } from '../../transports/postgres/jobs/schedules.js'
 import { endPool, openActorPool, wireOf } from './actor-pg.js'
@@ -25,7 +26,6 @@ class Scheduler {
   readonly #pool: pg.Pool
   #timer: NodeJS.Timeout | undefined
   #stopped = false
-  #stopping: Promise<void> | undefined
 
   constructor(args: SchedulerArgs, ctx: ActorContext) {
     this.#args = args
@@ -39,14 +39,11 @@ class Scheduler {
     if (msg.t === 'stop') return this.stop().then(() => ctx.reply(true))
   }
 
-  stop(): Promise<void> {
-    this.#stopping ??= (async () => {
-      this.#stopped = true
-      clearTimeout(this.#timer)
-      await endPool(this.#pool)
-    })()
-    return this.#stopping
-  }
+  readonly stop = onceAsync(async (): Promise<void> => {
+    this.#stopped = true
+    clearTimeout(this.#timer)
+    await endPool(this.#pool)
+  })
 
   #emit(out: SchedulerOut): void {
     if (!this.#stopped) this.#ctx.emit(out)

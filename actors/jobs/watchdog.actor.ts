@@ -23,6 +23,7 @@
 import type pg from 'pg'
 
 import { defineActor, type ActorContext } from '../../runtime/actor.js'
+import { onceAsync } from '../../runtime/lifecycle.js'
 import { reapExpiredLeases, renewLeases } from '../../transports/postgres/jobs/hot-path.js'
 import { quoteSchema } from '../../transports/postgres/jobs/queryable.js'
 import { endPool, openActorPool, wireOf } from './actor-pg.js'
@@ -43,7 +44,6 @@ class Watchdog {
   #renewTimer: NodeJS.Timeout | undefined
   #sweepTimer: NodeJS.Timeout | undefined
   #stopped = false
-  #stopping: Promise<void> | undefined
 
   constructor(args: WatchdogArgs, ctx: ActorContext) {
     this.#args = args
@@ -70,17 +70,14 @@ class Watchdog {
     }
   }
 
-  stop(): Promise<void> {
-    this.#stopping ??= (async () => {
-      this.#stopped = true
-      clearTimeout(this.#renewTimer)
-      clearTimeout(this.#sweepTimer)
-      this.#book.clear()
-      dropLeaseBook(this.#args.schema, this.#args.owner)
-      await endPool(this.#pool)
-    })()
-    return this.#stopping
-  }
+  readonly stop = onceAsync(async (): Promise<void> => {
+    this.#stopped = true
+    clearTimeout(this.#renewTimer)
+    clearTimeout(this.#sweepTimer)
+    this.#book.clear()
+    dropLeaseBook(this.#args.schema, this.#args.owner)
+    await endPool(this.#pool)
+  })
 
   #renewEveryMs(): number {
     return Math.max(1, Math.floor(this.#args.leaseTtlMs / 3))

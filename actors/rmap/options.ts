@@ -2,15 +2,11 @@
  * `ReplicatedMap.join` options and argument checks (aesthetics §8.5): names, keys, values.
  */
 import { InvalidArgumentError } from '../../runtime/errors.js'
+import { checkLogger, type Logger, SILENT_LOGGER } from '../../runtime/logger.js'
 import { checkDurationMs, checkKnownKeys, checkSignal, resolveOptions } from '../../runtime/options.js'
 
-/** Where a map logs; pino's shape (`(object, message)`), `console` fits too. */
-export interface ReplicatedMapLogger {
-  debug(...args: unknown[]): void
-  info(...args: unknown[]): void
-  warn(...args: unknown[]): void
-  error(...args: unknown[]): void
-}
+/** What it logs through: the kernel's `Logger` (pino's shape). */
+export type ReplicatedMapLogger = Logger
 
 export interface ReplicatedMapOptions {
   /**
@@ -41,14 +37,11 @@ export interface ResolvedReplicatedMapOptions {
   readonly signal: AbortSignal | undefined
 }
 
-function silent(): void {}
-
-export const kSilentLogger: ReplicatedMapLogger = Object.freeze({ debug: silent, info: silent, warn: silent, error: silent })
 
 export const DEFAULT_REPLICATED_MAP_OPTIONS = Object.freeze({
   ttlMs: 0,
   slidingTtlMs: 0,
-  logger: kSilentLogger,
+  logger: SILENT_LOGGER,
   signal: undefined,
 }) satisfies ResolvedReplicatedMapOptions
 
@@ -69,13 +62,6 @@ export function resolveReplicatedMapOptions(options: ReplicatedMapOptions | unde
   return resolveOptions<ResolvedReplicatedMapOptions>(DEFAULT_REPLICATED_MAP_OPTIONS, options)
 }
 
-function checkLogger(value: unknown): void {
-  const ok =
-    typeof value === 'object' &&
-    value !== null &&
-    (['debug', 'info', 'warn', 'error'] as const).every((level) => typeof (value as Record<string, unknown>)[level] === 'function')
-  if (!ok) throw new InvalidArgumentError('options.logger must have debug, info, warn and error methods', { data: { option: 'options.logger' } })
-}
 
 /** goa.design/pulse's rule for map names: 1–512 characters, none of space, `*`, `?`, `[`, `]`, NUL. */
 const kMapName = /^[^ \0*?[\]]{1,512}$/u
