@@ -16,6 +16,7 @@ export interface ActorRefTarget {
   tellMany(name: string, msgs: readonly unknown[]): number
   ask(name: string, msg: unknown, options: AskOptions): Promise<unknown>
   threadCall(name: string, call: 'drain' | 'pause' | 'resume'): Promise<void>
+  stopActor(name: string): Promise<void>
   onMessage(name: string, listener: (msg: unknown) => void): () => void
   actorStats(name: string): Promise<ActorStats | undefined>
 }
@@ -68,6 +69,11 @@ export class ActorRef<Msg = unknown, Reply = unknown, Out = unknown> {
 
   resume(): Promise<void> {
     return this.#target.threadCall(this.name, 'resume')
+  }
+
+  /** Stops this actor for good (`Runtime.stopActor`). */
+  stop(): Promise<void> {
+    return this.#target.stopActor(this.name)
   }
 
   stats(): Promise<ActorStats | undefined> {

@@ -236,6 +236,31 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
     await thread.call((control) => control[call]())
   }
 
+  /**
+   * Stops one actor for good: it handles what is already in its mailbox, its `stop` runs, its pending
+   * asks reject with `ClosedError`, and its name is free again. A thread left with no actor ends.
+   * Stopping an actor that is not there (any more) does nothing.
+   */
+  async stopActor(name: string): Promise<void> {
+    this.#lifecycle.assertOpen('stopActor')
+    const record = this.#actors.get(name)
+    if (record === undefined || record.state === 'stopped') return
+    record.state = 'stopped'
+    const thread = record.thread
+    try {
+      if (thread?.alive === true) await thread.call((control) => control.stopActor(record.slot))
+    } finally {
+      for (const corr of [...record.pending]) this.#settle(corr, new ClosedError(`actor "${name}" was stopped`))
+      record.listeners.clear()
+      if (this.#actors.get(name) === record) this.#actors.delete(name)
+      if (thread !== undefined) {
+        thread.actors.delete(record.slot)
+        if (thread.actors.size === 0 && this.#lifecycle.state === 'open') await this.#retire(thread)
+      }
+      record.thread = undefined
+    }
+  }
+
   /** Per actor: thread, mailbox depth, processed, dropped, restarts and receive latency percentiles. */
   async stats(): Promise<ActorStats[]> {
     const byThread = new Map<string, Map<number, { processed: number; dropped: number; latencyUs: ActorStats['latencyUs'] }>>()
@@ -478,7 +503,7 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
   }
 
   async #restart(record: ActorRecord, inPlace: boolean): Promise<void> {
-    if (this.#lifecycle.state !== 'open') return
+    if (this.#lifecycle.state !== 'open' || record.state === 'stopped') return
     const thread = record.thread
     try {
       if (inPlace && thread?.alive === true) {

@@ -272,6 +272,23 @@ describe('Runtime: close', () => {
     await rt.close() // idempotent
   })
 
+  it('stopActor stops one actor after its mailbox: its stop runs, its name is free, a thread left empty ends', async () => {
+    const rt = await start()
+    const j = journal()
+    const a = await spawnCounter(rt, 'a', { journal: j.buffer, id: 1 }, { thread: 'shared' })
+    const b = await spawnCounter(rt, 'b', { journal: j.buffer, id: 2 }, { thread: 'shared' })
+    for (let i = 0; i < 10; i++) a.tell({ op: 'inc' })
+    await a.stop()
+    expect(j.entries()).toEqual([{ id: 1, count: 10 }])
+    expect(() => a.tell({ op: 'inc' })).toThrow(/no actor named "a"/)
+    expect(await b.ask({ op: 'get' })).toBe(0)
+    await a.stop() // a second stop does nothing
+    const again = await spawnCounter(rt, 'a', { start: 5 })
+    expect(await again.ask({ op: 'get' })).toBe(5)
+    await b.stop()
+    expect((await rt.stats()).map((s) => s.thread).sort()).toEqual(['a'])
+  })
+
   it('is bounded: a stop that never ends is cut off by closeTimeoutMs', async () => {
     const rt = await start({ ...fast, closeTimeoutMs: 300 })
     const j = journal()
