@@ -33,12 +33,17 @@ export const ERROR_CODES = {
   PULSE_ERR_JOB_TIMEOUT: 'A job attempt overran its `timeoutMs`; its signal was aborted.',
   PULSE_ERR_JOB_STATE: "The job's status does not allow the transition (cancel a finished job, requeue one that is not dead); `data.status` is its status.",
   PULSE_ERR_JOB_SCHEDULE_NOT_FOUND: 'No schedule has this id.',
+  PULSE_ERR_STREAM_MALFORMED_ENTRY: 'A stream entry lacks the Pulse fields (`n` event name, `p` payload): it was skipped and counted; `data` names the stream and entry id.',
   PULSE_ERR_POOL_QUEUE_FULL: 'The pool already holds `maxQueuedJobs` unconsumed jobs.',
   PULSE_ERR_POOL_DISPATCH_TIMEOUT: 'No worker acknowledged the dispatch within 2 × `ackGracePeriodMs`.',
   PULSE_ERR_POOL_WORKER_START: "The worker's start handler failed; the handler's error is the cause.",
   PULSE_ERR_POOL_NO_ACTIVE_WORKER: 'The pool has no active worker to route the job to.',
   PULSE_ERR_POOL_SHUTTING_DOWN: 'The pool is shutting down and takes no new jobs.',
   PULSE_ERR_BUS_NO_RESPONDER: 'A request found no responder before its timeout.',
+  PULSE_ERR_HTTP_UNAUTHORIZED: 'The HTTP request carried no valid credentials (401).',
+  PULSE_ERR_HTTP_NO_ROUTE: "No route takes the HTTP request's path (404) or method (405; `data.allow` lists the methods).",
+  PULSE_ERR_HTTP_BODY_TOO_LARGE: 'The HTTP request body is larger than `maxBodyBytes` (413).',
+  PULSE_ERR_HTTP_SLOW_CONSUMER: 'An SSE client read too slowly: more than `maxBufferedBytes` waited for it, so its stream was closed.',
 } as const satisfies Record<string, string>
 
 export type ErrorCode = keyof typeof ERROR_CODES
@@ -102,12 +107,17 @@ export const LeaseLostError = defineErrorClass('LeaseLostError', 'PULSE_ERR_JOB_
 export const JobTimeoutError = defineErrorClass('JobTimeoutError', 'PULSE_ERR_JOB_TIMEOUT', 'job timed out')
 export const JobStateError = defineErrorClass('JobStateError', 'PULSE_ERR_JOB_STATE', 'illegal job transition')
 export const ScheduleNotFoundError = defineErrorClass('ScheduleNotFoundError', 'PULSE_ERR_JOB_SCHEDULE_NOT_FOUND', 'schedule not found')
+export const MalformedEntryError = defineErrorClass('MalformedEntryError', 'PULSE_ERR_STREAM_MALFORMED_ENTRY', 'malformed stream entry')
 export const QueueFullError = defineErrorClass('QueueFullError', 'PULSE_ERR_POOL_QUEUE_FULL', 'pool queue is full')
 export const DispatchTimeoutError = defineErrorClass('DispatchTimeoutError', 'PULSE_ERR_POOL_DISPATCH_TIMEOUT', 'dispatch timed out')
 export const WorkerStartError = defineErrorClass('WorkerStartError', 'PULSE_ERR_POOL_WORKER_START', 'worker start failed')
 export const NoActiveWorkerError = defineErrorClass('NoActiveWorkerError', 'PULSE_ERR_POOL_NO_ACTIVE_WORKER', 'no active worker')
 export const PoolShuttingDownError = defineErrorClass('PoolShuttingDownError', 'PULSE_ERR_POOL_SHUTTING_DOWN', 'pool is shutting down')
 export const NoResponderError = defineErrorClass('NoResponderError', 'PULSE_ERR_BUS_NO_RESPONDER', 'no responder')
+export const UnauthorizedError = defineErrorClass('UnauthorizedError', 'PULSE_ERR_HTTP_UNAUTHORIZED', 'unauthorized')
+export const NoRouteError = defineErrorClass('NoRouteError', 'PULSE_ERR_HTTP_NO_ROUTE', 'no route')
+export const BodyTooLargeError = defineErrorClass('BodyTooLargeError', 'PULSE_ERR_HTTP_BODY_TOO_LARGE', 'request body too large')
+export const SlowConsumerError = defineErrorClass('SlowConsumerError', 'PULSE_ERR_HTTP_SLOW_CONSUMER', 'slow consumer')
 
 export type InvalidArgumentError = InstanceType<typeof InvalidArgumentError>
 export type ClosedError = InstanceType<typeof ClosedError>
@@ -129,12 +139,17 @@ export type LeaseLostError = InstanceType<typeof LeaseLostError>
 export type JobTimeoutError = InstanceType<typeof JobTimeoutError>
 export type JobStateError = InstanceType<typeof JobStateError>
 export type ScheduleNotFoundError = InstanceType<typeof ScheduleNotFoundError>
+export type MalformedEntryError = InstanceType<typeof MalformedEntryError>
 export type QueueFullError = InstanceType<typeof QueueFullError>
 export type DispatchTimeoutError = InstanceType<typeof DispatchTimeoutError>
 export type WorkerStartError = InstanceType<typeof WorkerStartError>
 export type NoActiveWorkerError = InstanceType<typeof NoActiveWorkerError>
 export type PoolShuttingDownError = InstanceType<typeof PoolShuttingDownError>
 export type NoResponderError = InstanceType<typeof NoResponderError>
+export type UnauthorizedError = InstanceType<typeof UnauthorizedError>
+export type NoRouteError = InstanceType<typeof NoRouteError>
+export type BodyTooLargeError = InstanceType<typeof BodyTooLargeError>
+export type SlowConsumerError = InstanceType<typeof SlowConsumerError>
 
 export function isPulseError(value: unknown): value is PulseError {
   return value instanceof PulseError

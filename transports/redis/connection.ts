@@ -479,3 +479,19 @@ export class PulseRedis implements AsyncDisposable {
 export function createRedis(source: string | Redis, options?: RedisClientOptions): PulseRedis {
   return new PulseRedis(source, options)
 }
+
+/**
+ * A URL that reaches the same server as `source` (a URL is returned as it is), for code that must
+ * connect from another thread, where an ioredis client cannot go. Host, port or socket path, user,
+ * password, database and TLS (as `rediss:`, with default TLS options) are carried over; a unix socket
+ * path is returned alone.
+ */
+export function redisUrlOf(source: string | Redis): string {
+  if (typeof source === 'string') return source
+  const o = source.options
+  const auth = o.password === undefined || o.password === null ? '' : `${encodeURIComponent(o.username ?? '')}:${encodeURIComponent(o.password)}@`
+  const db = o.db === undefined || o.db === 0 ? '' : `/${o.db}`
+  if (typeof o.path === 'string' && o.path !== '') return o.path // createRedis takes a socket path as it is (no auth, db 0)
+  const host = (o.host ?? '127.0.0.1').includes(':') ? `[${o.host}]` : (o.host ?? '127.0.0.1')
+  return `${o.tls === undefined ? 'redis' : 'rediss'}://${auth}${host}:${o.port ?? 6379}${db}`
+}

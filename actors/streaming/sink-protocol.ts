@@ -1,0 +1,59 @@
+/**
+ * Messages between a `Sink` (the caller's thread) and its `sink-reader` actor (a runtime thread). They
+ * travel over the runtime's shared-memory rings: `tell` one way, `ctx.emit` the other.
+ *
+ *   Sink ──credit n consumed─▶ actor   room for n more events; `consumed` taken out of the buffer since
+ *   Sink ──ack seq streams ids▶ actor   acks, numbered; the actor XACKs what arrived while the last XACK ran
+ *   Sink ──alive─────────────▶ actor   the caller's thread is responsive (sent when nothing else was)
+ *   Sink ──addStream / removeStream / stats / close (asks)
+ *   actor ──events [WireEvent…]▶ Sink  a batch (≤ credits, ≤ kMaxBatchBytes of payload)
+ *   actor ──acked seq─────────▶ Sink   every ack numbered ≤ seq is in Redis
+ *   actor ──log level msg data▶ Sink   for the sink's logger (loggers do not cross threads)
+ */
+import type { SinkStartArgs, StreamTtl } from './sink-group.js'
+
+/** `[id, stream, eventName, topic or null, payload, deliveryCount]`: compact on the ring. */
+export type WireEvent = [string, string, string, string | null, Uint8Array, number]
+
+export interface SinkReaderArgs extends SinkStartArgs {
+  readonly redisUrl: string
+  readonly blockMs: number
+  readonly maxPolled: number
+  readonly noAck: boolean
+  readonly idleCheckMs: number
+  readonly topic: string | undefined
+  readonly topicPattern: { readonly source: string; readonly flags: string } | undefined
+}
+
+export type SinkReaderMsg =
+  | { readonly t: 'credit'; readonly n: number; readonly consumed: number }
+  | { readonly t: 'ack'; readonly seq: number; readonly streams: readonly string[]; readonly ids: readonly string[] }
+  | { readonly t: 'alive' }
+  | { readonly t: 'addStream'; readonly stream: string; readonly start: string; readonly ttl: StreamTtl }
+  | { readonly t: 'removeStream'; readonly stream: string }
+  | { readonly t: 'stats' }
+  | { readonly t: 'close' }
+
+export type SinkReaderOut =
+  | { readonly t: 'events'; readonly events: WireEvent[] }
+  | { readonly t: 'acked'; readonly seq: number }
+  | { readonly t: 'log'; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly msg: string; readonly data: Record<string, unknown> }
+
+export interface SinkStats {
+  /** Events handed to this instance's subscriptions (first deliveries and redeliveries). */
+  readonly delivered: number
+  /** Of those, redeliveries this instance claimed from idle entries. */
+  readonly claimed: number
+  readonly acked: number
+  /** Events the topic filter left out (acked: they are not this sink's work). */
+  readonly filtered: number
+  /** Entries that are not Pulse's (acked and skipped). */
+  readonly malformed: number
+  /** Stale consumers of other instances this one removed. */
+  readonly staleRemoved: number
+  /** Times this instance kept its in-flight events while the caller's thread was busy. */
+  readonly extended: number
+}
+
+/** Payload bytes per `events` message: well under the ring's largest frame (1 MiB by default). */
+export const kMaxBatchBytes = 256 * 1024

@@ -1,0 +1,341 @@
+/**
+ * The work of one sink instance, run by its `sink-reader` actor on a runtime thread (so none of it runs
+ * on the caller's event loop, and its keep-alives go on while a handler blocks that loop).
+ *
+ *   start: join the group on every stream (create it at the start id if missing), write the keep-alive,
+ *          remove stale consumers ─▶ loops:
+ *   read:   wait for credits ─▶ XREADGROUP COUNT min(credits, maxPolled) BLOCK ─▶ emit events ─▶ again
+ *           (NOGROUP: the stream was destroyed, join again from '0'; other errors: jittered backoff)
+ *   acks:   acks that arrive while an XACK runs wait and go in the next one (one pipeline for all streams)
+ *   timers: keep-alive every grace/2; idle check every `idleCheckMs` (lease winner: claim idle entries,
+ *           then remove stale consumers); keep held events every grace/4 (see held-events.ts)
+ *   close:  stop reading, flush acks, hand the unacked events over (idle time set high, so any live
+ *           instance's next idle check claims them), stop timers.
+ *
+ * Filtered-out and malformed entries are acked here (they are not this sink's work), counted and logged.
+ */
+import type { Redis } from 'ioredis'
+
+import type { ActorContext } from '../../runtime/actor.js'
+import { sleep } from '../../runtime/lifecycle.js'
+import { createRedis, type PulseRedis, reconnectDelayMs } from '../../transports/redis/connection.js'
+import { classifyRedisError } from '../../transports/redis/errors.js'
+import { kAcquireLease } from '../../transports/redis/streaming/lease.js'
+import { staleLeaseKey, streamKey, streamNameOf } from '../../transports/redis/streaming/keys.js'
+import { parseReadReply, type StreamBatch } from './cursor.js'
+import { HeldEvents } from './held-events.js'
+import { claimIdle, setHeldIdle } from './sink-claims.js'
+import { createGroup, joinGroup, leaveGroup, removeStaleConsumers, type StreamTtl, writeKeepAlive } from './sink-group.js'
+import { kMaxBatchBytes, type SinkReaderArgs, type SinkReaderOut, type SinkStats, type WireEvent } from './sink-protocol.js'
+import { compileTopicFilter, type TopicFilter } from './topic-filter.js'
+
+/** An idle time that makes any idle check claim the entry: a day, far above any grace period. */
+const kHandOverIdleMs = 86_400_000
+
+export class SinkReader {
+  readonly #args: SinkReaderArgs
+  readonly #ctx: ActorContext
+  readonly #redis: PulseRedis
+  readonly #client: Redis
+  readonly #filter: TopicFilter | undefined
+  /** Stream name → its TTL (for the sinks map scripts). */
+  readonly #streams = new Map<string, StreamTtl>()
+  readonly #held = new HeldEvents()
+  readonly #controller = new AbortController()
+  readonly #timers: NodeJS.Timeout[] = []
+  #credits = 0
+  #wakeRead: (() => void) | undefined
+  #blockingId: number | undefined
+  #readLoop: Promise<void> | undefined
+  #pendingAcks = new Map<string, string[]>()
+  #pendingSeq = 0
+  #ackLoop: Promise<void> | undefined
+  #lastAlive = Date.now()
+  #idleCheck: Promise<void> | undefined
+  #keeping: Promise<void> | undefined
+  readonly #stats = { delivered: 0, claimed: 0, acked: 0, filtered: 0, malformed: 0, staleRemoved: 0, extended: 0 }
+
+  constructor(args: SinkReaderArgs, ctx: ActorContext) {
+    this.#args = args
+    this.#ctx = ctx
+    this.#redis = createRedis(args.redisUrl, { name: `pulse:sink:${args.sink}` })
+    this.#client = this.#redis.client
+    const pattern = args.topicPattern === undefined ? undefined : new RegExp(args.topicPattern.source, args.topicPattern.flags)
+    this.#filter = compileTopicFilter(args.topic, pattern)
+  }
+
+  get #signal(): AbortSignal {
+    return this.#controller.signal
+  }
+
+  async start(): Promise<void> {
+    const { sink, consumer } = this.#args
+    for (const stream of this.#args.streams) {
+      await joinGroup(this.#client, sink, consumer, stream.name, stream.start, stream.ttl)
+      this.#streams.set(stream.name, stream.ttl)
+    }
+    await writeKeepAlive(this.#client, sink, consumer)
+    await this.#removeStale()
+    const grace = this.#args.ackGracePeriodMs
+    this.#every(Math.max(5, grace / 2), () => writeKeepAlive(this.#client, sink, consumer))
+    if (!this.#args.noAck) {
+      this.#every(this.#args.idleCheckMs, () => (this.#idleCheck ??= this.#checkIdle().finally(() => (this.#idleCheck = undefined))))
+      this.#every(Math.max(5, grace / 4), () => (this.#keeping ??= this.#keepHeld().finally(() => (this.#keeping = undefined))))
+    }
+    this.#readLoop = this.#read()
+  }
+
+  /** From the caller: room for `n` more events, after it consumed `consumed`. */
+  credit(n: number, consumed: number): void {
+    this.#alive()
+    this.#held.consumed(consumed)
+    this.#credits += n
+    this.#wake()
+  }
+
+  ack(seq: number, streams: readonly string[], ids: readonly string[]): void {
+    this.#alive()
+    for (const [i, id] of ids.entries()) {
+      const key = streamKey(streams[i] ?? '')
+      this.#held.delete(key, id)
+      this.#queueAck(key, id)
+    }
+    this.#pendingSeq = Math.max(this.#pendingSeq, seq)
+    this.#ackLoop ??= this.#flushAcks()
+  }
+
+  #alive(): void {
+    this.#lastAlive = Date.now()
+  }
+
+  alive(): void {
+    this.#alive()
+  }
+
+  async addStream(name: string, start: string, ttl: StreamTtl): Promise<void> {
+    if (this.#streams.has(name)) return
+    await joinGroup(this.#client, this.#args.sink, this.#args.consumer, name, start, ttl)
+    this.#streams.set(name, ttl)
+    await this.#interrupt()
+  }
+
+  async removeStream(name: string): Promise<void> {
+    const ttl = this.#streams.get(name)
+    if (ttl === undefined) return
+    this.#streams.delete(name)
+    await this.#interrupt()
+    await leaveGroup(this.#client, this.#args.sink, this.#args.consumer, name, ttl)
+  }
+
+  stats(): SinkStats {
+    return { ...this.#stats }
+  }
+
+  /** Stops reading, flushes acks and hands the unacked events over; bounded by the caller's ask timeout. */
+  async close(): Promise<void> {
+    if (this.#signal.aborted) return
+    this.#controller.abort()
+    for (const timer of this.#timers) clearInterval(timer)
+    this.#wake()
+    await this.#interrupt()
+    await this.#readLoop
+    await this.#idleCheck
+    await this.#keeping
+    while (this.#ackLoop !== undefined) await this.#ackLoop
+    await this.#handOver().catch((error: unknown) => this.#log('warn', 'could not hand the unacked events over', error))
+  }
+
+  /** Releases the connections (after `close`, or at once when the actor stops without it). */
+  async stop(): Promise<void> {
+    this.#controller.abort()
+    for (const timer of this.#timers) clearInterval(timer)
+    this.#wake()
+    await this.#redis.close()
+  }
+
+  // --- reading -------------------------------------------------------------------------------------
+
+  async #read(): Promise<void> {
+    let failures = 0
+    while (!this.#signal.aborted) {
+      try {
+        if (this.#credits <= 0 || this.#streams.size === 0) {
+          await new Promise<void>((resolve) => (this.#wakeRead = resolve))
+          continue
+        }
+        await this.#readOnce()
+        failures = 0
+      } catch (error) {
+        if (this.#signal.aborted) break
+        if (classifyRedisError(error).reply === 'NOGROUP') {
+          await this.#rejoin().catch((e: unknown) => this.#log('warn', 'could not join the group again', e))
+          continue
+        }
+        this.#log('warn', 'read failed, retrying', error)
+        await sleep(reconnectDelayMs(++failures, 50, 5_000), this.#signal).catch(() => undefined)
+      }
+    }
+  }
+
+  async #readOnce(): Promise<void> {
+    const blocking = this.#redis.blocking()
+    if (this.#blockingId === undefined) {
+      blocking.once('close', () => (this.#blockingId = undefined))
+      this.#blockingId = (await blocking.client('ID'))
+    }
+    const { sink, consumer } = this.#args
+    const keys = [...this.#streams.keys()].map(streamKey)
+    const count = Math.min(this.#args.maxPolled, this.#credits)
+    const noAck = this.#args.noAck ? ['NOACK'] : []
+    const reply = await blocking.callBuffer(
+      'XREADGROUP', 'GROUP', sink, consumer, 'COUNT', count, 'BLOCK', this.#args.blockMs, ...noAck, 'STREAMS', ...keys, ...keys.map(() => '>'),
+    )
+    for (const batch of parseReadReply(reply)) this.#deliver(batch, undefined)
+  }
+
+  /** The stream (and its group) vanished, e.g. `destroy()`: join again from its start. */
+  async #rejoin(): Promise<void> {
+    for (const [name, ttl] of this.#streams) {
+      await createGroup(this.#client, streamKey(name), this.#args.sink, '0')
+      await joinGroup(this.#client, this.#args.sink, this.#args.consumer, name, '0', ttl)
+    }
+  }
+
+  #deliver(batch: StreamBatch, deliveries: ReadonlyMap<string, number> | undefined): void {
+    const { key } = batch
+    const stream = streamNameOf(key)
+    if (batch.malformed.length > 0) {
+      this.#stats.malformed += batch.malformed.length
+      this.#log('warn', 'skipped entries that are not Pulse events', undefined, { stream, ids: batch.malformed, code: 'PULSE_ERR_STREAM_MALFORMED_ENTRY' })
+      for (const id of batch.malformed) this.#queueAck(key, id)
+    }
+    const events: WireEvent[] = []
+    let bytes = 0
+    for (const entry of batch.entries) {
+      if (this.#filter !== undefined && !this.#filter(entry.topic)) {
+        this.#stats.filtered++
+        this.#queueAck(key, entry.id)
+        continue
+      }
+      if (!this.#args.noAck) this.#held.add(key, entry.id)
+      events.push([entry.id, stream, entry.name, entry.topic ?? null, entry.payload, deliveries?.get(entry.id) ?? 1])
+      bytes += entry.payload.length
+      if (bytes >= kMaxBatchBytes) {
+        this.#emit(events.splice(0))
+        bytes = 0
+      }
+    }
+    this.#emit(events)
+    if (!this.#args.noAck && this.#pendingAcks.size > 0) this.#ackLoop ??= this.#flushAcks()
+  }
+
+  #emit(events: WireEvent[]): void {
+    if (events.length === 0) return
+    this.#credits -= events.length
+    this.#stats.delivered += events.length
+    this.#ctx.emit({ t: 'events', events } satisfies SinkReaderOut)
+  }
+
+  // --- acks ----------------------------------------------------------------------------------------
+
+  #queueAck(key: string, id: string): void {
+    if (this.#args.noAck) return
+    const ids = this.#pendingAcks.get(key)
+    if (ids === undefined) this.#pendingAcks.set(key, [id])
+    else ids.push(id)
+  }
+
+  async #flushAcks(): Promise<void> {
+    let failures = 0
+    while (this.#pendingAcks.size > 0 || this.#pendingSeq > 0) {
+      const batch = this.#pendingAcks
+      const seq = this.#pendingSeq
+      this.#pendingAcks = new Map()
+      this.#pendingSeq = 0
+      try {
+        const pipeline = this.#client.pipeline()
+        for (const [key, ids] of batch) pipeline.xack(key, this.#args.sink, ...ids)
+        const results = (await pipeline.exec()) ?? []
+        for (const [error] of results) if (error !== null && classifyRedisError(error).reply !== 'NOGROUP') throw error
+        for (const [key, ids] of batch) if (this.#streams.has(streamNameOf(key))) this.#stats.acked += ids.length
+        if (seq > 0) this.#ctx.emit({ t: 'acked', seq } satisfies SinkReaderOut)
+        failures = 0
+      } catch (error) {
+        for (const [key, ids] of batch) for (const id of ids) this.#queueAck(key, id)
+        this.#pendingSeq = Math.max(this.#pendingSeq, seq)
+        if (this.#redis.state !== 'open') break
+        this.#log('warn', 'ack failed, retrying', error)
+        await sleep(reconnectDelayMs(++failures, 50, 5_000))
+      }
+    }
+    this.#ackLoop = undefined
+  }
+
+  // --- idle check, keep-alives ---------------------------------------------------------------------
+
+  async #checkIdle(): Promise<void> {
+    const { sink, consumer, ackGracePeriodMs, idleCheckMs } = this.#args
+    const won = await kAcquireLease.run(this.#client, [staleLeaseKey(sink)], [Date.now(), Math.max(5, idleCheckMs - 5)])
+    if (won !== 1) return
+    for (const name of this.#streams.keys()) {
+      if (this.#signal.aborted || this.#credits <= 0) break
+      const batch = await claimIdle(this.#client, streamKey(name), sink, consumer, ackGracePeriodMs, this.#credits)
+      const claimed = batch.entries.length
+      if (claimed > 0) this.#stats.claimed += claimed
+      this.#deliver(batch, batch.deliveries)
+    }
+    await this.#removeStale()
+  }
+
+  async #removeStale(): Promise<void> {
+    for (const [name, ttl] of this.#streams) {
+      this.#stats.staleRemoved += await removeStaleConsumers(this.#client, this.#args.sink, this.#args.consumer, name, this.#args.ackGracePeriodMs, ttl)
+    }
+  }
+
+  /** Resets the idle time of the buffered events, and of those in hand while the caller is busy. */
+  async #keepHeld(): Promise<void> {
+    const busy = Date.now() - this.#lastAlive > this.#args.ackGracePeriodMs / 4
+    const keep = this.#held.toKeep(busy)
+    for (const [key, ids] of keep) {
+      const still = await setHeldIdle(this.#client, key, this.#args.sink, this.#args.consumer, ids)
+      this.#held.retain(key, ids, still)
+    }
+    if (busy && keep.size > 0) this.#stats.extended++
+  }
+
+  async #handOver(): Promise<void> {
+    for (const [key, ids] of this.#held.toKeep(true)) await setHeldIdle(this.#client, key, this.#args.sink, this.#args.consumer, ids, kHandOverIdleMs)
+    this.#held.clear()
+  }
+
+  // --- plumbing ------------------------------------------------------------------------------------
+
+  #every(ms: number, task: () => Promise<unknown>): void {
+    const timer = setInterval(() => {
+      if (this.#signal.aborted) return
+      task().catch((error: unknown) => {
+        if (!this.#signal.aborted) this.#log('warn', 'background task failed', error)
+      })
+    }, ms)
+    this.#timers.push(timer)
+  }
+
+  #wake(): void {
+    const wake = this.#wakeRead
+    this.#wakeRead = undefined
+    wake?.()
+  }
+
+  /** Makes a blocked XREADGROUP return now (it reads the new set of streams, or sees the close). */
+  async #interrupt(): Promise<void> {
+    this.#wake()
+    const id = this.#blockingId
+    if (id !== undefined) await this.#client.client('UNBLOCK', id).catch(() => undefined)
+  }
+
+  #log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, error?: unknown, data: Record<string, unknown> = {}): void {
+    const err = error instanceof Error ? { message: error.message, code: (error as { code?: unknown }).code } : error
+    this.#ctx.emit({ t: 'log', level, msg: `pulse sink "${this.#args.sink}": ${msg}`, data: err === undefined ? data : { ...data, err } } satisfies SinkReaderOut)
+  }
+}

@@ -1,0 +1,344 @@
+/**
+ * `Sink`: one instance of a sink (a consumer group). Its Redis work runs in a `sink-reader` actor on a
+ * runtime thread (sink-reader.ts); this side holds the subscriptions and talks to the actor over the
+ * runtime's shared-memory rings (sink-protocol.ts):
+ *
+ * - Events arrive in batches into a bounded buffer (`bufferSize`, shared by the subscriptions). The
+ *   actor reads only as many as it was given credits for; credits come back as the buffer drains, with
+ *   how many events were consumed. Nothing is dropped; a full buffer stops the reads.
+ * - `ack(ev)` queues the id; the acks of one turn of the event loop go to the actor in one message,
+ *   and it XACKs them in batches. The promise resolves once Redis has the ack.
+ * - While the caller's thread is responsive it says so (any message, or an `alive` every grace/8), so
+ *   the actor knows whether events in hand should be kept (a handler blocking the thread) or may be
+ *   redelivered (forgotten). See held-events.ts.
+ *
+ * The actor is supervised: if it crashes it restarts with the same consumer; this side grants its
+ * credits again and resends the acks it had not confirmed.
+ */
+import { ulid } from 'ulid'
+
+import type { ActorRef } from '../../runtime/actor-ref.js'
+import { ClosedError, InvalidArgumentError } from '../../runtime/errors.js'
+import { Lifecycle } from '../../runtime/lifecycle.js'
+import type { Logger } from '../../runtime/logger.js'
+import { Runtime } from '../../runtime/runtime.js'
+import { redisUrlOf } from '../../transports/redis/connection.js'
+import { groupStart } from './cursor.js'
+import type { SinkEvent } from './event.js'
+import { Fanout, type Subscription } from './fanout.js'
+import { type AddStreamOptions, resolveAddStreamOptions, resolveSinkOptions, type ResolvedSinkOptions, type SinkOptions } from './options.js'
+import type { StreamTtl } from './sink-group.js'
+import type { SinkReaderArgs, SinkReaderMsg, SinkReaderOut, SinkStats, WireEvent } from './sink-protocol.js'
+import type { Stream } from './stream.js'
+
+const kActorModule = new URL(import.meta.url.endsWith('.ts') ? './sink-reader.actor.ts' : './sink-reader.actor.js', import.meta.url)
+
+interface PendingAck {
+  readonly seq: number
+  readonly resolve: () => void
+  readonly reject: (error: Error) => void
+}
+
+export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
+  readonly name: string
+  /** This instance's consumer name in the group (a ULID). */
+  readonly consumer: string
+  readonly #options: ResolvedSinkOptions
+  readonly #logger: Logger
+  readonly #fanout: Fanout<SinkEvent>
+  readonly #lifecycle: Lifecycle
+  readonly #streams = new Set<string>()
+  #runtime: Runtime | undefined
+  #ownsRuntime = false
+  #ref: ActorRef<SinkReaderMsg, unknown, SinkReaderOut> | undefined
+  #unlisten: (() => void) | undefined
+  #granted = 0
+  #received = 0
+  #consumed = 0
+  #reported = 0
+  #acked = new Set<string>()
+  #ackSeq = 0
+  #ackQueue: { streams: string[]; ids: string[] } = { streams: [], ids: [] }
+  #ackFlush: NodeJS.Immediate | undefined
+  #pendingAcks: PendingAck[] = []
+  /** Acks told to the actor and not confirmed yet: told again if the actor restarts. */
+  #unconfirmed: Extract<SinkReaderMsg, { t: 'ack' }>[] = []
+  #lastSent = 0
+  #ping: NodeJS.Timeout | undefined
+
+  private constructor(name: string, options: ResolvedSinkOptions, logger: Logger) {
+    this.name = name
+    this.consumer = ulid()
+    this.#options = options
+    this.#logger = logger
+    this.#fanout = new Fanout(options.bufferSize)
+    this.#fanout.onSubscribe = () => this.#grant()
+    this.#fanout.onSpace = () => this.#grant()
+    this.#lifecycle = new Lifecycle({ name: `Sink "${name}"`, closeTimeoutMs: Math.max(5_000, options.blockMs + 2_000), onClose: () => this.#close(), onDestroy: () => this.#destroy() })
+    options.signal?.addEventListener('abort', () => void this.close().catch(() => undefined), { once: true })
+  }
+
+  static async open(stream: Stream, name: string, options?: SinkOptions): Promise<Sink> {
+    const resolved = resolveSinkOptions(options)
+    resolved.signal?.throwIfAborted()
+    const sink = new Sink(name, resolved, stream.options.logger)
+    try {
+      await sink.#start(stream)
+    } catch (error) {
+      await sink.#destroy()
+      throw error
+    }
+    return sink
+  }
+
+  /** A new subscription: an async iterator of the events this instance receives. */
+  subscribe(): Subscription<SinkEvent> {
+    this.#lifecycle.assertOpen('subscribe')
+    return this.#fanout.subscribe()
+  }
+
+  [Symbol.asyncIterator](): Subscription<SinkEvent> {
+    return this.subscribe()
+  }
+
+  /** Acks one event; resolves once Redis has it. Acking twice is harmless. */
+  ack(event: SinkEvent): Promise<void> {
+    return this.ackMany([event])
+  }
+
+  /** Acks events in one round trip. */
+  ackMany(events: readonly SinkEvent[]): Promise<void> {
+    this.#lifecycle.assertOpen('ack')
+    if (!Array.isArray(events)) throw new InvalidArgumentError('events must be an array of sink events', { data: { option: 'events' } })
+    const list: readonly SinkEvent[] = events
+    for (const event of list) this.#checkOwn(event)
+    if (this.#options.noAck) return Promise.resolve()
+    let queued = 0
+    for (const event of list) {
+      const token = `${event.streamName}\0${event.id}`
+      if (this.#acked.has(token)) continue
+      this.#acked.add(token)
+      this.#ackQueue.streams.push(event.streamName)
+      this.#ackQueue.ids.push(event.id)
+      queued++
+    }
+    if (queued === 0 && this.#pendingAcks.length === 0) return Promise.resolve()
+    const seq = queued === 0 ? this.#ackSeq : ++this.#ackSeq
+    this.#ackFlush ??= setImmediate(() => this.#flushAcks())
+    return new Promise((resolve, reject) => this.#pendingAcks.push({ seq, resolve, reject }))
+  }
+
+  /** Reads `stream` too; its group starts at `options.start` (default: the sink's) when this creates it. */
+  async addStream(stream: Stream, options?: AddStreamOptions): Promise<void> {
+    this.#lifecycle.assertOpen('addStream')
+    if (this.#streams.has(stream.name)) return
+    const start = groupStart(resolveAddStreamOptions(options, this.#options.start))
+    await this.#actor().ask({ t: 'addStream', stream: stream.name, start, ttl: ttlOf(stream) })
+    this.#streams.add(stream.name)
+  }
+
+  /** Stops reading `stream`; the last instance of the sink to leave it destroys the group there. */
+  async removeStream(stream: Stream): Promise<void> {
+    this.#lifecycle.assertOpen('removeStream')
+    if (!this.#streams.has(stream.name)) return
+    await this.#actor().ask({ t: 'removeStream', stream: stream.name })
+    this.#streams.delete(stream.name)
+  }
+
+  get streams(): string[] {
+    return [...this.#streams]
+  }
+
+  get closed(): boolean {
+    return this.#lifecycle.state !== 'open'
+  }
+
+  /** Counters of the actor (delivered, claimed, acked, filtered, malformed, stale consumers removed). */
+  async stats(): Promise<SinkStats> {
+    this.#lifecycle.assertOpen('stats')
+    return (await this.#actor().ask({ t: 'stats' })) as SinkStats
+  }
+
+  close(): Promise<void> {
+    return this.#lifecycle.close()
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
+  async #start(stream: Stream): Promise<void> {
+    const o = this.#options
+    const runtime = o.runtime ?? (await Runtime.start({ closeTimeoutMs: 5_000 }))
+    this.#runtime = runtime
+    this.#ownsRuntime = o.runtime === undefined
+    const args: SinkReaderArgs = {
+      redisUrl: redisUrlOf(stream.source),
+      sink: this.name,
+      consumer: this.consumer,
+      streams: [{ name: stream.name, start: groupStart(o.start), ttl: ttlOf(stream) }],
+      ackGracePeriodMs: o.ackGracePeriodMs,
+      blockMs: o.blockMs,
+      maxPolled: o.maxPolled,
+      noAck: o.noAck,
+      idleCheckMs: o.idleCheckMs,
+      topic: o.topic,
+      topicPattern: o.topicPattern,
+    }
+    const actorName = `sink:${stream.name}:${this.name}:${this.consumer}`
+    this.#ref = (await runtime.spawn<SinkReaderMsg, unknown, SinkReaderArgs>(kActorModule, {
+      name: actorName,
+      args,
+      ...(o.thread === undefined ? {} : { thread: o.thread }),
+    })) as ActorRef<SinkReaderMsg, unknown, SinkReaderOut>
+    this.#streams.add(stream.name)
+    this.#unlisten = this.#ref.onMessage((msg) => this.#onMessage(msg))
+    const onRestart = (event: { name: string }) => {
+      if (event.name === actorName) this.#resync()
+    }
+    runtime.on('restart', onRestart)
+    const unlisten = this.#unlisten
+    this.#unlisten = () => {
+      unlisten()
+      runtime.off('restart', onRestart)
+    }
+    const period = Math.max(5, o.ackGracePeriodMs / 8)
+    this.#ping = setInterval(() => {
+      if (Date.now() - this.#lastSent >= period) this.#tell({ t: 'alive' })
+    }, period)
+    this.#ping.unref()
+  }
+
+  #actor(): ActorRef<SinkReaderMsg, unknown, SinkReaderOut> {
+    if (this.#ref === undefined) throw new ClosedError(`Sink "${this.name}" is closed`)
+    return this.#ref
+  }
+
+  #checkOwn(event: SinkEvent): void {
+    if (typeof event !== 'object' || event === null || event.sinkName !== this.name || typeof event.id !== 'string' || !this.#streams.has(event.streamName)) {
+      throw new InvalidArgumentError(`event is not an event of sink "${this.name}" (sinkName ${JSON.stringify((event as Partial<SinkEvent> | null)?.sinkName)})`, {
+        data: { option: 'event' },
+      })
+    }
+  }
+
+  #onMessage(msg: SinkReaderOut): void {
+    switch (msg.t) {
+      case 'events':
+        this.#received += msg.events.length
+        this.#fanout.push(msg.events.map((e) => this.#event(e)))
+        break
+      case 'acked':
+        while (this.#unconfirmed[0] !== undefined && this.#unconfirmed[0].seq <= msg.seq) this.#unconfirmed.shift()
+        while (this.#pendingAcks[0] !== undefined && this.#pendingAcks[0].seq <= msg.seq) this.#pendingAcks.shift()?.resolve()
+        break
+      case 'log':
+        this.#logger[msg.level](msg.data, msg.msg)
+        break
+    }
+  }
+
+  #event([id, streamName, eventName, topic, payload, deliveryCount]: WireEvent): SinkEvent {
+    this.#acked.delete(`${streamName}\0${id}`)
+    return {
+      id,
+      streamName,
+      eventName,
+      topic: topic ?? undefined,
+      payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+      createdAt: new Date(Number(id.slice(0, id.indexOf('-')))),
+      sinkName: this.name,
+      deliveryCount,
+    }
+  }
+
+  /** Grants the actor the buffer space not yet granted, once it is worth a message. */
+  #grant(): void {
+    if (this.#lifecycle.state !== 'open' || this.#fanout.subscribers === 0) return
+    this.#consumed = this.#received - this.#fanout.held
+    const outstanding = this.#granted - this.#received
+    const room = this.#fanout.space - outstanding
+    const threshold = Math.max(1, Math.floor(this.#options.bufferSize / 4))
+    if (room < threshold && !(room > 0 && this.#fanout.held === 0)) return
+    this.#granted += room
+    const consumed = this.#consumed - this.#reported
+    this.#reported = this.#consumed
+    this.#tell({ t: 'credit', n: room, consumed })
+  }
+
+  /** After an actor restart: it lost its credits and the acks it had not flushed. */
+  #resync(): void {
+    this.#granted = this.#received
+    this.#grant()
+    for (const ack of this.#unconfirmed) this.#tell(ack)
+  }
+
+  #flushAcks(): void {
+    this.#ackFlush = undefined
+    const { streams, ids } = this.#ackQueue
+    if (ids.length === 0) return
+    this.#ackQueue = { streams: [], ids: [] }
+    const msg = { t: 'ack', seq: this.#ackSeq, streams, ids } as const
+    this.#unconfirmed.push(msg)
+    this.#tell(msg)
+  }
+
+  /** Tells the actor; a full mailbox (the actor is stuck) is retried shortly, in order. */
+  #tell(msg: SinkReaderMsg): void {
+    const ref = this.#ref
+    if (ref === undefined || this.#lifecycle.state === 'destroyed') return
+    this.#lastSent = Date.now()
+    let sent = false
+    try {
+      sent = ref.tell(msg)
+    } catch {
+      return // the runtime closed: close() settles what is pending
+    }
+    if (!sent) setTimeout(() => this.#tell(msg), 5).unref()
+  }
+
+  async #close(): Promise<void> {
+    clearInterval(this.#ping)
+    if (this.#ackFlush !== undefined) {
+      clearImmediate(this.#ackFlush)
+      this.#flushAcks()
+    }
+    this.#fanout.end()
+    const ref = this.#ref
+    try {
+      if (ref !== undefined) await ref.ask({ t: 'close' }, { timeoutMs: Math.max(5_000, this.#options.blockMs + 1_000) })
+    } finally {
+      this.#rejectAcks()
+      await this.#release()
+    }
+  }
+
+  async #destroy(): Promise<void> {
+    clearInterval(this.#ping)
+    if (this.#ackFlush !== undefined) clearImmediate(this.#ackFlush)
+    this.#fanout.end()
+    this.#rejectAcks()
+    await this.#release()
+  }
+
+  #rejectAcks(): void {
+    for (const pending of this.#pendingAcks.splice(0)) pending.reject(new ClosedError(`Sink "${this.name}" closed before the ack reached Redis`))
+  }
+
+  async #release(): Promise<void> {
+    this.#unlisten?.()
+    this.#unlisten = undefined
+    const ref = this.#ref
+    this.#ref = undefined
+    const runtime = this.#runtime
+    this.#runtime = undefined
+    if (runtime === undefined) return
+    if (this.#ownsRuntime) await runtime.close()
+    else if (ref !== undefined) await ref.stop().catch(() => undefined)
+  }
+}
+
+function ttlOf(stream: Stream): StreamTtl {
+  const { ttlMs, slidingTtlMs } = stream.options
+  return ttlMs > 0 ? { ttlMs, mode: 'absolute' } : { ttlMs: slidingTtlMs, mode: 'sliding' }
+}

@@ -1,0 +1,174 @@
+/**
+ * `Stream`: one Redis stream (`pulse:stream:<name>`). The constructor validates and does no I/O; the
+ * connection is made on first use. Adds are XADD (with `MAXLEN ~` and the TTL in the same round trip);
+ * readers and sinks made from a stream have connections of their own, so a blocking read never holds up
+ * `add`. Closing a stream closes its connection, not the readers and sinks made from it.
+ */
+import type { Redis } from 'ioredis'
+
+import { InvalidArgumentError } from '../../runtime/errors.js'
+import { Lifecycle } from '../../runtime/lifecycle.js'
+import { checkKnownKeys, checkString } from '../../runtime/options.js'
+import { createRedis, type PulseRedis } from '../../transports/redis/connection.js'
+import { contentKey, updatesChannel } from '../../transports/redis/rmap/keys.js'
+import { kMapScripts } from '../../transports/redis/rmap/scripts.js'
+import { entryArgs, type EntryFields } from '../../transports/redis/streaming/entry.js'
+import { kStreamNamePattern, sinksMapName, streamKey } from '../../transports/redis/streaming/keys.js'
+import {
+  type AddOptions,
+  type ReaderOptions,
+  resolveAddOptions,
+  resolveStreamOptions,
+  type ResolvedStreamOptions,
+  type SinkOptions,
+  type StreamOptions,
+} from './options.js'
+import { Reader } from './reader.js'
+import { Sink } from './sink.js'
+
+/** An event to add with `addMany`. */
+export interface NewEvent {
+  readonly name: string
+  readonly payload: Uint8Array | string
+  readonly topic?: string | undefined
+}
+
+export class Stream implements AsyncDisposable {
+  readonly name: string
+  /** `pulse:stream:<name>`. */
+  readonly key: string
+  readonly options: ResolvedStreamOptions
+  /** Where readers and sinks connect: the URL or client the stream was made with. */
+  readonly source: string | Redis
+  readonly #lifecycle: Lifecycle
+  #redis: PulseRedis | undefined
+
+  constructor(redis: string | Redis, name: string, options?: StreamOptions) {
+    if (typeof redis !== 'string' && (typeof redis !== 'object' || redis === null || typeof (redis as { xadd?: unknown }).xadd !== 'function')) {
+      throw new InvalidArgumentError('redis must be a Redis URL or an ioredis client', { data: { option: 'redis' } })
+    }
+    this.name = checkStreamName(name, 'name')
+    this.key = streamKey(this.name)
+    this.options = resolveStreamOptions(options)
+    this.source = redis
+    this.#lifecycle = new Lifecycle({ name: `Stream "${this.name}"`, closeTimeoutMs: 5_000, onClose: () => this.#release() })
+  }
+
+  /** The stream's command connection (made on first use). */
+  get redis(): PulseRedis {
+    this.#lifecycle.assertOpen('use')
+    this.#redis ??= createRedis(this.source, { name: `pulse:stream:${this.name}` })
+    return this.#redis
+  }
+
+  /** Adds one event; resolves its id, or `undefined` when `onlyIfExists` and the stream is missing. */
+  async add(eventName: string, payload: Uint8Array | string, options?: AddOptions): Promise<string | undefined> {
+    const { topic, onlyIfExists } = resolveAddOptions(options)
+    const fields = checkEvent({ name: eventName, payload, topic }, '')
+    const pipeline = this.redis.client.pipeline()
+    pipeline.xadd(this.key, ...this.#xaddHead(onlyIfExists), ...entryArgs(fields))
+    this.#expire(pipeline)
+    const [[, id]] = (await pipeline.exec()) as [[null, string | null]]
+    return id ?? undefined
+  }
+
+  /** Adds events in one pipelined round trip; resolves their ids in order. */
+  async addMany(events: readonly NewEvent[]): Promise<string[]> {
+    if (!Array.isArray(events)) throw new InvalidArgumentError('events must be an array', { data: { option: 'events' } })
+    const list: readonly NewEvent[] = events
+    const checked = list.map((event, i) => {
+      checkKnownKeys(event, ['name', 'payload', 'topic'], `events[${i}]`)
+      return checkEvent(event, `events[${i}].`)
+    })
+    if (checked.length === 0) return []
+    const pipeline = this.redis.client.pipeline()
+    for (const fields of checked) pipeline.xadd(this.key, ...this.#xaddHead(false), ...entryArgs(fields))
+    this.#expire(pipeline)
+    const results = (await pipeline.exec()) as [null, string][]
+    return results.slice(0, checked.length).map(([, id]) => id)
+  }
+
+  /** Deletes entries by id (XDEL); resolves how many existed. */
+  async remove(...ids: string[]): Promise<number> {
+    ids.forEach((id, i) => checkString(id, `ids[${i}]`, { nonEmpty: true }))
+    if (ids.length === 0) return 0
+    return this.redis.client.xdel(this.key, ...ids)
+  }
+
+  /**
+   * Deletes the stream, and its sinks map the way a replicated map is destroyed (the hash keeps the
+   * tombstone `{=rev, =kind: destroy}` and replicas hear of it), as v1.6.5 does.
+   */
+  async destroy(): Promise<void> {
+    const client = this.redis.client
+    await client.del(this.key)
+    const sinks = sinksMapName(this.name)
+    if ((await client.exists(contentKey(sinks))) === 1) {
+      await kMapScripts.destroy.run(client, [contentKey(sinks), updatesChannel(sinks)], [String(this.#ttlMs()), this.#ttlMode()])
+    }
+  }
+
+  /** A reader with its own cursor; it starts reading when the first subscription iterates. */
+  newReader(options?: ReaderOptions): Promise<Reader> {
+    this.#lifecycle.assertOpen('newReader')
+    return Reader.open(this, options)
+  }
+
+  /** An instance of sink `name` (a consumer group): same-name instances split the events. */
+  newSink(name: string, options?: SinkOptions): Promise<Sink> {
+    this.#lifecycle.assertOpen('newSink')
+    return Sink.open(this, checkStreamName(name, 'name'), options)
+  }
+
+  close(): Promise<void> {
+    return this.#lifecycle.close()
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
+  /** The TTL arguments of the sinks map's scripts, the stream's own TTL. */
+  #ttlMs(): number {
+    return this.options.ttlMs > 0 ? this.options.ttlMs : this.options.slidingTtlMs
+  }
+
+  #ttlMode(): 'absolute' | 'sliding' {
+    return this.options.ttlMs > 0 ? 'absolute' : 'sliding'
+  }
+
+  #xaddHead(onlyIfExists: boolean): string[] {
+    const head: string[] = onlyIfExists ? ['NOMKSTREAM'] : []
+    if (this.options.maxLen > 0) head.push('MAXLEN', '~', String(this.options.maxLen))
+    head.push('*')
+    return head
+  }
+
+  #expire(pipeline: ReturnType<Redis['pipeline']>): void {
+    if (this.options.ttlMs > 0) pipeline.pexpire(this.key, this.options.ttlMs, 'NX')
+    else if (this.options.slidingTtlMs > 0) pipeline.pexpire(this.key, this.options.slidingTtlMs)
+  }
+
+  async #release(): Promise<void> {
+    await this.#redis?.close()
+  }
+}
+
+export function checkStreamName(name: unknown, option: string): string {
+  const checked = checkString(name, option)
+  if (!kStreamNamePattern.test(checked)) {
+    throw new InvalidArgumentError(`${option}: not a valid name ${JSON.stringify(checked)} (1–512 characters, none of space, NUL, * ? [ ])`, {
+      data: { option },
+    })
+  }
+  return checked
+}
+
+function checkEvent(event: NewEvent, path: string): EntryFields {
+  const name = checkString(event.name, `${path}name`, { nonEmpty: true })
+  if (typeof event.payload !== 'string' && !(event.payload instanceof Uint8Array)) {
+    throw new InvalidArgumentError(`${path}payload must be a Uint8Array or a string`, { data: { option: `${path}payload` } })
+  }
+  const topic = event.topic === undefined ? undefined : checkString(event.topic, `${path}topic`)
+  return { name, payload: event.payload, topic }
+}
