@@ -3,3 +3,16 @@
  * errors of its contract are exported here and from the root entry.
  */
 export { ClosedError, InvalidArgumentError, NoResponderError, PulseError } from '../../runtime/errors.js'
+export {
+  checkPattern,
+  checkSubject,
+  compilePattern,
+  hasWildcard,
+  kInboxNamespace,
+  matchSubject,
+  namespaceOf,
+  patternError,
+  SubjectIndex,
+  subjectError,
+  subjectTokens,
+} from './subject.js'
