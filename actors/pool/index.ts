@@ -13,3 +13,6 @@ export {
   QueueFullError,
   WorkerStartError,
 } from '../../runtime/errors.js'
+export { crc64xz, jumpHash } from './jump-hash.js'
+export { DEFAULT_POOL_OPTIONS } from './options.js'
+export type { PoolOptions, ResolvedPoolOptions } from './options.js'
