@@ -20,7 +20,7 @@ import { parseReadReply, resolveStart } from './cursor.js'
 import { type StreamEvent, streamEvent } from './event.js'
 import { Fanout, type Subscription } from './fanout.js'
 import { type AddStreamOptions, resolveAddStreamOptions, type ReaderOptions, resolveReaderOptions, type ResolvedReaderOptions } from './options.js'
-import type { Stream } from './stream.js'
+import type { StreamHandle as Stream } from './stream-handle.js'
 
 export interface ReaderStats {
   /** Events pushed to the subscriptions. */

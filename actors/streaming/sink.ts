@@ -29,7 +29,7 @@ import { Fanout, type Subscription } from './fanout.js'
 import { type AddStreamOptions, resolveAddStreamOptions, resolveSinkOptions, type ResolvedSinkOptions, type SinkOptions } from './options.js'
 import type { StreamTtl } from './sink-group.js'
 import type { SinkReaderArgs, SinkReaderMsg, SinkReaderOut, SinkStats, WireEvent } from './sink-protocol.js'
-import type { Stream } from './stream.js'
+import type { StreamHandle as Stream } from './stream-handle.js'
 
 const kActorModule = new URL(import.meta.url.endsWith('.ts') ? './sink-reader.actor.ts' : './sink-reader.actor.js', import.meta.url)
 

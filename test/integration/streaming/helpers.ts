@@ -11,7 +11,6 @@ import { redisUrl } from '../../helpers/servers.js'
 /** What a test opened, closed after it; and the names whose keys it deletes. */
 export class Opened {
   readonly #closables: { close(): Promise<void> }[] = []
-  readonly #prefixes: string[] = []
   readonly tag = `t${randomUUID().slice(0, 8)}`
 
   /** A unique stream or sink name (its keys are deleted after the test). */
