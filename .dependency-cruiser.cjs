@@ -25,10 +25,24 @@ module.exports = {
     },
     {
       name: 'features-are-siblings-not-dependents',
-      comment: 'A feature folder never imports another feature folder.',
+      comment: 'A feature folder imports no other feature folder, except the layered ones below.',
       severity: 'error',
-      from: { path: '^actors/([^/]+)/' },
+      from: { path: '^actors/(rmap|streaming|jobs)/' },
       to: { path: '^actors/', pathNot: '^actors/$1/' },
+    },
+    {
+      name: 'pool-builds-on-rmap-and-streaming',
+      comment: 'The pool is made of replicated maps and streams (as in goa.design/pulse); nothing else.',
+      severity: 'error',
+      from: { path: '^actors/pool/' },
+      to: { path: '^actors/', pathNot: '^actors/(pool|rmap|streaming)/' },
+    },
+    {
+      name: 'bus-builds-on-streaming',
+      comment: 'The bus persists in streams; nothing else.',
+      severity: 'error',
+      from: { path: '^actors/bus/' },
+      to: { path: '^actors/', pathNot: '^actors/(bus|streaming)/' },
     },
     {
       name: 'actors-do-not-import-surfaces',
