@@ -109,13 +109,13 @@ export class Stream implements AsyncDisposable {
   }
 
   /** A reader with its own cursor; it starts reading when the first subscription iterates. */
-  newReader(options?: ReaderOptions): Promise<Reader> {
+  async newReader(options?: ReaderOptions): Promise<Reader> {
     this.#lifecycle.assertOpen('newReader')
     return Reader.open(this, options)
   }
 
   /** An instance of sink `name` (a consumer group): same-name instances split the events. */
-  newSink(name: string, options?: SinkOptions): Promise<Sink> {
+  async newSink(name: string, options?: SinkOptions): Promise<Sink> {
     this.#lifecycle.assertOpen('newSink')
     return Sink.open(this, checkStreamName(name, 'name'), options)
   }

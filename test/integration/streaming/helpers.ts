@@ -48,7 +48,7 @@ export async function take<T>(iterator: AsyncIterator<T>, n: number, ms = 10_000
 }
 
 /** Resolves once `predicate` holds, polling Redis-side state every 10 ms; rejects after `ms`. */
-export async function eventually(predicate: () => Promise<boolean>, ms = 10_000, what = 'the condition'): Promise<void> {
+export async function eventually(predicate: () => boolean | Promise<boolean>, ms = 10_000, what = 'the condition'): Promise<void> {
   const deadline = Date.now() + ms
   while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`${what} did not hold within ${ms} ms`)

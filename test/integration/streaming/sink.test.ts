@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 
 import { InvalidArgumentError, type SinkEvent, Stream } from '../../../actors/streaming/index.js'
+import { Runtime } from '../../../runtime/runtime.js'
 import { redisUrl } from '../../helpers/servers.js'
 import { eventually, Opened, rawClient, take } from './helpers.js'
 
@@ -82,7 +83,7 @@ describe('Sink', () => {
     for (let i = 0; i < n; i += 20) await s.addMany(Array.from({ length: 20 }, (_, j) => ({ name: String(i + j), payload: '' })))
     const all = await take(other.subscribe(), n)
     expect(names(all)).toEqual(Array.from({ length: n }, (_, i) => String(i)))
-    await eventually(async () => (got.get('a')?.length ?? 0) + (got.get('b')?.length ?? 0) >= n, 10_000, 'both sinks to get every event')
+    await eventually(() => (got.get('a')?.length ?? 0) + (got.get('b')?.length ?? 0) >= n, 10_000, 'both sinks to get every event')
     const union = [...(got.get('a') ?? []), ...(got.get('b') ?? [])]
     expect(union).toHaveLength(n)
     expect(new Set(union).size).toBe(n)
@@ -239,5 +240,33 @@ describe('Sink', () => {
     expect(Date.now() - t0).toBeLessThan(3_000)
     expect(await pending).toEqual({ done: true, value: undefined })
     expect(() => sink.ack(ev as SinkEvent)).toThrow(/closed|closing/)
+  })
+
+  it('runs on a runtime it is given (one actor per instance, stopped at close) and takes an ioredis client', async () => {
+    opened = new Opened()
+    const redisClient = rawClient()
+    opened.add({ close: async () => void (await redisClient.quit()) })
+    const s = opened.add(new Stream(redisClient, opened.name('s')))
+    const rt = opened.add(await Runtime.start())
+    const a = await s.newSink(opened.name('a'), { ...fast, runtime: rt, thread: 'sinks' })
+    const b = opened.add(await s.newSink(opened.name('b'), { ...fast, runtime: rt, thread: 'sinks' }))
+    expect((await rt.stats()).map((x) => x.thread)).toEqual(['sinks', 'sinks'])
+    await a.close()
+    expect((await rt.stats()).map((x) => x.name)).toEqual([`sink:${s.name}:${b.name}:${b.consumer}`])
+    const sub = b.subscribe()
+    await s.add('e', 'x')
+    const [ev] = await take(sub, 1)
+    await b.ack(ev as SinkEvent)
+  })
+
+  it('validates its options, naming the bad one', async () => {
+    opened = new Opened()
+    const s = stream()
+    await expect(s.newSink('', {})).rejects.toThrow(/name/)
+    await expect(s.newSink('k', { ackGracePeriodMs: 0 })).rejects.toThrow(/options\.ackGracePeriodMs/)
+    await expect(s.newSink('k', { bufferSize: 0 })).rejects.toThrow(/options\.bufferSize/)
+    await expect(s.newSink('k', { noAck: 'yes' as never })).rejects.toThrow(/options\.noAck/)
+    await expect(s.newSink('k', { start: { after: 'x' } })).rejects.toThrow(/options\.start/)
+    await expect(s.newSink('k', { wat: 1 } as never)).rejects.toThrow(/wat/)
   })
 })
