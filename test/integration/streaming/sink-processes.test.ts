@@ -66,6 +66,21 @@ describe('sink instances across threads and processes', () => {
     await child.exited
   })
 
+  it('scenario 9 across processes: two instances of a sink split the events, disjoint, union = all', async () => {
+    opened = new Opened()
+    const s = opened.add(new Stream(redisUrl(), opened.name('s')))
+    const args = JSON.stringify({ url: redisUrl(), stream: s.name, sink: opened.name('k'), ackGracePeriodMs: 5_000, idleCheckMs: 100, ack: true })
+    const children = [spawnTs(kSinkProcess, [args]), spawnTs(kSinkProcess, [args])]
+    await Promise.all(children.map((child) => child.waitForLine(/^ready /)))
+    const ids: string[] = []
+    for (let i = 0; i < 10; i++) ids.push(...(await s.addMany(Array.from({ length: 20 }, (_, j) => ({ name: String(i * 20 + j), payload: '' })))))
+    await Promise.all(ids.map((id) => Promise.race(children.map((child) => child.waitForLine(new RegExp(`^got ${id} 1$`))))))
+    const got = children.map((child) => child.lines.filter((line) => line.startsWith('got ')).map((line) => line.split(' ')[1]))
+    expect([...(got[0] ?? []), ...(got[1] ?? [])].sort()).toEqual([...ids].sort())
+    for (const child of children) child.process.kill('SIGKILL')
+    await Promise.all(children.map((child) => child.exited))
+  })
+
   it('a process killed while it holds events: another instance gets them (deliveryCount 2); the dead consumer goes', async () => {
     opened = new Opened()
     const s = opened.add(new Stream(redisUrl(), opened.name('s')))
