@@ -123,10 +123,11 @@ describe('Sink', () => {
     // A grace period long enough that the event is not redelivered before the close hands it over.
     const slow = { ...fast, ackGracePeriodMs: 2_000 }
     const closing = await s.newSink(name, slow)
+    // Not subscribed yet, so it reads nothing: the event goes to `closing`.
+    const survivor = opened.add(await s.newSink(name, slow))
     const closingSub = closing.subscribe()
     await s.add('held', '')
     const [held] = await take(closingSub, 1)
-    const survivor = opened.add(await s.newSink(name, slow))
     const sub = survivor.subscribe()
     expect(await raw.xinfo('CONSUMERS', s.key, name)).toHaveLength(2)
     await closing.close()
