@@ -213,13 +213,13 @@ describe('Sink', () => {
   it('backpressure: a full buffer stops the reads; nothing is dropped or redelivered while it waits', async () => {
     opened = new Opened()
     const s = stream()
-    const sink = opened.add(await s.newSink(opened.name('k'), { ...fast, bufferSize: 8, maxPolled: 5 }))
+    const sink = opened.add(await s.newSink(opened.name('k'), { ...fast, ackGracePeriodMs: 400, bufferSize: 8, maxPolled: 5 }))
     const sub = sink.subscribe()
     await s.addMany(Array.from({ length: 100 }, (_, i) => ({ name: String(i), payload: '' })))
     const first = await take(sub, 2)
     await sink.ackMany(first)
     // Waiting well past the grace period with a full buffer: the buffered events are kept, not redelivered.
-    await new Promise((resolve) => setTimeout(resolve, 600))
+    await new Promise((resolve) => setTimeout(resolve, 1_200))
     const stats = await sink.stats()
     expect(stats.delivered).toBeLessThanOrEqual(8 + 2)
     expect(stats.claimed).toBe(0)
