@@ -10,8 +10,6 @@
  * pushed before the first subscription goes to it). Items before `low` are dropped in batches.
  * `end()` finishes every subscription at once (what is held is not yielded: the owner closed).
  */
-import { ClosedError } from '../../runtime/errors.js'
-
 interface Waiter {
   readonly resolve: () => void
 }
@@ -164,9 +162,4 @@ export class Fanout<T> {
     this.#spaceWaiters = []
     for (const waiter of waiters) waiter.resolve()
   }
-}
-
-/** The error iterators of a closed owner end with, when they should end with one. */
-export function closedError(what: string): ClosedError {
-  return new ClosedError(`${what} is closed`)
 }

@@ -58,11 +58,15 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
   #reported = 0
   #acked = new Set<string>()
   #ackSeq = 0
-  #ackQueue: { streams: string[]; ids: string[] } = { streams: [], ids: [] }
+  #ackQueue: { streams: string[]; ids: string[]; tokens: string[] } = { streams: [], ids: [], tokens: [] }
   #ackFlush: NodeJS.Immediate | undefined
   #pendingAcks: PendingAck[] = []
-  /** Acks told to the actor and not confirmed yet: told again if the actor restarts. */
-  #unconfirmed: Extract<SinkReaderMsg, { t: 'ack' }>[] = []
+  /**
+   * Acks told to the actor and not confirmed yet: told again if the actor restarts. Their tokens leave
+   * `#acked` once Redis has them (a later ack of the same event sends a harmless second XACK), so
+   * `#acked` holds only the acks in flight.
+   */
+  #unconfirmed: { readonly msg: Extract<SinkReaderMsg, { t: 'ack' }>; readonly tokens: string[] }[] = []
   #lastSent = 0
   #ping: NodeJS.Timeout | undefined
 
@@ -120,6 +124,7 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
       this.#acked.add(token)
       this.#ackQueue.streams.push(event.streamName)
       this.#ackQueue.ids.push(event.id)
+      this.#ackQueue.tokens.push(token)
       queued++
     }
     if (queued === 0 && this.#pendingAcks.length === 0) return Promise.resolve()
@@ -229,7 +234,9 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
         this.#fanout.push(msg.events.map((e) => this.#event(e)))
         break
       case 'acked':
-        while (this.#unconfirmed[0] !== undefined && this.#unconfirmed[0].seq <= msg.seq) this.#unconfirmed.shift()
+        while (this.#unconfirmed[0] !== undefined && this.#unconfirmed[0].msg.seq <= msg.seq) {
+          for (const token of this.#unconfirmed.shift()?.tokens ?? []) this.#acked.delete(token)
+        }
         while (this.#pendingAcks[0] !== undefined && this.#pendingAcks[0].seq <= msg.seq) this.#pendingAcks.shift()?.resolve()
         break
       case 'log':
@@ -270,16 +277,16 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
   #resync(): void {
     this.#granted = this.#received
     this.#grant()
-    for (const ack of this.#unconfirmed) this.#tell(ack)
+    for (const { msg } of this.#unconfirmed) this.#tell(msg)
   }
 
   #flushAcks(): void {
     this.#ackFlush = undefined
-    const { streams, ids } = this.#ackQueue
+    const { streams, ids, tokens } = this.#ackQueue
     if (ids.length === 0) return
-    this.#ackQueue = { streams: [], ids: [] }
+    this.#ackQueue = { streams: [], ids: [], tokens: [] }
     const msg = { t: 'ack', seq: this.#ackSeq, streams, ids } as const
-    this.#unconfirmed.push(msg)
+    this.#unconfirmed.push({ msg, tokens })
     this.#tell(msg)
   }
 
