@@ -5,3 +5,6 @@
 export * from './runtime/index.js'
 export * from './actors/jobs/index.js'
 export * from './actors/rmap/index.js'
+export * from './actors/streaming/index.js'
+export * from './actors/pool/index.js'
+export * from './actors/bus/index.js'

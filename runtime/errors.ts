@@ -40,6 +40,7 @@ export const ERROR_CODES = {
   PULSE_ERR_POOL_NO_ACTIVE_WORKER: 'The pool has no active worker to route the job to.',
   PULSE_ERR_POOL_SHUTTING_DOWN: 'The pool is shutting down and takes no new jobs.',
   PULSE_ERR_BUS_NO_RESPONDER: 'A request found no responder before its timeout.',
+  PULSE_ERR_BUS_DUPLICATE: 'An event with this dedup `key` was already published on its subject within the dedup TTL; nothing was published (409).',
   PULSE_ERR_HTTP_UNAUTHORIZED: 'The HTTP request carried no valid credentials (401).',
   PULSE_ERR_HTTP_NO_ROUTE: "No route takes the HTTP request's path (404) or method (405; `data.allow` lists the methods).",
   PULSE_ERR_HTTP_BODY_TOO_LARGE: 'The HTTP request body is larger than `maxBodyBytes` (413).',
@@ -114,6 +115,7 @@ export const WorkerStartError = defineErrorClass('WorkerStartError', 'PULSE_ERR_
 export const NoActiveWorkerError = defineErrorClass('NoActiveWorkerError', 'PULSE_ERR_POOL_NO_ACTIVE_WORKER', 'no active worker')
 export const PoolShuttingDownError = defineErrorClass('PoolShuttingDownError', 'PULSE_ERR_POOL_SHUTTING_DOWN', 'pool is shutting down')
 export const NoResponderError = defineErrorClass('NoResponderError', 'PULSE_ERR_BUS_NO_RESPONDER', 'no responder')
+export const DuplicateEventError = defineErrorClass('DuplicateEventError', 'PULSE_ERR_BUS_DUPLICATE', 'key was processed before')
 export const UnauthorizedError = defineErrorClass('UnauthorizedError', 'PULSE_ERR_HTTP_UNAUTHORIZED', 'unauthorized')
 export const NoRouteError = defineErrorClass('NoRouteError', 'PULSE_ERR_HTTP_NO_ROUTE', 'no route')
 export const BodyTooLargeError = defineErrorClass('BodyTooLargeError', 'PULSE_ERR_HTTP_BODY_TOO_LARGE', 'request body too large')
@@ -146,6 +148,7 @@ export type WorkerStartError = InstanceType<typeof WorkerStartError>
 export type NoActiveWorkerError = InstanceType<typeof NoActiveWorkerError>
 export type PoolShuttingDownError = InstanceType<typeof PoolShuttingDownError>
 export type NoResponderError = InstanceType<typeof NoResponderError>
+export type DuplicateEventError = InstanceType<typeof DuplicateEventError>
 export type UnauthorizedError = InstanceType<typeof UnauthorizedError>
 export type NoRouteError = InstanceType<typeof NoRouteError>
 export type BodyTooLargeError = InstanceType<typeof BodyTooLargeError>

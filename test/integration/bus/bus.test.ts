@@ -1,0 +1,243 @@
+// The in-process Bus against the real Redis: research bus.md §10 scenarios that apply without HTTP.
+import { afterEach, describe, expect, it } from 'vitest'
+
+import type { BusEvent } from '../../../actors/bus/index.js'
+import { Bus, DuplicateEventError, InvalidArgumentError, NoResponderError, TimeoutError } from '../../../actors/bus/index.js'
+import { redisUrl } from '../../helpers/servers.js'
+import { Opened, take, text } from './helpers.js'
+
+let opened = new Opened()
+afterEach(async () => {
+  await opened.close()
+  opened = new Opened()
+})
+
+describe('Bus', () => {
+  it('refuses _bus_ and empty namespaces (§10.30)', async () => {
+    await expect(Bus.connect(redisUrl(), { namespaces: ['a', '_bus_'] })).rejects.toThrow('namespace _bus_ is reserved')
+    await expect(Bus.connect(redisUrl(), { namespaces: [] })).rejects.toThrow(InvalidArgumentError)
+  })
+
+  it('puts with e_ ids and increasing indexes, and get from oldest yields them in order, payload verbatim (§10.1-3)', async () => {
+    const bus = await opened.bus()
+    const r1 = await bus.put('a.b.c', '"hi"')
+    const r2 = await bus.put('a.b.c', Buffer.from('{"a": 1, "b": 2}'))
+    const r3 = await bus.put('a.b.c')
+    expect(r1.id).toMatch(/^e_[0-9a-v]{20}$/)
+    expect(r2.index).toBe(r1.index + 1)
+    const events = await take(bus.get('a.b.c', { start: 'oldest' }), 3)
+    expect(events.map((e) => e.id)).toEqual([r1.id, r2.id, r3.id])
+    expect(text(events[1]!)).toBe('{"a": 1, "b": 2}')
+    expect(events[1]!.record).toBe(`{"id":"${r2.id}","subject":"a.b.c","created_at":"${r2.createdAtText}","payload":{"a": 1, "b": 2}}`)
+    expect(events[2]!.record).not.toContain('payload')
+    expect(events[2]!.payload.length).toBe(0)
+    // Non-JSON text becomes a JSON string; JSON text stays as it is.
+    await bus.put('a.t', 'hi')
+    await bus.put('a.t', '123')
+    const t = await take(bus.get('a.t', { start: 'oldest' }), 2)
+    expect(t.map(text)).toEqual(['"hi"', '123'])
+  })
+
+  it('validates subjects and namespaces (§10.4-5)', async () => {
+    const bus = await opened.bus()
+    await expect(bus.put('', 1)).rejects.toThrow('subject is required')
+    await expect(bus.put('a.*', 1)).rejects.toThrow('subject should not have * or >')
+    await expect(bus.put('nodots', 1)).rejects.toThrow('invalid subject: missing namespace')
+    await expect(bus.put('zz.x', 1)).rejects.toThrow('namespace not found: zz')
+    for (const [pattern, reason] of [
+      ['a.b-c', 'subject should have only consists of alphanumerics, dots, *, > and _'],
+      ['a.**', 'subject should have a dot after *'],
+      ['a.b>', 'subject should have a dot before >'],
+      ['*.x', 'subject should not starts with *'],
+      ['>', 'subject should not starts with >'],
+      ['zz.x', 'namespace not found: zz'],
+    ]) {
+      expect(() => bus.get(pattern!), pattern).toThrow(reason)
+    }
+  })
+
+  it('matches wildcards, including the zero-token > and fans out to overlapping patterns (§10.6, §10.17)', async () => {
+    const bus = await opened.bus()
+    const gt = bus.get('a.b.>')
+    const star = bus.get('a.*.c')
+    const all = bus.get('a.>')
+    await Promise.all([gt.ready, star.ready, all.ready])
+    for (const s of ['a.b', 'a.b.c', 'a.x.c', 'a.b.c.d', 'a.x.y']) await bus.put(s, s)
+    expect((await take(gt, 3)).map(text)).toEqual(['"a.b"', '"a.b.c"', '"a.b.c.d"'])
+    expect((await take(star, 2)).map(text)).toEqual(['"a.b.c"', '"a.x.c"'])
+    expect((await take(all, 5)).map((e) => e.subject)).toEqual(['a.b', 'a.b.c', 'a.x.c', 'a.b.c.d', 'a.x.y'])
+  })
+
+  it('start newest sees only later events, a batch whole; start=id resumes after it; an unknown id fails (§10.7-8, §10.18)', async () => {
+    const bus = await opened.bus()
+    const old = await bus.put([{ subject: 'a.x', payload: 'o1' }, { subject: 'a.x', payload: 'o2' }, { subject: 'a.x', payload: 'o3' }])
+    const newest = bus.get('a.x')
+    const batch = await bus.put([{ subject: 'a.x', payload: 'one' }, { subject: 'a.x', payload: 'two' }, { subject: 'a.x', payload: 'three' }])
+    expect((await take(newest, 3)).map(text)).toEqual(['"one"', '"two"', '"three"'])
+    const after = await take(bus.get('a.x', { start: old[1]!.id }), 4)
+    expect(after.map((e) => e.id)).toEqual([old[2]!.id, ...batch.map((r) => r.id)])
+    await expect(bus.get('a.x', { start: 'e_doesnotexist' }).next()).rejects.toThrow('start event id e_doesnotexist not found in namespace a')
+    await expect(bus.put([])).rejects.toThrow('empty batch')
+    await expect(bus.put([{ subject: 'a.x' }, { subject: 'b.x' }])).rejects.toThrow('all events in batch must belong to the same namespace')
+    await expect(bus.put([{ subject: '_bus_.x' }])).rejects.toThrow('reserved _bus_ namespace')
+  })
+
+  it('ack none never redelivers; manual holds the next event until the ack (§10.11-12)', async () => {
+    const bus = await opened.bus()
+    const none = bus.get('a.>', { start: 'oldest' })
+    const manual = bus.get('a.>', { start: 'oldest', ack: 'manual', redelivery: { delayMs: 60_000, count: 3 } })
+    for (let i = 0; i < 3; i++) await bus.put(`a.m${i}`, i)
+    expect((await take(none, 3)).map(text)).toEqual(['0', '1', '2'])
+    const [first] = await take(manual, 1)
+    let second = false
+    const pending = manual.next().then((r) => {
+      second = true
+      return r
+    })
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(second).toBe(false)
+    await first!.ack()
+    const next = await pending
+    expect(next.done).toBe(false)
+    expect(text(next.value as BusEvent)).toBe('1')
+  })
+
+  it('redelivers an unacked event exactly count times, then moves on; acking a redelivered copy stops it (§10.13, §10.15)', async () => {
+    const bus = await opened.bus()
+    const sub = bus.get('a.r', { start: 'oldest', ack: 'manual', redelivery: { delayMs: 100, count: 3 } })
+    const e1 = await bus.put('a.r', 1)
+    const e2 = await bus.put('a.r', 2)
+    const got = await take(sub, 4)
+    expect(got.map((e) => e.id)).toEqual([e1.id, e1.id, e1.id, e2.id])
+    expect(got.map((e) => e.delivery)).toEqual([1, 2, 3, 1])
+    const started = Date.now()
+    const again = await take(sub, 1) // e2 redelivered after ~100 ms
+    expect(again[0]!.id).toBe(e2.id)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(90)
+    await again[0]!.ack()
+    const e3 = await bus.put('a.r', 3)
+    expect((await take(sub, 1))[0]!.id).toBe(e3.id)
+  })
+
+  it('dedups by key and subject, all or nothing for a batch, across a bus restart, until the TTL (§10.19-20)', async () => {
+    let bus = await opened.bus({ dedupTtlMs: 60_000 })
+    await bus.put('a.k', 1, { key: 'k1' })
+    await expect(bus.put('a.k', 2, { key: 'k1' })).rejects.toBeInstanceOf(DuplicateEventError)
+    await bus.put('a.other', 3, { key: 'k1' })
+    await bus.put('a.k', 4, { key: '' })
+    await bus.put('a.k', 5, { key: '' })
+    await expect(bus.put([{ subject: 'a.k', payload: 6, key: 'fresh' }, { subject: 'a.k', payload: 7, key: 'k1' }])).rejects.toMatchObject({ code: 'PULSE_ERR_BUS_DUPLICATE' })
+    await bus.close()
+    bus = await opened.bus({ dedupTtlMs: 60_000 })
+    await expect(bus.put('a.k', 8, { key: 'k1' })).rejects.toBeInstanceOf(DuplicateEventError)
+    await bus.put('a.k', 9, { key: 'fresh' }) // the failed batch recorded nothing
+    const all = await take(bus.get('a.>', { start: 'oldest' }), 5)
+    expect(all.map(text)).toEqual(['1', '3', '4', '5', '9'])
+    const short = await opened.bus({ dedupTtlMs: 50 })
+    await short.put('b.k', 1, { key: 'ttl' })
+    await expect(short.put('b.k', 1, { key: 'ttl' })).rejects.toBeInstanceOf(DuplicateEventError)
+    const deadline = Date.now() + 5_000
+    for (;;) {
+      const ok = await short.put('b.k', 2, { key: 'ttl' }).then(() => true, () => false)
+      if (ok) break
+      expect(Date.now()).toBeLessThan(deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  })
+
+  it('a durable consumer resumes after its last ack across a bus restart', async () => {
+    let bus = await opened.bus()
+    for (let i = 1; i <= 5; i++) await bus.put('a.d', i)
+    let sub = bus.get('a.d', { start: 'oldest', ack: 'manual', durable: 'billing' })
+    for (const event of await take(sub, 1)) await event.ack()
+    const [second] = await take(sub, 1)
+    await second!.ack()
+    await take(sub, 1) // the third is delivered, never acked
+    await sub.return()
+    await bus.close()
+    bus = await opened.bus()
+    sub = bus.get('a.d', { start: 'newest', ack: 'manual', durable: 'billing' })
+    const resumed = await take(sub, 1)
+    expect(text(resumed[0]!)).toBe('3')
+    await resumed[0]!.ack()
+    expect(text((await take(sub, 1))[0]!)).toBe('4')
+  })
+
+  it('confirm(2) resolves after two distinct consumers ack; one consumer acking twice is not two; rejects at the deadline (§10.24)', async () => {
+    const bus = await opened.bus()
+    const c1 = bus.get('a.>', { ack: 'manual' })
+    const c2 = bus.get('a.>', { ack: 'manual' })
+    await Promise.all([c1.ready, c2.ready])
+    const put = bus.put('a.confirm', 'x', { confirm: 2, timeoutMs: 10_000 })
+    const [e1] = await take(c1, 1)
+    await e1!.ack()
+    await e1!.ack()
+    let settled = false
+    void put.finally(() => (settled = true))
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(settled).toBe(false)
+    const [e2] = await take(c2, 1)
+    await e2!.ack()
+    expect((await put).id).toBe(e1!.id)
+    const lonely = bus.put('a.confirm', 'y', { confirm: 2, timeoutMs: 300 })
+    const [e3] = await take(c1, 1)
+    await e3!.ack()
+    await expect(lonely).rejects.toBeInstanceOf(TimeoutError)
+    await expect(lonely).rejects.toMatchObject({ data: { confirmed: 1, wanted: 2 } })
+  })
+
+  it('request/reply through an inbox; no subscriber → NoResponderError at once; a silent subscriber → at the timeout (§10.23)', async () => {
+    const bus = await opened.bus()
+    const responder = bus.reply('rpc.add', (req) => {
+      const { a, b } = JSON.parse(text(req)) as { a: number; b: number }
+      return { sum: a + b }
+    })
+    await responder.ready
+    expect((await bus.request('rpc.add', { a: 2, b: 3 })).toString()).toBe('{"sum":5}')
+    const started = Date.now()
+    await expect(bus.request('rpc.nobody', {}, { timeoutMs: 5_000 })).rejects.toBeInstanceOf(NoResponderError)
+    expect(Date.now() - started).toBeLessThan(1_000)
+    const silent = bus.get('rpc.silent')
+    await silent.ready
+    await expect(bus.request('rpc.silent', {}, { timeoutMs: 200 })).rejects.toThrow('no reply to rpc.silent within 200 ms')
+    // The request is persisted with its response subject.
+    const [persisted] = await take(bus.get('rpc.add', { start: 'oldest' }), 1)
+    expect(persisted!.responseSubject).toMatch(/^_bus_\.[0-9a-v]{20}$/)
+    await responder.close()
+    // Another bus on the same Redis sees the subscription through the registry.
+    const other = await opened.bus()
+    await expect(other.request('rpc.silent', {}, { timeoutMs: 100 })).rejects.toThrow('no reply')
+  })
+
+  it('inbox subjects: never persisted, live subscribers only, no wildcards (§10.21-22)', async () => {
+    const bus = await opened.bus()
+    expect(() => bus.get('_bus_.x.*')).toThrow('inbox subjects cannot contain wildcards')
+    expect((await bus.put('_bus_.abc', 'lost')).index).toBe(-1)
+    const inbox = bus.get('_bus_.abc')
+    await inbox.ready
+    await bus.put('_bus_.abc', 'seen')
+    expect(text((await take(inbox, 1))[0]!)).toBe('"seen"')
+  })
+
+  it('a slow manual consumer in one namespace does not delay another namespace (§10.27)', async () => {
+    const bus = await opened.bus()
+    const slow = bus.get('a.>', { ack: 'manual', redelivery: { delayMs: 60_000, count: 1 } })
+    const fast = bus.get('b.>')
+    await Promise.all([slow.ready, fast.ready])
+    await bus.put('a.1', 1)
+    await bus.put('a.2', 2)
+    await take(slow, 1)
+    for (let i = 0; i < 20; i++) await bus.put(`b.${i}`, i)
+    expect((await take(fast, 20)).length).toBe(20)
+  })
+
+  it('a subscription that falls behind its buffer reads the rest from Redis, in order, nothing lost', async () => {
+    const bus = await opened.bus({ bufferSize: 4, batchSize: 8 })
+    const sub = bus.get('a.>')
+    await sub.ready
+    const ids: string[] = []
+    for (let i = 0; i < 50; i++) ids.push((await bus.put(`a.s${i % 3}`, i)).id)
+    const got = await take(sub, 50)
+    expect(got.map((e) => e.id)).toEqual(ids)
+  })
+})

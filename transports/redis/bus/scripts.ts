@@ -1,0 +1,128 @@
+/**
+ * The bus's Lua scripts (conventions in `../scripts.ts`). Keys: `keys.ts`; entry fields: `entry.ts`.
+ */
+import { defineScript } from '../scripts.js'
+
+/**
+ * Publishes one event or a batch into a namespace, atomically: either every event is appended or none.
+ * Dedup keys live in a sorted set (member `<subject>\n<key>`, score = expiry in ms of the server's
+ * clock), so they survive restarts and expire exactly; Redis 7.0 has no per-field TTL on hashes.
+ */
+export const busPut = defineScript({
+  name: 'busPut-5',
+  numberOfKeys: 5,
+  lua: `--[[
+  busPut-5: appends events to a namespace's stream, refusing the whole call on a duplicate key.
+    KEYS[1]  stream          <prefix>{ns}:log
+    KEYS[2]  event ids       <prefix>{ns}:ids      (hash: event id -> entry id)
+    KEYS[3]  counter         <prefix>{ns}:seq
+    KEYS[4]  dedup keys      <prefix>{ns}:dedup    (zset: subject\\nkey -> expiry ms)
+    KEYS[5]  confirmations   <prefix>{ns}:confirm:<inbox>  (only used when ARGV[2] > 0)
+    ARGV[1]  dedup TTL, ms (0: keys are not recorded)
+    ARGV[2]  confirmations wanted (0: none)
+    ARGV[3]  TTL of the confirmation hash, ms
+    ARGV[4]  number of events n
+    ARGV[5…] per event, 7 values: id, subject, created_at, key, trace id, response subject, payload
+  Reply: { entry id 1, …, entry id n, counter after the last }.
+  Errors: DUPLICATE <i> <subject> — event i (0-based) has a key already published on its subject.
+]]
+local ttl = tonumber(ARGV[1])
+local n = tonumber(ARGV[4])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local seen = {}
+local anyKey = false
+for i = 0, n - 1 do
+  local b = 5 + i * 7
+  local key = ARGV[b + 3]
+  if key ~= '' then
+    anyKey = true
+    local member = ARGV[b + 1] .. '\\n' .. key
+    local score = redis.call('ZSCORE', KEYS[4], member)
+    if seen[member] or (score and tonumber(score) > now) then
+      return redis.error_reply('DUPLICATE ' .. i .. ' ' .. ARGV[b + 1])
+    end
+    seen[member] = true
+  end
+end
+if anyKey and ttl > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now) end
+local reply = {}
+local fields = { 'k', 't', 'r', 'p' }
+for i = 0, n - 1 do
+  local b = 5 + i * 7
+  local args = { 'i', ARGV[b], 's', ARGV[b + 1], 'c', ARGV[b + 2] }
+  for f = 1, 4 do
+    local v = ARGV[b + 2 + f]
+    if v ~= '' then
+      args[#args + 1] = fields[f]
+      args[#args + 1] = v
+    end
+  end
+  local id = redis.call('XADD', KEYS[1], '*', unpack(args))
+  redis.call('HSET', KEYS[2], ARGV[b], id)
+  if ttl > 0 and ARGV[b + 3] ~= '' then
+    redis.call('ZADD', KEYS[4], now + ttl, ARGV[b + 1] .. '\\n' .. ARGV[b + 3])
+  end
+  reply[#reply + 1] = id
+end
+local want = tonumber(ARGV[2])
+if want > 0 then
+  redis.call('HSET', KEYS[5], 'want', want)
+  redis.call('PEXPIRE', KEYS[5], tonumber(ARGV[3]))
+end
+reply[#reply + 1] = redis.call('INCRBY', KEYS[3], n)
+return reply
+`,
+})
+
+/**
+ * Records that a consumer acked an event with a response subject (a \`confirm\` put, or a publisher
+ * over HTTP doing its own confirm), once per consumer id, and the first time publishes the confirmation
+ * record (\`key\` = the consumer id, no payload) on the inbox's channel.
+ */
+export const busConfirm = defineScript({
+  name: 'busConfirm-2',
+  numberOfKeys: 2,
+  lua: `--[[
+  busConfirm-2: records a consumer's ack of an event that has a response subject, once per consumer.
+    KEYS[1]  confirmations   <prefix>{ns}:confirm:<inbox>   (hash: [want], then one field per consumer)
+    KEYS[2]  inbox channel   <prefix>inbox:_bus_.<name>     (a channel, passed as a key)
+    ARGV[1]  consumer id
+    ARGV[2]  the record to publish
+    ARGV[3]  TTL of the hash when this call creates it, ms
+  Reply: the number of distinct consumers that acked.
+]]
+if redis.call('HSETNX', KEYS[1], ARGV[1], '1') == 1 then
+  if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3])) end
+  redis.call('PUBLISH', KEYS[2], ARGV[2])
+end
+return redis.call('HLEN', KEYS[1]) - redis.call('HEXISTS', KEYS[1], 'want')
+`,
+})
+
+/** Moves a durable consumer's cursor forward (never back). */
+export const busCursor = defineScript({
+  name: 'busCursor-1',
+  numberOfKeys: 1,
+  lua: `--[[
+  busCursor-1: advances a durable consumer's cursor.
+    KEYS[1]  durable   <prefix>{ns}:durable:<name>   (hash: cursor, pattern)
+    ARGV[1]  entry id done
+    ARGV[2]  the consumer's pattern
+  Reply: the cursor after the call.
+]]
+local function parts(id)
+  local dash = string.find(id, '-', 1, true)
+  if not dash then return tonumber(id), 0 end
+  return tonumber(string.sub(id, 1, dash - 1)), tonumber(string.sub(id, dash + 1))
+end
+local cur = redis.call('HGET', KEYS[1], 'cursor')
+if cur then
+  local cm, cs = parts(cur)
+  local nm, ns = parts(ARGV[1])
+  if nm < cm or (nm == cm and ns <= cs) then return cur end
+end
+redis.call('HSET', KEYS[1], 'cursor', ARGV[1], 'pattern', ARGV[2])
+return ARGV[1]
+`,
+})
