@@ -12,8 +12,9 @@ type Where = 'buffer' | 'hand'
 
 export class HeldEvents {
   readonly #byKey = new Map<string, Map<string, Where>>()
-  /** [key, id] in emit order, for `consumed`; acked ones are skipped when reached. */
-  #order: [string, string][] = []
+  /** Keys and ids in emit order (two arrays: no pair allocated per event), for `consumed`; acked ones are skipped when reached. */
+  #orderKeys: string[] = []
+  #orderIds: string[] = []
   #head = 0
 
   get size(): number {
@@ -27,7 +28,8 @@ export class HeldEvents {
     let ids = this.#byKey.get(key)
     if (ids === undefined) this.#byKey.set(key, (ids = new Map<string, Where>()))
     ids.set(id, 'buffer')
-    this.#order.push([key, id])
+    this.#orderKeys.push(key)
+    this.#orderIds.push(id)
   }
 
   /** Acked, or no longer this instance's. */
@@ -40,13 +42,20 @@ export class HeldEvents {
 
   /** The caller took `n` more events out of its buffer. */
   consumed(n: number): void {
-    for (let i = 0; i < n && this.#head < this.#order.length; i++) {
-      const [key, id] = this.#order[this.#head++] as [string, string]
-      const ids = this.#byKey.get(key)
+    let key: string | undefined
+    let ids: Map<string, Where> | undefined
+    for (let i = 0; i < n && this.#head < this.#orderIds.length; i++) {
+      const k = this.#orderKeys[this.#head] as string
+      const id = this.#orderIds[this.#head++] as string
+      if (k !== key) {
+        key = k
+        ids = this.#byKey.get(k)
+      }
       if (ids?.get(id) === 'buffer') ids.set(id, 'hand')
     }
-    if (this.#head > 1024 && this.#head * 2 > this.#order.length) {
-      this.#order = this.#order.slice(this.#head)
+    if (this.#head > 1024 && this.#head * 2 > this.#orderIds.length) {
+      this.#orderKeys = this.#orderKeys.slice(this.#head)
+      this.#orderIds = this.#orderIds.slice(this.#head)
       this.#head = 0
     }
   }
@@ -69,7 +78,8 @@ export class HeldEvents {
 
   clear(): void {
     this.#byKey.clear()
-    this.#order = []
+    this.#orderKeys = []
+    this.#orderIds = []
     this.#head = 0
   }
 }

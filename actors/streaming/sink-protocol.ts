@@ -6,14 +6,25 @@
  *   Sink ──ack seq streams ids▶ actor   acks, numbered; the actor XACKs what arrived while the last XACK ran
  *   Sink ──alive─────────────▶ actor   the caller's thread is responsive (sent when nothing else was)
  *   Sink ──addStream / removeStream / stats / close (asks)
- *   actor ──events [WireEvent…]▶ Sink  a batch (≤ credits, ≤ kMaxBatchBytes of payload)
+ *   actor ──events stream ids …▶ Sink  a batch of one stream (≤ credits, ≤ kMaxBatchBytes of payload)
  *   actor ──acked seq─────────▶ Sink   every ack numbered ≤ seq is in Redis
  *   actor ──log level msg data▶ Sink   for the sink's logger (loggers do not cross threads)
  */
 import type { SinkStartArgs, StreamTtl } from './sink-group.js'
 
-/** `[id, stream, eventName, topic or null, payload, deliveryCount]`: compact on the ring. */
-export type WireEvent = [string, string, string, string | null, Uint8Array, number]
+/**
+ * A batch of events of one stream, column by column: compact on the ring (the stream name once, no
+ * array per event to encode and decode). `topics` is null when no event of the batch has one,
+ * `deliveries` when every event is a first delivery (count 1).
+ */
+export interface WireBatch {
+  readonly stream: string
+  readonly ids: string[]
+  readonly names: string[]
+  readonly topics: (string | null)[] | null
+  readonly payloads: Uint8Array[]
+  readonly deliveries: number[] | null
+}
 
 export interface SinkReaderArgs extends SinkStartArgs {
   readonly redisUrl: string
@@ -35,7 +46,7 @@ export type SinkReaderMsg =
   | { readonly t: 'close' }
 
 export type SinkReaderOut =
-  | { readonly t: 'events'; readonly events: WireEvent[] }
+  | ({ readonly t: 'events' } & WireBatch)
   | { readonly t: 'acked'; readonly seq: number }
   | { readonly t: 'log'; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly msg: string; readonly data: Record<string, unknown> }
 

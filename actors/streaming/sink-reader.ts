@@ -26,11 +26,17 @@ import { parseReadReply, type StreamBatch } from './cursor.js'
 import { HeldEvents } from './held-events.js'
 import { claimIdle, setHeldIdle } from './sink-claims.js'
 import { createGroup, joinGroup, leaveGroup, removeStaleConsumers, type StreamTtl, writeKeepAlive } from './sink-group.js'
-import { kMaxBatchBytes, type SinkReaderArgs, type SinkReaderOut, type SinkStats, type WireEvent } from './sink-protocol.js'
+import { kMaxBatchBytes, type SinkReaderArgs, type SinkReaderOut, type SinkStats, type WireBatch } from './sink-protocol.js'
 import { compileTopicFilter, type TopicFilter } from './topic-filter.js'
 
 /** An idle time that makes any idle check claim the entry: a day, far above any grace period. */
 const kHandOverIdleMs = 86_400_000
+
+type MutableBatch = { -readonly [K in keyof WireBatch]: WireBatch[K] }
+
+function newBatch(stream: string): MutableBatch {
+  return { stream, ids: [], names: [], topics: null, payloads: [], deliveries: null }
+}
 
 export class SinkReader {
   readonly #args: SinkReaderArgs
@@ -95,8 +101,15 @@ export class SinkReader {
 
   ack(seq: number, streams: readonly string[], ids: readonly string[]): void {
     this.#alive()
-    for (const [i, id] of ids.entries()) {
-      const key = streamKey(streams[i] ?? '')
+    // The ids of one message mostly share a stream: its key is made once per run of the same stream.
+    let stream: string | undefined
+    let key = ''
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i] as string
+      if (streams[i] !== stream) {
+        stream = streams[i]
+        key = streamKey(stream ?? '')
+      }
       this.#held.delete(key, id)
       this.#queueAck(key, id)
     }
@@ -209,7 +222,7 @@ export class SinkReader {
       this.#log('warn', 'skipped entries that are not Pulse events', undefined, { stream, ids: batch.malformed, code: 'PULSE_ERR_STREAM_MALFORMED_ENTRY' })
       for (const id of batch.malformed) this.#queueAck(key, id)
     }
-    const events: WireEvent[] = []
+    let out = newBatch(stream)
     let bytes = 0
     for (const entry of batch.entries) {
       if (this.#filter !== undefined && !this.#filter(entry.topic)) {
@@ -218,22 +231,32 @@ export class SinkReader {
         continue
       }
       if (!this.#args.noAck) this.#held.add(key, entry.id)
-      events.push([entry.id, stream, entry.name, entry.topic ?? null, entry.payload, deliveries?.get(entry.id) ?? 1])
+      const n = out.ids.length
+      out.ids.push(entry.id)
+      out.names.push(entry.name)
+      out.payloads.push(entry.payload)
+      if (entry.topic !== undefined) (out.topics ??= new Array<string | null>(n).fill(null)).push(entry.topic)
+      else out.topics?.push(null)
+      const count = deliveries?.get(entry.id) ?? 1
+      if (count !== 1) (out.deliveries ??= new Array<number>(n).fill(1)).push(count)
+      else out.deliveries?.push(1)
       bytes += entry.payload.length
       if (bytes >= kMaxBatchBytes) {
-        this.#emit(events.splice(0))
+        this.#emit(out)
+        out = newBatch(stream)
         bytes = 0
       }
     }
-    this.#emit(events)
+    this.#emit(out)
     if (!this.#args.noAck && this.#pendingAcks.size > 0) this.#ackLoop ??= this.#flushAcks()
   }
 
-  #emit(events: WireEvent[]): void {
-    if (events.length === 0) return
-    this.#credits -= events.length
-    this.#stats.delivered += events.length
-    this.#ctx.emit({ t: 'events', events } satisfies SinkReaderOut)
+  #emit(batch: WireBatch): void {
+    const n = batch.ids.length
+    if (n === 0) return
+    this.#credits -= n
+    this.#stats.delivered += n
+    this.#ctx.emit({ t: 'events', ...batch } satisfies SinkReaderOut)
   }
 
   // --- acks ----------------------------------------------------------------------------------------

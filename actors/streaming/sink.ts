@@ -28,7 +28,7 @@ import type { SinkEvent } from './event.js'
 import { Fanout, type Subscription } from './fanout.js'
 import { type AddStreamOptions, resolveAddStreamOptions, resolveSinkOptions, type ResolvedSinkOptions, type SinkOptions } from './options.js'
 import type { StreamTtl } from './sink-group.js'
-import type { SinkReaderArgs, SinkReaderMsg, SinkReaderOut, SinkStats, WireEvent } from './sink-protocol.js'
+import type { SinkReaderArgs, SinkReaderMsg, SinkReaderOut, SinkStats, WireBatch } from './sink-protocol.js'
 import type { StreamHandle as Stream } from './stream-handle.js'
 
 const kActorModule = new URL(import.meta.url.endsWith('.ts') ? './sink-reader.actor.ts' : './sink-reader.actor.js', import.meta.url)
@@ -230,8 +230,8 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
   #onMessage(msg: SinkReaderOut): void {
     switch (msg.t) {
       case 'events':
-        this.#received += msg.events.length
-        this.#fanout.push(msg.events.map((e) => this.#event(e)))
+        this.#received += msg.ids.length
+        this.#fanout.push(this.#events(msg))
         break
       case 'acked':
         while (this.#unconfirmed[0] !== undefined && this.#unconfirmed[0].msg.seq <= msg.seq) {
@@ -245,18 +245,25 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
     }
   }
 
-  #event([id, streamName, eventName, topic, payload, deliveryCount]: WireEvent): SinkEvent {
-    this.#acked.delete(`${streamName}\0${id}`)
-    return {
-      id,
-      streamName,
-      eventName,
-      topic: topic ?? undefined,
-      payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
-      createdAt: new Date(Number(id.slice(0, id.indexOf('-')))),
-      sinkName: this.name,
-      deliveryCount,
+  #events({ stream: streamName, ids, names, topics, payloads, deliveries }: WireBatch): SinkEvent[] {
+    const events = new Array<SinkEvent>(ids.length)
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i] as string
+      const payload = payloads[i] as Uint8Array
+      // A redelivered event may be acked again (only acks in flight hold a token).
+      if (this.#acked.size > 0) this.#acked.delete(`${streamName}\0${id}`)
+      events[i] = {
+        id,
+        streamName,
+        eventName: names[i] as string,
+        topic: topics?.[i] ?? undefined,
+        payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+        createdAt: new Date(Number(id.slice(0, id.indexOf('-')))),
+        sinkName: this.name,
+        deliveryCount: deliveries?.[i] ?? 1,
+      }
     }
+    return events
   }
 
   /** Grants the actor the buffer space not yet granted, once it is worth a message. */
