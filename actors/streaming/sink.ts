@@ -7,7 +7,7 @@
  *   actor reads only as many as it was given credits for; credits come back as the buffer drains, with
  *   how many events were consumed. Nothing is dropped; a full buffer stops the reads.
  * - `ack(ev)` queues the id; the acks of one turn of the event loop go to the actor in one message,
- *   and it XACKs them in batches. The promise resolves once Redis has the ack.
+ *   and it XACKs them in batches. The promise resolves once queued; `flush()` once Redis has them.
  * - While the caller's thread is responsive it says so (any message, or an `alive` every grace/8), so
  *   the actor knows whether events in hand should be kept (a handler blocking the thread) or may be
  *   redelivered (forgotten). See held-events.ts.
@@ -18,7 +18,7 @@
 import { ulid } from 'ulid'
 
 import type { ActorRef } from '../../runtime/actor-ref.js'
-import { ClosedError, InvalidArgumentError } from '../../runtime/errors.js'
+import { ClosedError, coerceError, InvalidArgumentError } from '../../runtime/errors.js'
 import { Lifecycle } from '../../runtime/lifecycle.js'
 import type { Logger } from '../../runtime/logger.js'
 import { Runtime } from '../../runtime/runtime.js'
@@ -105,18 +105,41 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
     return this.subscribe()
   }
 
-  /** Acks one event; resolves once Redis has it. Acking twice is harmless. */
+  /**
+   * Acks one event. It resolves as soon as the ack is queued for the actor, which XACKs the acks of
+   * a turn of the event loop in one batch (so `await sink.ack(ev)` in a loop costs no round trip);
+   * `flush()` resolves once Redis has every ack made so far. An ack that never reaches Redis (the
+   * process dies first) means the event is delivered again: at least once. Acking twice is harmless.
+   * Rejects with `ClosedError` after close, `InvalidArgumentError` for an event of another sink.
+   */
   ack(event: SinkEvent): Promise<void> {
     return this.ackMany([event])
   }
 
-  /** Acks events in one round trip. */
+  /** Acks events in one message to the actor (see `ack`). */
   ackMany(events: readonly SinkEvent[]): Promise<void> {
+    try {
+      this.#queueAcks(events)
+      return Promise.resolve()
+    } catch (error) {
+      return Promise.reject(coerceError(error))
+    }
+  }
+
+  /** Resolves once every ack made so far is in Redis; rejects with `ClosedError` if the sink closes first. */
+  flush(): Promise<void> {
+    if (this.#lifecycle.state !== 'open') return Promise.reject(new ClosedError(`Sink "${this.name}" is closed`))
+    if (this.#unconfirmed.length === 0 && this.#ackQueue.ids.length === 0) return Promise.resolve()
+    const seq = this.#ackSeq
+    return new Promise((resolve, reject) => this.#pendingAcks.push({ seq, resolve, reject }))
+  }
+
+  #queueAcks(events: readonly SinkEvent[]): void {
     this.#lifecycle.assertOpen('ack')
     if (!Array.isArray(events)) throw new InvalidArgumentError('events must be an array of sink events', { data: { option: 'events' } })
     const list: readonly SinkEvent[] = events
     for (const event of list) this.#checkOwn(event)
-    if (this.#options.noAck) return Promise.resolve()
+    if (this.#options.noAck) return
     let queued = 0
     for (const event of list) {
       const token = `${event.streamName}\0${event.id}`
@@ -127,10 +150,9 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
       this.#ackQueue.tokens.push(token)
       queued++
     }
-    if (queued === 0 && this.#pendingAcks.length === 0) return Promise.resolve()
-    const seq = queued === 0 ? this.#ackSeq : ++this.#ackSeq
+    if (queued === 0) return
+    this.#ackSeq++
     this.#ackFlush ??= setImmediate(() => this.#flushAcks())
-    return new Promise((resolve, reject) => this.#pendingAcks.push({ seq, resolve, reject }))
   }
 
   /** Reads `stream` too; its group starts at `options.start` (default: the sink's) when this creates it. */

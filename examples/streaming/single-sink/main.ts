@@ -28,7 +28,7 @@ try {
       console.log('  not acking order 2: it comes back after the grace period')
       continue
     }
-    await sink.ack(event) // resolves once Redis has the ack
+    await sink.ack(event) // queued for the actor, XACKed in a batch
     if (order === 2) break // the redelivery of order 2 was the last one expected
   }
   assert.deepEqual(seen, ['1:1', '2:1', '3:1', '2:2'])

@@ -43,8 +43,10 @@ describe('Sink', () => {
     expect(ev?.payload.toString()).toBe('world')
     await sink.ack(ev as SinkEvent)
     await sink.ack(ev as SinkEvent) // twice: harmless
+    await sink.flush() // ack resolves once queued; flush once Redis has every ack
     expect(await pendingCount(s.key, sink.name)).toBe(0)
-    expect(() => sink.ack({ ...(ev as SinkEvent), sinkName: 'other' })).toThrow(InvalidArgumentError)
+    await expect(sink.ack({ ...(ev as SinkEvent), sinkName: 'other' })).rejects.toThrow(InvalidArgumentError)
+    await expect(sink.ackMany('x' as never)).rejects.toThrow(/events must be an array/)
   })
 
   it('scenario 6: a sink started { after } gets only later events; the start applies when the group is created', async () => {
@@ -112,6 +114,7 @@ describe('Sink', () => {
     const [next] = await take(sub, 1, 5_000)
     expect(next?.eventName).toBe('sentinel')
     await sink.ack(next as SinkEvent)
+    await sink.flush()
     expect(await pendingCount(s.key, sink.name)).toBe(0)
     expect((await sink.stats()).claimed).toBeGreaterThanOrEqual(1)
   })
@@ -228,6 +231,19 @@ describe('Sink', () => {
     expect(names([...first, ...rest])).toEqual(Array.from({ length: 100 }, (_, i) => String(i)))
   })
 
+  it('close flushes the acks made before it: nothing acked is redelivered to the next instance', async () => {
+    opened = new Opened()
+    const s = stream()
+    const name = opened.name('k')
+    const first = await s.newSink(name, fast)
+    const sub = first.subscribe()
+    await s.addMany(Array.from({ length: 50 }, (_, i) => ({ name: String(i), payload: '' })))
+    const got = await take(sub, 50)
+    for (const ev of got) await first.ack(ev)
+    await first.close()
+    expect(await pendingCount(s.key, name)).toBe(0)
+  })
+
   it('close while blocked in XREADGROUP returns within a bound; close twice does not deadlock; acks after close reject', async () => {
     opened = new Opened()
     const s = stream()
@@ -240,7 +256,8 @@ describe('Sink', () => {
     await Promise.all([sink.close(), sink.close()])
     expect(Date.now() - t0).toBeLessThan(3_000)
     expect(await pending).toEqual({ done: true, value: undefined })
-    expect(() => sink.ack(ev as SinkEvent)).toThrow(/closed|closing/)
+    await expect(sink.ack(ev as SinkEvent)).rejects.toThrow(/closed|closing/)
+    await expect(sink.flush()).rejects.toThrow(/closed/)
   })
 
   it('runs on a runtime it is given (one actor per instance, stopped at close) and takes an ioredis client', async () => {
