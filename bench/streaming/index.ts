@@ -36,7 +36,7 @@ const only = new Set((option('--only') ?? 'throughput,latency').split(','))
 const jsonFile = option('--json')
 const kEvents = Number(option('--events') ?? (ctx.quick ? 10_000 : 100_000))
 /** One ack in flight costs a round trip per event: a tenth of the events gives the same rate sooner. */
-const kAwaitedEvents = Number(option('--awaited-events') ?? Math.max(1_000, Math.floor(kEvents / 10)))
+const kAwaitedEvents = Number(option('--awaited-events') ?? kEvents)
 const kBullJobs = Number(option('--bull-jobs') ?? (ctx.quick ? 5_000 : 30_000))
 const kConcurrency = 50
 const kRate = Number(option('--rate') ?? 5_000)
