@@ -18,9 +18,15 @@ import { coerceError, toWire, type WireError } from '../../runtime/errors.js'
 import { withTimeout } from '../../runtime/lifecycle.js'
 import { type ConnectionConfig, poolConfig } from './protocol.js'
 
-/** A pool with the `'error'` listener that keeps a dying idle client from crashing the thread. */
-export function openActorPool(connection: ConnectionConfig, max: number, applicationName: string): pg.Pool {
+/**
+ * A pool with the `'error'` listener that keeps a dying idle client from crashing the thread.
+ * `sessionSql`: run on every new connection before anything else (pg queues a client's queries in
+ * order, and the pool hands a new client out only after its 'connect' listeners ran). A statement,
+ * not the `options` startup parameter, which connection poolers such as PgBouncer refuse.
+ */
+export function openActorPool(connection: ConnectionConfig, max: number, applicationName: string, sessionSql?: string): pg.Pool {
   const pool = new pg.Pool(poolConfig(connection, max, applicationName))
+  if (sessionSql !== undefined) pool.on('connect', (client) => void client.query(sessionSql).catch(() => undefined))
   pool.on('error', () => undefined)
   return pool
 }

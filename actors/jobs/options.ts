@@ -5,7 +5,7 @@ import type pg from 'pg'
 
 import { InvalidArgumentError } from '../../runtime/errors.js'
 import { checkLogger, type Logger, SILENT_LOGGER } from '../../runtime/logger.js'
-import { checkDurationMs, checkKnownKeys, checkString, resolveOptions } from '../../runtime/options.js'
+import { checkDurationMs, checkInteger, checkKnownKeys, checkString, resolveOptions } from '../../runtime/options.js'
 import { type Backoff, checkBackoff, DEFAULT_BACKOFF_UNIT_MS } from './backoff.js'
 
 /** What it logs through: the kernel's `Logger` (pino's shape). */
@@ -38,6 +38,12 @@ export interface JobQueueOptions {
    */
   backoff?: Backoff | undefined
   /**
+   * Most jobs one claim statement takes (an integer from 1 to 10,000). A claim also takes no more than
+   * the worker's free credits (`concurrency + prefetch` of `start`), so this only bounds big windows.
+   * @default 500
+   */
+  claimBatchMax?: number | undefined
+  /**
    * Where the queue logs.
    * @default silent
    */
@@ -63,6 +69,7 @@ export interface ResolvedJobQueueOptions {
   readonly leaseTtlMs: number
   readonly pollIntervalMs: number
   readonly backoff: Backoff
+  readonly claimBatchMax: number
   readonly logger: JobQueueLogger
   readonly actor: string
   readonly closeTimeoutMs: number
@@ -74,12 +81,13 @@ export const DEFAULT_JOB_QUEUE_OPTIONS = Object.freeze({
   leaseTtlMs: 30_000,
   pollIntervalMs: 1_000,
   backoff: DEFAULT_BACKOFF_UNIT_MS,
+  claimBatchMax: 500,
   logger: SILENT_LOGGER,
   actor: 'api',
   closeTimeoutMs: 30_000,
 }) satisfies Omit<ResolvedJobQueueOptions, 'pg'>
 
-const kKnownOptions = ['pg', 'schema', 'leaseTtlMs', 'pollIntervalMs', 'backoff', 'logger', 'actor', 'closeTimeoutMs']
+const kKnownOptions = ['pg', 'schema', 'leaseTtlMs', 'pollIntervalMs', 'backoff', 'claimBatchMax', 'logger', 'actor', 'closeTimeoutMs']
 /** migrate.ts's rule: a lower-case identifier that PostgreSQL does not reserve. */
 const kSchemaPattern = /^(?!pg_)[a-z_][a-z0-9_]{0,62}$/
 
@@ -99,6 +107,7 @@ export function resolveJobQueueOptions(options: JobQueueOptions): ResolvedJobQue
   if (options.leaseTtlMs !== undefined) checkDurationMs(options.leaseTtlMs, 'options.leaseTtlMs', { min: 30 })
   if (options.pollIntervalMs !== undefined) checkDurationMs(options.pollIntervalMs, 'options.pollIntervalMs', { min: 1 })
   if (options.backoff !== undefined) checkBackoff(options.backoff, 'options.backoff')
+  if (options.claimBatchMax !== undefined) checkInteger(options.claimBatchMax, 'options.claimBatchMax', { min: 1, max: 10_000 })
   if (options.logger !== undefined) checkLogger(options.logger)
   if (options.actor !== undefined) checkString(options.actor, 'options.actor', { nonEmpty: true })
   if (options.closeTimeoutMs !== undefined) checkDurationMs(options.closeTimeoutMs, 'options.closeTimeoutMs')

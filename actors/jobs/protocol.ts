@@ -29,11 +29,14 @@ export interface DispatcherArgs {
 }
 
 export type DispatcherMsg =
-  /** `n` more jobs it may hold (claimed, not acked yet); `reset` replaces the count (after a restart). */
+  /**
+   * `n` more jobs it may claim (a credit is spent by a claim and returned when the job's handler
+   * finished, before its ack); `reset` replaces the count (after a restart).
+   */
   | { t: 'credit'; n: number; reset?: boolean }
   /** The job names it may claim (an empty list claims nothing). */
   | { t: 'names'; names: string[] }
-  /** Results to ack in the next batch. */
+  /** Results to ack, with the next claim. */
   | { t: 'done'; completed: LeaseRef[]; failed: FailedJob[] }
   /** Stop claiming; answered by the `closed` emit, after the `jobs` of any claim in flight. */
   | { t: 'close' }

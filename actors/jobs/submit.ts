@@ -1,5 +1,18 @@
-/** Enqueueing: validation of a job's name, args and options into the row `insertJobs` writes. */
-import { InvalidArgumentError } from '../../runtime/errors.js'
+/**
+ * Enqueueing: validation of a job's name, args and options into the row `insertJobs` writes, and the
+ * group commit of single enqueues.
+ *
+ * Group commit. A single `enqueue` (without the caller's client) goes to the queue's `EnqueueBatcher`:
+ * while fewer than `kInsertsInFlight` inserts run, it is sent at once, alone (no added latency when
+ * idle); past that, enqueues wait and leave together, up to `kMaxBatch` in one `insertJobs` statement,
+ * as soon as an insert returns. Each one still resolves only once its row is committed (durable), with
+ * its own id. Under a burst the queue pays one commit (one WAL flush) per batch instead of one per job
+ * and holds at most `kInsertsInFlight` connections of its pool, instead of queueing every call on the
+ * pool's connection timeout. A batch the database refuses for a row's sake (a query error) is retried
+ * row by row, so one bad row fails only its own call. `close()` sends what waits before it releases
+ * the pool (a close hook); a destroy rejects it with `ClosedError`.
+ */
+import { ClosedError, InvalidArgumentError, type PulseError } from '../../runtime/errors.js'
 import { checkInteger, checkKnownKeys, checkString } from '../../runtime/options.js'
 import { mapPgError } from '../../transports/postgres/errors.js'
 import { insertJobs, type NewJob } from '../../transports/postgres/jobs/enqueue.js'
@@ -65,11 +78,110 @@ export function toNewJob(name: unknown, args: unknown, options: JobOptions, path
 export async function enqueue(ctx: JobQueueInternals, name: string, args: unknown, options: EnqueueOptions = {}): Promise<string> {
   checkKnownKeys(options, [...kJobOptionKeys, 'client'])
   const job = toNewJob(name, args, options, { name: 'name', args: 'args', options: 'options' })
-  const db = options.client === undefined ? ctx.db : checkClient(options.client, 'options.client')
+  if (options.client === undefined) {
+    ctx.assertOpen('enqueue')
+    return batcherOf(ctx).add(job)
+  }
+  const db = checkClient(options.client, 'options.client')
   ctx.assertOpen('enqueue')
   const [id] = await insertJobs(db, ctx.q, [job]).catch(rethrowMapped)
   if (id === undefined) throw new Error('insertJobs returned no id')
   return id
+}
+
+/** Inserts running at once for single enqueues; the pool keeps the rest of its connections. */
+const kInsertsInFlight = 4
+/** Most single enqueues one insert statement takes. */
+const kMaxBatch = 1_000
+
+interface Pending {
+  readonly job: NewJob
+  readonly resolve: (id: string) => void
+  readonly reject: (error: unknown) => void
+}
+
+/** The group commit of one queue's single enqueues (see the top of this module). */
+class EnqueueBatcher {
+  readonly #ctx: JobQueueInternals
+  #waiting: Pending[] = []
+  #inFlight = 0
+  #drained: (() => void)[] = []
+
+  constructor(ctx: JobQueueInternals) {
+    this.#ctx = ctx
+    ctx.addCloseHook(
+      () => this.drained(),
+      () => this.#rejectWaiting(new ClosedError('the job queue was destroyed before this job was enqueued')),
+    )
+  }
+
+  add(job: NewJob): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
+      this.#waiting.push({ job, resolve, reject })
+      this.#pump()
+    })
+  }
+
+  /** Resolves once nothing waits and no insert runs. */
+  drained(): Promise<void> {
+    if (this.#inFlight === 0 && this.#waiting.length === 0) return Promise.resolve()
+    return new Promise((resolve) => this.#drained.push(resolve))
+  }
+
+  #pump(): void {
+    while (this.#inFlight < kInsertsInFlight && this.#waiting.length > 0) {
+      const batch = this.#waiting.length <= kMaxBatch ? this.#waiting : this.#waiting.slice(0, kMaxBatch)
+      this.#waiting = batch === this.#waiting ? [] : this.#waiting.slice(kMaxBatch)
+      this.#inFlight++
+      void this.#send(batch).finally(() => {
+        this.#inFlight--
+        this.#pump()
+        if (this.#inFlight === 0 && this.#waiting.length === 0) for (const resolve of this.#drained.splice(0)) resolve()
+      })
+    }
+  }
+
+  async #send(batch: readonly Pending[]): Promise<void> {
+    const { db, q } = this.#ctx
+    try {
+      const ids = await insertJobs(db, q, batch.map((p) => p.job))
+      batch.forEach((p, i) => settleId(p, ids[i]))
+    } catch (error) {
+      if (batch.length > 1 && (error as PulseError).code === 'PULSE_ERR_PG_QUERY') {
+        // One row may be at fault: each on its own, in call order (a repeated idempotency key still
+        // returns the id of the earlier call), so the others still land.
+        for (const p of batch) {
+          await insertJobs(db, q, [p.job]).then(
+            ([id]) => settleId(p, id),
+            (e: unknown) => p.reject(mapPgError(e)),
+          )
+        }
+        return
+      }
+      const mapped = mapPgError(error)
+      for (const p of batch) p.reject(mapped)
+    }
+  }
+
+  #rejectWaiting(error: Error): void {
+    for (const p of this.#waiting.splice(0)) p.reject(error)
+  }
+}
+
+function settleId(pending: Pending, id: string | undefined): void {
+  if (id === undefined) pending.reject(new Error('insertJobs returned no id'))
+  else pending.resolve(id)
+}
+
+const batchers = new WeakMap<JobQueueInternals, EnqueueBatcher>()
+
+function batcherOf(ctx: JobQueueInternals): EnqueueBatcher {
+  let batcher = batchers.get(ctx)
+  if (batcher === undefined) {
+    batcher = new EnqueueBatcher(ctx)
+    batchers.set(ctx, batcher)
+  }
+  return batcher
 }
 
 export async function enqueueMany(ctx: JobQueueInternals, items: readonly EnqueueManyItem[], options: EnqueueManyOptions = {}): Promise<string[]> {

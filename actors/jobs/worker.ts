@@ -7,7 +7,7 @@
  *
  *   claimed by the dispatcher (one credit spent; from now on the watchdog renews its lease)
  *     └─▶ received ──a slot free (global and per name)──▶ running ──settles──▶ result sent ──acked──▶ events
- *           │  (else waiting, in claim order)                │                                   (credit back)
+ *           │  (else waiting, in claim order)                │      (slot + credit back)   (with the next claim)
  *           │ lease lost: dropped (credit back)               │ lease lost: signal aborts (LeaseLostError),
  *           │ close: released at once                         │   result discarded (credit back when it settles)
  *           ▼                                                 │ timeoutMs: signal aborts (JobTimeoutError), the
@@ -17,14 +17,19 @@
  *                                                 its slot comes back when the handler's promise settles
  *
  * Backpressure. The worker grants the dispatcher `concurrency + prefetch` credits (prefetch defaults
- * to 0). A job holds its credit from its claim until its result is acked, and the dispatcher never
- * claims past its credits: the database never shows more running jobs of this worker than that, and
- * a job waiting here for a slot has its lease renewed, so it is never reaped unstarted. A name
- * registered with its own `concurrency` leaves the claimable names while it is saturated.
+ * to 0). A job holds its credit from its claim until its handler settles (or it is dropped or
+ * released), and the dispatcher never claims past its credits: this worker never holds more than
+ * `concurrency + prefetch` unfinished jobs. The credit comes back with the result, before the
+ * database confirmed it, so the next claim does not wait for the ack (the dispatcher sends the ack
+ * with that claim, in one statement). The database therefore shows at most 2 × (concurrency +
+ * prefetch) running jobs of this worker: the unfinished ones plus the finished ones whose ack is on
+ * its way (dispatcher.actor.ts). A job waiting here for a slot has its lease renewed, so it is never
+ * reaped unstarted, and so has a finished one until its ack lands. A name registered with its own
+ * `concurrency` leaves the claimable names while it is saturated.
  *
  * Results are batched: everything that settles within one turn of the event loop goes to the
- * dispatcher in one message, and it acks them with one statement per kind. Events fire once the
- * database confirmed the transition: 'completed', 'failed' then 'retrying' or 'dead', 'progress';
+ * dispatcher in one message, with the credits it frees, and the dispatcher acks them with its next
+ * claim (failures beside it). Events fire once the database confirmed the transition: 'completed', 'failed' then 'retrying' or 'dead', 'progress';
  * also 'started' when a handler starts, and 'warning' for errors the worker recovers from by itself
  * (a database that is down: claims, acks and renewals retry). The 'failed' + 'retrying' / 'dead'
  * events of a lapsed lease come from the watchdog that reaped it, which may be another worker's.
@@ -122,7 +127,7 @@ export interface JobWorkerOptions {
   pollIntervalMs?: number | undefined
   /** Unit of `attempt² × unit` in ms, or `(attempt) => delayMs`. @default 1_000 */
   backoff?: Backoff | undefined
-  /** Most jobs one claim statement takes. @default 100 */
+  /** Most jobs one claim statement takes (1–10,000). @default 500 */
   claimBatchMax?: number | undefined
   /** How often lapsed leases are reaped. @default min(leaseTtlMs, 5_000) */
   sweepIntervalMs?: number | undefined
@@ -139,7 +144,9 @@ export interface JobWorkerStartOptions {
   concurrency?: number | undefined
   /**
    * Jobs claimed beyond `concurrency`, waiting on this side for a slot (their leases are renewed, so
-   * they are never reaped while they wait). A job counts as claimed until its result is acked.
+   * they are never reaped while they wait). A job counts as claimed until its handler settles; the
+   * claim batch is at most `concurrency + prefetch` (and `claimBatchMax`), so a prefetch buys bigger
+   * batches — fewer statements per job — for short jobs.
    * @default 0
    */
   prefetch?: number | undefined
@@ -191,7 +198,7 @@ export const DEFAULT_JOB_WORKER_OPTIONS = {
   leaseTtlMs: 30_000,
   pollIntervalMs: 1_000,
   backoff: DEFAULT_BACKOFF_UNIT_MS,
-  claimBatchMax: 100,
+  claimBatchMax: 500,
   scheduleTickMs: 1_000,
 } as const
 
@@ -226,11 +233,12 @@ interface Held {
   readonly job: ClaimedJob
   readonly reg: Registration
   state: 'waiting' | 'running'
+  /** Made on first use (the handler reads `job.signal`, or the attempt is aborted): most never need one. */
   controller: AbortController | undefined
   /**
-   * 'sent': its result (or its release) went to the dispatcher, whose ack returns the credit;
-   * 'dropped': its lease was lost, so there is nothing to ack and the credit is returned from here.
-   * Either way nothing more is reported for it.
+   * 'sent': its result (or its release) went to the dispatcher for the next ack;
+   * 'dropped': its lease was lost, so there is nothing to ack.
+   * Either way nothing more is reported for it; its credit comes back when it leaves `#held`.
    */
   outcome: 'none' | 'sent' | 'dropped'
 }
@@ -277,6 +285,8 @@ export class JobWorker {
   #failed: FailedJob[] = []
   #credit = 0
   #sentNames: string[] | undefined
+  /** Some name has a `concurrency` of its own (its saturation changes the claimable names). */
+  #limitedNames = false
   #outbox: DispatcherMsg[] = []
   #flushImmediate: NodeJS.Immediate | undefined
   #flushTimer: NodeJS.Timeout | undefined
@@ -324,6 +334,7 @@ export class JobWorker {
     const thread = options.thread === undefined || options.thread === false ? undefined : checkThreadRef(options.thread)
     if (thread === undefined) checkFunction(fn, 'fn')
     this.#handlers.set(name, { name, fn: fn as JobHandler | undefined, concurrency, timeoutMs, thread, running: 0, waiting: 0 })
+    if (Number.isFinite(concurrency)) this.#limitedNames = true
     if (thread !== undefined && this.#runtime !== undefined) this.#handlerPool ??= new HandlerPool(this.#handlerPoolOptions)
     this.#syncNames()
   }
@@ -449,7 +460,7 @@ export class JobWorker {
     if (this.#closing !== undefined) return
     if (name === this.#dispatcher?.name) {
       // Its credits and the results it had not acked died with it: results are sent again (acks are
-      // fenced, so twice is harmless) and credits start over from what this side holds.
+      // fenced, so twice is harmless) and credits start over from the jobs this side holds.
       this.#credit = 0
       this.#outbox = []
       this.#completed = []
@@ -458,7 +469,7 @@ export class JobWorker {
         if (result.kind === 'completed') this.#completed.push(result.lease)
         else this.#failed.push(result.failure)
       }
-      this.#outbox.push({ t: 'credit', n: Math.max(0, this.#concurrency + this.#prefetch - this.#held.size - this.#unacked.size), reset: true })
+      this.#outbox.push({ t: 'credit', n: Math.max(0, this.#concurrency + this.#prefetch - this.#held.size), reset: true })
       this.#sentNames = undefined
       this.#syncNames()
     } else if (name === this.#watchdog?.name) {
@@ -526,6 +537,10 @@ export class JobWorker {
     if (reg === undefined || this.#stopClaiming) {
       // A name this worker does not handle (never claimed on purpose) or a claim that raced close().
       this.#release(job)
+      if (!this.#stopClaiming) {
+        this.#credit++
+        this.#scheduleFlush()
+      }
       return
     }
     const held: Held = { job, reg, state: 'waiting', controller: undefined, outcome: 'none' }
@@ -538,19 +553,37 @@ export class JobWorker {
     }
   }
 
-  /** Starts waiting jobs while slots are free (global and per name), in claim order. */
+  /**
+   * Starts waiting jobs while slots are free (global and per name), in claim order. It stops at the
+   * first job that finds no global slot, so a settled job costs one start, not a walk of the queue.
+   */
   #pump(): void {
-    if (this.#waiting.length === 0 || this.#stopClaiming) return
-    const rest: Held[] = []
-    for (const held of this.#waiting) {
-      if (this.#runningCount < this.#concurrency && held.reg.running < held.reg.concurrency) {
+    const waiting = this.#waiting
+    if (waiting.length === 0 || this.#stopClaiming || this.#runningCount >= this.#concurrency) return
+    let i = 0
+    let skipped: Held[] | undefined
+    while (i < waiting.length && this.#runningCount < this.#concurrency) {
+      const held = waiting[i++] as Held
+      if (held.reg.running < held.reg.concurrency) {
         held.reg.waiting--
         this.#run(held)
       } else {
-        rest.push(held)
+        ;(skipped ??= []).push(held)
       }
     }
-    this.#waiting = rest
+    if (skipped === undefined) waiting.splice(0, i)
+    else this.#waiting = skipped.concat(waiting.slice(i))
+  }
+
+  /** The attempt's signal (its controller made on first use). */
+  #signal(held: Held): AbortSignal {
+    held.controller ??= new AbortController()
+    return held.controller.signal
+  }
+
+  #abort(held: Held, reason: Error): void {
+    held.controller ??= new AbortController()
+    held.controller.abort(reason)
   }
 
   #onLost(token: string): void {
@@ -565,16 +598,17 @@ export class JobWorker {
       held.reg.waiting--
       this.#settle(held)
     } else {
-      held.controller?.abort(error)
+      this.#abort(held, error)
     }
   }
 
   #onAcked(completed: readonly LeaseRef[], failed: readonly { id: string; leaseToken: string; status: 'retrying' | 'dead'; attempt: number }[]): void {
+    const listened = this.events.listenerCount('completed') > 0
     for (const { leaseToken } of completed) {
       const unacked = this.#unacked.get(leaseToken)
       if (unacked === undefined) continue
       this.#unacked.delete(leaseToken)
-      this.#emit('completed', unacked.event)
+      if (listened) this.#emit('completed', unacked.event)
     }
     for (const outcome of failed) {
       const unacked = this.#unacked.get(outcome.leaseToken)
@@ -594,10 +628,7 @@ export class JobWorker {
     held.state = 'running'
     reg.running++
     this.#runningCount++
-    const controller = new AbortController()
-    held.controller = controller
-    const event: JobEvent = { id: job.id, name: job.name, attempt: job.attempt }
-    this.#emit('started', event)
+    if (this.events.listenerCount('started') > 0) this.#emit('started', { id: job.id, name: job.name, attempt: job.attempt })
     let timer: NodeJS.Timeout | undefined
     if (reg.timeoutMs !== undefined) {
       const timeoutMs = reg.timeoutMs
@@ -605,34 +636,38 @@ export class JobWorker {
         const error = new JobTimeoutError(`job ${job.id} ("${job.name}", attempt ${job.attempt}) did not finish within ${timeoutMs} ms`, {
           data: { id: job.id, name: job.name, attempt: job.attempt, timeoutMs },
         })
-        controller.abort(error)
+        this.#abort(held, error)
         this.#report(held, error)
       }, timeoutMs)
     }
     const args = job.argsBytes ?? job.args
-    const outcome = reg.thread === undefined ? this.#invoke(held, args, controller.signal) : this.#invokeInThread(held, args, controller.signal)
-    const running = outcome
-      .then(
-        () => this.#report(held, undefined),
-        (error: unknown) => this.#report(held, coerceError(error)),
-      )
-      .finally(() => {
-        clearTimeout(timer)
-        this.#running.delete(running)
-        this.#settle(held)
-      })
+    const outcome = reg.thread === undefined ? this.#invoke(held, args) : this.#invokeInThread(held, args, this.#signal(held))
+    const done = (error: Error | undefined): void => {
+      this.#report(held, error)
+      clearTimeout(timer)
+      this.#running.delete(running)
+      this.#settle(held)
+    }
+    const running: Promise<void> = outcome.then(
+      () => done(undefined),
+      (error: unknown) => done(coerceError(error)),
+    )
     this.#running.add(running)
   }
 
-  #invoke(held: Held, args: unknown, signal: AbortSignal): Promise<unknown> {
+  #invoke(held: Held, args: unknown): Promise<unknown> {
     const { job, reg } = held
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the context's getter and methods reach the worker
+    const worker = this
     const context: JobContext = {
       id: job.id,
       name: job.name,
       attempt: job.attempt,
       maxAttempts: job.maxAttempts,
       priority: job.priority,
-      signal,
+      get signal() {
+        return worker.#signal(held)
+      },
       progress: (value) => this.#progress(held, value),
       heartbeat: () => this.#heartbeat(held),
     }
@@ -678,9 +713,8 @@ export class JobWorker {
   }
 
   /**
-   * The handler is gone (or the job never started): its slot comes back. Its credit comes back with
-   * the ack of its result, which the dispatcher counts itself; a job whose lease was lost has no result
-   * to ack, so its credit is returned from here.
+   * The handler is gone (or the job never started): its slot and its credit come back. The credit
+   * does not wait for the ack of the result: the dispatcher sends that ack with its next claim.
    */
   #settle(held: Held): void {
     if (this.#held.get(held.job.leaseToken) !== held) return
@@ -690,13 +724,13 @@ export class JobWorker {
       reg.running--
       this.#runningCount--
     }
-    if (held.outcome !== 'sent' && !this.#stopClaiming) this.#credit++
+    if (!this.#stopClaiming) this.#credit++
     this.#pump()
     this.#syncNames()
     this.#scheduleFlush()
   }
 
-  /** Gives a claimed job back at once (retry now), without running it. Its ack returns its credit. */
+  /** Gives a claimed job back at once (retry now), without running it. The caller returns its credit. */
   #release(job: ClaimedJob): void {
     const failure = { id: job.id, leaseToken: job.leaseToken, error: kReleasedError, retryAt: new Date() }
     this.#failed.push(failure)
@@ -728,6 +762,8 @@ export class JobWorker {
   /** The names with a free slot of their own (a saturated name is not claimed until one frees). */
   #syncNames(): void {
     if (this.#dispatcher === undefined || this.#stopClaiming) return
+    // Without per-name limits every registered name is claimable: nothing changes until one is added.
+    if (!this.#limitedNames && this.#sentNames !== undefined && this.#sentNames.length === this.#handlers.size) return
     const names: string[] = []
     for (const reg of this.#handlers.values()) if (reg.running + reg.waiting < reg.concurrency) names.push(reg.name)
     const sent = this.#sentNames
@@ -802,7 +838,7 @@ export class JobWorker {
       for (const held of this.#held.values()) {
         if (held.outcome !== 'none') continue
         held.outcome = 'sent'
-        held.controller?.abort(new ClosedError(`job ${held.job.id} was released: the worker shut down before it finished`))
+        this.#abort(held, new ClosedError(`job ${held.job.id} was released: the worker shut down before it finished`))
         this.#release(held.job)
       }
       // 5. The last acks.
@@ -905,6 +941,7 @@ export function createQueueWorker(internals: JobQueueInternals): JobWorker {
     leaseTtlMs: options.leaseTtlMs,
     pollIntervalMs: options.pollIntervalMs,
     backoff: options.backoff,
+    claimBatchMax: options.claimBatchMax,
     closeTimeoutMs: Math.min(DEFAULT_CLOSE_TIMEOUT_MS, Math.floor(options.closeTimeoutMs / 2)),
   })
   worker.events.on('warning', ({ message, error }) => options.logger.warn({ err: error }, `jobs: ${message}`))

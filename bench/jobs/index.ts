@@ -6,6 +6,7 @@
  *   npm run bench:jobs -- --rounds 5       # more rounds
  *   npm run bench:jobs -- --quick          # smoke: 5,000 jobs, 0.5 s + 3 s steady phases, 1 M → 100 k backlog
  *   npm run bench:jobs -- --only bulk,steady,statements,claim   --json FILE    --steady-seconds N   --rates 1000,200
+ *   npm run bench:jobs -- --prefetch 450   # the prefetch of the `pulse+prefetch` variant (default 450: a claim window of 500)
  *
  * Round k runs every variant once per phase, in the same order (bulk, then steady at each rate), so the
  * variants share the machine's conditions and ratios are taken within a round. Markdown goes to stdout,
@@ -40,6 +41,8 @@ const kConcurrency = 50
 const kRates = (option('--rates') ?? '1000,200').split(',').map(Number)
 const kWarmupSeconds = ctx.quick ? 0.5 : 1
 const kSteadySeconds = Number(option('--steady-seconds') ?? (ctx.quick ? 3 : 10))
+/** `pulse+prefetch`: concurrency 50 + prefetch 450 = claims of up to 500, graphile's `localQueue` size and the bare loop's batch. */
+const kPrefetch = Number(option('--prefetch') ?? 450)
 const kBacklogs = ctx.quick ? [1_000, 100_000] : [1_000, 1_000_000]
 const kClaims = 200
 
@@ -51,7 +54,7 @@ log(`server: ${server.version} (${server.managed ? 'LocalPostgres started by the
 const adapters: JobsAdapter[] = [
   bareAdapter(await server.createDatabase('bench_bare')),
   pulseAdapter(await server.createDatabase('bench_pulse')),
-  pulseAdapter(await server.createDatabase('bench_pulse_prefetch'), kConcurrency),
+  pulseAdapter(await server.createDatabase('bench_pulse_prefetch'), kPrefetch),
   graphileAdapter(await server.createDatabase('bench_graphile')),
   pgBossAdapter(await server.createDatabase('bench_pgboss')),
 ]

@@ -1,8 +1,15 @@
 /**
  * pulse-runtime's `JobQueue`: `enqueueMany` in chunks of 1,000 / single `enqueue`; `start({ concurrency })`.
  * Durable completion = the 'completed' event (fired once the ack statement committed).
+ *
+ * Each phase connects a queue and starts its worker afresh, as for the peers; the worker's actors run
+ * on the adapter's `Runtime` (`start({ runtime })`), made once at setup, as an application that runs
+ * a runtime would: a worker started without one starts a runtime of its own, and its threads' code
+ * would run cold (interpreted, then compiled) through the first thousands of jobs of every phase
+ * (`{ ownRuntime: true }` measures that).
  */
 import { JobQueue } from '../../actors/jobs/queue.js'
+import { Runtime } from '../../runtime/runtime.js'
 import type { BulkResult, JobsAdapter, SteadyOptions, SteadyResult } from './adapter.js'
 import { exec } from './server.js'
 import { LatencyRecorder, paced } from './steady.js'
@@ -15,17 +22,24 @@ export async function cleanPulse(url: string, schema = kPulseSchema): Promise<vo
   await exec(url, `VACUUM ANALYZE ${schema}.jobs, ${schema}.job_events`)
 }
 
-/** `prefetch`: jobs claimed beyond `concurrency` (the queue's default is 0); named `pulse+prefetch` when set. */
-export function pulseAdapter(url: string, prefetch = 0): JobsAdapter {
+/**
+ * `prefetch`: jobs claimed beyond `concurrency` (the queue's default is 0); named `pulse+prefetch` when
+ * set. `claimBatchMax`: the queue's option (its default when undefined).
+ */
+export function pulseAdapter(url: string, prefetch = 0, options: { claimBatchMax?: number | undefined; ownRuntime?: boolean } = {}): JobsAdapter {
+  const connect = (): Promise<JobQueue> => JobQueue.connect({ pg: url, schema: kPulseSchema, claimBatchMax: options.claimBatchMax })
+  let runtime: Runtime | undefined
+  /** The adapter's runtime, started on first use (setup alone starts none); undefined: the worker's own. */
+  const shared = async (): Promise<Runtime | undefined> => (options.ownRuntime === true ? undefined : (runtime ??= await Runtime.start()))
   return {
-    name: prefetch === 0 ? 'pulse' : 'pulse+prefetch',
+    name: (prefetch === 0 ? 'pulse' : 'pulse+prefetch') + (options.ownRuntime === true ? ' (own runtime)' : ''),
     async setup() {
       const q = await JobQueue.connect({ pg: url, schema: kPulseSchema })
       await q.close()
     },
     async bulk(n: number, concurrency: number): Promise<BulkResult> {
       await cleanPulse(url)
-      const q = await JobQueue.connect({ pg: url, schema: kPulseSchema })
+      const q = await connect()
       try {
         let completed = 0
         let resolveDone!: (t: number) => void
@@ -34,7 +48,7 @@ export function pulseAdapter(url: string, prefetch = 0): JobsAdapter {
         q.events.on('completed', () => {
           if (++completed === n) resolveDone(performance.now())
         })
-        await q.start({ concurrency, prefetch })
+        await q.start({ concurrency, prefetch, runtime: await shared() })
         const items = Array.from({ length: 1000 }, () => ({ name: 'noop', args: {} }))
         const t0 = performance.now()
         for (let sent = 0; sent < n; sent += 1000) await q.enqueueMany(sent + 1000 <= n ? items : items.slice(0, n - sent))
@@ -47,17 +61,20 @@ export function pulseAdapter(url: string, prefetch = 0): JobsAdapter {
     },
     async steady(options: SteadyOptions): Promise<SteadyResult> {
       await cleanPulse(url)
-      const q = await JobQueue.connect({ pg: url, schema: kPulseSchema })
+      const q = await connect()
       try {
         const recorder = new LatencyRecorder()
         q.register('noop', (args) => recorder.onStart(args))
-        await q.start({ concurrency: options.concurrency, prefetch })
+        await q.start({ concurrency: options.concurrency, prefetch, runtime: await shared() })
         return await paced(options, recorder, (args) => q.enqueue('noop', args))
       } finally {
         await q.close()
       }
     },
-    async teardown() {},
+    async teardown() {
+      await runtime?.close()
+      runtime = undefined
+    },
   }
 }
 

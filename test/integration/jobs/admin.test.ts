@@ -230,6 +230,31 @@ describe('audit log (§11 #39)', () => {
     )
   })
 
+  it('pages the audit log newest first by numeric id past id 9 (ids are not compared as text)', async () => {
+    await withQueue(
+      db.url,
+      async (queue) => {
+        for (let i = 0; i < 6; i++) {
+          await queue.pauseDispatch(`p${i}`)
+          await queue.resumeDispatch({ reason: `r${i}` })
+        }
+        const all = await queue.auditLog({ limit: 20 })
+        const ids = all.map((e) => Number(e.id))
+        expect(ids).toEqual([12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1])
+        const paged: string[] = []
+        let before: string | undefined
+        for (;;) {
+          const page = await queue.auditLog(before === undefined ? { limit: 5 } : { limit: 5, before })
+          if (page.length === 0) break
+          paged.push(...page.map((e) => e.id))
+          before = page.at(-1)?.id
+        }
+        expect(paged.map(Number)).toEqual(ids)
+      },
+      { schema: uniqueName('audit12') },
+    )
+  })
+
   it('commits the audit row with the action: a failed action leaves neither', async () => {
     await withQueue(
       db.url,

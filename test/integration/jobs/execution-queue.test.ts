@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
 
 import { ClosedError, every, JobQueue } from '../../../actors/jobs/index.js'
+import { kJobQueueInternals } from '../../../actors/jobs/internal.js'
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js'
 import { gate, nextEvents } from '../../fixtures/jobs/execution-support.js'
 
@@ -70,5 +71,24 @@ it('registers, starts, fires events and runs schedules; close() drains the worke
     expect(jobs.jobs.map((j) => j.status)).toEqual(['completed'])
   } finally {
     await check.close()
+  }
+})
+
+it('passes claimBatchMax to its worker: no claim takes more jobs than that', async () => {
+  const q = await JobQueue.connect({ pg: db.url, schema: 'pulse_batch', claimBatchMax: 3 })
+  try {
+    q.register('tiny', () => undefined)
+    await q.enqueueMany(Array.from({ length: 10 }, (_, i) => ({ name: 'tiny', args: i })))
+    const completed = nextEvents(q, 'completed', 10, (e) => e.name === 'tiny')
+    await q.start({ concurrency: 8, prefetch: 8 })
+    await completed
+    // A claim is one statement, so its 'started' events share one transaction timestamp.
+    const { rows } = await q[kJobQueueInternals].db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pulse_batch.job_events WHERE type = 'started' GROUP BY at`,
+    )
+    expect(rows.reduce((sum, r) => sum + r.n, 0)).toBe(10)
+    expect(Math.max(...rows.map((r) => r.n))).toBeLessThanOrEqual(3)
+  } finally {
+    await q.close()
   }
 })

@@ -258,17 +258,19 @@ describe('claims', () => {
     expect(await late).toEqual([{ id: otherId, name: other, attempt: 1 }])
   })
 
-  it.each([0, 3])('never holds more than concurrency + prefetch (%i); unstarted jobs are never reaped (scenario 17)', async (prefetch) => {
+  it.each([0, 3])('never holds more than concurrency + prefetch (%i) unfinished jobs, nor twice that running in the database; unstarted jobs are never reaped (scenario 17)', async (prefetch) => {
     const name = uniq('bp')
     let running = 0
     let maxRunning = 0
+    let maxHeld = 0
     let maxClaimed = 0
-    const worker = await startWorker(
+    const worker: JobWorker = await startWorker(
       { leaseTtlMs: 600, sweepIntervalMs: 100 },
       (w) =>
         w.register(name, async () => {
           running++
           maxRunning = Math.max(maxRunning, running)
+          maxHeld = Math.max(maxHeld, worker.load.held)
           const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${q}.jobs WHERE name = $1 AND status = 'running'`, [name])
           maxClaimed = Math.max(maxClaimed, rows[0]?.n ?? 0)
           await new Promise((resolve) => setTimeout(resolve, 15))
@@ -283,9 +285,12 @@ describe('claims', () => {
     )
     await completed
     expect(maxRunning).toBe(2)
-    // Claimed = running + waiting here + results not acked yet: never past the credits granted.
-    expect(maxClaimed).toBeLessThanOrEqual(2 + prefetch)
-    if (prefetch > 0) expect(maxClaimed).toBeGreaterThan(2)
+    // Held here (running + waiting for a slot): never past the credits granted. A credit comes back
+    // when the handler settles, before its ack: the database also shows the finished jobs whose ack
+    // rides with the next claim, at most as many again (worker.ts, "Backpressure").
+    expect(maxHeld).toBeLessThanOrEqual(2 + prefetch)
+    expect(maxClaimed).toBeLessThanOrEqual(2 * (2 + prefetch))
+    if (prefetch > 0) expect(maxHeld).toBeGreaterThan(2)
     // 100 × 15 ms / 2 = 750 ms > the lease TTL: a job reaped while it waited would show here.
     const { rows } = await pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM ${q}.job_events e JOIN ${q}.jobs j ON j.id = e.job_id WHERE j.name = $1 AND e.type IN ('failed', 'retrying')`,
@@ -294,6 +299,44 @@ describe('claims', () => {
     expect(rows[0]?.n).toBe(0)
     const { rows: attempts } = await pool.query<{ max: number }>(`SELECT max(attempt)::int AS max FROM ${q}.jobs WHERE name = $1`, [name])
     expect(attempts[0]?.max).toBe(1)
+  })
+
+  it("acks ride with the next claim: job k's completion and job k + 1's start commit in one transaction", async () => {
+    const name = uniq('fuse')
+    const n = 10
+    await enqueue(
+      pool,
+      Array.from({ length: n }, (_, i) => ({ name, args: i })),
+    )
+    const worker = await startWorker({ pollIntervalMs: 60_000 }, (w) => w.register(name, () => undefined), { concurrency: 1 })
+    const completed = nextEvents(worker, 'completed', n, (e) => e.name === name)
+    await completed
+    // One transaction, one now(): claim 1, then (ack k + claim k + 1) n − 1 times, then ack n.
+    const { rows } = await pool.query<{ transactions: number; events: number }>(
+      `SELECT count(DISTINCT e.at)::int AS transactions, count(*)::int AS events
+         FROM ${q}.job_events e JOIN ${q}.jobs j ON j.id = e.job_id
+        WHERE j.name = $1 AND e.type IN ('started', 'completed')`,
+      [name],
+    )
+    expect(rows[0]).toEqual({ transactions: n + 1, events: 2 * n })
+  })
+
+  it('claims at most claimBatchMax jobs per statement', async () => {
+    const name = uniq('batch')
+    await enqueue(
+      pool,
+      Array.from({ length: 12 }, (_, i) => ({ name, args: i })),
+    )
+    const worker = await startWorker({ claimBatchMax: 2 }, (w) => w.register(name, () => undefined), { concurrency: 10 })
+    expect(worker.options.claimBatchMax).toBe(2)
+    await nextEvents(worker, 'completed', 12, (e) => e.name === name)
+    const { rows } = await pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${q}.job_events e JOIN ${q}.jobs j ON j.id = e.job_id
+        WHERE j.name = $1 AND e.type = 'started' GROUP BY e.at`,
+      [name],
+    )
+    expect(rows.reduce((sum, r) => sum + r.n, 0)).toBe(12)
+    expect(Math.max(...rows.map((r) => r.n))).toBeLessThanOrEqual(2)
   })
 
   it('renews the lease of a prefetched job while it waits longer than the lease TTL for a slot (scenario 17)', async () => {

@@ -252,6 +252,9 @@ describe('connect', () => {
     await expect(JobQueue.connect({ pg: db.url, backoff: 'x' as never })).rejects.toMatchObject({ data: { option: 'options.backoff' } })
     await expect(JobQueue.connect({ pg: db.url, logger: {} as never })).rejects.toMatchObject({ data: { option: 'options.logger' } })
     await expect(JobQueue.connect({ pg: db.url, other: 1 } as never)).rejects.toMatchObject({ data: { option: 'options.other' } })
+    for (const claimBatchMax of [0, 10_001, 1.5, '10']) {
+      await expect(JobQueue.connect({ pg: db.url, claimBatchMax: claimBatchMax as never })).rejects.toMatchObject({ code: 'PULSE_ERR_INVALID_ARG', data: { option: 'options.claimBatchMax' } })
+    }
   })
 
   it('migrates a new schema on connect', async () => {
@@ -262,7 +265,14 @@ describe('connect', () => {
         expect(ctx.q).toBe(`"${schema}"`)
         expect(await queue.dispatchStatus()).toEqual({ paused: false, reason: undefined, pausedAt: undefined })
         const { rows } = await ctx.db.query<{ id: number }>(`SELECT id FROM ${ctx.q}.migrations ORDER BY id`)
-        expect(rows.map((r) => r.id)).toEqual([1, 2, 3])
+        expect(rows.map((r) => r.id)).toEqual([1, 2, 3, 4])
+        // Migration 4: the unique keys are partial and the status-bearing name index is gone.
+        const { rows: indexes } = await ctx.db.query<{ indexname: string; indexdef: string }>(
+          `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'jobs' ORDER BY indexname`,
+          [schema],
+        )
+        expect(indexes.map((i) => i.indexname)).toEqual(['jobs_idempotency_key', 'jobs_leases', 'jobs_pkey', 'jobs_ready', 'jobs_schedule_occurrence'])
+        expect(indexes.find((i) => i.indexname === 'jobs_idempotency_key')?.indexdef).toContain('WHERE (idempotency_key IS NOT NULL)')
       },
       { schema },
     )
@@ -361,5 +371,52 @@ describe('errors of the caller\'s client', () => {
         await client.end()
       }
     })
+  })
+})
+
+describe('group commit of single enqueues', () => {
+  it('sends concurrent enqueues together: each resolves with its own committed id, in fewer statements', async () => {
+    await withQueue(
+      db.url,
+      async (queue, ctx) => {
+        const ids = await Promise.all(Array.from({ length: 200 }, (_, i) => queue.enqueue('burst', { i })))
+        expect(new Set(ids).size).toBe(200)
+        // Durable when resolved: every row is there, with its own args.
+        const { rows } = await ctx.db.query<{ id: string; i: number }>(`SELECT id::text, (args->>'i')::int AS i FROM ${ctx.q}.jobs WHERE name = 'burst'`)
+        const byId = new Map(rows.map((r) => [r.id, r.i]))
+        expect(ids.map((id) => byId.get(id))).toEqual(Array.from({ length: 200 }, (_, i) => i))
+        // 4 inserts leave at once, the other 196 wait for the first to return and leave together.
+        const { rows: tx } = await ctx.db.query<{ n: number }>(
+          `SELECT count(DISTINCT e.at)::int AS n FROM ${ctx.q}.job_events e JOIN ${ctx.q}.jobs j ON j.id = e.job_id WHERE j.name = 'burst' AND e.type = 'enqueued'`,
+        )
+        expect(tx[0]?.n).toBeLessThanOrEqual(5)
+      },
+      { schema: uniqueName('gc') },
+    )
+  })
+
+  it('fails only the row the database refuses; idempotency keys still return the first id', async () => {
+    await withQueue(
+      db.url,
+      async (queue) => {
+        // A valid Date that PostgreSQL cannot store (before 4713 BC): refused by the database, not by validation.
+        const calls = Array.from({ length: 20 }, (_, i) => (i === 10 ? queue.enqueue('mixed', i, { runAt: new Date(-8.64e15) }) : queue.enqueue('mixed', i)))
+        const keyed = [queue.enqueue('mixed', 'a', { idempotencyKey: 'k1' }), queue.enqueue('mixed', 'b', { idempotencyKey: 'k1' })]
+        const settled = await Promise.allSettled(calls)
+        expect(settled.filter((s) => s.status === 'fulfilled')).toHaveLength(19)
+        expect(settled[10]).toMatchObject({ status: 'rejected', reason: { code: 'PULSE_ERR_PG_QUERY' } })
+        const [first, second] = await Promise.all(keyed)
+        expect(second).toBe(first)
+        expect((await queue.getJob(first ?? ''))?.args).toBe('a')
+      },
+      { schema: uniqueName('gc') },
+    )
+  })
+
+  it('close() waits for the enqueues it accepted', async () => {
+    const queue = await JobQueue.connect({ pg: db.url, schema: uniqueName('gc') })
+    const pending = Array.from({ length: 50 }, (_, i) => queue.enqueue('late', i))
+    await queue.close()
+    expect(await Promise.all(pending)).toHaveLength(50)
   })
 })

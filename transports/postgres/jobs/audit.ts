@@ -69,7 +69,7 @@ export interface AuditQuery {
 export async function listAudit(db: Queryable, q: string, query: AuditQuery): Promise<AuditRecord[]> {
   const { rows } = await db.query<AuditRow>(
     `SELECT id::text, at, actor, action, target, reason, data FROM ${q}.audit_log
-      WHERE ($1::bigint IS NULL OR id < $1) ORDER BY id DESC LIMIT $2`,
+      WHERE ($1::bigint IS NULL OR id < $1) ORDER BY audit_log.id DESC LIMIT $2`,
     [query.before ?? null, query.limit],
   )
   return rows.map(toRecord)

@@ -1,6 +1,7 @@
 /**
  * Inserting jobs: one row, or many in one statement. An idempotency key that exists already returns the
- * first job's id (the insert is skipped). The NOTIFY trigger wakes idle dispatchers once per statement.
+ * first job's id (the insert is skipped). A batch without any key takes a plain INSERT. The NOTIFY
+ * trigger wakes idle dispatchers once per statement.
  */
 import type { Queryable } from './queryable.js'
 
@@ -20,6 +21,7 @@ export interface NewJob {
 /** Inserts the jobs in one statement; returns their ids in input order (existing ids for known keys). */
 export async function insertJobs(db: Queryable, q: string, jobs: readonly NewJob[]): Promise<string[]> {
   if (jobs.length === 0) return []
+  if (jobs.every((j) => j.idempotencyKey === undefined && j.scheduleId === undefined)) return insertKeyless(db, q, jobs)
   const { rows } = await db.query<{ id: string | null }>(
     `WITH input AS (
        SELECT t.*, nextval(pg_get_serial_sequence('${q}.jobs', 'id')) AS new_id
@@ -59,6 +61,39 @@ export async function insertJobs(db: Queryable, q: string, jobs: readonly NewJob
   // statement's snapshot: look those up once more now that it is committed.
   for (const [i, id] of ids.entries()) if (id === null) ids[i] = await existingId(db, q, jobs[i])
   return ids as string[]
+}
+
+/**
+ * The common case: no row carries a unique key (the unique indexes on keys are partial, so such rows
+ * cannot conflict and the id comes from the sequence): a plain INSERT, without the arbiter checks and
+ * speculative insertion of `ON CONFLICT` and without the lookup of existing ids.
+ */
+async function insertKeyless(db: Queryable, q: string, jobs: readonly NewJob[]): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `WITH input AS (
+       SELECT t.*, nextval(pg_get_serial_sequence('${q}.jobs', 'id')) AS new_id
+         FROM unnest($1::text[], $2::jsonb[], $3::bytea[], $4::int[], $5::timestamptz[], $6::int[])
+              WITH ORDINALITY AS t(name, args, args_bytes, priority, run_at, max_attempts, ord)
+     ), inserted AS (
+       INSERT INTO ${q}.jobs (id, name, args, args_bytes, priority, run_at, max_attempts)
+       OVERRIDING SYSTEM VALUE
+       SELECT new_id, name, args, args_bytes, coalesce(priority, 0), coalesce(run_at, now()), coalesce(max_attempts, 5)
+         FROM input ORDER BY ord
+       RETURNING id
+     ), events AS (
+       INSERT INTO ${q}.job_events (job_id, seq, attempt, type) SELECT id, 1, 0, 'enqueued' FROM inserted
+     )
+     SELECT new_id::text AS id FROM input ORDER BY input.ord`,
+    [
+      jobs.map((j) => j.name),
+      jobs.map((j) => (j.argsBytes === undefined ? JSON.stringify(j.args ?? null) : null)),
+      jobs.map((j) => (j.argsBytes === undefined ? null : Buffer.from(j.argsBytes))),
+      jobs.map((j) => j.priority ?? null),
+      jobs.map((j) => j.runAt ?? null),
+      jobs.map((j) => j.maxAttempts ?? null),
+    ],
+  )
+  return rows.map((r) => r.id)
 }
 
 async function existingId(db: Queryable, q: string, job: NewJob | undefined): Promise<string> {

@@ -5,6 +5,10 @@
  * UPDATE whose WHERE clause is the transition's legality: a claim takes only ready rows it could lock
  * (FOR UPDATE SKIP LOCKED, so racing dispatchers get disjoint batches); complete, fail and renew match
  * `(id, lease_token)` and status 'running', so a stale worker's late report changes nothing (fencing).
+ * A claim locks its rows in a sub-select over `jobs_ready` and updates them by `id = ANY(ARRAY(…))`:
+ * one primary-key lookup per row at any table size (written `id IN (…)`, the planner hash-joined a
+ * sequential scan of the whole table on small or freshly truncated tables, a cost that grew with
+ * every dead row version during a bulk run).
  * Each transition bumps `event_seq` and appends its `job_events` row in the same statement.
  */
 import type { Queryable } from './queryable.js'
@@ -35,23 +39,27 @@ export async function claimJobs(db: Queryable, q: string, { owner, names, limit,
        UPDATE ${q}.jobs j
           SET status = 'running', attempt = j.attempt + 1, lease_owner = $1, lease_token = gen_random_uuid(),
               lease_expires_at = now() + $2 * interval '1 millisecond', event_seq = j.event_seq + 1, updated_at = now()
-        WHERE j.id IN (
+        WHERE j.id = ANY(ARRAY(
           SELECT id FROM ${q}.jobs
            WHERE status IN ('pending', 'retrying') AND run_at <= now() AND name = ANY($3::text[])
              AND NOT (SELECT paused FROM ${q}.dispatch_state WHERE id = 1)
            ORDER BY priority DESC, run_at, id
            LIMIT $4
-           FOR UPDATE SKIP LOCKED)
+           FOR UPDATE SKIP LOCKED))
        RETURNING j.id, j.name, j.args, j.args_bytes, j.attempt, j.max_attempts, j.priority, j.lease_token, j.event_seq
      ), events AS (
        INSERT INTO ${q}.job_events (job_id, seq, attempt, type, data)
        SELECT id, event_seq, attempt, 'started', jsonb_build_object('owner', $1::text) FROM claimed
      )
      SELECT id::text, name, args, args_bytes, attempt, max_attempts, priority, lease_token::text FROM claimed
-     ORDER BY priority DESC, id`,
+     ORDER BY claimed.priority DESC, claimed.id`,
     [owner, leaseTtlMs, names, limit],
   )
-  return rows.map((r) => ({
+  return rows.map(claimedJob)
+}
+
+function claimedJob(r: ClaimRow): ClaimedJob {
+  return {
     id: r.id,
     name: r.name,
     args: r.args,
@@ -60,7 +68,7 @@ export async function claimJobs(db: Queryable, q: string, { owner, names, limit,
     maxAttempts: r.max_attempts,
     priority: r.priority,
     leaseToken: r.lease_token,
-  }))
+  }
 }
 
 interface ClaimRow {
@@ -97,6 +105,69 @@ export async function completeJobs(db: Queryable, q: string, jobs: readonly Leas
     [jobs.map((j) => j.id), jobs.map((j) => j.leaseToken)],
   )
   return rows.map((r) => r.id)
+}
+
+export interface CycleResult {
+  /** The ids of `complete` the statement completed (the others were fenced off). */
+  completed: string[]
+  /** The jobs the claim took, in priority order (empty without a claim). */
+  claimed: ClaimedJob[]
+}
+
+/**
+ * The dispatcher's cycle: completes `complete` (fenced by lease token, as `completeJobs`) and claims up
+ * to `claim.limit` ready jobs (as `claimJobs`) in ONE statement, so one commit (one WAL flush) carries
+ * the acks of the previous batch and the claim of the next. The two parts touch disjoint rows (a
+ * completion matches running rows, a claim takes pending or retrying ones), and a claimed row is never
+ * one completed here. Without a claim (`claim` undefined or its limit 0) it is `completeJobs`; without
+ * completions, `claimJobs`.
+ */
+export async function completeAndClaim(db: Queryable, q: string, complete: readonly LeaseRef[], claim: ClaimOptions | undefined): Promise<CycleResult> {
+  const claiming = claim !== undefined && claim.limit > 0 && claim.names.length > 0
+  if (!claiming) return { completed: await completeJobs(db, q, complete), claimed: [] }
+  if (complete.length === 0) return { completed: [], claimed: await claimJobs(db, q, claim) }
+  const { rows } = await db.query<ClaimRow & { k: 'c' | 'j' }>(
+    `WITH done AS (
+       UPDATE ${q}.jobs j
+          SET status = 'completed', lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
+              event_seq = j.event_seq + 1, updated_at = now()
+         FROM unnest($5::bigint[], $6::uuid[]) AS r(id, token)
+        WHERE j.id = ANY($5::bigint[]) AND j.id = r.id AND j.lease_token = r.token AND j.status = 'running'
+       RETURNING j.id, j.event_seq, j.attempt
+     ), claimed AS (
+       UPDATE ${q}.jobs j
+          SET status = 'running', attempt = j.attempt + 1, lease_owner = $1, lease_token = gen_random_uuid(),
+              lease_expires_at = now() + $2 * interval '1 millisecond', event_seq = j.event_seq + 1, updated_at = now()
+        WHERE j.id = ANY(ARRAY(
+          SELECT id FROM ${q}.jobs
+           WHERE status IN ('pending', 'retrying') AND run_at <= now() AND name = ANY($3::text[])
+             AND NOT (SELECT paused FROM ${q}.dispatch_state WHERE id = 1)
+           ORDER BY priority DESC, run_at, id
+           LIMIT $4
+           FOR UPDATE SKIP LOCKED))
+       RETURNING j.id, j.name, j.args, j.args_bytes, j.attempt, j.max_attempts, j.priority, j.lease_token, j.event_seq
+     ), events AS (
+       INSERT INTO ${q}.job_events (job_id, seq, attempt, type, data)
+       SELECT id, event_seq, attempt, 'completed', NULL::jsonb FROM done
+       UNION ALL
+       SELECT id, event_seq, attempt, 'started', jsonb_build_object('owner', $1::text) FROM claimed
+     )
+     SELECT u.k, u.id::text AS id, u.name, u.args, u.args_bytes, u.attempt, u.max_attempts, u.priority, u.lease_token FROM (
+       SELECT 'c' AS k, id, NULL::text AS name, NULL::jsonb AS args, NULL::bytea AS args_bytes, attempt,
+              NULL::int AS max_attempts, NULL::int AS priority, NULL::text AS lease_token FROM done
+       UNION ALL
+       SELECT 'j', id, name, args, args_bytes, attempt, max_attempts, priority, lease_token::text FROM claimed
+     ) u
+     ORDER BY u.k, u.priority DESC, u.id`,
+    [claim.owner, claim.leaseTtlMs, claim.names, claim.limit, complete.map((j) => j.id), complete.map((j) => j.leaseToken)],
+  )
+  const completed: string[] = []
+  const claimed: ClaimedJob[] = []
+  for (const r of rows) {
+    if (r.k === 'c') completed.push(r.id)
+    else claimed.push(claimedJob(r))
+  }
+  return { completed, claimed }
 }
 
 export interface FailedJob extends LeaseRef {

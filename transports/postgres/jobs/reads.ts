@@ -4,7 +4,8 @@
  * - `getJob` reads the row and its `job_events` (ordered by `seq`) in one statement, so the history
  *   matches the row's state.
  * - `listJobs` pages by keyset on `id`, newest first: a page is `id < cursor`, so inserts and
- *   transitions never shift the pages (no OFFSET). With a name, `jobs_by_name_status` serves it.
+ *   transitions never shift the pages (no OFFSET). With a name, it walks the
+ *   primary key newest first and filters (no name index: migration 4 keeps the hot path lean).
  * - `jobStats` counts per name × status (a full aggregate: an operator's read, not a hot one) and the
  *   age of the oldest job waiting to be claimed.
  */
