@@ -39,6 +39,8 @@ export const ERROR_CODES = {
   PULSE_ERR_POOL_WORKER_START: "The worker's start handler failed; the handler's error is the cause.",
   PULSE_ERR_POOL_NO_ACTIVE_WORKER: 'The pool has no active worker to route the job to.',
   PULSE_ERR_POOL_SHUTTING_DOWN: 'The pool is shutting down and takes no new jobs.',
+  PULSE_ERR_POOL_REQUEUE: 'A pool handler asks for the event to come back later: it is not acknowledged and is redelivered after the ack grace period.',
+  PULSE_ERR_POOL_SCHEDULE_STOP: "A schedule's `plan()` ends the schedule on every node (its ticker and job map); running jobs keep running.",
   PULSE_ERR_BUS_NO_RESPONDER: 'A request found no responder before its timeout.',
   PULSE_ERR_BUS_DUPLICATE: 'An event with this dedup `key` was already published on its subject within the dedup TTL; nothing was published (409).',
   PULSE_ERR_HTTP_UNAUTHORIZED: 'The HTTP request carried no valid credentials (401).',
@@ -114,6 +116,8 @@ export const DispatchTimeoutError = defineErrorClass('DispatchTimeoutError', 'PU
 export const WorkerStartError = defineErrorClass('WorkerStartError', 'PULSE_ERR_POOL_WORKER_START', 'worker start failed')
 export const NoActiveWorkerError = defineErrorClass('NoActiveWorkerError', 'PULSE_ERR_POOL_NO_ACTIVE_WORKER', 'no active worker')
 export const PoolShuttingDownError = defineErrorClass('PoolShuttingDownError', 'PULSE_ERR_POOL_SHUTTING_DOWN', 'pool is shutting down')
+export const RequeueError = defineErrorClass('RequeueError', 'PULSE_ERR_POOL_REQUEUE', 'requeue')
+export const ScheduleStopError = defineErrorClass('ScheduleStopError', 'PULSE_ERR_POOL_SCHEDULE_STOP', 'stop the schedule')
 export const NoResponderError = defineErrorClass('NoResponderError', 'PULSE_ERR_BUS_NO_RESPONDER', 'no responder')
 export const DuplicateEventError = defineErrorClass('DuplicateEventError', 'PULSE_ERR_BUS_DUPLICATE', 'key was processed before')
 export const UnauthorizedError = defineErrorClass('UnauthorizedError', 'PULSE_ERR_HTTP_UNAUTHORIZED', 'unauthorized')
@@ -147,6 +151,8 @@ export type DispatchTimeoutError = InstanceType<typeof DispatchTimeoutError>
 export type WorkerStartError = InstanceType<typeof WorkerStartError>
 export type NoActiveWorkerError = InstanceType<typeof NoActiveWorkerError>
 export type PoolShuttingDownError = InstanceType<typeof PoolShuttingDownError>
+export type RequeueError = InstanceType<typeof RequeueError>
+export type ScheduleStopError = InstanceType<typeof ScheduleStopError>
 export type NoResponderError = InstanceType<typeof NoResponderError>
 export type DuplicateEventError = InstanceType<typeof DuplicateEventError>
 export type UnauthorizedError = InstanceType<typeof UnauthorizedError>

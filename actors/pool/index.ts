@@ -11,8 +11,14 @@ export {
   PoolShuttingDownError,
   PulseError,
   QueueFullError,
+  RequeueError,
+  ScheduleStopError,
   WorkerStartError,
 } from '../../runtime/errors.js'
 export { crc64xz, jumpHash } from './jump-hash.js'
 export { DEFAULT_POOL_OPTIONS } from './options.js'
 export type { PoolOptions, ResolvedPoolOptions } from './options.js'
+export { PoolNode } from './node.js'
+export { Ticker } from './ticker.js'
+export type { Schedule } from './ticker.js'
+export type { Job, WorkerHandler, JobPlan, JobProducer, Worker } from './types.js'

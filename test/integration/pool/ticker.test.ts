@@ -1,0 +1,119 @@
+/** Pool tickers and schedules (scenarios 38, 39). */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import type { Redis } from 'ioredis'
+
+import { ScheduleStopError, type JobPlan, type Ticker } from '../../../actors/pool/index.js'
+import { Pools, rawClient, recorder, until } from './helpers.js'
+
+let raw: Redis
+let pools: Pools
+
+beforeAll(async () => {
+  raw = rawClient()
+  await raw.ping()
+})
+afterAll(async () => {
+  await raw.quit()
+})
+afterEach(async () => {
+  await pools.close(raw)
+})
+
+function collect(ticker: Ticker, into: number[]): Promise<void> {
+  return (async () => {
+    for await (const at of ticker) into.push(at.getTime())
+  })()
+}
+
+describe('newTicker', () => {
+  it('one tick per period across three nodes; close() is local; stop() ends it everywhere (38)', async () => {
+    pools = new Pools()
+    const name = pools.name()
+    const nodes = await Promise.all([pools.join(name), pools.join(name), pools.join(name)])
+    const period = 100
+    const tickers = await Promise.all(nodes.map((n) => n.newTicker('rollup', period)))
+    const ticks: number[][] = [[], [], []]
+    const loops = tickers.map((t, i) => collect(t, ticks[i]!))
+    const started = Date.now()
+    await until(() => ticks.flat().length >= 8, 10_000, '8 ticks')
+    const elapsed = Date.now() - started
+    const total = ticks.flat().length
+    // One tick per period across the pool: never one per node per period.
+    expect(total).toBeLessThanOrEqual(Math.floor(elapsed / period) + 2)
+    // close() is local: the others keep ticking.
+    await tickers[0]!.close()
+    await loops[0]
+    const before = ticks[1]!.length + ticks[2]!.length
+    await until(() => ticks[1]!.length + ticks[2]!.length >= before + 3, 5_000, 'ticks after a local close')
+    // stop() deletes the entry: every node's ticker ends.
+    await tickers[1]!.stop()
+    await Promise.all(loops)
+    expect(await raw.hexists(`map:${name}:tickers:content`, `${name}:rollup`)).toBe(0)
+  })
+
+  it('is rescheduled when created again with another period (38)', async () => {
+    pools = new Pools()
+    const name = pools.name()
+    const node = await pools.join(name)
+    const first = await node.newTicker('t', 1_000)
+    expect((await raw.hget(`map:${name}:tickers:content`, `${name}:t`))?.endsWith('|1s')).toBe(true)
+    await first.close()
+    const second = await node.newTicker('t', 50)
+    expect((await raw.hget(`map:${name}:tickers:content`, `${name}:t`))?.endsWith('|50ms')).toBe(true)
+    const ticks: number[] = []
+    const loop = collect(second, ticks)
+    await until(() => ticks.length >= 3, 5_000, 'three ticks at the new period')
+    await second.close()
+    await loop
+  })
+})
+
+describe('schedule', () => {
+  it('plans at once, then on ticks: starts, stops, and stopAll spares the keys it starts (39)', async () => {
+    pools = new Pools()
+    const name = pools.name()
+    const node = await pools.join(name)
+    const handler = recorder()
+    await node.addWorker(handler)
+    const plans: JobPlan[] = [
+      { start: [{ key: 'a', payload: '1' }, { key: 'b', payload: '2' }] },
+      { start: [{ key: 'c', payload: '3' }], stopAll: true },
+      { stop: ['c'] },
+    ]
+    let calls = 0
+    const schedule = await node.schedule({ name: 'reconcile', plan: () => plans[Math.min(calls++, plans.length - 1)] ?? {} }, 100)
+    expect([...handler.running].sort()).toEqual(['a', 'b'])
+    expect(await raw.hkeys(`map:${name}:reconcile:content`)).toEqual(expect.arrayContaining(['a', 'b']))
+    await until(() => handler.running.has('c') && !handler.running.has('a') && !handler.running.has('b'), 5_000, 'the second plan')
+    await until(() => handler.running.size === 0, 5_000, 'the third plan')
+    await schedule.close()
+    await until(async () => (await raw.hkeys(`map:${name}:reconcile:content`)).filter((k) => !k.startsWith('=')).length === 0, 5_000, 'the schedule map to empty')
+    await raw.del(`map:${name}:reconcile:content`)
+  })
+
+  it('ScheduleStopError from plan() ends the schedule on every node; its jobs keep running (39)', async () => {
+    pools = new Pools()
+    const name = pools.name()
+    const a = await pools.join(name)
+    const b = await pools.join(name)
+    const handler = recorder()
+    await a.addWorker(handler)
+    let calls = 0
+    const producer = {
+      name: 'ending',
+      plan: (): JobPlan => {
+        if (calls++ === 0) return { start: [{ key: 'kept', payload: 'x' }] }
+        throw new ScheduleStopError('done')
+      },
+    }
+    const first = await a.schedule(producer, 100)
+    const second = await b.schedule({ name: 'ending', plan: () => ({}) }, 100)
+    expect(handler.running.has('kept')).toBe(true)
+    await until(async () => (await raw.hexists(`map:${name}:tickers:content`, `${name}:ending`)) === 0, 5_000, 'the ticker entry to go')
+    await until(async () => (await raw.hkeys(`map:${name}:ending:content`)).filter((k) => !k.startsWith('=')).length === 0, 5_000, 'the job map to reset')
+    expect(handler.running.has('kept')).toBe(true)
+    await first.close()
+    await second.close()
+    await raw.del(`map:${name}:ending:content`)
+  })
+})
