@@ -20,13 +20,15 @@ import { type ConnectionConfig, poolConfig } from './protocol.js'
 
 /**
  * A pool with the `'error'` listener that keeps a dying idle client from crashing the thread.
- * `sessionSql`: run on every new connection before anything else (pg queues a client's queries in
- * order, and the pool hands a new client out only after its 'connect' listeners ran). A statement,
+ * `sessionSql`: run on every new connection before the pool hands it out (pg-pool's `onConnect`; a
+ * failure ends that client and fails the checkout). A statement,
  * not the `options` startup parameter, which connection poolers such as PgBouncer refuse.
  */
 export function openActorPool(connection: ConnectionConfig, max: number, applicationName: string, sessionSql?: string): pg.Pool {
-  const pool = new pg.Pool(poolConfig(connection, max, applicationName))
-  if (sessionSql !== undefined) pool.on('connect', (client) => void client.query(sessionSql).catch(() => undefined))
+  // pg-pool awaits `onConnect` before it hands a new client out (@types/pg types it as returning void).
+  const onConnect = sessionSql === undefined ? undefined : (client: pg.ClientBase) => client.query(sessionSql).then(() => undefined)
+  // eslint-disable-next-line @typescript-eslint/no-misused-promises
+  const pool = new pg.Pool({ ...poolConfig(connection, max, applicationName), ...(onConnect === undefined ? {} : { onConnect }) })
   pool.on('error', () => undefined)
   return pool
 }
