@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander'
 
 import { coerceError } from '../runtime/errors.js'
+import { busCommand } from './commands/bus.js'
 import { devCommand } from './commands/dev.js'
 import { superviseCommand } from './commands/supervise.js'
 import { packageVersion } from './package-info.js'
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .exitOverride()
   program.addCommand(devCommand())
   program.addCommand(superviseCommand())
+  program.addCommand(busCommand())
   return program
 }
 

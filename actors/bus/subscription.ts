@@ -344,7 +344,9 @@ export class BusSubscription implements AsyncIterableIterator<BusEvent> {
     this.#fetching = true
     this.#missed = false
     try {
-      const reply = await client.callBuffer('XRANGE', keys.log(this.namespace), `(${this.#cursor}`, '+', 'COUNT', batchSize)
+      // xrangeBuffer, not callBuffer('XRANGE', …): ioredis' auto-pipelining mangles callBuffer (it drops the
+      // command name), and a client passed to Bus.connect may have it enabled.
+      const reply = await client.xrangeBuffer(keys.log(this.namespace), `(${this.#cursor}`, '+', 'COUNT', batchSize)
       if (this.#closed) return
       const raw = Array.isArray(reply) ? reply.length : 0
       const { entries, lastId } = decodeBusEntries(reply)

@@ -1,95 +1,378 @@
-// The bus benchmarks: in-process put → get events/s; HTTP publish requests/s (a concurrent keep-alive
-// request loop — autocannon is not installed); publish → SSE delivery latency with 100 subscribers.
-// Run: REDIS_URL=redis://127.0.0.1:6379 npm run bench:bus  (BUS_BENCH_SECONDS, default 5)
+/**
+ * `npm run bench:bus`: the bus figures of issue 8, side by side in one run on one redis-server (started
+ * by the bench unless REDIS_URL is set), each next to a raw baseline measured in the same round:
+ *
+ *   1. in-process put → get events/s: 8 publishers `await bus.put()` in a loop, one `bus.get('a.>')`
+ *      counts; baseline: the same shape in raw ioredis (`XADD` × 8 in flight, one `XREAD BLOCK` loop);
+ *   2. HTTP publish requests/s: autocannon (in a worker thread) POSTs a small JSON event to a `BusServer`;
+ *      baseline: the same autocannon load on a bare node:http server that does one raw `XADD` per request;
+ *   3. publish → SSE delivery latency p50/p99: 100 SSE subscribers on `c.>` (node:http, in this process),
+ *      one publisher POSTs a timestamped event every 5 ms; latency = receipt − the publisher's clock.
+ *
+ * For every phase it prints the Redis commands it cost (INFO commandstats deltas), the CPU this process
+ * and redis-server used per event, and the load average.
+ *
+ *   npm run bench:bus                                   # 2 rounds; 5 s in-process, 10 s HTTP, 5 s SSE
+ *   npm run bench:bus -- --rounds 3 --seconds 5 --http-seconds 10 --connections 50 --subscribers 100
+ *   npm run bench:bus -- --quick                        # smoke: 1 round, 1 s phases
+ *
+ * A warm-up pass (1 s of each in-process variant, not recorded) runs first: the first thousands of puts
+ * run cold code. Markdown goes to stdout, progress to stderr.
+ */
 import { randomUUID } from 'node:crypto'
-import { Agent, request } from 'node:http'
-import type { IncomingMessage } from 'node:http'
+import { once } from 'node:events'
+import { Agent, createServer, request } from 'node:http'
+import type { IncomingMessage, Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import os from 'node:os'
 
+import autocannon from 'autocannon'
 import * as hdr from 'hdr-histogram-js'
+import { Redis } from 'ioredis'
 
 import { Bus, BusServer, SseParser } from '../../actors/bus/index.js'
+import { LocalRedis } from '../../cli/local-servers/redis-server.js'
+import { captureEnv, envMarkdown } from '../lib/env.js'
+import { machineState, suiteContext } from '../lib/runner.js'
+import { fmtRatio, ratios, sig, summarize, table } from '../lib/stats.js'
 
-const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
-const seconds = Number(process.env.BUS_BENCH_SECONDS ?? 5)
-const keyPrefix = `bench:bus:${randomUUID().slice(0, 8)}:`
-const bus = await Bus.connect(url, { namespaces: ['a', 'b', 'c'], keyPrefix })
+const argv = process.argv.slice(2)
+const ctx = suiteContext(argv)
+const option = (name: string, fallback: number): number => {
+  const at = argv.indexOf(name)
+  return at >= 0 ? Number(argv[at + 1]) : fallback
+}
+const log = ctx.log
+const rounds = ctx.quick && !argv.includes('--rounds') ? 1 : argv.includes('--rounds') ? ctx.rounds : 2
+const kSeconds = option('--seconds', ctx.quick ? 1 : 5)
+const kHttpSeconds = option('--http-seconds', ctx.quick ? 1 : 10)
+const kConnections = option('--connections', 50)
+const kSubscribers = option('--subscribers', 100)
+const kPublishers = 8
+const kBody = '{"subject":"b.x","payload":{"n":1}}'
 
-// 1. In-process put → get: 8 concurrent publishers, one subscriber counts.
-{
-  const sub = bus.get('a.>')
-  await sub.ready
+const env = captureEnv(['ioredis', 'autocannon', 'hdr-histogram-js'])
+const before = await machineState()
+const local = process.env.REDIS_URL === undefined || process.env.REDIS_URL === '' ? await LocalRedis.start() : undefined
+const url = local?.url ?? process.env.REDIS_URL ?? ''
+const admin = new Redis(url)
+const serverVersion = /redis_version:(\S+)/.exec(await admin.info('server'))?.[1] ?? '?'
+log(`redis ${serverVersion} at ${url} (${local === undefined ? 'REDIS_URL' : 'started by the bench'}); ${before}`)
+
+// ---- measuring helpers -------------------------------------------------------------------------
+
+interface Costs {
+  /** Redis commands run during the phase, by name (INFO commandstats deltas). */
+  readonly commands: Map<string, number>
+  readonly nodeCpuMs: number
+  readonly redisCpuMs: number
+  readonly load: string
+}
+
+async function redisStats(): Promise<{ calls: Map<string, number>; cpuMs: number }> {
+  const [stats, cpu] = await Promise.all([admin.info('commandstats'), admin.info('cpu')])
+  const calls = new Map<string, number>()
+  for (const m of stats.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls.set(m[1] as string, Number(m[2]))
+  const user = Number(/used_cpu_user:([\d.]+)/.exec(cpu)?.[1] ?? 0)
+  const sys = Number(/used_cpu_sys:([\d.]+)/.exec(cpu)?.[1] ?? 0)
+  return { calls, cpuMs: (user + sys) * 1000 }
+}
+
+async function costed<T>(fn: () => Promise<T>): Promise<[T, Costs]> {
+  const r0 = await redisStats()
+  const c0 = process.cpuUsage()
+  const value = await fn()
+  const c = process.cpuUsage(c0)
+  const r1 = await redisStats()
+  const commands = new Map<string, number>()
+  for (const [name, n] of r1.calls) {
+    const d = n - (r0.calls.get(name) ?? 0)
+    if (d > 0 && name !== 'info') commands.set(name, d)
+  }
+  return [value, { commands, nodeCpuMs: (c.user + c.system) / 1000, redisCpuMs: r1.cpuMs - r0.cpuMs, load: os.loadavg()[0]?.toFixed(1) ?? '?' }]
+}
+
+function perEvent(costs: Costs, events: number): string {
+  const cmds = [...costs.commands].sort((a, b) => b[1] - a[1]).map(([name, n]) => `${name} ${(n / events).toFixed(2)}`)
+  return `per event: node ${((costs.nodeCpuMs * 1000) / events).toFixed(0)} µs CPU, redis ${((costs.redisCpuMs * 1000) / events).toFixed(0)} µs CPU; commands ${cmds.join(', ')} (load ${costs.load})`
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 5))
+
+// ---- 1. in-process put → get ------------------------------------------------------------------
+
+interface Rate {
+  readonly perSecond: number
+  readonly events: number
+  readonly costs: Costs
+}
+
+async function rawPutGet(seconds: number): Promise<Rate> {
+  const key = `bench:bus:raw:${randomUUID().slice(0, 8)}`
+  const writer = new Redis(url)
+  const reader = new Redis(url)
   let received = 0
-  const reading = (async () => {
-    for await (const _ of sub) if (++received < 0) break
-  })()
-  const end = Date.now() + seconds * 1000
-  let sent = 0
-  await Promise.all(Array.from({ length: 8 }, async () => {
-    while (Date.now() < end) {
-      await bus.put('a.x', '{"n":1}')
-      sent++
-    }
-  }))
-  while (received < sent) await new Promise((resolve) => setTimeout(resolve, 5))
-  console.log(`in-process put → get: ${Math.round(sent / seconds)} events/s (8 publishers, 1 subscriber)`)
-  await sub.return()
-  await reading
-}
-
-const server = await BusServer.listen({ bus, port: 0 })
-const agent = new Agent({ keepAlive: true, maxSockets: 64 })
-const post = (body: string) =>
-  new Promise<void>((resolve, reject) => {
-    const req = request(`${server.url}/`, { method: 'POST', agent }, (res) => {
-      res.resume()
-      res.on('end', () => (res.statusCode === 202 ? resolve() : reject(new Error(`status ${res.statusCode}`))))
+  let stop = false
+  try {
+    const [events, costs] = await costed(async () => {
+      const reading = (async () => {
+        let cursor = '$'
+        while (!stop) {
+          const reply = await reader.xreadBuffer('COUNT', 256, 'BLOCK', 100, 'STREAMS', key, cursor)
+          for (const [, entries] of reply ?? []) {
+            received += entries.length
+            cursor = (entries[entries.length - 1] as [Buffer, Buffer[]])[0].toString('latin1')
+          }
+        }
+      })()
+      await tick()
+      const end = Date.now() + seconds * 1000
+      let sent = 0
+      await Promise.all(
+        Array.from({ length: kPublishers }, async () => {
+          while (Date.now() < end) {
+            await writer.xadd(key, '*', 'i', `e_${sent}`, 's', 'a.x', 'p', '{"n":1}')
+            sent++
+          }
+        }),
+      )
+      while (received < sent) await tick()
+      stop = true
+      await reading
+      return sent
     })
-    req.on('error', reject)
-    req.end(body)
+    return { perSecond: events / seconds, events, costs }
+  } finally {
+    await writer.del(key)
+    writer.disconnect()
+    reader.disconnect()
+  }
+}
+
+async function busPutGet(seconds: number): Promise<Rate> {
+  const bus = await Bus.connect(url, { namespaces: ['a', 'b', 'c'], keyPrefix: `bench:bus:${randomUUID().slice(0, 8)}:` })
+  try {
+    const sub = bus.get('a.>')
+    await sub.ready
+    let received = 0
+    const [events, costs] = await costed(async () => {
+      const reading = (async () => {
+        for await (const _ of sub) received++
+      })()
+      const end = Date.now() + seconds * 1000
+      let sent = 0
+      await Promise.all(
+        Array.from({ length: kPublishers }, async () => {
+          while (Date.now() < end) {
+            await bus.put('a.x', '{"n":1}')
+            sent++
+          }
+        }),
+      )
+      while (received < sent) await tick()
+      await sub.return()
+      await reading
+      return sent
+    })
+    return { perSecond: events / seconds, events, costs }
+  } finally {
+    await bus.close()
+  }
+}
+
+// ---- 2. HTTP publish with autocannon ----------------------------------------------------------
+
+async function cannon(target: string, seconds: number): Promise<Rate & { p50: number; p99: number; non2xx: number }> {
+  const [result, costs] = await costed(() =>
+    autocannon({
+      url: target,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: kBody,
+      connections: kConnections,
+      duration: seconds,
+      workers: 1,
+    }),
+  )
+  const events = result['2xx']
+  if (result.errors > 0 || result.non2xx > 0) log(`  autocannon: ${result.errors} errors, ${result.non2xx} non-2xx answers`)
+  return { perSecond: events / result.duration, events, costs, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx }
+}
+
+async function rawHttpServer(): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+  const redis = new Redis(url)
+  const key = `bench:bus:rawhttp:${randomUUID().slice(0, 8)}`
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (chunk: Buffer) => chunks.push(chunk))
+    req.on('end', () => {
+      const body = Buffer.concat(chunks)
+      redis.xadd(key, '*', 'p', body).then(
+        (id) => {
+          res.writeHead(202, { 'X-BUS-EVENT-ID': id ?? '' })
+          res.end()
+        },
+        () => {
+          res.writeHead(500)
+          res.end()
+        },
+      )
+    })
   })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return {
+    server,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    async close() {
+      server.closeAllConnections()
+      server.close()
+      await redis.del(key)
+      redis.disconnect()
+    },
+  }
+}
 
-// 2. HTTP publish requests/s: 64 connections in a loop.
-{
-  const end = Date.now() + seconds * 1000
-  let done = 0
-  await Promise.all(Array.from({ length: 64 }, async () => {
-    while (Date.now() < end) {
-      await post('{"subject":"b.x","payload":{"n":1}}')
-      done++
+async function httpPublish(seconds: number): Promise<{ raw: Awaited<ReturnType<typeof cannon>>; bus: Awaited<ReturnType<typeof cannon>> }> {
+  const raw = await rawHttpServer()
+  let rawResult
+  try {
+    rawResult = await cannon(raw.url, seconds)
+  } finally {
+    await raw.close()
+  }
+  const bus = await Bus.connect(url, { namespaces: ['a', 'b', 'c'], keyPrefix: `bench:bus:${randomUUID().slice(0, 8)}:` })
+  const server = await BusServer.listen({ bus, port: 0 })
+  try {
+    return { raw: rawResult, bus: await cannon(`${server.url}/`, seconds) }
+  } finally {
+    await server.close()
+    await bus.close()
+  }
+}
+
+// ---- 3. publish → SSE delivery ----------------------------------------------------------------
+
+interface Delivery {
+  readonly p50: number
+  readonly p99: number
+  readonly max: number
+  readonly published: number
+  readonly deliveries: number
+  readonly costs: Costs
+}
+
+const nowUs = () => Math.round((performance.timeOrigin + performance.now()) * 1000)
+
+async function sseDelivery(seconds: number): Promise<Delivery> {
+  const bus = await Bus.connect(url, { namespaces: ['a', 'b', 'c'], keyPrefix: `bench:bus:${randomUUID().slice(0, 8)}:` })
+  const server = await BusServer.listen({ bus, port: 0 })
+  const agent = new Agent({ keepAlive: true, maxSockets: 4 })
+  const streams: IncomingMessage[] = []
+  try {
+    const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 })
+    for (let i = 0; i < kSubscribers; i++) {
+      const res = await new Promise<IncomingMessage>((resolve, reject) => {
+        const req = request(`${server.url}/?subject=c.>`, { agent: false }, resolve)
+        req.on('error', reject)
+        req.end()
+      })
+      const parser = new SseParser()
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) =>
+        parser.push(chunk, (m) => {
+          if (m.event !== 'msg') return
+          const sentAt = (JSON.parse(m.data) as { payload: { t: number } }).payload.t
+          histogram.recordValue(Math.max(1, nowUs() - sentAt))
+        }),
+      )
+      streams.push(res)
     }
-  }))
-  console.log(`HTTP publish: ${Math.round(done / seconds)} requests/s (64 keep-alive connections, node:http loop)`)
+    const post = (body: string) =>
+      new Promise<void>((resolve, reject) => {
+        const req = request(`${server.url}/`, { method: 'POST', agent }, (res) => {
+          res.resume()
+          res.on('end', () => (res.statusCode === 202 ? resolve() : reject(new Error(`status ${res.statusCode}`))))
+        })
+        req.on('error', reject)
+        req.end(body)
+      })
+    const [published, costs] = await costed(async () => {
+      const end = Date.now() + seconds * 1000
+      let sent = 0
+      while (Date.now() < end) {
+        await post(`{"subject":"c.x","payload":{"t":${nowUs()}}}`)
+        sent++
+        await tick()
+      }
+      const deadline = Date.now() + 30_000
+      while (histogram.totalCount < sent * kSubscribers && Date.now() < deadline) await tick()
+      return sent
+    })
+    return {
+      p50: histogram.getValueAtPercentile(50) / 1000,
+      p99: histogram.getValueAtPercentile(99) / 1000,
+      max: histogram.maxValue / 1000,
+      published,
+      deliveries: histogram.totalCount,
+      costs,
+    }
+  } finally {
+    for (const res of streams) res.destroy()
+    agent.destroy()
+    await server.close()
+    await bus.close()
+  }
 }
 
-// 3. Publish → SSE delivery latency, 100 subscribers on c.>, one publisher at ~200 events/s.
-{
-  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 })
-  const streams = await Promise.all(Array.from({ length: 100 }, () => new Promise<IncomingMessage>((resolve, reject) => {
-    const req = request(`${server.url}/?subject=c.>`, { agent: false }, resolve)
-    req.on('error', reject)
-    req.end()
-  })))
-  for (const res of streams) {
-    const parser = new SseParser()
-    res.setEncoding('utf8')
-    res.on('data', (chunk: string) => parser.push(chunk, (m) => {
-      if (m.event !== 'msg') return
-      const sentAt = Number((JSON.parse(m.data) as { payload: { t: number } }).payload.t)
-      histogram.recordValue(Math.max(1, Math.round((performance.timeOrigin + performance.now()) * 1000 - sentAt)))
-    }))
-  }
-  const end = Date.now() + seconds * 1000
-  let sent = 0
-  while (Date.now() < end) {
-    await post(`{"subject":"c.x","payload":{"t":${Math.round((performance.timeOrigin + performance.now()) * 1000)}}}`)
-    sent++
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-  while (histogram.totalCount < sent * 100) await new Promise((resolve) => setTimeout(resolve, 10))
-  console.log(`publish → SSE delivery, 100 subscribers: p50 ${(histogram.getValueAtPercentile(50) / 1000).toFixed(2)} ms, p99 ${(histogram.getValueAtPercentile(99) / 1000).toFixed(2)} ms over ${histogram.totalCount} deliveries`)
-  for (const res of streams) res.destroy()
-}
+// ---- the run ----------------------------------------------------------------------------------
 
-agent.destroy()
-await server.close()
-await bus.close()
+log('warm-up: 1 s of each in-process variant (not recorded)')
+await rawPutGet(1)
+await busPutGet(1)
+
+const raw: Rate[] = []
+const inproc: Rate[] = []
+const httpRaw: Awaited<ReturnType<typeof cannon>>[] = []
+const httpBus: Awaited<ReturnType<typeof cannon>>[] = []
+const sse: Delivery[] = []
+for (let round = 1; round <= rounds; round++) {
+  log(`round ${round}/${rounds}: ${await machineState()}`)
+  const r = await rawPutGet(kSeconds)
+  log(`  raw XADD → XREAD: ${sig(r.perSecond)} events/s; ${perEvent(r.costs, r.events)}`)
+  raw.push(r)
+  const b = await busPutGet(kSeconds)
+  log(`  bus put → get: ${sig(b.perSecond)} events/s; ${perEvent(b.costs, b.events)}`)
+  inproc.push(b)
+  const h = await httpPublish(kHttpSeconds)
+  log(`  HTTP raw XADD server: ${sig(h.raw.perSecond)} req/s (p50 ${h.raw.p50} ms, p99 ${h.raw.p99} ms); ${perEvent(h.raw.costs, h.raw.events)}`)
+  log(`  HTTP BusServer: ${sig(h.bus.perSecond)} req/s (p50 ${h.bus.p50} ms, p99 ${h.bus.p99} ms); ${perEvent(h.bus.costs, h.bus.events)}`)
+  httpRaw.push(h.raw)
+  httpBus.push(h.bus)
+  const s = await sseDelivery(kSeconds)
+  log(`  SSE delivery: p50 ${s.p50.toFixed(2)} ms, p99 ${s.p99.toFixed(2)} ms, max ${s.max.toFixed(1)} ms; ${s.deliveries}/${s.published * kSubscribers} deliveries; ${perEvent(s.costs, s.published)}`)
+  sse.push(s)
+}
+const after = await machineState()
+
+const med = (xs: readonly number[]) => summarize(xs).median
+const rows = [
+  ['in-process put → get, events/s', sig(med(raw.map((x) => x.perSecond))), sig(med(inproc.map((x) => x.perSecond))), fmtRatio(ratios(inproc.map((x) => x.perSecond), raw.map((x) => x.perSecond)))],
+  [`HTTP publish, requests/s (autocannon, ${kConnections} connections × ${kHttpSeconds} s)`, sig(med(httpRaw.map((x) => x.perSecond))), sig(med(httpBus.map((x) => x.perSecond))), fmtRatio(ratios(httpBus.map((x) => x.perSecond), httpRaw.map((x) => x.perSecond)))],
+  [`publish → SSE delivery p50 / p99, ms (${kSubscribers} subscribers)`, '—', `${med(sse.map((x) => x.p50)).toFixed(2)} / ${med(sse.map((x) => x.p99)).toFixed(2)}`, '—'],
+]
+process.stdout.write(
+  [
+    envMarkdown(env),
+    '',
+    `Redis ${serverVersion} (${local === undefined ? 'REDIS_URL' : 'redis-server started by the bench, no persistence'}), on the same host. Machine state: at start ${before}; at end ${after}.`,
+    '',
+    `Medians of ${rounds} round(s); the ratio is bus ÷ raw within each round (median, min–max).`,
+    '',
+    table(['measure', 'raw baseline', 'bus', 'bus ÷ raw'], rows),
+    '',
+  ].join('\n'),
+)
+
+await admin.quit()
+await local?.close()

@@ -1,4 +1,5 @@
 // The in-process Bus against the real Redis: research bus.md §10 scenarios that apply without HTTP.
+import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 
 import type { BusEvent } from '../../../actors/bus/index.js'
@@ -239,5 +240,14 @@ describe('Bus', () => {
     for (let i = 0; i < 50; i++) ids.push((await bus.put(`a.s${i % 3}`, i)).id)
     const got = await take(sub, 50)
     expect(got.map((e) => e.id)).toEqual(ids)
+  })
+
+  it('works on a client passed in with ioredis auto-pipelining (its callBuffer drops the command name)', async () => {
+    const client = new Redis(redisUrl(), { enableAutoPipelining: true })
+    opened.add({ close: () => client.quit().then(() => undefined) })
+    const bus = opened.add(await Bus.connect(client, { namespaces: ['a'], keyPrefix: opened.prefix }))
+    const put = await Promise.all([bus.put('a.x', 1), bus.put('a.y', 2)])
+    const got = await take(bus.get('a.>', { start: 'oldest' }), 2, 5_000)
+    expect(got.map((e) => e.id).sort()).toEqual(put.map((r) => r.id).sort())
   })
 })
