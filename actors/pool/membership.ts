@@ -35,7 +35,12 @@ export function activeWorkers(workers: MapContent, keepAlives: MapContent, clean
     if (!isWithinHorizon(lookup(keepAlives, id), nowNs, staleAfterMs)) continue
     active.push({ id, createdAtNs: entry.createdAtNs })
   }
-  return active.sort((a, b) => (a.createdAtNs < b.createdAtNs ? -1 : a.createdAtNs > b.createdAtNs ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  return active.sort(byCreation)
+}
+
+/** The pool's order of workers: by creation time, then id. */
+export function byCreation(a: ActiveWorker, b: ActiveWorker): number {
+  return a.createdAtNs < b.createdAtNs ? -1 : a.createdAtNs > b.createdAtNs ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0
 }
 
 /** The workers of `P:jobs` whose list holds `key`, among `among` (ids). */

@@ -24,7 +24,6 @@ import {
   cleanupMapName,
   jobMapName,
   jobPayloadMapName,
-  kNodeStreamMaxLen,
   kPoolSinkName,
   mapKeys,
   nodeStreamName,
@@ -41,6 +40,7 @@ import { ReplicatedMap } from '../rmap/replicated-map.js'
 import { routeKey } from './jump-hash.js'
 import { activeWorkers, ownersOf, type ActiveWorker } from './membership.js'
 import { kPendingEventTtlMs } from './options.js'
+import { addNodeEvent } from './streams.js'
 
 /** Events read per XREAD / XREADGROUP / XAUTOCLAIM. */
 export const kReadCount = 200
@@ -316,18 +316,7 @@ export class Router {
         dispatchId: job.dispatchId ?? ack.dispatchId,
         errorRecord: ack.errorRecord,
       })
-      await this.#redis.client.xadd(
-        streamKey(nodeStreamName(this.#args.pool, job.nodeId)),
-        'NOMKSTREAM',
-        'MAXLEN',
-        '~',
-        kNodeStreamMaxLen,
-        '*',
-        'n',
-        kPoolEvents.dispatchReturn,
-        'p',
-        encodeEnvelope({ sender: this.#args.nodeId, payload: back }),
-      )
+      await addNodeEvent(this.#redis, this.#args.pool, job.nodeId, kPoolEvents.dispatchReturn, encodeEnvelope({ sender: this.#args.nodeId, payload: back }))
     }
     await this.#settle(handoff.poolEventId)
   }

@@ -10,7 +10,7 @@
 import { defineActor, type ActorContext } from '../../runtime/actor.js'
 import { toWire, type WireError } from '../../runtime/errors.js'
 import { createRedis, type PulseRedis } from '../../transports/redis/connection.js'
-import { encodeJob } from '../../transports/redis/pool/codec.js'
+import { encodeJob, kPoolEvents } from '../../transports/redis/pool/codec.js'
 import {
   cleanupMapName,
   jobMapName,
@@ -31,6 +31,7 @@ import { formatUnixNanos, isWithinHorizon, msToUnixNanos, parseJobKeyList, pendi
 import { allJobKeys, deadWorkers } from './membership.js'
 import { isMemberId } from './names.js'
 import { Router } from './router.js'
+import { addPoolEvent } from './streams.js'
 
 export interface WatchdogArgs {
   readonly url: string
@@ -164,7 +165,7 @@ class Watchdog {
 
   async #requeue(key: string, payload: Buffer, now: bigint): Promise<void> {
     const job = encodeJob({ key, nodeId: this.#args.nodeId, payload, createdAtNs: now, requeued: true })
-    await this.#redis.client.xadd(streamKey(poolStreamName(this.#args.pool)), '*', 'n', 'j', 'p', job)
+    await addPoolEvent(this.#redis, this.#args.pool, kPoolEvents.startJob, job)
   }
 
   async #dropGoneConsumers(nodes: Map<string, string>, now: bigint): Promise<void> {
