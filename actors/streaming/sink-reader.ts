@@ -50,6 +50,8 @@ export class SinkReader {
   readonly #controller = new AbortController()
   readonly #timers: NodeJS.Timeout[] = []
   #credits = 0
+  /** Credits the reads in flight may use (their COUNTs). */
+  #reserved = 0
   #wakeRead: (() => void) | undefined
   #blockingId: number | undefined
   #readLoop: Promise<void> | undefined
@@ -168,15 +170,35 @@ export class SinkReader {
 
   // --- reading -------------------------------------------------------------------------------------
 
+  /**
+   * Two reads in flight: while one reply is parsed and handed over, the next XREADGROUP is already on
+   * the server. Only the first blocks; the read-ahead does not (it answers at once, maybe empty), so a
+   * close or `addStream` never waits behind it. Each read reserves the credits its COUNT could use.
+   */
   async #read(): Promise<void> {
     let failures = 0
+    const inFlight: { readonly reply: Promise<unknown>; readonly count: number }[] = []
     while (!this.#signal.aborted) {
       try {
-        if (this.#credits <= 0 || this.#streams.size === 0) {
+        while (inFlight.length < 2 && this.#credits - this.#reserved > 0 && this.#streams.size > 0) {
+          const count = Math.min(this.#args.maxPolled, this.#credits - this.#reserved)
+          this.#reserved += count
+          const reply = this.#sendRead(count, inFlight.length === 0)
+          reply.catch(() => undefined) // awaited below, in order
+          inFlight.push({ reply, count })
+        }
+        const head = inFlight.shift()
+        if (head === undefined) {
           await new Promise<void>((resolve) => (this.#wakeRead = resolve))
           continue
         }
-        await this.#readOnce()
+        let reply: unknown
+        try {
+          reply = await head.reply
+        } finally {
+          this.#reserved -= head.count
+        }
+        for (const batch of parseReadReply(reply)) this.#deliver(batch, undefined)
         failures = 0
       } catch (error) {
         if (this.#signal.aborted) break
@@ -188,22 +210,20 @@ export class SinkReader {
         await sleep(reconnectDelayMs(++failures, 50, 5_000), this.#signal).catch(() => undefined)
       }
     }
+    await Promise.allSettled(inFlight.map((read) => read.reply))
   }
 
-  async #readOnce(): Promise<void> {
+  async #sendRead(count: number, block: boolean): Promise<unknown> {
     const blocking = this.#redis.blocking()
     if (this.#blockingId === undefined) {
       blocking.once('close', () => (this.#blockingId = undefined))
-      this.#blockingId = (await blocking.client('ID'))
+      this.#blockingId = await blocking.client('ID')
     }
     const { sink, consumer } = this.#args
     const keys = [...this.#streams.keys()].map(streamKey)
-    const count = Math.min(this.#args.maxPolled, this.#credits)
+    const wait = block ? ['BLOCK', this.#args.blockMs] : []
     const noAck = this.#args.noAck ? ['NOACK'] : []
-    const reply = await blocking.callBuffer(
-      'XREADGROUP', 'GROUP', sink, consumer, 'COUNT', count, 'BLOCK', this.#args.blockMs, ...noAck, 'STREAMS', ...keys, ...keys.map(() => '>'),
-    )
-    for (const batch of parseReadReply(reply)) this.#deliver(batch, undefined)
+    return blocking.callBuffer('XREADGROUP', 'GROUP', sink, consumer, 'COUNT', count, ...wait, ...noAck, 'STREAMS', ...keys, ...keys.map(() => '>'))
   }
 
   /** The stream (and its group) vanished, e.g. `destroy()`: join again from its start. */
