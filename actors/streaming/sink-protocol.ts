@@ -3,7 +3,7 @@
  * travel over the runtime's shared-memory rings: `tell` one way, `ctx.emit` the other.
  *
  *   Sink ──credit n consumed─▶ actor   room for n more events; `consumed` taken out of the buffer since
- *   Sink ──ack seq streams ids▶ actor   acks, numbered; the actor XACKs what arrived while the last XACK ran
+ *   Sink ──ack seq runs──────▶ actor   acks, numbered; the actor XACKs what arrived while the last XACK ran
  *   Sink ──alive─────────────▶ actor   the caller's thread is responsive (sent when nothing else was)
  *   Sink ──addStream / removeStream / stats / close (asks)
  *   actor ──events stream ids …▶ Sink  a batch of one stream (≤ credits, ≤ kMaxBatchBytes of payload)
@@ -14,17 +14,23 @@ import type { SinkStartArgs, StreamTtl } from './sink-group.js'
 
 /**
  * A batch of events of one stream, column by column: compact on the ring (the stream name once, no
- * array per event to encode and decode). `topics` is null when no event of the batch has one,
- * `deliveries` when every event is a first delivery (count 1).
+ * array per event to encode and decode). Strings cost a native call each to encode, so the ids travel
+ * as one string joined by `\n` (ids are digits and `-`), and event names as a table of the distinct
+ * names plus an index per event (`nameOf`, null when there is one name). `topics` is null when no event
+ * of the batch has one, `deliveries` when every event is a first delivery (count 1).
  */
 export interface WireBatch {
   readonly stream: string
-  readonly ids: string[]
+  readonly ids: string
   readonly names: string[]
+  readonly nameOf: number[] | null
   readonly topics: (string | null)[] | null
   readonly payloads: Uint8Array[]
   readonly deliveries: number[] | null
 }
+
+/** Acks of one stream in an `ack` message: the stream and its ids joined by `\n`. */
+export type AckRun = [stream: string, ids: string]
 
 export interface SinkReaderArgs extends SinkStartArgs {
   readonly redisUrl: string
@@ -38,7 +44,7 @@ export interface SinkReaderArgs extends SinkStartArgs {
 
 export type SinkReaderMsg =
   | { readonly t: 'credit'; readonly n: number; readonly consumed: number }
-  | { readonly t: 'ack'; readonly seq: number; readonly streams: readonly string[]; readonly ids: readonly string[] }
+  | { readonly t: 'ack'; readonly seq: number; readonly runs: readonly AckRun[] }
   | { readonly t: 'alive' }
   | { readonly t: 'addStream'; readonly stream: string; readonly start: string; readonly ttl: StreamTtl }
   | { readonly t: 'removeStream'; readonly stream: string }

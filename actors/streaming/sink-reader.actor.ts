@@ -24,7 +24,7 @@ export default defineActor<SinkReader, SinkReaderMsg, SinkReaderArgs>({
         reader.credit(msg.n, msg.consumed)
         break
       case 'ack':
-        reader.ack(msg.seq, msg.streams, msg.ids)
+        reader.ack(msg.seq, msg.runs)
         break
       case 'alive':
         reader.alive()

@@ -26,16 +26,36 @@ import { parseReadReply, type StreamBatch } from './cursor.js'
 import { HeldEvents } from './held-events.js'
 import { claimIdle, setHeldIdle } from './sink-claims.js'
 import { createGroup, joinGroup, leaveGroup, removeStaleConsumers, type StreamTtl, writeKeepAlive } from './sink-group.js'
-import { kMaxBatchBytes, type SinkReaderArgs, type SinkReaderOut, type SinkStats, type WireBatch } from './sink-protocol.js'
+import { kMaxBatchBytes, type SinkReaderArgs, type SinkReaderOut, type SinkStats, type WireBatch, type AckRun } from './sink-protocol.js'
 import { compileTopicFilter, type TopicFilter } from './topic-filter.js'
 
 /** An idle time that makes any idle check claim the entry: a day, far above any grace period. */
 const kHandOverIdleMs = 86_400_000
 
-type MutableBatch = { -readonly [K in keyof WireBatch]: WireBatch[K] }
+/** A batch being built: the ids as an array until it is emitted, and where each name is in `names`. */
+interface BatchBuilder {
+  readonly stream: string
+  readonly ids: string[]
+  readonly names: string[]
+  readonly nameIndex: Map<string, number>
+  nameOf: number[] | null
+  topics: (string | null)[] | null
+  readonly payloads: Uint8Array[]
+  deliveries: number[] | null
+}
 
-function newBatch(stream: string): MutableBatch {
-  return { stream, ids: [], names: [], topics: null, payloads: [], deliveries: null }
+function newBatch(stream: string): BatchBuilder {
+  return { stream, ids: [], names: [], nameIndex: new Map(), nameOf: null, topics: null, payloads: [], deliveries: null }
+}
+
+function addName(batch: BatchBuilder, name: string, n: number): void {
+  let index = batch.nameIndex.get(name)
+  if (index === undefined) {
+    index = batch.names.push(name) - 1
+    batch.nameIndex.set(name, index)
+  }
+  if (batch.nameOf !== null) batch.nameOf.push(index)
+  else if (index !== 0) (batch.nameOf = new Array<number>(n).fill(0)).push(index)
 }
 
 export class SinkReader {
@@ -101,19 +121,14 @@ export class SinkReader {
     this.#wake()
   }
 
-  ack(seq: number, streams: readonly string[], ids: readonly string[]): void {
+  ack(seq: number, runs: readonly AckRun[]): void {
     this.#alive()
-    // The ids of one message mostly share a stream: its key is made once per run of the same stream.
-    let stream: string | undefined
-    let key = ''
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i] as string
-      if (streams[i] !== stream) {
-        stream = streams[i]
-        key = streamKey(stream ?? '')
+    for (const [stream, joined] of runs) {
+      const key = streamKey(stream)
+      for (const id of joined.split('\n')) {
+        this.#held.delete(key, id)
+        this.#queueAck(key, id)
       }
-      this.#held.delete(key, id)
-      this.#queueAck(key, id)
     }
     this.#pendingSeq = Math.max(this.#pendingSeq, seq)
     this.#ackLoop ??= this.#flushAcks()
@@ -253,7 +268,7 @@ export class SinkReader {
       if (!this.#args.noAck) this.#held.add(key, entry.id)
       const n = out.ids.length
       out.ids.push(entry.id)
-      out.names.push(entry.name)
+      addName(out, entry.name, n)
       out.payloads.push(entry.payload)
       if (entry.topic !== undefined) (out.topics ??= new Array<string | null>(n).fill(null)).push(entry.topic)
       else out.topics?.push(null)
@@ -271,12 +286,14 @@ export class SinkReader {
     if (!this.#args.noAck && this.#pendingAcks.size > 0) this.#ackLoop ??= this.#flushAcks()
   }
 
-  #emit(batch: WireBatch): void {
+  #emit(batch: BatchBuilder): void {
     const n = batch.ids.length
     if (n === 0) return
     this.#credits -= n
     this.#stats.delivered += n
-    this.#ctx.emit({ t: 'events', ...batch } satisfies SinkReaderOut)
+    const { stream, ids, names, nameOf, topics, payloads, deliveries } = batch
+    const wire: WireBatch = { stream, ids: ids.join('\n'), names, nameOf, topics, payloads, deliveries }
+    this.#ctx.emit({ t: 'events', ...wire } satisfies SinkReaderOut)
   }
 
   // --- acks ----------------------------------------------------------------------------------------

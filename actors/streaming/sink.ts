@@ -28,7 +28,7 @@ import type { SinkEvent } from './event.js'
 import { Fanout, type Subscription } from './fanout.js'
 import { type AddStreamOptions, resolveAddStreamOptions, resolveSinkOptions, type ResolvedSinkOptions, type SinkOptions } from './options.js'
 import type { StreamTtl } from './sink-group.js'
-import type { SinkReaderArgs, SinkReaderMsg, SinkReaderOut, SinkStats, WireBatch } from './sink-protocol.js'
+import type { AckRun, SinkReaderArgs, SinkReaderMsg, SinkReaderOut, SinkStats, WireBatch } from './sink-protocol.js'
 import type { StreamHandle as Stream } from './stream-handle.js'
 
 const kActorModule = new URL(import.meta.url.endsWith('.ts') ? './sink-reader.actor.ts' : './sink-reader.actor.js', import.meta.url)
@@ -252,7 +252,7 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
   #onMessage(msg: SinkReaderOut): void {
     switch (msg.t) {
       case 'events':
-        this.#received += msg.ids.length
+        this.#received += msg.payloads.length
         this.#fanout.push(this.#events(msg))
         break
       case 'acked':
@@ -267,7 +267,8 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
     }
   }
 
-  #events({ stream: streamName, ids, names, topics, payloads, deliveries }: WireBatch): SinkEvent[] {
+  #events({ stream: streamName, ids: joined, names, nameOf, topics, payloads, deliveries }: WireBatch): SinkEvent[] {
+    const ids = joined.split('\n')
     const events = new Array<SinkEvent>(ids.length)
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i] as string
@@ -277,7 +278,7 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
       events[i] = {
         id,
         streamName,
-        eventName: names[i] as string,
+        eventName: names[nameOf?.[i] ?? 0] as string,
         topic: topics?.[i] ?? undefined,
         payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
         createdAt: new Date(Number(id.slice(0, id.indexOf('-')))),
@@ -314,7 +315,7 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
     const { streams, ids, tokens } = this.#ackQueue
     if (ids.length === 0) return
     this.#ackQueue = { streams: [], ids: [], tokens: [] }
-    const msg = { t: 'ack', seq: this.#ackSeq, streams, ids } as const
+    const msg = { t: 'ack', seq: this.#ackSeq, runs: ackRuns(streams, ids) } as const
     this.#unconfirmed.push({ msg, tokens })
     this.#tell(msg)
   }
@@ -377,4 +378,16 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
 function ttlOf(stream: Stream): StreamTtl {
   const { ttlMs, slidingTtlMs } = stream.options
   return ttlMs > 0 ? { ttlMs, mode: 'absolute' } : { ttlMs: slidingTtlMs, mode: 'sliding' }
+}
+
+/** Ids grouped by runs of the same stream, each run's ids joined by `\n` (sink-protocol.ts). */
+function ackRuns(streams: readonly string[], ids: readonly string[]): AckRun[] {
+  const runs: AckRun[] = []
+  let start = 0
+  for (let i = 1; i <= ids.length; i++) {
+    if (i < ids.length && streams[i] === streams[start]) continue
+    runs.push([streams[start] as string, ids.slice(start, i).join('\n')])
+    start = i
+  }
+  return runs
 }
