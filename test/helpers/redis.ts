@@ -1,7 +1,10 @@
 /** Redis isolation: a unique key prefix per test, cleaned by prefix; never FLUSHALL. */
 import { randomUUID } from 'node:crypto'
 
-import type { Redis } from 'ioredis'
+import { Redis as IORedis, type Redis } from 'ioredis'
+import { afterAll, beforeAll } from 'vitest'
+
+import { redisUrl } from './servers.js'
 
 export function testPrefix(): string {
   return `t:${randomUUID().slice(0, 8)}:`
@@ -17,4 +20,16 @@ export async function deleteByPrefix(client: Redis, prefix: string): Promise<num
     if (keys.length > 0) deleted += await client.unlink(...keys)
   } while (cursor !== '0')
   return deleted
+}
+
+/** A plain ioredis client to the run's server for a test file: connected before its tests, quit after. */
+export function useRawRedis(): Redis {
+  const raw = new IORedis(redisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 })
+  beforeAll(async () => {
+    await raw.connect()
+  })
+  afterAll(async () => {
+    await raw.quit()
+  })
+  return raw
 }

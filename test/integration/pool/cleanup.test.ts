@@ -1,20 +1,12 @@
 /** Cleanup: dead workers and nodes, orphaned payloads, requeued failures, frozen event loops (34–37). */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { Redis } from 'ioredis'
+import { afterEach, describe, expect, it } from 'vitest'
 
 import type { Logger } from '../../../runtime/logger.js'
-import { kFast, Pools, rawClient, recorder, until } from './helpers.js'
+import { useRawRedis } from '../../helpers/redis.js'
+import { kFast, Pools, recorder, until } from './helpers.js'
 
-let raw: Redis
+const raw = useRawRedis()
 let pools: Pools
-
-beforeAll(async () => {
-  raw = rawClient()
-  await raw.ping()
-})
-afterAll(async () => {
-  await raw.quit()
-})
 afterEach(async () => {
   await pools.close(raw)
 })

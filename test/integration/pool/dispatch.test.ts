@@ -1,21 +1,13 @@
 /** Dispatch: concurrent claims, existing jobs and guards, timeouts, admission, slow starts (25, 26, 27, 40). */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { Redis } from 'ioredis'
+import { afterEach, describe, expect, it } from 'vitest'
 
 import { DispatchTimeoutError, JobExistsError, PoolShuttingDownError, QueueFullError } from '../../../actors/pool/index.js'
 import { ProtocolError } from '../../../runtime/errors.js'
-import { Pools, rawClient, recorder, until } from './helpers.js'
+import { useRawRedis } from '../../helpers/redis.js'
+import { Pools, recorder, until } from './helpers.js'
 
-let raw: Redis
+const raw = useRawRedis()
 let pools: Pools
-
-beforeAll(async () => {
-  raw = rawClient()
-  await raw.ping()
-})
-afterAll(async () => {
-  await raw.quit()
-})
 afterEach(async () => {
   await pools.close(raw)
 })

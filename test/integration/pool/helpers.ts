@@ -1,7 +1,7 @@
 /** Helpers of the pool tests: unique pool names, nodes closed after each test, recording handlers. */
 import { randomUUID } from 'node:crypto'
 
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 
 import { PoolNode, type PoolOptions, type WorkerHandler } from '../../../actors/pool/index.js'
 import { deleteByPrefix } from '../../helpers/redis.js'
@@ -42,10 +42,6 @@ export class Pools {
       await deleteByPrefix(raw, `pulse:stream:${name}:`)
     }
   }
-}
-
-export function rawClient(): Redis {
-  return new Redis(redisUrl(), { lazyConnect: false, maxRetriesPerRequest: 1 })
 }
 
 export interface Recorded {

@@ -1,20 +1,12 @@
 /** Routing, rebalancing, close and shutdown (scenarios 28, 31, 32, 33). */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { Redis } from 'ioredis'
+import { afterEach, describe, expect, it } from 'vitest'
 
 import { jumpHash, type WorkerHandler } from '../../../actors/pool/index.js'
-import { Pools, rawClient, recorder, until } from './helpers.js'
+import { useRawRedis } from '../../helpers/redis.js'
+import { Pools, recorder, until } from './helpers.js'
 
-let raw: Redis
+const raw = useRawRedis()
 let pools: Pools
-
-beforeAll(async () => {
-  raw = rawClient()
-  await raw.ping()
-})
-afterAll(async () => {
-  await raw.quit()
-})
 afterEach(async () => {
   await pools.close(raw)
 })

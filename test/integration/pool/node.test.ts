@@ -1,20 +1,12 @@
 /** One node: dispatch, start errors, job exists, stop, notify, reads, close (scenarios 24, 26, 29, 30). */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { Redis } from 'ioredis'
+import { afterEach, describe, expect, it } from 'vitest'
 
 import { ClosedError, InvalidArgumentError, JobExistsError, RequeueError, WorkerStartError } from '../../../actors/pool/index.js'
-import { Pools, rawClient, recorder, until } from './helpers.js'
+import { useRawRedis } from '../../helpers/redis.js'
+import { Pools, recorder, until } from './helpers.js'
 
-let raw: Redis
+const raw = useRawRedis()
 let pools: Pools
-
-beforeAll(async () => {
-  raw = rawClient()
-  await raw.ping()
-})
-afterAll(async () => {
-  await raw.quit()
-})
 afterEach(async () => {
   await pools.close(raw)
 })

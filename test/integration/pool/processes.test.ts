@@ -2,25 +2,17 @@
  * Nodes in separate processes (test/fixtures/pool/node.ts): cascading kill -9 (34), and a process whose
  * handler freezes its event loop for 5 × ttl is not declared dead while a killed one is.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { Redis } from 'ioredis'
+import { afterEach, describe, expect, it } from 'vitest'
 
 import { type Child, spawnTs } from '../../helpers/child.js'
+import { useRawRedis } from '../../helpers/redis.js'
 import { redisUrl } from '../../helpers/servers.js'
-import { kFast, Pools, rawClient, until } from './helpers.js'
+import { kFast, Pools, until } from './helpers.js'
 
 const fixture = new URL('../../fixtures/pool/node.ts', import.meta.url).pathname
 
-let raw: Redis
+const raw = useRawRedis()
 let pools: Pools
-
-beforeAll(async () => {
-  raw = rawClient()
-  await raw.ping()
-})
-afterAll(async () => {
-  await raw.quit()
-})
 afterEach(async () => {
   await pools.close(raw)
 })

@@ -2,23 +2,15 @@
  * `Reader` against the run's redis-server: acceptance scenarios 5–8, 13 and 14 of research
  * goa-pulse.md §9 for readers, start positions, malformed entries, backpressure and close.
  */
-import type { Redis } from 'ioredis'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 
 import { InvalidArgumentError, Stream, type StreamEvent } from '../../../actors/streaming/index.js'
+import { useRawRedis } from '../../helpers/redis.js'
 import { redisUrl } from '../../helpers/servers.js'
-import { Opened, rawClient, take } from './helpers.js'
+import { Opened, take } from './helpers.js'
 
-let raw: Redis
+const raw = useRawRedis()
 let opened: Opened
-
-beforeAll(async () => {
-  raw = rawClient()
-  await raw.ping()
-})
-afterAll(async () => {
-  await raw.quit()
-})
 afterEach(async () => {
   await opened.close(raw)
 })

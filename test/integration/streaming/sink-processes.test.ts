@@ -9,21 +9,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type SinkEvent, Stream } from '../../../actors/streaming/index.js'
 import { LocalRedis } from '../../../cli/local-servers/redis-server.js'
 import { spawnTs } from '../../helpers/child.js'
+import { useRawRedis } from '../../helpers/redis.js'
 import { redisUrl } from '../../helpers/servers.js'
-import { eventually, Opened, rawClient, take } from './helpers.js'
+import { eventually, Opened, take } from './helpers.js'
 
 const kSinkProcess = new URL('../../fixtures/streaming/sink-process.ts', import.meta.url).pathname
 
-let raw: Redis
+const raw = useRawRedis()
 let opened: Opened
-
-beforeAll(async () => {
-  raw = rawClient()
-  await raw.ping()
-})
-afterAll(async () => {
-  await raw.quit()
-})
 afterEach(async () => {
   await opened.close(raw)
 })

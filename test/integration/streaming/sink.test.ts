@@ -2,24 +2,16 @@
  * `Sink` against the run's redis-server: acceptance scenarios 6 and 9–14 of research goa-pulse.md §9
  * for sinks, redelivery with deliveryCount, acks, malformed entries and close. (Processes: sink-processes.test.ts.)
  */
-import type { Redis } from 'ioredis'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 
 import { InvalidArgumentError, type SinkEvent, Stream } from '../../../actors/streaming/index.js'
 import { Runtime } from '../../../runtime/runtime.js'
+import { useRawRedis } from '../../helpers/redis.js'
 import { redisUrl } from '../../helpers/servers.js'
 import { eventually, Opened, rawClient, take } from './helpers.js'
 
-let raw: Redis
+const raw = useRawRedis()
 let opened: Opened
-
-beforeAll(async () => {
-  raw = rawClient()
-  await raw.ping()
-})
-afterAll(async () => {
-  await raw.quit()
-})
 afterEach(async () => {
   await opened.close(raw)
 })
@@ -136,7 +128,7 @@ describe('Sink', () => {
     await closing.close()
     const t0 = Date.now()
     const [redelivered] = await take(sub, 1, 5_000)
-    expect(Date.now() - t0).toBeLessThan(1_500) // handed over at close: no wait for the grace period
+    expect(Date.now() - t0).toBeLessThan(slow.ackGracePeriodMs) // handed over at close: no wait for the grace period
     expect({ id: redelivered?.id, deliveryCount: redelivered?.deliveryCount }).toEqual({ id: held?.id, deliveryCount: 2 })
     await survivor.ack(redelivered as SinkEvent)
     await eventually(async () => ((await raw.xinfo('CONSUMERS', s.key, name)) as unknown[]).length === 1, 10_000, 'the stale consumer to be removed')

@@ -2,23 +2,15 @@
  * `Stream` against the run's redis-server: acceptance scenarios 1–4 and 15 of research goa-pulse.md §9,
  * `addMany`, `remove`, validation, and the entry format shared with Go peers (raw XADD / XRANGE).
  */
-import type { Redis } from 'ioredis'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 
 import { InvalidArgumentError, Stream } from '../../../actors/streaming/index.js'
+import { useRawRedis } from '../../helpers/redis.js'
 import { redisUrl } from '../../helpers/servers.js'
-import { Opened, rawClient, take } from './helpers.js'
+import { Opened, take } from './helpers.js'
 
-let raw: Redis
+const raw = useRawRedis()
 let opened: Opened
-
-beforeAll(async () => {
-  raw = rawClient()
-  await raw.ping()
-})
-afterAll(async () => {
-  await raw.quit()
-})
 afterEach(async () => {
   await opened.close(raw)
 })
