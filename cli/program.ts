@@ -15,11 +15,17 @@ export function buildProgram(): Command {
     .description('Pulse: actors, replicated maps, streams, worker pools, a durable job queue and a bus')
     .version(packageVersion())
     .option('--verbose', 'print stacks with errors')
-    .exitOverride()
   program.addCommand(devCommand())
   program.addCommand(superviseCommand())
   program.addCommand(busCommand())
+  overrideExits(program)
   return program
+}
+
+/** Usage errors of every command and subcommand reach `runCli` (exit code 2) instead of exiting there. */
+function overrideExits(command: Command): void {
+  command.exitOverride()
+  for (const sub of command.commands) overrideExits(sub)
 }
 
 function report(error: unknown, verbose: boolean): number {

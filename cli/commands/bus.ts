@@ -51,7 +51,6 @@ type Target = { kind: 'http'; client: BusClient } | { kind: 'redis'; bus: Bus }
 
 function withConnectOptions(command: Command): Command {
   return command
-    .exitOverride() // usage errors reach runCli (exit code 2) instead of exiting here
     .option('--url <url>', 'a BusServer (http:// or https://); default PULSE_BUS_URL')
     .option('--redis <url>', 'straight to Redis instead of a server; default REDIS_URL')
     .option('--user <name>', 'Basic auth user for --url; default PULSE_BUS_USER')
@@ -61,7 +60,7 @@ function withConnectOptions(command: Command): Command {
 }
 
 export function busCommand(): Command {
-  const bus = new Command('bus').exitOverride().description('publish to and read from the bus (through a BusServer with --url, or straight from Redis with --redis)')
+  const bus = new Command('bus').description('publish to and read from the bus (through a BusServer with --url, or straight from Redis with --redis)')
   bus.addCommand(
     withConnectOptions(new Command('put'))
       .description('publish one event; prints its id, index and created_at')

@@ -58,8 +58,10 @@ describe('pulse dev (npm start)', () => {
     expect(await second.child.exited).toBe(0)
   })
 
-  it('exits 2 on a usage error', async () => {
+  it('exits 2 on a usage error, of the program and of a subcommand', async () => {
     const child = spawnTs('cli/main.ts', ['no-such-command'])
     expect(await child.exited).toBe(2)
+    const sub = spawnTs('cli/main.ts', ['supervise']) // its config argument is missing
+    expect(await sub.exited).toBe(2)
   })
 })
