@@ -430,7 +430,11 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
       }
       return handler
     }
-    const hasWork = () => !this.#pumping || [...this.#threads.values()].some((t) => t.reader.hasFrames())
+    const hasWork = () => {
+      if (!this.#pumping) return true
+      for (const thread of this.#threads.values()) if (thread.reader.hasFrames()) return true
+      return false
+    }
     while (this.#pumping) {
       let handled = 0
       for (const thread of this.#threads.values()) handled += thread.reader.drain(handlerOf(thread), 1024)
