@@ -328,11 +328,26 @@ class Outbox {
     frame.set(head)
     frame.set(body, head.length)
     this.#overflow.push(frame)
-    this.#flusher ??= this.#flush()
+    this.#startFlush()
   }
 
-  flushed(): Promise<void> {
-    return this.#flusher ?? Promise.resolve()
+  /**
+   * Starts the flusher unless it runs. `#flusher` is cleared only once the flush promise settles (a
+   * flush that wrote everything without waiting would otherwise clear it before `??=` stored it, and
+   * leave a settled promise there: later frames would wait in the overflow for ever). A frame queued
+   * between the flush's end and that settling starts a new flush.
+   */
+  #startFlush(): void {
+    if (this.#flusher !== undefined) return
+    this.#flusher = this.#flush().finally(() => {
+      this.#flusher = undefined
+      if (this.#overflow.length > 0 && !this.#writer.closed) this.#startFlush()
+    })
+  }
+
+  /** Resolves once the overflow is written (or the ring closed). */
+  async flushed(): Promise<void> {
+    while (this.#flusher !== undefined) await this.#flusher
   }
 
   async #flush(): Promise<void> {
@@ -343,7 +358,6 @@ class Outbox {
       }
       this.#overflow.shift()
     }
-    this.#flusher = undefined
   }
 }
 

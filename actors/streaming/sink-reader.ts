@@ -131,7 +131,7 @@ export class SinkReader {
       }
     }
     this.#pendingSeq = Math.max(this.#pendingSeq, seq)
-    this.#ackLoop ??= this.#flushAcks()
+    this.#startAcks()
   }
 
   #alive(): void {
@@ -283,7 +283,7 @@ export class SinkReader {
       }
     }
     this.#emit(out)
-    if (!this.#args.noAck && this.#pendingAcks.size > 0) this.#ackLoop ??= this.#flushAcks()
+    if (!this.#args.noAck && this.#pendingAcks.size > 0) this.#startAcks()
   }
 
   #emit(batch: BatchBuilder): void {
@@ -328,7 +328,14 @@ export class SinkReader {
         await sleep(reconnectDelayMs(++failures, 50, 5_000))
       }
     }
-    this.#ackLoop = undefined
+  }
+
+  /** Starts the ack loop unless it runs; cleared when it settles (never before `#ackLoop` holds it). */
+  #startAcks(): void {
+    this.#ackLoop ??= this.#flushAcks().finally(() => {
+      this.#ackLoop = undefined
+      if ((this.#pendingAcks.size > 0 || this.#pendingSeq > 0) && this.#redis.state === 'open') this.#startAcks()
+    })
   }
 
   // --- idle check, keep-alives ---------------------------------------------------------------------
