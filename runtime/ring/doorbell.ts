@@ -10,14 +10,6 @@
  */
 import { kDoorbellBytes, kRings, kSleeping } from './layout.js'
 
-/**
- * The longest a consumer sleeps without a ring before it looks at its rings again. A safety net: twice
- * in a day of loaded full-suite runs a runtime test waited 30 s for frames that were in the ring (a
- * wake-up lost somewhere between a notify and `Atomics.waitAsync` on Node 20; not reproduced alone).
- * With the bound, such a loss costs at most this long; an idle consumer wakes 4 times a second.
- */
-export const kMaxSleepMs = 250
-
 export class Doorbell {
   readonly buffer: SharedArrayBuffer
   readonly #words: Int32Array
@@ -37,12 +29,12 @@ export class Doorbell {
   }
 
   /**
-   * Consumer side: sleeps until a producer rings or `timeoutMs` (default `kMaxSleepMs`) passes, unless `hasWork()` (checked
+   * Consumer side: sleeps until a producer rings or `timeoutMs` passes, unless `hasWork()` (checked
    * after announcing sleep) says there is something to do. On Node 20 a pending `Atomics.waitAsync`
    * does not keep the event loop alive, and a thread with nothing else to do would exit in the middle
    * of the wait; so the wait holds a timer handle until it ends (only when it really sleeps).
    */
-  async wait(hasWork: () => boolean, timeoutMs = kMaxSleepMs): Promise<void> {
+  async wait(hasWork: () => boolean, timeoutMs = Infinity): Promise<void> {
     Atomics.store(this.#words, kSleeping, 1)
     if (hasWork()) {
       Atomics.store(this.#words, kSleeping, 0)
