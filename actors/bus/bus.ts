@@ -38,7 +38,7 @@ import type { Payload } from './record.js'
 import { encodeRecord, formatTime, parseRecord, toPayload } from './record.js'
 import { checkPattern, checkSubject, hasWildcard, kInboxNamespace, matchSubject, namespaceOf } from './subject.js'
 import type { BusEvent, SubscriptionHost } from './subscription.js'
-import { BusSubscription } from './subscription.js'
+import { BusSubscription, recordEvent } from './subscription.js'
 
 export interface PutOptions {
   /** The event id; a new `e_…` by default. */
@@ -190,19 +190,7 @@ class InboxSubscription implements Subscription {
 }
 
 function inboxEvent(record: ReturnType<typeof parseRecord>, text: string, consumerId: string): BusEvent {
-  return {
-    id: record.id,
-    subject: record.subject,
-    payload: record.payload,
-    createdAt: new Date(record.createdAt),
-    key: record.key,
-    traceId: record.traceId,
-    responseSubject: record.responseSubject,
-    consumerId,
-    delivery: 1,
-    record: text,
-    ack: () => Promise.resolve(),
-  }
+  return recordEvent(record, text, consumerId, () => Promise.resolve())
 }
 
 type Source = string | Redis | PulseRedis

@@ -32,7 +32,7 @@ import { resolveGetOptions } from './options.js'
 import type { Payload } from './record.js'
 import { formatTime, parseRecord, toPayload } from './record.js'
 import { checkPattern, checkSubject } from './subject.js'
-import type { BusEvent } from './subscription.js'
+import { type BusEvent, recordEvent } from './subscription.js'
 
 export interface BusClientOptions {
   username?: string
@@ -450,22 +450,12 @@ class ClientSubscription implements Subscription {
   #push(record: ReturnType<typeof parseRecord>, text: string): void {
     const consumerId = this.#consumerId
     const client = this.#client
-    this.#queue.push({
-      id: record.id,
-      subject: record.subject,
-      payload: record.payload,
-      createdAt: new Date(record.createdAt),
-      key: record.key,
-      traceId: record.traceId,
-      responseSubject: record.responseSubject,
-      consumerId,
-      delivery: 1,
-      record: text,
-      ack: async () => {
+    this.#queue.push(
+      recordEvent(record, text, consumerId, async () => {
         const reply = await client.call('PUT', { consumer_id: this.#consumerId, event_id: record.id })
         if (reply.status !== 202) throw bodyError(reply.status, reply.body)
-      },
-    })
+      }),
+    )
     this.#wakeUp()
   }
 

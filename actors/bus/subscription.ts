@@ -30,7 +30,7 @@ import type { BusKeys } from '../../transports/redis/bus/keys.js'
 import { busCursor } from '../../transports/redis/bus/scripts.js'
 import { newConsumerId } from './ids.js'
 import type { ResolvedGetOptions } from './options.js'
-import { encodeRecord } from './record.js'
+import { type BusRecord, encodeRecord } from './record.js'
 import { compilePattern } from './subject.js'
 
 /** One delivery of an event. */
@@ -55,6 +55,23 @@ export interface BusEvent {
    * event published with `confirm` counts this consumer. Idempotent.
    */
   ack(): Promise<void>
+}
+
+/** A first delivery of a parsed record (an inbox reply, an SSE event of `BusClient`), acked by `ack`. */
+export function recordEvent(record: BusRecord, text: string, consumerId: string, ack: () => Promise<void>): BusEvent {
+  return {
+    id: record.id,
+    subject: record.subject,
+    payload: record.payload,
+    createdAt: new Date(record.createdAt),
+    key: record.key,
+    traceId: record.traceId,
+    responseSubject: record.responseSubject,
+    consumerId,
+    delivery: 1,
+    record: text,
+    ack,
+  }
 }
 
 /** What a subscription needs from its bus. */

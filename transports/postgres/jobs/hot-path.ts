@@ -31,12 +31,12 @@ export interface ClaimOptions {
   leaseTtlMs: number
 }
 
-/** Claims up to `limit` ready jobs of `names` (none while dispatch is paused), in priority order. */
-export async function claimJobs(db: Queryable, q: string, { owner, names, limit, leaseTtlMs }: ClaimOptions): Promise<ClaimedJob[]> {
-  if (limit <= 0 || names.length === 0) return []
-  const { rows } = await db.query<ClaimRow>(
-    `WITH claimed AS (
-       UPDATE ${q}.jobs j
+/**
+ * The claim itself, shared by `claimJobs` and `completeAndClaim`: one `FOR UPDATE SKIP LOCKED` pick over
+ * the ready rows ($1 owner, $2 lease ms, $3 names, $4 limit), leased in the same UPDATE.
+ */
+function claimUpdate(q: string): string {
+  return `UPDATE ${q}.jobs j
           SET status = 'running', attempt = j.attempt + 1, lease_owner = $1, lease_token = gen_random_uuid(),
               lease_expires_at = now() + $2 * interval '1 millisecond', event_seq = j.event_seq + 1, updated_at = now()
         WHERE j.id = ANY(ARRAY(
@@ -46,7 +46,15 @@ export async function claimJobs(db: Queryable, q: string, { owner, names, limit,
            ORDER BY priority DESC, run_at, id
            LIMIT $4
            FOR UPDATE SKIP LOCKED))
-       RETURNING j.id, j.name, j.args, j.args_bytes, j.attempt, j.max_attempts, j.priority, j.lease_token, j.event_seq
+       RETURNING j.id, j.name, j.args, j.args_bytes, j.attempt, j.max_attempts, j.priority, j.lease_token, j.event_seq`
+}
+
+/** Claims up to `limit` ready jobs of `names` (none while dispatch is paused), in priority order. */
+export async function claimJobs(db: Queryable, q: string, { owner, names, limit, leaseTtlMs }: ClaimOptions): Promise<ClaimedJob[]> {
+  if (limit <= 0 || names.length === 0) return []
+  const { rows } = await db.query<ClaimRow>(
+    `WITH claimed AS (
+       ${claimUpdate(q)}
      ), events AS (
        INSERT INTO ${q}.job_events (job_id, seq, attempt, type, data)
        SELECT id, event_seq, attempt, 'started', jsonb_build_object('owner', $1::text) FROM claimed
@@ -135,17 +143,7 @@ export async function completeAndClaim(db: Queryable, q: string, complete: reado
         WHERE j.id = ANY($5::bigint[]) AND j.id = r.id AND j.lease_token = r.token AND j.status = 'running'
        RETURNING j.id, j.event_seq, j.attempt
      ), claimed AS (
-       UPDATE ${q}.jobs j
-          SET status = 'running', attempt = j.attempt + 1, lease_owner = $1, lease_token = gen_random_uuid(),
-              lease_expires_at = now() + $2 * interval '1 millisecond', event_seq = j.event_seq + 1, updated_at = now()
-        WHERE j.id = ANY(ARRAY(
-          SELECT id FROM ${q}.jobs
-           WHERE status IN ('pending', 'retrying') AND run_at <= now() AND name = ANY($3::text[])
-             AND NOT (SELECT paused FROM ${q}.dispatch_state WHERE id = 1)
-           ORDER BY priority DESC, run_at, id
-           LIMIT $4
-           FOR UPDATE SKIP LOCKED))
-       RETURNING j.id, j.name, j.args, j.args_bytes, j.attempt, j.max_attempts, j.priority, j.lease_token, j.event_seq
+       ${claimUpdate(q)}
      ), events AS (
        INSERT INTO ${q}.job_events (job_id, seq, attempt, type, data)
        SELECT id, event_seq, attempt, 'completed', NULL::jsonb FROM done
