@@ -95,9 +95,10 @@ export async function removeStaleConsumers(client: Redis, sink: string, self: st
     const seenMs = keepAliveMs(keepAlives[i])
     const ageMs = seenMs === undefined ? consumer.idleMs : now - seenMs
     if (ageMs <= 2 * graceMs || consumer.pending > 0) continue
-    await client.xgroup('DELCONSUMER', key, sink, consumer.name)
+    // Unlisted first, deleted last: whoever sees the consumer gone from the group sees it gone from the maps.
     await kMapScripts.remove.run(client, mapKeys(sinksMapName(stream)), [String(ttl.ttlMs), ttl.mode, sink, consumer.name])
     if (keepAlives[i] !== null) await dropKeepAlive(client, sink, consumer.name)
+    await client.xgroup('DELCONSUMER', key, sink, consumer.name)
     removed++
   }
   return removed
