@@ -12,8 +12,9 @@
  *            └──────the node closes────────▶ rejected (ClosedError)
  *
  * The waiter exists before anything is written, so the `d` cannot come first. Every way out deletes
- * the waiter, then releases the pending guard only if it still holds this dispatch's `pendingUntil`
- * (and the node is not closed). A `d` for no waiting dispatch is dropped.
+ * the waiter; a claimed dispatch then releases the pending guard only if it still holds its
+ * `pendingUntil` (and the node is not closed). A refused one releases nothing: two dispatches in one
+ * millisecond compute the same `pendingUntil`, and the loser must not delete the winner's guard. A `d` for no waiting dispatch is dropped.
  */
 import { randomUUID } from 'node:crypto'
 
@@ -52,13 +53,16 @@ export class Dispatcher {
     const outcome = new Promise<void>((resolve, reject) => (waiter = { key, resolve, reject }))
     this.#waiters.set(dispatchId, waiter)
     const job = encodeJob({ key, nodeId, payload, createdAtNs: now, requeued: false, dispatchId })
+    let claimed = false
     try {
       await this.#claim(key, now, pendingUntil, job)
+      claimed = true
       await withTimeout(outcome, timings.dispatchTimeoutMs, () => this.#timedOut(key))
     } finally {
       this.#waiters.delete(dispatchId)
-      // Owner-aware release: only this dispatch's guard.
-      if (!this.#isClosed()) await mapWrite(redis, 'testAndDelete', pendingJobMapName(pool), [key, pendingUntil]).catch(() => undefined)
+      // Owner-aware release: only a guard this dispatch wrote, and only while it still holds its value. A
+      // refused dispatch releases nothing: in the same millisecond its pendingUntil equals the winner's.
+      if (claimed && !this.#isClosed()) await mapWrite(redis, 'testAndDelete', pendingJobMapName(pool), [key, pendingUntil]).catch(() => undefined)
     }
   }
 

@@ -1,5 +1,5 @@
 /** Dispatch: concurrent claims, existing jobs and guards, timeouts, admission, slow starts (25, 26, 27, 40). */
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 
 import { DispatchTimeoutError, JobExistsError, PoolShuttingDownError, QueueFullError } from '../../../actors/pool/index.js'
 import { ProtocolError } from '../../../runtime/errors.js'
@@ -88,6 +88,23 @@ describe('dispatchJob', () => {
     await raw.hset(pendingKey(name), 'mine', theirs)
     expect(await dispatch).toBeInstanceOf(DispatchTimeoutError)
     expect(await raw.hget(pendingKey(name), 'mine')).toBe(theirs)
+    await client.close()
+  })
+
+  it('a refused dispatch in the same millisecond as the winner leaves the winner’s guard alone (25)', async () => {
+    pools = new Pools()
+    const name = pools.name()
+    const client = await pools.join(name, { clientOnly: true, maxQueuedJobs: 10, ackGracePeriodMs: 500 })
+    // Both dispatches read one clock value, so both compute the same pending-until.
+    const now = vi.spyOn(Date, 'now').mockReturnValue(Date.now())
+    const winner = client.dispatchJob('same', '1').catch((e: unknown) => e)
+    await until(async () => (await raw.hexists(pendingKey(name), 'same')) === 1, 2_000, 'the guard')
+    const guard = await raw.hget(pendingKey(name), 'same')
+    await expect(client.dispatchJob('same', '2')).rejects.toBeInstanceOf(JobExistsError)
+    now.mockRestore()
+    expect(await raw.hget(pendingKey(name), 'same')).toBe(guard)
+    await expect(client.dispatchJob('same', '3')).rejects.toBeInstanceOf(JobExistsError)
+    expect(await winner).toBeInstanceOf(DispatchTimeoutError)
     await client.close()
   })
 
