@@ -2,6 +2,7 @@
 import type { Redis } from 'ioredis'
 
 import { decodeEntry, idBeforeMs, type StreamEntry } from '../../transports/redis/streaming/entry.js'
+import type { ReadColumns } from '../../transports/redis/streaming/read-reply.js'
 import type { StartPosition } from './options.js'
 
 /**
@@ -65,4 +66,29 @@ export function parseEntries(key: string, rows: unknown): StreamBatch {
     }
   }
   return { key, entries, malformed, lastId }
+}
+
+/** A batch parsed by ioredis as the columns of a read reply (the payloads copied into one buffer). */
+export function columnsOf(batch: StreamBatch): ReadColumns {
+  const { entries } = batch
+  const starts: number[] = []
+  const ends: number[] = []
+  let offset = 0
+  for (const entry of entries) {
+    starts.push(offset)
+    offset += entry.payload.length
+    ends.push(offset)
+  }
+  const hasTopic = entries.some((entry) => entry.topic !== undefined)
+  return {
+    key: batch.key,
+    ids: entries.map((entry) => entry.id),
+    names: entries.map((entry) => entry.name),
+    topics: hasTopic ? entries.map((entry) => entry.topic) : null,
+    src: Buffer.concat(entries.map((entry) => entry.payload)),
+    starts,
+    ends,
+    malformed: batch.malformed,
+    lastId: batch.lastId,
+  }
 }

@@ -10,6 +10,9 @@
  * pushed before the first subscription goes to it). Items before `low` are dropped in batches.
  * `end()` finishes every subscription at once (what is held is not yielded: the owner closed).
  */
+/** What `take` returns when there is nothing to take (no object per item taken). */
+export const kNone: unique symbol = Symbol('none')
+
 interface Waiter {
   readonly resolve: () => void
 }
@@ -29,7 +32,7 @@ export class Subscription<T> implements AsyncIterableIterator<T> {
     for (;;) {
       if (this.done) return { done: true, value: undefined }
       const item = this.#fanout.take(this)
-      if (item !== undefined) return { done: false, value: item.value }
+      if (item !== kNone) return { done: false, value: item }
       const error = this.#fanout.error
       if (error !== undefined) throw error
       await new Promise<void>((resolve) => (this.#wake = resolve))
@@ -108,12 +111,13 @@ export class Fanout<T> {
     return new Promise((resolve) => this.#spaceWaiters.push({ resolve }))
   }
 
-  take(subscription: Subscription<T>): { value: T } | undefined {
-    if (subscription.cursor >= this.tail) return undefined
+  /** The subscription's next item, or `kNone`. */
+  take(subscription: Subscription<T>): T | typeof kNone {
+    if (subscription.cursor >= this.tail) return kNone
     const value = this.#items[subscription.cursor - this.#base] as T
     subscription.cursor++
     this.#advance()
-    return { value }
+    return value
   }
 
   leave(subscription: Subscription<T>): void {

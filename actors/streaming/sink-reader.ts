@@ -20,9 +20,11 @@ import type { ActorContext } from '../../runtime/actor.js'
 import { sleep } from '../../runtime/lifecycle.js'
 import { createRedis, type PulseRedis, reconnectDelayMs } from '../../transports/redis/connection.js'
 import { classifyRedisError } from '../../transports/redis/errors.js'
+import { RespConnection } from '../../transports/redis/resp-connection.js'
 import { kAcquireLease } from '../../transports/redis/streaming/lease.js'
+import { decodeReadReply, type ReadColumns } from '../../transports/redis/streaming/read-reply.js'
 import { staleLeaseKey, streamKey, streamNameOf } from '../../transports/redis/streaming/keys.js'
-import { parseReadReply, type StreamBatch } from './cursor.js'
+import { columnsOf } from './cursor.js'
 import { HeldEvents } from './held-events.js'
 import { claimIdle, setHeldIdle } from './sink-claims.js'
 import { createGroup, joinGroup, leaveGroup, removeStaleConsumers, type StreamTtl, writeKeepAlive } from './sink-group.js'
@@ -32,20 +34,24 @@ import { compileTopicFilter, type TopicFilter } from './topic-filter.js'
 /** An idle time that makes any idle check claim the entry: a day, far above any grace period. */
 const kHandOverIdleMs = 86_400_000
 
-/** A batch being built: the ids as an array until it is emitted, and where each name is in `names`. */
+/**
+ * A batch being built from a read reply's columns: the indexes of its entries there, and where each
+ * name is in `names`. The payloads are copied into one buffer when it is emitted.
+ */
 interface BatchBuilder {
   readonly stream: string
-  readonly ids: string[]
+  readonly from: ReadColumns
+  readonly index: number[]
   readonly names: string[]
   readonly nameIndex: Map<string, number>
   nameOf: number[] | null
   topics: (string | null)[] | null
-  readonly payloads: Uint8Array[]
   deliveries: number[] | null
+  bytes: number
 }
 
-function newBatch(stream: string): BatchBuilder {
-  return { stream, ids: [], names: [], nameIndex: new Map(), nameOf: null, topics: null, payloads: [], deliveries: null }
+function newBatch(stream: string, from: ReadColumns): BatchBuilder {
+  return { stream, from, index: [], names: [], nameIndex: new Map(), nameOf: null, topics: null, deliveries: null, bytes: 0 }
 }
 
 function addName(batch: BatchBuilder, name: string, n: number): void {
@@ -56,6 +62,24 @@ function addName(batch: BatchBuilder, name: string, n: number): void {
   }
   if (batch.nameOf !== null) batch.nameOf.push(index)
   else if (index !== 0) (batch.nameOf = new Array<number>(n).fill(0)).push(index)
+}
+
+/** The payloads of a batch in one buffer, and where each ends in it. */
+function payloadData(batch: BatchBuilder): { data: Buffer; ends: number[] } {
+  const { src, starts, ends: srcEnds } = batch.from
+  const data = Buffer.allocUnsafe(batch.bytes)
+  const ends = new Array<number>(batch.index.length)
+  let at = 0
+  for (let k = 0; k < batch.index.length; k++) {
+    const i = batch.index[k] as number
+    const start = starts[i] as number
+    const end = srcEnds[i] as number
+    // Small payloads: a loop beats a native call per copy.
+    if (end - start <= 64) for (let j = start; j < end; j++) data[at++] = src[j] as number
+    else at += src.copy(data, at, start, end)
+    ends[k] = at
+  }
+  return { data, ends }
 }
 
 export class SinkReader {
@@ -73,7 +97,8 @@ export class SinkReader {
   /** Credits the reads in flight may use (their COUNTs). */
   #reserved = 0
   #wakeRead: (() => void) | undefined
-  #blockingId: number | undefined
+  /** The connection of the reads (its replies decoded without ioredis: read-reply.ts). */
+  #reads: Promise<RespConnection> | undefined
   #readLoop: Promise<void> | undefined
   #pendingAcks = new Map<string, string[]>()
   #pendingSeq = 0
@@ -180,6 +205,7 @@ export class SinkReader {
     this.#controller.abort()
     for (const timer of this.#timers) clearInterval(timer)
     this.#wake()
+    ;(await this.#reads?.catch(() => undefined))?.close()
     await this.#redis.close()
   }
 
@@ -192,7 +218,7 @@ export class SinkReader {
    */
   async #read(): Promise<void> {
     let failures = 0
-    const inFlight: { readonly reply: Promise<unknown>; readonly count: number }[] = []
+    const inFlight: { readonly reply: Promise<ReadColumns[] | null>; readonly count: number }[] = []
     while (!this.#signal.aborted) {
       try {
         while (inFlight.length < 2 && this.#credits - this.#reserved > 0 && this.#streams.size > 0) {
@@ -207,13 +233,13 @@ export class SinkReader {
           await new Promise<void>((resolve) => (this.#wakeRead = resolve))
           continue
         }
-        let reply: unknown
+        let reply: ReadColumns[] | null
         try {
           reply = await head.reply
         } finally {
           this.#reserved -= head.count
         }
-        for (const batch of parseReadReply(reply)) this.#deliver(batch, undefined)
+        for (const batch of reply ?? []) this.#deliver(batch, undefined)
         failures = 0
       } catch (error) {
         if (this.#signal.aborted) break
@@ -222,23 +248,36 @@ export class SinkReader {
           continue
         }
         this.#log('warn', 'read failed, retrying', error)
-        await sleep(reconnectDelayMs(++failures, 50, 5_000), this.#signal).catch(() => undefined)
+        // As the clients' reconnect policy (DEFAULT_REDIS_CLIENT_OPTIONS): back within 2 s of the server.
+        await sleep(reconnectDelayMs(++failures, 50, 2_000), this.#signal).catch(() => undefined)
       }
     }
     await Promise.allSettled(inFlight.map((read) => read.reply))
   }
 
-  async #sendRead(count: number, block: boolean): Promise<unknown> {
-    const blocking = this.#redis.blocking()
-    if (this.#blockingId === undefined) {
-      blocking.once('close', () => (this.#blockingId = undefined))
-      this.#blockingId = await blocking.client('ID')
-    }
+  async #sendRead(count: number, block: boolean): Promise<ReadColumns[] | null> {
+    const conn = await this.#readConnection()
     const { sink, consumer } = this.#args
     const keys = [...this.#streams.keys()].map(streamKey)
     const wait = block ? ['BLOCK', this.#args.blockMs] : []
     const noAck = this.#args.noAck ? ['NOACK'] : []
-    return blocking.callBuffer('XREADGROUP', 'GROUP', sink, consumer, 'COUNT', count, ...wait, ...noAck, 'STREAMS', ...keys, ...keys.map(() => '>'))
+    return conn.call(['XREADGROUP', 'GROUP', sink, consumer, 'COUNT', count, ...wait, ...noAck, 'STREAMS', ...keys, ...keys.map(() => '>')], decodeReadReply)
+  }
+
+  /** The reads' connection, opened again when it was lost. */
+  async #readConnection(): Promise<RespConnection> {
+    const current = this.#reads
+    if (current !== undefined) {
+      const conn = await current.catch(() => undefined)
+      if (conn !== undefined && !conn.closed) return conn
+      if (this.#reads === current) this.#reads = undefined
+    }
+    if (this.#reads === undefined) {
+      const opening = RespConnection.open(this.#client.options, `pulse:sink:${this.#args.sink}:reads`)
+      opening.catch(() => undefined)
+      this.#reads = opening
+    }
+    return this.#reads
   }
 
   /** The stream (and its group) vanished, e.g. `destroy()`: join again from its start. */
@@ -249,37 +288,36 @@ export class SinkReader {
     }
   }
 
-  #deliver(batch: StreamBatch, deliveries: ReadonlyMap<string, number> | undefined): void {
-    const { key } = batch
+  #deliver(batch: ReadColumns, deliveries: ReadonlyMap<string, number> | undefined): void {
+    const { key, ids, names, topics, starts, ends } = batch
     const stream = streamNameOf(key)
     if (batch.malformed.length > 0) {
       this.#stats.malformed += batch.malformed.length
       this.#log('warn', 'skipped entries that are not Pulse events', undefined, { stream, ids: batch.malformed, code: 'PULSE_ERR_STREAM_MALFORMED_ENTRY' })
       for (const id of batch.malformed) this.#queueAck(key, id)
     }
-    let out = newBatch(stream)
-    let bytes = 0
-    for (const entry of batch.entries) {
-      if (this.#filter !== undefined && !this.#filter(entry.topic)) {
+    let out = newBatch(stream, batch)
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i] as string
+      const topic = topics?.[i]
+      if (this.#filter !== undefined && !this.#filter(topic)) {
         this.#stats.filtered++
-        this.#queueAck(key, entry.id)
+        this.#queueAck(key, id)
         continue
       }
-      if (!this.#args.noAck) this.#held.add(key, entry.id)
-      const n = out.ids.length
-      out.ids.push(entry.id)
-      addName(out, entry.name, n)
-      out.payloads.push(entry.payload)
-      if (entry.topic !== undefined) (out.topics ??= new Array<string | null>(n).fill(null)).push(entry.topic)
+      if (!this.#args.noAck) this.#held.add(key, id)
+      const n = out.index.length
+      out.index.push(i)
+      addName(out, names[i] as string, n)
+      if (topic !== undefined) (out.topics ??= new Array<string | null>(n).fill(null)).push(topic)
       else out.topics?.push(null)
-      const count = deliveries?.get(entry.id) ?? 1
+      const count = deliveries?.get(id) ?? 1
       if (count !== 1) (out.deliveries ??= new Array<number>(n).fill(1)).push(count)
       else out.deliveries?.push(1)
-      bytes += entry.payload.length
-      if (bytes >= kMaxBatchBytes) {
+      out.bytes += (ends[i] as number) - (starts[i] as number)
+      if (out.bytes >= kMaxBatchBytes) {
         this.#emit(out)
-        out = newBatch(stream)
-        bytes = 0
+        out = newBatch(stream, batch)
       }
     }
     this.#emit(out)
@@ -287,12 +325,14 @@ export class SinkReader {
   }
 
   #emit(batch: BatchBuilder): void {
-    const n = batch.ids.length
+    const n = batch.index.length
     if (n === 0) return
     this.#credits -= n
     this.#stats.delivered += n
-    const { stream, ids, names, nameOf, topics, payloads, deliveries } = batch
-    const wire: WireBatch = { stream, ids: ids.join('\n'), names, nameOf, topics, payloads, deliveries }
+    const { stream, from, index, names, nameOf, topics, deliveries } = batch
+    const ids = n === from.ids.length ? from.ids.join('\n') : index.map((i) => from.ids[i]).join('\n')
+    const { data, ends } = payloadData(batch)
+    const wire: WireBatch = { stream, ids, names, nameOf, topics, data, ends, deliveries }
     this.#ctx.emit({ t: 'events', ...wire } satisfies SinkReaderOut)
   }
 
@@ -316,8 +356,10 @@ export class SinkReader {
         const pipeline = this.#client.pipeline()
         for (const [key, ids] of batch) pipeline.xack(key, this.#args.sink, ...ids)
         const results = (await pipeline.exec()) ?? []
-        for (const [error] of results) if (error !== null && classifyRedisError(error).reply !== 'NOGROUP') throw error
-        for (const [key, ids] of batch) if (this.#streams.has(streamNameOf(key))) this.#stats.acked += ids.length
+        for (const [error, removed] of results) {
+          if (error !== null && classifyRedisError(error).reply !== 'NOGROUP') throw error
+          if (typeof removed === 'number') this.#stats.acked += removed
+        }
         if (seq > 0) this.#ctx.emit({ t: 'acked', seq } satisfies SinkReaderOut)
         failures = 0
       } catch (error) {
@@ -349,7 +391,7 @@ export class SinkReader {
       const batch = await claimIdle(this.#client, streamKey(name), sink, consumer, ackGracePeriodMs, this.#credits)
       const claimed = batch.entries.length
       if (claimed > 0) this.#stats.claimed += claimed
-      this.#deliver(batch, batch.deliveries)
+      this.#deliver(columnsOf(batch), batch.deliveries)
     }
     await this.#removeStale()
   }
@@ -397,8 +439,8 @@ export class SinkReader {
   /** Makes a blocked XREADGROUP return now (it reads the new set of streams, or sees the close). */
   async #interrupt(): Promise<void> {
     this.#wake()
-    const id = this.#blockingId
-    if (id !== undefined) await this.#client.client('UNBLOCK', id).catch(() => undefined)
+    const conn = await this.#reads?.catch(() => undefined)
+    if (conn !== undefined && !conn.closed) await this.#client.client('UNBLOCK', conn.id).catch(() => undefined)
   }
 
   #log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, error?: unknown, data: Record<string, unknown> = {}): void {

@@ -56,17 +56,15 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
   #received = 0
   #consumed = 0
   #reported = 0
-  #acked = new Set<string>()
   #ackSeq = 0
-  #ackQueue: { streams: string[]; ids: string[]; tokens: string[] } = { streams: [], ids: [], tokens: [] }
+  #ackQueue: { streams: string[]; ids: string[] } = { streams: [], ids: [] }
   #ackFlush: NodeJS.Immediate | undefined
   #pendingAcks: PendingAck[] = []
   /**
-   * Acks told to the actor and not confirmed yet: told again if the actor restarts. Their tokens leave
-   * `#acked` once Redis has them (a later ack of the same event sends a harmless second XACK), so
-   * `#acked` holds only the acks in flight.
+   * Acks told to the actor and not confirmed yet: told again if the actor restarts. An event acked twice
+   * is XACKed twice, which Redis ignores (and the actor counts what XACK removed).
    */
-  #unconfirmed: { readonly msg: Extract<SinkReaderMsg, { t: 'ack' }>; readonly tokens: string[] }[] = []
+  #unconfirmed: Extract<SinkReaderMsg, { t: 'ack' }>[] = []
   #lastSent = 0
   #ping: NodeJS.Timeout | undefined
 
@@ -140,17 +138,12 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
     const list: readonly SinkEvent[] = events
     for (const event of list) this.#checkOwn(event)
     if (this.#options.noAck) return
-    let queued = 0
+    if (list.length === 0) return
+    const { streams, ids } = this.#ackQueue
     for (const event of list) {
-      const token = `${event.streamName}\0${event.id}`
-      if (this.#acked.has(token)) continue
-      this.#acked.add(token)
-      this.#ackQueue.streams.push(event.streamName)
-      this.#ackQueue.ids.push(event.id)
-      this.#ackQueue.tokens.push(token)
-      queued++
+      streams.push(event.streamName)
+      ids.push(event.id)
     }
-    if (queued === 0) return
     this.#ackSeq++
     this.#ackFlush ??= setImmediate(() => this.#flushAcks())
   }
@@ -252,13 +245,11 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
   #onMessage(msg: SinkReaderOut): void {
     switch (msg.t) {
       case 'events':
-        this.#received += msg.payloads.length
+        this.#received += msg.ends.length
         this.#fanout.push(this.#events(msg))
         break
       case 'acked':
-        while (this.#unconfirmed[0] !== undefined && this.#unconfirmed[0].msg.seq <= msg.seq) {
-          for (const token of this.#unconfirmed.shift()?.tokens ?? []) this.#acked.delete(token)
-        }
+        while (this.#unconfirmed[0] !== undefined && this.#unconfirmed[0].seq <= msg.seq) this.#unconfirmed.shift()
         while (this.#pendingAcks[0] !== undefined && this.#pendingAcks[0].seq <= msg.seq) this.#pendingAcks.shift()?.resolve()
         break
       case 'log':
@@ -267,24 +258,25 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
     }
   }
 
-  #events({ stream: streamName, ids: joined, names, nameOf, topics, payloads, deliveries }: WireBatch): SinkEvent[] {
+  #events({ stream: streamName, ids: joined, names, nameOf, topics, data, ends, deliveries }: WireBatch): SinkEvent[] {
     const ids = joined.split('\n')
     const events = new Array<SinkEvent>(ids.length)
+    const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+    let start = 0
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i] as string
-      const payload = payloads[i] as Uint8Array
-      // A redelivered event may be acked again (only acks in flight hold a token).
-      if (this.#acked.size > 0) this.#acked.delete(`${streamName}\0${id}`)
+      const end = ends[i] as number
       events[i] = {
         id,
         streamName,
         eventName: names[nameOf?.[i] ?? 0] as string,
         topic: topics?.[i] ?? undefined,
-        payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+        payload: bytes.subarray(start, end),
         createdAt: new Date(Number(id.slice(0, id.indexOf('-')))),
         sinkName: this.name,
         deliveryCount: deliveries?.[i] ?? 1,
       }
+      start = end
     }
     return events
   }
@@ -307,16 +299,16 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
   #resync(): void {
     this.#granted = this.#received
     this.#grant()
-    for (const { msg } of this.#unconfirmed) this.#tell(msg)
+    for (const msg of this.#unconfirmed) this.#tell(msg)
   }
 
   #flushAcks(): void {
     this.#ackFlush = undefined
-    const { streams, ids, tokens } = this.#ackQueue
+    const { streams, ids } = this.#ackQueue
     if (ids.length === 0) return
-    this.#ackQueue = { streams: [], ids: [], tokens: [] }
+    this.#ackQueue = { streams: [], ids: [] }
     const msg = { t: 'ack', seq: this.#ackSeq, runs: ackRuns(streams, ids) } as const
-    this.#unconfirmed.push({ msg, tokens })
+    this.#unconfirmed.push(msg)
     this.#tell(msg)
   }
 

@@ -68,6 +68,31 @@ describe('HeldEvents', () => {
     held.add('k', '1-0') // claimed again: back in the buffer
     expect(Object.fromEntries(held.toKeep(false))).toEqual({ k: ['1-0'] })
   })
+  it('takes acks in any order, compacts, and lists an event claimed again once', () => {
+    const held = new HeldEvents()
+    const ids = Array.from({ length: 5_000 }, (_, i) => `${i + 1}-0`)
+    for (const id of ids) held.add('k', id)
+    held.consumed(4_000)
+    // In order for the first half, then from the end backwards.
+    for (const id of ids.slice(0, 2_500)) held.delete('k', id)
+    for (const id of ids.slice(2_500).reverse().slice(0, 1_000)) held.delete('k', id)
+    held.delete('k', '1-0') // twice: harmless
+    held.delete('other', '2600-0') // not held: ignored
+    expect(held.size).toBe(1_500)
+    expect(held.toKeep(false).get('k')).toBeUndefined() // 4,000 consumed: what is left is in hand
+    expect(held.toKeep(true).get('k')).toEqual(ids.slice(2_500, 4_000))
+    held.add('k', '2600-0') // claimed again
+    expect(held.toKeep(false).get('k')).toEqual(['2600-0'])
+    expect(held.toKeep(true).get('k')).toHaveLength(1_500)
+    held.delete('k', '2600-0')
+    held.delete('k', '2600-0')
+    expect(held.size).toBe(1_499)
+    held.retain('k', ['2501-0', '2502-0'], ['2502-0'])
+    expect(held.size).toBe(1_498)
+    expect(held.toKeep(true).get('k')?.[0]).toBe('2502-0')
+    held.clear()
+    expect(held.size).toBe(0)
+  })
 })
 
 describe('topic filters', () => {

@@ -1,0 +1,209 @@
+/**
+ * An XREAD / XREADGROUP reply decoded from its RESP bytes into columns, for a `RespConnection`: one
+ * string per entry id, the names and topics shared while they repeat (the usual case), and the payloads
+ * left in the reply's bytes as offsets. Layout of the reply (RESP2):
+ *
+ *   *-1                                    timeout: null
+ *   *<streams>  { *2  $key  *<entries>  { *2  $id  *<2 × fields> { $field $value }… | *-1 }… }…
+ *
+ * A `*-1` body is an entry deleted since it was delivered (XREADGROUP of pending ids). Entries that are
+ * not Pulse's (no `n` or `p`, a value that is not a bulk string) are listed as malformed; a reply that is
+ * not of this shape at all throws (the connection's replies are out of step).
+ */
+import type { Decoded, ReplyDecoder } from '../resp-connection.js'
+
+/** One stream's entries in a read reply. */
+export interface ReadColumns {
+  readonly key: string
+  /** Pulse entries, in id order. */
+  readonly ids: string[]
+  readonly names: string[]
+  /** null when no entry has a topic; else undefined where an entry has none. */
+  topics: (string | undefined)[] | null
+  /** The reply's bytes: payload `i` is `src[starts[i], ends[i])`. */
+  readonly src: Buffer
+  readonly starts: number[]
+  readonly ends: number[]
+  /** Ids of entries that are not Pulse's. */
+  readonly malformed: string[]
+  /** The last id, malformed ones included. */
+  lastId: string | undefined
+}
+
+/** Thrown (one instance, made once) when the bytes run out: the reply is asked for again with more. */
+const kIncomplete = new Error('incomplete reply')
+
+/** A cursor over the reply's bytes; throws kIncomplete when they run out. */
+class Scan {
+  readonly buf: Buffer
+  pos: number
+  /** The span of the last bulk string read. */
+  start = 0
+  end = 0
+
+  constructor(buf: Buffer, pos: number) {
+    this.buf = buf
+    this.pos = pos
+  }
+
+  /** `<type><integer>\r\n`: the integer. */
+  header(type: number): number {
+    const buf = this.buf
+    if (this.pos >= buf.length) throw kIncomplete
+    if (buf[this.pos] !== type) throw new Error(`expected ${String.fromCharCode(type)} at ${this.pos}, found ${JSON.stringify(String.fromCharCode(buf[this.pos] ?? 0))}`)
+    let i = this.pos + 1
+    let negative = false
+    if (buf[i] === 0x2d) {
+      negative = true
+      i++
+    }
+    let value = 0
+    for (;;) {
+      if (i >= buf.length) throw kIncomplete
+      const c = buf[i] as number
+      if (c === 0x0d) break
+      if (c < 0x30 || c > 0x39) throw new Error(`bad integer at ${i}`)
+      value = value * 10 + (c - 0x30)
+      i++
+    }
+    if (i + 1 >= buf.length) throw kIncomplete
+    this.pos = i + 2
+    return negative ? -value : value
+  }
+
+  /** A bulk string: sets `start`/`end`; false for a nil one. */
+  bulk(): boolean {
+    const length = this.header(0x24)
+    if (length < 0) return false
+    if (this.pos + length + 2 > this.buf.length) throw kIncomplete
+    this.start = this.pos
+    this.end = this.pos + length
+    this.pos = this.end + 2
+    return true
+  }
+
+  /** Skips one reply of any type (an unexpected field value). */
+  skip(): void {
+    const type = this.buf[this.pos]
+    if (type === 0x24) {
+      this.bulk()
+      return
+    }
+    if (type === 0x2a) {
+      const n = this.header(0x2a)
+      for (let i = 0; i < n; i++) this.skip()
+      return
+    }
+    if (type === 0x2b || type === 0x3a || type === 0x2d) {
+      const cr = this.buf.indexOf(0x0d, this.pos)
+      if (cr < 0 || cr + 1 >= this.buf.length) throw kIncomplete
+      this.pos = cr + 2
+      return
+    }
+    if (type === undefined) throw kIncomplete
+    throw new Error(`unexpected reply type ${JSON.stringify(String.fromCharCode(type))}`)
+  }
+}
+
+function sameBytes(buf: Buffer, a: number, b: number, length: number): boolean {
+  for (let i = 0; i < length; i++) if (buf[a + i] !== buf[b + i]) return false
+  return true
+}
+
+/** Decodes a text field, reusing the previous string when the bytes repeat. */
+class Interned {
+  #start = -1
+  #length = -1
+  #text = ''
+
+  text(buf: Buffer, start: number, end: number): string {
+    const length = end - start
+    if (length === this.#length && sameBytes(buf, start, this.#start, length)) return this.#text
+    this.#start = start
+    this.#length = length
+    this.#text = buf.toString('utf8', start, end)
+    return this.#text
+  }
+}
+
+function readStream(scan: Scan): ReadColumns {
+  if (scan.header(0x2a) !== 2) throw new Error('a stream of a read reply is not [key, entries]')
+  if (!scan.bulk()) throw new Error('a nil stream key')
+  const buf = scan.buf
+  const columns: ReadColumns = {
+    key: buf.toString('utf8', scan.start, scan.end),
+    ids: [],
+    names: [],
+    topics: null,
+    src: buf,
+    starts: [],
+    ends: [],
+    malformed: [],
+    lastId: undefined,
+  }
+  const names = new Interned()
+  const topics = new Interned()
+  const entries = scan.header(0x2a)
+  for (let e = 0; e < entries; e++) {
+    if (scan.header(0x2a) !== 2) throw new Error('an entry of a read reply is not [id, fields]')
+    if (!scan.bulk()) throw new Error('a nil entry id')
+    const id = buf.toString('latin1', scan.start, scan.end)
+    columns.lastId = id
+    const fields = scan.header(0x2a)
+    if (fields < 0) continue // deleted since delivered
+    let name: string | undefined
+    let topic: string | undefined
+    let start = -1
+    let end = -1
+    let valid = fields % 2 === 0
+    for (let f = 0; f + 1 < fields; f += 2) {
+      if (scan.buf[scan.pos] !== 0x24) {
+        valid = false
+        scan.skip()
+        scan.skip()
+        continue
+      }
+      scan.bulk()
+      const key = scan.end - scan.start === 1 ? buf[scan.start] : -1
+      if (scan.buf[scan.pos] !== 0x24) {
+        valid = false
+        scan.skip()
+        continue
+      }
+      scan.bulk()
+      if (key === 0x6e) name = names.text(buf, scan.start, scan.end)
+      else if (key === 0x70) {
+        start = scan.start
+        end = scan.end
+      } else if (key === 0x74) topic = topics.text(buf, scan.start, scan.end)
+    }
+    if (fields % 2 === 1) scan.skip()
+    if (!valid || name === undefined || start < 0) {
+      columns.malformed.push(id)
+      continue
+    }
+    const n = columns.ids.length
+    columns.ids.push(id)
+    columns.names.push(name)
+    columns.starts.push(start)
+    columns.ends.push(end)
+    if (topic !== undefined) (columns.topics ??= new Array<string | undefined>(n).fill(undefined)).push(topic)
+    else columns.topics?.push(undefined)
+  }
+  return columns
+}
+
+/** The XREAD / XREADGROUP reply decoder: null on a timeout, else one `ReadColumns` per stream. */
+export const decodeReadReply: ReplyDecoder<ReadColumns[] | null> = (buf: Buffer, start: number): Decoded<ReadColumns[] | null> | undefined => {
+  const scan = new Scan(buf, start)
+  try {
+    const streams = scan.header(0x2a)
+    if (streams < 0) return { value: null, end: scan.pos }
+    const value: ReadColumns[] = []
+    for (let s = 0; s < streams; s++) value.push(readStream(scan))
+    return { value, end: scan.pos }
+  } catch (error) {
+    if (error === kIncomplete) return undefined
+    throw error
+  }
+}
