@@ -20,7 +20,8 @@ import type { ActorContext } from '../../runtime/actor.js'
 import { sleep } from '../../runtime/lifecycle.js'
 import { createRedis, type PulseRedis, reconnectDelayMs } from '../../transports/redis/connection.js'
 import { classifyRedisError } from '../../transports/redis/errors.js'
-import { RespConnection } from '../../transports/redis/resp-connection.js'
+import { decodeSimple, ReopeningConnection } from '../../transports/redis/resp-connection.js'
+import { xackCommand } from '../../transports/redis/streaming/ack-command.js'
 import { kAcquireLease } from '../../transports/redis/streaming/lease.js'
 import { decodeReadReply, type ReadColumns } from '../../transports/redis/streaming/read-reply.js'
 import { staleLeaseKey, streamKey, streamNameOf } from '../../transports/redis/streaming/keys.js'
@@ -97,8 +98,9 @@ export class SinkReader {
   /** Credits the reads in flight may use (their COUNTs). */
   #reserved = 0
   #wakeRead: (() => void) | undefined
-  /** The connection of the reads (its replies decoded without ioredis: read-reply.ts). */
-  #reads: Promise<RespConnection> | undefined
+  /** The connections of the reads and the acks (replies decoded without ioredis: read-reply.ts). */
+  readonly #reads: ReopeningConnection
+  readonly #acks: ReopeningConnection
   #readLoop: Promise<void> | undefined
   #pendingAcks = new Map<string, string[]>()
   #pendingSeq = 0
@@ -113,6 +115,8 @@ export class SinkReader {
     this.#ctx = ctx
     this.#redis = createRedis(args.redisUrl, { name: `pulse:sink:${args.sink}` })
     this.#client = this.#redis.client
+    this.#reads = new ReopeningConnection(this.#client.options, `pulse:sink:${args.sink}:reads`)
+    this.#acks = new ReopeningConnection(this.#client.options, `pulse:sink:${args.sink}:acks`)
     const pattern = args.topicPattern === undefined ? undefined : new RegExp(args.topicPattern.source, args.topicPattern.flags)
     this.#filter = compileTopicFilter(args.topic, pattern)
   }
@@ -205,7 +209,8 @@ export class SinkReader {
     this.#controller.abort()
     for (const timer of this.#timers) clearInterval(timer)
     this.#wake()
-    ;(await this.#reads?.catch(() => undefined))?.close()
+    this.#reads.close()
+    this.#acks.close()
     await this.#redis.close()
   }
 
@@ -256,28 +261,12 @@ export class SinkReader {
   }
 
   async #sendRead(count: number, block: boolean): Promise<ReadColumns[] | null> {
-    const conn = await this.#readConnection()
+    const conn = await this.#reads.get()
     const { sink, consumer } = this.#args
     const keys = [...this.#streams.keys()].map(streamKey)
     const wait = block ? ['BLOCK', this.#args.blockMs] : []
     const noAck = this.#args.noAck ? ['NOACK'] : []
     return conn.call(['XREADGROUP', 'GROUP', sink, consumer, 'COUNT', count, ...wait, ...noAck, 'STREAMS', ...keys, ...keys.map(() => '>')], decodeReadReply)
-  }
-
-  /** The reads' connection, opened again when it was lost. */
-  async #readConnection(): Promise<RespConnection> {
-    const current = this.#reads
-    if (current !== undefined) {
-      const conn = await current.catch(() => undefined)
-      if (conn !== undefined && !conn.closed) return conn
-      if (this.#reads === current) this.#reads = undefined
-    }
-    if (this.#reads === undefined) {
-      const opening = RespConnection.open(this.#client.options, `pulse:sink:${this.#args.sink}:reads`)
-      opening.catch(() => undefined)
-      this.#reads = opening
-    }
-    return this.#reads
   }
 
   /** The stream (and its group) vanished, e.g. `destroy()`: join again from its start. */
@@ -353,12 +342,11 @@ export class SinkReader {
       this.#pendingAcks = new Map()
       this.#pendingSeq = 0
       try {
-        const pipeline = this.#client.pipeline()
-        for (const [key, ids] of batch) pipeline.xack(key, this.#args.sink, ...ids)
-        const results = (await pipeline.exec()) ?? []
-        for (const [error, removed] of results) {
-          if (error !== null && classifyRedisError(error).reply !== 'NOGROUP') throw error
-          if (typeof removed === 'number') this.#stats.acked += removed
+        const conn = await this.#acks.get()
+        const replies = [...batch].map(([key, ids]) => conn.send(xackCommand(key, this.#args.sink, ids), decodeSimple))
+        for (const reply of await Promise.allSettled(replies)) {
+          if (reply.status === 'fulfilled') this.#stats.acked += Number(reply.value)
+          else if (classifyRedisError(reply.reason).reply !== 'NOGROUP') throw reply.reason
         }
         if (seq > 0) this.#ctx.emit({ t: 'acked', seq } satisfies SinkReaderOut)
         failures = 0
@@ -439,8 +427,8 @@ export class SinkReader {
   /** Makes a blocked XREADGROUP return now (it reads the new set of streams, or sees the close). */
   async #interrupt(): Promise<void> {
     this.#wake()
-    const conn = await this.#reads?.catch(() => undefined)
-    if (conn !== undefined && !conn.closed) await this.#client.client('UNBLOCK', conn.id).catch(() => undefined)
+    const conn = await this.#reads.current()
+    if (conn !== undefined) await this.#client.client('UNBLOCK', conn.id).catch(() => undefined)
   }
 
   #log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, error?: unknown, data: Record<string, unknown> = {}): void {

@@ -93,10 +93,15 @@ export class RespConnection {
 
   /** Sends a command; resolves with its decoded reply. */
   call<T>(args: readonly (string | number)[], decode: ReplyDecoder<T>): Promise<T> {
+    return this.send(encodeCommand(args), decode)
+  }
+
+  /** Sends a command already encoded as RESP (see `encodeCommand`). */
+  send<T>(command: string, decode: ReplyDecoder<T>): Promise<T> {
     if (this.#closed !== undefined) return Promise.reject(this.#closed)
     return new Promise<T>((resolve, reject) => {
       this.#pending.push({ decode, resolve: resolve as (value: unknown) => void, reject })
-      this.#socket.write(encodeCommand(args))
+      this.#socket.write(command)
     })
   }
 
@@ -144,6 +149,45 @@ export class RespConnection {
     if (this.#closed !== undefined) return
     this.#closed = error
     for (const pending of this.#pending.splice(0)) pending.reject(error)
+  }
+}
+
+/** A connection opened on first use, and again on the first use after it closed. */
+export class ReopeningConnection {
+  readonly #endpoint: RespEndpoint
+  readonly #name: string
+  #conn: Promise<RespConnection> | undefined
+
+  constructor(endpoint: RespEndpoint, name: string) {
+    this.#endpoint = endpoint
+    this.#name = name
+  }
+
+  /** The open connection: the current one, or a new one if it closed (rejects if it cannot open). */
+  async get(): Promise<RespConnection> {
+    const current = this.#conn
+    if (current !== undefined) {
+      const conn = await current.catch(() => undefined)
+      if (conn !== undefined && !conn.closed) return conn
+      if (this.#conn === current) this.#conn = undefined
+    }
+    if (this.#conn === undefined) {
+      const opening = RespConnection.open(this.#endpoint, this.#name)
+      opening.catch(() => undefined)
+      this.#conn = opening
+    }
+    return this.#conn
+  }
+
+  /** The open connection if there is one; never opens one. */
+  async current(): Promise<RespConnection | undefined> {
+    const conn = await this.#conn?.catch(() => undefined)
+    return conn === undefined || conn.closed ? undefined : conn
+  }
+
+  close(): void {
+    this.#conn?.then((conn) => conn.close(), () => undefined)
+    this.#conn = undefined
   }
 }
 
