@@ -6,7 +6,12 @@
  *          remove stale consumers ─▶ loops:
  *   read:   wait for credits ─▶ XREADGROUP COUNT min(credits, maxPolled) BLOCK ─▶ emit events ─▶ again
  *           (NOGROUP: the stream was destroyed, join again from '0'; other errors: jittered backoff)
- *   acks:   acks that arrive while an XACK runs wait and go in the next one (one pipeline for all streams)
+ *   acks:   acks that arrive while an XACK runs wait and go in the next one (one XACK per stream, sent together)
+ *
+ * The reads and the XACKs go on two bare RESP connections of their own (transports/redis/resp-connection.ts):
+ * a read reply is decoded from its bytes into columns (read-reply.ts) and a batch's payloads are copied
+ * once, into the buffer that crosses the ring. Everything else (group and map scripts, claims,
+ * keep-alives) uses the ioredis client.
  *   timers: keep-alive every grace/2; idle check every `idleCheckMs` (lease winner: claim idle entries,
  *           then remove stale consumers); keep held events every grace/4 (see held-events.ts)
  *   close:  stop reading, flush acks, hand the unacked events over (idle time set high, so any live
