@@ -297,6 +297,7 @@ export class ActorHost {
       emit(value: unknown) {
         outbox.send(FrameKind.Emit, slot.index, 0, value)
       },
+      maxMessageBytes: outbox.maxBodyBytes,
     }
   }
 }
@@ -313,6 +314,10 @@ class Outbox {
 
   constructor(writer: RingWriter) {
     this.#writer = writer
+  }
+
+  get maxBodyBytes(): number {
+    return this.#writer.maxPayload - kEnvelopeBytes
   }
 
   send(kind: FrameKind, slot: number, corr: number, value: unknown): void {

@@ -26,6 +26,11 @@ export interface ActorContext {
    * never blocks the actor: when the ring back is full the message waits in the thread.
    */
   emit(value: unknown): void
+  /**
+   * The largest encoded message `emit` (or `reply`) can carry: the mailbox ring's largest frame less
+   * the envelope (`mailboxBytes` of the runtime). A larger reply fails its ask; a larger emit is dropped.
+   */
+  readonly maxMessageBytes: number
 }
 
 export interface ActorDefinition<State = unknown, Msg = unknown, Args = unknown> {

@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   PULSE_ERR_JOB_TIMEOUT: 'A job attempt overran its `timeoutMs`; its signal was aborted.',
   PULSE_ERR_JOB_STATE: "The job's status does not allow the transition (cancel a finished job, requeue one that is not dead); `data.status` is its status.",
   PULSE_ERR_JOB_SCHEDULE_NOT_FOUND: 'No schedule has this id.',
+  PULSE_ERR_STREAM_EVENT_TOO_LARGE: "A sink skipped (acked) an event too large for one message of its runtime's mailbox (`mailboxBytes`, default 1 MiB): it stays in the stream; the log names the stream, entry id and sizes, and `stats().oversized` counts it.",
   PULSE_ERR_STREAM_MALFORMED_ENTRY: 'A stream entry lacks the Pulse fields (`n` event name, `p` payload): it was skipped and counted; `data` names the stream and entry id.',
   PULSE_ERR_POOL_QUEUE_FULL: 'The pool already holds `maxQueuedJobs` unconsumed jobs.',
   PULSE_ERR_POOL_DISPATCH_TIMEOUT: 'No worker acknowledged the dispatch within 2 × `ackGracePeriodMs`.',

@@ -6,7 +6,7 @@
  *   Sink ──ack seq runs──────▶ actor   acks, numbered; the actor XACKs what arrived while the last XACK ran
  *   Sink ──alive─────────────▶ actor   the caller's thread is responsive (sent when nothing else was)
  *   Sink ──addStream / removeStream / stats / close (asks)
- *   actor ──events stream ids …▶ Sink  a batch of one stream (≤ credits, ≤ kMaxBatchBytes of payload)
+ *   actor ──events stream ids …▶ Sink  a batch of one stream (≤ credits, ≤ kMaxBatchBytes and the mailbox's frame)
  *   actor ──acked seq─────────▶ Sink   every ack numbered ≤ seq is in Redis
  *   actor ──log level msg data▶ Sink   for the sink's logger (loggers do not cross threads)
  */
@@ -69,6 +69,8 @@ export interface SinkStats {
   readonly filtered: number
   /** Entries that are not Pulse's (acked and skipped). */
   readonly malformed: number
+  /** Events too large for one message from the actor (the runtime's `mailboxBytes`): acked, logged, skipped. */
+  readonly oversized: number
   /** Stale consumers of other instances this one removed. */
   readonly staleRemoved: number
   /** Times this instance kept its in-flight events while the caller's thread was busy. */

@@ -37,6 +37,10 @@ import { createGroup, joinGroup, leaveGroup, removeStaleConsumers, type StreamTt
 import { kMaxBatchBytes, type SinkReaderArgs, type SinkReaderOut, type SinkStats, type WireBatch, type AckRun } from './sink-protocol.js'
 import { compileTopicFilter, type TopicFilter } from './topic-filter.js'
 
+/** Room kept in a message to the caller for its fixed part, and counted per event beyond its strings. */
+const kMessageReserveBytes = 4096
+const kEventOverheadBytes = 16
+
 /** An idle time that makes any idle check claim the entry: a day, far above any grace period. */
 const kHandOverIdleMs = 86_400_000
 
@@ -113,7 +117,7 @@ export class SinkReader {
   #lastAlive = Date.now()
   #idleCheck: Promise<void> | undefined
   #keeping: Promise<void> | undefined
-  readonly #stats = { delivered: 0, claimed: 0, acked: 0, filtered: 0, malformed: 0, staleRemoved: 0, extended: 0 }
+  readonly #stats = { delivered: 0, claimed: 0, acked: 0, filtered: 0, malformed: 0, oversized: 0, staleRemoved: 0, extended: 0 }
 
   constructor(args: SinkReaderArgs, ctx: ActorContext) {
     this.#args = args
@@ -290,6 +294,9 @@ export class SinkReader {
       this.#log('warn', 'skipped entries that are not Pulse events', undefined, { stream, ids: batch.malformed, code: 'PULSE_ERR_STREAM_MALFORMED_ENTRY' })
       for (const id of batch.malformed) this.#queueAck(key, id)
     }
+    // What one message to the caller can hold, less room for its fixed part (stream name, names table).
+    const limit = this.#ctx.maxMessageBytes - kMessageReserveBytes
+    const budget = Math.min(kMaxBatchBytes, limit)
     let out = newBatch(stream, batch)
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i] as string
@@ -299,23 +306,38 @@ export class SinkReader {
         this.#queueAck(key, id)
         continue
       }
+      const name = names[i] as string
+      const cost = (ends[i] as number) - (starts[i] as number) + id.length + name.length + (topic?.length ?? 0) + kEventOverheadBytes
+      if (cost > limit) {
+        this.#skipOversized(key, id, cost)
+        continue
+      }
+      if (out.bytes + cost > budget && out.index.length > 0) {
+        this.#emit(out)
+        out = newBatch(stream, batch)
+      }
       if (!this.#args.noAck) this.#held.add(key, id)
       const n = out.index.length
       out.index.push(i)
-      addName(out, names[i] as string, n)
+      addName(out, name, n)
       if (topic !== undefined) (out.topics ??= new Array<string | null>(n).fill(null)).push(topic)
       else out.topics?.push(null)
       const count = deliveries?.get(id) ?? 1
       if (count !== 1) (out.deliveries ??= new Array<number>(n).fill(1)).push(count)
       else out.deliveries?.push(1)
-      out.bytes += (ends[i] as number) - (starts[i] as number)
-      if (out.bytes >= kMaxBatchBytes) {
-        this.#emit(out)
-        out = newBatch(stream, batch)
-      }
+      out.bytes += cost
     }
     this.#emit(out)
     if (!this.#args.noAck && this.#pendingAcks.size > 0) this.#startAcks()
+  }
+
+  /** An event too large for one message to the caller: acked (it stays in the stream), counted and logged. */
+  #skipOversized(key: string, id: string, bytes: number): void {
+    this.#stats.oversized++
+    const stream = streamNameOf(key)
+    const maxBytes = this.#ctx.maxMessageBytes - kMessageReserveBytes
+    this.#log('error', `skipped an event too large for the runtime's mailbox (raise the runtime's mailboxBytes)`, undefined, { stream, id, bytes, maxBytes, code: 'PULSE_ERR_STREAM_EVENT_TOO_LARGE' })
+    this.#queueAck(key, id)
   }
 
   #emit(batch: BatchBuilder): void {

@@ -205,6 +205,35 @@ describe('Sink', () => {
     expect((await sink.stats()).malformed).toBe(1)
   })
 
+  it('splits batches to fit a small mailbox, and skips (acks, counts, logs) an event too large for it', async () => {
+    opened = new Opened()
+    const s = stream()
+    const errors: unknown[] = []
+    const logger = { debug() {}, info() {}, warn() {}, error: (...a: unknown[]) => errors.push(a) }
+    const runtime = await Runtime.start({ mailboxBytes: 64 * 1024 })
+    try {
+      const logged = opened.add(new Stream(redisUrl(), s.name, { logger }))
+      const sink = opened.add(await logged.newSink(opened.name('k'), { ...fast, start: 'oldest', runtime }))
+      const sub = sink.subscribe()
+      // 20 events of 10 KB cannot go in one 64 KiB message; one of 100 KB cannot go in any.
+      await s.addMany(Array.from({ length: 10 }, (_, i) => ({ name: `small-${i}`, payload: Buffer.alloc(10_000, i) })))
+      await s.add('huge', Buffer.alloc(100_000, 1))
+      await s.addMany(Array.from({ length: 10 }, (_, i) => ({ name: `small-${10 + i}`, payload: Buffer.alloc(10_000, 10 + i) })))
+      const events = await take(sub, 20)
+      expect(names(events)).toEqual(Array.from({ length: 20 }, (_, i) => `small-${i}`))
+      expect(events.every((e, i) => e.payload.equals(Buffer.alloc(10_000, i)))).toBe(true)
+      await sink.ackMany(events)
+      await sink.flush()
+      expect(await pendingCount(s.key, sink.name)).toBe(0)
+      expect(await raw.xlen(s.key)).toBe(21) // the skipped event stays in the stream
+      expect((await sink.stats()).oversized).toBe(1)
+      expect(JSON.stringify(errors)).toContain('PULSE_ERR_STREAM_EVENT_TOO_LARGE')
+      await sink.close()
+    } finally {
+      await runtime.close()
+    }
+  })
+
   it('backpressure: a full buffer stops the reads; nothing is dropped or redelivered while it waits', async () => {
     opened = new Opened()
     const s = stream()
