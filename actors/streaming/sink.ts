@@ -272,7 +272,7 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
         eventName: names[nameOf?.[i] ?? 0] as string,
         topic: topics?.[i] ?? undefined,
         payload: bytes.subarray(start, end),
-        createdAt: new Date(Number(id.slice(0, id.indexOf('-')))),
+        createdAt: new Date(parseInt(id, 10)), // the ms part: parseInt stops at the '-'
         sinkName: this.name,
         deliveryCount: deliveries?.[i] ?? 1,
       }

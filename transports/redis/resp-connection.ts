@@ -101,7 +101,8 @@ export class RespConnection {
     if (this.#closed !== undefined) return Promise.reject(this.#closed)
     return new Promise<T>((resolve, reject) => {
       this.#pending.push({ decode, resolve: resolve as (value: unknown) => void, reject })
-      this.#socket.write(command)
+      // As bytes: a socket writes a string built by concatenation (a rope) ~5× slower than its Buffer.
+      this.#socket.write(Buffer.from(command, 'utf8'))
     })
   }
 
