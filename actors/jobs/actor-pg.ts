@@ -12,10 +12,13 @@
  * `onReady` runs after every (re)connection: notifications sent while it was down are gone, so the
  * owner claims once to cover the gap (the poll timer covers the rest).
  */
+import { createHash } from 'node:crypto'
+
 import pg from 'pg'
 
 import { coerceError, toWire, type WireError } from '../../runtime/errors.js'
 import { withTimeout } from '../../runtime/lifecycle.js'
+import type { Queryable } from '../../transports/postgres/jobs/queryable.js'
 import { type ConnectionConfig, poolConfig } from './protocol.js'
 
 /**
@@ -31,6 +34,24 @@ export function openActorPool(connection: ConnectionConfig, max: number, applica
   const pool = new pg.Pool({ ...poolConfig(connection, max, applicationName), ...(onConnect === undefined ? {} : { onConnect }) })
   pool.on('error', () => undefined)
   return pool
+}
+
+/**
+ * `pool` as a `Queryable` whose statements are named prepared statements (a name per text, so each
+ * connection parses a text once and plans it from a cached plan after that).
+ */
+export function preparedQueryable(pool: pg.Pool): Queryable {
+  const names = new Map<string, string>()
+  return {
+    query: <R extends pg.QueryResultRow>(text: string, values?: unknown[]) => {
+      let name = names.get(text)
+      if (name === undefined) {
+        name = `pulse_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`
+        names.set(text, name)
+      }
+      return pool.query<R>(values === undefined ? { name, text } : { name, text, values })
+    },
+  }
 }
 
 /** Ends a pool within `ms` (a query stuck on a dead server must not hold a stop). */

@@ -50,8 +50,8 @@ import type pg from 'pg'
 import { defineActor, type ActorContext } from '../../runtime/actor.js'
 import { onceAsync } from '../../runtime/lifecycle.js'
 import { type CycleResult, completeAndClaim, failJobs, type FailedJob, type FailOutcome, type LeaseRef } from '../../transports/postgres/jobs/hot-path.js'
-import { quoteSchema } from '../../transports/postgres/jobs/queryable.js'
-import { endPool, NotifyListener, openActorPool, retryDelayMs, wireOf } from './actor-pg.js'
+import { type Queryable, quoteSchema } from '../../transports/postgres/jobs/queryable.js'
+import { endPool, NotifyListener, openActorPool, preparedQueryable, retryDelayMs, wireOf } from './actor-pg.js'
 import { type LeaseBook, leaseBook } from './lease-book.js'
 import type { AckedFailure, DispatcherArgs, DispatcherMsg, DispatcherOut } from './protocol.js'
 
@@ -63,14 +63,21 @@ const kPoolSize = 3
  * statistics (a table analysed while small or empty, then filled: a fresh deployment, a TRUNCATE) the
  * planner took a bitmap scan of the whole backlog plus a sort for every claim instead, a cost that grows
  * with the backlog. Its sessions rule those plans out.
+ *
+ * Its statements are prepared (`preparedQueryable`): parsed once per connection, planned per execution
+ * with the values at hand (`force_custom_plan`). The generic plan of the cycle, which PostgreSQL's
+ * default would switch to after five executions, joins the acked `(id, token)` pairs to the running rows
+ * in a nested loop that rescans the pairs per row: 500 acks cost 36 ms there, 0.6 ms in a custom plan's
+ * hash join (EXPLAIN ANALYZE; a 500-job bulk cycle took 40 ms instead of 14).
  */
-const kSessionSettings = 'SET enable_bitmapscan = off; SET enable_seqscan = off'
+export const DISPATCHER_SESSION_SQL = 'SET enable_bitmapscan = off; SET enable_seqscan = off; SET plan_cache_mode = force_custom_plan'
 
 class Dispatcher {
   readonly #args: DispatcherArgs
   readonly #ctx: ActorContext
   readonly #q: string
   readonly #pool: pg.Pool
+  readonly #db: Queryable
   readonly #book: LeaseBook
   readonly #listener: NotifyListener
   #credits = 0
@@ -97,7 +104,8 @@ class Dispatcher {
     this.#args = args
     this.#ctx = ctx
     this.#q = quoteSchema(args.schema)
-    this.#pool = openActorPool(args.connection, kPoolSize, 'pulse-jobs-dispatcher', kSessionSettings)
+    this.#pool = openActorPool(args.connection, kPoolSize, 'pulse-jobs-dispatcher', DISPATCHER_SESSION_SQL)
+    this.#db = preparedQueryable(this.#pool)
     this.#book = leaseBook(args.schema, args.owner)
     this.#listener = new NotifyListener({
       connection: args.connection,
@@ -209,7 +217,7 @@ class Dispatcher {
         this.#wokeDuringClaim = false
         this.#claiming = limit > 0
         const claim = limit > 0 ? { owner: this.#args.owner, names: this.#names, limit, leaseTtlMs: this.#args.leaseTtlMs } : undefined
-        const [cycle, outcomes] = await Promise.allSettled([completeAndClaim(this.#pool, this.#q, completed, claim), failJobs(this.#pool, this.#q, failed)])
+        const [cycle, outcomes] = await Promise.allSettled([completeAndClaim(this.#db, this.#q, completed, claim), failJobs(this.#db, this.#q, failed)])
         this.#claiming = false
         if (this.#stopped) return
         this.#acked(completed, failed, cycle, outcomes)

@@ -3,9 +3,9 @@
  * group commit of single enqueues.
  *
  * Group commit. A single `enqueue` (without the caller's client) goes to the queue's `EnqueueBatcher`:
- * while fewer than `kInsertsInFlight` inserts run, it is sent at once, alone (no added latency when
- * idle); past that, enqueues wait and leave together, up to `kMaxBatch` in one `insertJobs` statement,
- * as soon as an insert returns. Each one still resolves only once its row is committed (durable), with
+ * while no insert runs (`kInsertsInFlight`), it is sent at once, alone (no added latency when idle);
+ * past that, enqueues wait and leave together, up to `kMaxBatch` in one `insertJobs` statement, as soon
+ * as the insert returns. Each one still resolves only once its row is committed (durable), with
  * its own id. Under a burst the queue pays one commit (one WAL flush) per batch instead of one per job
  * and holds at most `kInsertsInFlight` connections of its pool, instead of queueing every call on the
  * pool's connection timeout. A batch the database refuses for a row's sake (a query error) is retried
@@ -89,8 +89,16 @@ export async function enqueue(ctx: JobQueueInternals, name: string, args: unknow
   return id
 }
 
-/** Inserts running at once for single enqueues; the pool keeps the rest of its connections. */
-const kInsertsInFlight = 4
+/**
+ * Inserts running at once for single enqueues; the pool keeps the rest of its connections. One: every
+ * insert fires the NOTIFY trigger, and PostgreSQL commits notifying transactions one at a time (a lock
+ * held from before the commit record until after its WAL flush), so a second insert in flight does not
+ * commit sooner, it queues behind the first one's flush, and the calls it carries wait for both. Measured
+ * at a steady 1,000 enqueues/s (per-stage timestamps, pg_stat_statements): with 4 in flight an insert
+ * carried 2.6 jobs and took 7–8 ms p50 from send to reply; with 1, it carries 1.6 jobs and takes 1.8–2
+ * ms, and enqueue → handler start fell from 13 to 5.5 ms p50 (p99 28 → 16 ms).
+ */
+const kInsertsInFlight = 1
 /** Most single enqueues one insert statement takes. */
 const kMaxBatch = 1_000
 

@@ -200,7 +200,7 @@ describe('history sequences (§11 #35)', () => {
 
       const { rows } = await sql.query<{ job_id: string; seqs: number[]; event_seq: number }>(
         `SELECT j.id::text AS job_id, array_agg(e.seq ORDER BY e.seq) AS seqs, j.event_seq
-           FROM ${q}.jobs j JOIN ${q}.job_events e ON e.job_id = j.id
+           FROM ${q}.jobs j JOIN ${q}.job_history e ON e.job_id = j.id
           WHERE j.name LIKE $1 GROUP BY j.id`,
         [`${name}_%`],
       )

@@ -61,7 +61,7 @@ it('completes every job across a PostgreSQL restart mid-run', async () => {
     expect(warnings.length).toBeGreaterThan(0)
     // A job run twice had its first attempt end in the history before its second started.
     const { rows } = await pool.query<{ job_id: string; types: string[] }>(
-      `SELECT job_id::text, array_agg(type ORDER BY seq) AS types FROM ${q}.job_events GROUP BY job_id HAVING count(*) FILTER (WHERE type = 'started') > 1`,
+      `SELECT job_id::text, array_agg(type ORDER BY seq) AS types FROM ${q}.job_history GROUP BY job_id HAVING count(*) FILTER (WHERE type = 'started') > 1`,
     )
     for (const row of rows) expect(row.types.slice(0, 4)).toEqual(['enqueued', 'started', 'failed', 'retrying'])
 

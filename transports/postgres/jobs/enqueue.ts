@@ -1,7 +1,9 @@
 /**
  * Inserting jobs: one row, or many in one statement. An idempotency key that exists already returns the
  * first job's id (the insert is skipped). A batch without any key takes a plain INSERT. The NOTIFY
- * trigger wakes idle dispatchers once per statement.
+ * trigger wakes idle dispatchers once per statement. No `job_events` row is written: a job's creation
+ * is its row (`created_at`, `event_seq` 1), and `job_history` (migration 5) shows it as the 'enqueued'
+ * entry of seq 1, so the transitions after it are the only event rows.
  */
 import type { Queryable } from './queryable.js'
 
@@ -35,8 +37,6 @@ export async function insertJobs(db: Queryable, q: string, jobs: readonly NewJob
          FROM input ORDER BY ord
        ON CONFLICT DO NOTHING
        RETURNING id
-     ), events AS (
-       INSERT INTO ${q}.job_events (job_id, seq, attempt, type) SELECT id, 1, 0, 'enqueued' FROM inserted
      )
      SELECT coalesce(i.id, (
               SELECT e.id FROM ${q}.jobs e
@@ -79,9 +79,6 @@ async function insertKeyless(db: Queryable, q: string, jobs: readonly NewJob[]):
        OVERRIDING SYSTEM VALUE
        SELECT new_id, name, args, args_bytes, coalesce(priority, 0), coalesce(run_at, now()), coalesce(max_attempts, 5)
          FROM input ORDER BY ord
-       RETURNING id
-     ), events AS (
-       INSERT INTO ${q}.job_events (job_id, seq, attempt, type) SELECT id, 1, 0, 'enqueued' FROM inserted
      )
      SELECT new_id::text AS id FROM input ORDER BY input.ord`,
     [

@@ -1,8 +1,9 @@
 /**
  * Reading jobs: one job with its history, pages of jobs, and counts.
  *
- * - `getJob` reads the row and its `job_events` (ordered by `seq`) in one statement, so the history
- *   matches the row's state.
+ * - `getJob` reads the row and its history (`job_history`: the 'enqueued' entry made from the row, then
+ *   the `job_events` of its transitions, ordered by `seq`) in one statement, so the history matches the
+ *   row's state.
  * - `listJobs` pages by keyset on `id`, newest first: a page is `id < cursor`, so inserts and
  *   transitions never shift the pages (no OFFSET). With a name, it walks the
  *   primary key newest first and filters (no name index: migration 4 keeps the hot path lean).
@@ -38,7 +39,7 @@ export interface JobRecord {
   updatedAt: Date
 }
 
-/** One transition of a job, as `job_events` holds it. */
+/** One entry of a job's history: its creation, or a transition as `job_events` holds it. */
 export interface JobEventRecord {
   /** 1, 2, 3…: unique and gap-free per job. */
   seq: number
@@ -111,7 +112,7 @@ export async function getJob(db: Queryable, q: string, id: string): Promise<JobW
             coalesce((SELECT jsonb_agg(jsonb_build_object('seq', e.seq, 'type', e.type, 'attempt', e.attempt,
                                                           'at', floor(extract(epoch FROM e.at) * 1000), 'data', e.data)
                                        ORDER BY e.seq)
-                        FROM ${q}.job_events e WHERE e.job_id = j.id), '[]'::jsonb) AS history
+                        FROM ${q}.job_history e WHERE e.job_id = j.id), '[]'::jsonb) AS history
        FROM ${q}.jobs j WHERE j.id = $1`,
     [id],
   )

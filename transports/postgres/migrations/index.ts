@@ -7,6 +7,7 @@ import { sql as meta } from './000001-meta.js'
 import { sql as jobs } from './000002-jobs.js'
 import { sql as schedules } from './000003-schedules.js'
 import { sql as leanIndexes } from './000004-jobs-lean-indexes.js'
+import { sql as jobHistory } from './000005-job-history.js'
 
 /** One schema change. `sql` runs in a transaction of its own with `search_path` set to the target schema. */
 export interface Migration {
@@ -23,4 +24,5 @@ export const PULSE_MIGRATIONS: readonly Migration[] = Object.freeze([
   Object.freeze({ id: 2, name: 'jobs', sql: jobs }),
   Object.freeze({ id: 3, name: 'schedules', sql: schedules }),
   Object.freeze({ id: 4, name: 'jobs-lean-indexes', sql: leanIndexes }),
+  Object.freeze({ id: 5, name: 'job-history', sql: jobHistory }),
 ])
