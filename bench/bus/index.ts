@@ -33,17 +33,15 @@ import { Redis } from 'ioredis'
 import { Bus, BusServer, SseParser } from '../../actors/bus/index.js'
 import { LocalRedis } from '../../cli/local-servers/redis-server.js'
 import { captureEnv, envMarkdown } from '../lib/env.js'
-import { machineState, suiteContext } from '../lib/runner.js'
+import { machineState, suiteArgs } from '../lib/runner.js'
 import { fmtRatio, ratios, sig, summarize, table } from '../lib/stats.js'
 
-const argv = process.argv.slice(2)
-const ctx = suiteContext(argv)
-const option = (name: string, fallback: number): number => {
-  const at = argv.indexOf(name)
-  return at >= 0 ? Number(argv[at + 1]) : fallback
-}
+const kUsage = `npm run bench:bus -- [--rounds N] [--quick] [--seconds 5] [--http-seconds 10] [--connections 50] [--subscribers 100]`
+const args = suiteArgs(kUsage, ['seconds', 'http-seconds', 'connections', 'subscribers'])
+const ctx = args.ctx
+const option = (name: string, fallback: number): number => Number(args.string(name.slice(2)) ?? fallback)
 const log = ctx.log
-const rounds = ctx.quick && !argv.includes('--rounds') ? 1 : argv.includes('--rounds') ? ctx.rounds : 2
+const rounds = ctx.quick && !args.given('rounds') ? 1 : args.given('rounds') ? ctx.rounds : 2
 const kSeconds = option('--seconds', ctx.quick ? 1 : 5)
 const kHttpSeconds = option('--http-seconds', ctx.quick ? 1 : 10)
 const kConnections = option('--connections', 50)

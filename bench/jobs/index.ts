@@ -15,7 +15,7 @@
 import { writeFileSync } from 'node:fs'
 
 import { captureEnv, envMarkdown } from '../lib/env.js'
-import { machineState, suiteContext } from '../lib/runner.js'
+import { machineState, suiteArgs } from '../lib/runner.js'
 import type { BulkResult, JobsAdapter, SteadyResult } from './adapter.js'
 import { bareAdapter } from './bare.js'
 import { claimCost, type ClaimCost, loadBacklog } from './claim-cost.js'
@@ -26,12 +26,11 @@ import { openServer } from './server.js'
 import { statementsPerJob, type StatementCount } from './statements.js'
 import { type JobsResults, resultsMarkdown, targetsMarkdown } from './table.js'
 
-const argv = process.argv.slice(2)
-const ctx = suiteContext(argv)
-const option = (name: string): string | undefined => {
-  const at = argv.indexOf(name)
-  return at >= 0 ? argv[at + 1] : undefined
-}
+const kUsage = `npm run bench:jobs -- [--rounds N] [--quick] [--only bulk,steady,statements,claim] [--json FILE]
+                      [--steady-seconds N] [--rates 1000,200] [--prefetch 450]`
+const args = suiteArgs(kUsage, ['only', 'json', 'rates', 'steady-seconds', 'prefetch'])
+const ctx = args.ctx
+const option = (name: string): string | undefined => args.string(name.slice(2))
 const only = new Set((option('--only') ?? 'bulk,steady,statements,claim').split(','))
 const jsonFile = option('--json')
 const log = ctx.log

@@ -3,6 +3,7 @@
  * machine conditions and ratios are taken inside one round. A warm-up pass (not recorded) runs first.
  */
 import { pathToFileURL } from 'node:url'
+import { parseArgs } from 'node:util'
 
 import os from 'node:os'
 
@@ -66,6 +67,41 @@ export function suiteContext(argv: readonly string[] = process.argv.slice(2)): S
   const rounds = at >= 0 ? Number(argv[at + 1]) : 3
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds wants a positive integer (got ${argv[at + 1]})`)
   return { rounds, quick: argv.includes('--quick'), log: logLine }
+}
+
+/** A suite's command line, parsed strictly: the shared `--rounds N` and `--quick`, and its own options. */
+export interface SuiteArgs {
+  readonly ctx: SuiteContext
+  /** The value of a string option, undefined when not given. */
+  string(name: string): string | undefined
+  /** Whether an option was given. */
+  given(name: string): boolean
+}
+
+/**
+ * Parses `argv` with node:util `parseArgs` (strict): `--help` prints `usage` and exits 0; an unknown
+ * option or a missing value prints the error and `usage` and exits 2 (before, a typo — or `--help` —
+ * was ignored and the whole suite ran). `options` are the suite's own string options, without `--`.
+ */
+export function suiteArgs(usage: string, options: readonly string[], argv: readonly string[] = process.argv.slice(2)): SuiteArgs {
+  const config = Object.fromEntries([...options, 'rounds'].map((name) => [name, { type: 'string' as const }]))
+  let values: Record<string, string | boolean | undefined>
+  try {
+    values = parseArgs({ args: [...argv], options: { ...config, quick: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }).values
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n\n${usage}\n`)
+    process.exit(2)
+  }
+  if (values.help === true) {
+    process.stdout.write(`${usage}\n`)
+    process.exit(0)
+  }
+  const ctx = suiteContext(argv)
+  return {
+    ctx,
+    string: (name) => (typeof values[name] === 'string' ? values[name] : undefined),
+    given: (name) => values[name] !== undefined,
+  }
 }
 
 /** Whether the module with this URL is the entry script (`tsx bench/runtime/x.ts`). */

@@ -11,7 +11,7 @@
 import { writeFileSync } from 'node:fs'
 
 import { captureEnv, envMarkdown } from '../lib/env.js'
-import { machineState, type SuiteContext, suiteContext, type SuiteOutput } from '../lib/runner.js'
+import { machineState, type SuiteContext, suiteArgs, type SuiteOutput } from '../lib/runner.js'
 import { askSuite } from './ask.js'
 import { breakdownSuite } from './breakdown.js'
 import { codecSuite } from './codec.js'
@@ -26,16 +26,14 @@ const suites: Record<string, (ctx: SuiteContext) => Promise<SuiteOutput>> = {
   memory: memorySuite,
 }
 
-const argv = process.argv.slice(2)
-const option = (flag: string) => {
-  const at = argv.indexOf(flag)
-  return at >= 0 ? argv[at + 1] : undefined
-}
+const kUsage = `npm run bench:runtime -- [--rounds N] [--quick] [--only ${Object.keys(suites).join(',')}] [--json FILE]`
+const args = suiteArgs(kUsage, ['only', 'json'])
+const option = (flag: string) => args.string(flag.slice(2))
 const only = option('--only')?.split(',') ?? Object.keys(suites)
 const unknown = only.filter((name) => !(name in suites))
 if (unknown.length > 0) throw new Error(`unknown suite(s) ${unknown.join(', ')}; known: ${Object.keys(suites).join(', ')}`)
 
-const ctx = suiteContext(argv)
+const ctx = args.ctx
 const env = captureEnv(['msgpackr', 'comlink', 'hdr-histogram-js', 'tsx'])
 const started = performance.now()
 process.stdout.write(`# Runtime benchmarks\n\n${envMarkdown(env)}\n\nRounds: ${ctx.rounds}${ctx.quick ? ' (--quick: smaller counts, not for quoting)' : ''}.\n`)

@@ -20,17 +20,16 @@ import { writeFileSync } from 'node:fs'
 
 import { LocalRedis } from '../../cli/local-servers/redis-server.js'
 import { captureEnv, envMarkdown } from '../lib/env.js'
-import { machineState, suiteContext } from '../lib/runner.js'
+import { machineState, suiteArgs } from '../lib/runner.js'
 import { fmtRatio, ratios, si, sig, summarize, table } from '../lib/stats.js'
 import { type SteadyResult, steadyRun } from './steady.js'
 import { bullmqRun, kPayload, rawRun, sinkRun, type ThroughputResult } from './throughput.js'
 
-const argv = process.argv.slice(2)
-const ctx = suiteContext(argv)
-const option = (name: string): string | undefined => {
-  const at = argv.indexOf(name)
-  return at >= 0 ? argv[at + 1] : undefined
-}
+const kUsage = `npm run bench:streaming -- [--rounds N] [--quick] [--only throughput,latency] [--json FILE] [--events N]
+                           [--awaited-events N] [--bull-jobs N] [--rate 5000] [--seconds 5]`
+const args = suiteArgs(kUsage, ['only', 'json', 'events', 'awaited-events', 'bull-jobs', 'rate', 'seconds'])
+const ctx = args.ctx
+const option = (name: string): string | undefined => args.string(name.slice(2))
 const log = ctx.log
 const only = new Set((option('--only') ?? 'throughput,latency').split(','))
 const jsonFile = option('--json')
@@ -42,7 +41,7 @@ const kConcurrency = 50
 const kRate = Number(option('--rate') ?? 5_000)
 const kWarmupSeconds = ctx.quick ? 0.5 : 1
 const kSeconds = Number(option('--seconds') ?? (ctx.quick ? 2 : 5))
-const rounds = ctx.quick && !argv.includes('--rounds') ? 1 : ctx.rounds
+const rounds = ctx.quick && !args.given('rounds') ? 1 : ctx.rounds
 
 const env = captureEnv(['ioredis', 'bullmq', 'hdr-histogram-js', 'msgpackr'])
 const before = await machineState()
