@@ -173,7 +173,7 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
     return this.#lifecycle.state !== 'open'
   }
 
-  /** Counters of the actor (delivered, claimed, acked, filtered, malformed, stale consumers removed). */
+  /** Counters of the actor (delivered, claimed, acked, filtered, malformed, oversized, stale consumers removed, extended). */
   async stats(): Promise<SinkStats> {
     this.#lifecycle.assertOpen('stats')
     return (await this.#actor().ask({ t: 'stats' })) as SinkStats
