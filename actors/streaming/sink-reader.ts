@@ -7,17 +7,17 @@
  *   read:   wait for credits ─▶ XREADGROUP COUNT min(credits, maxPolled) BLOCK ─▶ emit events ─▶ again
  *           (NOGROUP: the stream was destroyed, join again from '0'; other errors: jittered backoff)
  *   acks:   acks that arrive while an XACK runs wait and go in the next one (one XACK per stream, sent together)
- *
- * The reads and the XACKs go on two bare RESP connections of their own (transports/redis/resp-connection.ts):
- * a read reply is decoded from its bytes into columns (read-reply.ts) and a batch's payloads are copied
- * once, into the buffer that crosses the ring. Everything else (group and map scripts, claims,
- * keep-alives) uses the ioredis client.
  *   timers: keep-alive every grace/2; idle check every `idleCheckMs` (lease winner: claim idle entries,
  *           then remove stale consumers); keep held events every grace/4 (see held-events.ts)
  *   close:  stop reading, flush acks, hand the unacked events over (idle time set high, so any live
  *           instance's next idle check claims them), stop timers.
  *
  * Filtered-out and malformed entries are acked here (they are not this sink's work), counted and logged.
+ *
+ * The reads and the XACKs go on two bare RESP connections of their own (transports/redis/resp-connection.ts):
+ * a read reply is decoded from its bytes into columns (read-reply.ts) and a batch's payloads are copied
+ * once, into the buffer that crosses the ring. Everything else (group and map scripts, claims,
+ * keep-alives) uses the ioredis client.
  */
 import type { Redis } from 'ioredis'
 
@@ -57,11 +57,13 @@ interface BatchBuilder {
   nameOf: number[] | null
   topics: (string | null)[] | null
   deliveries: number[] | null
+  /** What the batch costs in its message (payloads, strings, overhead), and its payload bytes alone. */
   bytes: number
+  payloadBytes: number
 }
 
 function newBatch(stream: string, from: ReadColumns): BatchBuilder {
-  return { stream, from, index: [], names: [], nameIndex: new Map(), nameOf: null, topics: null, deliveries: null, bytes: 0 }
+  return { stream, from, index: [], names: [], nameIndex: new Map(), nameOf: null, topics: null, deliveries: null, bytes: 0, payloadBytes: 0 }
 }
 
 function addName(batch: BatchBuilder, name: string, n: number): void {
@@ -77,7 +79,7 @@ function addName(batch: BatchBuilder, name: string, n: number): void {
 /** The payloads of a batch in one buffer, and where each ends in it. */
 function payloadData(batch: BatchBuilder): { data: Buffer; ends: number[] } {
   const { src, starts, ends: srcEnds } = batch.from
-  const data = Buffer.allocUnsafe(batch.bytes)
+  const data = Buffer.allocUnsafe(batch.payloadBytes)
   const ends = new Array<number>(batch.index.length)
   let at = 0
   for (let k = 0; k < batch.index.length; k++) {
@@ -307,7 +309,8 @@ export class SinkReader {
         continue
       }
       const name = names[i] as string
-      const cost = (ends[i] as number) - (starts[i] as number) + id.length + name.length + (topic?.length ?? 0) + kEventOverheadBytes
+      const payloadBytes = (ends[i] as number) - (starts[i] as number)
+      const cost = payloadBytes + id.length + name.length + (topic?.length ?? 0) + kEventOverheadBytes
       if (cost > limit) {
         this.#skipOversized(key, id, cost)
         continue
@@ -326,6 +329,7 @@ export class SinkReader {
       if (count !== 1) (out.deliveries ??= new Array<number>(n).fill(1)).push(count)
       else out.deliveries?.push(1)
       out.bytes += cost
+      out.payloadBytes += payloadBytes
     }
     this.#emit(out)
     if (!this.#args.noAck && this.#pendingAcks.size > 0) this.#startAcks()
