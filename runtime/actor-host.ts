@@ -324,7 +324,12 @@ class Outbox {
     const [format, body] = encodeBody(value)
     const head = encodeHeader(kind, format, slot, corr)
     if (!this.#writer.fits(head.length + body.length)) {
-      const tooLarge = new InvalidArgumentError(`reply of ${body.length} bytes exceeds the mailbox's largest frame (${this.#writer.maxPayload - head.length} bytes)`)
+      const what = kind === FrameKind.Emit ? 'message' : 'reply'
+      const tooLarge = new InvalidArgumentError(`${what} of ${body.length} bytes exceeds the mailbox's largest frame (${this.#writer.maxPayload - head.length} bytes)`, {
+        data: { option: what, length: body.length, maxBytes: this.maxBodyBytes },
+      })
+      // An emit throws to its actor, which can split or refuse what it sends; a reply fails its ask.
+      if (kind === FrameKind.Emit) throw tooLarge
       this.send(FrameKind.Fail, slot, corr, tooLarge)
       return
     }

@@ -23,12 +23,14 @@ export interface ActorContext {
   reply(value: unknown): void
   /**
    * Sends a message to the actor's listeners on the runtime's thread (`ref.onMessage`), in order. It
-   * never blocks the actor: when the ring back is full the message waits in the thread.
+   * never blocks the actor: when the ring back is full the message waits in the thread. Throws
+   * `InvalidArgumentError` for a message larger than `maxMessageBytes`.
    */
   emit(value: unknown): void
   /**
    * The largest encoded message `emit` (or `reply`) can carry: the mailbox ring's largest frame less
-   * the envelope (`mailboxBytes` of the runtime). A larger reply fails its ask; a larger emit is dropped.
+   * the envelope (`mailboxBytes` of the runtime). A larger reply fails its ask; a larger emit throws
+   * `InvalidArgumentError` (nothing is sent).
    */
   readonly maxMessageBytes: number
 }

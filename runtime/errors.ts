@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   PULSE_ERR_JOB_EXISTS: 'A job with this key is already running or being dispatched.',
   PULSE_ERR_JOB_NOT_FOUND: 'No job has this id.',
   PULSE_ERR_JOB_LEASE_LOST: "The job's lease expired or was taken over; the result of this attempt is discarded.",
+  PULSE_ERR_JOB_TOO_LARGE: "A claimed job is too large for one message of its runtime's mailbox (`mailboxBytes`, default 1 MiB, less what a message needs besides): it was dead-lettered with this error (requeue it once the mailbox is larger).",
   PULSE_ERR_JOB_TIMEOUT: 'A job attempt overran its `timeoutMs`; its signal was aborted.',
   PULSE_ERR_JOB_STATE: "The job's status does not allow the transition (cancel a finished job, requeue one that is not dead); `data.status` is its status.",
   PULSE_ERR_JOB_SCHEDULE_NOT_FOUND: 'No schedule has this id.',
@@ -109,6 +110,7 @@ export const JobExistsError = defineErrorClass('JobExistsError', 'PULSE_ERR_JOB_
 export const JobNotFoundError = defineErrorClass('JobNotFoundError', 'PULSE_ERR_JOB_NOT_FOUND', 'job not found')
 export const LeaseLostError = defineErrorClass('LeaseLostError', 'PULSE_ERR_JOB_LEASE_LOST', 'lease lost')
 export const JobTimeoutError = defineErrorClass('JobTimeoutError', 'PULSE_ERR_JOB_TIMEOUT', 'job timed out')
+export const JobTooLargeError = defineErrorClass('JobTooLargeError', 'PULSE_ERR_JOB_TOO_LARGE', 'job too large for the mailbox')
 export const JobStateError = defineErrorClass('JobStateError', 'PULSE_ERR_JOB_STATE', 'illegal job transition')
 export const ScheduleNotFoundError = defineErrorClass('ScheduleNotFoundError', 'PULSE_ERR_JOB_SCHEDULE_NOT_FOUND', 'schedule not found')
 export const MalformedEntryError = defineErrorClass('MalformedEntryError', 'PULSE_ERR_STREAM_MALFORMED_ENTRY', 'malformed stream entry')
@@ -144,6 +146,7 @@ export type JobExistsError = InstanceType<typeof JobExistsError>
 export type JobNotFoundError = InstanceType<typeof JobNotFoundError>
 export type LeaseLostError = InstanceType<typeof LeaseLostError>
 export type JobTimeoutError = InstanceType<typeof JobTimeoutError>
+export type JobTooLargeError = InstanceType<typeof JobTooLargeError>
 export type JobStateError = InstanceType<typeof JobStateError>
 export type ScheduleNotFoundError = InstanceType<typeof ScheduleNotFoundError>
 export type MalformedEntryError = InstanceType<typeof MalformedEntryError>

@@ -48,8 +48,9 @@
 import type pg from 'pg'
 
 import { defineActor, type ActorContext } from '../../runtime/actor.js'
+import { InvalidArgumentError, JobTooLargeError } from '../../runtime/errors.js'
 import { onceAsync } from '../../runtime/lifecycle.js'
-import { type CycleResult, completeAndClaim, failJobs, type FailedJob, type FailOutcome, type LeaseRef } from '../../transports/postgres/jobs/hot-path.js'
+import { type ClaimedJob, type CycleResult, completeAndClaim, failJobs, type FailedJob, type FailOutcome, type LeaseRef } from '../../transports/postgres/jobs/hot-path.js'
 import { type Queryable, quoteSchema } from '../../transports/postgres/jobs/queryable.js'
 import { endPool, NotifyListener, openActorPool, preparedQueryable, retryDelayMs, wireOf } from './actor-pg.js'
 import { type LeaseBook, leaseBook } from './lease-book.js'
@@ -167,6 +168,35 @@ class Dispatcher {
     if (!this.#stopped) this.#ctx.emit(out)
   }
 
+  /**
+   * Hands claimed jobs to the owner. A batch too large for one message of the mailbox goes in halves;
+   * a job too large alone is dead-lettered with JobTooLargeError by the next cycle (its credit comes
+   * back at once; the owner never sees it) instead of staying leased and never run.
+   */
+  #emitJobs(jobs: ClaimedJob[]): void {
+    if (this.#stopped) return
+    try {
+      this.#ctx.emit({ t: 'jobs', jobs } satisfies DispatcherOut)
+      return
+    } catch (error) {
+      if (!(error instanceof InvalidArgumentError)) throw error
+    }
+    if (jobs.length > 1) {
+      const half = jobs.length >> 1
+      this.#emitJobs(jobs.slice(0, half))
+      this.#emitJobs(jobs.slice(half))
+      return
+    }
+    const [job] = jobs as [ClaimedJob]
+    const maxBytes = this.#ctx.maxMessageBytes
+    const tooLarge = new JobTooLargeError(`job ${job.id} ("${job.name}") is too large for one message of the runtime's mailbox (${maxBytes} bytes); raise the runtime's mailboxBytes and requeue it`, {
+      data: { id: job.id, name: job.name, maxBytes },
+    })
+    this.#credits += 1
+    this.#failed.push({ id: job.id, leaseToken: job.leaseToken, error: wireOf(tooLarge), retryAt: undefined })
+    this.#warn(`dead-lettered job ${job.id}: too large for the mailbox`, tooLarge)
+  }
+
   #warn(message: string, error: unknown): void {
     this.#emit({ t: 'warning', message, error: wireOf(error) })
   }
@@ -227,7 +257,7 @@ class Dispatcher {
           if (jobs.length > 0) {
             this.#credits -= jobs.length
             this.#book.hold(jobs)
-            this.#emit({ t: 'jobs', jobs })
+            this.#emitJobs(jobs)
           }
         }
         // A claim that was in flight when `close` came has delivered its jobs: nothing more will come.
