@@ -79,6 +79,22 @@ describe('Runtime: messages', () => {
     expect(seen).toHaveLength(values.length)
   })
 
+  it('refuses a message larger than the mailbox frame: an emit throws to the actor, a reply fails its ask', async () => {
+    const rt = await start({ ...fast, mailboxBytes: 64 * 1024 })
+    const ref = await spawnCounter(rt, 'big')
+    const seen: unknown[] = []
+    ref.onMessage((msg) => seen.push(msg))
+    const fits = (await ref.ask({ op: 'emit-big', bytes: 1_000 })) as { sent: boolean; max: number }
+    expect(fits.sent).toBe(true)
+    expect(fits.max).toBeGreaterThan(60 * 1024)
+    expect(fits.max).toBeLessThan(64 * 1024)
+    expect(await ref.ask({ op: 'emit-big', bytes: fits.max + 1 })).toEqual({ sent: false, max: fits.max, code: 'PULSE_ERR_INVALID_ARG' })
+    expect(seen).toHaveLength(1)
+    await expect(ref.ask({ op: 'reply-big', bytes: fits.max + 1 })).rejects.toMatchObject({ code: 'PULSE_ERR_INVALID_ARG' })
+    // The actor goes on.
+    expect(await ref.ask({ op: 'get' })).toBe(0)
+  })
+
   it('runs each actor on its own thread by default, and co-locates on request', async () => {
     const rt = await start()
     const [a, b, c] = await Promise.all([spawnCounter(rt, 'a'), spawnCounter(rt, 'b', {}, { thread: 'shared' }), spawnCounter(rt, 'c', {}, { thread: 'shared' })])
