@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 
 import { connectionOf } from '../../../actors/jobs/protocol.js'
 import { type JobContext, JobWorker, type JobWorkerOptions, type JobWorkerStartOptions } from '../../../actors/jobs/worker.js'
-import { ClosedError, InvalidArgumentError, JobTimeoutError, LeaseLostError } from '../../../runtime/errors.js'
+import { ClosedError, InvalidArgumentError, JobTimeoutError, JobTooLargeError, LeaseLostError } from '../../../runtime/errors.js'
 import { claimJobs, completeJobs, failJobs, reapExpiredLeases, renewLeases } from '../../../transports/postgres/jobs/hot-path.js'
 import { enqueue, gate, history, jobRow, nextEvents, q, testPool, waitUntil } from '../../fixtures/jobs/execution-support.js'
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js'
@@ -233,6 +233,29 @@ describe('delivery and retries', () => {
     expect((await jobRow(pool, id)).progress).toBe(50)
     release.open()
     await completed
+  })
+
+  it('dead-letters a job too large for the mailbox with JobTooLargeError; the jobs claimed with it run', async () => {
+    const name = uniq('big')
+    const seen: number[] = []
+    const worker = await startWorker({}, (w) => w.register(name, (args: { s: string }) => void seen.push(args.s.length)))
+    const warned = nextEvents(worker, 'warning', 1)
+    const completed = nextEvents(worker, 'completed', 2)
+    // Before: the claim batch's one message was too large, so none of its jobs ran; they stayed leased for ever.
+    const [big, ...small] = (await enqueue(pool, [
+      { name, args: { s: 'x'.repeat(2_000_000) } },
+      { name, args: { s: 'a' } },
+      { name, args: { s: 'bc' } },
+    ])) as [string, string, string]
+    expect((await completed).map((e) => e.id).sort()).toEqual([...small].sort())
+    expect(seen.sort()).toEqual([1, 2])
+    const [warning] = await warned
+    expect(warning?.error).toBeInstanceOf(JobTooLargeError)
+    expect(warning?.error.message).toContain(big)
+    // Its failure is acked by the cycle after the claim: dead, with the error, kept for a requeue.
+    await waitUntil(async () => (await jobRow(pool, big)).status === 'dead', 5_000, 50, 'the job to be dead-lettered')
+    expect((await jobRow(pool, big)).last_error).toMatchObject({ code: 'PULSE_ERR_JOB_TOO_LARGE' })
+    expect((await history(pool, big)).map((e) => e.type)).toEqual(['enqueued', 'started', 'failed', 'dead'])
   })
 })
 
