@@ -203,12 +203,7 @@ export class BusClient implements AsyncDisposable {
     const options = third ?? {}
     const confirm = options.confirm ?? 0
     if (confirm <= 0) return this.#putOne(subject, second, options, {})
-    const inbox = newInbox()
-    const sub = this.get(inbox)
-    const combined = anySignal([options.signal, this.#lifecycle.signal])
-    const signal = combined.signal
-    try {
-      await sub.ready
+    return this.#withInbox(options.signal, async (inbox, sub, signal) => {
       const result = await this.#putOne(subject, second, { ...options, responseSubject: inbox }, {})
       const consumers = new Set<string>()
       const timeoutMs = options.timeoutMs ?? this.#confirmTimeoutMs
@@ -222,6 +217,17 @@ export class BusClient implements AsyncDisposable {
       const ok = await Promise.race([counting, sleep(timeoutMs, signal).then(() => false)])
       if (!ok) throw new TimeoutError(`put ${subject}: ${consumers.size} of ${confirm} consumers confirmed within ${timeoutMs} ms (the event is published)`, { data: { id: result.id, confirmed: consumers.size, wanted: confirm } })
       return result
+    })
+  }
+
+  /** Runs `work` with a fresh inbox once its subscription is live; the inbox is left whatever happens. */
+  async #withInbox<T>(signal: AbortSignal | undefined, work: (inbox: string, sub: Subscription, signal: AbortSignal) => Promise<T>): Promise<T> {
+    const inbox = newInbox()
+    const sub = this.get(inbox)
+    const combined = anySignal([signal, this.#lifecycle.signal])
+    try {
+      await sub.ready
+      return await work(inbox, sub, combined.signal)
     } finally {
       combined.dispose()
       await sub.return()
@@ -257,12 +263,7 @@ export class BusClient implements AsyncDisposable {
     this.#lifecycle.assertOpen('request')
     checkSubject(subject)
     const timeoutMs = options.timeoutMs ?? this.#requestTimeoutMs
-    const inbox = newInbox()
-    const sub = this.get(inbox)
-    const combined = anySignal([options.signal, this.#lifecycle.signal])
-    const signal = combined.signal
-    try {
-      await sub.ready
+    return this.#withInbox(options.signal, async (inbox, sub, signal) => {
       const put: PutOptions = { responseSubject: inbox }
       if (options.key !== undefined) put.key = options.key
       if (options.traceId !== undefined) put.traceId = options.traceId
@@ -277,10 +278,7 @@ export class BusClient implements AsyncDisposable {
       const reply = await Promise.race([replying, sleep(timeoutMs, signal).then(() => undefined)])
       if (reply === undefined) throw new NoResponderError(`no reply to ${subject} within ${timeoutMs} ms`, { data: { subject, timeoutMs } })
       return reply
-    } finally {
-      combined.dispose()
-      await sub.return()
-    }
+    })
   }
 
   reply(pattern: string, handler: ReplyHandler, options: ReplyOptions = {}): ReplyHandle {

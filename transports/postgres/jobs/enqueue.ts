@@ -45,12 +45,7 @@ export async function insertJobs(db: Queryable, q: string, jobs: readonly NewJob
        FROM input LEFT JOIN inserted i ON i.id = input.new_id
       ORDER BY input.ord`,
     [
-      jobs.map((j) => j.name),
-      jobs.map((j) => (j.argsBytes === undefined ? JSON.stringify(j.args ?? null) : null)),
-      jobs.map((j) => (j.argsBytes === undefined ? null : Buffer.from(j.argsBytes))),
-      jobs.map((j) => j.priority ?? null),
-      jobs.map((j) => j.runAt ?? null),
-      jobs.map((j) => j.maxAttempts ?? null),
+      ...baseColumns(jobs),
       jobs.map((j) => j.idempotencyKey ?? null),
       jobs.map((j) => j.scheduleId ?? null),
       jobs.map((j) => j.occurrence ?? null),
@@ -81,14 +76,7 @@ async function insertKeyless(db: Queryable, q: string, jobs: readonly NewJob[]):
          FROM input ORDER BY ord
      )
      SELECT new_id::text AS id FROM input ORDER BY input.ord`,
-    [
-      jobs.map((j) => j.name),
-      jobs.map((j) => (j.argsBytes === undefined ? JSON.stringify(j.args ?? null) : null)),
-      jobs.map((j) => (j.argsBytes === undefined ? null : Buffer.from(j.argsBytes))),
-      jobs.map((j) => j.priority ?? null),
-      jobs.map((j) => j.runAt ?? null),
-      jobs.map((j) => j.maxAttempts ?? null),
-    ],
+    baseColumns(jobs),
   )
   return rows.map((r) => r.id)
 }
@@ -101,4 +89,16 @@ async function existingId(db: Queryable, q: string, job: NewJob | undefined): Pr
   const id = rows[0]?.id
   if (id === undefined) throw new Error('a job that conflicted on its key has vanished')
   return id
+}
+
+/** $1–$6 of both inserts, column by column: name, args (JSON text or null), args bytes, priority, run_at, max_attempts. */
+function baseColumns(jobs: readonly NewJob[]): unknown[][] {
+  return [
+    jobs.map((j) => j.name),
+    jobs.map((j) => (j.argsBytes === undefined ? JSON.stringify(j.args ?? null) : null)),
+    jobs.map((j) => (j.argsBytes === undefined ? null : Buffer.from(j.argsBytes))),
+    jobs.map((j) => j.priority ?? null),
+    jobs.map((j) => j.runAt ?? null),
+    jobs.map((j) => j.maxAttempts ?? null),
+  ]
 }

@@ -13,6 +13,7 @@
  *
  * The canonical record JSON the HTTP API streams is built from these fields (`actors/bus/record.ts`).
  */
+import { fieldText, letterFields } from '../entry-fields.js'
 
 export interface BusEntryFields {
   readonly id: string
@@ -37,44 +38,14 @@ export function putArgs(fields: BusEntryFields): (string | Buffer)[] {
 
 /** Decodes one `[id, [field, value, …]]` of an XRANGE / XREAD reply read as buffers; undefined when it is not a bus entry. */
 export function decodeBusEntry(entryId: string, fields: unknown): BusEntry | undefined {
-  if (!Array.isArray(fields) || fields.length % 2 !== 0) return undefined
-  let id: string | undefined
-  let subject: string | undefined
-  let createdAt = ''
-  let key: string | undefined
-  let traceId: string | undefined
-  let responseSubject: string | undefined
-  let payload: Buffer = Buffer.alloc(0)
-  for (let k = 0; k < fields.length; k += 2) {
-    const field: unknown = fields[k]
-    const value: unknown = fields[k + 1]
-    if (!Buffer.isBuffer(field) || !Buffer.isBuffer(value) || field.length !== 1) continue
-    switch (field[0]) {
-      case 0x69: // i
-        id = value.toString('utf8')
-        break
-      case 0x73: // s
-        subject = value.toString('utf8')
-        break
-      case 0x63: // c
-        createdAt = value.toString('utf8')
-        break
-      case 0x6b: // k
-        key = value.toString('utf8')
-        break
-      case 0x74: // t
-        traceId = value.toString('utf8')
-        break
-      case 0x72: // r
-        responseSubject = value.toString('utf8')
-        break
-      case 0x70: // p
-        payload = value
-        break
-    }
-  }
+  const values = letterFields(fields)?.values
+  if (values === undefined) return undefined
+  const id = fieldText(values, 'i')
+  const subject = fieldText(values, 's')
   if (id === undefined || subject === undefined) return undefined
-  return { entryId, id, subject, createdAt, key, traceId, responseSubject, payload }
+  const createdAt = fieldText(values, 'c') ?? ''
+  const payload = values.get(0x70) ?? Buffer.alloc(0) // p
+  return { entryId, id, subject, createdAt, key: fieldText(values, 'k'), traceId: fieldText(values, 't'), responseSubject: fieldText(values, 'r'), payload }
 }
 
 /** Decodes the entries of one stream of an XREAD reply, or of an XRANGE reply (buffers). */

@@ -3,6 +3,7 @@
  * topic when there is one (research §2.1). Entries written by anything else are recognised here, so
  * the read loops can skip them instead of failing.
  */
+import { fieldText, letterFields } from '../entry-fields.js'
 
 export interface EntryFields {
   readonly name: string
@@ -32,29 +33,13 @@ export function entryArgs(fields: EntryFields): (string | Buffer)[] {
  * not bytes. Unknown extra fields are ignored.
  */
 export function decodeEntry(id: string, fields: unknown): StreamEntry | undefined {
-  if (!Array.isArray(fields) || fields.length % 2 !== 0) return undefined
-  let name: string | undefined
-  let payload: Buffer | undefined
-  let topic: string | undefined
-  for (let i = 0; i < fields.length; i += 2) {
-    const field: unknown = fields[i]
-    const value: unknown = fields[i + 1]
-    if (!Buffer.isBuffer(field) || !Buffer.isBuffer(value)) return undefined
-    if (field.length !== 1) continue
-    switch (field[0]) {
-      case 0x6e: // n
-        name = value.toString('utf8')
-        break
-      case 0x70: // p
-        payload = value
-        break
-      case 0x74: // t
-        topic = value.toString('utf8')
-        break
-    }
-  }
+  const decoded = letterFields(fields)
+  if (decoded === undefined || !decoded.clean) return undefined
+  const { values } = decoded
+  const name = fieldText(values, 'n')
+  const payload = values.get(0x70) // p
   if (name === undefined || payload === undefined) return undefined
-  return { id, name, payload, topic }
+  return { id, name, payload, topic: fieldText(values, 't') }
 }
 
 /** The millisecond part of an entry id `<ms>-<seq>`. */
