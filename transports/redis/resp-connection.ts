@@ -77,9 +77,10 @@ export class RespConnection {
       }
       if (endpoint.db !== undefined && endpoint.db !== 0) steps.push(conn.call(['SELECT', endpoint.db], decodeSimple))
       steps.push(conn.call(['CLIENT', 'SETNAME', name.replace(/\s/g, '_')], decodeSimple))
-      const id = conn.call(['CLIENT', 'ID'], decodeSimple)
-      await Promise.all(steps)
-      conn.id = Number(await id)
+      // Awaited together: when a step fails, the replies after it (or the close) reject too, and each
+      // rejection must have a handler.
+      const [id] = await Promise.all([conn.call(['CLIENT', 'ID'], decodeSimple), ...steps])
+      conn.id = Number(id)
       return conn
     } catch (error) {
       conn.close()
