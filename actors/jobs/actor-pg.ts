@@ -12,13 +12,11 @@
  * `onReady` runs after every (re)connection: notifications sent while it was down are gone, so the
  * owner claims once to cover the gap (the poll timer covers the rest).
  */
-import { createHash } from 'node:crypto'
-
 import pg from 'pg'
 
 import { coerceError, toWire, type WireError } from '../../runtime/errors.js'
 import { withTimeout } from '../../runtime/lifecycle.js'
-import type { Queryable } from '../../transports/postgres/jobs/queryable.js'
+import { type Queryable, statementName } from '../../transports/postgres/jobs/queryable.js'
 import { type ConnectionConfig, poolConfig } from './protocol.js'
 
 /**
@@ -41,14 +39,9 @@ export function openActorPool(connection: ConnectionConfig, max: number, applica
  * connection parses a text once and plans it from a cached plan after that).
  */
 export function preparedQueryable(pool: pg.Pool): Queryable {
-  const names = new Map<string, string>()
   return {
     query: <R extends pg.QueryResultRow>(text: string, values?: unknown[]) => {
-      let name = names.get(text)
-      if (name === undefined) {
-        name = `pulse_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`
-        names.set(text, name)
-      }
+      const name = statementName(text)
       return pool.query<R>(values === undefined ? { name, text } : { name, text, values })
     },
   }

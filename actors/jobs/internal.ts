@@ -4,8 +4,10 @@
  * (`register`/`start`) joins the queue's close.
  */
 import { InvalidArgumentError } from '../../runtime/errors.js'
+import type { QueryResultRow } from 'pg'
+
 import type { PgPool } from '../../transports/postgres/pool.js'
-import type { Queryable } from '../../transports/postgres/jobs/queryable.js'
+import { type Queryable, statementName } from '../../transports/postgres/jobs/queryable.js'
 import type { ResolvedJobQueueOptions } from './options.js'
 
 /** `queue[kJobQueueInternals]` is the queue's `JobQueueInternals`. */
@@ -17,6 +19,8 @@ export interface JobQueueInternals {
   readonly q: string
   /** `pool` as a `Queryable` for the SQL modules (one statement per call, autocommit). */
   readonly db: Queryable
+  /** `db` for the fixed texts of the hot path (the inserts): named prepared statements, parsed once per connection. */
+  readonly prepared: Queryable
   readonly options: ResolvedJobQueueOptions
   /** Aborts when `close()` (or a destroy) starts. */
   readonly signal: AbortSignal
@@ -34,6 +38,16 @@ export interface JobQueueInternals {
 /** The `Queryable` of a `PgPool`: each statement on a client of its own, returned right after. */
 export function poolQueryable(pool: PgPool): Queryable {
   return { query: (text, values) => pool.withClient((client) => client.query(text, values)) }
+}
+
+/** `poolQueryable` whose statements are named prepared statements (`statementName`). */
+export function preparedPoolQueryable(pool: PgPool): Queryable {
+  return {
+    query: <R extends QueryResultRow>(text: string, values?: unknown[]) => {
+      const name = statementName(text)
+      return pool.withClient((client) => client.query<R>(values === undefined ? { name, text } : { name, text, values }))
+    },
+  }
 }
 
 const kMaxBigint = 9_223_372_036_854_775_807n

@@ -26,6 +26,8 @@ export interface DispatcherArgs {
   leaseTtlMs: number
   pollIntervalMs: number
   claimBatchMax: number
+  /** The owner's `concurrency + prefetch`: the credits it grants at start. */
+  window: number
 }
 
 export type DispatcherMsg =
@@ -36,7 +38,7 @@ export type DispatcherMsg =
   | { t: 'credit'; n: number; reset?: boolean }
   /** The job names it may claim (an empty list claims nothing). */
   | { t: 'names'; names: string[] }
-  /** Results to ack, with the next claim. */
+  /** Results to ack. */
   | { t: 'done'; completed: LeaseRef[]; failed: FailedJob[] }
   /** Stop claiming; answered by the `closed` emit, after the `jobs` of any claim in flight. */
   | { t: 'close' }

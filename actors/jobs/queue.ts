@@ -24,7 +24,7 @@ import { quoteSchema } from '../../transports/postgres/jobs/queryable.js'
 import { migrate } from '../../transports/postgres/migrate.js'
 import { createPgPool, type PgPool } from '../../transports/postgres/pool.js'
 import * as inspect from './inspect.js'
-import { type JobQueueInternals, kJobQueueInternals, poolQueryable } from './internal.js'
+import { type JobQueueInternals, kJobQueueInternals, poolQueryable, preparedPoolQueryable } from './internal.js'
 import * as operator from './operator.js'
 import { type JobQueueOptions, resolveJobQueueOptions, type ResolvedJobQueueOptions } from './options.js'
 import type { ScheduleSpec } from './schedule-spec.js'
@@ -96,6 +96,7 @@ export class JobQueue implements AsyncDisposable {
       pool,
       q: this.schema,
       db: poolQueryable(pool),
+      prepared: preparedPoolQueryable(pool),
       options,
       signal: lifecycle.signal,
       assertOpen: (what: string) => lifecycle.assertOpen(what),

@@ -150,7 +150,7 @@ class EnqueueBatcher {
   }
 
   async #send(batch: readonly Pending[]): Promise<void> {
-    const { db, q } = this.#ctx
+    const { prepared: db, q } = this.#ctx
     try {
       const ids = await insertJobs(db, q, batch.map((p) => p.job))
       batch.forEach((p, i) => settleId(p, ids[i]))
@@ -202,7 +202,7 @@ export async function enqueueMany(ctx: JobQueueInternals, items: readonly Enqueu
     const { name, args, ...rest } = item as EnqueueManyItem
     return toNewJob(name, args, rest, { name: `${path}.name`, args: `${path}.args`, options: path })
   })
-  const db = options.client === undefined ? ctx.db : checkClient(options.client, 'options.client')
+  const db = options.client === undefined ? ctx.prepared : checkClient(options.client, 'options.client')
   ctx.assertOpen('enqueueMany')
   return insertJobs(db, ctx.q, jobs).catch(rethrowMapped)
 }

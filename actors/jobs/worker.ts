@@ -20,16 +20,16 @@
  * to 0). A job holds its credit from its claim until its handler settles (or it is dropped or
  * released), and the dispatcher never claims past its credits: this worker never holds more than
  * `concurrency + prefetch` unfinished jobs. The credit comes back with the result, before the
- * database confirmed it, so the next claim does not wait for the ack (the dispatcher sends the ack
- * with that claim, in one statement). The database therefore shows at most 2 × (concurrency +
- * prefetch) running jobs of this worker: the unfinished ones plus the finished ones whose ack is on
- * its way (dispatcher.actor.ts). A job waiting here for a slot has its lease renewed, so it is never
+ * database confirmed it, so the next claim does not wait for the ack (acks go in batches of their
+ * own, beside the claims). The dispatcher claims no further while the unfinished jobs and the finished
+ * ones whose ack is on its way would pass 2 × (concurrency + prefetch): the database never shows more
+ * running jobs of this worker (dispatcher.actor.ts). A job waiting here for a slot has its lease renewed, so it is never
  * reaped unstarted, and so has a finished one until its ack lands. A name registered with its own
  * `concurrency` leaves the claimable names while it is saturated.
  *
  * Results are batched: everything that settles within one turn of the event loop goes to the
- * dispatcher in one message, with the credits it frees, and the dispatcher acks them with its next
- * claim (failures beside it). Events fire once the database confirmed the transition: 'completed', 'failed' then 'retrying' or 'dead', 'progress';
+ * dispatcher in one message, with the credits it frees, and the dispatcher acks them in one statement
+ * (failures beside it) with the others of the next few milliseconds. Events fire once the database confirmed the transition: 'completed', 'failed' then 'retrying' or 'dead', 'progress';
  * also 'started' when a handler starts, and 'warning' for errors the worker recovers from by itself
  * (a database that is down: claims, acks and renewals retry). The 'failed' + 'retrying' / 'dead'
  * events of a lapsed lease come from the watchdog that reaped it, which may be another worker's.
@@ -430,6 +430,7 @@ export class JobWorker {
       leaseTtlMs,
       pollIntervalMs: this.options.pollIntervalMs,
       claimBatchMax: this.options.claimBatchMax,
+      window: this.#concurrency + this.#prefetch,
     }
     const watchdogArgs: WatchdogArgs = { connection, schema, owner, leaseTtlMs, sweepIntervalMs: this.options.sweepIntervalMs, backoffTable: backoffTable(this.options.backoff) }
     if (this.#ownsRuntime) {

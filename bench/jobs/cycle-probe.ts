@@ -1,7 +1,7 @@
 /**
- * Cycle probe: the database cost of one dispatcher cycle at batch B (ack of batch k + claim of batch
- * k + 1 in one statement) for pulse's `completeAndClaim` against the bare loop's fused statement, on one
- * connection each, interleaved cycle by cycle (so a loaded box slows both alike), plus the enqueue of
+ * Cycle probe: the database cost of one dispatcher cycle at batch B (pulse: the claim of batch k + 1 and
+ * the ack of batch k, `claimJobs` + `completeJobs`, two statements) against the bare loop's fused
+ * statement (ack and claim in one), on one connection each, interleaved cycle by cycle (so a loaded box slows both alike), plus the enqueue of
  * the jobs (1,000 per statement). Also pulse with extra variants of its schema given as SQL, to price
  * an index or a column. Reports ms per 1,000 jobs and WAL bytes per job.
  *
@@ -11,7 +11,7 @@ import pg from 'pg'
 
 import { JobQueue } from '../../actors/jobs/queue.js'
 import { insertJobs } from '../../transports/postgres/jobs/enqueue.js'
-import { completeAndClaim, type LeaseRef } from '../../transports/postgres/jobs/hot-path.js'
+import { claimJobs, completeJobs, type LeaseRef } from '../../transports/postgres/jobs/hot-path.js'
 import { quoteSchema } from '../../transports/postgres/jobs/queryable.js'
 import { bareAdapter } from './bare.js'
 import { openServer } from './server.js'
@@ -52,9 +52,9 @@ async function pulseSide(name: string, extraSql: string): Promise<Side> {
     wal: 0n,
     enqueue: async () => void (await insertJobs(c, q, items)),
     cycle: async () => {
-      const r = await completeAndClaim(c, q, acks, { owner: 'probe', names: ['noop'], limit: batch, leaseTtlMs: 30_000 })
-      acks = r.claimed.map((j) => ({ id: j.id, leaseToken: j.leaseToken }))
-      return r.claimed.length
+      const [claimed] = await Promise.all([claimJobs(c, q, { owner: 'probe', names: ['noop'], limit: batch, leaseTtlMs: 30_000 }), completeJobs(c, q, acks)])
+      acks = claimed.map((j) => ({ id: j.id, leaseToken: j.leaseToken }))
+      return claimed.length
     },
   }
 }

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 import { DISPATCHER_SESSION_SQL } from '../../../actors/jobs/dispatcher.actor.js'
-import { claimJobs, completeAndClaim } from '../../../transports/postgres/jobs/hot-path.js'
+import { claimJobs, completeJobs, failJobs } from '../../../transports/postgres/jobs/hot-path.js'
 import type { Queryable } from '../../../transports/postgres/jobs/queryable.js'
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js'
 import { uniqueName, withClients, withQueue } from './helpers.js'
@@ -71,39 +71,50 @@ describe('claim plan', () => {
     )
   })
 
-  it("the dispatcher's cycle, as its sessions plan it, claims through jobs_ready and joins 500 acks without a nested loop", async () => {
+  it("the dispatcher's statements, as its sessions plan them, claim through jobs_ready and ack 500 jobs without a nested loop", async () => {
     await withQueue(
       db.url,
       async (_queue, { db: sql, q }) => {
         await sql.query(`INSERT INTO ${q}.jobs (name, args) SELECT 'work', '{}' FROM generate_series(1, 20000)`)
         await sql.query(`VACUUM ANALYZE ${q}.jobs`)
         const running = await claimJobs(sql, q, { owner: 'plan', names: ['work'], limit: 500, leaseTtlMs: 30_000 })
-        let captured: { text: string; values: unknown[] } | undefined
-        const recorder: Queryable = {
-          query: (text, values) => {
-            captured = { text, values: values ?? [] }
-            return Promise.resolve({ rows: [], rowCount: 0 })
-          },
-        }
-        await completeAndClaim(recorder, q, running, { owner: 'plan', names: ['work'], limit: 500, leaseTtlMs: 30_000 })
-        await withClients(db.url, 1, async ([client]) => {
-          if (client === undefined || captured === undefined) throw new Error('no client or statement')
-          await client.query(DISPATCHER_SESSION_SQL)
-          // Prepared as the dispatcher prepares it, run past the five executions after which PostgreSQL's
-          // default may switch to a generic plan, then explained as the next execution would run.
-          const prepared = { name: 'cycle', text: captured.text, values: captured.values }
-          for (let i = 0; i < 6; i++) {
-            await client.query('BEGIN')
-            await client.query(prepared)
-            await client.query('ROLLBACK')
+        const failed = running.map((job) => ({ ...job, error: { message: 'no' }, retryAt: new Date() }))
+        const statements: Array<[keyof typeof DISPATCHER_SESSION_SQL, string, (db: Queryable) => Promise<unknown>]> = [
+          ['claim', 'claim', (recorder) => claimJobs(recorder, q, { owner: 'plan', names: ['work'], limit: 500, leaseTtlMs: 30_000 })],
+          ['ack', 'complete', (recorder) => completeJobs(recorder, q, running)],
+          ['ack', 'fail', (recorder) => failJobs(recorder, q, failed)],
+        ]
+        for (const [session, statement, send] of statements) {
+          let captured: { text: string; values: unknown[] } | undefined
+          const recorder: Queryable = {
+            query: (text, values) => {
+              captured = { text, values: values ?? [] }
+              return Promise.resolve({ rows: [], rowCount: 0 })
+            },
           }
-          const literal = (v: unknown): string => client.escapeLiteral(Array.isArray(v) ? `{${v.map(String).join(',')}}` : String(v))
-          const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) EXECUTE cycle(${captured.values.map(literal).join(', ')})`)
-          const all = nodes(rows[0]?.['QUERY PLAN'][0].Plan as PlanNode)
-          const used = all.map((n) => [n['Node Type'], n['Index Name'] ?? n['Relation Name']])
-          expect(all.some((n) => n['Index Name'] === 'jobs_ready'), JSON.stringify(used)).toBe(true)
-          expect(all.some((n) => n['Node Type'] === 'Seq Scan' || n['Node Type'] === 'Nested Loop'), JSON.stringify(used)).toBe(false)
-        })
+          await send(recorder)
+          const used = await withClients(db.url, 1, async ([client]) => {
+            if (client === undefined || captured === undefined) throw new Error('no client or statement')
+            await client.query(DISPATCHER_SESSION_SQL[session])
+            // Prepared as the dispatcher prepares it, run past the five executions after which PostgreSQL's
+            // default may switch to a generic plan, then explained as the next execution would run.
+            const prepared = { name: statement, text: captured.text, values: captured.values }
+            for (let i = 0; i < 6; i++) {
+              await client.query('BEGIN')
+              await client.query(prepared)
+              await client.query('ROLLBACK')
+            }
+            // The captured values are strings, numbers, Dates, nulls and arrays of those.
+            const text = (x: unknown): string => (x instanceof Date ? x.toISOString() : typeof x === 'number' ? x.toString() : (x as string))
+            const element = (x: unknown): string => (x === null ? 'NULL' : `"${text(x).replace(/["\\]/g, '\\$&')}"`)
+            const literal = (v: unknown): string => (v === null ? 'NULL' : client.escapeLiteral(Array.isArray(v) ? `{${v.map(element).join(',')}}` : text(v)))
+            const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) EXECUTE ${statement}(${captured.values.map(literal).join(', ')})`)
+            return nodes(rows[0]?.['QUERY PLAN'][0].Plan as PlanNode)
+          })
+          const shape = JSON.stringify(used.map((n) => [n['Node Type'], n['Index Name'] ?? n['Relation Name']]))
+          if (statement === 'claim') expect(used.some((n) => n['Index Name'] === 'jobs_ready'), shape).toBe(true)
+          expect(used.some((n) => n['Node Type'] === 'Seq Scan' || n['Node Type'] === 'Nested Loop'), `${statement}: ${shape}`).toBe(false)
+        }
       },
       { schema: uniqueName('plan') },
     )

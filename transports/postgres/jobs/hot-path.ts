@@ -32,8 +32,8 @@ export interface ClaimOptions {
 }
 
 /**
- * The claim itself, shared by `claimJobs` and `completeAndClaim`: one `FOR UPDATE SKIP LOCKED` pick over
- * the ready rows ($1 owner, $2 lease ms, $3 names, $4 limit), leased in the same UPDATE.
+ * The claim itself: one `FOR UPDATE SKIP LOCKED` pick over the ready rows ($1 owner, $2 lease ms,
+ * $3 names, $4 limit), leased in the same UPDATE.
  */
 function claimUpdate(q: string): string {
   return `UPDATE ${q}.jobs j
@@ -113,59 +113,6 @@ export async function completeJobs(db: Queryable, q: string, jobs: readonly Leas
     [jobs.map((j) => j.id), jobs.map((j) => j.leaseToken)],
   )
   return rows.map((r) => r.id)
-}
-
-export interface CycleResult {
-  /** The ids of `complete` the statement completed (the others were fenced off). */
-  completed: string[]
-  /** The jobs the claim took, in priority order (empty without a claim). */
-  claimed: ClaimedJob[]
-}
-
-/**
- * The dispatcher's cycle: completes `complete` (fenced by lease token, as `completeJobs`) and claims up
- * to `claim.limit` ready jobs (as `claimJobs`) in ONE statement, so one commit (one WAL flush) carries
- * the acks of the previous batch and the claim of the next. The two parts touch disjoint rows (a
- * completion matches running rows, a claim takes pending or retrying ones), and a claimed row is never
- * one completed here. Without a claim (`claim` undefined or its limit 0) it is `completeJobs`; without
- * completions, `claimJobs`.
- */
-export async function completeAndClaim(db: Queryable, q: string, complete: readonly LeaseRef[], claim: ClaimOptions | undefined): Promise<CycleResult> {
-  const claiming = claim !== undefined && claim.limit > 0 && claim.names.length > 0
-  if (!claiming) return { completed: await completeJobs(db, q, complete), claimed: [] }
-  if (complete.length === 0) return { completed: [], claimed: await claimJobs(db, q, claim) }
-  const { rows } = await db.query<ClaimRow & { k: 'c' | 'j' }>(
-    `WITH done AS (
-       UPDATE ${q}.jobs j
-          SET status = 'completed', lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
-              event_seq = j.event_seq + 1, updated_at = now()
-         FROM unnest($5::bigint[], $6::uuid[]) AS r(id, token)
-        WHERE j.id = ANY($5::bigint[]) AND j.id = r.id AND j.lease_token = r.token AND j.status = 'running'
-       RETURNING j.id, j.event_seq, j.attempt
-     ), claimed AS (
-       ${claimUpdate(q)}
-     ), events AS (
-       INSERT INTO ${q}.job_events (job_id, seq, attempt, type, data)
-       SELECT id, event_seq, attempt, 'completed', NULL::jsonb FROM done
-       UNION ALL
-       SELECT id, event_seq, attempt, 'started', jsonb_build_object('owner', $1::text) FROM claimed
-     )
-     SELECT u.k, u.id::text AS id, u.name, u.args, u.args_bytes, u.attempt, u.max_attempts, u.priority, u.lease_token FROM (
-       SELECT 'c' AS k, id, NULL::text AS name, NULL::jsonb AS args, NULL::bytea AS args_bytes, attempt,
-              NULL::int AS max_attempts, NULL::int AS priority, NULL::text AS lease_token FROM done
-       UNION ALL
-       SELECT 'j', id, name, args, args_bytes, attempt, max_attempts, priority, lease_token::text FROM claimed
-     ) u
-     ORDER BY u.k, u.priority DESC, u.id`,
-    [claim.owner, claim.leaseTtlMs, claim.names, claim.limit, complete.map((j) => j.id), complete.map((j) => j.leaseToken)],
-  )
-  const completed: string[] = []
-  const claimed: ClaimedJob[] = []
-  for (const r of rows) {
-    if (r.k === 'c') completed.push(r.id)
-    else claimed.push(claimedJob(r))
-  }
-  return { completed, claimed }
 }
 
 export interface FailedJob extends LeaseRef {

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto'
+
 import type { QueryResultRow } from 'pg'
 
 /** What the job statements run on: a `pg.Pool`, a `pg.PoolClient` (inside a transaction) or a `pg.Client`. */
@@ -8,4 +10,20 @@ export interface Queryable {
 /** The schema name as a quoted SQL identifier, for statements that name their tables. */
 export function quoteSchema(schema: string): string {
   return `"${schema.replaceAll('"', '""')}"`
+}
+
+const names = new Map<string, string>()
+
+/**
+ * The name of `text` as a prepared statement: the same on every connection (a hash of the text), so a
+ * connection parses a text once and runs it from its cached statement after that. For the fixed texts
+ * of the hot paths only: every distinct text stays prepared on each connection that ran it.
+ */
+export function statementName(text: string): string {
+  let name = names.get(text)
+  if (name === undefined) {
+    name = `pulse_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`
+    names.set(text, name)
+  }
+  return name
 }
