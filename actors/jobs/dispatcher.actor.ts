@@ -5,26 +5,27 @@
  *
  *   - The owner grants credits, `{ t: 'credit', n }` (its `concurrency + prefetch` at start, then one
  *     back per job whose handler finished or that it dropped), and says which names it can take now:
- *     `{ t: 'names', names }`. A claim asks for min(credits, claimBatchMax) rows, subtracts what it got,
- *     writes the leases into the owner's lease book (the co-located watchdog renews them from then on)
- *     and emits `{ t: 'jobs', jobs }`. No names, no claim. So the owner never holds more than
- *     `concurrency + prefetch` claimed jobs whose handler has not finished.
+ *     `{ t: 'names', names }`. A claim asks for at most its free credits (and the limits below),
+ *     subtracts what it got, writes the leases into the owner's lease book (the co-located watchdog
+ *     renews them from then on) and emits `{ t: 'jobs', jobs }`. No names, no claim. So the owner never
+ *     holds more than `concurrency + prefetch` claimed jobs whose handler has not finished.
  *   - The owner returns results: `{ t: 'done', completed, failed }`. Their credits came back with the
  *     handler's end, not with the ack: claims never wait for acks. `{ t: 'acked', completed, failed,
  *     fenced }` lists the transitions the database confirmed and the leases it refused; the leases
  *     leave the book then. A database error keeps the results and retries them.
- *   - `{ t: 'close' }` stops claiming: `{ t: 'closed' }` follows the `jobs` of a claim still in flight.
+ *   - `{ t: 'close' }` stops claiming: `{ t: 'closed' }` follows the `jobs` of the claims still in flight.
  *     `{ t: 'flush', seq }` is answered by `{ t: 'flushed', seq }` once the results sent before it are
  *     acked. The `stop` ask (or the actor's stop) releases the pools, the LISTEN client and the timers.
  *
- * Two loops, each with one statement in flight, on connections of their own:
+ * Claims and acks run on connections of their own, so neither waits for the other:
  *
- *   claim loop   wake (NOTIFY, poll tick, retry due, reconnect) or credit/names, while
- *                credits > 0 ∧ names ≠ ∅ ∧ ready ∧ open:  claimJobs → hold leases → emit jobs
- *                  claimed < limit: ready = false (unless woken meanwhile); claimed = limit: ready = true
- *   ack loop     results waiting and due (`kAckDelayMs` after the first, at once for a flush, the close
- *                or a full batch):  completeJobs ∥ failJobs → emit acked → flushed
- *   either: error → results kept / ready = true, retry after a backoff
+ *   claims   a wish to claim (`ready`: set by a wake — NOTIFY, poll tick, retry due, reconnect — or by a
+ *            claim that came back full; taken by the next claim) and a limit > 0 (credits, the batch,
+ *            half the window, the bound below): claimJobs → hold leases → emit jobs. Up to two claims
+ *            in flight: the next one goes out while the jobs of the last one run.
+ *   acks     results waiting and due (`kAckDelayMs` after the first, at once for a flush, the close or
+ *            a full batch), one statement pair at a time: completeJobs ∥ failJobs → emit acked → flushed
+ *   either: error → results kept / `ready` set, retry after a backoff
  *
  * Durability. An ack commits durably before `acked` is emitted (the owner's `completed`, `failed` and
  * `dead` events follow it). A claim commits asynchronously (`synchronous_commit = off`): it returns
@@ -41,13 +42,13 @@
  * 2 × window − unfinished − unacked rows; a finishing job only moves from one side to the other. With
  * as many results unacked as the window, they are due at once.
  *
- * `ready` means "ready jobs may exist": a claim that came back short proves the queue was empty at its
- * snapshot, so new credit alone does not send another claim until a wake says otherwise. That keeps
- * an idle queue at one claim per wake instead of one per finished job. The dispatcher also arms a
- * timer for the earliest `retryAt` it acked, so a retry is claimed on time without NOTIFY.
+ * A claim that came back short proves the queue was empty at its snapshot, so new credit alone does not
+ * send another claim until a wake says otherwise. That keeps an idle queue at one claim per wake
+ * instead of one per finished job. The dispatcher also arms a timer for the earliest `retryAt` it acked,
+ * so a retry is claimed on time without NOTIFY.
  *
- * `receive` only updates counters and starts the loops; the statements run in the actor's own async
- * loops, so the thread stays free for the co-located watchdog and scheduler.
+ * `receive` only updates counters and starts statements; they run in the actor's own async functions,
+ * so the thread stays free for the co-located watchdog and scheduler.
  */
 import type pg from 'pg'
 
@@ -60,6 +61,8 @@ import { endPool, NotifyListener, openActorPool, preparedQueryable, retryDelayMs
 import { type LeaseBook, leaseBook } from './lease-book.js'
 import type { AckedFailure, DispatcherArgs, DispatcherMsg, DispatcherOut } from './protocol.js'
 
+/** Claim statements at once: the next one goes out while the jobs of the last one run. */
+const kClaimsInFlight = 2
 /** How long results may wait for more to go out with them (unless a flush, the close or a full batch waits). */
 const kAckDelayMs = 5
 
@@ -98,15 +101,18 @@ class Dispatcher {
   readonly #listener: NotifyListener
   #credits = 0
   #names: string[] = []
+  /** A claim is wanted: ready jobs may exist that no claim in flight will see. */
   #ready = true
-  #wokeDuringClaim = false
   #kickQueued = false
-  /** The claim loop runs. */
-  #claiming = false
+  /** Claim statements in flight. */
+  #claims = 0
+  /** Claims wait out a backoff after a failed one. */
+  #claimsPaused = false
   /** The ack loop runs. */
   #acking = false
   /** Results in the ack statement in flight. */
   #ackingCount = 0
+  #claimFailures = 0
   #closing = false
   #stopped = false
   #completed: LeaseRef[] = []
@@ -125,7 +131,7 @@ class Dispatcher {
     this.#args = args
     this.#ctx = ctx
     this.#q = quoteSchema(args.schema)
-    const claimPool = openActorPool(args.connection, 1, 'pulse-jobs-dispatcher', DISPATCHER_SESSION_SQL.claim)
+    const claimPool = openActorPool(args.connection, kClaimsInFlight, 'pulse-jobs-dispatcher', DISPATCHER_SESSION_SQL.claim)
     const ackPool = openActorPool(args.connection, 2, 'pulse-jobs-dispatcher', DISPATCHER_SESSION_SQL.ack)
     this.#pools = [claimPool, ackPool]
     this.#claimDb = preparedQueryable(claimPool)
@@ -162,7 +168,7 @@ class Dispatcher {
         return
       case 'close':
         this.#closing = true
-        if (!this.#claiming) this.#emit({ t: 'closed' })
+        if (this.#claims === 0) this.#emit({ t: 'closed' })
         this.#kick()
         return
       case 'flush':
@@ -230,16 +236,20 @@ class Dispatcher {
 
   /** Ready jobs may exist. */
   #wake(): void {
-    if (this.#claiming) this.#wokeDuringClaim = true
     this.#ready = true
     this.#kick()
   }
 
-  /** How many rows the next claim takes (0: none): within the credits, the batch and the bound above. */
+  /**
+   * How many rows the next claim takes (0: none): within the free credits (a claim in flight holds
+   * its limit's worth), the batch, a share of the window so that two claims can be in flight, and the
+   * bound above.
+   */
   #claimLimit(): number {
-    if (this.#closing || !this.#ready || this.#names.length === 0) return 0
+    if (this.#closing || !this.#ready || this.#claimsPaused || this.#claims >= kClaimsInFlight || this.#names.length === 0) return 0
     const room = this.#args.window + this.#credits - this.#unacked()
-    return Math.max(0, Math.min(this.#credits, this.#args.claimBatchMax, room))
+    const share = Math.ceil(this.#args.window / kClaimsInFlight)
+    return Math.max(0, Math.min(this.#credits, this.#args.claimBatchMax, share, room))
   }
 
   #unacked(): number {
@@ -278,41 +288,43 @@ class Dispatcher {
 
   #kick(): void {
     if (this.#stopped) return
-    if (!this.#claiming && this.#claimLimit() > 0) void this.#claimLoop()
+    for (let limit = this.#claimLimit(); limit > 0; limit = this.#claimLimit()) void this.#claim(limit)
     if (!this.#acking && this.#acksDue()) void this.#ackLoop()
   }
 
-  async #claimLoop(): Promise<void> {
-    this.#claiming = true
-    let failures = 0
+  /**
+   * One claim statement. It takes the wish (`ready`) with it; a full batch leaves one behind (more
+   * may wait), a short one proves the queue empty at its snapshot (a wake since then has set `ready`
+   * again). Its credits are held while it runs, and the unused ones come back with its result.
+   */
+  async #claim(limit: number): Promise<void> {
+    this.#ready = false
+    this.#claims++
+    this.#credits -= limit
+    let jobs: ClaimedJob[] = []
     try {
-      for (let limit = this.#claimLimit(); limit > 0 && !this.#stopped; limit = this.#claimLimit()) {
-        this.#wokeDuringClaim = false
-        let jobs: ClaimedJob[]
-        try {
-          jobs = await claimJobs(this.#claimDb, this.#q, { owner: this.#args.owner, names: this.#names, limit, leaseTtlMs: this.#args.leaseTtlMs })
-        } catch (error) {
-          if (this.#stopped) return
-          this.#ready = true
-          this.#warn('claim failed; retrying', error)
-          await this.#backoff(++failures)
-          continue
-        }
-        failures = 0
-        if (this.#stopped) return
-        this.#ready = jobs.length >= limit || this.#wokeDuringClaim
-        if (jobs.length > 0) {
-          this.#credits -= jobs.length
-          this.#book.hold(jobs)
-          this.#emitJobs(jobs)
-          if (this.#ackDue) this.#kick()
-        }
-        // A claim that was in flight when `close` came has delivered its jobs: nothing more will come.
-        if (this.#closing) this.#emit({ t: 'closed' })
-      }
+      jobs = await claimJobs(this.#claimDb, this.#q, { owner: this.#args.owner, names: this.#names, limit, leaseTtlMs: this.#args.leaseTtlMs })
+      this.#claimFailures = 0
+    } catch (error) {
+      if (this.#stopped) return
+      this.#ready = true
+      this.#warn('claim failed; retrying', error)
+      this.#claimsPaused = true
+      await this.#backoff(++this.#claimFailures)
+      this.#claimsPaused = false
     } finally {
-      this.#claiming = false
+      this.#claims--
+      this.#credits += limit - jobs.length
     }
+    if (this.#stopped) return
+    if (jobs.length >= limit) this.#ready = true
+    if (jobs.length > 0) {
+      this.#book.hold(jobs)
+      this.#emitJobs(jobs)
+    }
+    // The claims that were in flight when `close` came have delivered their jobs: nothing more will come.
+    if (this.#closing && this.#claims === 0) this.#emit({ t: 'closed' })
+    this.#kick()
   }
 
   async #ackLoop(): Promise<void> {

@@ -331,7 +331,8 @@ describe('claims', () => {
       pool,
       Array.from({ length: n }, (_, i) => ({ name, args: i })),
     )
-    const worker = await startWorker({ pollIntervalMs: 60_000 }, (w) => w.register(name, () => undefined), { concurrency: n })
+    // A claim takes up to half the window (two may be in flight): a window of 2n claims the n at once.
+    const worker = await startWorker({ pollIntervalMs: 60_000 }, (w) => w.register(name, () => undefined), { concurrency: 2 * n })
     await nextEvents(worker, 'completed', n, (e) => e.name === name)
     // One transaction, one now(): the claim of the n jobs, then the ack of the n results.
     const { rows } = await pool.query<{ type: string; transactions: number; events: number }>(
@@ -344,6 +345,23 @@ describe('claims', () => {
       { type: 'completed', transactions: 1, events: n },
       { type: 'started', transactions: 1, events: n },
     ])
+  })
+
+  it('claims at most half the window per statement, so the next claim can go out while its jobs run', async () => {
+    const name = uniq('half')
+    await enqueue(
+      pool,
+      Array.from({ length: 12 }, (_, i) => ({ name, args: i })),
+    )
+    const worker = await startWorker({}, (w) => w.register(name, () => undefined), { concurrency: 4 })
+    await nextEvents(worker, 'completed', 12, (e) => e.name === name)
+    const { rows } = await pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${q}.job_events e JOIN ${q}.jobs j ON j.id = e.job_id
+        WHERE j.name = $1 AND e.type = 'started' GROUP BY e.at`,
+      [name],
+    )
+    expect(rows.reduce((sum, r) => sum + r.n, 0)).toBe(12)
+    expect(Math.max(...rows.map((r) => r.n))).toBe(2)
   })
 
   it('claims at most claimBatchMax jobs per statement', async () => {
