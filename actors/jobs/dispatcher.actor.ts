@@ -68,7 +68,7 @@ const kAckDelayMs = 5
 
 const kPlannerSql = 'SET enable_bitmapscan = off; SET enable_seqscan = off'
 /**
- * The sessions of the dispatcher's connections: one for claims, two for acks (completions and failures
+ * The sessions of the dispatcher's connections: two for claims, two for acks (completions and failures
  * run at once), so a claim never waits behind an ack.
  *
  * Every statement finds its rows through an index: the ready ones in claim order through `jobs_ready`

@@ -14,11 +14,14 @@ export interface JobsResults {
 }
 
 const med = (values: readonly number[]): Summary => summarize(values)
+/** A phase that did not run (`--only`) shows a dash. */
 const rate = (values: readonly number[]): string => {
+  if (values.length === 0) return '—'
   const s = med(values)
   return `${si(s.median)} [${si(s.min)}–${si(s.max)}]`
 }
 const ms = (values: readonly number[]): string => {
+  if (values.length === 0) return '—'
   const s = med(values)
   return `${sig(s.median)} [${sig(s.min)}–${sig(s.max)}]`
 }
@@ -67,7 +70,7 @@ export function resultsMarkdown(r: JobsResults, rates: readonly number[]): strin
   for (const [a, b] of pairs) if (ran(a) && ran(b)) ratioRows.push([`${a} ÷ ${b}, bulk e2e`, fmtRatio(ratios(e2e(a), e2e(b)))])
   for (const rt of rates) {
     for (const other of ['graphile-worker', 'bare SQL']) {
-      if (!r.bulk.has('pulse') || !r.bulk.has(other)) continue
+      if (lat(rt, 'pulse', 'p50').length === 0 || lat(rt, other, 'p50').length === 0) continue
       ratioRows.push([`pulse ÷ ${other}, latency p50 at ${rt}/s`, fmtRatio(ratios(lat(rt, 'pulse', 'p50'), lat(rt, other, 'p50')))])
       ratioRows.push([`pulse ÷ ${other}, latency p99 at ${rt}/s`, fmtRatio(ratios(lat(rt, 'pulse', 'p99'), lat(rt, other, 'p99')))])
     }
