@@ -16,7 +16,7 @@ import pg from 'pg'
 
 import { coerceError, toWire, type WireError } from '../../runtime/errors.js'
 import { withTimeout } from '../../runtime/lifecycle.js'
-import { type Queryable, statementName } from '../../transports/postgres/jobs/queryable.js'
+import { preparedStatement, type Queryable } from '../../transports/postgres/jobs/queryable.js'
 import { type ConnectionConfig, poolConfig } from './protocol.js'
 
 /**
@@ -40,10 +40,7 @@ export function openActorPool(connection: ConnectionConfig, max: number, applica
  */
 export function preparedQueryable(pool: pg.Pool): Queryable {
   return {
-    query: <R extends pg.QueryResultRow>(text: string, values?: unknown[]) => {
-      const name = statementName(text)
-      return pool.query<R>(values === undefined ? { name, text } : { name, text, values })
-    },
+    query: <R extends pg.QueryResultRow>(text: string, values?: unknown[]) => pool.query<R>(preparedStatement(text, values)),
   }
 }
 

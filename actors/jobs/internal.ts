@@ -3,11 +3,11 @@
  * the queue's database handles and resolved options, and the hook through which the execution side
  * (`register`/`start`) joins the queue's close.
  */
-import { InvalidArgumentError } from '../../runtime/errors.js'
 import type { QueryResultRow } from 'pg'
 
+import { InvalidArgumentError } from '../../runtime/errors.js'
 import type { PgPool } from '../../transports/postgres/pool.js'
-import { type Queryable, statementName } from '../../transports/postgres/jobs/queryable.js'
+import { preparedStatement, type Queryable } from '../../transports/postgres/jobs/queryable.js'
 import type { ResolvedJobQueueOptions } from './options.js'
 
 /** `queue[kJobQueueInternals]` is the queue's `JobQueueInternals`. */
@@ -40,14 +40,9 @@ export function poolQueryable(pool: PgPool): Queryable {
   return { query: (text, values) => pool.withClient((client) => client.query(text, values)) }
 }
 
-/** `poolQueryable` whose statements are named prepared statements (`statementName`). */
+/** `poolQueryable` whose statements are named prepared statements (`preparedStatement`). */
 export function preparedPoolQueryable(pool: PgPool): Queryable {
-  return {
-    query: <R extends QueryResultRow>(text: string, values?: unknown[]) => {
-      const name = statementName(text)
-      return pool.withClient((client) => client.query<R>(values === undefined ? { name, text } : { name, text, values }))
-    },
-  }
+  return { query: <R extends QueryResultRow>(text: string, values?: unknown[]) => pool.withClient((client) => client.query<R>(preparedStatement(text, values))) }
 }
 
 const kMaxBigint = 9_223_372_036_854_775_807n

@@ -11,8 +11,7 @@ import pg from 'pg'
 
 import { JobQueue } from '../../actors/jobs/queue.js'
 import { insertJobs } from '../../transports/postgres/jobs/enqueue.js'
-import type { Queryable } from '../../transports/postgres/jobs/queryable.js'
-import { statementName } from '../../transports/postgres/jobs/queryable.js'
+import { preparedStatement, type Queryable } from '../../transports/postgres/jobs/queryable.js'
 import { openServer } from './server.js'
 
 const n = Number(process.argv[2] ?? 2000)
@@ -33,7 +32,7 @@ try {
   const pid = rows[0]?.pid ?? 0
   await c.query('CREATE TABLE bare (id bigserial PRIMARY KEY, status int NOT NULL DEFAULT 0, args jsonb)')
   const prepared: Queryable = {
-    query: (text, values) => c.query(values === undefined ? { name: statementName(text), text } : { name: statementName(text), text, values }),
+    query: (text, values) => c.query(preparedStatement(text, values)),
   }
   const job = [{ name: 'noop', args: { t: 1 } }]
   const variants: Array<[string, string, () => Promise<unknown>]> = [

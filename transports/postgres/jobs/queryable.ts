@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 
-import type { QueryResultRow } from 'pg'
+import type { QueryConfig, QueryResultRow } from 'pg'
 
 /** What the job statements run on: a `pg.Pool`, a `pg.PoolClient` (inside a transaction) or a `pg.Client`. */
 export interface Queryable {
@@ -19,11 +19,17 @@ const names = new Map<string, string>()
  * connection parses a text once and runs it from its cached statement after that. For the fixed texts
  * of the hot paths only: every distinct text stays prepared on each connection that ran it.
  */
-export function statementName(text: string): string {
+function statementName(text: string): string {
   let name = names.get(text)
   if (name === undefined) {
     name = `pulse_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`
     names.set(text, name)
   }
   return name
+}
+
+/** `text` with its values as a named prepared statement (`statementName`), for `query(config)`. */
+export function preparedStatement(text: string, values?: unknown[]): QueryConfig {
+  const name = statementName(text)
+  return values === undefined ? { name, text } : { name, text, values }
 }
