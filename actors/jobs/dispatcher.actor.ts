@@ -63,6 +63,8 @@ import type { AckedFailure, DispatcherArgs, DispatcherMsg, DispatcherOut } from 
 
 /** Claim statements at once: the next one goes out while the jobs of the last one run. */
 const kClaimsInFlight = 2
+/** Ack connections: completions and failures run at once. */
+const kAckConnections = 2
 /** How long results may wait for more to go out with them (unless a flush, the close or a full batch waits). */
 const kAckDelayMs = 5
 
@@ -132,7 +134,7 @@ class Dispatcher {
     this.#ctx = ctx
     this.#q = quoteSchema(args.schema)
     const claimPool = openActorPool(args.connection, kClaimsInFlight, 'pulse-jobs-dispatcher', DISPATCHER_SESSION_SQL.claim)
-    const ackPool = openActorPool(args.connection, 2, 'pulse-jobs-dispatcher', DISPATCHER_SESSION_SQL.ack)
+    const ackPool = openActorPool(args.connection, kAckConnections, 'pulse-jobs-dispatcher', DISPATCHER_SESSION_SQL.ack)
     this.#pools = [claimPool, ackPool]
     this.#claimDb = preparedQueryable(claimPool)
     this.#ackDb = preparedQueryable(ackPool)
@@ -172,7 +174,7 @@ class Dispatcher {
         this.#kick()
         return
       case 'flush':
-        if (!this.#acking && this.#completed.length === 0 && this.#failed.length === 0) this.#emit({ t: 'flushed', seq: msg.seq })
+        if (!this.#acking && this.#waiting() === 0) this.#emit({ t: 'flushed', seq: msg.seq })
         else this.#flushes.push(msg.seq)
         this.#kick()
         return
@@ -252,8 +254,13 @@ class Dispatcher {
     return Math.max(0, Math.min(this.#credits, this.#args.claimBatchMax, share, room))
   }
 
+  /** Results not acked yet: waiting here, and in the ack in flight. */
   #unacked(): number {
-    return this.#completed.length + this.#failed.length + this.#ackingCount
+    return this.#waiting() + this.#ackingCount
+  }
+
+  #waiting(): number {
+    return this.#completed.length + this.#failed.length
   }
 
   /**
@@ -262,7 +269,7 @@ class Dispatcher {
    * on them or they fill a batch. Arms the timer for results that are not due yet.
    */
   #acksDue(): boolean {
-    const waiting = this.#completed.length + this.#failed.length
+    const waiting = this.#waiting()
     if (waiting === 0) return false
     if (this.#ackDue || this.#closing || this.#flushes.length > 0 || waiting >= Math.min(this.#args.claimBatchMax, this.#args.window)) return true
     this.#ackTimer ??= setTimeout(() => {
@@ -345,7 +352,7 @@ class Dispatcher {
         if (this.#stopped) return
         this.#acked(completed, failed, done, outcomes)
         this.#kick()
-        if (this.#completed.length === 0 && this.#failed.length === 0) {
+        if (this.#waiting() === 0) {
           for (const seq of this.#flushes.splice(0)) this.#emit({ t: 'flushed', seq })
         }
         const error: unknown = done.status === 'rejected' ? done.reason : outcomes.status === 'rejected' ? outcomes.reason : undefined

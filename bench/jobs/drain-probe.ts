@@ -6,8 +6,7 @@
  *
  *   npx tsx bench/jobs/drain-probe.ts [prefetch] [jobs] [claimBatchMax|-] [rounds]     # OWN_RUNTIME=1: a runtime per phase
  */
-import { readdirSync, readFileSync } from 'node:fs'
-
+import { postgresCpuMicros } from '../lib/proc-cpu.js'
 import type { JobsAdapter } from './adapter.js'
 import { bareAdapter } from './bare.js'
 import { pulseAdapter } from './pulse.js'
@@ -17,26 +16,6 @@ const prefetch = Number(process.argv[2] ?? 0)
 const n = Number(process.argv[3] ?? 20_000)
 const claimBatchMax = process.argv[4] === undefined || process.argv[4] === '-' ? undefined : Number(process.argv[4])
 const rounds = Number(process.argv[5] ?? 3)
-const kTick = 100 // USER_HZ
-
-/** CPU seconds of every postgres process (utime + stime of live processes). */
-function postgresCpu(): number {
-  let ticks = 0
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
-      if (name !== 'postgres') continue
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      ticks += Number(fields[11]) + Number(fields[12])
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return ticks / kTick
-}
-
 const server = await openServer()
 try {
   const sides: JobsAdapter[] = [pulseAdapter(await server.createDatabase('probe_drain'), prefetch, { claimBatchMax, ownRuntime: process.env.OWN_RUNTIME === '1' }), bareAdapter(await server.createDatabase('probe_bare'))]
@@ -47,13 +26,13 @@ try {
   for (let i = 0; i < rounds; i++) {
     for (const a of sides) {
       const cpu0 = process.cpuUsage()
-      const pg0 = postgresCpu()
+      const pg0 = postgresCpuMicros()
       const r = await a.bulk(n, 50)
       const cpu = process.cpuUsage(cpu0)
-      const pgCpu = postgresCpu() - pg0
+      const pgCpu = postgresCpuMicros() - pg0
       const nodeUs = (cpu.user + cpu.system) / n
       process.stderr.write(
-        `${a.name} (prefetch ${prefetch}, claimBatchMax ${claimBatchMax ?? 'default'}): e2e ${r.e2e.toFixed(0)} jobs/s, submit ${r.submit.toFixed(0)} jobs/s; CPU per job: node ${nodeUs.toFixed(1)} µs, postgres ${((pgCpu * 1e6) / n).toFixed(1)} µs\n`,
+        `${a.name} (prefetch ${prefetch}, claimBatchMax ${claimBatchMax ?? 'default'}): e2e ${r.e2e.toFixed(0)} jobs/s, submit ${r.submit.toFixed(0)} jobs/s; CPU per job: node ${nodeUs.toFixed(1)} µs, postgres ${(pgCpu / n).toFixed(1)} µs\n`,
       )
     }
   }

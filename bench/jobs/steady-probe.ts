@@ -7,39 +7,17 @@
  *
  *   npx tsx bench/jobs/steady-probe.ts [rate=1000] [seconds=5] [prefetch=0]     # DATABASE_URL or a LocalPostgres of its own
  */
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync } from 'node:fs'
 
 import pg from 'pg'
 
+import { cpuMicros, postgresPids } from '../lib/proc-cpu.js'
 import { pulseAdapter } from './pulse.js'
 import { exec, openServer } from './server.js'
 
 const rate = Number(process.argv[2] ?? 1000)
 const seconds = Number(process.argv[3] ?? 5)
 const prefetch = Number(process.argv[4] ?? 0)
-
-/** CPU time of a process or thread so far, in µs (utime + stime, 100 ticks/s); 0 once it is gone. */
-function cpuMicros(statFile: string): number {
-  try {
-    const fields = readFileSync(statFile, 'utf8').split(') ')[1]?.split(' ') ?? []
-    return (Number(fields[11]) + Number(fields[12])) * 10_000
-  } catch {
-    return 0
-  }
-}
-
-function postgresPids(): number[] {
-  return readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .filter((d) => {
-      try {
-        return readFileSync(`/proc/${d}/cmdline`, 'utf8').startsWith('postgres')
-      } catch {
-        return false
-      }
-    })
-    .map(Number)
-}
 
 function threadCpu(): Map<string, number> {
   return new Map(readdirSync('/proc/self/task').map((t) => [t, cpuMicros(`/proc/self/task/${t}/stat`)]))

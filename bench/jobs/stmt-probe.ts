@@ -5,22 +5,15 @@
  *
  *   npx tsx bench/jobs/stmt-probe.ts [statements=2000]     # DATABASE_URL or a LocalPostgres of its own
  */
-import { readFileSync } from 'node:fs'
-
 import pg from 'pg'
 
 import { JobQueue } from '../../actors/jobs/queue.js'
 import { insertJobs } from '../../transports/postgres/jobs/enqueue.js'
 import { preparedStatement, type Queryable } from '../../transports/postgres/jobs/queryable.js'
+import { cpuMicros } from '../lib/proc-cpu.js'
 import { openServer } from './server.js'
 
 const n = Number(process.argv[2] ?? 2000)
-
-/** CPU time of a process so far, in µs (utime + stime, 100 ticks/s). */
-function cpuMicros(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
-  return (Number(fields[11]) + Number(fields[12])) * 10_000
-}
 
 const server = await openServer()
 try {
@@ -45,13 +38,13 @@ try {
   for (const [label, setup, run] of variants) {
     if (setup !== '') await c.query(setup)
     for (let i = 0; i < 200; i++) await run()
-    const backend = cpuMicros(pid)
+    const backend = cpuMicros(`/proc/${pid}/stat`)
     const node = process.cpuUsage()
     const t = performance.now()
     for (let i = 0; i < n; i++) await run()
     const wall = ((performance.now() - t) * 1000) / n
     const own = process.cpuUsage(node)
-    const cells = [wall, (cpuMicros(pid) - backend) / n, (own.user + own.system) / n].map((v) => v.toFixed(0).padStart(5))
+    const cells = [wall, (cpuMicros(`/proc/${pid}/stat`) - backend) / n, (own.user + own.system) / n].map((v) => v.toFixed(0).padStart(5))
     process.stdout.write(`${label.padEnd(38)} wall ${cells[0]} µs   backend CPU ${cells[1]} µs   client CPU ${cells[2]} µs\n`)
   }
   await c.end()

@@ -5,7 +5,7 @@
  * is its row (`created_at`, `event_seq` 1), and `job_history` (migration 5) shows it as the 'enqueued'
  * entry of seq 1, so the transitions after it are the only event rows.
  */
-import type { Queryable } from './queryable.js'
+import { type Queryable, textPerSchema } from './queryable.js'
 
 export interface NewJob {
   name: string
@@ -20,12 +20,8 @@ export interface NewJob {
   occurrence?: Date
 }
 
-/** Inserts the jobs in one statement; returns their ids in input order (existing ids for known keys). */
-export async function insertJobs(db: Queryable, q: string, jobs: readonly NewJob[]): Promise<string[]> {
-  if (jobs.length === 0) return []
-  if (jobs.every((j) => j.idempotencyKey === undefined && j.scheduleId === undefined)) return insertKeyless(db, q, jobs)
-  const { rows } = await db.query<{ id: string | null }>(
-    `WITH input AS (
+const insertSql = textPerSchema(
+  (q) => `WITH input AS (
        SELECT t.*, nextval(pg_get_serial_sequence('${q}.jobs', 'id')) AS new_id
          FROM unnest($1::text[], $2::jsonb[], $3::bytea[], $4::int[], $5::timestamptz[], $6::int[], $7::text[], $8::bigint[], $9::timestamptz[])
               WITH ORDINALITY AS t(name, args, args_bytes, priority, run_at, max_attempts, idempotency_key, schedule_id, occurrence, ord)
@@ -44,6 +40,14 @@ export async function insertJobs(db: Queryable, q: string, jobs: readonly NewJob
                LIMIT 1))::text AS id
        FROM input LEFT JOIN inserted i ON i.id = input.new_id
       ORDER BY input.ord`,
+)
+
+/** Inserts the jobs in one statement; returns their ids in input order (existing ids for known keys). */
+export async function insertJobs(db: Queryable, q: string, jobs: readonly NewJob[]): Promise<string[]> {
+  if (jobs.length === 0) return []
+  if (jobs.every((j) => j.idempotencyKey === undefined && j.scheduleId === undefined)) return insertKeyless(db, q, jobs)
+  const { rows } = await db.query<{ id: string | null }>(
+    insertSql(q),
     [
       ...baseColumns(jobs),
       jobs.map((j) => j.idempotencyKey ?? null),
@@ -58,14 +62,8 @@ export async function insertJobs(db: Queryable, q: string, jobs: readonly NewJob
   return ids as string[]
 }
 
-/**
- * The common case: no row carries a unique key (the unique indexes on keys are partial, so such rows
- * cannot conflict and the id comes from the sequence): a plain INSERT, without the arbiter checks and
- * speculative insertion of `ON CONFLICT` and without the lookup of existing ids.
- */
-async function insertKeyless(db: Queryable, q: string, jobs: readonly NewJob[]): Promise<string[]> {
-  const { rows } = await db.query<{ id: string }>(
-    `WITH input AS (
+const keylessInsertSql = textPerSchema(
+  (q) => `WITH input AS (
        SELECT t.*, nextval(pg_get_serial_sequence('${q}.jobs', 'id')) AS new_id
          FROM unnest($1::text[], $2::jsonb[], $3::bytea[], $4::int[], $5::timestamptz[], $6::int[])
               WITH ORDINALITY AS t(name, args, args_bytes, priority, run_at, max_attempts, ord)
@@ -76,8 +74,15 @@ async function insertKeyless(db: Queryable, q: string, jobs: readonly NewJob[]):
          FROM input ORDER BY ord
      )
      SELECT new_id::text AS id FROM input ORDER BY input.ord`,
-    baseColumns(jobs),
-  )
+)
+
+/**
+ * The common case: no row carries a unique key (the unique indexes on keys are partial, so such rows
+ * cannot conflict and the id comes from the sequence): a plain INSERT, without the arbiter checks and
+ * speculative insertion of `ON CONFLICT` and without the lookup of existing ids.
+ */
+async function insertKeyless(db: Queryable, q: string, jobs: readonly NewJob[]): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(keylessInsertSql(q), baseColumns(jobs))
   return rows.map((r) => r.id)
 }
 

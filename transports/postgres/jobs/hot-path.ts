@@ -11,7 +11,7 @@
  * every dead row version during a bulk run).
  * Each transition bumps `event_seq` and appends its `job_events` row in the same statement.
  */
-import type { Queryable } from './queryable.js'
+import { type Queryable, textPerSchema } from './queryable.js'
 
 export interface ClaimedJob {
   id: string
@@ -32,11 +32,12 @@ export interface ClaimOptions {
 }
 
 /**
- * The claim itself: one `FOR UPDATE SKIP LOCKED` pick over the ready rows ($1 owner, $2 lease ms,
- * $3 names, $4 limit), leased in the same UPDATE.
+ * One `FOR UPDATE SKIP LOCKED` pick over the ready rows ($1 owner, $2 lease ms, $3 names, $4 limit),
+ * leased in the same UPDATE, with its 'started' events.
  */
-function claimUpdate(q: string): string {
-  return `UPDATE ${q}.jobs j
+const claimSql = textPerSchema(
+  (q) => `WITH claimed AS (
+       UPDATE ${q}.jobs j
           SET status = 'running', attempt = j.attempt + 1, lease_owner = $1, lease_token = gen_random_uuid(),
               lease_expires_at = now() + $2 * interval '1 millisecond', event_seq = j.event_seq + 1, updated_at = now()
         WHERE j.id = ANY(ARRAY(
@@ -46,23 +47,19 @@ function claimUpdate(q: string): string {
            ORDER BY priority DESC, run_at, id
            LIMIT $4
            FOR UPDATE SKIP LOCKED))
-       RETURNING j.id, j.name, j.args, j.args_bytes, j.attempt, j.max_attempts, j.priority, j.lease_token, j.event_seq`
-}
-
-/** Claims up to `limit` ready jobs of `names` (none while dispatch is paused), in priority order. */
-export async function claimJobs(db: Queryable, q: string, { owner, names, limit, leaseTtlMs }: ClaimOptions): Promise<ClaimedJob[]> {
-  if (limit <= 0 || names.length === 0) return []
-  const { rows } = await db.query<ClaimRow>(
-    `WITH claimed AS (
-       ${claimUpdate(q)}
+       RETURNING j.id, j.name, j.args, j.args_bytes, j.attempt, j.max_attempts, j.priority, j.lease_token, j.event_seq
      ), events AS (
        INSERT INTO ${q}.job_events (job_id, seq, attempt, type, data)
        SELECT id, event_seq, attempt, 'started', jsonb_build_object('owner', $1::text) FROM claimed
      )
      SELECT id::text, name, args, args_bytes, attempt, max_attempts, priority, lease_token::text FROM claimed
      ORDER BY claimed.priority DESC, claimed.id`,
-    [owner, leaseTtlMs, names, limit],
-  )
+)
+
+/** Claims up to `limit` ready jobs of `names` (none while dispatch is paused), in priority order. */
+export async function claimJobs(db: Queryable, q: string, { owner, names, limit, leaseTtlMs }: ClaimOptions): Promise<ClaimedJob[]> {
+  if (limit <= 0 || names.length === 0) return []
+  const { rows } = await db.query<ClaimRow>(claimSql(q), [owner, leaseTtlMs, names, limit])
   return rows.map(claimedJob)
 }
 
@@ -95,11 +92,8 @@ export interface LeaseRef {
   leaseToken: string
 }
 
-/** Completes the jobs whose lease is still theirs; returns the ids that were completed. */
-export async function completeJobs(db: Queryable, q: string, jobs: readonly LeaseRef[]): Promise<string[]> {
-  if (jobs.length === 0) return []
-  const { rows } = await db.query<{ id: string }>(
-    `WITH done AS (
+const completeSql = textPerSchema(
+  (q) => `WITH done AS (
        UPDATE ${q}.jobs j
           SET status = 'completed', lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
               event_seq = j.event_seq + 1, updated_at = now()
@@ -110,8 +104,12 @@ export async function completeJobs(db: Queryable, q: string, jobs: readonly Leas
        INSERT INTO ${q}.job_events (job_id, seq, attempt, type) SELECT id, event_seq, attempt, 'completed' FROM done
      )
      SELECT id::text FROM done`,
-    [jobs.map((j) => j.id), jobs.map((j) => j.leaseToken)],
-  )
+)
+
+/** Completes the jobs whose lease is still theirs; returns the ids that were completed. */
+export async function completeJobs(db: Queryable, q: string, jobs: readonly LeaseRef[]): Promise<string[]> {
+  if (jobs.length === 0) return []
+  const { rows } = await db.query<{ id: string }>(completeSql(q), [jobs.map((j) => j.id), jobs.map((j) => j.leaseToken)])
   return rows.map((r) => r.id)
 }
 

@@ -33,3 +33,19 @@ export function preparedStatement(text: string, values?: unknown[]): QueryConfig
   const name = statementName(text)
   return values === undefined ? { name, text } : { name, text, values }
 }
+
+/**
+ * A statement text built by `build(q)` once per schema, so a hot statement's text is the same string on
+ * every call: not rebuilt, and its prepared name (`preparedStatement`) a lookup of an already hashed key.
+ */
+export function textPerSchema(build: (q: string) => string): (q: string) => string {
+  const texts = new Map<string, string>()
+  return (q) => {
+    let text = texts.get(q)
+    if (text === undefined) {
+      text = build(q)
+      texts.set(q, text)
+    }
+    return text
+  }
+}
