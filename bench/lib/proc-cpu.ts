@@ -6,12 +6,16 @@ import { readdirSync, readFileSync } from 'node:fs'
 
 const kMicrosPerTick = 10_000
 
-/** CPU time so far, in µs, of the process or thread whose `stat` file this is; 0 once it is gone. */
-export function cpuMicros(statFile: string): number {
+/**
+ * CPU time so far, in µs, of the process or thread whose `stat` file this is; 0 once it is gone.
+ * `reapedChildren`: also the CPU of its children that exited and were waited for (`cutime + cstime`).
+ */
+export function cpuMicros(statFile: string, reapedChildren = false): number {
   try {
     const stat = readFileSync(statFile, 'utf8')
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) * kMicrosPerTick
+    const own = Number(fields[11]) + Number(fields[12])
+    return (reapedChildren ? own + Number(fields[13]) + Number(fields[14]) : own) * kMicrosPerTick
   } catch {
     return 0
   }
@@ -23,7 +27,7 @@ export function postgresPids(): number[] {
     .filter((d) => /^\d+$/.test(d))
     .filter((d) => {
       try {
-        return readFileSync(`/proc/${d}/cmdline`, 'utf8').startsWith('postgres')
+        return readFileSync(`/proc/${d}/comm`, 'utf8') === 'postgres\n'
       } catch {
         return false
       }
@@ -31,7 +35,10 @@ export function postgresPids(): number[] {
     .map(Number)
 }
 
-/** CPU time so far, in µs, of every PostgreSQL process alive now. */
+/**
+ * CPU time so far, in µs, of the PostgreSQL server: every process alive now, and the backends that
+ * exited since (the postmaster reaps them, so their time is in its children's share).
+ */
 export function postgresCpuMicros(): number {
-  return postgresPids().reduce((sum, pid) => sum + cpuMicros(`/proc/${pid}/stat`), 0)
+  return postgresPids().reduce((sum, pid) => sum + cpuMicros(`/proc/${pid}/stat`, true), 0)
 }

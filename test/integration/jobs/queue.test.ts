@@ -182,6 +182,8 @@ describe('enqueue', () => {
         expect(statements).toHaveLength(1)
         expect(ids).toHaveLength(50)
         expect(new Set(ids).size).toBe(50)
+        // Drawn in input order: claims (by priority, then id) keep the batch's order within a priority.
+        expect(ids.map(BigInt)).toEqual(ids.map(BigInt).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)))
         const jobs = await Promise.all(ids.map((id) => queue.getJob(id)))
         expect(jobs.map((j) => (j?.args as { i: number }).i)).toEqual(Array.from({ length: 50 }, (_, i) => i))
 
