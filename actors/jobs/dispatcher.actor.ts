@@ -59,7 +59,7 @@ import { type ClaimedJob, claimJobs, completeJobs, failJobs, type FailedJob, typ
 import { type Queryable, quoteSchema } from '../../transports/postgres/jobs/queryable.js'
 import { endPool, NotifyListener, openActorPool, preparedQueryable, retryDelayMs, wireOf } from './actor-pg.js'
 import { type LeaseBook, leaseBook } from './lease-book.js'
-import type { AckedFailure, DispatcherArgs, DispatcherMsg, DispatcherOut } from './protocol.js'
+import { type AckedFailure, type DispatcherArgs, type DispatcherMsg, type DispatcherOut, fromLeaseColumns, toJobColumns } from './protocol.js'
 
 /** Claim statements at once: the next one goes out while the jobs of the last one run. */
 const kClaimsInFlight = 2
@@ -164,7 +164,7 @@ class Dispatcher {
         this.#kickSoon()
         return
       case 'done':
-        for (const job of msg.completed) this.#completed.push(job)
+        for (const job of fromLeaseColumns(msg.completed)) this.#completed.push(job)
         for (const job of msg.failed) this.#failed.push(job)
         this.#kickSoon()
         return
@@ -210,7 +210,7 @@ class Dispatcher {
   #emitJobs(jobs: ClaimedJob[]): void {
     if (this.#stopped) return
     try {
-      this.#ctx.emit({ t: 'jobs', jobs } satisfies DispatcherOut)
+      this.#ctx.emit({ t: 'jobs', jobs: toJobColumns(jobs) } satisfies DispatcherOut)
       return
     } catch (error) {
       if (!(error instanceof InvalidArgumentError)) throw error
@@ -383,14 +383,14 @@ class Dispatcher {
 
   /** Books an ack's outcome: what the database confirmed, what it fenced off; failed statements keep theirs. */
   #acked(completed: LeaseRef[], failed: FailedJob[], done: PromiseSettledResult<string[]>, outcomes: PromiseSettledResult<FailOutcome[]>): void {
-    const acked: LeaseRef[] = []
+    const acked: string[] = []
     const ackedFailures: AckedFailure[] = []
     const fenced: string[] = []
     if (done.status === 'fulfilled') {
       if (completed.length > 0) {
         const ids = new Set(done.value)
         for (const job of completed) {
-          if (ids.has(job.id)) acked.push(job)
+          if (ids.has(job.id)) acked.push(job.leaseToken)
           else fenced.push(job.leaseToken)
         }
         this.#book.release(completed)

@@ -59,12 +59,14 @@ import {
   type DispatcherArgs,
   type DispatcherMsg,
   type DispatcherOut,
+  fromJobColumns,
   type SchedulerArgs,
   type SchedulerMsg,
   type SchedulerOut,
   type WatchdogArgs,
   type WatchdogMsg,
   type WatchdogOut,
+  toLeaseColumns,
 } from './protocol.js'
 import type { JobQueueInternals } from './internal.js'
 import type { ThreadJobPayload } from './thread-job.js'
@@ -488,7 +490,7 @@ export class JobWorker {
   #onDispatcher(msg: DispatcherOut): void {
     switch (msg.t) {
       case 'jobs':
-        for (const job of msg.jobs) this.#receive(job)
+        for (const job of fromJobColumns(msg.jobs)) this.#receive(job)
         this.#syncNames()
         this.#scheduleFlush()
         return
@@ -603,9 +605,9 @@ export class JobWorker {
     }
   }
 
-  #onAcked(completed: readonly LeaseRef[], failed: readonly { id: string; leaseToken: string; status: 'retrying' | 'dead'; attempt: number }[]): void {
+  #onAcked(completed: readonly string[], failed: readonly { id: string; leaseToken: string; status: 'retrying' | 'dead'; attempt: number }[]): void {
     const listened = this.events.listenerCount('completed') > 0
-    for (const { leaseToken } of completed) {
+    for (const leaseToken of completed) {
       const unacked = this.#unacked.get(leaseToken)
       if (unacked === undefined) continue
       this.#unacked.delete(leaseToken)
@@ -786,7 +788,7 @@ export class JobWorker {
     const dispatcher = this.#dispatcher
     if (dispatcher === undefined) return
     if (this.#completed.length > 0 || this.#failed.length > 0) {
-      this.#outbox.push({ t: 'done', completed: this.#completed, failed: this.#failed })
+      this.#outbox.push({ t: 'done', completed: toLeaseColumns(this.#completed), failed: this.#failed })
       this.#completed = []
       this.#failed = []
     }
