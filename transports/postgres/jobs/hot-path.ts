@@ -50,7 +50,7 @@ const claimSql = textPerSchema(
        RETURNING j.id, j.name, j.args, j.args_bytes, j.attempt, j.max_attempts, j.priority, j.lease_token, j.event_seq
      ), events AS (
        INSERT INTO ${q}.job_events (job_id, seq, attempt, type, data)
-       SELECT id, event_seq, attempt, 'started', jsonb_build_object('owner', $1::text) FROM claimed
+       SELECT id, event_seq, attempt, 'started', (SELECT jsonb_build_object('owner', $1::text)) FROM claimed
      )
      SELECT id::text, name, args, args_bytes, attempt, max_attempts, priority, lease_token::text FROM claimed
      ORDER BY claimed.priority DESC, claimed.id`,
@@ -103,14 +103,15 @@ const completeSql = textPerSchema(
      ), events AS (
        INSERT INTO ${q}.job_events (job_id, seq, attempt, type) SELECT id, event_seq, attempt, 'completed' FROM done
      )
-     SELECT id::text FROM done`,
+     SELECT string_agg(id::text, ',') AS ids FROM done`,
 )
 
-/** Completes the jobs whose lease is still theirs; returns the ids that were completed. */
+/** Completes the jobs whose lease is still theirs; returns the ids that were completed (in no order). */
 export async function completeJobs(db: Queryable, q: string, jobs: readonly LeaseRef[]): Promise<string[]> {
   if (jobs.length === 0) return []
-  const { rows } = await db.query<{ id: string }>(completeSql(q), [jobs.map((j) => j.id), jobs.map((j) => j.leaseToken)])
-  return rows.map((r) => r.id)
+  const { rows } = await db.query<{ ids: string | null }>(completeSql(q), [jobs.map((j) => j.id), jobs.map((j) => j.leaseToken)])
+  const ids = rows[0]?.ids
+  return ids === null || ids === undefined ? [] : ids.split(',')
 }
 
 export interface FailedJob extends LeaseRef {
