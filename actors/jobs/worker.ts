@@ -85,10 +85,10 @@ export interface JobContext {
    * Its result is discarded then.
    */
   readonly signal: AbortSignal
-  /** Stores `value` as the job's progress (fenced by the lease) and fires 'progress'. */
-  progress(value: number): Promise<void>
-  /** Renews the lease now (optional: the watchdog renews it anyway); rejects `LeaseLostError` if lost. */
-  heartbeat(): Promise<void>
+  /** Stores `value` as the job's progress (fenced by the lease) and fires 'progress'. Bound: it works taken off `job`. */
+  readonly progress: (value: number) => Promise<void>
+  /** Renews the lease now (optional: the watchdog renews it anyway); rejects `LeaseLostError` if lost. Bound, as `progress`. */
+  readonly heartbeat: () => Promise<void>
 }
 
 export type JobHandler<Args = unknown> = (args: Args, job: JobContext) => unknown
@@ -253,6 +253,52 @@ interface Unacked {
   readonly retryAt: Date | undefined
 }
 
+/** What an attempt's context asks of its worker. */
+interface AttemptHooks {
+  signal(held: Held): AbortSignal
+  progress(held: Held, value: number): Promise<void>
+  heartbeat(held: Held): Promise<void>
+}
+
+/**
+ * The `job` a handler gets: one object per attempt, without a closure per attempt. `progress` and
+ * `heartbeat` are made (bound to the attempt) on first read, so `const { progress } = job` works too.
+ */
+class AttemptContext implements JobContext {
+  readonly id: string
+  readonly name: string
+  readonly attempt: number
+  readonly maxAttempts: number
+  readonly priority: number
+  readonly #held: Held
+  readonly #hooks: AttemptHooks
+  #progress: ((value: number) => Promise<void>) | undefined
+  #heartbeat: (() => Promise<void>) | undefined
+
+  constructor(held: Held, hooks: AttemptHooks) {
+    const { job } = held
+    this.id = job.id
+    this.name = job.name
+    this.attempt = job.attempt
+    this.maxAttempts = job.maxAttempts
+    this.priority = job.priority
+    this.#held = held
+    this.#hooks = hooks
+  }
+
+  get signal(): AbortSignal {
+    return this.#hooks.signal(this.#held)
+  }
+
+  get progress(): (value: number) => Promise<void> {
+    return (this.#progress ??= this.#hooks.progress.bind(this.#hooks, this.#held))
+  }
+
+  get heartbeat(): () => Promise<void> {
+    return (this.#heartbeat ??= this.#hooks.heartbeat.bind(this.#hooks, this.#held))
+  }
+}
+
 export class JobWorker {
   readonly events = new EventEmitter<JobWorkerEventMap>()
   readonly options: ResolvedJobWorkerOptions
@@ -268,6 +314,11 @@ export class JobWorker {
   readonly #unacked = new Map<string, Unacked>()
   /** Handlers running (their promise not settled), for the drain at close. */
   readonly #running = new Set<Promise<void>>()
+  readonly #hooks: AttemptHooks = {
+    signal: (held) => this.#signal(held),
+    progress: (held, value) => this.#progress(held, value),
+    heartbeat: (held) => this.#heartbeat(held),
+  }
   #runtime: Runtime | undefined
   #ownsRuntime = false
   #dispatcher: ActorRef<DispatcherMsg, unknown, DispatcherOut> | undefined
@@ -645,37 +696,24 @@ export class JobWorker {
     }
     const args = job.argsBytes ?? job.args
     const outcome = reg.thread === undefined ? this.#invoke(held, args) : this.#invokeInThread(held, args, this.#signal(held))
-    const done = (error: Error | undefined): void => {
-      this.#report(held, error)
-      clearTimeout(timer)
-      this.#running.delete(running)
-      this.#settle(held)
-    }
     const running: Promise<void> = outcome.then(
-      () => done(undefined),
-      (error: unknown) => done(coerceError(error)),
+      () => this.#attemptEnded(held, running, timer, undefined),
+      (error: unknown) => this.#attemptEnded(held, running, timer, coerceError(error)),
     )
     this.#running.add(running)
   }
 
+  /** The handler's promise settled. */
+  #attemptEnded(held: Held, running: Promise<void>, timer: NodeJS.Timeout | undefined, error: Error | undefined): void {
+    this.#report(held, error)
+    clearTimeout(timer)
+    this.#running.delete(running)
+    this.#settle(held)
+  }
+
   #invoke(held: Held, args: unknown): Promise<unknown> {
-    const { job, reg } = held
-    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the context's getter and methods reach the worker
-    const worker = this
-    const context: JobContext = {
-      id: job.id,
-      name: job.name,
-      attempt: job.attempt,
-      maxAttempts: job.maxAttempts,
-      priority: job.priority,
-      get signal() {
-        return worker.#signal(held)
-      },
-      progress: (value) => this.#progress(held, value),
-      heartbeat: () => this.#heartbeat(held),
-    }
     try {
-      return Promise.resolve((reg.fn as JobHandler)(args, context))
+      return Promise.resolve((held.reg.fn as JobHandler)(args, new AttemptContext(held, this.#hooks)))
     } catch (error) {
       return Promise.reject(coerceError(error))
     }

@@ -218,8 +218,10 @@ describe('delivery and retries', () => {
     const worker = await startWorker({}, (w) =>
       w.register(name, async (_args, job) => {
         await job.progress(10)
-        await job.heartbeat()
-        await job.progress(50)
+        // The context's functions also work taken off it.
+        const { progress, heartbeat } = job
+        await heartbeat()
+        await progress(50)
         await release.promise
       }),
     )
