@@ -246,11 +246,18 @@ interface Held {
 }
 
 /** A result sent to the dispatcher, kept until acked (to fire its events, or to send it again). */
+/** A result sent to the dispatcher, until its ack (or fence) comes back. */
 interface Unacked {
-  readonly result: { kind: 'completed'; lease: LeaseRef } | { kind: 'failed'; failure: FailedJob }
-  readonly event: JobEvent
+  readonly job: ClaimedJob
+  /** The failure sent; undefined for a completion. */
+  readonly failure: FailedJob | undefined
   readonly error: WireError | undefined
   readonly retryAt: Date | undefined
+}
+
+/** The event fields of a job (a fresh object: listeners may keep it). */
+function eventOf(job: JobEvent): JobEvent {
+  return { id: job.id, name: job.name, attempt: job.attempt }
 }
 
 /** What an attempt's context asks of its worker. */
@@ -519,9 +526,9 @@ export class JobWorker {
       this.#outbox = []
       this.#completed = []
       this.#failed = []
-      for (const { result } of this.#unacked.values()) {
-        if (result.kind === 'completed') this.#completed.push(result.lease)
-        else this.#failed.push(result.failure)
+      for (const { job, failure } of this.#unacked.values()) {
+        if (failure === undefined) this.#completed.push(job)
+        else this.#failed.push(failure)
       }
       this.#outbox.push({ t: 'credit', n: Math.max(0, this.#concurrency + this.#prefetch - this.#held.size), reset: true })
       this.#sentNames = undefined
@@ -529,7 +536,7 @@ export class JobWorker {
     } else if (name === this.#watchdog?.name) {
       const jobs = [
         ...[...this.#held.values()].map(({ job }) => ({ id: job.id, leaseToken: job.leaseToken })),
-        ...[...this.#unacked.values()].map(({ result }) => (result.kind === 'completed' ? result.lease : { id: result.failure.id, leaseToken: result.failure.leaseToken })),
+        ...[...this.#unacked.values()].map(({ job }) => ({ id: job.id, leaseToken: job.leaseToken })),
       ]
       if (jobs.length > 0 && this.#watchdog.tell({ t: 'running', jobs }) !== true) this.#warn('could not hand the leases to the restarted watchdog', new Error('mailbox full'))
     }
@@ -570,7 +577,7 @@ export class JobWorker {
       case 'reaped':
         for (const job of msg.jobs) {
           const error = kLeaseExpiredError
-          const event = { id: job.id, name: job.name, attempt: job.attempt }
+          const event = eventOf(job)
           this.#emit('failed', { ...event, error, willRetry: job.status === 'retrying' })
           if (job.status === 'retrying') this.#emit('retrying', { ...event, error, retryAt: job.retryAt })
           else this.#emit('dead', { ...event, error })
@@ -662,16 +669,17 @@ export class JobWorker {
       const unacked = this.#unacked.get(leaseToken)
       if (unacked === undefined) continue
       this.#unacked.delete(leaseToken)
-      if (listened) this.#emit('completed', unacked.event)
+      if (listened) this.#emit('completed', eventOf(unacked.job))
     }
     for (const outcome of failed) {
       const unacked = this.#unacked.get(outcome.leaseToken)
       if (unacked === undefined) continue
       this.#unacked.delete(outcome.leaseToken)
       const error = unacked.error ?? kReleasedError
-      this.#emit('failed', { ...unacked.event, error, willRetry: outcome.status === 'retrying' })
-      if (outcome.status === 'retrying') this.#emit('retrying', { ...unacked.event, error, retryAt: unacked.retryAt })
-      else this.#emit('dead', { ...unacked.event, error })
+      const event = eventOf(unacked.job)
+      this.#emit('failed', { ...event, error, willRetry: outcome.status === 'retrying' })
+      if (outcome.status === 'retrying') this.#emit('retrying', { ...event, error, retryAt: unacked.retryAt })
+      else this.#emit('dead', { ...event, error })
     }
   }
 
@@ -738,17 +746,15 @@ export class JobWorker {
     if (held.outcome !== 'none') return
     held.outcome = 'sent'
     const { job } = held
-    const lease = { id: job.id, leaseToken: job.leaseToken }
-    const event = { id: job.id, name: job.name, attempt: job.attempt }
     if (error === undefined) {
-      this.#completed.push(lease)
-      this.#unacked.set(job.leaseToken, { result: { kind: 'completed', lease }, event, error: undefined, retryAt: undefined })
+      this.#completed.push(job)
+      this.#unacked.set(job.leaseToken, { job, failure: undefined, error: undefined, retryAt: undefined })
     } else {
       const wire = toWire(error)
       const retryAt = job.attempt >= job.maxAttempts ? undefined : new Date(Date.now() + backoffDelayMs(this.options.backoff, job.attempt))
-      const failure = { ...lease, error: wire, retryAt }
+      const failure = { id: job.id, leaseToken: job.leaseToken, error: wire, retryAt }
       this.#failed.push(failure)
-      this.#unacked.set(job.leaseToken, { result: { kind: 'failed', failure }, event, error: wire, retryAt })
+      this.#unacked.set(job.leaseToken, { job, failure, error: wire, retryAt })
     }
     this.#scheduleFlush()
   }
@@ -775,7 +781,7 @@ export class JobWorker {
   #release(job: ClaimedJob): void {
     const failure = { id: job.id, leaseToken: job.leaseToken, error: kReleasedError, retryAt: new Date() }
     this.#failed.push(failure)
-    this.#unacked.set(job.leaseToken, { result: { kind: 'failed', failure }, event: { id: job.id, name: job.name, attempt: job.attempt }, error: kReleasedError, retryAt: undefined })
+    this.#unacked.set(job.leaseToken, { job, failure, error: kReleasedError, retryAt: undefined })
     this.#scheduleFlush()
   }
 
