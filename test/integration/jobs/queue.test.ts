@@ -186,6 +186,11 @@ describe('enqueue', () => {
         expect(ids.map(BigInt)).toEqual(ids.map(BigInt).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)))
         const jobs = await Promise.all(ids.map((id) => queue.getJob(id)))
         expect(jobs.map((j) => (j?.args as { i: number }).i)).toEqual(Array.from({ length: 50 }, (_, i) => i))
+        // Without options (the two-column insert), the same order.
+        const plain = await queue.enqueueMany(Array.from({ length: 50 }, (_, i) => ({ name, args: { i } })))
+        expect(plain.map(BigInt)).toEqual(plain.map(BigInt).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)))
+        const plainJobs = await Promise.all(plain.map((id) => queue.getJob(id)))
+        expect(plainJobs.map((j) => (j?.args as { i: number }).i)).toEqual(Array.from({ length: 50 }, (_, i) => i))
 
         statements.length = 0
         expect(await queue.enqueueMany([])).toEqual([])
