@@ -246,7 +246,6 @@ interface Held {
 }
 
 /** A result sent to the dispatcher, kept until acked (to fire its events, or to send it again). */
-/** A result sent to the dispatcher, until its ack (or fence) comes back. */
 interface Unacked {
   readonly job: ClaimedJob
   /** The failure sent; undefined for a completion. */

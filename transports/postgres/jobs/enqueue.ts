@@ -5,7 +5,7 @@
  * is its row (`created_at`, `event_seq` 1), and `job_history` (migration 5) shows it as the 'enqueued'
  * entry of seq 1, so the transitions after it are the only event rows.
  */
-import { type Queryable, textPerSchema } from './queryable.js'
+import { idList, type Queryable, textPerSchema } from './queryable.js'
 
 export interface NewJob {
   name: string
@@ -62,27 +62,27 @@ export async function insertJobs(db: Queryable, q: string, jobs: readonly NewJob
   return ids as string[]
 }
 
-const keylessInsertSql = textPerSchema(
-  (q) => `WITH inserted AS (
-       INSERT INTO ${q}.jobs (name, args, args_bytes, priority, run_at, max_attempts)
-       SELECT name, args, args_bytes, coalesce(priority, 0), coalesce(run_at, now()), coalesce(max_attempts, 5)
-         FROM unnest($1::text[], $2::jsonb[], $3::bytea[], $4::int[], $5::timestamptz[], $6::int[])
-              WITH ORDINALITY AS t(name, args, args_bytes, priority, run_at, max_attempts, ord)
-        ORDER BY ord
+/** A keyless insert of `columns` (`values` per row, from `unnest` of `arrays`), its ids back as one text. */
+function keylessInsert(q: string, columns: string, arrays: string, values: string): string {
+  return `WITH inserted AS (
+       INSERT INTO ${q}.jobs (${columns})
+       SELECT ${values} FROM unnest(${arrays}) WITH ORDINALITY AS t(${columns}, ord) ORDER BY ord
        RETURNING id
      )
-     SELECT string_agg(id::text, ',' ORDER BY id) AS ids FROM inserted`,
+     SELECT string_agg(id::text, ',' ORDER BY id) AS ids FROM inserted`
+}
+
+const keylessInsertSql = textPerSchema((q) =>
+  keylessInsert(
+    q,
+    'name, args, args_bytes, priority, run_at, max_attempts',
+    '$1::text[], $2::jsonb[], $3::bytea[], $4::int[], $5::timestamptz[], $6::int[]',
+    'name, args, args_bytes, coalesce(priority, 0), coalesce(run_at, now()), coalesce(max_attempts, 5)',
+  ),
 )
 
 /** The commonest case of all: every row takes the defaults of its options (and has JSON args). */
-const plainInsertSql = textPerSchema(
-  (q) => `WITH inserted AS (
-       INSERT INTO ${q}.jobs (name, args)
-       SELECT name, args FROM unnest($1::text[], $2::jsonb[]) WITH ORDINALITY AS t(name, args, ord) ORDER BY ord
-       RETURNING id
-     )
-     SELECT string_agg(id::text, ',' ORDER BY id) AS ids FROM inserted`,
-)
+const plainInsertSql = textPerSchema((q) => keylessInsert(q, 'name, args', '$1::text[], $2::jsonb[]', 'name, args'))
 
 /**
  * The common case: no row carries a unique key (the unique indexes on keys are partial, so such rows
@@ -101,7 +101,7 @@ async function insertKeyless(db: Queryable, q: string, jobs: readonly NewJob[]):
   const { rows } = plain
     ? await db.query<{ ids: string }>(plainInsertSql(q), [jobs.map((j) => j.name), jobs.map(argsJson)])
     : await db.query<{ ids: string }>(keylessInsertSql(q), baseColumns(jobs))
-  return (rows[0]?.ids ?? '').split(',')
+  return idList(rows[0]?.ids)
 }
 
 async function existingId(db: Queryable, q: string, job: NewJob | undefined): Promise<string> {

@@ -34,6 +34,11 @@ export function preparedStatement(text: string, values?: unknown[]): QueryConfig
   return values === undefined ? { name, text } : { name, text, values }
 }
 
+/** The ids of a statement that returns them as one comma-separated text (`string_agg`); none for NULL. */
+export function idList(text: string | null | undefined): string[] {
+  return text === null || text === undefined || text === '' ? [] : text.split(',')
+}
+
 /**
  * A statement text built by `build(q)` once per schema, so a hot statement's text is the same string on
  * every call: not rebuilt, and its prepared name (`preparedStatement`) a lookup of an already hashed key.
