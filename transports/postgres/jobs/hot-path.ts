@@ -11,7 +11,7 @@
  * every dead row version during a bulk run).
  * Each transition bumps `event_seq` and appends its `job_events` row in the same statement.
  */
-import { type Queryable, textPerSchema } from './queryable.js'
+import { idList, type Queryable, textPerSchema } from './queryable.js'
 
 export interface ClaimedJob {
   id: string
@@ -34,6 +34,14 @@ export interface ClaimOptions {
 /**
  * One `FOR UPDATE SKIP LOCKED` pick over the ready rows ($1 owner, $2 lease ms, $3 names, $4 limit),
  * leased in the same UPDATE, with its 'started' events.
+ *
+ * One owner's claims take their rows one after the other (a transaction-level advisory lock on the
+ * owner, before any row): a dispatcher runs two claims at once, and if the second one took its rows
+ * first (its connection was warm, the first one's was still opening), it took the higher-priority jobs
+ * and came back first or last at random — so the owner could run a low-priority job before a higher
+ * one that was already waiting. Serialised, the claim that locks first takes the first rows and commits
+ * before the other one starts: the two batches come back in priority order. Claims of other owners do
+ * not wait (the lock is per owner; SKIP LOCKED keeps them disjoint).
  */
 const claimSql = textPerSchema(
   (q) => `WITH claimed AS (
@@ -44,6 +52,7 @@ const claimSql = textPerSchema(
           SELECT id FROM ${q}.jobs
            WHERE status IN ('pending', 'retrying') AND run_at <= now() AND name = ANY($3::text[])
              AND NOT (SELECT paused FROM ${q}.dispatch_state WHERE id = 1)
+             AND EXISTS (SELECT FROM pg_advisory_xact_lock(hashtext('pulse_jobs_claim'), hashtext($1)))
            ORDER BY priority DESC, run_at, id
            LIMIT $4
            FOR UPDATE SKIP LOCKED))
@@ -110,8 +119,7 @@ const completeSql = textPerSchema(
 export async function completeJobs(db: Queryable, q: string, jobs: readonly LeaseRef[]): Promise<string[]> {
   if (jobs.length === 0) return []
   const { rows } = await db.query<{ ids: string | null }>(completeSql(q), [jobs.map((j) => j.id), jobs.map((j) => j.leaseToken)])
-  const ids = rows[0]?.ids
-  return ids === null || ids === undefined ? [] : ids.split(',')
+  return idList(rows[0]?.ids)
 }
 
 export interface FailedJob extends LeaseRef {
