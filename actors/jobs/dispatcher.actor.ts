@@ -22,7 +22,9 @@
  *   claims   a wish to claim (`ready`: set by a wake — NOTIFY, poll tick, retry due, reconnect — or by a
  *            claim that came back full; taken by the next claim) and a limit > 0 (credits, the batch,
  *            half the window, the bound below): claimJobs → hold leases → emit jobs. Up to two claims
- *            in flight: the next one goes out while the jobs of the last one run.
+ *            in flight: the next one goes out while the jobs of the last one run. In the database
+ *            they take their rows one after the other (hot-path.ts), so they come back in priority
+ *            order and their jobs are emitted as they come.
  *   acks     results waiting and due (`kAckDelayMs` after the first, at once for a flush, the close or
  *            a full batch), one statement pair at a time: completeJobs ∥ failJobs → emit acked → flushed
  *   either: error → results kept / `ready` set, retry after a backoff
