@@ -21,10 +21,11 @@
  *
  *   claims   a wish to claim (`ready`: set by a wake — NOTIFY, poll tick, retry due, reconnect — or by a
  *            claim that came back full; taken by the next claim) and a limit > 0 (credits, the batch,
- *            half the window, the bound below): claimJobs → hold leases → emit jobs. Up to two claims
- *            in flight: the next one goes out while the jobs of the last one run. In the database
- *            they take their rows one after the other (hot-path.ts), so they come back in priority
- *            order and their jobs are emitted as they come.
+ *            half the window, the bound below): claimJobs → hold leases → emit jobs. One claim at a
+ *            time, of at most half the window: the next one goes out as soon as the last one's jobs
+ *            are emitted, while they run. So the batches come out in the order the database handed
+ *            out the rows: priority order (two claims in flight could come back in either order, and
+ *            a worker then ran a lower-priority job first).
  *   acks     results waiting and due (`kAckDelayMs` after the first, at once for a flush, the close or
  *            a full batch), one statement pair at a time: completeJobs ∥ failJobs → emit acked → flushed
  *   either: error → results kept / `ready` set, retry after a backoff
@@ -63,8 +64,14 @@ import { endPool, NotifyListener, openActorPool, preparedQueryable, retryDelayMs
 import { type LeaseBook, leaseBook } from './lease-book.js'
 import { type AckedFailure, type DispatcherArgs, type DispatcherMsg, type DispatcherOut, fromLeaseColumns, toJobColumns } from './protocol.js'
 
-/** Claim statements at once: the next one goes out while the jobs of the last one run. */
-const kClaimsInFlight = 2
+/**
+ * Claim statements at once. One: two in flight came back in either order under load (the second
+ * claim's backend could lock the first rows, or reply first), and their jobs ran out of priority order;
+ * one at a time measured as fast in bulk (BENCHMARKS.md, jobs: "One claim at a time").
+ */
+const kClaimsInFlight = 1
+/** A claim takes at most 1/kWindowShares of the window, so that the next one can go out while its jobs run. */
+const kWindowShares = 2
 /** Ack connections: completions and failures run at once. */
 const kAckConnections = 2
 /** How long results may wait for more to go out with them (unless a flush, the close or a full batch waits). */
@@ -72,7 +79,7 @@ const kAckDelayMs = 5
 
 const kPlannerSql = 'SET enable_bitmapscan = off; SET enable_seqscan = off'
 /**
- * The sessions of the dispatcher's connections: two for claims, two for acks (completions and failures
+ * The sessions of the dispatcher's connections: one for claims, two for acks (completions and failures
  * run at once), so a claim never waits behind an ack.
  *
  * Every statement finds its rows through an index: the ready ones in claim order through `jobs_ready`
@@ -246,13 +253,13 @@ class Dispatcher {
 
   /**
    * How many rows the next claim takes (0: none): within the free credits (a claim in flight holds
-   * its limit's worth), the batch, a share of the window so that two claims can be in flight, and the
-   * bound above.
+   * its limit's worth), the batch, half the window (credits are left for the next claim while this
+   * one's jobs run), and the bound above.
    */
   #claimLimit(): number {
     if (this.#closing || !this.#ready || this.#claimsPaused || this.#claims >= kClaimsInFlight || this.#names.length === 0) return 0
     const room = this.#args.window + this.#credits - this.#unacked()
-    const share = Math.ceil(this.#args.window / kClaimsInFlight)
+    const share = Math.ceil(this.#args.window / kWindowShares)
     return Math.max(0, Math.min(this.#credits, this.#args.claimBatchMax, share, room))
   }
 

@@ -7,7 +7,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { claimJobs, completeJobs, failJobs, reapExpiredLeases, renewLeases } from '../../../transports/postgres/jobs/hot-path.js'
 import type { Queryable } from '../../../transports/postgres/jobs/queryable.js'
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js'
-import { waitUntil } from '../../fixtures/jobs/execution-support.js'
 import { historyTypes, uniqueName, withClients, withQueue } from './helpers.js'
 
 let db: TestDatabase
@@ -62,35 +61,6 @@ describe('claim order (§11 #2, #3)', () => {
         [normal, 0, 'normal'],
         [low, -1, 'low'],
       ])
-    })
-  })
-
-  it("takes one owner's claims one after the other, in the order they lock (another owner's claim does not wait)", async () => {
-    await withQueue(db.url, async (queue, { db: sql, q }) => {
-      const name = uniqueName('serial')
-      const [urgent, high, next] = await queue.enqueueMany([
-        { name, args: 'urgent', priority: 9 },
-        { name, args: 'high', priority: 5 },
-        { name, args: 'next', priority: 5 },
-        { name, args: 'low', priority: 0 },
-      ])
-      await withClients(db.url, 3, async ([first, second, other]) => {
-        await first?.query('BEGIN')
-        expect((await claim(first as Queryable, q, [name], 1, 'w1')).map((j) => j.id)).toEqual([urgent])
-        // The same owner's next claim waits for the first one's transaction, instead of skipping its row
-        // and racing it; another owner's claim skips the locked row and goes on.
-        let secondDone = false
-        const secondClaim = claim(second as Queryable, q, [name], 1, 'w1').then((jobs) => {
-          secondDone = true
-          return jobs
-        })
-        expect((await claim(other as Queryable, q, [name], 1, 'w2')).map((j) => j.id)).toEqual([high])
-        const waiting = async () => (await sql.query("SELECT FROM pg_stat_activity WHERE pid = $1 AND wait_event = 'advisory'", [(second as { processID?: number }).processID])).rowCount === 1
-        await waitUntil(waiting, 5_000, 10, 'the second claim waiting for the first')
-        expect(secondDone).toBe(false)
-        await first?.query('COMMIT')
-        expect((await secondClaim).map((j) => j.id)).toEqual([next])
-      })
     })
   })
 

@@ -34,14 +34,6 @@ export interface ClaimOptions {
 /**
  * One `FOR UPDATE SKIP LOCKED` pick over the ready rows ($1 owner, $2 lease ms, $3 names, $4 limit),
  * leased in the same UPDATE, with its 'started' events.
- *
- * One owner's claims take their rows one after the other (a transaction-level advisory lock on the
- * owner, before any row): a dispatcher runs two claims at once, and if the second one took its rows
- * first (its connection was warm, the first one's was still opening), it took the higher-priority jobs
- * and came back first or last at random — so the owner could run a low-priority job before a higher
- * one that was already waiting. Serialised, the claim that locks first takes the first rows and commits
- * before the other one starts: the two batches come back in priority order. Claims of other owners do
- * not wait (the lock is per owner; SKIP LOCKED keeps them disjoint).
  */
 const claimSql = textPerSchema(
   (q) => `WITH claimed AS (
@@ -52,7 +44,6 @@ const claimSql = textPerSchema(
           SELECT id FROM ${q}.jobs
            WHERE status IN ('pending', 'retrying') AND run_at <= now() AND name = ANY($3::text[])
              AND NOT (SELECT paused FROM ${q}.dispatch_state WHERE id = 1)
-             AND EXISTS (SELECT FROM pg_advisory_xact_lock(hashtext('pulse_jobs_claim'), hashtext($1)))
            ORDER BY priority DESC, run_at, id
            LIMIT $4
            FOR UPDATE SKIP LOCKED))
