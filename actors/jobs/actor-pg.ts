@@ -20,6 +20,16 @@ import { preparedStatement, type Queryable } from '../../transports/postgres/job
 import { type ConnectionConfig, poolConfig } from './protocol.js'
 
 /**
+ * Session settings of the job actors' connections: every statement they send finds its rows through an
+ * index (ready jobs through `jobs_ready`, named jobs by primary key, lapsed leases through
+ * `jobs_leases`), so none may scan the table. With stale statistics (a table analysed while small or
+ * empty, then filled: a fresh deployment, a TRUNCATE) the planner took a bitmap scan of the whole
+ * backlog plus a sort for every claim, and a sequential scan of the table for a renewal of a few leases:
+ * costs that grow with the table instead of the batch.
+ */
+export const INDEX_PLANS_SQL = 'SET enable_bitmapscan = off; SET enable_seqscan = off'
+
+/**
  * A pool with the `'error'` listener that keeps a dying idle client from crashing the thread.
  * `sessionSql`: run on every new connection before the pool hands it out (pg-pool's `onConnect`; a
  * failure ends that client and fails the checkout). A statement,

@@ -60,7 +60,7 @@ import { InvalidArgumentError, JobTooLargeError } from '../../runtime/errors.js'
 import { onceAsync } from '../../runtime/lifecycle.js'
 import { type ClaimedJob, claimJobs, completeJobs, failJobs, type FailedJob, type FailOutcome, type LeaseRef } from '../../transports/postgres/jobs/hot-path.js'
 import { type Queryable, quoteSchema } from '../../transports/postgres/jobs/queryable.js'
-import { endPool, NotifyListener, openActorPool, preparedQueryable, retryDelayMs, wireOf } from './actor-pg.js'
+import { endPool, INDEX_PLANS_SQL, NotifyListener, openActorPool, preparedQueryable, retryDelayMs, wireOf } from './actor-pg.js'
 import { type LeaseBook, leaseBook } from './lease-book.js'
 import { type AckedFailure, type DispatcherArgs, type DispatcherMsg, type DispatcherOut, fromLeaseColumns, toJobColumns } from './protocol.js'
 
@@ -77,16 +77,12 @@ const kAckConnections = 2
 /** How long results may wait for more to go out with them (unless a flush, the close or a full batch waits). */
 const kAckDelayMs = 5
 
-const kPlannerSql = 'SET enable_bitmapscan = off; SET enable_seqscan = off'
 /**
  * The sessions of the dispatcher's connections: one for claims, two for acks (completions and failures
  * run at once), so a claim never waits behind an ack.
  *
- * Every statement finds its rows through an index: the ready ones in claim order through `jobs_ready`
- * (an ordered scan that stops at LIMIT), the acked ones by primary key. With stale statistics (a table
- * analysed while small or empty, then filled: a fresh deployment, a TRUNCATE) the planner took a bitmap
- * scan of the whole backlog plus a sort for every claim instead, a cost that grows with the backlog. The
- * sessions rule those plans out.
+ * Every statement finds its rows through an index (`INDEX_PLANS_SQL`): the ready ones in claim order
+ * through `jobs_ready` (an ordered scan that stops at LIMIT), the acked ones by primary key.
  *
  * The statements are prepared (`preparedQueryable`). The claim runs on its generic plan, planned once
  * per connection: its plan does not depend on the values (the ordered scan under LIMIT), and planning it
@@ -97,8 +93,8 @@ const kPlannerSql = 'SET enable_bitmapscan = off; SET enable_seqscan = off'
  * top of this module). A test explains each statement's plan as its session runs it.
  */
 export const DISPATCHER_SESSION_SQL = {
-  claim: `${kPlannerSql}; SET plan_cache_mode = force_generic_plan; SET synchronous_commit = off`,
-  ack: `${kPlannerSql}; SET plan_cache_mode = force_custom_plan`,
+  claim: `${INDEX_PLANS_SQL}; SET plan_cache_mode = force_generic_plan; SET synchronous_commit = off`,
+  ack: `${INDEX_PLANS_SQL}; SET plan_cache_mode = force_custom_plan`,
 } as const
 
 class Dispatcher {

@@ -26,7 +26,7 @@ import { defineActor, type ActorContext } from '../../runtime/actor.js'
 import { onceAsync } from '../../runtime/lifecycle.js'
 import { reapExpiredLeases, renewLeases } from '../../transports/postgres/jobs/hot-path.js'
 import { quoteSchema } from '../../transports/postgres/jobs/queryable.js'
-import { endPool, openActorPool, wireOf } from './actor-pg.js'
+import { endPool, INDEX_PLANS_SQL, openActorPool, wireOf } from './actor-pg.js'
 import { delayFromTable } from './backoff.js'
 import { dropLeaseBook, type LeaseBook, leaseBook } from './lease-book.js'
 import type { ReapedJob, WatchdogArgs, WatchdogMsg, WatchdogOut } from './protocol.js'
@@ -34,6 +34,8 @@ import type { ReapedJob, WatchdogArgs, WatchdogMsg, WatchdogOut } from './protoc
 const kReapBatch = 100
 /** Batches per sweep at most; the rest waits for the next sweep. */
 const kReapBatchesPerSweep = 20
+/** The watchdog's sessions: renewals find the held leases by primary key, reaps the lapsed ones through `jobs_leases`. */
+export const WATCHDOG_SESSION_SQL = INDEX_PLANS_SQL
 
 class Watchdog {
   readonly #args: WatchdogArgs
@@ -50,7 +52,7 @@ class Watchdog {
     this.#ctx = ctx
     this.#q = quoteSchema(args.schema)
     // Renewal and reaping each hold a connection at most: neither waits behind the other.
-    this.#pool = openActorPool(args.connection, 2, 'pulse-jobs-watchdog')
+    this.#pool = openActorPool(args.connection, 2, 'pulse-jobs-watchdog', WATCHDOG_SESSION_SQL)
     this.#book = leaseBook(args.schema, args.owner)
     this.#armRenew(this.#renewEveryMs())
     this.#armSweep(args.sweepIntervalMs)

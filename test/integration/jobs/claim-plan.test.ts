@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 import { DISPATCHER_SESSION_SQL } from '../../../actors/jobs/dispatcher.actor.js'
-import { claimJobs, completeJobs, failJobs } from '../../../transports/postgres/jobs/hot-path.js'
+import { WATCHDOG_SESSION_SQL } from '../../../actors/jobs/watchdog.actor.js'
+import { claimJobs, completeJobs, failJobs, renewLeases } from '../../../transports/postgres/jobs/hot-path.js'
 import type { Queryable } from '../../../transports/postgres/jobs/queryable.js'
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js'
 import { uniqueName, withClients, withQueue } from './helpers.js'
@@ -25,6 +26,9 @@ interface PlanNode {
   'Node Type': string
   'Index Name'?: string
   'Relation Name'?: string
+  'Actual Rows'?: number
+  'Actual Loops'?: number
+  'Rows Removed by Filter'?: number
   Plans?: PlanNode[]
 }
 
@@ -114,6 +118,52 @@ describe('claim plan', () => {
           const shape = JSON.stringify(used.map((n) => [n['Node Type'], n['Index Name'] ?? n['Relation Name']]))
           if (statement === 'claim') expect(used.some((n) => n['Index Name'] === 'jobs_ready'), shape).toBe(true)
           expect(used.some((n) => n['Node Type'] === 'Seq Scan' || n['Node Type'] === 'Nested Loop'), `${statement}: ${shape}`).toBe(false)
+        }
+      },
+      { schema: uniqueName('plan') },
+    )
+  })
+
+  it("acks and renewals read only the leases they name, however many jobs other workers run", async () => {
+    await withQueue(
+      db.url,
+      async (_queue, { db: sql, q }) => {
+        await sql.query(`INSERT INTO ${q}.jobs (name, args) SELECT 'work', '{}' FROM generate_series(1, 12000)`)
+        await claimJobs(sql, q, { owner: 'others', names: ['work'], limit: 10_000, leaseTtlMs: 60_000 })
+        const mine = await claimJobs(sql, q, { owner: 'mine', names: ['work'], limit: 500, leaseTtlMs: 60_000 })
+        await sql.query(`VACUUM ANALYZE ${q}.jobs`)
+        const failed = mine.map((job) => ({ ...job, error: { message: 'no' }, retryAt: new Date() }))
+        const statements: Array<[string, string, (db: Queryable) => Promise<unknown>]> = [
+          ['complete', DISPATCHER_SESSION_SQL.ack, (recorder) => completeJobs(recorder, q, mine)],
+          ['fail', DISPATCHER_SESSION_SQL.ack, (recorder) => failJobs(recorder, q, failed)],
+          ['renew', WATCHDOG_SESSION_SQL, (recorder) => renewLeases(recorder, q, mine, 60_000)],
+        ]
+        for (const [statement, session, send] of statements) {
+          let captured: { text: string; values: unknown[] } | undefined
+          const recorder: Queryable = {
+            query: (text, values) => {
+              captured = { text, values: values ?? [] }
+              return Promise.resolve({ rows: [], rowCount: 0 })
+            },
+          }
+          await send(recorder)
+          const used = await withClients(db.url, 1, async ([client]) => {
+            if (client === undefined || captured === undefined) throw new Error('no client or statement')
+            await client.query(session)
+            await client.query('BEGIN')
+            try {
+              const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${captured.text}`, captured.values)
+              return nodes(rows[0]?.['QUERY PLAN'][0].Plan as PlanNode)
+            } finally {
+              await client.query('ROLLBACK')
+            }
+          })
+          // Rows of jobs the statement looked at: the 500 it names, not the 10,000 other leases.
+          const scans = used.filter((n) => n['Relation Name'] === 'jobs' && n['Node Type'] !== 'ModifyTable')
+          const read = scans.reduce((sum, n) => sum + ((n['Actual Rows'] ?? 0) + (n['Rows Removed by Filter'] ?? 0)) * (n['Actual Loops'] ?? 1), 0)
+          const shape = JSON.stringify(scans.map((n) => [n['Node Type'], n['Index Name'], n['Actual Rows'], n['Rows Removed by Filter']]))
+          expect(read, `${statement}: ${shape}`).toBeLessThanOrEqual(2 * mine.length)
+          expect(read, `${statement}: ${shape}`).toBeGreaterThanOrEqual(mine.length)
         }
       },
       { schema: uniqueName('plan') },

@@ -161,6 +161,28 @@ describe('result fencing (§11 #14)', () => {
       expect(await queue.getJob(id)).toMatchObject({ status: 'completed', attempt: 2 })
     })
   })
+
+  it('a lease token is set exactly while its job runs: the database refuses a running job without one, or a token on any other', async () => {
+    await withQueue(db.url, async (queue, { db: sql, q }) => {
+      const name = uniqueName('token-rule')
+      const [running, pending] = await queue.enqueueMany([
+        { name, args: 1, priority: 1 },
+        { name, args: 2 },
+      ])
+      await claim(sql, q, [name])
+      const refused = (statement: string, id: string | undefined) =>
+        sql.query(statement, [id]).then(
+          () => 'accepted',
+          (error: unknown) => (error as { data?: { constraint?: string } }).data?.constraint,
+        )
+      expect(await refused(`UPDATE ${q}.jobs SET lease_token = NULL WHERE id = $1`, running)).toBe('jobs_lease_token_iff_running')
+      expect(await refused(`UPDATE ${q}.jobs SET lease_token = gen_random_uuid() WHERE id = $1`, pending)).toBe('jobs_lease_token_iff_running')
+      expect(await refused(`UPDATE ${q}.jobs SET status = 'running' WHERE id = $1`, pending)).toBe('jobs_lease_token_iff_running')
+      // Leaving 'running' clears the token on every path; cancel is the one not exercised above.
+      await queue.cancel(running ?? '')
+      expect(await queue.getJob(running ?? '')).toMatchObject({ status: 'canceled' })
+    })
+  })
 })
 
 describe('history sequences (§11 #35)', () => {

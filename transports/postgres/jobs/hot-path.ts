@@ -4,7 +4,11 @@
  * Every statement takes the schema as a quoted identifier (`q`, from `quoteSchema`) and is a guarded
  * UPDATE whose WHERE clause is the transition's legality: a claim takes only ready rows it could lock
  * (FOR UPDATE SKIP LOCKED, so racing dispatchers get disjoint batches); complete, fail and renew match
- * `(id, lease_token)` and status 'running', so a stale worker's late report changes nothing (fencing).
+ * `(id, lease_token)`, so a stale worker's late report changes nothing (fencing). A token is set exactly
+ * while the job runs (a constraint since migration 6), so they need not name the status, and must not:
+ * `status = 'running'` let the planner read every running job of every worker through `jobs_leases` to
+ * find the few acked (a cost that grew with the cluster's running jobs); `id = ANY($1)` leads it to the
+ * primary key, one lookup per acked job.
  * A claim locks its rows in a sub-select over `jobs_ready` and updates them by `id = ANY(ARRAY(…))`:
  * one primary-key lookup per row at any table size (written `id IN (…)`, the planner hash-joined a
  * sequential scan of the whole table on small or freshly truncated tables, a cost that grew with
@@ -98,7 +102,7 @@ const completeSql = textPerSchema(
           SET status = 'completed', lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
               event_seq = j.event_seq + 1, updated_at = now()
          FROM unnest($1::bigint[], $2::uuid[]) AS r(id, token)
-        WHERE j.id = r.id AND j.lease_token = r.token AND j.status = 'running'
+        WHERE j.id = ANY($1::bigint[]) AND j.id = r.id AND j.lease_token = r.token
        RETURNING j.id, j.event_seq, j.attempt
      ), events AS (
        INSERT INTO ${q}.job_events (job_id, seq, attempt, type) SELECT id, event_seq, attempt, 'completed' FROM done
@@ -141,7 +145,7 @@ async function failWhere(db: Queryable, q: string, jobs: readonly FailedJob[], g
               lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
               event_seq = j.event_seq + 2, updated_at = now()
          FROM unnest($1::bigint[], $2::uuid[], $3::jsonb[], $4::timestamptz[]) AS r(id, token, error, retry_at)
-        WHERE j.id = r.id AND j.lease_token = r.token AND j.status = 'running' ${guard}
+        WHERE j.id = ANY($1::bigint[]) AND j.id = r.id AND j.lease_token = r.token ${guard}
        RETURNING j.id, j.event_seq, j.attempt, j.status, r.error, r.retry_at
      ), events AS (
        INSERT INTO ${q}.job_events (job_id, seq, attempt, type, data)
@@ -161,7 +165,7 @@ export async function renewLeases(db: Queryable, q: string, jobs: readonly Lease
   const { rows } = await db.query<{ id: string }>(
     `UPDATE ${q}.jobs j SET lease_expires_at = now() + $3 * interval '1 millisecond'
        FROM unnest($1::bigint[], $2::uuid[]) AS r(id, token)
-      WHERE j.id = r.id AND j.lease_token = r.token AND j.status = 'running'
+      WHERE j.id = ANY($1::bigint[]) AND j.id = r.id AND j.lease_token = r.token
      RETURNING j.id::text`,
     [jobs.map((j) => j.id), jobs.map((j) => j.leaseToken), leaseTtlMs],
   )

@@ -8,6 +8,7 @@ import { sql as jobs } from './000002-jobs.js'
 import { sql as schedules } from './000003-schedules.js'
 import { sql as leanIndexes } from './000004-jobs-lean-indexes.js'
 import { sql as jobHistory } from './000005-job-history.js'
+import { sql as leaseTokenIffRunning } from './000006-lease-token-iff-running.js'
 
 /** One schema change. `sql` runs in a transaction of its own with `search_path` set to the target schema. */
 export interface Migration {
@@ -25,4 +26,5 @@ export const PULSE_MIGRATIONS: readonly Migration[] = Object.freeze([
   Object.freeze({ id: 3, name: 'schedules', sql: schedules }),
   Object.freeze({ id: 4, name: 'jobs-lean-indexes', sql: leanIndexes }),
   Object.freeze({ id: 5, name: 'job-history', sql: jobHistory }),
+  Object.freeze({ id: 6, name: 'lease-token-iff-running', sql: leaseTokenIffRunning }),
 ])
