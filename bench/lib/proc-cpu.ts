@@ -42,3 +42,10 @@ export function postgresPids(): number[] {
 export function postgresCpuMicros(): number {
   return postgresPids().reduce((sum, pid) => sum + cpuMicros(`/proc/${pid}/stat`, true), 0)
 }
+
+/** Busy and total clock ticks of all CPUs so far (/proc/stat; idle and iowait are not busy). */
+export function cpuTicks(): { busy: number; total: number } {
+  const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number)
+  const total = fields.reduce((a, b) => a + b, 0)
+  return { busy: total - (fields[3] ?? 0) - (fields[4] ?? 0), total }
+}

@@ -36,6 +36,20 @@ function nodes(plan: PlanNode): PlanNode[] {
   return [plan, ...(plan.Plans ?? []).flatMap(nodes)]
 }
 
+/** The statement `send` would run, as it would send it (not run). */
+async function capture(send: (db: Queryable) => Promise<unknown>): Promise<{ text: string; values: unknown[] }> {
+  let captured: { text: string; values: unknown[] } | undefined
+  const recorder: Queryable = {
+    query: (text, values) => {
+      captured = { text, values: values ?? [] }
+      return Promise.resolve({ rows: [], rowCount: 0 })
+    },
+  }
+  await send(recorder)
+  if (captured === undefined) throw new Error('nothing was sent')
+  return captured
+}
+
 describe('claim plan', () => {
   it('uses jobs_ready on 100 k ready jobs right after VACUUM ANALYZE', async () => {
     await withQueue(
@@ -49,16 +63,9 @@ describe('claim plan', () => {
         await sql.query(`VACUUM ANALYZE ${q}.jobs`)
 
         // The claim statement itself, captured as claimJobs sends it, then explained (not run).
-        let captured: { text: string; values: unknown[] } | undefined
-        const recorder: Queryable = {
-          query: (text, values) => {
-            captured = { text, values: values ?? [] }
-            return Promise.resolve({ rows: [], rowCount: 0 })
-          },
-        }
-        await claimJobs(recorder, q, { owner: 'plan', names: ['work'], limit: 50, leaseTtlMs: 30_000 })
-        expect(captured?.text).toContain('FOR UPDATE SKIP LOCKED')
-        const { rows } = await sql.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) ${captured?.text ?? ''}`, captured?.values)
+        const captured = await capture((recorder) => claimJobs(recorder, q, { owner: 'plan', names: ['work'], limit: 50, leaseTtlMs: 30_000 }))
+        expect(captured.text).toContain('FOR UPDATE SKIP LOCKED')
+        const { rows } = await sql.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) ${captured.text}`, captured.values)
         const plan = rows[0]?.['QUERY PLAN'][0].Plan
         expect(plan).toBeDefined()
         const all = nodes(plan as PlanNode)
@@ -89,16 +96,9 @@ describe('claim plan', () => {
           ['ack', 'fail', (recorder) => failJobs(recorder, q, failed)],
         ]
         for (const [session, statement, send] of statements) {
-          let captured: { text: string; values: unknown[] } | undefined
-          const recorder: Queryable = {
-            query: (text, values) => {
-              captured = { text, values: values ?? [] }
-              return Promise.resolve({ rows: [], rowCount: 0 })
-            },
-          }
-          await send(recorder)
+          const captured = await capture(send)
           const used = await withClients(db.url, 1, async ([client]) => {
-            if (client === undefined || captured === undefined) throw new Error('no client or statement')
+            if (client === undefined) throw new Error('no client')
             await client.query(DISPATCHER_SESSION_SQL[session])
             // Prepared as the dispatcher prepares it, run past the five executions after which PostgreSQL's
             // default may switch to a generic plan, then explained as the next execution would run.
@@ -139,16 +139,9 @@ describe('claim plan', () => {
           ['renew', WATCHDOG_SESSION_SQL, (recorder) => renewLeases(recorder, q, mine, 60_000)],
         ]
         for (const [statement, session, send] of statements) {
-          let captured: { text: string; values: unknown[] } | undefined
-          const recorder: Queryable = {
-            query: (text, values) => {
-              captured = { text, values: values ?? [] }
-              return Promise.resolve({ rows: [], rowCount: 0 })
-            },
-          }
-          await send(recorder)
+          const captured = await capture(send)
           const used = await withClients(db.url, 1, async ([client]) => {
-            if (client === undefined || captured === undefined) throw new Error('no client or statement')
+            if (client === undefined) throw new Error('no client')
             await client.query(session)
             await client.query('BEGIN')
             try {
