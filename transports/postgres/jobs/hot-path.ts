@@ -91,6 +91,12 @@ interface ClaimRow {
   lease_token: string
 }
 
+/**
+ * The guard of the lease-fenced statements: job `j` is one of the `(id, token)` pairs `r` ($1 the ids,
+ * joined to `r` by `unnest`) and its lease is still that token — so it runs (see the top of the module).
+ */
+const kLeaseHeld = 'j.id = ANY($1::bigint[]) AND j.id = r.id AND j.lease_token = r.token'
+
 export interface LeaseRef {
   id: string
   leaseToken: string
@@ -102,7 +108,7 @@ const completeSql = textPerSchema(
           SET status = 'completed', lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
               event_seq = j.event_seq + 1, updated_at = now()
          FROM unnest($1::bigint[], $2::uuid[]) AS r(id, token)
-        WHERE j.id = ANY($1::bigint[]) AND j.id = r.id AND j.lease_token = r.token
+        WHERE ${kLeaseHeld}
        RETURNING j.id, j.event_seq, j.attempt
      ), events AS (
        INSERT INTO ${q}.job_events (job_id, seq, attempt, type) SELECT id, event_seq, attempt, 'completed' FROM done
@@ -145,7 +151,7 @@ async function failWhere(db: Queryable, q: string, jobs: readonly FailedJob[], g
               lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
               event_seq = j.event_seq + 2, updated_at = now()
          FROM unnest($1::bigint[], $2::uuid[], $3::jsonb[], $4::timestamptz[]) AS r(id, token, error, retry_at)
-        WHERE j.id = ANY($1::bigint[]) AND j.id = r.id AND j.lease_token = r.token ${guard}
+        WHERE ${kLeaseHeld} ${guard}
        RETURNING j.id, j.event_seq, j.attempt, j.status, r.error, r.retry_at
      ), events AS (
        INSERT INTO ${q}.job_events (job_id, seq, attempt, type, data)
@@ -165,7 +171,7 @@ export async function renewLeases(db: Queryable, q: string, jobs: readonly Lease
   const { rows } = await db.query<{ id: string }>(
     `UPDATE ${q}.jobs j SET lease_expires_at = now() + $3 * interval '1 millisecond'
        FROM unnest($1::bigint[], $2::uuid[]) AS r(id, token)
-      WHERE j.id = ANY($1::bigint[]) AND j.id = r.id AND j.lease_token = r.token
+      WHERE ${kLeaseHeld}
      RETURNING j.id::text`,
     [jobs.map((j) => j.id), jobs.map((j) => j.leaseToken), leaseTtlMs],
   )
