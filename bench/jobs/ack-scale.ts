@@ -22,7 +22,7 @@ const kBefore = (q: string): string => `WITH done AS (
        UPDATE ${q}.jobs j
           SET status = 'completed', lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
               event_seq = j.event_seq + 1, updated_at = now()
-         FROM unnest($1::bigint[], $2::uuid[]) AS r(id, token)
+         FROM unnest($1::bigint[], $2::bigint[]) AS r(id, token)
         WHERE j.id = r.id AND j.lease_token = r.token AND j.status = 'running'
        RETURNING j.id, j.event_seq, j.attempt
      ), events AS (

@@ -2,10 +2,13 @@
  * The hot path against the storage contract: claim order, illegal transitions, the claim race, result
  * fencing, and gap-free histories under concurrent writers (bete-pulse §11 #2, #3, #8, #10, #14, #35).
  */
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 import { claimJobs, completeJobs, failJobs, reapExpiredLeases, renewLeases } from '../../../transports/postgres/jobs/hot-path.js'
-import type { Queryable } from '../../../transports/postgres/jobs/queryable.js'
+import { type Queryable, quoteSchema } from '../../../transports/postgres/jobs/queryable.js'
+import { migrate } from '../../../transports/postgres/migrate.js'
+import { PULSE_MIGRATIONS } from '../../../transports/postgres/migrations/index.js'
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js'
 import { historyTypes, uniqueName, withClients, withQueue } from './helpers.js'
 
@@ -79,7 +82,7 @@ describe('illegal transitions (§11 #8)', () => {
     await withQueue(db.url, async (queue, { db: sql, q }) => {
       const name = uniqueName('illegal')
       const id = await queue.enqueue(name, {})
-      const fakeToken = '00000000-0000-4000-8000-000000000000'
+      const fakeToken = '9223372036854775807'
       expect(await completeJobs(sql, q, [{ id, leaseToken: fakeToken }])).toEqual([])
       expect(await failJobs(sql, q, [{ id, leaseToken: fakeToken, error: { message: 'x' }, retryAt: new Date() }])).toEqual([])
       expect(await queue.getJob(id)).toMatchObject({ status: 'pending', attempt: 0 })
@@ -147,7 +150,8 @@ describe('result fencing (§11 #14)', () => {
       expect(await reapExpiredLeases(sql, q, 10, () => new Date(Date.now() - 1_000))).toEqual([{ id, status: 'retrying', attempt: 1 }])
       const [second] = await claim(sql, q, [name], 1, 'worker-b')
       expect(second).toMatchObject({ id, attempt: 2 })
-      expect(second?.leaseToken).not.toBe(stale.leaseToken)
+      // Fencing tokens come from a sequence: the later lease's token is the greater.
+      expect(BigInt(second?.leaseToken ?? '0')).toBeGreaterThan(BigInt(stale.leaseToken))
       const historyBefore = await historyTypes(queue, id)
 
       expect(await completeJobs(sql, q, [stale])).toEqual([])
@@ -176,11 +180,55 @@ describe('result fencing (§11 #14)', () => {
           (error: unknown) => (error as { data?: { constraint?: string } }).data?.constraint,
         )
       expect(await refused(`UPDATE ${q}.jobs SET lease_token = NULL WHERE id = $1`, running)).toBe('jobs_lease_token_iff_running')
-      expect(await refused(`UPDATE ${q}.jobs SET lease_token = gen_random_uuid() WHERE id = $1`, pending)).toBe('jobs_lease_token_iff_running')
+      expect(await refused(`UPDATE ${q}.jobs SET lease_token = 1 WHERE id = $1`, pending)).toBe('jobs_lease_token_iff_running')
       expect(await refused(`UPDATE ${q}.jobs SET status = 'running' WHERE id = $1`, pending)).toBe('jobs_lease_token_iff_running')
       // Leaving 'running' clears the token on every path; cancel is the one not exercised above.
       await queue.cancel(running ?? '')
       expect(await queue.getJob(running ?? '')).toMatchObject({ status: 'canceled' })
+    })
+  })
+})
+
+describe('fencing tokens from a sequence (migration 7)', () => {
+  it('the jobs running at the upgrade get new tokens (their old holders are fenced off), and later claims take greater ones', async () => {
+    const schema = uniqueName('upgrade')
+    const q = quoteSchema(schema)
+    const pool = new pg.Pool({ connectionString: db.url, max: 2 })
+    try {
+      await migrate(pool, { schema, migrations: PULSE_MIGRATIONS.slice(0, 6) })
+      const { rows: before } = await pool.query<{ id: string; lease_token: string | null }>(
+        `INSERT INTO ${q}.jobs (name, status, attempt, lease_owner, lease_token, lease_expires_at)
+         VALUES ('old', 'running', 1, 'old-worker', gen_random_uuid(), now() + interval '1 minute'), ('old', 'pending', 0, NULL, NULL, NULL)
+         RETURNING id::text, lease_token::text`,
+      )
+      expect(before[0]?.lease_token).toMatch(/^[0-9a-f-]{36}$/)
+      await migrate(pool, { schema })
+      const { rows: after } = await pool.query<{ id: string; status: string; lease_token: string | null }>(`SELECT id::text, status, lease_token::text FROM ${q}.jobs ORDER BY id`)
+      const [running, pending] = before.map((r) => r.id)
+      expect(after.map((r) => [r.id, r.status])).toEqual([
+        [running, 'running'],
+        [pending, 'pending'],
+      ])
+      const renumbered = after[0]?.lease_token ?? ''
+      expect(renumbered).toMatch(/^[0-9]+$/)
+      expect(after[1]?.lease_token).toBeNull()
+      const [next] = await claim(pool, q, ['old'])
+      expect(next?.id).toBe(pending)
+      expect(BigInt(next?.leaseToken ?? '0')).toBeGreaterThan(BigInt(renumbered))
+      expect(await completeJobs(pool, q, [{ id: running ?? '', leaseToken: renumbered }])).toEqual([running])
+    } finally {
+      await pool.query(`DROP SCHEMA IF EXISTS ${q} CASCADE`)
+      await pool.end()
+    }
+  })
+
+  it('a token that is not a number is refused with the database error, and changes nothing', async () => {
+    await withQueue(db.url, async (queue, { db: sql, q }) => {
+      const name = uniqueName('bad-token')
+      const id = await queue.enqueue(name, {})
+      await claim(sql, q, [name])
+      await expect(completeJobs(sql, q, [{ id, leaseToken: 'not-a-token' }])).rejects.toMatchObject({ code: 'PULSE_ERR_PG_QUERY', data: { sqlstate: '22P02' } })
+      expect(await queue.getJob(id)).toMatchObject({ status: 'running', attempt: 1 })
     })
   })
 })
@@ -249,12 +297,13 @@ describe('an ack, then the next claim', () => {
         const ids = await queue.enqueueMany(Array.from({ length: 12 }, (_, i) => ({ name, args: i })))
         const first = await claim(sql, q, [name], 3)
         expect(first.map((j) => j.id)).toEqual(ids.slice(0, 3))
-        const stale = { id: first[2]?.id ?? '', leaseToken: '00000000-0000-4000-8000-000000000000' }
+        const stale = { id: first[2]?.id ?? '', leaseToken: '9223372036854775807' }
         const completed = await completeJobs(sql, q, [first[0], first[1], stale].map((j) => ({ id: j?.id ?? '', leaseToken: j?.leaseToken ?? '' })))
         expect(completed.sort()).toEqual([first[0]?.id, first[1]?.id].sort())
         const next = await claimJobs(sql, q, { owner: 'test', names: [name], limit: 9, leaseTtlMs: kLease })
         expect(next.map((j) => j.id)).toEqual(ids.slice(3, 12))
-        expect(next.every((j) => j.attempt === 1 && j.leaseToken.length === 36)).toBe(true)
+        expect(next.every((j) => j.attempt === 1 && /^[0-9]+$/.test(j.leaseToken))).toBe(true)
+        expect(new Set(next.map((j) => j.leaseToken)).size).toBe(next.length)
         // The stale token changed nothing: the third job still runs under its real lease.
         expect((await queue.getJob(first[2]?.id ?? ''))?.status).toBe('running')
         expect(await historyTypes(queue, first[0]?.id ?? '')).toEqual(['enqueued', 'started', 'completed'])

@@ -4,8 +4,10 @@
  * Every statement takes the schema as a quoted identifier (`q`, from `quoteSchema`) and is a guarded
  * UPDATE whose WHERE clause is the transition's legality: a claim takes only ready rows it could lock
  * (FOR UPDATE SKIP LOCKED, so racing dispatchers get disjoint batches); complete, fail and renew match
- * `(id, lease_token)`, so a stale worker's late report changes nothing (fencing). A token is set exactly
- * while the job runs (a constraint since migration 6), so they need not name the status, and must not:
+ * `(id, lease_token)`, so a stale worker's late report changes nothing (fencing): each claimed row takes
+ * a new token from a sequence (migration 7), so no earlier holder's token matches a later lease.
+ * A token is set exactly while the job runs (a constraint since migration 6), so they need not name
+ * the status, and must not:
  * `status = 'running'` let the planner read every running job of every worker through `jobs_leases` to
  * find the few acked (a cost that grew with the cluster's running jobs); `id = ANY($1)` leads it to the
  * primary key, one lookup per acked job.
@@ -15,7 +17,7 @@
  * every dead row version during a bulk run).
  * Each transition bumps `event_seq` and appends its `job_events` row in the same statement.
  */
-import { idList, type Queryable, textPerSchema } from './queryable.js'
+import { bigintArray, idList, type Queryable, regclassLiteral, textPerSchema } from './queryable.js'
 
 export interface ClaimedJob {
   id: string
@@ -42,7 +44,7 @@ export interface ClaimOptions {
 const claimSql = textPerSchema(
   (q) => `WITH claimed AS (
        UPDATE ${q}.jobs j
-          SET status = 'running', attempt = j.attempt + 1, lease_owner = $1, lease_token = gen_random_uuid(),
+          SET status = 'running', attempt = j.attempt + 1, lease_owner = $1, lease_token = nextval(${regclassLiteral(q, 'jobs_lease_token_seq')}),
               lease_expires_at = now() + $2 * interval '1 millisecond', event_seq = j.event_seq + 1, updated_at = now()
         WHERE j.id = ANY(ARRAY(
           SELECT id FROM ${q}.jobs
@@ -99,7 +101,13 @@ const kLeaseHeld = 'j.id = ANY($1::bigint[]) AND j.id = r.id AND j.lease_token =
 
 export interface LeaseRef {
   id: string
+  /** The fencing token of the lease: a bigint (from `jobs_lease_token_seq`, migration 7) as text. */
   leaseToken: string
+}
+
+/** The `$1` ids and `$2` tokens of the lease-guarded statements. */
+function leaseArrays(jobs: readonly LeaseRef[]): [ids: string | readonly string[], tokens: string | readonly string[]] {
+  return [bigintArray(jobs.map((j) => j.id)), bigintArray(jobs.map((j) => j.leaseToken))]
 }
 
 const completeSql = textPerSchema(
@@ -107,7 +115,7 @@ const completeSql = textPerSchema(
        UPDATE ${q}.jobs j
           SET status = 'completed', lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
               event_seq = j.event_seq + 1, updated_at = now()
-         FROM unnest($1::bigint[], $2::uuid[]) AS r(id, token)
+         FROM unnest($1::bigint[], $2::bigint[]) AS r(id, token)
         WHERE ${kLeaseHeld}
        RETURNING j.id, j.event_seq, j.attempt
      ), events AS (
@@ -119,7 +127,7 @@ const completeSql = textPerSchema(
 /** Completes the jobs whose lease is still theirs; returns the ids that were completed (in no order). */
 export async function completeJobs(db: Queryable, q: string, jobs: readonly LeaseRef[]): Promise<string[]> {
   if (jobs.length === 0) return []
-  const { rows } = await db.query<{ ids: string | null }>(completeSql(q), [jobs.map((j) => j.id), jobs.map((j) => j.leaseToken)])
+  const { rows } = await db.query<{ ids: string | null }>(completeSql(q), leaseArrays(jobs))
   return idList(rows[0]?.ids)
 }
 
@@ -150,7 +158,7 @@ async function failWhere(db: Queryable, q: string, jobs: readonly FailedJob[], g
               run_at = coalesce(r.retry_at, j.run_at), last_error = r.error,
               lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
               event_seq = j.event_seq + 2, updated_at = now()
-         FROM unnest($1::bigint[], $2::uuid[], $3::jsonb[], $4::timestamptz[]) AS r(id, token, error, retry_at)
+         FROM unnest($1::bigint[], $2::bigint[], $3::jsonb[], $4::timestamptz[]) AS r(id, token, error, retry_at)
         WHERE ${kLeaseHeld} ${guard}
        RETURNING j.id, j.event_seq, j.attempt, j.status, r.error, r.retry_at
      ), events AS (
@@ -160,7 +168,7 @@ async function failWhere(db: Queryable, q: string, jobs: readonly FailedJob[], g
        SELECT id, event_seq, attempt, status, CASE WHEN retry_at IS NULL THEN NULL ELSE jsonb_build_object('retryAt', retry_at) END FROM failed
      )
      SELECT id::text, status, attempt FROM failed`,
-    [jobs.map((j) => j.id), jobs.map((j) => j.leaseToken), jobs.map((j) => JSON.stringify(j.error ?? null)), jobs.map((j) => j.retryAt ?? null)],
+    [...leaseArrays(jobs), jobs.map((j) => JSON.stringify(j.error ?? null)), jobs.map((j) => j.retryAt ?? null)],
   )
   return rows
 }
@@ -170,10 +178,10 @@ export async function renewLeases(db: Queryable, q: string, jobs: readonly Lease
   if (jobs.length === 0) return []
   const { rows } = await db.query<{ id: string }>(
     `UPDATE ${q}.jobs j SET lease_expires_at = now() + $3 * interval '1 millisecond'
-       FROM unnest($1::bigint[], $2::uuid[]) AS r(id, token)
+       FROM unnest($1::bigint[], $2::bigint[]) AS r(id, token)
       WHERE ${kLeaseHeld}
      RETURNING j.id::text`,
-    [jobs.map((j) => j.id), jobs.map((j) => j.leaseToken), leaseTtlMs],
+    [...leaseArrays(jobs), leaseTtlMs],
   )
   const held = new Set(rows.map((r) => r.id))
   return jobs.filter((j) => !held.has(j.id)).map((j) => j.id)

@@ -9,7 +9,7 @@ import type { Queryable } from './queryable.js'
 export async function setJobProgress(db: Queryable, q: string, lease: LeaseRef, progress: unknown): Promise<boolean> {
   const { rowCount } = await db.query(
     `UPDATE ${q}.jobs SET progress = $3::jsonb, updated_at = now()
-      WHERE id = $1::bigint AND lease_token = $2::uuid AND status = 'running'`,
+      WHERE id = $1::bigint AND lease_token = $2::bigint AND status = 'running'`,
     [lease.id, lease.leaseToken, JSON.stringify(progress ?? null)],
   )
   return rowCount === 1

@@ -54,3 +54,20 @@ export function textPerSchema(build: (q: string) => string): (q: string) => stri
     return text
   }
 }
+
+const kDigitList = /^[0-9]+(,[0-9]+)*$/
+
+/**
+ * Decimal numbers (ids, lease tokens) as one array literal, `{1,2,3}`, for a `$n::bigint[]` parameter:
+ * the driver would quote and escape each element. Anything but digits goes to the driver as it is (and
+ * its error, if any, is the database's).
+ */
+export function bigintArray(values: readonly string[]): string | readonly string[] {
+  const list = values.join(',')
+  return kDigitList.test(list) ? `{${list}}` : values
+}
+
+/** `name` in schema `q` (a quoted identifier) as a `regclass` literal, e.g. for `nextval`. */
+export function regclassLiteral(q: string, name: string): string {
+  return `'${`${q}.${name}`.replaceAll("'", "''")}'::regclass`
+}
