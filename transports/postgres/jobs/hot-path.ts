@@ -94,10 +94,12 @@ interface ClaimRow {
 }
 
 /**
- * The guard of the lease-fenced statements: job `j` is one of the `(id, token)` pairs `r` ($1 the ids,
- * joined to `r` by `unnest`) and its lease is still that token — so it runs (see the top of the module).
+ * The guard of the lease-fenced statements: job `j` is one of the ids $1 and its lease token one of the
+ * tokens $2 — so it runs (see the top of the module). A token is never given to two leases (a
+ * sequence), so it names one lease of one job: the pairs need no join. Failures join `r`, the unnested
+ * pairs with their errors, by the same token.
  */
-const kLeaseHeld = 'j.id = ANY($1::bigint[]) AND j.id = r.id AND j.lease_token = r.token'
+const kLeaseHeld = 'j.id = ANY($1::bigint[]) AND j.lease_token = ANY($2::bigint[])'
 
 export interface LeaseRef {
   id: string
@@ -115,7 +117,6 @@ const completeSql = textPerSchema(
        UPDATE ${q}.jobs j
           SET status = 'completed', lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
               event_seq = j.event_seq + 1, updated_at = now()
-         FROM unnest($1::bigint[], $2::bigint[]) AS r(id, token)
         WHERE ${kLeaseHeld}
        RETURNING j.id, j.event_seq, j.attempt
      ), events AS (
@@ -159,7 +160,7 @@ async function failWhere(db: Queryable, q: string, jobs: readonly FailedJob[], g
               lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
               event_seq = j.event_seq + 2, updated_at = now()
          FROM unnest($1::bigint[], $2::bigint[], $3::jsonb[], $4::timestamptz[]) AS r(id, token, error, retry_at)
-        WHERE ${kLeaseHeld} ${guard}
+        WHERE ${kLeaseHeld} AND j.lease_token = r.token ${guard}
        RETURNING j.id, j.event_seq, j.attempt, j.status, r.error, r.retry_at
      ), events AS (
        INSERT INTO ${q}.job_events (job_id, seq, attempt, type, data)
@@ -178,7 +179,6 @@ export async function renewLeases(db: Queryable, q: string, jobs: readonly Lease
   if (jobs.length === 0) return []
   const { rows } = await db.query<{ id: string }>(
     `UPDATE ${q}.jobs j SET lease_expires_at = now() + $3 * interval '1 millisecond'
-       FROM unnest($1::bigint[], $2::bigint[]) AS r(id, token)
       WHERE ${kLeaseHeld}
      RETURNING j.id::text`,
     [...leaseArrays(jobs), leaseTtlMs],
