@@ -5,6 +5,12 @@
  * the claim statement of batch k + 1 (one data-modifying CTE, autocommit: durable). No retries, leases
  * or stalled-job recovery: a ceiling, not an equivalent. Durable completion = the claim that carried
  * the ack returned.
+ *
+ * `bare SQL + history` is the same loop with the bookkeeping the spec asks of every transition and no
+ * more: a fenced lease per claim (a token from a sequence, an expiry under a partial index for a reaper
+ * to find), and an event row per transition ('started', 'completed') in the statement that makes it,
+ * keyed `(job_id, seq)` for a job's history. Still one statement per cycle, one connection, no threads:
+ * what those rows cost the loop itself (bench/jobs, BENCHMARKS.md "the bare loop with a history").
  */
 import pg from 'pg'
 
@@ -24,18 +30,60 @@ BEGIN PERFORM pg_notify('bare_jobs', ''); RETURN NULL; END $$;
 DROP TRIGGER IF EXISTS bare_jobs_notify ON bare_jobs;
 CREATE TRIGGER bare_jobs_notify AFTER INSERT ON bare_jobs FOR EACH STATEMENT EXECUTE FUNCTION bare_notify();`
 
+/** The history variant's additions: lease columns and their index, the token sequence, the events. */
+const kHistorySchema = `
+ALTER TABLE bare_jobs ADD COLUMN IF NOT EXISTS lease_token bigint, ADD COLUMN IF NOT EXISTS lease_expires_at timestamptz,
+  ADD COLUMN IF NOT EXISTS event_seq int NOT NULL DEFAULT 1;
+CREATE INDEX IF NOT EXISTS bare_jobs_leases ON bare_jobs (lease_expires_at) WHERE status = 1;
+CREATE SEQUENCE IF NOT EXISTS bare_lease_tokens;
+CREATE TABLE IF NOT EXISTS bare_events (
+  job_id bigint NOT NULL, seq int NOT NULL, type text NOT NULL, at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (job_id, seq));`
+
 const kClaim = `
 WITH acked AS (UPDATE bare_jobs SET status = 2 WHERE id = ANY($3::bigint[]))
 UPDATE bare_jobs SET status = 1, locked_by = $1, locked_at = now(), attempts = attempts + 1
  WHERE id IN (SELECT id FROM bare_jobs WHERE queue = $2 AND status = 0 ORDER BY id FOR UPDATE SKIP LOCKED LIMIT ${kClaimMax})
 RETURNING id, payload`
 
+/** Acks `$3` (ids) fenced by `$4` (their tokens), claims the next batch under new leases; an event row per transition. */
+const kHistoryClaim = `
+WITH acked AS (
+  UPDATE bare_jobs SET status = 2, lease_token = NULL, lease_expires_at = NULL, event_seq = event_seq + 1
+   WHERE id = ANY($3::bigint[]) AND lease_token = ANY($4::bigint[])
+  RETURNING id, event_seq
+), acked_events AS (
+  INSERT INTO bare_events (job_id, seq, type) SELECT id, event_seq, 'completed' FROM acked
+), claimed AS (
+  UPDATE bare_jobs SET status = 1, locked_by = $1, locked_at = now(), attempts = attempts + 1,
+         lease_token = nextval('bare_lease_tokens'), lease_expires_at = now() + interval '30 seconds', event_seq = event_seq + 1
+   WHERE id IN (SELECT id FROM bare_jobs WHERE queue = $2 AND status = 0 ORDER BY id FOR UPDATE SKIP LOCKED LIMIT ${kClaimMax})
+  RETURNING id, payload, lease_token, event_seq
+), claimed_events AS (
+  INSERT INTO bare_events (job_id, seq, type) SELECT id, event_seq, 'started' FROM claimed
+)
+SELECT id, payload, lease_token::text FROM claimed`
+
+/** The claim loop's statement: its text, and its parameters after the owner and queue ($1, $2). */
+interface ClaimStatement {
+  text: string
+  acks(rows: readonly ClaimedRow[]): unknown[]
+}
+
+interface ClaimedRow {
+  id: string
+  payload: unknown
+  lease_token?: string
+}
+
+const kBare: ClaimStatement = { text: kClaim, acks: (rows) => [rows.map((r) => r.id)] }
+const kWithHistory: ClaimStatement = { text: kHistoryClaim, acks: (rows) => [rows.map((r) => r.id), rows.map((r) => r.lease_token)] }
+
 interface Loop {
   stop(): Promise<void>
 }
 
 /** Starts the claim loop; `onAcked(n)` after each claim that committed n acks. */
-async function startLoop(url: string, concurrency: number, handler: (payload: unknown) => unknown, onAcked: (n: number) => void): Promise<Loop> {
+async function startLoop(url: string, statement: ClaimStatement, concurrency: number, handler: (payload: unknown) => unknown, onAcked: (n: number) => void): Promise<Loop> {
   const client = new pg.Client({ connectionString: url })
   const listener = new pg.Client({ connectionString: url })
   await client.connect()
@@ -50,10 +98,10 @@ async function startLoop(url: string, concurrency: number, handler: (payload: un
   listener.on('notification', poke)
   await listener.query('LISTEN bare_jobs')
   const loop = (async () => {
-    let acks: string[] = []
+    let acks: ClaimedRow[] = []
     while (running) {
       notified = false
-      const { rows } = await client.query<{ id: string; payload: unknown }>(kClaim, ['bench', 'noop', acks])
+      const { rows } = await client.query<ClaimedRow>(statement.text, ['bench', 'noop', ...statement.acks(acks)])
       if (acks.length > 0) onAcked(acks.length)
       acks = []
       if (rows.length === 0) {
@@ -73,14 +121,14 @@ async function startLoop(url: string, concurrency: number, handler: (payload: un
       await Promise.all(
         Array.from({ length: Math.min(concurrency, rows.length) }, async () => {
           while (next < rows.length) {
-            const row = rows[next++] as { id: string; payload: unknown }
+            const row = rows[next++] as ClaimedRow
             await handler(row.payload)
-            acks.push(row.id)
+            acks.push(row)
           }
         }),
       )
     }
-    if (acks.length > 0) await client.query('UPDATE bare_jobs SET status = 2 WHERE id = ANY($1::bigint[])', [acks])
+    if (acks.length > 0) await client.query('UPDATE bare_jobs SET status = 2 WHERE id = ANY($1::bigint[])', [acks.map((r) => r.id)])
   })()
   return {
     async stop() {
@@ -93,18 +141,23 @@ async function startLoop(url: string, concurrency: number, handler: (payload: un
   }
 }
 
-export function bareAdapter(url: string): JobsAdapter {
+/** The bare loop; `{ history: true }`: with leases and an event row per transition ('bare SQL + history'). */
+export function bareAdapter(url: string, options: { history?: boolean } = {}): JobsAdapter {
   let pool: pg.Pool | undefined
+  const history = options.history === true
+  const statement = history ? kWithHistory : kBare
+  const tables = history ? 'bare_jobs, bare_events' : 'bare_jobs'
 
   async function clean(): Promise<void> {
-    await exec(url, 'TRUNCATE bare_jobs RESTART IDENTITY')
-    await exec(url, 'VACUUM ANALYZE bare_jobs')
+    await exec(url, `TRUNCATE ${tables} RESTART IDENTITY`)
+    await exec(url, `VACUUM ANALYZE ${tables}`)
   }
 
   return {
-    name: 'bare SQL',
+    name: history ? 'bare SQL + history' : 'bare SQL',
     async setup() {
       await exec(url, kSchema)
+      if (history) await exec(url, kHistorySchema)
       pool = new pg.Pool({ connectionString: url, max: 10 })
     },
     async bulk(n: number, concurrency: number): Promise<BulkResult> {
@@ -115,6 +168,7 @@ export function bareAdapter(url: string): JobsAdapter {
       const done = new Promise<number>((r) => (resolveDone = r))
       const loop = await startLoop(
         url,
+        statement,
         concurrency,
         () => undefined,
         (k) => {
@@ -141,6 +195,7 @@ export function bareAdapter(url: string): JobsAdapter {
       const recorder = new LatencyRecorder()
       const loop = await startLoop(
         url,
+        statement,
         options.concurrency,
         (payload) => recorder.onStart(payload),
         () => undefined,

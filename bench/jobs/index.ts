@@ -1,6 +1,7 @@
 /**
  * The job-queue suite: pulse's `JobQueue` side by side with graphile-worker, pg-boss and a bare SQL
- * claim/ack loop, on one PostgreSQL server, each library in a database of its own.
+ * claim/ack loop (alone, and with the lease and event rows the spec asks of every transition: bare.ts),
+ * on one PostgreSQL server, each library in a database of its own.
  *
  *   npm run bench:jobs                     # 3 interleaved rounds, full workload
  *   npm run bench:jobs -- --rounds 5       # more rounds
@@ -52,6 +53,7 @@ log(`server: ${server.version} (${server.managed ? 'LocalPostgres started by the
 
 const adapters: JobsAdapter[] = [
   bareAdapter(await server.createDatabase('bench_bare')),
+  bareAdapter(await server.createDatabase('bench_bare_history'), { history: true }),
   pulseAdapter(await server.createDatabase('bench_pulse')),
   pulseAdapter(await server.createDatabase('bench_pulse_prefetch'), kPrefetch),
   graphileAdapter(await server.createDatabase('bench_graphile')),

@@ -65,6 +65,9 @@ export function resultsMarkdown(r: JobsResults, rates: readonly number[]): strin
     ['pulse+prefetch', 'bare SQL'],
     ['graphile-worker', 'bare SQL'],
     ['pg-boss', 'bare SQL'],
+    ['bare SQL + history', 'bare SQL'],
+    ['pulse+prefetch', 'bare SQL + history'],
+    ['graphile-worker', 'bare SQL + history'],
   ]
   const ran = (name: string): boolean => (r.bulk.get(name)?.length ?? 0) > 0
   for (const [a, b] of pairs) if (ran(a) && ran(b)) ratioRows.push([`${a} ÷ ${b}, bulk e2e`, fmtRatio(ratios(e2e(a), e2e(b)))])
