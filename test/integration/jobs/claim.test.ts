@@ -77,6 +77,26 @@ describe('claim order (§11 #2, #3)', () => {
   })
 })
 
+describe('claimed jobs (one JSON text per claim)', () => {
+  it('come back with their args as stored, whatever their shape, their bytes, attempt and lease, in priority order', async () => {
+    await withQueue(db.url, async (queue, { db: sql, q }) => {
+      const name = uniqueName('shapes')
+      const shapes: unknown[] = [{ nested: { list: [1, 'two', null, true], quote: 'say "hi"\\ \u00e9 \u{1f600}' } }, 'a string', 12.5, null, [], { '': 0 }]
+      const ids = await queue.enqueueMany(shapes.map((args, i) => ({ name, args, priority: 10 - i, maxAttempts: 3 + i })))
+      const bytesId = await queue.enqueue(name, new Uint8Array([0, 1, 254, 255]), { priority: -1 })
+      const claimed = await claim(sql, q, [name], 10)
+      expect(claimed.map((j) => j.id)).toEqual([...ids, bytesId])
+      expect(claimed.slice(0, shapes.length).map((j) => j.args)).toEqual(shapes)
+      expect(claimed.map((j) => [j.name, j.attempt, j.maxAttempts, j.priority])).toEqual([...shapes.map((_, i) => [name, 1, 3 + i, 10 - i]), [name, 1, 5, -1]])
+      expect(claimed.slice(0, shapes.length).every((j) => j.argsBytes === null)).toBe(true)
+      const bytes = claimed.at(-1)?.argsBytes
+      expect(Buffer.isBuffer(bytes) && [...bytes]).toEqual([0, 1, 254, 255])
+      expect(await completeJobs(sql, q, claimed)).toHaveLength(claimed.length)
+      expect(await claim(sql, q, [name], 10)).toEqual([])
+    })
+  })
+})
+
 describe('illegal transitions (§11 #8)', () => {
   it('complete on a pending job, complete twice, fail a completed job: nothing changes', async () => {
     await withQueue(db.url, async (queue, { db: sql, q }) => {
