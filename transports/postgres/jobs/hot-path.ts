@@ -134,13 +134,11 @@ export interface FailOutcome {
 
 /** Fails the jobs whose lease is still theirs: retrying at `retryAt`, or dead with the last error. */
 export function failJobs(db: Queryable, q: string, jobs: readonly FailedJob[]): Promise<FailOutcome[]> {
-  return failWhere(db, q, jobs, '')
+  return failWhere(db, failSql(q), jobs)
 }
 
-async function failWhere(db: Queryable, q: string, jobs: readonly FailedJob[], guard: string): Promise<FailOutcome[]> {
-  if (jobs.length === 0) return []
-  const { rows } = await db.query<FailOutcome>(
-    `WITH failed AS (
+/** The failure statement; `guard` narrows the jobs it may fail further. */
+const failText = (q: string, guard: string): string => `WITH failed AS (
        UPDATE ${q}.jobs j
           SET status = CASE WHEN r.retry_at IS NULL THEN 'dead' ELSE 'retrying' END,
               run_at = coalesce(r.retry_at, j.run_at), last_error = r.error,
@@ -155,21 +153,28 @@ async function failWhere(db: Queryable, q: string, jobs: readonly FailedJob[], g
        UNION ALL
        SELECT id, event_seq, attempt, status, CASE WHEN retry_at IS NULL THEN NULL ELSE jsonb_build_object('retryAt', retry_at) END FROM failed
      )
-     SELECT id::text, status, attempt FROM failed`,
-    [...leaseArrays(jobs), jobs.map((j) => JSON.stringify(j.error ?? null)), jobs.map((j) => j.retryAt ?? null)],
-  )
+     SELECT id::text, status, attempt FROM failed`
+
+const failSql = textPerSchema((q) => failText(q, ''))
+/** Guarded again on expiry: a renewal that landed since the reaper's SELECT keeps the job with its worker. */
+const reapSql = textPerSchema((q) => failText(q, 'AND j.lease_expires_at < now()'))
+
+async function failWhere(db: Queryable, text: string, jobs: readonly FailedJob[]): Promise<FailOutcome[]> {
+  if (jobs.length === 0) return []
+  const { rows } = await db.query<FailOutcome>(text, [...leaseArrays(jobs), jobs.map((j) => JSON.stringify(j.error ?? null)), jobs.map((j) => j.retryAt ?? null)])
   return rows
 }
+
+const renewSql = textPerSchema(
+  (q) => `UPDATE ${q}.jobs j SET lease_expires_at = now() + $3 * interval '1 millisecond'
+      WHERE ${kLeaseHeld}
+     RETURNING j.id::text`,
+)
 
 /** Extends the leases still held; returns the ids whose lease is no longer this holder's. */
 export async function renewLeases(db: Queryable, q: string, jobs: readonly LeaseRef[], leaseTtlMs: number): Promise<string[]> {
   if (jobs.length === 0) return []
-  const { rows } = await db.query<{ id: string }>(
-    `UPDATE ${q}.jobs j SET lease_expires_at = now() + $3 * interval '1 millisecond'
-      WHERE ${kLeaseHeld}
-     RETURNING j.id::text`,
-    [...leaseArrays(jobs), leaseTtlMs],
-  )
+  const { rows } = await db.query<{ id: string }>(renewSql(q), [...leaseArrays(jobs), leaseTtlMs])
   const held = new Set(rows.map((r) => r.id))
   return jobs.filter((j) => !held.has(j.id)).map((j) => j.id)
 }
@@ -186,11 +191,9 @@ export async function reapExpiredLeases(db: Queryable, q: string, limit: number,
     [limit],
   )
   const error = { name: 'LeaseLostError', code: 'PULSE_ERR_JOB_LEASE_LOST', message: 'lease expired: the worker stopped renewing it' }
-  // Guarded again on expiry: a renewal that landed since the SELECT keeps the job with its worker.
   return failWhere(
     db,
-    q,
+    reapSql(q),
     rows.map((r) => ({ id: r.id, leaseToken: r.lease_token, error, retryAt: r.attempt >= r.max_attempts ? undefined : retryAt(r.attempt) })),
-    'AND j.lease_expires_at < now()',
   )
 }
