@@ -1,0 +1,171 @@
+/**
+ * The hot path's two statements, claim and completion, in variants side by side: what each costs the
+ * PostgreSQL backend that runs it (CPU from /proc, per job) and the wall time of the call (the
+ * statement plus the driver's parsing of its reply). Each variant has a database of its own, loaded
+ * alike (enqueueMany in chunks of 1,000, then VACUUM ANALYZE); the variants take turns cycle by cycle
+ * (claim a batch, ack the previous one), each on two connections with the dispatcher's session settings
+ * (the claim's generic plan and asynchronous commit, the ack's custom plans), so a busy box slows all
+ * alike.
+ *
+ *   npx tsx bench/jobs/statement-variants.ts [jobs=40000] [batch=250] [rounds=2]    # DATABASE_URL or a LocalPostgres
+ *
+ * Variants: `now` (the library's claimJobs/completeJobs), `rows, pairs` (a row per claimed job, acks
+ * joined to their (id, token) pairs: before the JSON claim and the token match), `uuid tokens` (the
+ * same with a gen_random_uuid() per claimed row: before migration 7); and `now` with an index dropped,
+ * to price it: the events' primary key, `jobs_leases`.
+ */
+import { readFileSync } from 'node:fs'
+
+import type pg from 'pg'
+
+import { openActorPool, preparedQueryable } from '../../actors/jobs/actor-pg.js'
+import { DISPATCHER_SESSION_SQL } from '../../actors/jobs/dispatcher.actor.js'
+import { JobQueue } from '../../actors/jobs/queue.js'
+import { insertJobs } from '../../transports/postgres/jobs/enqueue.js'
+import { claimJobs, completeJobs, type LeaseRef } from '../../transports/postgres/jobs/hot-path.js'
+import { type Queryable, quoteSchema } from '../../transports/postgres/jobs/queryable.js'
+import { openServer } from './server.js'
+
+const n = Number(process.argv[2] ?? 40_000)
+const batch = Number(process.argv[3] ?? 250)
+const rounds = Number(process.argv[4] ?? 2)
+const q = quoteSchema('pulse')
+
+/** The claim of `rows, pairs` and `uuid tokens`: a row per job; `token` is the lease token's expression. */
+const rowsClaim = (token: string): string => `WITH claimed AS (
+       UPDATE ${q}.jobs j
+          SET status = 'running', attempt = j.attempt + 1, lease_owner = $1, lease_token = ${token},
+              lease_expires_at = now() + $2 * interval '1 millisecond', event_seq = j.event_seq + 1, updated_at = now()
+        WHERE j.id = ANY(ARRAY(
+          SELECT id FROM ${q}.jobs
+           WHERE status IN ('pending', 'retrying') AND run_at <= now() AND name = ANY($3::text[])
+             AND NOT (SELECT paused FROM ${q}.dispatch_state WHERE id = 1)
+           ORDER BY priority DESC, run_at, id
+           LIMIT $4
+           FOR UPDATE SKIP LOCKED))
+       RETURNING j.id, j.name, j.args, j.args_bytes, j.attempt, j.max_attempts, j.priority, j.lease_token, j.event_seq
+     ), events AS (
+       INSERT INTO ${q}.job_events (job_id, seq, attempt, type, data)
+       SELECT id, event_seq, attempt, 'started', (SELECT jsonb_build_object('owner', $1::text)) FROM claimed
+     )
+     SELECT id::text, name, args, args_bytes, attempt, max_attempts, priority, lease_token::text FROM claimed
+     ORDER BY claimed.priority DESC, claimed.id`
+
+/** The completion joined to its `(id, token)` pairs; `type` is the token's SQL type. */
+const pairsComplete = (type: string): string => `WITH done AS (
+       UPDATE ${q}.jobs j
+          SET status = 'completed', lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
+              event_seq = j.event_seq + 1, updated_at = now()
+         FROM unnest($1::bigint[], $2::${type}[]) AS r(id, token)
+        WHERE j.id = ANY($1::bigint[]) AND j.id = r.id AND j.lease_token = r.token
+       RETURNING j.id, j.event_seq, j.attempt
+     ), events AS (
+       INSERT INTO ${q}.job_events (job_id, seq, attempt, type) SELECT id, event_seq, attempt, 'completed' FROM done
+     )
+     SELECT string_agg(id::text, ',') AS ids FROM done`
+
+interface Variant {
+  name: string
+  /** Run on the variant's database after the migrations. */
+  setup?: string
+  claim(db: Queryable): Promise<LeaseRef[]>
+  complete(db: Queryable, leases: LeaseRef[]): Promise<unknown>
+}
+
+const claimArgs = ['probe', 30_000, ['noop'], batch]
+const now: Omit<Variant, 'name'> = {
+  claim: (db) => claimJobs(db, q, { owner: 'probe', names: ['noop'], limit: batch, leaseTtlMs: 30_000 }),
+  complete: (db, leases) => completeJobs(db, q, leases),
+}
+const rowsVariant = (token: string, type: string): Omit<Variant, 'name'> => ({
+  claim: async (db) => {
+    const { rows } = await db.query<{ id: string; lease_token: string }>(rowsClaim(token), claimArgs)
+    return rows.map((r) => ({ id: r.id, leaseToken: r.lease_token }))
+  },
+  complete: (db, leases) => db.query(pairsComplete(type), [leases.map((l) => l.id), leases.map((l) => l.leaseToken)]),
+})
+
+const variants: Variant[] = [
+  { name: 'now', ...now },
+  { name: 'rows, pairs', ...rowsVariant(`nextval('${q}.jobs_lease_token_seq')`, 'bigint') },
+  {
+    name: 'uuid tokens',
+    setup: `ALTER TABLE ${q}.jobs ALTER COLUMN lease_token TYPE uuid USING NULL`,
+    ...rowsVariant('gen_random_uuid()', 'uuid'),
+  },
+  { name: 'now, no event primary key', setup: `ALTER TABLE ${q}.job_events DROP CONSTRAINT job_events_pkey`, ...now },
+  { name: 'now, no jobs_leases', setup: `DROP INDEX ${q}.jobs_leases`, ...now },
+]
+
+/** CPU time (user + system) of a process, in µs. */
+function cpuMicros(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100
+}
+
+interface Side {
+  v: Variant
+  claimer: Connection
+  acker: Connection
+  pids: [number, number]
+  cpu: [number, number]
+  ms: number
+  pending: LeaseRef[]
+}
+
+/** One connection with a dispatcher session, its statements prepared as the dispatcher's are. */
+interface Connection {
+  pool: pg.Pool
+  db: Queryable
+}
+
+async function connect(url: string, session: string): Promise<[Connection, number]> {
+  const pool = openActorPool(url, 1, 'statement-variants', session)
+  const { rows } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+  return [{ pool, db: preparedQueryable(pool) }, rows[0]?.pid ?? 0]
+}
+
+const server = await openServer()
+const sides: Side[] = []
+try {
+  for (const [i, v] of variants.entries()) {
+    const url = await server.createDatabase(`statement_variants_${i}`)
+    await (await JobQueue.connect({ pg: url })).close()
+    const [claimer, cp] = await connect(url, DISPATCHER_SESSION_SQL.claim)
+    const [acker, ap] = await connect(url, DISPATCHER_SESSION_SQL.ack)
+    if (v.setup !== undefined) await claimer.pool.query(v.setup)
+    sides.push({ v, claimer, acker, pids: [cp, ap], cpu: [0, 0], ms: 0, pending: [] })
+  }
+  const items = Array.from({ length: 1000 }, () => ({ name: 'noop', args: {} }))
+  const lines = [`${n} jobs, claims of ${batch}, µs per job: backend CPU of the claim and of the completion, wall time of both calls`, '']
+  lines.push('| variant | round | claim CPU | completion CPU | wall |', '|---|---:|---:|---:|---:|')
+  for (let round = 1; round <= rounds; round++) {
+    for (const s of sides) {
+      await s.claimer.pool.query(`TRUNCATE ${q}.jobs, ${q}.job_events RESTART IDENTITY`)
+      for (let i = 0; i < n; i += 1000) await insertJobs(s.claimer.db, q, items)
+      await s.claimer.pool.query(`VACUUM ANALYZE ${q}.jobs, ${q}.job_events`)
+      s.cpu = [0, 0]
+      s.ms = 0
+    }
+    const open = new Set(sides)
+    while (open.size > 0) {
+      for (const s of [...open]) {
+        const t = performance.now()
+        const c0 = cpuMicros(s.pids[0])
+        const claimed = await s.v.claim(s.claimer.db)
+        s.cpu[0] += cpuMicros(s.pids[0]) - c0
+        const a0 = cpuMicros(s.pids[1])
+        if (s.pending.length > 0) await s.v.complete(s.acker.db, s.pending)
+        s.cpu[1] += cpuMicros(s.pids[1]) - a0
+        s.ms += performance.now() - t
+        s.pending = claimed
+        if (claimed.length === 0) open.delete(s)
+      }
+    }
+    for (const s of sides) lines.push(`| ${s.v.name} | ${round} | ${(s.cpu[0] / n).toFixed(2)} | ${(s.cpu[1] / n).toFixed(2)} | ${((s.ms * 1000) / n).toFixed(2)} |`)
+  }
+  process.stdout.write(`${lines.join('\n')}\n`)
+} finally {
+  for (const s of sides) await Promise.all([s.claimer.pool.end(), s.acker.pool.end()])
+  await server.close()
+}
