@@ -9,10 +9,10 @@
  *
  *   npx tsx bench/jobs/statement-variants.ts [jobs=40000] [batch=250] [rounds=2]    # DATABASE_URL or a LocalPostgres
  *
- * Variants: `now` (the library's claimJobs/completeJobs), `rows, pairs` (a row per claimed job, acks
- * joined to their (id, token) pairs: before the JSON claim and the token match), `uuid tokens` (the
- * same with a gen_random_uuid() per claimed row: before migration 7); and `now` with an index dropped,
- * to price it: the events' primary key, `jobs_leases`.
+ * Variants: `now` (the library's claimJobs/completeJobs), `JSON claim` (the batch as one JSON text:
+ * tried, b7bba9d, and reverted), `pairs` (acks joined to their (id, token) pairs: before the token
+ * match), `uuid tokens` (the same with a gen_random_uuid() per claimed row: before migration 7); and
+ * `now` with an index dropped, to price it: the events' primary key, `jobs_leases`.
  */
 import { readFileSync } from 'node:fs'
 
@@ -31,8 +31,14 @@ const batch = Number(process.argv[3] ?? 250)
 const rounds = Number(process.argv[4] ?? 2)
 const q = quoteSchema('pulse')
 
-/** The claim of `rows, pairs` and `uuid tokens`: a row per job; `token` is the lease token's expression. */
-const rowsClaim = (token: string): string => `WITH claimed AS (
+const kRowsSelect = `SELECT id::text, name, args, args_bytes, attempt, max_attempts, priority, lease_token::text FROM claimed
+     ORDER BY claimed.priority DESC, claimed.id`
+/** The batch as one JSON text, a tuple per job (id and token first). */
+const kJsonSelect = `SELECT json_agg(json_build_array(id::text, lease_token::text, name, attempt, max_attempts, priority, args, encode(args_bytes, 'base64'))
+                     ORDER BY priority DESC, id)::text AS jobs FROM claimed`
+
+/** The claim as it was: `token` is the lease token's expression; `select` reads `claimed` (a row per job). */
+const claimText = (token: string, select = kRowsSelect): string => `WITH claimed AS (
        UPDATE ${q}.jobs j
           SET status = 'running', attempt = j.attempt + 1, lease_owner = $1, lease_token = ${token},
               lease_expires_at = now() + $2 * interval '1 millisecond', event_seq = j.event_seq + 1, updated_at = now()
@@ -48,8 +54,7 @@ const rowsClaim = (token: string): string => `WITH claimed AS (
        INSERT INTO ${q}.job_events (job_id, seq, attempt, type, data)
        SELECT id, event_seq, attempt, 'started', (SELECT jsonb_build_object('owner', $1::text)) FROM claimed
      )
-     SELECT id::text, name, args, args_bytes, attempt, max_attempts, priority, lease_token::text FROM claimed
-     ORDER BY claimed.priority DESC, claimed.id`
+     ${select}`
 
 /** The completion joined to its `(id, token)` pairs; `type` is the token's SQL type. */
 const pairsComplete = (type: string): string => `WITH done AS (
@@ -77,9 +82,10 @@ const now: Omit<Variant, 'name'> = {
   claim: (db) => claimJobs(db, q, { owner: 'probe', names: ['noop'], limit: batch, leaseTtlMs: 30_000 }),
   complete: (db, leases) => completeJobs(db, q, leases),
 }
-const rowsVariant = (token: string, type: string): Omit<Variant, 'name'> => ({
+const kSequenceToken = `nextval('${q}.jobs_lease_token_seq')`
+const pairsVariant = (token: string, type: string): Omit<Variant, 'name'> => ({
   claim: async (db) => {
-    const { rows } = await db.query<{ id: string; lease_token: string }>(rowsClaim(token), claimArgs)
+    const { rows } = await db.query<{ id: string; lease_token: string }>(claimText(token), claimArgs)
     return rows.map((r) => ({ id: r.id, leaseToken: r.lease_token }))
   },
   complete: (db, leases) => db.query(pairsComplete(type), [leases.map((l) => l.id), leases.map((l) => l.leaseToken)]),
@@ -87,11 +93,20 @@ const rowsVariant = (token: string, type: string): Omit<Variant, 'name'> => ({
 
 const variants: Variant[] = [
   { name: 'now', ...now },
-  { name: 'rows, pairs', ...rowsVariant(`nextval('${q}.jobs_lease_token_seq')`, 'bigint') },
+  {
+    name: 'JSON claim',
+    claim: async (db) => {
+      const { rows } = await db.query<{ jobs: string | null }>(claimText(kSequenceToken, kJsonSelect), claimArgs)
+      const tuples = JSON.parse(rows[0]?.jobs ?? '[]') as [string, string][]
+      return tuples.map(([id, leaseToken]) => ({ id, leaseToken }))
+    },
+    complete: now.complete,
+  },
+  { name: 'pairs', ...pairsVariant(kSequenceToken, 'bigint') },
   {
     name: 'uuid tokens',
     setup: `ALTER TABLE ${q}.jobs ALTER COLUMN lease_token TYPE uuid USING NULL`,
-    ...rowsVariant('gen_random_uuid()', 'uuid'),
+    ...pairsVariant('gen_random_uuid()', 'uuid'),
   },
   { name: 'now, no event primary key', setup: `ALTER TABLE ${q}.job_events DROP CONSTRAINT job_events_pkey`, ...now },
   { name: 'now, no jobs_leases', setup: `DROP INDEX ${q}.jobs_leases`, ...now },

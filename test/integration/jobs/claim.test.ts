@@ -77,7 +77,7 @@ describe('claim order (§11 #2, #3)', () => {
   })
 })
 
-describe('claimed jobs (one JSON text per claim)', () => {
+describe('claimed jobs', () => {
   it('come back with their args as stored, whatever their shape, their bytes, attempt and lease, in priority order', async () => {
     await withQueue(db.url, async (queue, { db: sql, q }) => {
       const name = uniqueName('shapes')
