@@ -13,24 +13,19 @@ import { JobQueue } from '../../actors/jobs/queue.js'
 import { claimJobs, completeJobs, type LeaseRef } from '../../transports/postgres/jobs/hot-path.js'
 import { type Queryable, quoteSchema } from '../../transports/postgres/jobs/queryable.js'
 import { exec, openServer } from './server.js'
+import { completionText, kCompletionGuard, swap } from './statement-text.js'
 
 const batch = Number(process.argv[2] ?? 440)
 const acks = Number(process.argv[3] ?? 40)
 const kOthers = [0, 2_000, 20_000]
 
-const kBefore = (q: string): string => `WITH done AS (
-       UPDATE ${q}.jobs j
-          SET status = 'completed', lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
-              event_seq = j.event_seq + 1, updated_at = now()
-         FROM unnest($1::bigint[], $2::bigint[]) AS r(id, token)
-        WHERE j.id = r.id AND j.lease_token = r.token AND j.status = 'running'
-       RETURNING j.id, j.event_seq, j.attempt
-     ), events AS (
-       INSERT INTO ${q}.job_events (job_id, seq, attempt, type) SELECT id, event_seq, attempt, 'completed' FROM done
-     )
-     SELECT string_agg(id::text, ',') AS ids FROM done`
-
 const q = quoteSchema('pulse')
+/** The completion as it was before migration 6: joined to its pairs, and naming the status. */
+const kBefore = swap(
+  await completionText(q),
+  kCompletionGuard,
+  `FROM unnest($1::bigint[], $2::bigint[]) AS r(id, token)\n        WHERE j.id = r.id AND j.lease_token = r.token AND j.status = 'running'`,
+)
 const server = await openServer()
 
 interface Side {
@@ -50,7 +45,7 @@ async function side(name: string, others: number, before: boolean): Promise<Side
   if (others > 0) await claimJobs(db, q, { owner: 'others', names: ['noop'], limit: others, leaseTtlMs: 3_600_000 })
   await exec(url, `VACUUM ANALYZE ${q}.jobs`)
   const ack = before
-    ? (leases: readonly LeaseRef[]) => db.query(kBefore(q), [leases.map((l) => l.id), leases.map((l) => l.leaseToken)])
+    ? (leases: readonly LeaseRef[]) => db.query(kBefore, [leases.map((l) => l.id), leases.map((l) => l.leaseToken)])
     : (leases: readonly LeaseRef[]) => completeJobs(db, q, leases)
   return { name, db, ack, ms: 0, end: () => pool.end() }
 }

@@ -14,8 +14,6 @@
  * match), `uuid tokens` (the same with a gen_random_uuid() per claimed row: before migration 7); and
  * `now` with an index dropped, to price it: the events' primary key, `jobs_leases`.
  */
-import { readFileSync } from 'node:fs'
-
 import type pg from 'pg'
 
 import { openActorPool, preparedQueryable } from '../../actors/jobs/actor-pg.js'
@@ -23,51 +21,33 @@ import { DISPATCHER_SESSION_SQL } from '../../actors/jobs/dispatcher.actor.js'
 import { JobQueue } from '../../actors/jobs/queue.js'
 import { insertJobs } from '../../transports/postgres/jobs/enqueue.js'
 import { claimJobs, completeJobs, type LeaseRef } from '../../transports/postgres/jobs/hot-path.js'
-import { type Queryable, quoteSchema } from '../../transports/postgres/jobs/queryable.js'
+import { type Queryable, quoteSchema, regclassLiteral } from '../../transports/postgres/jobs/queryable.js'
+import { cpuMicros } from '../lib/proc-cpu.js'
 import { openServer } from './server.js'
+import { completionText, kCompletionGuard, statementOf, swap } from './statement-text.js'
 
 const n = Number(process.argv[2] ?? 40_000)
 const batch = Number(process.argv[3] ?? 250)
 const rounds = Number(process.argv[4] ?? 2)
 const q = quoteSchema('pulse')
 
-const kRowsSelect = `SELECT id::text, name, args, args_bytes, attempt, max_attempts, priority, lease_token::text FROM claimed
-     ORDER BY claimed.priority DESC, claimed.id`
-/** The batch as one JSON text, a tuple per job (id and token first). */
-const kJsonSelect = `SELECT json_agg(json_build_array(id::text, lease_token::text, name, attempt, max_attempts, priority, args, encode(args_bytes, 'base64'))
-                     ORDER BY priority DESC, id)::text AS jobs FROM claimed`
+const kSequenceToken = `nextval(${regclassLiteral(q, 'jobs_lease_token_seq')})`
+const kClaim = await statementOf((db) => claimJobs(db, q, { owner: 'probe', names: ['noop'], limit: 1, leaseTtlMs: 1 }))
+const kComplete = await completionText(q)
 
-/** The claim as it was: `token` is the lease token's expression; `select` reads `claimed` (a row per job). */
-const claimText = (token: string, select = kRowsSelect): string => `WITH claimed AS (
-       UPDATE ${q}.jobs j
-          SET status = 'running', attempt = j.attempt + 1, lease_owner = $1, lease_token = ${token},
-              lease_expires_at = now() + $2 * interval '1 millisecond', event_seq = j.event_seq + 1, updated_at = now()
-        WHERE j.id = ANY(ARRAY(
-          SELECT id FROM ${q}.jobs
-           WHERE status IN ('pending', 'retrying') AND run_at <= now() AND name = ANY($3::text[])
-             AND NOT (SELECT paused FROM ${q}.dispatch_state WHERE id = 1)
-           ORDER BY priority DESC, run_at, id
-           LIMIT $4
-           FOR UPDATE SKIP LOCKED))
-       RETURNING j.id, j.name, j.args, j.args_bytes, j.attempt, j.max_attempts, j.priority, j.lease_token, j.event_seq
-     ), events AS (
-       INSERT INTO ${q}.job_events (job_id, seq, attempt, type, data)
-       SELECT id, event_seq, attempt, 'started', (SELECT jsonb_build_object('owner', $1::text)) FROM claimed
-     )
-     ${select}`
-
-/** The completion joined to its `(id, token)` pairs; `type` is the token's SQL type. */
-const pairsComplete = (type: string): string => `WITH done AS (
-       UPDATE ${q}.jobs j
-          SET status = 'completed', lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
-              event_seq = j.event_seq + 1, updated_at = now()
-         FROM unnest($1::bigint[], $2::${type}[]) AS r(id, token)
-        WHERE j.id = ANY($1::bigint[]) AND j.id = r.id AND j.lease_token = r.token
-       RETURNING j.id, j.event_seq, j.attempt
-     ), events AS (
-       INSERT INTO ${q}.job_events (job_id, seq, attempt, type) SELECT id, event_seq, attempt, 'completed' FROM done
-     )
-     SELECT string_agg(id::text, ',') AS ids FROM done`
+/** The library's claim with the lease token from `token`. */
+const claimText = (token: string): string => swap(kClaim, kSequenceToken, token)
+/** The library's claim returning the batch as one JSON text, a tuple per job (id and token first). */
+const kJsonClaim = swap(
+  kClaim,
+  `SELECT id::text, name, args, args_bytes, attempt, max_attempts, priority, lease_token::text FROM claimed
+     ORDER BY claimed.priority DESC, claimed.id`,
+  `SELECT json_agg(json_build_array(id::text, lease_token::text, name, attempt, max_attempts, priority, args, encode(args_bytes, 'base64'))
+                     ORDER BY priority DESC, id)::text AS jobs FROM claimed`,
+)
+/** The library's completion joined to its `(id, token)` pairs, as before the token match; `type`: the token's SQL type. */
+const pairsComplete = (type: string): string =>
+  swap(kComplete, kCompletionGuard, `FROM unnest($1::bigint[], $2::${type}[]) AS r(id, token)\n        WHERE j.id = ANY($1::bigint[]) AND j.id = r.id AND j.lease_token = r.token`)
 
 interface Variant {
   name: string
@@ -82,7 +62,6 @@ const now: Omit<Variant, 'name'> = {
   claim: (db) => claimJobs(db, q, { owner: 'probe', names: ['noop'], limit: batch, leaseTtlMs: 30_000 }),
   complete: (db, leases) => completeJobs(db, q, leases),
 }
-const kSequenceToken = `nextval('${q}.jobs_lease_token_seq')`
 const pairsVariant = (token: string, type: string): Omit<Variant, 'name'> => ({
   claim: async (db) => {
     const { rows } = await db.query<{ id: string; lease_token: string }>(claimText(token), claimArgs)
@@ -96,7 +75,7 @@ const variants: Variant[] = [
   {
     name: 'JSON claim',
     claim: async (db) => {
-      const { rows } = await db.query<{ jobs: string | null }>(claimText(kSequenceToken, kJsonSelect), claimArgs)
+      const { rows } = await db.query<{ jobs: string | null }>(kJsonClaim, claimArgs)
       const tuples = JSON.parse(rows[0]?.jobs ?? '[]') as [string, string][]
       return tuples.map(([id, leaseToken]) => ({ id, leaseToken }))
     },
@@ -111,12 +90,6 @@ const variants: Variant[] = [
   { name: 'now, no event primary key', setup: `ALTER TABLE ${q}.job_events DROP CONSTRAINT job_events_pkey`, ...now },
   { name: 'now, no jobs_leases', setup: `DROP INDEX ${q}.jobs_leases`, ...now },
 ]
-
-/** CPU time (user + system) of a process, in µs. */
-function cpuMicros(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100
-}
 
 interface Side {
   v: Variant
@@ -166,12 +139,12 @@ try {
     while (open.size > 0) {
       for (const s of [...open]) {
         const t = performance.now()
-        const c0 = cpuMicros(s.pids[0])
+        const c0 = cpuMicros(`/proc/${s.pids[0]}/stat`)
         const claimed = await s.v.claim(s.claimer.db)
-        s.cpu[0] += cpuMicros(s.pids[0]) - c0
-        const a0 = cpuMicros(s.pids[1])
+        s.cpu[0] += cpuMicros(`/proc/${s.pids[0]}/stat`) - c0
+        const a0 = cpuMicros(`/proc/${s.pids[1]}/stat`)
         if (s.pending.length > 0) await s.v.complete(s.acker.db, s.pending)
-        s.cpu[1] += cpuMicros(s.pids[1]) - a0
+        s.cpu[1] += cpuMicros(`/proc/${s.pids[1]}/stat`) - a0
         s.ms += performance.now() - t
         s.pending = claimed
         if (claimed.length === 0) open.delete(s)
