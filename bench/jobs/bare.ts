@@ -7,9 +7,10 @@
  * the ack returned.
  *
  * `bare SQL + history` is the same loop with the bookkeeping the spec asks of every transition and no
- * more: a fenced lease per claim (a token from a sequence, an expiry under a partial index for a reaper
- * to find), and an event row per transition ('started', 'completed') in the statement that makes it,
- * keyed `(job_id, seq)` for a job's history. Still one statement per cycle, one connection, no threads:
+ * more, kept as pulse keeps it: a fenced lease per claim (a token from a sequence, an expiry under a
+ * partial index for a reaper to find), and an event row per attempt, keyed `(job_id, seq)` for a job's
+ * history, written by the statement that ends it ('completed') and carrying the attempt's start (the
+ * claim's `locked_at` and `locked_by`; pulse's migration 8). Still one statement per cycle, one connection, no threads:
  * what those rows cost the loop itself (bench/jobs, BENCHMARKS.md "the bare loop with a history").
  */
 import pg from 'pg'
@@ -37,7 +38,8 @@ ALTER TABLE bare_jobs ADD COLUMN IF NOT EXISTS lease_token bigint, ADD COLUMN IF
 CREATE INDEX IF NOT EXISTS bare_jobs_leases ON bare_jobs (lease_expires_at) WHERE status = 1;
 CREATE SEQUENCE IF NOT EXISTS bare_lease_tokens;
 CREATE TABLE IF NOT EXISTS bare_events (
-  job_id bigint NOT NULL, seq int NOT NULL, type text NOT NULL, at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (job_id, seq));`
+  job_id bigint NOT NULL, seq int NOT NULL, type text NOT NULL, at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (job_id, seq));
+ALTER TABLE bare_events ADD COLUMN IF NOT EXISTS started_at timestamptz, ADD COLUMN IF NOT EXISTS owner text;`
 
 const kClaim = `
 WITH acked AS (UPDATE bare_jobs SET status = 2 WHERE id = ANY($3::bigint[]))
@@ -45,21 +47,19 @@ UPDATE bare_jobs SET status = 1, locked_by = $1, locked_at = now(), attempts = a
  WHERE id IN (SELECT id FROM bare_jobs WHERE queue = $2 AND status = 0 ORDER BY id FOR UPDATE SKIP LOCKED LIMIT ${kClaimMax})
 RETURNING id, payload`
 
-/** Acks `$3` (ids) fenced by `$4` (their tokens), claims the next batch under new leases; an event row per transition. */
+/** Acks `$3` (ids) fenced by `$4` (their tokens), claims the next batch under new leases; an event row per attempt. */
 const kHistoryClaim = `
 WITH acked AS (
   UPDATE bare_jobs SET status = 2, lease_token = NULL, lease_expires_at = NULL, event_seq = event_seq + 1
    WHERE id = ANY($3::bigint[]) AND lease_token = ANY($4::bigint[])
-  RETURNING id, event_seq
+  RETURNING id, event_seq, locked_at, locked_by
 ), acked_events AS (
-  INSERT INTO bare_events (job_id, seq, type) SELECT id, event_seq, 'completed' FROM acked
+  INSERT INTO bare_events (job_id, seq, type, started_at, owner) SELECT id, event_seq, 'completed', locked_at, locked_by FROM acked
 ), claimed AS (
   UPDATE bare_jobs SET status = 1, locked_by = $1, locked_at = now(), attempts = attempts + 1,
          lease_token = nextval('bare_lease_tokens'), lease_expires_at = now() + interval '30 seconds', event_seq = event_seq + 1
    WHERE id IN (SELECT id FROM bare_jobs WHERE queue = $2 AND status = 0 ORDER BY id FOR UPDATE SKIP LOCKED LIMIT ${kClaimMax})
-  RETURNING id, payload, lease_token, event_seq
-), claimed_events AS (
-  INSERT INTO bare_events (job_id, seq, type) SELECT id, event_seq, 'started' FROM claimed
+  RETURNING id, payload, lease_token
 )
 SELECT id, payload, lease_token::text FROM claimed`
 

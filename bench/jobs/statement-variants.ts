@@ -11,8 +11,9 @@
  *
  * Variants: `now` (the library's claimJobs/completeJobs), `JSON claim` (the batch as one JSON text:
  * tried, b7bba9d, and reverted), `pairs` (acks joined to their (id, token) pairs: before the token
- * match), `uuid tokens` (the same with a gen_random_uuid() per claimed row: before migration 7); and
- * `now` with an index dropped, to price it: the events' primary key, `jobs_leases`.
+ * match), `uuid tokens` (the same with a gen_random_uuid() per claimed row: before migration 7), `a
+ * 'started' row per claim` (before migration 8); and `now` with an index dropped, to price it: the
+ * events' primary key, `jobs_leases`.
  */
 import type pg from 'pg'
 
@@ -49,6 +50,24 @@ const kJsonClaim = swap(
 const pairsComplete = (type: string): string =>
   swap(kComplete, kCompletionGuard, `FROM unnest($1::bigint[], $2::${type}[]) AS r(id, token)\n        WHERE j.id = ANY($1::bigint[]) AND j.id = r.id AND j.lease_token = r.token`)
 
+/** The claim and completion before migration 8: a 'started' event row per claimed job, none carried by the completion. */
+const kStartedRowClaim = swap(
+  swap(kClaim, 'started_at = now(), ', ''),
+  `RETURNING j.id, j.name, j.args, j.args_bytes, j.attempt, j.max_attempts, j.priority, j.lease_token
+     )`,
+  `RETURNING j.id, j.name, j.args, j.args_bytes, j.attempt, j.max_attempts, j.priority, j.lease_token, j.event_seq
+     ), events AS (
+       INSERT INTO ${q}.job_events (job_id, seq, attempt, type, data)
+       SELECT id, event_seq, attempt, 'started', (SELECT jsonb_build_object('owner', $1::text)) FROM claimed
+     )`,
+)
+const kStartedRowComplete = swap(
+  swap(kComplete, 'RETURNING j.id, j.event_seq, j.attempt, j.started_at, j.lease_owner', 'RETURNING j.id, j.event_seq, j.attempt'),
+  `INSERT INTO ${q}.job_events (job_id, seq, attempt, type, started_at, owner)
+       SELECT id, event_seq, attempt, 'completed', started_at, lease_owner FROM done`,
+  `INSERT INTO ${q}.job_events (job_id, seq, attempt, type) SELECT id, event_seq, attempt, 'completed' FROM done`,
+)
+
 interface Variant {
   name: string
   /** Run on the variant's database after the migrations. */
@@ -70,6 +89,14 @@ const pairsVariant = (token: string, type: string): Omit<Variant, 'name'> => ({
   complete: (db, leases) => db.query(pairsComplete(type), [leases.map((l) => l.id), leases.map((l) => l.leaseToken)]),
 })
 
+const startedRows: Omit<Variant, 'name'> = {
+  claim: async (db) => {
+    const { rows } = await db.query<{ id: string; lease_token: string }>(kStartedRowClaim, claimArgs)
+    return rows.map((r) => ({ id: r.id, leaseToken: r.lease_token }))
+  },
+  complete: (db, leases) => db.query(kStartedRowComplete, [leases.map((l) => l.id), leases.map((l) => l.leaseToken)]),
+}
+
 const variants: Variant[] = [
   { name: 'now', ...now },
   {
@@ -87,6 +114,7 @@ const variants: Variant[] = [
     setup: `ALTER TABLE ${q}.jobs ALTER COLUMN lease_token TYPE uuid USING NULL`,
     ...pairsVariant('gen_random_uuid()', 'uuid'),
   },
+  { name: "a 'started' row per claim (before migration 8)", ...startedRows },
   { name: 'now, no event primary key', setup: `ALTER TABLE ${q}.job_events DROP CONSTRAINT job_events_pkey`, ...now },
   { name: 'now, no jobs_leases', setup: `DROP INDEX ${q}.jobs_leases`, ...now },
 ]

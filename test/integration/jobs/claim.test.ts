@@ -148,7 +148,7 @@ describe('claim race (§11 #10)', () => {
       // More than one claimer took part (the race was real).
       expect(claimedBy.filter((mine) => mine.length > 0).length).toBeGreaterThan(1)
       const { rows } = await sql.query<{ job_id: string; attempt: number; n: number }>(
-        `SELECT e.job_id::text, e.attempt, count(*)::int AS n FROM ${q}.job_events e JOIN ${q}.jobs j ON j.id = e.job_id
+        `SELECT e.job_id::text, e.attempt, count(*)::int AS n FROM ${q}.job_history e JOIN ${q}.jobs j ON j.id = e.job_id
           WHERE j.name = $1 AND e.type = 'started' GROUP BY e.job_id, e.attempt`,
         [name],
       )
@@ -254,6 +254,138 @@ describe('fencing tokens from a sequence (migration 7)', () => {
       await expect(completeJobs(sql, q, [{ id, leaseToken: 'not-a-token' }])).rejects.toMatchObject({ code: 'PULSE_ERR_PG_QUERY', data: { sqlstate: '22P02' } })
       expect(await queue.getJob(id)).toMatchObject({ status: 'running', attempt: 1 })
     })
+  })
+})
+
+describe("an attempt's start on the row that ends it (migration 8)", () => {
+  /** The job's history as (seq, type, attempt, owner) and its event rows, counted. */
+  async function trail(queue: Parameters<Parameters<typeof withQueue>[1]>[0], sql: Queryable, q: string, id: string) {
+    const job = await queue.getJob(id)
+    const { rows } = await sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${q}.job_events WHERE job_id = $1`, [id])
+    return {
+      history: job?.history.map((e) => [e.seq, e.type, e.attempt, (e.data as { owner?: string } | undefined)?.owner]),
+      at: Object.fromEntries(job?.history.map((e) => [`${e.type}${e.attempt}`, e.at.getTime()]) ?? []),
+      rows: rows[0]?.n,
+    }
+  }
+
+  it('a claim writes no event row; the history shows the start (time, owner) while it runs and after it ends, on every path', async () => {
+    await withQueue(db.url, async (queue, { db: sql, q }) => {
+      const name = uniqueName('start')
+      const [done, retried, canceled, reaped, pending] = await queue.enqueueMany(Array.from({ length: 5 }, (_, i) => ({ name: `${name}_${i}`, args: i })))
+      const claimOne = async (i: number, owner: string) => {
+        const [job] = await claimJobs(sql, q, { owner, names: [`${name}_${i}`], limit: 1, leaseTtlMs: kLease })
+        if (job === undefined) throw new Error(`${name}_${i} was not claimable`)
+        return job
+      }
+
+      const a = await claimOne(0, 'w1')
+      const running = await trail(queue, sql, q, done ?? '')
+      expect(running.history).toEqual([
+        [1, 'enqueued', 0, undefined],
+        [2, 'started', 1, 'w1'],
+      ])
+      expect(running.rows).toBe(0)
+      await completeJobs(sql, q, [a])
+      const completed = await trail(queue, sql, q, done ?? '')
+      expect(completed.history).toEqual([...(running.history ?? []), [3, 'completed', 1, undefined]])
+      expect(completed.at.started1).toBe(running.at.started1)
+      expect(completed.at.completed1).toBeGreaterThanOrEqual(completed.at.started1 ?? Infinity)
+      expect(completed.rows).toBe(1)
+
+      const b1 = await claimOne(1, 'w1')
+      await failJobs(sql, q, [{ ...b1, error: { message: 'once' }, retryAt: new Date(Date.now() - 1) }])
+      const b2 = await claimOne(1, 'w2')
+      await completeJobs(sql, q, [b2])
+      const twice = await trail(queue, sql, q, retried ?? '')
+      expect(twice.history).toEqual([
+        [1, 'enqueued', 0, undefined],
+        [2, 'started', 1, 'w1'],
+        [3, 'failed', 1, undefined],
+        [4, 'retrying', 1, undefined],
+        [5, 'started', 2, 'w2'],
+        [6, 'completed', 2, undefined],
+      ])
+      expect(twice.rows).toBe(3)
+      expect(twice.at.started2).toBeGreaterThan(twice.at.started1 ?? Infinity)
+
+      await claimOne(2, 'w3')
+      await queue.cancel(canceled ?? '')
+      expect((await trail(queue, sql, q, canceled ?? '')).history).toEqual([
+        [1, 'enqueued', 0, undefined],
+        [2, 'started', 1, 'w3'],
+        [3, 'canceled', 1, undefined],
+      ])
+
+      await claimOne(3, 'w4')
+      await sql.query(`UPDATE ${q}.jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [reaped])
+      expect(await reapExpiredLeases(sql, q, 10, () => new Date(Date.now() + 60_000))).toEqual([{ id: reaped, status: 'retrying', attempt: 1 }])
+      expect((await trail(queue, sql, q, reaped ?? '')).history).toEqual([
+        [1, 'enqueued', 0, undefined],
+        [2, 'started', 1, 'w4'],
+        [3, 'failed', 1, undefined],
+        [4, 'retrying', 1, undefined],
+      ])
+
+      // A job canceled before any attempt shows no start.
+      await queue.cancel(pending ?? '')
+      expect((await trail(queue, sql, q, pending ?? '')).history).toEqual([
+        [1, 'enqueued', 0, undefined],
+        [2, 'canceled', 0, undefined],
+      ])
+    })
+  })
+
+  it("attempts started before the upgrade, or by an older worker, keep their own 'started' row and show it once", async () => {
+    const schema = uniqueName('upgrade8')
+    const q = quoteSchema(schema)
+    const pool = new pg.Pool({ connectionString: db.url, max: 2 })
+    /** A claim as migration 7's workers make it: a 'started' row, no started_at. */
+    const olderClaim = (id: string, owner: string) =>
+      pool.query(
+        `WITH claimed AS (
+           UPDATE ${q}.jobs SET status = 'running', attempt = attempt + 1, lease_owner = $2, lease_token = nextval('${schema}.jobs_lease_token_seq'),
+                  lease_expires_at = now() + interval '1 minute', event_seq = event_seq + 1
+            WHERE id = $1 RETURNING id, event_seq, attempt)
+         INSERT INTO ${q}.job_events (job_id, seq, attempt, type, data) SELECT id, event_seq, attempt, 'started', jsonb_build_object('owner', $2::text) FROM claimed`,
+        [id, owner],
+      )
+    const lease = async (id: string) => {
+      const { rows } = await pool.query<{ lease_token: string }>(`SELECT lease_token::text FROM ${q}.jobs WHERE id = $1`, [id])
+      return { id, leaseToken: rows[0]?.lease_token ?? '' }
+    }
+    const history = async (id: string) => {
+      const { rows } = await pool.query<{ seq: number; type: string; attempt: number }>(`SELECT seq, type, attempt FROM ${q}.job_history WHERE job_id = $1 ORDER BY seq`, [id])
+      return rows.map((r) => [r.seq, r.type, r.attempt])
+    }
+    try {
+      await migrate(pool, { schema, migrations: PULSE_MIGRATIONS.slice(0, 7) })
+      const { rows } = await pool.query<{ id: string }>(`INSERT INTO ${q}.jobs (name) VALUES ('old'), ('old') RETURNING id::text`)
+      const [before, mixed] = rows.map((r) => r.id) as [string, string]
+      await olderClaim(before, 'old-worker')
+      await migrate(pool, { schema })
+      const once: unknown[] = [
+        [1, 'enqueued', 0],
+        [2, 'started', 1],
+      ]
+      expect(await history(before)).toEqual(once)
+      expect(await completeJobs(pool, q, [await lease(before)])).toEqual([before])
+      expect(await history(before)).toEqual([...once, [3, 'completed', 1]])
+
+      // Attempt 1 by this version (started_at stamped), attempt 2 by an older worker: its completion
+      // carries attempt 1's stale started_at, and the view shows attempt 2's own row only.
+      const [first] = await claim(pool, q, ['old'])
+      expect(first?.id).toBe(mixed)
+      await failJobs(pool, q, [{ id: mixed, leaseToken: first?.leaseToken ?? '', error: null, retryAt: new Date(Date.now() - 1) }])
+      await olderClaim(mixed, 'old-worker')
+      const twice: unknown[] = [...once, [3, 'failed', 1], [4, 'retrying', 1], [5, 'started', 2]]
+      expect(await history(mixed)).toEqual(twice)
+      await completeJobs(pool, q, [await lease(mixed)])
+      expect(await history(mixed)).toEqual([...twice, [6, 'completed', 2]])
+    } finally {
+      await pool.query(`DROP SCHEMA IF EXISTS ${q} CASCADE`)
+      await pool.end()
+    }
   })
 })
 

@@ -144,7 +144,7 @@ it('20 dispatchers over 4 processes race for 1,000 jobs: each (job, attempt) is 
 
     // The database's history: exactly one started record per (job, attempt), and one attempt per job.
     const { rows } = await pool.query<{ job_id: string; attempt: number; n: number }>(
-      `SELECT e.job_id::text, e.attempt, count(*)::int AS n FROM ${q}.job_events e JOIN ${q}.jobs j ON j.id = e.job_id
+      `SELECT e.job_id::text, e.attempt, count(*)::int AS n FROM ${q}.job_history e JOIN ${q}.jobs j ON j.id = e.job_id
         WHERE j.name = $1 AND e.type = 'started' GROUP BY e.job_id, e.attempt`,
       [name],
     )

@@ -84,7 +84,7 @@ it('passes claimBatchMax to its worker: no claim takes more jobs than that', asy
     await completed
     // A claim is one statement, so its 'started' events share one transaction timestamp.
     const { rows } = await q[kJobQueueInternals].db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM pulse_batch.job_events WHERE type = 'started' GROUP BY at`,
+      `SELECT count(*)::int AS n FROM pulse_batch.job_history WHERE type = 'started' GROUP BY at`,
     )
     expect(rows.reduce((sum, r) => sum + r.n, 0)).toBe(10)
     expect(Math.max(...rows.map((r) => r.n))).toBeLessThanOrEqual(3)

@@ -68,7 +68,7 @@ it('three scheduler replicas fire each occurrence of an every() schedule exactly
   for (const row of completed) expect(runs.filter((r) => r.id === row.id)).toEqual([expect.objectContaining({ attempt: 1 })])
   expect(runs).toHaveLength(completed.length)
   const { rows: started } = await pool.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM ${q}.job_events e JOIN ${q}.jobs j ON j.id = e.job_id WHERE j.schedule_id = $1 AND e.type = 'started'`,
+    `SELECT count(*)::int AS n FROM ${q}.job_history e JOIN ${q}.jobs j ON j.id = e.job_id WHERE j.schedule_id = $1 AND e.type = 'started'`,
     [schedule.id],
   )
   expect(started[0]?.n).toBe(runs.length)

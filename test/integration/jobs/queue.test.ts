@@ -290,7 +290,7 @@ describe('connect', () => {
         expect(ctx.q).toBe(`"${schema}"`)
         expect(await queue.dispatchStatus()).toEqual({ paused: false, reason: undefined, pausedAt: undefined })
         const { rows } = await ctx.db.query<{ id: number }>(`SELECT id FROM ${ctx.q}.migrations ORDER BY id`)
-        expect(rows.map((r) => r.id)).toEqual([1, 2, 3, 4, 5, 6, 7])
+        expect(rows.map((r) => r.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8])
         // Migration 4: the unique keys are partial and the status-bearing name index is gone.
         const { rows: indexes } = await ctx.db.query<{ indexname: string; indexdef: string }>(
           `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'jobs' ORDER BY indexname`,

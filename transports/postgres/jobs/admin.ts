@@ -6,7 +6,8 @@
  * tells an unknown id from a job in a status that does not allow the transition.
  *
  * - cancel: pending | running | retrying → canceled. A running job's lease is dropped, so its worker's
- *   late completion, failure or renewal changes nothing (they are fenced on status and lease token).
+ *   late completion, failure or renewal changes nothing (they are fenced on status and lease token);
+ *   the 'canceled' row then ends the attempt, so it carries the attempt's start (hot-path.ts).
  * - requeue: dead → pending, runnable now, with `attempt` back to 0 (a fresh attempt budget); the
  *   'requeued' event keeps the attempt count it had.
  */
@@ -28,15 +29,19 @@ export type TransitionOutcome =
 /** Cancels the job unless it already finished (completed, dead, canceled). */
 export async function cancelJob(db: Queryable, q: string, id: string, note: OperatorNote): Promise<TransitionOutcome> {
   const { rows } = await db.query<{ id: string; attempt: number }>(
-    `WITH canceled AS (
+    `WITH target AS (
+       SELECT id, status = 'running' AS ran FROM ${q}.jobs WHERE id = $1 AND status = ANY($2::text[]) FOR UPDATE
+     ), canceled AS (
        UPDATE ${q}.jobs j
-          SET status = 'canceled', lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
-              event_seq = j.event_seq + 1, updated_at = now()
-        WHERE j.id = $1 AND j.status = ANY($2::text[])
-       RETURNING j.id, j.event_seq, j.attempt
+          SET status = 'canceled', lease_token = NULL, lease_expires_at = NULL, event_seq = j.event_seq + 1, updated_at = now()
+         FROM target t
+        WHERE j.id = t.id AND j.status = ANY($2::text[])
+       RETURNING j.id, j.event_seq, j.attempt, t.ran, j.started_at, j.lease_owner
      ), events AS (
-       INSERT INTO ${q}.job_events (job_id, seq, attempt, type, data)
-       SELECT id, event_seq, attempt, 'canceled', jsonb_strip_nulls(jsonb_build_object('actor', $3::text, 'reason', $4::text)) FROM canceled
+       INSERT INTO ${q}.job_events (job_id, seq, attempt, type, data, started_at, owner)
+       SELECT id, event_seq, attempt, 'canceled', jsonb_strip_nulls(jsonb_build_object('actor', $3::text, 'reason', $4::text)),
+              CASE WHEN ran THEN started_at END, CASE WHEN ran THEN lease_owner END
+         FROM canceled
      )
      SELECT id::text, attempt FROM canceled`,
     [id, CANCELABLE_STATUSES, note.actor, note.reason ?? null],

@@ -15,7 +15,11 @@
  * one primary-key lookup per row at any table size (written `id IN (…)`, the planner hash-joined a
  * sequential scan of the whole table on small or freshly truncated tables, a cost that grew with
  * every dead row version during a bulk run).
- * Each transition bumps `event_seq` and appends its `job_events` row in the same statement.
+ * Each transition bumps `event_seq` and appends its `job_events` row in the same statement — but for
+ * the claim (migration 8): it stamps `started_at` on the job (the owner is `lease_owner`), and the row
+ * that ends the attempt carries both, from which `job_history` shows the 'started' entry at the seq the
+ * claim took. So the claim writes the job's new version only, and an attempt leaves one event row.
+ * `lease_owner` and `started_at` stay after the attempt: the owner and start of the last lease.
  */
 import { bigintArray, idList, type Queryable, regclassLiteral, textPerSchema } from './queryable.js'
 
@@ -39,15 +43,16 @@ export interface ClaimOptions {
 
 /**
  * One `FOR UPDATE SKIP LOCKED` pick over the ready rows ($1 owner, $2 lease ms, $3 names, $4 limit),
- * leased in the same UPDATE, with its 'started' events. A row per job: the batch as one JSON text was
- * tried (b7bba9d) and moved ~2 µs per job from the jobs thread to the server, the one resource every
- * worker shares, and put a whole batch of large args in one string.
+ * leased and stamped `started_at` in the same UPDATE (the attempt's 'started' entry, see the top of the
+ * module). A row per job: the batch as one JSON text was tried (b7bba9d) and moved ~2 µs per job from
+ * the jobs thread to the server, the one resource every worker shares, and put a whole batch of large
+ * args in one string.
  */
 const claimSql = textPerSchema(
   (q) => `WITH claimed AS (
        UPDATE ${q}.jobs j
           SET status = 'running', attempt = j.attempt + 1, lease_owner = $1, lease_token = nextval(${regclassLiteral(q, 'jobs_lease_token_seq')}),
-              lease_expires_at = now() + $2 * interval '1 millisecond', event_seq = j.event_seq + 1, updated_at = now()
+              lease_expires_at = now() + $2 * interval '1 millisecond', event_seq = j.event_seq + 1, started_at = now(), updated_at = now()
         WHERE j.id = ANY(ARRAY(
           SELECT id FROM ${q}.jobs
            WHERE status IN ('pending', 'retrying') AND run_at <= now() AND name = ANY($3::text[])
@@ -55,10 +60,7 @@ const claimSql = textPerSchema(
            ORDER BY priority DESC, run_at, id
            LIMIT $4
            FOR UPDATE SKIP LOCKED))
-       RETURNING j.id, j.name, j.args, j.args_bytes, j.attempt, j.max_attempts, j.priority, j.lease_token, j.event_seq
-     ), events AS (
-       INSERT INTO ${q}.job_events (job_id, seq, attempt, type, data)
-       SELECT id, event_seq, attempt, 'started', (SELECT jsonb_build_object('owner', $1::text)) FROM claimed
+       RETURNING j.id, j.name, j.args, j.args_bytes, j.attempt, j.max_attempts, j.priority, j.lease_token
      )
      SELECT id::text, name, args, args_bytes, attempt, max_attempts, priority, lease_token::text FROM claimed
      ORDER BY claimed.priority DESC, claimed.id`,
@@ -117,12 +119,12 @@ function leaseArrays(jobs: readonly LeaseRef[]): [ids: string | readonly string[
 const completeSql = textPerSchema(
   (q) => `WITH done AS (
        UPDATE ${q}.jobs j
-          SET status = 'completed', lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
-              event_seq = j.event_seq + 1, updated_at = now()
+          SET status = 'completed', lease_token = NULL, lease_expires_at = NULL, event_seq = j.event_seq + 1, updated_at = now()
         WHERE ${kLeaseHeld}
-       RETURNING j.id, j.event_seq, j.attempt
+       RETURNING j.id, j.event_seq, j.attempt, j.started_at, j.lease_owner
      ), events AS (
-       INSERT INTO ${q}.job_events (job_id, seq, attempt, type) SELECT id, event_seq, attempt, 'completed' FROM done
+       INSERT INTO ${q}.job_events (job_id, seq, attempt, type, started_at, owner)
+       SELECT id, event_seq, attempt, 'completed', started_at, lease_owner FROM done
      )
      SELECT string_agg(id::text, ',') AS ids FROM done`,
 )
@@ -156,17 +158,17 @@ export function failJobs(db: Queryable, q: string, jobs: readonly FailedJob[]): 
 const failText = (q: string, guard: string): string => `WITH failed AS (
        UPDATE ${q}.jobs j
           SET status = CASE WHEN r.retry_at IS NULL THEN 'dead' ELSE 'retrying' END,
-              run_at = coalesce(r.retry_at, j.run_at), last_error = r.error,
-              lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
+              run_at = coalesce(r.retry_at, j.run_at), last_error = r.error, lease_token = NULL, lease_expires_at = NULL,
               event_seq = j.event_seq + 2, updated_at = now()
          FROM unnest($1::bigint[], $2::bigint[], $3::jsonb[], $4::timestamptz[]) AS r(id, token, error, retry_at)
         WHERE ${kLeaseHeld} AND j.lease_token = r.token ${guard}
-       RETURNING j.id, j.event_seq, j.attempt, j.status, r.error, r.retry_at
+       RETURNING j.id, j.event_seq, j.attempt, j.status, j.started_at, j.lease_owner, r.error, r.retry_at
      ), events AS (
-       INSERT INTO ${q}.job_events (job_id, seq, attempt, type, data)
-       SELECT id, event_seq - 1, attempt, 'failed', jsonb_build_object('error', error) FROM failed
+       INSERT INTO ${q}.job_events (job_id, seq, attempt, type, data, started_at, owner)
+       SELECT id, event_seq - 1, attempt, 'failed', jsonb_build_object('error', error), started_at, lease_owner FROM failed
        UNION ALL
-       SELECT id, event_seq, attempt, status, CASE WHEN retry_at IS NULL THEN NULL ELSE jsonb_build_object('retryAt', retry_at) END FROM failed
+       SELECT id, event_seq, attempt, status, CASE WHEN retry_at IS NULL THEN NULL ELSE jsonb_build_object('retryAt', retry_at) END, NULL, NULL
+         FROM failed
      )
      SELECT id::text, status, attempt FROM failed`
 

@@ -10,6 +10,7 @@ import { sql as leanIndexes } from './000004-jobs-lean-indexes.js'
 import { sql as jobHistory } from './000005-job-history.js'
 import { sql as leaseTokenIffRunning } from './000006-lease-token-iff-running.js'
 import { sql as leaseTokenSequence } from './000007-lease-token-sequence.js'
+import { sql as startOnAttemptEnd } from './000008-start-on-attempt-end.js'
 
 /** One schema change. `sql` runs in a transaction of its own with `search_path` set to the target schema. */
 export interface Migration {
@@ -29,4 +30,5 @@ export const PULSE_MIGRATIONS: readonly Migration[] = Object.freeze([
   Object.freeze({ id: 5, name: 'job-history', sql: jobHistory }),
   Object.freeze({ id: 6, name: 'lease-token-iff-running', sql: leaseTokenIffRunning }),
   Object.freeze({ id: 7, name: 'lease-token-sequence', sql: leaseTokenSequence }),
+  Object.freeze({ id: 8, name: 'start-on-attempt-end', sql: startOnAttemptEnd }),
 ])
