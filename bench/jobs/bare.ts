@@ -141,9 +141,20 @@ async function startLoop(url: string, statement: ClaimStatement, concurrency: nu
   }
 }
 
-/** The bare loop; `{ history: true }`: with leases and an event row per transition ('bare SQL + history'). */
-export function bareAdapter(url: string, options: { history?: boolean } = {}): JobsAdapter {
+/** `loops` claim loops at once, each on its own connection with its share of the handlers. */
+async function startLoops(loops: number, ...args: Parameters<typeof startLoop>): Promise<Loop> {
+  const [url, statement, concurrency, handler, onAcked] = args
+  const all = await Promise.all(Array.from({ length: loops }, () => startLoop(url, statement, Math.ceil(concurrency / loops), handler, onAcked)))
+  return { stop: async () => void (await Promise.all(all.map((l) => l.stop()))) }
+}
+
+/**
+ * The bare loop; `{ history: true }`: with leases and an event row per attempt ('bare SQL + history');
+ * `{ loops: k }`: k loops at once on k connections, the handlers shared out ('… ×k').
+ */
+export function bareAdapter(url: string, options: { history?: boolean; loops?: number } = {}): JobsAdapter {
   let pool: pg.Pool | undefined
+  const loops = options.loops ?? 1
   const history = options.history === true
   const statement = history ? kWithHistory : kBare
   const tables = history ? 'bare_jobs, bare_events' : 'bare_jobs'
@@ -154,7 +165,7 @@ export function bareAdapter(url: string, options: { history?: boolean } = {}): J
   }
 
   return {
-    name: history ? 'bare SQL + history' : 'bare SQL',
+    name: (history ? 'bare SQL + history' : 'bare SQL') + (loops > 1 ? ` ×${loops}` : ''),
     async setup() {
       await exec(url, kSchema)
       if (history) await exec(url, kHistorySchema)
@@ -166,7 +177,8 @@ export function bareAdapter(url: string, options: { history?: boolean } = {}): J
       let acked = 0
       let resolveDone!: (t: number) => void
       const done = new Promise<number>((r) => (resolveDone = r))
-      const loop = await startLoop(
+      const loop = await startLoops(
+        loops,
         url,
         statement,
         concurrency,
@@ -193,7 +205,8 @@ export function bareAdapter(url: string, options: { history?: boolean } = {}): J
       const p = pool as pg.Pool
       await clean()
       const recorder = new LatencyRecorder()
-      const loop = await startLoop(
+      const loop = await startLoops(
+        loops,
         url,
         statement,
         options.concurrency,

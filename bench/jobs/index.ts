@@ -8,6 +8,7 @@
  *   npm run bench:jobs -- --quick          # smoke: 5,000 jobs, 0.5 s + 3 s steady phases, 1 M → 100 k backlog
  *   npm run bench:jobs -- --only bulk,steady,statements,claim   --json FILE    --steady-seconds N   --rates 1000,200
  *   npm run bench:jobs -- --prefetch 450   # the prefetch of the `pulse+prefetch` variant (default 450: a claim window of 500)
+ *   npm run bench:jobs -- --bare-loops 2   # also both bare loops run 2 at once, on 2 connections ('bare SQL ×2', …)
  *
  * Round k runs every variant once per phase, in the same order (bulk, then steady at each rate), so the
  * variants share the machine's conditions and ratios are taken within a round. Markdown goes to stdout,
@@ -28,8 +29,8 @@ import { statementsPerJob, type StatementCount } from './statements.js'
 import { type JobsResults, resultsMarkdown, targetsMarkdown } from './table.js'
 
 const kUsage = `npm run bench:jobs -- [--rounds N] [--quick] [--only bulk,steady,statements,claim] [--json FILE]
-                      [--steady-seconds N] [--rates 1000,200] [--prefetch 450]`
-const args = suiteArgs(kUsage, ['only', 'json', 'rates', 'steady-seconds', 'prefetch'])
+                      [--steady-seconds N] [--rates 1000,200] [--prefetch 450] [--bare-loops K]`
+const args = suiteArgs(kUsage, ['only', 'json', 'rates', 'steady-seconds', 'prefetch', 'bare-loops'])
 const ctx = args.ctx
 const option = (name: string): string | undefined => args.string(name.slice(2))
 const only = new Set((option('--only') ?? 'bulk,steady,statements,claim').split(','))
@@ -59,6 +60,13 @@ const adapters: JobsAdapter[] = [
   graphileAdapter(await server.createDatabase('bench_graphile')),
   pgBossAdapter(await server.createDatabase('bench_pgboss')),
 ]
+const kBareLoops = Number(option('--bare-loops') ?? 1)
+if (kBareLoops > 1) {
+  adapters.push(
+    bareAdapter(await server.createDatabase('bench_bare_loops'), { loops: kBareLoops }),
+    bareAdapter(await server.createDatabase('bench_bare_history_loops'), { history: true, loops: kBareLoops }),
+  )
+}
 const names = adapters.map((a) => a.name)
 const bulk = new Map<string, BulkResult[]>(names.map((n) => [n, []]))
 const steady = new Map<number, Map<string, SteadyResult[]>>(kRates.map((r) => [r, new Map(names.map((n) => [n, []]))]))

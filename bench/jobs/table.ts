@@ -68,6 +68,14 @@ export function resultsMarkdown(r: JobsResults, rates: readonly number[]): strin
     ['bare SQL + history', 'bare SQL'],
     ['pulse+prefetch', 'bare SQL + history'],
     ['graphile-worker', 'bare SQL + history'],
+    // The bare loops run k at once (`--bare-loops k`): against the one loop, graphile and pulse.
+    ...r.adapters
+      .filter((name) => / ×\d+$/.test(name))
+      .flatMap((name): [string, string][] => [
+        [name, name.replace(/ ×\d+$/, '')],
+        [name, 'graphile-worker'],
+        ['pulse+prefetch', name],
+      ]),
   ]
   const ran = (name: string): boolean => (r.bulk.get(name)?.length ?? 0) > 0
   for (const [a, b] of pairs) if (ran(a) && ran(b)) ratioRows.push([`${a} ÷ ${b}, bulk e2e`, fmtRatio(ratios(e2e(a), e2e(b)))])
