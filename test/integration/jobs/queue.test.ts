@@ -282,6 +282,23 @@ describe('connect', () => {
     }
   })
 
+  it('refuses an unknown role and an unknown database at once, with the server\'s typed, non-retryable error', async () => {
+    const url = (change: (u: URL) => void): string => {
+      const u = new URL(db.url)
+      change(u)
+      return u.toString()
+    }
+    // Class 28 (invalid authorization): 28000 for a role that does not exist, 28P01 where the server checks passwords.
+    await expect(JobQueue.connect({ pg: url((u) => (u.username = uniqueName('no_role'))) })).rejects.toMatchObject({
+      code: 'PULSE_ERR_PG_QUERY',
+      data: { sqlstate: expect.stringMatching(/^28/) as unknown, retryable: false },
+    })
+    await expect(JobQueue.connect({ pg: url((u) => (u.pathname = `/${uniqueName('no_db')}`)) })).rejects.toMatchObject({
+      code: 'PULSE_ERR_PG_QUERY',
+      data: { sqlstate: '3D000', retryable: false },
+    })
+  })
+
   it('migrates a new schema on connect', async () => {
     const schema = uniqueName('jq')
     await withQueue(
