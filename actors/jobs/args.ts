@@ -22,64 +22,109 @@ export interface EncodedArgs {
 /** Checks `value` and returns how to store it; `name` is the argument's name in errors. */
 export function encodeArgs(value: unknown, name = 'args'): EncodedArgs {
   if (value instanceof Uint8Array) return { argsBytes: value }
-  checkJson(value, name, new Set())
+  checkJson(value, { name, parent: undefined, key: undefined }, [])
   return { args: value }
 }
 
 const kMaxDepth = 1_000
 
-function refuse(path: string, what: string): never {
+/**
+ * Where a value is, as a chain of keys from the argument's name: spelled out (`args.user.tags[2]`)
+ * only when something is refused, so a valid argument costs no string per key.
+ */
+interface Where {
+  readonly name: string
+  readonly parent: Where | undefined
+  readonly key: string | number | undefined
+}
+
+function pathOf(where: Where): string {
+  const { parent, key } = where
+  if (parent === undefined) return where.name
+  const base = pathOf(parent)
+  if (typeof key === 'number') return `${base}[${key}]`
+  return /^[A-Za-z_$][\w$]*$/.test(key ?? '') ? `${base}.${key}` : `${base}[${JSON.stringify(key)}]`
+}
+
+function at(parent: Where, key: string | number): Where {
+  return { name: parent.name, parent, key }
+}
+
+function refuse(where: Where, what: string, suffix = ''): never {
+  const path = pathOf(where) + suffix
   throw new InvalidArgumentError(`${path} must be JSON-serialisable: ${what}`, { data: { option: path } })
 }
 
-function checkJson(value: unknown, path: string, ancestors: Set<object>): void {
+function checkJson(value: unknown, where: Where, ancestors: object[]): void {
   switch (typeof value) {
     case 'string':
-      checkText(value, path)
+      checkText(value, where)
       return
     case 'boolean':
       return
     case 'number':
-      if (!Number.isFinite(value)) refuse(path, `${value} is not a JSON number`)
+      if (!Number.isFinite(value)) refuse(where, `${value} is not a JSON number`)
       return
     case 'undefined':
-      return refuse(path, 'it is undefined')
+      return refuse(where, 'it is undefined')
     case 'function':
-      return refuse(path, 'it is a function')
+      return refuse(where, 'it is a function')
     case 'symbol':
-      return refuse(path, 'it is a symbol')
+      return refuse(where, 'it is a symbol')
     case 'bigint':
-      return refuse(path, 'it is a bigint (pass it as a string)')
+      return refuse(where, 'it is a bigint (pass it as a string)')
     case 'object':
       if (value === null) return
-      checkObject(value, path, ancestors)
+      checkObject(value, where, ancestors)
   }
 }
 
-function checkObject(value: object, path: string, ancestors: Set<object>): void {
-  if (ancestors.has(value)) refuse(path, 'it refers to itself (a cycle)')
-  if (ancestors.size >= kMaxDepth) refuse(path, `it nests deeper than ${kMaxDepth} levels`)
-  if (value instanceof Map || value instanceof Set) refuse(path, `a ${value.constructor.name} would be stored as {} (convert it to an array or object)`)
-  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) refuse(path, 'bytes are only accepted as the whole args (a Uint8Array)')
+function checkObject(value: object, where: Where, ancestors: object[]): void {
+  if (ancestors.includes(value)) refuse(where, 'it refers to itself (a cycle)')
+  if (ancestors.length >= kMaxDepth) refuse(where, `it nests deeper than ${kMaxDepth} levels`)
+  if (value instanceof Map || value instanceof Set) refuse(where, `a ${value.constructor.name} would be stored as {} (convert it to an array or object)`)
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) refuse(where, 'bytes are only accepted as the whole args (a Uint8Array)')
   const toJSON = (value as { toJSON?: unknown }).toJSON
   if (typeof toJSON === 'function') {
-    checkJson(toJSON.call(value) as unknown, path, ancestors)
+    checkJson(toJSON.call(value) as unknown, where, ancestors)
     return
   }
-  ancestors.add(value)
+  ancestors.push(value)
   if (Array.isArray(value)) {
-    value.forEach((item: unknown, i) => checkJson(item, `${path}[${i}]`, ancestors))
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i]
+      if (!isStorableLeaf(item)) checkJson(item, at(where, i), ancestors)
+    }
   } else {
-    for (const [key, item] of Object.entries(value)) {
-      const itemPath = `${path}${/^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`}`
-      checkText(key, `${itemPath} (the key)`)
-      if (item !== undefined) checkJson(item, itemPath, ancestors)
+    const record = value as Record<string, unknown>
+    for (const key of Object.keys(record)) {
+      const item = record[key]
+      if (!isStorableText(key)) checkText(key, at(where, key), ' (the key)')
+      if (item !== undefined && !isStorableLeaf(item)) checkJson(item, at(where, key), ancestors)
     }
   }
-  ancestors.delete(value)
+  ancestors.pop()
 }
 
-function checkText(text: string, path: string): void {
-  if (text.includes('\0')) refuse(path, 'it contains a NUL character, which PostgreSQL cannot store')
-  if (!text.isWellFormed()) refuse(path, 'it contains a lone surrogate (not valid Unicode)')
+/** A value stored as it is, with nothing below it: checked without a `Where`. */
+function isStorableLeaf(value: unknown): boolean {
+  switch (typeof value) {
+    case 'string':
+      return isStorableText(value)
+    case 'boolean':
+      return true
+    case 'number':
+      return Number.isFinite(value)
+    default:
+      return value === null
+  }
+}
+
+function isStorableText(text: string): boolean {
+  return !text.includes('\0') && text.isWellFormed()
+}
+
+function checkText(text: string, where: Where, suffix = ''): void {
+  if (text.includes('\0')) refuse(where, 'it contains a NUL character, which PostgreSQL cannot store', suffix)
+  if (!text.isWellFormed()) refuse(where, 'it contains a lone surrogate (not valid Unicode)', suffix)
 }

@@ -225,6 +225,9 @@ describe('enqueue', () => {
         [{ text: 'a\u0000b' }, 'args.text'],
         [{ text: 'lone \ud800' }, 'args.text'],
         [{ 'odd key': 1n }, 'args["odd key"]'],
+        [{ a: [{ b: [1, Infinity] }] }, 'args.a[0].b[1]'],
+        [[{ ok: 'yes' }, { no: Symbol('s') }], 'args[1].no'],
+        [{ 'k\u0000': 1 }, 'args["k\\u0000"] (the key)'],
       ]
       for (const [args, path] of cases) {
         const error = await queue.enqueue(name, args).catch((e: unknown) => e)
