@@ -205,6 +205,34 @@ describe('enqueue', () => {
     }
   })
 
+  it('stores names and args that need quoting as given, in either insert form and by single enqueues', async () => {
+    await withQueue(db.url, async (queue) => {
+      const base = uniqueName('quote')
+      const names = ['a"b', 'c\\d', 'e,f', '{g}', ' h ', 'NULL', 'ü€𝄞', "it's"].map((n) => `${base}${n}`)
+      const args: unknown[] = [
+        'a "quoted" \\ string, {with} braces',
+        { 'k"ey': ['x\\y', '', null, -0.5, 1e300, true], nested: { deep: [[{}], []] }, 'ü€𝄞': '\n\t' },
+        null,
+        [],
+        42,
+        'NULL',
+        { sql: "'); DROP TABLE jobs; --" },
+        '{"looks": "like json"}',
+      ]
+      const items = names.map((name, i) => ({ name, args: args[i] }))
+      const check = async (ids: string[]): Promise<void> => {
+        const jobs = await Promise.all(ids.map((id) => queue.getJob(id)))
+        expect(jobs.map((j) => [j?.name, j?.args])).toEqual(items.map((item) => [item.name, item.args]))
+      }
+      // All defaults: names as one text[] literal, args as one JSON array.
+      await check(await queue.enqueueMany(items))
+      // With an option on one row: every column as an array of its own.
+      await check(await queue.enqueueMany(items.map((item, i) => (i === 0 ? { ...item, priority: 1 } : item))))
+      // Single enqueues, sent together by the group commit.
+      await check(await Promise.all(items.map((item) => queue.enqueue(item.name, item.args))))
+    })
+  })
+
   it('refuses args that are not JSON-serialisable with PULSE_ERR_INVALID_ARG naming where (§11 #36)', async () => {
     await withQueue(db.url, async (queue) => {
       const name = uniqueName('bad')

@@ -5,7 +5,7 @@
  * is its row (`created_at`, `event_seq` 1), and `job_history` (migration 5) shows it as the 'enqueued'
  * entry of seq 1, so the transitions after it are the only event rows.
  */
-import { idList, type Queryable, textPerSchema } from './queryable.js'
+import { idList, type Queryable, textArray, textPerSchema } from './queryable.js'
 
 export interface NewJob {
   name: string
@@ -62,11 +62,11 @@ export async function insertJobs(db: Queryable, q: string, jobs: readonly NewJob
   return ids as string[]
 }
 
-/** A keyless insert of `columns` (`values` per row, from `unnest` of `arrays`), its ids back as one text. */
-function keylessInsert(q: string, columns: string, arrays: string, values: string): string {
+/** A keyless insert of `columns` (`values` per row, from the set-returning `rows`), its ids back as one text. */
+function keylessInsert(q: string, columns: string, rows: string, values: string): string {
   return `WITH inserted AS (
        INSERT INTO ${q}.jobs (${columns})
-       SELECT ${values} FROM unnest(${arrays}) WITH ORDINALITY AS t(${columns}, ord) ORDER BY ord
+       SELECT ${values} FROM ${rows} WITH ORDINALITY AS t(${columns}, ord) ORDER BY ord
        RETURNING id
      )
      SELECT string_agg(id::text, ',' ORDER BY id) AS ids FROM inserted`
@@ -76,13 +76,18 @@ const keylessInsertSql = textPerSchema((q) =>
   keylessInsert(
     q,
     'name, args, args_bytes, priority, run_at, max_attempts',
-    '$1::text[], $2::jsonb[], $3::bytea[], $4::int[], $5::timestamptz[], $6::int[]',
+    'unnest($1::text[], $2::jsonb[], $3::bytea[], $4::int[], $5::timestamptz[], $6::int[])',
     'name, args, args_bytes, coalesce(priority, 0), coalesce(run_at, now()), coalesce(max_attempts, 5)',
   ),
 )
 
-/** The commonest case of all: every row takes the defaults of its options (and has JSON args). */
-const plainInsertSql = textPerSchema((q) => keylessInsert(q, 'name, args', '$1::text[], $2::jsonb[]', 'name, args'))
+/**
+ * The commonest case of all: every row takes the defaults of its options and has JSON args. The names
+ * go as one text[] literal (`textArray`), the args as one JSON array, split by the server: as a
+ * `jsonb[]` the driver escaped every quote of every arg into an array literal (~1.5 µs a job for an
+ * 8-key payload, measured), where one `JSON.stringify` of the batch escapes nothing twice.
+ */
+const plainInsertSql = textPerSchema((q) => keylessInsert(q, 'name, args', 'ROWS FROM (unnest($1::text[]), jsonb_array_elements($2::jsonb))', 'name, args'))
 
 /**
  * The common case: no row carries a unique key (the unique indexes on keys are partial, so such rows
@@ -99,7 +104,7 @@ const plainInsertSql = textPerSchema((q) => keylessInsert(q, 'name, args', '$1::
 async function insertKeyless(db: Queryable, q: string, jobs: readonly NewJob[]): Promise<string[]> {
   const plain = jobs.every((j) => j.argsBytes === undefined && j.priority === undefined && j.runAt === undefined && j.maxAttempts === undefined)
   const { rows } = plain
-    ? await db.query<{ ids: string }>(plainInsertSql(q), [jobs.map((j) => j.name), jobs.map(argsJson)])
+    ? await db.query<{ ids: string }>(plainInsertSql(q), [textArray(jobs.map((j) => j.name)), JSON.stringify(jobs.map((j) => j.args ?? null))])
     : await db.query<{ ids: string }>(keylessInsertSql(q), baseColumns(jobs))
   return idList(rows[0]?.ids)
 }
@@ -115,9 +120,9 @@ async function existingId(db: Queryable, q: string, job: NewJob | undefined): Pr
 }
 
 /** $1–$6 of both inserts, column by column: name, args (JSON text or null), args bytes, priority, run_at, max_attempts. */
-function baseColumns(jobs: readonly NewJob[]): unknown[][] {
+function baseColumns(jobs: readonly NewJob[]): unknown[] {
   return [
-    jobs.map((j) => j.name),
+    textArray(jobs.map((j) => j.name)),
     jobs.map(argsJson),
     jobs.map((j) => (j.argsBytes === undefined ? null : Buffer.from(j.argsBytes))),
     jobs.map((j) => j.priority ?? null),
