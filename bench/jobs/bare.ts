@@ -10,8 +10,9 @@
  * more, kept as pulse keeps it: a fenced lease per claim (a token from a sequence, an expiry under a
  * partial index for a reaper to find), and an event row per attempt, keyed `(job_id, seq)` for a job's
  * history, written by the statement that ends it ('completed') and carrying the attempt's start (the
- * claim's `locked_at` and `locked_by`; pulse's migration 8). Still one statement per cycle, one connection, no threads:
- * what those rows cost the loop itself (bench/jobs, BENCHMARKS.md "the bare loop with a history").
+ * claim's `locked_at` and `locked_by`; pulse's migration 8). Still one statement per cycle, one
+ * connection, no threads: what those rows cost the loop itself (bench/jobs, BENCHMARKS.md "the bare
+ * loop with a history").
  */
 import pg from 'pg'
 
