@@ -26,7 +26,7 @@ export type ConnectionConfig = string | Readonly<Record<string, unknown>>
 export interface JobColumns {
   id: string[]
   name: string[]
-  args: unknown[]
+  argsJson: (string | null)[]
   argsBytes: (Buffer | null)[]
   attempt: number[]
   maxAttempts: number[]
@@ -38,7 +38,7 @@ export function toJobColumns(jobs: readonly ClaimedJob[]): JobColumns {
   return {
     id: jobs.map((j) => j.id),
     name: jobs.map((j) => j.name),
-    args: jobs.map((j) => j.args),
+    argsJson: jobs.map((j) => j.argsJson),
     argsBytes: jobs.map((j) => j.argsBytes),
     attempt: jobs.map((j) => j.attempt),
     maxAttempts: jobs.map((j) => j.maxAttempts),
@@ -51,7 +51,7 @@ export function fromJobColumns(c: JobColumns): ClaimedJob[] {
   return c.id.map((id, i) => ({
     id,
     name: c.name[i] as string,
-    args: c.args[i],
+    argsJson: c.argsJson[i] ?? null,
     argsBytes: c.argsBytes[i] ?? null,
     attempt: c.attempt[i] as number,
     maxAttempts: c.maxAttempts[i] as number,

@@ -49,7 +49,7 @@ import { abortable, withTimeout } from '../../runtime/lifecycle.js'
 import { checkDurationMs, checkFunction, checkInteger, checkKnownKeys, checkNumber, checkSignal, checkString } from '../../runtime/options.js'
 import { trackResource } from '../../runtime/resource-tracker.js'
 import { Runtime } from '../../runtime/runtime.js'
-import { type ClaimedJob, type FailedJob, type LeaseRef, renewLeases } from '../../transports/postgres/jobs/hot-path.js'
+import { type ClaimedJob, type FailedJob, type LeaseRef, parseArgs, renewLeases } from '../../transports/postgres/jobs/hot-path.js'
 import { setJobProgress } from '../../transports/postgres/jobs/progress.js'
 import { quoteSchema } from '../../transports/postgres/jobs/queryable.js'
 import { type Backoff, backoffDelayMs, backoffTable, checkBackoff, DEFAULT_BACKOFF_UNIT_MS } from './backoff.js'
@@ -701,7 +701,7 @@ export class JobWorker {
         this.#report(held, error)
       }, timeoutMs)
     }
-    const args = job.argsBytes ?? job.args
+    const args = parseArgs(job)
     const outcome = reg.thread === undefined ? this.#invoke(held, args) : this.#invokeInThread(held, args, this.#signal(held))
     const running: Promise<void> = outcome.then(
       () => this.#attemptEnded(held, running, timer, undefined),

@@ -5,7 +5,7 @@
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
-import { claimJobs, completeJobs, failJobs, reapExpiredLeases, renewLeases } from '../../../transports/postgres/jobs/hot-path.js'
+import { claimJobs, completeJobs, failJobs, parseArgs, reapExpiredLeases, renewLeases } from '../../../transports/postgres/jobs/hot-path.js'
 import { type Queryable, quoteSchema } from '../../../transports/postgres/jobs/queryable.js'
 import { migrate } from '../../../transports/postgres/migrate.js'
 import { PULSE_MIGRATIONS } from '../../../transports/postgres/migrations/index.js'
@@ -59,7 +59,7 @@ describe('claim order (§11 #2, #3)', () => {
       const normal = await queue.enqueue(name, 'normal')
       const high = await queue.enqueue(name, 'high', { priority: 2_000_000_000 })
       const claimed = await claim(sql, q, [name], 10)
-      expect(claimed.map((j) => [j.id, j.priority, j.args])).toEqual([
+      expect(claimed.map((j) => [j.id, j.priority, parseArgs(j)])).toEqual([
         [high, 2_000_000_000, 'high'],
         [normal, 0, 'normal'],
         [low, -1, 'low'],
@@ -86,7 +86,10 @@ describe('claimed jobs', () => {
       const bytesId = await queue.enqueue(name, new Uint8Array([0, 1, 254, 255]), { priority: -1 })
       const claimed = await claim(sql, q, [name], 10)
       expect(claimed.map((j) => j.id)).toEqual([...ids, bytesId])
-      expect(claimed.slice(0, shapes.length).map((j) => j.args)).toEqual(shapes)
+      expect(claimed.slice(0, shapes.length).map((j) => parseArgs(j))).toEqual(shapes)
+      // The args come as the server's JSON text, parsed where the handler runs; bytes as bytes.
+      expect(claimed.slice(0, shapes.length).every((j) => typeof j.argsJson === 'string')).toBe(true)
+      expect(claimed.at(-1)?.argsJson).toBeNull()
       expect(claimed.map((j) => [j.name, j.attempt, j.maxAttempts, j.priority])).toEqual([...shapes.map((_, i) => [name, 1, 3 + i, 10 - i]), [name, 1, 5, -1]])
       expect(claimed.slice(0, shapes.length).every((j) => j.argsBytes === null)).toBe(true)
       const bytes = claimed.at(-1)?.argsBytes
