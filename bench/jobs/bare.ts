@@ -151,9 +151,10 @@ async function startLoops(loops: number, ...args: Parameters<typeof startLoop>):
 
 /**
  * The bare loop; `{ history: true }`: with leases and an event row per attempt ('bare SQL + history');
- * `{ loops: k }`: k loops at once on k connections, the handlers shared out ('… ×k').
+ * `{ loops: k }`: k loops at once on k connections, the handlers shared out ('… ×k'); `args`: the bulk
+ * phase's payload (`{}` when undefined).
  */
-export function bareAdapter(url: string, options: { history?: boolean; loops?: number } = {}): JobsAdapter {
+export function bareAdapter(url: string, options: { history?: boolean; loops?: number; args?: unknown } = {}): JobsAdapter {
   let pool: pg.Pool | undefined
   const loops = options.loops ?? 1
   const history = options.history === true
@@ -190,7 +191,7 @@ export function bareAdapter(url: string, options: { history?: boolean; loops?: n
         },
       )
       try {
-        const payloads = Array.from({ length: 1000 }, () => '{}')
+        const payloads = Array.from({ length: 1000 }, () => JSON.stringify(options.args ?? {}))
         const t0 = performance.now()
         for (let sent = 0; sent < n; sent += 1000) {
           await p.query('INSERT INTO bare_jobs (queue, payload) SELECT $1, unnest($2::jsonb[])', ['noop', sent + 1000 <= n ? payloads : payloads.slice(0, n - sent)])

@@ -5,7 +5,9 @@
  * 20 ms while it lives), from /proc. On a box shared with other work, CPU per job is steadier than
  * jobs/s. Also the share of both cores that was busy (from /proc/stat) over the phase.
  *
- *   npx tsx bench/jobs/drain-probe.ts [prefetch] [jobs] [claimBatchMax|-] [rounds]     # OWN_RUNTIME=1: a runtime per phase
+ *   npx tsx bench/jobs/drain-probe.ts [prefetch] [jobs] [claimBatchMax|-] [rounds] [args: {}|8keys]     # OWN_RUNTIME=1: a runtime per phase
+ *
+ * `8keys`: every job's args are an 8-key payload (an array and a nested object among them) instead of `{}`.
  */
 import pg from 'pg'
 
@@ -16,16 +18,31 @@ import { bareAdapter } from './bare.js'
 import { pulseAdapter } from './pulse.js'
 import { openServer } from './server.js'
 
+const kEightKeys = {
+  to: 'a@b.com',
+  subject: 'Hello there',
+  userId: 12345,
+  tags: ['a', 'b', 'c'],
+  locale: 'en-GB',
+  template: 'welcome',
+  retry: true,
+  meta: { source: 'signup', campaign: 'x1' },
+}
+
 const prefetch = Number(process.argv[2] ?? 0)
 const n = Number(process.argv[3] ?? 20_000)
 const claimBatchMax = process.argv[4] === undefined || process.argv[4] === '-' ? undefined : Number(process.argv[4])
 const rounds = Number(process.argv[5] ?? 3)
+const args = process.argv[6] === '8keys' ? kEightKeys : {}
 
 const server = await openServer()
 const admin = new pg.Client({ connectionString: server.url('postgres') })
 try {
   await admin.connect()
-  const sides: JobsAdapter[] = [pulseAdapter(await server.createDatabase('probe_drain'), prefetch, { claimBatchMax, ownRuntime: process.env.OWN_RUNTIME === '1' }), bareAdapter(await server.createDatabase('probe_bare'))]
+  const sides: JobsAdapter[] = [
+    pulseAdapter(await server.createDatabase('probe_drain'), prefetch, { claimBatchMax, ownRuntime: process.env.OWN_RUNTIME === '1', args }),
+    bareAdapter(await server.createDatabase('probe_bare'), { args }),
+  ]
   for (const a of sides) {
     await a.setup()
     await a.bulk(5_000, 50)

@@ -24,9 +24,10 @@ export async function cleanPulse(url: string, schema = kPulseSchema): Promise<vo
 
 /**
  * `prefetch`: jobs claimed beyond `concurrency` (the queue's default is 0); named `pulse+prefetch` when
- * set. `claimBatchMax`: the queue's option (its default when undefined).
+ * set. `claimBatchMax`: the queue's option (its default when undefined). `args`: the bulk phase's job
+ * args (`{}` when undefined).
  */
-export function pulseAdapter(url: string, prefetch = 0, options: { claimBatchMax?: number | undefined; ownRuntime?: boolean } = {}): JobsAdapter {
+export function pulseAdapter(url: string, prefetch = 0, options: { claimBatchMax?: number | undefined; ownRuntime?: boolean; args?: unknown } = {}): JobsAdapter {
   const connect = (): Promise<JobQueue> => JobQueue.connect({ pg: url, schema: kPulseSchema, claimBatchMax: options.claimBatchMax })
   let runtime: Runtime | undefined
   /** The adapter's runtime, started on first use (setup alone starts none); undefined: the worker's own. */
@@ -49,7 +50,7 @@ export function pulseAdapter(url: string, prefetch = 0, options: { claimBatchMax
           if (++completed === n) resolveDone(performance.now())
         })
         await q.start({ concurrency, prefetch, runtime: await shared() })
-        const items = Array.from({ length: 1000 }, () => ({ name: 'noop', args: {} }))
+        const items = Array.from({ length: 1000 }, () => ({ name: 'noop', args: options.args ?? {} }))
         const t0 = performance.now()
         for (let sent = 0; sent < n; sent += 1000) await q.enqueueMany(sent + 1000 <= n ? items : items.slice(0, n - sent))
         const submitted = performance.now()
