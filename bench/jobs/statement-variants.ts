@@ -41,7 +41,7 @@ const claimText = (token: string): string => swap(kClaim, kSequenceToken, token)
 /** The library's claim returning the batch as one JSON text, a tuple per job (id and token first). */
 const kJsonClaim = swap(
   kClaim,
-  `SELECT id::text, name, args, args_bytes, attempt, max_attempts, priority, lease_token::text FROM claimed
+  `SELECT id::text, name, args::text AS args_json, args_bytes, attempt, max_attempts, priority, lease_token::text FROM claimed
      ORDER BY claimed.priority DESC, claimed.id`,
   `SELECT json_agg(json_build_array(id::text, lease_token::text, name, attempt, max_attempts, priority, args, encode(args_bytes, 'base64'))
                      ORDER BY priority DESC, id)::text AS jobs FROM claimed`,
