@@ -34,6 +34,7 @@ export type {
   JobSummary,
   ListJobsOptions,
   OperatorOptions,
+  PruneJobsOptions,
   ScheduleInfo,
   ScheduleOptions,
   TransactionClient,

@@ -3,11 +3,12 @@
  * schedules. Each runs in one transaction with its audit-log row (who, what, on what, why), so an
  * action and its record commit together or not at all. A refused action writes nothing.
  */
-import { JobNotFoundError, JobStateError, ScheduleNotFoundError } from '../../runtime/errors.js'
-import { checkKnownKeys } from '../../runtime/options.js'
+import { InvalidArgumentError, JobNotFoundError, JobStateError, ScheduleNotFoundError } from '../../runtime/errors.js'
+import { checkInteger, checkKnownKeys } from '../../runtime/options.js'
 import { cancelJob, requeueJob, type TransitionOutcome } from '../../transports/postgres/jobs/admin.js'
 import { appendAudit } from '../../transports/postgres/jobs/audit.js'
 import { setDispatchPaused } from '../../transports/postgres/jobs/pause.js'
+import { PRUNABLE_STATUSES, pruneJobs } from '../../transports/postgres/jobs/prune.js'
 import type { Queryable } from '../../transports/postgres/jobs/queryable.js'
 import { deleteSchedule, setSchedulePaused, upsertSchedule } from '../../transports/postgres/jobs/schedules.js'
 import { CANCELABLE_STATUSES, REQUEUABLE_STATUSES, type JobStatus } from '../../transports/postgres/jobs/status.js'
@@ -15,7 +16,7 @@ import { encodeArgs } from './args.js'
 import { checkId, type JobQueueInternals } from './internal.js'
 import { checkScheduleSpec, firstOccurrence } from './schedule-spec.js'
 import { checkText } from './submit.js'
-import type { DispatchStatus, OperatorOptions, ScheduleOptions } from './types.js'
+import type { DispatchStatus, OperatorOptions, PruneJobsOptions, ScheduleOptions } from './types.js'
 
 interface Note {
   actor: string
@@ -134,6 +135,40 @@ export async function removeSchedule(ctx: JobQueueInternals, id: string, options
     await appendAudit(tx, ctx.q, { ...note, action: 'schedule.delete', target: `schedule:${scheduleId}` })
     return true
   })
+}
+
+/** A hundred years, the longest `delayMs` too. */
+const kMaxAgeMs = 100 * 365 * 24 * 3_600_000
+const kMaxPruneLimit = 100_000
+
+/**
+ * Deletes finished jobs (and their events) older than `olderThanMs`, at most `limit` of them, in one
+ * transaction with its audit row; resolves to how many went. Call it again while it returns `limit`.
+ */
+export async function prune(ctx: JobQueueInternals, options: PruneJobsOptions): Promise<{ deleted: number }> {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError('options must be { olderThanMs, statuses?, limit?, actor?, reason? }', { data: { option: 'options' } })
+  }
+  const note = checkNote(ctx, options, ['actor', 'reason', 'olderThanMs', 'statuses', 'limit'])
+  const olderThanMs = checkInteger(options.olderThanMs, 'options.olderThanMs', { min: 0, max: kMaxAgeMs })
+  const limit = options.limit === undefined ? 10_000 : checkInteger(options.limit, 'options.limit', { min: 1, max: kMaxPruneLimit })
+  const statuses = options.statuses === undefined ? PRUNABLE_STATUSES : checkStatuses(options.statuses)
+  const before = new Date(Date.now() - olderThanMs)
+  return transaction(ctx, 'pruneJobs', async (tx) => {
+    const deleted = await pruneJobs(tx, ctx.q, { before, statuses, limit })
+    await appendAudit(tx, ctx.q, { ...note, action: 'job.prune', target: 'jobs', data: { deleted, before, statuses, limit } })
+    return { deleted }
+  })
+}
+
+function checkStatuses(value: unknown): readonly JobStatus[] {
+  const ok = Array.isArray(value) && value.length > 0 && value.every((s) => (PRUNABLE_STATUSES as readonly unknown[]).includes(s))
+  if (!ok) {
+    throw new InvalidArgumentError(`options.statuses must be a non-empty list of ${PRUNABLE_STATUSES.join(', ')} (jobs that may still run are never pruned)`, {
+      data: { option: 'options.statuses' },
+    })
+  }
+  return value as JobStatus[]
 }
 
 function checkReason(value: unknown): string | undefined {

@@ -42,6 +42,7 @@ import type {
   JobStats,
   ListJobsOptions,
   OperatorOptions,
+  PruneJobsOptions,
   ScheduleInfo,
   ScheduleOptions,
 } from './types.js'
@@ -156,6 +157,15 @@ export class JobQueue implements AsyncDisposable {
   /** Moves a dead-lettered job back to pending with a fresh attempt budget; `JobStateError` otherwise. */
   requeue(id: string, options: OperatorOptions = {}): Promise<void> {
     return this.#call('requeue', () => operator.requeue(this.#internals, id, options))
+  }
+
+  /**
+   * Deletes finished jobs (completed, dead, canceled) older than `olderThanMs`, with their history, at
+   * most `limit` (10,000) per call, the oldest first; resolves to how many went. Jobs that may still run
+   * are never deleted. Recorded in the audit log.
+   */
+  pruneJobs(options: PruneJobsOptions): Promise<{ deleted: number }> {
+    return this.#call('pruneJobs', () => operator.prune(this.#internals, options))
   }
 
   // ---- dispatch ----

@@ -57,6 +57,16 @@ export interface OperatorOptions {
   reason?: string | undefined
 }
 
+/** Which finished jobs `pruneJobs` deletes, and who asks. */
+export interface PruneJobsOptions extends OperatorOptions {
+  /** Jobs finished (completed, dead or canceled) at least this long ago. */
+  olderThanMs: number
+  /** @default ['completed', 'dead', 'canceled'] */
+  statuses?: readonly ('completed' | 'dead' | 'canceled')[] | undefined
+  /** Most jobs deleted by this call (the oldest ids first). @default 10_000 */
+  limit?: number | undefined
+}
+
 /** One transition in a job's history. */
 export type JobHistoryEntry = JobEventRecord
 

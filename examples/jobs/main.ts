@@ -1,5 +1,5 @@
 // The durable job queue in one file: handlers, a retry whose side effect is keyed by (job id, attempt),
-// priorities, a schedule, a long job kept alive by the watchdog, and a CPU-bound handler on a thread.
+// priorities, a schedule, a long job kept alive by the watchdog, a CPU-bound handler on a thread, and pruning.
 // Run: DATABASE_URL=postgres://… npx tsx examples/jobs/main.ts
 import assert from 'node:assert/strict'
 
@@ -71,6 +71,11 @@ try {
   assert.equal(long?.attempt, 1, 'the long job kept its lease: one attempt')
   console.log(`report order: ${order.join(', ')}; schedule ticks so far: ${ticks}`)
   console.log('stats:', JSON.stringify((await q.stats()).byName))
+  // Retention: finished jobs stay, with their history, until pruned. A deployment keeps a window
+  // ({ olderThanMs: 7 * 86_400_000 }, say, from a schedule); the example clears what it completed.
+  const { deleted } = await q.pruneJobs({ olderThanMs: 0, statuses: ['completed'], reason: 'example clean-up' })
+  assert.equal(await q.getJob(emailId), undefined, 'the completed email job was pruned')
+  console.log(`pruned ${deleted} completed jobs`)
   await q.deleteSchedule(scheduleId)
 } finally {
   await q.close()

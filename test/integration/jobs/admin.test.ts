@@ -269,3 +269,82 @@ describe('audit log (§11 #39)', () => {
     )
   })
 })
+
+describe('pruneJobs', () => {
+  /** Backdates the jobs' last change by `ms` (their status's time: what a prune compares). */
+  async function age(ctx: JobQueueInternals, ids: readonly string[], ms: number): Promise<void> {
+    await ctx.db.query(`UPDATE ${ctx.q}.jobs SET updated_at = updated_at - $2 * interval '1 millisecond' WHERE id = ANY($1::bigint[])`, [ids, ms])
+  }
+
+  async function eventRows(ctx: JobQueueInternals, ids: readonly string[]): Promise<number> {
+    const { rows } = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${ctx.q}.job_events WHERE job_id = ANY($1::bigint[])`, [ids])
+    return rows[0]?.n ?? 0
+  }
+
+  it('deletes finished jobs older than the cutoff with their history, never one that may still run, and records it', async () => {
+    await withQueue(db.url, async (queue, ctx) => {
+      const day = 86_400_000
+      const old = await jobInEachStatus(queue, ctx, uniqueName('old'))
+      const fresh = await jobInEachStatus(queue, ctx, uniqueName('fresh'))
+      const all = [...Object.values(old), ...Object.values(fresh)]
+      await age(ctx, Object.values(old), 2 * day)
+      const finished = [old.completed, old.dead, old.canceled]
+      expect(await eventRows(ctx, finished)).toBeGreaterThan(0)
+
+      expect(await queue.pruneJobs({ olderThanMs: day, actor: 'ops', reason: 'keep a day' })).toEqual({ deleted: 3 })
+      const left = await Promise.all(all.map(async (id) => [id, (await queue.getJob(id))?.status]))
+      expect(left.filter(([, status]) => status === undefined).map(([id]) => id).sort()).toEqual([...finished].sort())
+      expect(await eventRows(ctx, finished)).toBe(0)
+      const [entry] = await queue.auditLog({ limit: 1 })
+      expect(entry).toMatchObject({ actor: 'ops', action: 'job.prune', target: 'jobs', reason: 'keep a day', data: { deleted: 3, statuses: ['completed', 'dead', 'canceled'] } })
+      // Nothing older is left: a second call deletes nothing.
+      expect(await queue.pruneJobs({ olderThanMs: day })).toEqual({ deleted: 0 })
+    })
+  })
+
+  it('takes only the statuses asked for, at most `limit` per call, the oldest first; a pruned key is free again', async () => {
+    await withQueue(db.url, async (queue, ctx) => {
+      const name = uniqueName('limit')
+      const ids = await queue.enqueueMany(Array.from({ length: 5 }, (_, i) => ({ name, args: i, idempotencyKey: `${name}-${i}` })))
+      const dead = await queue.enqueue(`${name}_d`, 'dead', { maxAttempts: 1 })
+      const d = await claimOne(ctx, `${name}_d`)
+      await failJobs(ctx.db, ctx.q, [{ id: d.id, leaseToken: d.leaseToken, error: { message: 'x' }, retryAt: undefined }])
+      for (const _ of ids) await completeJobs(ctx.db, ctx.q, [await claimOne(ctx, name)])
+      await age(ctx, [...ids, dead], 60_000)
+
+      expect(await queue.pruneJobs({ olderThanMs: 1_000, statuses: ['dead'] })).toEqual({ deleted: 1 })
+      expect(await queue.getJob(dead)).toBeUndefined()
+      expect(await queue.pruneJobs({ olderThanMs: 1_000, statuses: ['completed'], limit: 2 })).toEqual({ deleted: 2 })
+      expect(await Promise.all(ids.map(async (id) => (await queue.getJob(id)) === undefined))).toEqual([true, true, false, false, false])
+      expect(await queue.pruneJobs({ olderThanMs: 1_000, limit: 2 })).toEqual({ deleted: 2 })
+      expect(await queue.pruneJobs({ olderThanMs: 1_000, limit: 2 })).toEqual({ deleted: 1 })
+      // The key of a pruned job makes a new job.
+      const again = await queue.enqueue(name, 'again', { idempotencyKey: `${name}-0` })
+      expect(ids).not.toContain(again)
+    })
+  })
+
+  it('refuses bad options with PULSE_ERR_INVALID_ARG and deletes nothing', async () => {
+    await withQueue(db.url, async (queue, ctx) => {
+      const name = uniqueName('bad')
+      const id = await queue.enqueue(name, {})
+      await completeJobs(ctx.db, ctx.q, [await claimOne(ctx, name)])
+      await age(ctx, [id], 60_000)
+      const cases: [unknown, string][] = [
+        [undefined, 'options'],
+        [{}, 'options.olderThanMs'],
+        [{ olderThanMs: -1 }, 'options.olderThanMs'],
+        [{ olderThanMs: 1.5 }, 'options.olderThanMs'],
+        [{ olderThanMs: 0, statuses: ['pending'] }, 'options.statuses'],
+        [{ olderThanMs: 0, statuses: [] }, 'options.statuses'],
+        [{ olderThanMs: 0, limit: 0 }, 'options.limit'],
+        [{ olderThanMs: 0, limit: 100_001 }, 'options.limit'],
+        [{ olderThanMs: 0, other: 1 }, 'options.other'],
+      ]
+      for (const [options, option] of cases) {
+        await expect(queue.pruneJobs(options as never), option).rejects.toMatchObject({ code: 'PULSE_ERR_INVALID_ARG', data: { option } })
+      }
+      expect((await queue.getJob(id))?.status).toBe('completed')
+    })
+  })
+})
