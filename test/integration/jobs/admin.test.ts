@@ -271,6 +271,9 @@ describe('audit log (§11 #39)', () => {
 })
 
 describe('pruneJobs', () => {
+  /** A schema of its own: a prune deletes across the schema, other tests' finished jobs included. */
+  const own = () => ({ schema: uniqueName('prune') })
+
   /** Backdates the jobs' last change by `ms` (their status's time: what a prune compares). */
   async function age(ctx: JobQueueInternals, ids: readonly string[], ms: number): Promise<void> {
     await ctx.db.query(`UPDATE ${ctx.q}.jobs SET updated_at = updated_at - $2 * interval '1 millisecond' WHERE id = ANY($1::bigint[])`, [ids, ms])
@@ -299,7 +302,7 @@ describe('pruneJobs', () => {
       expect(entry).toMatchObject({ actor: 'ops', action: 'job.prune', target: 'jobs', reason: 'keep a day', data: { deleted: 3, statuses: ['completed', 'dead', 'canceled'] } })
       // Nothing older is left: a second call deletes nothing.
       expect(await queue.pruneJobs({ olderThanMs: day })).toEqual({ deleted: 0 })
-    })
+    }, own())
   })
 
   it('takes only the statuses asked for, at most `limit` per call, the oldest first; a pruned key is free again', async () => {
@@ -321,7 +324,7 @@ describe('pruneJobs', () => {
       // The key of a pruned job makes a new job.
       const again = await queue.enqueue(name, 'again', { idempotencyKey: `${name}-0` })
       expect(ids).not.toContain(again)
-    })
+    }, own())
   })
 
   it('refuses bad options with PULSE_ERR_INVALID_ARG and deletes nothing', async () => {
@@ -345,6 +348,6 @@ describe('pruneJobs', () => {
         await expect(queue.pruneJobs(options as never), option).rejects.toMatchObject({ code: 'PULSE_ERR_INVALID_ARG', data: { option } })
       }
       expect((await queue.getJob(id))?.status).toBe('completed')
-    })
+    }, own())
   })
 })
