@@ -1,6 +1,6 @@
 /**
- * Operator actions: cancel, requeue, pause and resume dispatch, create, pause, resume and delete
- * schedules. Each runs in one transaction with its audit-log row (who, what, on what, why), so an
+ * Operator actions: cancel, requeue and prune jobs, pause and resume dispatch, create, pause, resume
+ * and delete schedules. Each runs in one transaction with its audit-log row (who, what, on what, why), so an
  * action and its record commit together or not at all. A refused action writes nothing.
  */
 import { InvalidArgumentError, JobNotFoundError, JobStateError, ScheduleNotFoundError } from '../../runtime/errors.js'
@@ -15,7 +15,7 @@ import { CANCELABLE_STATUSES, REQUEUABLE_STATUSES, type JobStatus } from '../../
 import { encodeArgs } from './args.js'
 import { checkId, type JobQueueInternals } from './internal.js'
 import { checkScheduleSpec, firstOccurrence } from './schedule-spec.js'
-import { checkText } from './submit.js'
+import { checkText, kMaxDelayMs } from './submit.js'
 import type { DispatchStatus, OperatorOptions, PruneJobsOptions, ScheduleOptions } from './types.js'
 
 interface Note {
@@ -137,8 +137,6 @@ export async function removeSchedule(ctx: JobQueueInternals, id: string, options
   })
 }
 
-/** A hundred years, the longest `delayMs` too. */
-const kMaxAgeMs = 100 * 365 * 24 * 3_600_000
 const kMaxPruneLimit = 100_000
 
 /**
@@ -150,7 +148,7 @@ export async function prune(ctx: JobQueueInternals, options: PruneJobsOptions): 
     throw new InvalidArgumentError('options must be { olderThanMs, statuses?, limit?, actor?, reason? }', { data: { option: 'options' } })
   }
   const note = checkNote(ctx, options, ['actor', 'reason', 'olderThanMs', 'statuses', 'limit'])
-  const olderThanMs = checkInteger(options.olderThanMs, 'options.olderThanMs', { min: 0, max: kMaxAgeMs })
+  const olderThanMs = checkInteger(options.olderThanMs, 'options.olderThanMs', { min: 0, max: kMaxDelayMs })
   const limit = options.limit === undefined ? 10_000 : checkInteger(options.limit, 'options.limit', { min: 1, max: kMaxPruneLimit })
   const statuses = options.statuses === undefined ? PRUNABLE_STATUSES : checkStatuses(options.statuses)
   const before = new Date(Date.now() - olderThanMs)

@@ -24,7 +24,7 @@ import type { EnqueueManyItem, EnqueueManyOptions, EnqueueOptions, JobOptions, T
 const kJobOptionKeys = ['priority', 'runAt', 'delayMs', 'maxAttempts', 'idempotencyKey'] as const
 const kInt32 = { min: -2_147_483_648, max: 2_147_483_647 }
 /** A hundred years: later dates are a mistake, and past `Date`'s range for some. */
-const kMaxDelayMs = 100 * 365 * 24 * 3_600_000
+export const kMaxDelayMs = 100 * 365 * 24 * 3_600_000
 /** Keys are indexed; PostgreSQL's B-tree rows hold up to about 2.7 kB. */
 const kMaxKeyLength = 512
 
