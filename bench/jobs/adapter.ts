@@ -44,3 +44,15 @@ export interface JobsAdapter {
 export interface StampedArgs {
   t: number
 }
+
+/** A job's args as an application sends them (the probes' '8 keys'): an array and a nested object among eight keys. */
+export const kEightKeyArgs = {
+  to: 'a@b.com',
+  subject: 'Hello there',
+  userId: 12345,
+  tags: ['a', 'b', 'c'],
+  locale: 'en-GB',
+  template: 'welcome',
+  retry: true,
+  meta: { source: 'signup', campaign: 'x1' },
+}

@@ -12,28 +12,17 @@
 import pg from 'pg'
 
 import { cpuTicks, postgresCpuMicros } from '../lib/proc-cpu.js'
-import type { JobsAdapter } from './adapter.js'
+import { type JobsAdapter, kEightKeyArgs } from './adapter.js'
 import { backendCpu, perJobList, threadCpu, threadCpuSince } from './backend-cpu.js'
 import { bareAdapter } from './bare.js'
 import { pulseAdapter } from './pulse.js'
 import { openServer } from './server.js'
 
-const kEightKeys = {
-  to: 'a@b.com',
-  subject: 'Hello there',
-  userId: 12345,
-  tags: ['a', 'b', 'c'],
-  locale: 'en-GB',
-  template: 'welcome',
-  retry: true,
-  meta: { source: 'signup', campaign: 'x1' },
-}
-
 const prefetch = Number(process.argv[2] ?? 0)
 const n = Number(process.argv[3] ?? 20_000)
 const claimBatchMax = process.argv[4] === undefined || process.argv[4] === '-' ? undefined : Number(process.argv[4])
 const rounds = Number(process.argv[5] ?? 3)
-const args = process.argv[6] === '8keys' ? kEightKeys : {}
+const args = process.argv[6] === '8keys' ? kEightKeyArgs : {}
 
 const server = await openServer()
 const admin = new pg.Client({ connectionString: server.url('postgres') })

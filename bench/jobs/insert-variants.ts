@@ -14,6 +14,7 @@ import { JobQueue } from '../../actors/jobs/queue.js'
 import { insertJobs } from '../../transports/postgres/jobs/enqueue.js'
 import { quoteSchema } from '../../transports/postgres/jobs/queryable.js'
 import { cpuMicros } from '../lib/proc-cpu.js'
+import { kEightKeyArgs } from './adapter.js'
 import { openServer } from './server.js'
 import { statementOf, swap } from './statement-text.js'
 
@@ -27,7 +28,7 @@ const kBefore = swap(kNow, 'ROWS FROM (unnest($1::text[]), jsonb_array_elements(
 
 const payloads: [string, unknown][] = [
   ['{}', {}],
-  ['8 keys', { to: 'a@b.com', subject: 'Hello there', userId: 12345, tags: ['a', 'b', 'c'], locale: 'en-GB', template: 'welcome', retry: true, meta: { source: 'signup', campaign: 'x1' } }],
+  ['8 keys', kEightKeyArgs],
 ]
 
 const server = await openServer()
