@@ -8,7 +8,8 @@
  * threads: the work per event is a decode and a pattern match, cheaper than a thread hop.
  *
  * - `put` is one Lua script (`busPut-5`): the dedup check against keys kept in Redis with a TTL, the
- *   XADDs (a batch all or nothing), the event-id index and the counter behind `X-BUS-EVENT-INDEX`.
+ *   XADDs (a batch all or nothing), the event-id index, the counter behind `X-BUS-EVENT-INDEX`, and the
+ *   trim to the retention (`maxLen`, `maxAgeMs`; none by default: every event is kept).
  * - `confirm: n` gives the event an inbox (`response_subject`); each consumer's `ack()` records its id
  *   in Redis (`busConfirm-2`) and, the first time, publishes on the inbox; `put` resolves once n distinct
  *   consumers did, and rejects with `TimeoutError` at its deadline (after a last count in Redis).
@@ -372,7 +373,8 @@ export class Bus implements AsyncDisposable {
   /** Runs `busPut-5`; `confirm` adds the confirmation hash for the inbox of the (single) event. */
   async #append(ns: string, events: readonly BusEntryFields[], confirm?: { inbox: string; want: number; ttlMs: number }): Promise<PutResult[]> {
     const keys = [this.keys.log(ns), this.keys.ids(ns), this.keys.seq(ns), this.keys.dedup(ns), this.keys.confirm(ns, confirm?.inbox ?? '')]
-    const args: (string | Buffer | number)[] = [this.options.dedupTtlMs, confirm?.want ?? 0, confirm?.ttlMs ?? 0, events.length]
+    const { dedupTtlMs, maxLen, maxAgeMs } = this.options
+    const args: (string | Buffer | number)[] = [dedupTtlMs, confirm?.want ?? 0, confirm?.ttlMs ?? 0, events.length, maxLen, maxAgeMs]
     for (const event of events) args.push(...putArgs(event))
     let reply: unknown
     try {

@@ -13,6 +13,14 @@ export interface BusOptions {
   keyPrefix?: string
   /** How long a dedup `key` is remembered (per subject). @default 86400000 (24 h) */
   dedupTtlMs?: number
+  /**
+   * Retention: the most events each namespace's stream keeps; every put drops the oldest past it (with
+   * their ids: a `start` at a dropped id fails as unknown, and a durable consumer whose cursor was
+   * dropped resumes at the oldest kept). 0 keeps every event. @default 0
+   */
+  maxLen?: number
+  /** Retention: events older than this (by their time in Redis) are dropped at the next put; 0 keeps every event. @default 0 */
+  maxAgeMs?: number
   /** Deadline of a `put` with `confirm` when it has no `timeoutMs`. @default 30000 */
   confirmTimeoutMs?: number
   /** Deadline of a `request` when it has no `timeoutMs`. @default 5000 */
@@ -33,9 +41,14 @@ export interface BusOptions {
 
 export type ResolvedBusOptions = Required<BusOptions>
 
+/** A hundred years: a retention past the timers' 24.8 days is common (a month of events). */
+const kMaxRetentionMs = 100 * 365 * 24 * 3_600_000
+
 export const DEFAULT_BUS_OPTIONS = {
   keyPrefix: DEFAULT_BUS_KEY_PREFIX,
   dedupTtlMs: 24 * 60 * 60 * 1000,
+  maxLen: 0,
+  maxAgeMs: 0,
   confirmTimeoutMs: 30_000,
   requestTimeoutMs: 5_000,
   heartbeatMs: 5_000,
@@ -52,6 +65,8 @@ export function resolveBusOptions(options: BusOptions): ResolvedBusOptions {
   const namespaces = checkNamespaces(options.namespaces)
   if (options.keyPrefix !== undefined) checkString(options.keyPrefix, 'options.keyPrefix')
   if (options.dedupTtlMs !== undefined) checkDurationMs(options.dedupTtlMs, 'options.dedupTtlMs')
+  if (options.maxLen !== undefined) checkInteger(options.maxLen, 'options.maxLen', { min: 0 })
+  if (options.maxAgeMs !== undefined) checkDurationMs(options.maxAgeMs, 'options.maxAgeMs', { max: kMaxRetentionMs })
   if (options.confirmTimeoutMs !== undefined) checkDurationMs(options.confirmTimeoutMs, 'options.confirmTimeoutMs', { min: 1 })
   if (options.requestTimeoutMs !== undefined) checkDurationMs(options.requestTimeoutMs, 'options.requestTimeoutMs', { min: 1 })
   if (options.heartbeatMs !== undefined) checkDurationMs(options.heartbeatMs, 'options.heartbeatMs', { min: 10 })

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 
 import type { BusEvent } from '../../../actors/bus/index.js'
 import { Bus, DuplicateEventError, InvalidArgumentError, NoResponderError, TimeoutError } from '../../../actors/bus/index.js'
+import { sleep } from '../../../runtime/lifecycle.js'
 import { redisUrl } from '../../helpers/servers.js'
 import { Opened, take, text } from './helpers.js'
 
@@ -162,6 +163,84 @@ describe('Bus', () => {
     expect(text(resumed[0]!)).toBe('3')
     await resumed[0]!.ack()
     expect(text((await take(sub, 1))[0]!)).toBe('4')
+  })
+
+  describe('retention', () => {
+    /** The namespace's stream length and event-id index size, as Redis holds them. */
+    async function stored(ns: string): Promise<{ log: number; ids: number }> {
+      const raw = new Redis(redisUrl(), { maxRetriesPerRequest: 1 })
+      try {
+        return { log: await raw.xlen(`${opened.prefix}{${ns}}:log`), ids: await raw.hlen(`${opened.prefix}{${ns}}:ids`) }
+      } finally {
+        await raw.quit()
+      }
+    }
+
+    it('maxLen keeps the newest events with their ids; a dropped start id is unknown, a kept one resumes', async () => {
+      const bus = await opened.bus({ maxLen: 5 })
+      await bus.put([1, 2, 3].map((payload) => ({ subject: 'b.r', payload })))
+      const single = []
+      for (let i = 0; i < 12; i++) single.push(await bus.put('a.r', i))
+      const batch = await bus.put([12, 13, 14].map((payload) => ({ subject: 'a.r', payload })))
+      expect(await stored('a')).toEqual({ log: 5, ids: 5 })
+      expect((await take(bus.get('a.r', { start: 'oldest' }), 5)).map(text)).toEqual(['10', '11', '12', '13', '14'])
+      await expect(bus.get('a.r', { start: single[9]!.id }).next()).rejects.toThrow(`start event id ${single[9]!.id} not found`)
+      expect((await take(bus.get('a.r', { start: single[10]!.id }), 4)).map((e) => e.id)).toEqual([single[11]!.id, ...batch.map((r) => r.id)])
+      expect(await stored('b')).toEqual({ log: 3, ids: 3 }) // each namespace's stream has the bound to itself
+    })
+
+    it('dropping an event keeps the index of a later event published with the same id', async () => {
+      const bus = await opened.bus({ maxLen: 2 })
+      await bus.put('a.s', 'first', { id: 'e_twice' })
+      await bus.put('a.s', 'between')
+      await bus.put('a.s', 'second', { id: 'e_twice' })
+      await bus.put('a.s', 'after')
+      expect(await stored('a')).toEqual({ log: 2, ids: 2 })
+      expect((await take(bus.get('a.s', { start: 'e_twice' }), 1)).map(text)).toEqual(['"after"'])
+    })
+
+    it('maxAgeMs drops the events older than it at the next put', async () => {
+      const bus = await opened.bus({ maxAgeMs: 200 })
+      await bus.put([1, 2, 3].map((payload) => ({ subject: 'a.t', payload })))
+      expect(await stored('a')).toEqual({ log: 3, ids: 3 })
+      await sleep(250) // the entries' age is the subject: nothing to await but time
+      await bus.put('a.t', 4)
+      expect(await stored('a')).toEqual({ log: 1, ids: 1 })
+      expect((await take(bus.get('a.t', { start: 'oldest' }), 1)).map(text)).toEqual(['4'])
+    })
+
+    it('a longer stream comes down over the next puts, at most 64 more entries than each put adds', async () => {
+      const unbounded = await opened.bus()
+      await unbounded.put(Array.from({ length: 200 }, (_, i) => ({ subject: 'a.l', payload: i })))
+      const bus = await opened.bus({ maxLen: 10 })
+      await bus.put('a.l', 200)
+      expect(await stored('a')).toEqual({ log: 136, ids: 136 })
+      await bus.put('a.l', 201)
+      await bus.put('a.l', 202)
+      expect(await stored('a')).toEqual({ log: 10, ids: 10 })
+      expect((await take(bus.get('a.l', { start: 'oldest' }), 10)).map(text)).toEqual(Array.from({ length: 10 }, (_, i) => String(193 + i)))
+    })
+
+    it('a durable consumer whose cursor was dropped resumes at the oldest event kept', async () => {
+      const unbounded = await opened.bus()
+      for (let i = 1; i <= 3; i++) await unbounded.put('a.d', i)
+      const sub = unbounded.get('a.d', { start: 'oldest', ack: 'manual', durable: 'audit' })
+      for (const event of await take(sub, 1)) await event.ack()
+      await sub.return()
+      const bus = await opened.bus({ maxLen: 2 })
+      for (let i = 4; i <= 6; i++) await bus.put('a.d', i)
+      const resumed = bus.get('a.d', { start: 'newest', ack: 'manual', durable: 'audit' })
+      const [first] = await take(resumed, 1)
+      expect(text(first!)).toBe('5')
+      await first!.ack()
+      expect(text((await take(resumed, 1))[0]!)).toBe('6')
+    })
+
+    it('refuses a bad bound', async () => {
+      await expect(opened.bus({ maxLen: -1 })).rejects.toThrow(InvalidArgumentError)
+      await expect(opened.bus({ maxLen: 2.5 })).rejects.toThrow('options.maxLen')
+      await expect(opened.bus({ maxAgeMs: '1d' as unknown as number })).rejects.toThrow('options.maxAgeMs')
+    })
   })
 
   it('confirm(2) resolves after two distinct consumers ack; one consumer acking twice is not two; rejects at the deadline (§10.24)', async () => {

@@ -7,12 +7,17 @@ import { defineScript } from '../scripts.js'
  * Publishes one event or a batch into a namespace, atomically: either every event is appended or none.
  * Dedup keys live in a sorted set (member `<subject>\n<key>`, score = expiry in ms of the server's
  * clock), so they survive restarts and expire exactly; Redis 7.0 has no per-field TTL on hashes.
+ *
+ * Retention (the bus's `maxLen` / `maxAgeMs`): after appending, the call drops the oldest entries past
+ * either bound, with their event ids, up to 64 more than it appended — so a stream that was larger when
+ * retention was turned on comes down over the following puts, and no put does unbounded work.
  */
 export const busPut = defineScript({
   name: 'busPut-5',
   numberOfKeys: 5,
   lua: `--[[
-  busPut-5: appends events to a namespace's stream, refusing the whole call on a duplicate key.
+  busPut-5: appends events to a namespace's stream, refusing the whole call on a duplicate key, then
+  trims the stream to its retention.
     KEYS[1]  stream          <prefix>{ns}:log
     KEYS[2]  event ids       <prefix>{ns}:ids      (hash: event id -> entry id)
     KEYS[3]  counter         <prefix>{ns}:seq
@@ -22,18 +27,21 @@ export const busPut = defineScript({
     ARGV[2]  confirmations wanted (0: none)
     ARGV[3]  TTL of the confirmation hash, ms
     ARGV[4]  number of events n
-    ARGV[5…] per event, 7 values: id, subject, created_at, key, trace id, response subject, payload
+    ARGV[5]  retention: most entries kept (0: no bound)
+    ARGV[6]  retention: oldest age kept, ms, by the entry id's time (0: no bound)
+    ARGV[7…] per event, 7 values: id, subject, created_at, key, trace id, response subject, payload
   Reply: { entry id 1, …, entry id n, counter after the last }.
   Errors: DUPLICATE <i> <subject> — event i (0-based) has a key already published on its subject.
 ]]
 local ttl = tonumber(ARGV[1])
 local n = tonumber(ARGV[4])
+local kFirst = 7
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local seen = {}
 local anyKey = false
 for i = 0, n - 1 do
-  local b = 5 + i * 7
+  local b = kFirst + i * 7
   local key = ARGV[b + 3]
   if key ~= '' then
     anyKey = true
@@ -49,7 +57,7 @@ if anyKey and ttl > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now) 
 local reply = {}
 local fields = { 'k', 't', 'r', 'p' }
 for i = 0, n - 1 do
-  local b = 5 + i * 7
+  local b = kFirst + i * 7
   local args = { 'i', ARGV[b], 's', ARGV[b + 1], 'c', ARGV[b + 2] }
   for f = 1, 4 do
     local v = ARGV[b + 2 + f]
@@ -71,6 +79,43 @@ if want > 0 then
   redis.call('PEXPIRE', KEYS[5], tonumber(ARGV[3]))
 end
 reply[#reply + 1] = redis.call('INCRBY', KEYS[3], n)
+local maxLen = tonumber(ARGV[5])
+local maxAge = tonumber(ARGV[6])
+if maxLen > 0 or maxAge > 0 then
+  local len = redis.call('XLEN', KEYS[1])
+  local cutoff = now - maxAge
+  local budget = n + 64
+  local removed = 0
+  local last = nil
+  local from = '-'
+  while removed < budget do
+    local page = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', 16)
+    local kept = #page == 0
+    for j = 1, #page do
+      local entryId = page[j][1]
+      local ms = tonumber(string.match(entryId, '^(%d+)'))
+      if removed >= budget or not ((maxLen > 0 and len - removed > maxLen) or (maxAge > 0 and ms < cutoff)) then
+        kept = true
+        break
+      end
+      removed = removed + 1
+      last = entryId
+      local fields = page[j][2]
+      for f = 1, #fields, 2 do
+        if fields[f] == 'i' then
+          if redis.call('HGET', KEYS[2], fields[f + 1]) == entryId then redis.call('HDEL', KEYS[2], fields[f + 1]) end
+          break
+        end
+      end
+    end
+    if kept then break end
+    from = '(' .. last
+  end
+  if last then
+    local ms, seq = string.match(last, '^(%d+)-(%d+)$')
+    redis.call('XTRIM', KEYS[1], 'MINID', ms .. '-' .. string.format('%d', tonumber(seq) + 1))
+  end
+end
 return reply
 `,
 })
