@@ -72,14 +72,19 @@ import { type AckedFailure, type DispatcherArgs, type DispatcherMsg, type Dispat
 const kClaimsInFlight = 1
 /** A claim takes at most 1/kWindowShares of the window, so that the next one can go out while its jobs run. */
 const kWindowShares = 2
-/** Ack connections: completions and failures run at once. */
+/** Ack connections planned per execution: completions and failures run at once. */
 const kAckConnections = 2
+/**
+ * Completions of at most this many jobs run on a connection of their own, on the generic plan (see
+ * `DISPATCHER_SESSION_SQL`): comparing each row with every token costs less than planning up to here.
+ */
+const kGenericAckMax = 64
 /** How long results may wait for more to go out with them (unless a flush, the close or a full batch waits). */
 const kAckDelayMs = 5
 
 /**
  * The sessions of the dispatcher's connections: one for claims, two for acks (completions and failures
- * run at once), so a claim never waits behind an ack.
+ * run at once), and one for small completions (`smallAck`), so a claim never waits behind an ack.
  *
  * Every statement finds its rows through an index (`INDEX_PLANS_SQL`): the ready ones in claim order
  * through `jobs_ready` (an ordered scan that stops at LIMIT), the acked ones by primary key.
@@ -90,12 +95,17 @@ const kAckDelayMs = 5
  * planned per execution (`force_custom_plan`): a custom plan sees the acked tokens as a constant array
  * and hashes it, where a generic plan compares each acked row with every token (500 × 500 at a full
  * batch); failures join their `(id, token)` pairs, which a generic plan did in a nested loop that
- * rescanned the pairs per row (500 acks: 28–36 ms instead of 0.6 ms). The claim commits asynchronously
- * (see the top of this module). A test explains each statement's plan as its session runs it.
+ * rescanned the pairs per row (500 acks: 28–36 ms instead of 0.6 ms). But planning is most of a small
+ * ack's cost — a steady trickle acks a few jobs at a time — so completions of up to `kGenericAckMax`
+ * jobs run on a session of their own on the generic plan: the same primary-key lookups, each row's token
+ * compared with at most 64 (one job: ~590 → ~370 µs of the server's CPU per statement, measured). The
+ * claim commits asynchronously (see the top of this module). A test explains each statement's plan as
+ * its session runs it.
  */
 export const DISPATCHER_SESSION_SQL = {
   claim: `${INDEX_PLANS_SQL}; SET plan_cache_mode = force_generic_plan; SET synchronous_commit = off`,
   ack: `${INDEX_PLANS_SQL}; SET plan_cache_mode = force_custom_plan`,
+  smallAck: `${INDEX_PLANS_SQL}; SET plan_cache_mode = force_generic_plan`,
 } as const
 
 class Dispatcher {
@@ -105,6 +115,7 @@ class Dispatcher {
   readonly #pools: pg.Pool[]
   readonly #claimDb: Queryable
   readonly #ackDb: Queryable
+  readonly #smallAckDb: Queryable
   readonly #book: LeaseBook
   readonly #listener: NotifyListener
   #credits = 0
@@ -141,9 +152,11 @@ class Dispatcher {
     this.#q = quoteSchema(args.schema)
     const claimPool = openActorPool(args.connection, kClaimsInFlight, 'pulse-jobs-dispatcher', DISPATCHER_SESSION_SQL.claim)
     const ackPool = openActorPool(args.connection, kAckConnections, 'pulse-jobs-dispatcher', DISPATCHER_SESSION_SQL.ack)
-    this.#pools = [claimPool, ackPool]
+    const smallAckPool = openActorPool(args.connection, 1, 'pulse-jobs-dispatcher', DISPATCHER_SESSION_SQL.smallAck)
+    this.#pools = [claimPool, ackPool, smallAckPool]
     this.#claimDb = preparedQueryable(claimPool)
     this.#ackDb = preparedQueryable(ackPool)
+    this.#smallAckDb = preparedQueryable(smallAckPool)
     this.#book = leaseBook(args.schema, args.owner)
     this.#listener = new NotifyListener({
       connection: args.connection,
@@ -353,7 +366,8 @@ class Dispatcher {
         clearTimeout(this.#ackTimer)
         this.#ackTimer = undefined
         this.#ackingCount = completed.length + failed.length
-        const [done, outcomes] = await Promise.allSettled([completeJobs(this.#ackDb, this.#q, completed), failJobs(this.#ackDb, this.#q, failed)])
+        const completeDb = completed.length <= kGenericAckMax ? this.#smallAckDb : this.#ackDb
+        const [done, outcomes] = await Promise.allSettled([completeJobs(completeDb, this.#q, completed), failJobs(this.#ackDb, this.#q, failed)])
         this.#ackingCount = 0
         if (this.#stopped) return
         this.#acked(completed, failed, done, outcomes)
