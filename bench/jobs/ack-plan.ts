@@ -9,14 +9,11 @@
  *
  * `statements` per batch size and session: the CPU figure is good to 10 ms over all of them (/proc ticks).
  */
-import pg from 'pg'
-
 import { DISPATCHER_SESSION_SQL } from '../../actors/jobs/dispatcher.actor.js'
-import { JobQueue } from '../../actors/jobs/queue.js'
 import { claimJobs, completeJobs, type LeaseRef } from '../../transports/postgres/jobs/hot-path.js'
 import { preparedStatement, type Queryable, quoteSchema } from '../../transports/postgres/jobs/queryable.js'
 import { cpuMicros } from '../lib/proc-cpu.js'
-import { openServer } from './server.js'
+import { openServer, pulseProbeClient } from './server.js'
 
 const statements = Number(process.argv[2] ?? 200)
 const rounds = Number(process.argv[3] ?? 2)
@@ -26,11 +23,7 @@ const q = quoteSchema('pulse')
 
 const server = await openServer()
 try {
-  const url = await server.createDatabase('probe_ack_plan')
-  await (await JobQueue.connect({ pg: url, schema: 'pulse' })).close()
-  const c = new pg.Client({ connectionString: url })
-  await c.connect()
-  const pid = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid ?? 0
+  const { client: c, pid } = await pulseProbeClient(server, 'probe_ack_plan')
   const needed = rounds * kSessions.length * kBatches.reduce((sum, batch) => sum + batch * (statements + 1), 0)
   await c.query(`INSERT INTO ${q}.jobs (name, args) SELECT 'work', '{}' FROM generate_series(1, ${needed})`)
   await c.query(`VACUUM ANALYZE ${q}.jobs`)

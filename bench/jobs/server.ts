@@ -5,6 +5,7 @@
  */
 import pg from 'pg'
 
+import { JobQueue } from '../../actors/jobs/queue.js'
 import { LocalPostgres } from '../../cli/local-servers/postgres-server.js'
 
 export interface BenchServer {
@@ -47,6 +48,19 @@ export async function openServer(): Promise<BenchServer> {
       await local?.close()
     },
   }
+}
+
+/**
+ * A client on a fresh database `name` with pulse's tables (schema `pulse`), and its backend's pid: the
+ * probes that time one statement at a time read that backend's CPU from /proc.
+ */
+export async function pulseProbeClient(server: BenchServer, name: string): Promise<{ client: pg.Client; pid: number }> {
+  const url = await server.createDatabase(name)
+  await (await JobQueue.connect({ pg: url, schema: 'pulse' })).close()
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+  return { client, pid: rows[0]?.pid ?? 0 }
 }
 
 /** Runs one statement on a short-lived client. */

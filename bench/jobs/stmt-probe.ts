@@ -5,24 +5,16 @@
  *
  *   npx tsx bench/jobs/stmt-probe.ts [statements=2000]     # DATABASE_URL or a LocalPostgres of its own
  */
-import pg from 'pg'
-
-import { JobQueue } from '../../actors/jobs/queue.js'
 import { insertJobs } from '../../transports/postgres/jobs/enqueue.js'
 import { preparedStatement, type Queryable } from '../../transports/postgres/jobs/queryable.js'
 import { cpuMicros } from '../lib/proc-cpu.js'
-import { openServer } from './server.js'
+import { openServer, pulseProbeClient } from './server.js'
 
 const n = Number(process.argv[2] ?? 2000)
 
 const server = await openServer()
 try {
-  const url = await server.createDatabase('probe_stmt')
-  await (await JobQueue.connect({ pg: url, schema: 'pulse' })).close()
-  const c = new pg.Client({ connectionString: url })
-  await c.connect()
-  const { rows } = await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
-  const pid = rows[0]?.pid ?? 0
+  const { client: c, pid } = await pulseProbeClient(server, 'probe_stmt')
   await c.query('CREATE TABLE bare (id bigserial PRIMARY KEY, status int NOT NULL DEFAULT 0, args jsonb)')
   const prepared: Queryable = {
     query: (text, values) => c.query(preparedStatement(text, values)),
