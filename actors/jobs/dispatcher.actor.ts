@@ -95,13 +95,12 @@ const kAckDelayMs = 5
  * planned per execution (`force_custom_plan`): a custom plan sees the acked tokens as a constant array
  * and hashes it, where a generic plan compares each acked row with every token (500 × 500 at a full
  * batch); failures join their `(id, token)` pairs, which a generic plan did in a nested loop that
- * rescanned the pairs per row (500 acks: 28–36 ms instead of 0.6 ms). But planning is about half of a small
- * ack's cost — a steady trickle acks a few jobs at a time — so completions of up to `kGenericAckMax`
- * jobs run on a session of their own on the generic plan: the same primary-key lookups, each row's token
- * compared with at most 64 (`bench/jobs/ack-plan.ts`: 100–350 µs less of the server's CPU per statement
- * of 1–16 jobs, even at 256, 10–13 % more at 500). The
- * claim commits asynchronously (see the top of this module). A test explains each statement's plan as
- * its session runs it.
+ * rescanned the pairs per row (500 acks: 28–36 ms instead of 0.6 ms). But planning is about half of a
+ * small ack's cost — a steady trickle acks a few jobs at a time — so completions of up to
+ * `kGenericAckMax` jobs run on a session of their own on the generic plan: the same primary-key lookups,
+ * each row's token compared with at most 64 (`bench/jobs/ack-plan.ts`: 100–350 µs less of the server's
+ * CPU per statement of 1–16 jobs, even at 256, 10–13 % more at 500). The claim commits asynchronously
+ * (see the top of this module). A test explains each statement's plan as its session runs it.
  */
 export const DISPATCHER_SESSION_SQL = {
   claim: `${INDEX_PLANS_SQL}; SET plan_cache_mode = force_generic_plan; SET synchronous_commit = off`,

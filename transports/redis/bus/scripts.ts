@@ -100,10 +100,11 @@ if maxLen > 0 or maxAge > 0 then
       end
       removed = removed + 1
       last = entryId
-      local fields = page[j][2]
-      for f = 1, #fields, 2 do
-        if fields[f] == 'i' then
-          if redis.call('HGET', KEYS[2], fields[f + 1]) == entryId then redis.call('HDEL', KEYS[2], fields[f + 1]) end
+      local entry = page[j][2]
+      for f = 1, #entry, 2 do
+        if entry[f] == 'i' then
+          -- A later event may have taken the same id: its index entry stays.
+          if redis.call('HGET', KEYS[2], entry[f + 1]) == entryId then redis.call('HDEL', KEYS[2], entry[f + 1]) end
           break
         end
       end
