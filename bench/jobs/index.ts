@@ -17,6 +17,7 @@
 import { writeFileSync } from 'node:fs'
 
 import { captureEnv, envMarkdown } from '../lib/env.js'
+import { postgresCpuMicros } from '../lib/proc-cpu.js'
 import { machineState, suiteArgs } from '../lib/runner.js'
 import type { BulkResult, JobsAdapter, SteadyResult } from './adapter.js'
 import { bareAdapter } from './bare.js'
@@ -26,7 +27,7 @@ import { pgBossAdapter } from './pgboss.js'
 import { pulseAdapter } from './pulse.js'
 import { openServer } from './server.js'
 import { statementsPerJob, type StatementCount } from './statements.js'
-import { type JobsResults, resultsMarkdown, targetsMarkdown } from './table.js'
+import { type BulkCpu, type JobsResults, resultsMarkdown, targetsMarkdown } from './table.js'
 
 const kUsage = `npm run bench:jobs -- [--rounds N] [--quick] [--only bulk,steady,statements,claim] [--json FILE]
                       [--steady-seconds N] [--rates 1000,200] [--prefetch 450] [--bare-loops K]`
@@ -69,10 +70,11 @@ if (kBareLoops > 1) {
 }
 const names = adapters.map((a) => a.name)
 const bulk = new Map<string, BulkResult[]>(names.map((n) => [n, []]))
+const bulkCpu = new Map<string, BulkCpu[]>(names.map((n) => [n, []]))
 const steady = new Map<number, Map<string, SteadyResult[]>>(kRates.map((r) => [r, new Map(names.map((n) => [n, []]))]))
 const statements: StatementCount[] = []
 const claims = new Map<number, ClaimCost[]>()
-const results: JobsResults = { adapters: names, bulk, steady, statements, claims }
+const results: JobsResults = { adapters: names, bulk, bulkCpu, steady, statements, claims }
 
 try {
   for (const a of adapters) await a.setup()
@@ -98,9 +100,14 @@ try {
     const tag = `round ${round + 1}/${ctx.rounds}`
     if (only.has('bulk')) {
       for (const a of adapters) {
+        const node0 = process.cpuUsage()
+        const postgres0 = postgresCpuMicros()
         const r = await a.bulk(kJobs, kConcurrency)
+        const node = process.cpuUsage(node0)
+        const cpu = { node: (node.user + node.system) / kJobs, postgres: (postgresCpuMicros() - postgres0) / kJobs }
         bulk.get(a.name)?.push(r)
-        log(`  ${tag} bulk ${a.name}: e2e ${r.e2e.toFixed(0)} jobs/s, submit ${r.submit.toFixed(0)} jobs/s`)
+        bulkCpu.get(a.name)?.push(cpu)
+        log(`  ${tag} bulk ${a.name}: e2e ${r.e2e.toFixed(0)} jobs/s, submit ${r.submit.toFixed(0)} jobs/s; CPU per job: node ${cpu.node.toFixed(1)} µs, PostgreSQL ${cpu.postgres.toFixed(1)} µs`)
       }
     }
     if (only.has('steady')) {

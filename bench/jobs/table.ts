@@ -4,10 +4,21 @@ import type { BulkResult, SteadyResult } from './adapter.js'
 import type { ClaimCost } from './claim-cost.js'
 import type { StatementCount } from './statements.js'
 
+/**
+ * The CPU a bulk phase used per job, in µs: this process (every thread: the library's worker and its
+ * producer, the adapter's completion poll) and every PostgreSQL process, over the phase with its clean-up.
+ * On a shared box it moves less than jobs/s; with both cores busy, jobs/s ≈ busy cores ÷ CPU per job.
+ */
+export interface BulkCpu {
+  readonly node: number
+  readonly postgres: number
+}
+
 export interface JobsResults {
   readonly adapters: readonly string[]
   /** Per adapter, one entry per round. */
   readonly bulk: Map<string, BulkResult[]>
+  readonly bulkCpu: Map<string, BulkCpu[]>
   readonly steady: Map<number, Map<string, SteadyResult[]>>
   readonly statements: StatementCount[]
   readonly claims: Map<number, ClaimCost[]>
@@ -26,6 +37,14 @@ const ms = (values: readonly number[]): string => {
   return `${sig(s.median)} [${sig(s.min)}–${sig(s.max)}]`
 }
 
+/** Node + PostgreSQL µs per job, per round. */
+const cpuTotal = (r: JobsResults, name: string): number[] => get(r.bulkCpu, name).map((c) => c.node + c.postgres)
+const cpuCell = (cpu: readonly BulkCpu[]): string => {
+  if (cpu.length === 0) return '—'
+  const total = med(cpu.map((c) => c.node + c.postgres))
+  return `${sig(med(cpu.map((c) => c.node)).median)} + ${sig(med(cpu.map((c) => c.postgres)).median)} = ${sig(total.median)} [${sig(total.min)}–${sig(total.max)}]`
+}
+
 function get<K, V>(map: Map<K, V>, key: K): V {
   const v = map.get(key)
   if (v === undefined) throw new Error(`missing ${String(key)}`)
@@ -34,14 +53,14 @@ function get<K, V>(map: Map<K, V>, key: K): V {
 
 export function resultsMarkdown(r: JobsResults, rates: readonly number[]): string {
   const out: string[] = []
-  const headers = ['variant', 'bulk e2e jobs/s', 'bulk submit jobs/s']
+  const headers = ['variant', 'bulk e2e jobs/s', 'bulk submit jobs/s', 'bulk CPU µs/job: node + PostgreSQL']
   for (const rt of rates) headers.push(`${rt}/s p50 ms`, `${rt}/s p95 ms`, `${rt}/s p99 ms`, `${rt}/s enqueue p50 ms`)
   out.push(
     table(
       headers,
       r.adapters.map((name) => {
         const b = get(r.bulk, name)
-        const row = [name, rate(b.map((x) => x.e2e)), rate(b.map((x) => x.submit))]
+        const row = [name, rate(b.map((x) => x.e2e)), rate(b.map((x) => x.submit)), cpuCell(get(r.bulkCpu, name))]
         for (const rt of rates) {
           const s = get(get(r.steady, rt), name)
           row.push(ms(s.map((x) => x.p50)), ms(s.map((x) => x.p95)), ms(s.map((x) => x.p99)), ms(s.map((x) => x.enqueueP50)))
@@ -85,6 +104,10 @@ export function resultsMarkdown(r: JobsResults, rates: readonly number[]): strin
       ratioRows.push([`pulse ÷ ${other}, latency p50 at ${rt}/s`, fmtRatio(ratios(lat(rt, 'pulse', 'p50'), lat(rt, other, 'p50')))])
       ratioRows.push([`pulse ÷ ${other}, latency p99 at ${rt}/s`, fmtRatio(ratios(lat(rt, 'pulse', 'p99'), lat(rt, other, 'p99')))])
     }
+  }
+  // CPU per job the other way up: how many times cheaper a variant runs a job than graphile.
+  for (const name of ['pulse+prefetch', 'bare SQL + history', 'bare SQL']) {
+    if (ran(name) && ran('graphile-worker')) ratioRows.push([`graphile-worker's ÷ ${name}'s bulk CPU per job`, fmtRatio(ratios(cpuTotal(r, 'graphile-worker'), cpuTotal(r, name)))])
   }
   out.push('', 'Same-round ratios, median [min–max]:', '', table(['ratio', 'value'], ratioRows))
 
@@ -133,6 +156,7 @@ export function targetsMarkdown(r: JobsResults): string {
   for (const variant of ['pulse', 'pulse+prefetch']) {
     if (!has(variant)) continue
     if (has('graphile-worker')) check(`bulk e2e ${variant} ÷ graphile-worker ≥ 2`, ratios(e2e(variant), e2e('graphile-worker')), (m) => m >= 2, x)
+    if (has('graphile-worker')) check(`bulk CPU per job, graphile-worker's ÷ ${variant}'s ≥ 2 (the same target where both are CPU-bound)`, ratios(cpuTotal(r, 'graphile-worker'), cpuTotal(r, variant)), (m) => m >= 2, x)
     if (has('pg-boss')) check(`bulk e2e ${variant} ÷ pg-boss ≥ 4`, ratios(e2e(variant), e2e('pg-boss')), (m) => m >= 4, x)
     if (has('bare SQL')) check(`bulk e2e ${variant} ÷ bare SQL ≥ 0.8`, ratios(e2e(variant), e2e('bare SQL')), (m) => m >= 0.8, x)
   }
