@@ -88,7 +88,8 @@ if maxLen > 0 or maxAge > 0 then
   local removed = 0
   local last = nil
   local from = '-'
-  while removed < budget do
+  -- Under its length bound (and with no age bound) the stream is not read at all.
+  while removed < budget and (maxAge > 0 or len - removed > maxLen) do
     local page = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', 16)
     local kept = #page == 0
     for j = 1, #page do
