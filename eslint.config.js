@@ -18,7 +18,10 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-imports': ['error', { patterns: [{ group: ['ioredis-mock', 'pg-mem'], message: 'Tests use the real servers.' }] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['ioredis-mock', 'pg-mem'], message: 'Tests use the real servers.' }] },
+      ],
     },
   },
   {

@@ -21,9 +21,24 @@ import hdr from 'hdr-histogram-js'
 
 import type { ActorContext, ActorDefinition } from './actor.js'
 import { isActorDefinition } from './actor.js'
-import { ActorCrashedError, ActorStartError, coerceError, InvalidArgumentError, ProtocolError, toWire } from './errors.js'
+import {
+  ActorCrashedError,
+  ActorStartError,
+  coerceError,
+  InvalidArgumentError,
+  ProtocolError,
+  toWire,
+} from './errors.js'
 import type { ControlResult, SlotStats } from './protocol.js'
-import { decodeBody, encodeBody, encodeHeader, envelopeCorr, envelopeSlot, FrameKind, kEnvelopeBytes } from './ring/codec.js'
+import {
+  decodeBody,
+  encodeBody,
+  encodeHeader,
+  envelopeCorr,
+  envelopeSlot,
+  FrameKind,
+  kEnvelopeBytes,
+} from './ring/codec.js'
 import type { Doorbell } from './ring/doorbell.js'
 import type { RingReader, RingWriter } from './ring/ring-buffer.js'
 
@@ -82,7 +97,11 @@ export class ActorHost {
         name,
         definition,
         args,
-        histogram: hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 2 }),
+        histogram: hdr.build({
+          lowestDiscernibleValue: 1,
+          highestTrackableValue: 3_600_000_000,
+          numberOfSignificantValueDigits: 2,
+        }),
         state: 'crashed',
         value: undefined,
         abort: new AbortController(),
@@ -152,7 +171,11 @@ export class ActorHost {
         slot: index,
         processed: slot.processed,
         dropped: slot.dropped,
-        latencyUs: { p50: h.getValueAtPercentile(50), p99: h.getValueAtPercentile(99), p999: h.getValueAtPercentile(99.9) },
+        latencyUs: {
+          p50: h.getValueAtPercentile(50),
+          p99: h.getValueAtPercentile(99),
+          p999: h.getValueAtPercentile(99.9),
+        },
       }
     })
     return Promise.resolve({ ok: true, value: stats })
@@ -200,14 +223,17 @@ export class ActorHost {
       }
       if (handled > 0) continue
       for (const resolve of this.#drainWaiters.splice(0)) resolve()
-      await this.#bell.wait(() => this.#stopping || this.#drainWaiters.length > 0 || (!this.#paused && this.#reader.hasFrames()))
+      await this.#bell.wait(
+        () => this.#stopping || this.#drainWaiters.length > 0 || (!this.#paused && this.#reader.hasFrames()),
+      )
     }
     for (const resolve of this.#drainWaiters.splice(0)) resolve()
   }
 
   /** Handles one frame; returns false to end the batch when a receive went async. */
   #onFrame(payload: Uint8Array): boolean {
-    if (payload.length < kEnvelopeBytes) throw new ProtocolError(`frame of ${payload.length} bytes is shorter than an envelope`)
+    if (payload.length < kEnvelopeBytes)
+      throw new ProtocolError(`frame of ${payload.length} bytes is shorter than an envelope`)
     const kind = payload[0] ?? 0
     const index = envelopeSlot(payload)
     const corr = kind === FrameKind.Ask ? envelopeCorr(payload) : 0
@@ -243,19 +269,29 @@ export class ActorHost {
       return true
     }
     if (next instanceof Promise) {
-      this.#busy = next.then(
-        (value) => this.#done(slot, kind, corr, reply, value, timed, t0),
-        (error: unknown) => this.#crash(slot, kind, corr, error),
-      ).finally(() => {
-        this.#busy = undefined
-      })
+      this.#busy = next
+        .then(
+          (value) => this.#done(slot, kind, corr, reply, value, timed, t0),
+          (error: unknown) => this.#crash(slot, kind, corr, error),
+        )
+        .finally(() => {
+          this.#busy = undefined
+        })
       return false
     }
     this.#done(slot, kind, corr, reply, next, timed, t0)
     return true
   }
 
-  #done(slot: Slot, kind: number, corr: number, reply: { done: boolean } | undefined, value: unknown, timed: boolean, t0: number): void {
+  #done(
+    slot: Slot,
+    kind: number,
+    corr: number,
+    reply: { done: boolean } | undefined,
+    value: unknown,
+    timed: boolean,
+    t0: number,
+  ): void {
     slot.value = value
     slot.processed++
     if (reply !== undefined && !reply.done) this.#answer(slot, kind, corr, undefined, false)
@@ -325,9 +361,12 @@ class Outbox {
     const head = encodeHeader(kind, format, slot, corr)
     if (!this.#writer.fits(head.length + body.length)) {
       const what = kind === FrameKind.Emit ? 'message' : 'reply'
-      const tooLarge = new InvalidArgumentError(`${what} of ${body.length} bytes exceeds the mailbox's largest frame (${this.#writer.maxPayload - head.length} bytes)`, {
-        data: { option: what, length: body.length, maxBytes: this.maxBodyBytes },
-      })
+      const tooLarge = new InvalidArgumentError(
+        `${what} of ${body.length} bytes exceeds the mailbox's largest frame (${this.#writer.maxPayload - head.length} bytes)`,
+        {
+          data: { option: what, length: body.length, maxBytes: this.maxBodyBytes },
+        },
+      )
       // An emit throws to its actor, which can split or refuse what it sends; a reply fails its ask.
       if (kind === FrameKind.Emit) throw tooLarge
       this.send(FrameKind.Fail, slot, corr, tooLarge)

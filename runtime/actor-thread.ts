@@ -64,12 +64,16 @@ export class ActorThread<Actor> {
       control: port2,
       latencySampleEvery: options.latencySampleEvery,
     }
-    this.#worker = startWorker(kEntry, {
-      name: `pulse:${name}`,
-      workerData: boot,
-      transferList: [port2],
-      ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
-    }, { typescript: options.typescript })
+    this.#worker = startWorker(
+      kEntry,
+      {
+        name: `pulse:${name}`,
+        workerData: boot,
+        transferList: [port2],
+        ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
+      },
+      { typescript: options.typescript },
+    )
     this.#untrack = trackResource('thread', `actor thread ${name}`)
     this.writer = new RingWriter(inbound, threadBell)
     this.reader = new RingReader(outbound)
@@ -111,7 +115,9 @@ export class ActorThread<Actor> {
   async call<T>(fn: (control: Comlink.Remote<ThreadControl>) => Promise<ControlResult<T>>): Promise<T> {
     if (!this.#alive) throw new ActorCrashedError(`actor thread "${this.name}" is not running`)
     const died = this.exited.then(({ code, error }) => {
-      throw new ActorCrashedError(`actor thread "${this.name}" exited (code ${code}) during a control call`, { cause: error })
+      throw new ActorCrashedError(`actor thread "${this.name}" exited (code ${code}) during a control call`, {
+        cause: error,
+      })
     })
     const result = await Promise.race([fn(this.#control), died])
     if (!result.ok) throw fromWire(result.error)

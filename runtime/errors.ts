@@ -20,35 +20,46 @@ export const ERROR_CODES = {
   PULSE_ERR_PROTOCOL: 'A frame, record or message received from elsewhere is malformed.',
   PULSE_ERR_ACTOR_CRASHED: 'The actor (or its thread) crashed while the call was pending.',
   PULSE_ERR_ACTOR_START: 'An actor module failed to load or its `init` threw.',
-  PULSE_ERR_SUPERVISOR_GAVE_UP: 'Restarts came faster than `maxRestarts` within `withinMs`: the supervisor stopped everything.',
+  PULSE_ERR_SUPERVISOR_GAVE_UP:
+    'Restarts came faster than `maxRestarts` within `withinMs`: the supervisor stopped everything.',
   PULSE_ERR_PROCESS_START: 'A supervised child process could not be spawned or exited before it was ready.',
   PULSE_ERR_REDIS_CONNECTION: 'The Redis connection is down or was lost while the command was pending (retryable).',
-  PULSE_ERR_REDIS_COMMAND: 'Redis answered a command with an error reply; `data.retryable` says whether a retry can help.',
+  PULSE_ERR_REDIS_COMMAND:
+    'Redis answered a command with an error reply; `data.retryable` says whether a retry can help.',
   PULSE_ERR_PG_CONNECTION: 'The PostgreSQL connection is down or was lost while the query was pending (retryable).',
   PULSE_ERR_PG_QUERY: 'PostgreSQL rejected a statement; `data.sqlstate` and `data.retryable` classify it.',
   PULSE_ERR_PG_MIGRATION: 'A schema migration failed, or an applied migration was changed after it ran.',
   PULSE_ERR_JOB_EXISTS: 'A job with this key is already running or being dispatched.',
   PULSE_ERR_JOB_NOT_FOUND: 'No job has this id.',
   PULSE_ERR_JOB_LEASE_LOST: "The job's lease expired or was taken over; the result of this attempt is discarded.",
-  PULSE_ERR_JOB_TOO_LARGE: "A claimed job is too large for one message of its runtime's mailbox (`mailboxBytes`, default 1 MiB, less what a message needs besides): it was dead-lettered with this error (requeue it once the mailbox is larger).",
+  PULSE_ERR_JOB_TOO_LARGE:
+    "A claimed job is too large for one message of its runtime's mailbox (`mailboxBytes`, default 1 MiB, less what a message needs besides): it was dead-lettered with this error (requeue it once the mailbox is larger).",
   PULSE_ERR_JOB_TIMEOUT: 'A job attempt overran its `timeoutMs`; its signal was aborted.',
-  PULSE_ERR_JOB_STATE: "The job's status does not allow the transition (cancel a finished job, requeue one that is not dead); `data.status` is its status.",
+  PULSE_ERR_JOB_STATE:
+    "The job's status does not allow the transition (cancel a finished job, requeue one that is not dead); `data.status` is its status.",
   PULSE_ERR_JOB_SCHEDULE_NOT_FOUND: 'No schedule has this id.',
-  PULSE_ERR_STREAM_EVENT_TOO_LARGE: "A sink skipped (acked) an event too large for one message of its runtime's mailbox (`mailboxBytes`, default 1 MiB): it stays in the stream; the log names the stream, entry id and sizes, and `stats().oversized` counts it.",
-  PULSE_ERR_STREAM_MALFORMED_ENTRY: 'A stream entry lacks the Pulse fields (`n` event name, `p` payload): it was skipped and counted; `data` names the stream and entry id.',
+  PULSE_ERR_STREAM_EVENT_TOO_LARGE:
+    "A sink skipped (acked) an event too large for one message of its runtime's mailbox (`mailboxBytes`, default 1 MiB): it stays in the stream; the log names the stream, entry id and sizes, and `stats().oversized` counts it.",
+  PULSE_ERR_STREAM_MALFORMED_ENTRY:
+    'A stream entry lacks the Pulse fields (`n` event name, `p` payload): it was skipped and counted; `data` names the stream and entry id.',
   PULSE_ERR_POOL_QUEUE_FULL: 'The pool already holds `maxQueuedJobs` unconsumed jobs.',
   PULSE_ERR_POOL_DISPATCH_TIMEOUT: 'No worker acknowledged the dispatch within 2 × `ackGracePeriodMs`.',
   PULSE_ERR_POOL_WORKER_START: "The worker's start handler failed; the handler's error is the cause.",
   PULSE_ERR_POOL_NO_ACTIVE_WORKER: 'The pool has no active worker to route the job to.',
   PULSE_ERR_POOL_SHUTTING_DOWN: 'The pool is shutting down and takes no new jobs.',
-  PULSE_ERR_POOL_REQUEUE: 'A pool handler asks for the event to come back later: it is not acknowledged and is redelivered after the ack grace period.',
-  PULSE_ERR_POOL_SCHEDULE_STOP: "A schedule's `plan()` ends the schedule on every node (its ticker and job map); running jobs keep running.",
+  PULSE_ERR_POOL_REQUEUE:
+    'A pool handler asks for the event to come back later: it is not acknowledged and is redelivered after the ack grace period.',
+  PULSE_ERR_POOL_SCHEDULE_STOP:
+    "A schedule's `plan()` ends the schedule on every node (its ticker and job map); running jobs keep running.",
   PULSE_ERR_BUS_NO_RESPONDER: 'A request found no responder before its timeout.',
-  PULSE_ERR_BUS_DUPLICATE: 'An event with this dedup `key` was already published on its subject within the dedup TTL; nothing was published (409).',
+  PULSE_ERR_BUS_DUPLICATE:
+    'An event with this dedup `key` was already published on its subject within the dedup TTL; nothing was published (409).',
   PULSE_ERR_HTTP_UNAUTHORIZED: 'The HTTP request carried no valid credentials (401).',
-  PULSE_ERR_HTTP_NO_ROUTE: "No route takes the HTTP request's path (404) or method (405; `data.allow` lists the methods).",
+  PULSE_ERR_HTTP_NO_ROUTE:
+    "No route takes the HTTP request's path (404) or method (405; `data.allow` lists the methods).",
   PULSE_ERR_HTTP_BODY_TOO_LARGE: 'The HTTP request body is larger than `maxBodyBytes` (413).',
-  PULSE_ERR_HTTP_SLOW_CONSUMER: 'An SSE client read too slowly: more than `maxBufferedBytes` waited for it, so its stream was closed.',
+  PULSE_ERR_HTTP_SLOW_CONSUMER:
+    'An SSE client read too slowly: more than `maxBufferedBytes` waited for it, so its stream was closed.',
 } as const satisfies Record<string, string>
 
 export type ErrorCode = keyof typeof ERROR_CODES
@@ -92,40 +103,108 @@ function defineErrorClass(name: string, code: ErrorCode, defaultMessage: string)
   return Class
 }
 
-export const InvalidArgumentError = defineErrorClass('InvalidArgumentError', 'PULSE_ERR_INVALID_ARG', 'invalid argument')
+export const InvalidArgumentError = defineErrorClass(
+  'InvalidArgumentError',
+  'PULSE_ERR_INVALID_ARG',
+  'invalid argument',
+)
 export const ClosedError = defineErrorClass('ClosedError', 'PULSE_ERR_CLOSED', 'closed')
 export const CloseTimeoutError = defineErrorClass('CloseTimeoutError', 'PULSE_ERR_CLOSE_TIMEOUT', 'close timed out')
 export const TimeoutError = defineErrorClass('TimeoutError', 'PULSE_ERR_TIMEOUT', 'timed out')
 export const ProtocolError = defineErrorClass('ProtocolError', 'PULSE_ERR_PROTOCOL', 'malformed message')
 export const ActorCrashedError = defineErrorClass('ActorCrashedError', 'PULSE_ERR_ACTOR_CRASHED', 'actor crashed')
 export const ActorStartError = defineErrorClass('ActorStartError', 'PULSE_ERR_ACTOR_START', 'actor failed to start')
-export const SupervisorGaveUpError = defineErrorClass('SupervisorGaveUpError', 'PULSE_ERR_SUPERVISOR_GAVE_UP', 'supervisor gave up')
-export const ProcessStartError = defineErrorClass('ProcessStartError', 'PULSE_ERR_PROCESS_START', 'process failed to start')
-export const RedisConnectionError = defineErrorClass('RedisConnectionError', 'PULSE_ERR_REDIS_CONNECTION', 'Redis connection lost')
-export const RedisCommandError = defineErrorClass('RedisCommandError', 'PULSE_ERR_REDIS_COMMAND', 'Redis command failed')
-export const PostgresConnectionError = defineErrorClass('PostgresConnectionError', 'PULSE_ERR_PG_CONNECTION', 'PostgreSQL connection lost')
-export const PostgresQueryError = defineErrorClass('PostgresQueryError', 'PULSE_ERR_PG_QUERY', 'PostgreSQL query failed')
+export const SupervisorGaveUpError = defineErrorClass(
+  'SupervisorGaveUpError',
+  'PULSE_ERR_SUPERVISOR_GAVE_UP',
+  'supervisor gave up',
+)
+export const ProcessStartError = defineErrorClass(
+  'ProcessStartError',
+  'PULSE_ERR_PROCESS_START',
+  'process failed to start',
+)
+export const RedisConnectionError = defineErrorClass(
+  'RedisConnectionError',
+  'PULSE_ERR_REDIS_CONNECTION',
+  'Redis connection lost',
+)
+export const RedisCommandError = defineErrorClass(
+  'RedisCommandError',
+  'PULSE_ERR_REDIS_COMMAND',
+  'Redis command failed',
+)
+export const PostgresConnectionError = defineErrorClass(
+  'PostgresConnectionError',
+  'PULSE_ERR_PG_CONNECTION',
+  'PostgreSQL connection lost',
+)
+export const PostgresQueryError = defineErrorClass(
+  'PostgresQueryError',
+  'PULSE_ERR_PG_QUERY',
+  'PostgreSQL query failed',
+)
 export const MigrationError = defineErrorClass('MigrationError', 'PULSE_ERR_PG_MIGRATION', 'migration failed')
 export const JobExistsError = defineErrorClass('JobExistsError', 'PULSE_ERR_JOB_EXISTS', 'job already exists')
 export const JobNotFoundError = defineErrorClass('JobNotFoundError', 'PULSE_ERR_JOB_NOT_FOUND', 'job not found')
 export const LeaseLostError = defineErrorClass('LeaseLostError', 'PULSE_ERR_JOB_LEASE_LOST', 'lease lost')
 export const JobTimeoutError = defineErrorClass('JobTimeoutError', 'PULSE_ERR_JOB_TIMEOUT', 'job timed out')
-export const JobTooLargeError = defineErrorClass('JobTooLargeError', 'PULSE_ERR_JOB_TOO_LARGE', 'job too large for the mailbox')
+export const JobTooLargeError = defineErrorClass(
+  'JobTooLargeError',
+  'PULSE_ERR_JOB_TOO_LARGE',
+  'job too large for the mailbox',
+)
 export const JobStateError = defineErrorClass('JobStateError', 'PULSE_ERR_JOB_STATE', 'illegal job transition')
-export const ScheduleNotFoundError = defineErrorClass('ScheduleNotFoundError', 'PULSE_ERR_JOB_SCHEDULE_NOT_FOUND', 'schedule not found')
-export const MalformedEntryError = defineErrorClass('MalformedEntryError', 'PULSE_ERR_STREAM_MALFORMED_ENTRY', 'malformed stream entry')
+export const ScheduleNotFoundError = defineErrorClass(
+  'ScheduleNotFoundError',
+  'PULSE_ERR_JOB_SCHEDULE_NOT_FOUND',
+  'schedule not found',
+)
+export const MalformedEntryError = defineErrorClass(
+  'MalformedEntryError',
+  'PULSE_ERR_STREAM_MALFORMED_ENTRY',
+  'malformed stream entry',
+)
 export const QueueFullError = defineErrorClass('QueueFullError', 'PULSE_ERR_POOL_QUEUE_FULL', 'pool queue is full')
-export const DispatchTimeoutError = defineErrorClass('DispatchTimeoutError', 'PULSE_ERR_POOL_DISPATCH_TIMEOUT', 'dispatch timed out')
-export const WorkerStartError = defineErrorClass('WorkerStartError', 'PULSE_ERR_POOL_WORKER_START', 'worker start failed')
-export const NoActiveWorkerError = defineErrorClass('NoActiveWorkerError', 'PULSE_ERR_POOL_NO_ACTIVE_WORKER', 'no active worker')
-export const PoolShuttingDownError = defineErrorClass('PoolShuttingDownError', 'PULSE_ERR_POOL_SHUTTING_DOWN', 'pool is shutting down')
+export const DispatchTimeoutError = defineErrorClass(
+  'DispatchTimeoutError',
+  'PULSE_ERR_POOL_DISPATCH_TIMEOUT',
+  'dispatch timed out',
+)
+export const WorkerStartError = defineErrorClass(
+  'WorkerStartError',
+  'PULSE_ERR_POOL_WORKER_START',
+  'worker start failed',
+)
+export const NoActiveWorkerError = defineErrorClass(
+  'NoActiveWorkerError',
+  'PULSE_ERR_POOL_NO_ACTIVE_WORKER',
+  'no active worker',
+)
+export const PoolShuttingDownError = defineErrorClass(
+  'PoolShuttingDownError',
+  'PULSE_ERR_POOL_SHUTTING_DOWN',
+  'pool is shutting down',
+)
 export const RequeueError = defineErrorClass('RequeueError', 'PULSE_ERR_POOL_REQUEUE', 'requeue')
-export const ScheduleStopError = defineErrorClass('ScheduleStopError', 'PULSE_ERR_POOL_SCHEDULE_STOP', 'stop the schedule')
+export const ScheduleStopError = defineErrorClass(
+  'ScheduleStopError',
+  'PULSE_ERR_POOL_SCHEDULE_STOP',
+  'stop the schedule',
+)
 export const NoResponderError = defineErrorClass('NoResponderError', 'PULSE_ERR_BUS_NO_RESPONDER', 'no responder')
-export const DuplicateEventError = defineErrorClass('DuplicateEventError', 'PULSE_ERR_BUS_DUPLICATE', 'key was processed before')
+export const DuplicateEventError = defineErrorClass(
+  'DuplicateEventError',
+  'PULSE_ERR_BUS_DUPLICATE',
+  'key was processed before',
+)
 export const UnauthorizedError = defineErrorClass('UnauthorizedError', 'PULSE_ERR_HTTP_UNAUTHORIZED', 'unauthorized')
 export const NoRouteError = defineErrorClass('NoRouteError', 'PULSE_ERR_HTTP_NO_ROUTE', 'no route')
-export const BodyTooLargeError = defineErrorClass('BodyTooLargeError', 'PULSE_ERR_HTTP_BODY_TOO_LARGE', 'request body too large')
+export const BodyTooLargeError = defineErrorClass(
+  'BodyTooLargeError',
+  'PULSE_ERR_HTTP_BODY_TOO_LARGE',
+  'request body too large',
+)
 export const SlowConsumerError = defineErrorClass('SlowConsumerError', 'PULSE_ERR_HTTP_SLOW_CONSUMER', 'slow consumer')
 
 export type InvalidArgumentError = InstanceType<typeof InvalidArgumentError>

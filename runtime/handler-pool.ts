@@ -174,9 +174,17 @@ export interface HandlerPoolStats {
   readonly runTimeUs: { readonly p50: number; readonly p99: number }
 }
 
-const kResourceLimitKeys = ['maxYoungGenerationSizeMb', 'maxOldGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'] as const
+const kResourceLimitKeys = [
+  'maxYoungGenerationSizeMb',
+  'maxOldGenerationSizeMb',
+  'codeRangeSizeMb',
+  'stackSizeMb',
+] as const
 const kOptionKeys = [...Object.keys(DEFAULT_HANDLER_POOL_OPTIONS), 'resourceLimits', 'onError']
-const kWorker = new URL(import.meta.url.endsWith('.ts') ? './handler-worker.ts' : './handler-worker.js', import.meta.url)
+const kWorker = new URL(
+  import.meta.url.endsWith('.ts') ? './handler-worker.ts' : './handler-worker.js',
+  import.meta.url,
+)
 /** The HDR histogram's range: 1 µs to 1 h. */
 const kMaxRunUs = 3_600_000_000
 
@@ -187,7 +195,10 @@ function noop(): void {}
  * defaults and reconciles `minThreads` with `maxThreads`: both given and crossed is an error; one given
  * moves the other's default out of its way.
  */
-export function resolveHandlerPoolOptions(options: HandlerPoolOptions = {}, path = 'options'): Readonly<ResolvedHandlerPoolOptions> {
+export function resolveHandlerPoolOptions(
+  options: HandlerPoolOptions = {},
+  path = 'options',
+): Readonly<ResolvedHandlerPoolOptions> {
   checkKnownKeys(options, kOptionKeys, path)
   const { minThreads, maxThreads, maxQueue, resourceLimits, onError } = options
   if (minThreads !== undefined) checkInteger(minThreads, `${path}.minThreads`, { min: 0 })
@@ -196,7 +207,8 @@ export function resolveHandlerPoolOptions(options: HandlerPoolOptions = {}, path
     checkInteger(options.concurrentTasksPerWorker, `${path}.concurrentTasksPerWorker`, { min: 1 })
   }
   if (options.idleTimeoutMs !== undefined) checkDurationMs(options.idleTimeoutMs, `${path}.idleTimeoutMs`)
-  if (maxQueue !== undefined && maxQueue !== Number.POSITIVE_INFINITY) checkInteger(maxQueue, `${path}.maxQueue`, { min: 1 })
+  if (maxQueue !== undefined && maxQueue !== Number.POSITIVE_INFINITY)
+    checkInteger(maxQueue, `${path}.maxQueue`, { min: 1 })
   if (options.closeTimeoutMs !== undefined) checkDurationMs(options.closeTimeoutMs, `${path}.closeTimeoutMs`)
   if (options.abortGraceMs !== undefined) checkDurationMs(options.abortGraceMs, `${path}.abortGraceMs`)
   if (resourceLimits !== undefined) {
@@ -219,7 +231,11 @@ export function resolveHandlerPoolOptions(options: HandlerPoolOptions = {}, path
     if (minThreads === undefined) min = max
     else max = min
   }
-  return resolveOptions<ResolvedHandlerPoolOptions>(DEFAULT_HANDLER_POOL_OPTIONS, { ...options, minThreads: min, maxThreads: max })
+  return resolveOptions<ResolvedHandlerPoolOptions>(DEFAULT_HANDLER_POOL_OPTIONS, {
+    ...options,
+    minThreads: min,
+    maxThreads: max,
+  })
 }
 
 type PiscinaOptions = NonNullable<ConstructorParameters<typeof Piscina>[0]>
@@ -249,7 +265,8 @@ function resolveRef(handler: HandlerRef): { module: string; export: string } {
   if (typeof handler !== 'object' || handler === null) {
     throw new InvalidArgumentError('handler must be an object { module, export? }', { data: { option: 'handler' } })
   }
-  const name = handler.export === undefined ? 'default' : checkString(handler.export, 'handler.export', { nonEmpty: true })
+  const name =
+    handler.export === undefined ? 'default' : checkString(handler.export, 'handler.export', { nonEmpty: true })
   if (handler.module instanceof URL) return { module: handler.module.href, export: name }
   const module = checkString(handler.module, 'handler.module', { nonEmpty: true })
   if (isAbsolute(module)) return { module: pathToFileURL(module).href, export: name }
@@ -267,7 +284,11 @@ export class HandlerPool implements AsyncDisposable {
   readonly #untrack: () => void
   /** Every task piscina holds, as a promise that settles (never rejects) when piscina lets go of it. */
   readonly #tasks = new Set<Promise<void>>()
-  readonly #histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: kMaxRunUs, numberOfSignificantValueDigits: 2 })
+  readonly #histogram = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: kMaxRunUs,
+    numberOfSignificantValueDigits: 2,
+  })
   readonly #startedAt = performance.now()
   #nextId = 0
   #completed = 0
@@ -296,7 +317,11 @@ export class HandlerPool implements AsyncDisposable {
     })
     const onError = resolved.onError ?? ((error: Error) => process.emitWarning(error))
     this.#piscina.on('error', (error: unknown) => {
-      onError(new ActorCrashedError(`a handler thread failed while running no task: ${coerceError(error).message}`, { cause: error }))
+      onError(
+        new ActorCrashedError(`a handler thread failed while running no task: ${coerceError(error).message}`, {
+          cause: error,
+        }),
+      )
     })
     this.#abortChannel = new BroadcastChannel(abortChannel)
     ;(this.#abortChannel as BroadcastChannel & { unref(): void }).unref()
@@ -331,12 +356,16 @@ export class HandlerPool implements AsyncDisposable {
       throw new InvalidArgumentError('options must be an object', { data: { option: 'options' } })
     }
     const signal = options.signal === undefined ? undefined : checkSignal(options.signal, 'options.signal')
-    const timeoutMs = options.timeoutMs === undefined ? undefined : checkDurationMs(options.timeoutMs, 'options.timeoutMs', { min: 1 })
+    const timeoutMs =
+      options.timeoutMs === undefined ? undefined : checkDurationMs(options.timeoutMs, 'options.timeoutMs', { min: 1 })
     signal?.throwIfAborted()
     if (this.#piscina.queueSize >= this.#options.maxQueue) {
-      throw new QueueFullError(`the handler pool already has maxQueue (${this.#options.maxQueue}) tasks waiting for a thread`, {
-        data: { maxQueue: this.#options.maxQueue, ...ref },
-      })
+      throw new QueueFullError(
+        `the handler pool already has maxQueue (${this.#options.maxQueue}) tasks waiting for a thread`,
+        {
+          data: { maxQueue: this.#options.maxQueue, ...ref },
+        },
+      )
     }
     const id = ++this.#nextId
     if (signal === undefined && timeoutMs === undefined) {
@@ -371,7 +400,11 @@ export class HandlerPool implements AsyncDisposable {
       signal?.addEventListener('abort', onAbort, { once: true })
       if (timeoutMs !== undefined) {
         timer = setTimeout(() => {
-          giveUp(new TimeoutError(`handler "${ref.export}" of ${ref.module} did not finish within ${timeoutMs} ms`, { data: { ...ref, timeoutMs } }))
+          giveUp(
+            new TimeoutError(`handler "${ref.export}" of ${ref.module} did not finish within ${timeoutMs} ms`, {
+              data: { ...ref, timeoutMs },
+            }),
+          )
         }, timeoutMs)
       }
       outcome.then(
@@ -445,7 +478,13 @@ export class HandlerPool implements AsyncDisposable {
    * runs nothing else, see `spreadThenPack`). Not killing at once spares a thread that was handed the
    * task but had not started it yet (one still booting, say): it skips the task within microseconds.
    */
-  #cancel(id: number, control: Int32Array, kill: AbortController, reason: unknown, outcome: Promise<HandlerOutcome>): void {
+  #cancel(
+    id: number,
+    control: Int32Array,
+    kill: AbortController,
+    reason: unknown,
+    outcome: Promise<HandlerOutcome>,
+  ): void {
     if (Atomics.compareExchange(control, 0, kTaskQueued, kTaskCancelled) !== kTaskQueued) {
       if (Atomics.load(control, 0) === kTaskDone || this.#released) return
       this.#abortChannel.postMessage({ id, reason: toWire(reason) } satisfies AbortMessage)
@@ -457,12 +496,21 @@ export class HandlerPool implements AsyncDisposable {
   #threadFailure(error: unknown, ref: { module: string; export: string }): Error {
     const err = coerceError(error)
     if (this.#lifecycle.state === 'destroyed') {
-      return new ClosedError(`the handler pool was destroyed while handler "${ref.export}" of ${ref.module} was pending`, { cause: err, data: ref })
+      return new ClosedError(
+        `the handler pool was destroyed while handler "${ref.export}" of ${ref.module} was pending`,
+        { cause: err, data: ref },
+      )
     }
     if (err.name === 'DataCloneError') {
-      return new InvalidArgumentError(`payload cannot be sent to a thread: ${err.message}`, { cause: err, data: { option: 'payload', ...ref } })
+      return new InvalidArgumentError(`payload cannot be sent to a thread: ${err.message}`, {
+        cause: err,
+        data: { option: 'payload', ...ref },
+      })
     }
-    return new ActorCrashedError(`the thread running handler "${ref.export}" of ${ref.module} crashed: ${err.message}`, { cause: err, data: ref })
+    return new ActorCrashedError(
+      `the thread running handler "${ref.export}" of ${ref.module} crashed: ${err.message}`,
+      { cause: err, data: ref },
+    )
   }
 
   async #drain(): Promise<void> {

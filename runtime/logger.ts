@@ -19,7 +19,11 @@ const kLevels = ['debug', 'info', 'warn', 'error'] as const
 
 /** Throws `PULSE_ERR_INVALID_ARG` naming `name` unless `value` has the four level methods. */
 export function checkLogger(value: unknown, name = 'options.logger'): Logger {
-  const ok = typeof value === 'object' && value !== null && kLevels.every((level) => typeof (value as Record<string, unknown>)[level] === 'function')
-  if (!ok) throw new InvalidArgumentError(`${name} must have debug, info, warn and error methods`, { data: { option: name } })
+  const ok =
+    typeof value === 'object' &&
+    value !== null &&
+    kLevels.every((level) => typeof (value as Record<string, unknown>)[level] === 'function')
+  if (!ok)
+    throw new InvalidArgumentError(`${name} must have debug, info, warn and error methods`, { data: { option: name } })
   return value as Logger
 }

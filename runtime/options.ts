@@ -99,7 +99,11 @@ export function checkNumber(value: unknown, name: string, range: RangeOptions = 
  * A duration: an integer number of milliseconds in `[min, max]`, where `min` defaults to 0 and `max` to
  * `kMaxTimerMs` (beyond it a timer would fire at once).
  */
-export function checkDurationMs(value: unknown, name: string, { min = 0, max = kMaxTimerMs }: RangeOptions = {}): number {
+export function checkDurationMs(
+  value: unknown,
+  name: string,
+  { min = 0, max = kMaxTimerMs }: RangeOptions = {},
+): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || !inRange(value, { min, max })) {
     fail(name, `an integer number of milliseconds${describeRange({ min, max })}`, value)
   }

@@ -43,7 +43,14 @@ import { EventEmitter } from 'node:events'
 import { coerceError, type PulseError, SupervisorGaveUpError } from './errors.js'
 import { abortable, Lifecycle, type LifecycleState } from './lifecycle.js'
 import { kMaxTimerMs } from './options.js'
-import { type ChildExit, ChildInstance, type ChildStatus, describeExit, type InstanceHooks, type RunEnd } from './process-supervisor/instance.js'
+import {
+  type ChildExit,
+  ChildInstance,
+  type ChildStatus,
+  describeExit,
+  type InstanceHooks,
+  type RunEnd,
+} from './process-supervisor/instance.js'
 import {
   type ProcessSupervisorOptions,
   resolveProcessSupervisorOptions,
@@ -210,7 +217,9 @@ export class ProcessSupervisor extends EventEmitter<ProcessSupervisorEventMap> i
     const abnormal = run.exitCode !== 0
     const info = { name: instance.spec.name, instance: instance.index, pid: run.pid, exitCode: run.exitCode }
     const ended = `${instance.label}${run.pid === null ? '' : ` (pid ${run.pid})`} ${
-      run.error === undefined ? `exited with ${describeExit(run.exitCode)}` : `could not be spawned: ${run.error.message}`
+      run.error === undefined
+        ? `exited with ${describeExit(run.exitCode)}`
+        : `could not be spawned: ${run.error.message}`
     }`
     let restarting = false
     let failure: PulseError | undefined

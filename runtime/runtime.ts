@@ -17,7 +17,15 @@ import type { ResourceLimits } from 'node:worker_threads'
 
 import { ActorRef, type ActorRefTarget, type AskOptions } from './actor-ref.js'
 import { ActorThread } from './actor-thread.js'
-import { ActorCrashedError, ClosedError, coerceError, InvalidArgumentError, PulseError, SupervisorGaveUpError, TimeoutError } from './errors.js'
+import {
+  ActorCrashedError,
+  ClosedError,
+  coerceError,
+  InvalidArgumentError,
+  PulseError,
+  SupervisorGaveUpError,
+  TimeoutError,
+} from './errors.js'
 import { HandlerPool, type HandlerPoolOptions, resolveHandlerPoolOptions } from './handler-pool.js'
 import { abortable, Lifecycle } from './lifecycle.js'
 import { checkDurationMs, checkInteger, checkKnownKeys, checkString, resolveOptions } from './options.js'
@@ -153,7 +161,10 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
     return this.#lifecycle.closed
   }
 
-  async spawn<Msg = unknown, Reply = unknown, Args = unknown>(moduleUrl: URL | string, options: SpawnOptions<Args>): Promise<ActorRef<Msg, Reply>> {
+  async spawn<Msg = unknown, Reply = unknown, Args = unknown>(
+    moduleUrl: URL | string,
+    options: SpawnOptions<Args>,
+  ): Promise<ActorRef<Msg, Reply>> {
     this.#lifecycle.assertOpen('spawn')
     const record = this.#newRecord(moduleUrl, options)
     this.#actors.set(record.name, record)
@@ -191,7 +202,8 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
   async ask(name: string, msg: unknown, options: AskOptions = {}): Promise<unknown> {
     this.#lifecycle.assertOpen('ask')
     options.signal?.throwIfAborted()
-    const timeoutMs = options.timeoutMs === undefined ? DEFAULT_ASK_TIMEOUT_MS : checkDurationMs(options.timeoutMs, 'options.timeoutMs')
+    const timeoutMs =
+      options.timeoutMs === undefined ? DEFAULT_ASK_TIMEOUT_MS : checkDurationMs(options.timeoutMs, 'options.timeoutMs')
     const record = this.#record(name)
     if (record.state !== 'running' || record.thread === undefined) {
       throw new ActorCrashedError(`actor "${name}" is ${record.state}`)
@@ -204,7 +216,10 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
     })
     // Settled (timeout, crash) possibly before it is awaited below: never an unhandled rejection.
     answer.catch(() => undefined)
-    const timer = setTimeout(() => this.#settle(corr, new TimeoutError(`ask to "${name}" timed out after ${timeoutMs} ms`)), timeoutMs)
+    const timer = setTimeout(
+      () => this.#settle(corr, new TimeoutError(`ask to "${name}" timed out after ${timeoutMs} ms`)),
+      timeoutMs,
+    )
     try {
       await this.#write(record, corr, msg, deadline, options.signal)
       return await abortable(answer, options.signal)
@@ -263,7 +278,10 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
 
   /** Per actor: thread, mailbox depth, processed, dropped, restarts and receive latency percentiles. */
   async stats(): Promise<ActorStats[]> {
-    const byThread = new Map<string, Map<number, { processed: number; dropped: number; latencyUs: ActorStats['latencyUs'] }>>()
+    const byThread = new Map<
+      string,
+      Map<number, { processed: number; dropped: number; latencyUs: ActorStats['latencyUs'] }>
+    >()
     await Promise.all(
       [...this.#threads.values()].map(async (thread) => {
         const stats = await thread.call((control) => control.stats()).catch(() => [])
@@ -309,7 +327,8 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
       moduleUrl: url,
       args: options.args,
       restart: options.restart === undefined ? 'permanent' : checkRestartPolicy(options.restart, 'options.restart'),
-      threadName: options.thread === undefined ? name : checkString(options.thread, 'options.thread', { nonEmpty: true }),
+      threadName:
+        options.thread === undefined ? name : checkString(options.thread, 'options.thread', { nonEmpty: true }),
       resourceLimits: options.resourceLimits,
       thread: undefined,
       slot: -1,
@@ -392,10 +411,17 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
     return this.#corr
   }
 
-  async #write(record: ActorRecord, corr: number, msg: unknown, deadline: number, signal: AbortSignal | undefined): Promise<void> {
+  async #write(
+    record: ActorRecord,
+    corr: number,
+    msg: unknown,
+    deadline: number,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     for (;;) {
       const thread = record.thread
-      if (thread === undefined || !thread.alive) throw new ActorCrashedError(`actor "${record.name}" is ${record.state}`)
+      if (thread === undefined || !thread.alive)
+        throw new ActorCrashedError(`actor "${record.name}" is ${record.state}`)
       if (writeMessage(thread.writer, FrameKind.Ask, record.slot, corr, msg)) {
         record.sent++
         return
@@ -484,7 +510,10 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
 
   /** Rejects the actor's pending asks and restarts it by its policy (in place when its thread lives). */
   #onCrash(record: ActorRecord, error: Error, normal: boolean, inPlace: boolean): void {
-    const crash = error instanceof ActorCrashedError ? error : new ActorCrashedError(`actor "${record.name}" crashed: ${error.message}`, { cause: error })
+    const crash =
+      error instanceof ActorCrashedError
+        ? error
+        : new ActorCrashedError(`actor "${record.name}" crashed: ${error.message}`, { cause: error })
     for (const corr of [...record.pending]) this.#settle(corr, crash)
     if (record.state === 'stopped' || this.#lifecycle.state !== 'open') return
     this.emit('crash', { name: record.name, error: crash })
@@ -499,10 +528,13 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
     }
     record.window.record(now)
     record.state = 'restarting'
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer)
-      void this.#restart(record, inPlace)
-    }, backoffDelayMs(this.#supervision.backoffMs, record.window.recent(now)))
+    const timer = setTimeout(
+      () => {
+        this.#timers.delete(timer)
+        void this.#restart(record, inPlace)
+      },
+      backoffDelayMs(this.#supervision.backoffMs, record.window.recent(now)),
+    )
     this.#timers.add(timer)
   }
 
@@ -526,7 +558,10 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
 
   #giveUp(record: ActorRecord, crash: Error): void {
     const { maxRestarts, withinMs } = this.#supervision
-    const error = new SupervisorGaveUpError(`supervision gave up: more than ${maxRestarts} restarts within ${withinMs} ms (last: actor "${record.name}")`, { cause: crash })
+    const error = new SupervisorGaveUpError(
+      `supervision gave up: more than ${maxRestarts} restarts within ${withinMs} ms (last: actor "${record.name}")`,
+      { cause: crash },
+    )
     record.state = 'stopped'
     setImmediate(() => this.emit('error', error))
     void this.close().catch(() => undefined)
@@ -556,7 +591,8 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
     this.#pumping = false
     this.#bell.wake()
     await this.#pump
-    for (const corr of [...this.#pending.keys()]) this.#settle(corr, new ClosedError('the runtime closed before the actor answered'))
+    for (const corr of [...this.#pending.keys()])
+      this.#settle(corr, new ClosedError('the runtime closed before the actor answered'))
   }
 }
 
@@ -564,8 +600,10 @@ function validateRuntimeOptions(options: RuntimeOptions): void {
   checkKnownKeys(options, ['supervision', 'mailboxBytes', 'closeTimeoutMs', 'latencySampleEvery', 'handlers', 'signal'])
   if (options.mailboxBytes !== undefined) {
     checkInteger(options.mailboxBytes, 'options.mailboxBytes', { min: 64 })
-    if (!isPowerOfTwo(options.mailboxBytes)) throw new InvalidArgumentError(`options.mailboxBytes must be a power of two (got ${options.mailboxBytes})`)
+    if (!isPowerOfTwo(options.mailboxBytes))
+      throw new InvalidArgumentError(`options.mailboxBytes must be a power of two (got ${options.mailboxBytes})`)
   }
   if (options.closeTimeoutMs !== undefined) checkDurationMs(options.closeTimeoutMs, 'options.closeTimeoutMs')
-  if (options.latencySampleEvery !== undefined) checkInteger(options.latencySampleEvery, 'options.latencySampleEvery', { min: 1 })
+  if (options.latencySampleEvery !== undefined)
+    checkInteger(options.latencySampleEvery, 'options.latencySampleEvery', { min: 1 })
 }

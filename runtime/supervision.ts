@@ -16,9 +16,16 @@ export interface SupervisionOptions {
   backoffMs?: number
 }
 
-export const DEFAULT_SUPERVISION_OPTIONS = { maxRestarts: 5, withinMs: 10_000, backoffMs: 100 } as const satisfies Required<SupervisionOptions>
+export const DEFAULT_SUPERVISION_OPTIONS = {
+  maxRestarts: 5,
+  withinMs: 10_000,
+  backoffMs: 100,
+} as const satisfies Required<SupervisionOptions>
 
-export function resolveSupervision(options: SupervisionOptions | undefined, path = 'options.supervision'): Readonly<Required<SupervisionOptions>> {
+export function resolveSupervision(
+  options: SupervisionOptions | undefined,
+  path = 'options.supervision',
+): Readonly<Required<SupervisionOptions>> {
   if (options !== undefined) {
     checkKnownKeys(options, Object.keys(DEFAULT_SUPERVISION_OPTIONS), path)
     if (options.maxRestarts !== undefined) checkInteger(options.maxRestarts, `${path}.maxRestarts`, { min: 0 })

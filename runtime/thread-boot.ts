@@ -62,6 +62,8 @@ function resolveTsx(): string {
   try {
     return import.meta.resolve('tsx/esm/api')
   } catch (error) {
-    throw new ActorStartError('loading TypeScript modules in a thread needs tsx: npm install --save-dev tsx', { cause: error })
+    throw new ActorStartError('loading TypeScript modules in a thread needs tsx: npm install --save-dev tsx', {
+      cause: error,
+    })
   }
 }

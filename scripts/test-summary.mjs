@@ -10,6 +10,11 @@ try {
   process.exit(1)
 }
 const skipped = report.numPendingTests + report.numTodoTests
-const failedFiles = report.testResults.filter((r) => r.status === 'failed' && r.assertionResults.every((a) => a.status !== 'failed'))
-for (const f of failedFiles) console.log(`file failed outside its tests: ${f.name}: ${(f.message ?? '').split('\n')[0]}`)
-console.log(`${report.numPassedTests} passed, ${report.numFailedTests} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`)
+const failedFiles = report.testResults.filter(
+  (r) => r.status === 'failed' && r.assertionResults.every((a) => a.status !== 'failed'),
+)
+for (const f of failedFiles)
+  console.log(`file failed outside its tests: ${f.name}: ${(f.message ?? '').split('\n')[0]}`)
+console.log(
+  `${report.numPassedTests} passed, ${report.numFailedTests} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`,
+)

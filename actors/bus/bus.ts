@@ -21,7 +21,15 @@
  */
 import type { Redis } from 'ioredis'
 
-import { ClosedError, coerceError, DuplicateEventError, InvalidArgumentError, isPulseError, NoResponderError, TimeoutError } from '../../runtime/errors.js'
+import {
+  ClosedError,
+  coerceError,
+  DuplicateEventError,
+  InvalidArgumentError,
+  isPulseError,
+  NoResponderError,
+  TimeoutError,
+} from '../../runtime/errors.js'
 import { anySignal, Lifecycle, sleep } from '../../runtime/lifecycle.js'
 import type { LifecycleState } from '../../runtime/lifecycle.js'
 import type { Logger } from '../../runtime/logger.js'
@@ -123,7 +131,13 @@ class InboxSubscription implements Subscription {
   #error: Error | undefined
   readonly #onClose: (sub: InboxSubscription) => void
 
-  constructor(inboxes: InboxConnection, channel: string, subject: string, logger: Logger, onClose: (sub: InboxSubscription) => void) {
+  constructor(
+    inboxes: InboxConnection,
+    channel: string,
+    subject: string,
+    logger: Logger,
+    onClose: (sub: InboxSubscription) => void,
+  ) {
     this.pattern = subject
     this.#onClose = onClose
     this.ready = inboxes
@@ -225,7 +239,12 @@ export class Bus implements AsyncDisposable {
     this.#inboxes = new InboxConnection(redis.client, redis.name)
     this.#inboxes.onError = (error) => this.#logger.warn({ err: error }, 'pulse bus: inbox connection error')
     for (const ns of this.namespaces) this.#subs.set(ns, new Set())
-    this.#lifecycle = new Lifecycle({ name: 'Bus', closeTimeoutMs: options.closeTimeoutMs, onClose: () => this.#close(), onDestroy: () => this.#destroy() })
+    this.#lifecycle = new Lifecycle({
+      name: 'Bus',
+      closeTimeoutMs: options.closeTimeoutMs,
+      onClose: () => this.#close(),
+      onDestroy: () => this.#destroy(),
+    })
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const bus = this
     this.#host = {
@@ -247,7 +266,10 @@ export class Bus implements AsyncDisposable {
    */
   static async connect(redis: Source, options: BusOptions): Promise<Bus> {
     const resolved = resolveBusOptions(options)
-    const connection = redis instanceof PulseRedis ? createRedis(redis.client, { name: 'pulse:bus' }) : createRedis(redis, { name: 'pulse:bus' })
+    const connection =
+      redis instanceof PulseRedis
+        ? createRedis(redis.client, { name: 'pulse:bus' })
+        : createRedis(redis, { name: 'pulse:bus' })
     const bus = new Bus(connection, resolved)
     try {
       await bus.#start()
@@ -288,7 +310,11 @@ export class Bus implements AsyncDisposable {
 
   #namespace(subject: string, name: string): string {
     const ns = namespaceOf(subject)
-    if (ns === undefined) throw new InvalidArgumentError(`${name} ${JSON.stringify(subject)} is invalid: invalid subject: missing namespace`, { data: { option: name, subject } })
+    if (ns === undefined)
+      throw new InvalidArgumentError(
+        `${name} ${JSON.stringify(subject)} is invalid: invalid subject: missing namespace`,
+        { data: { option: name, subject } },
+      )
     if (ns !== kInboxNamespace && !this.#subs.has(ns)) {
       throw new InvalidArgumentError(`namespace not found: ${ns}`, { data: { option: name, subject, namespace: ns } })
     }
@@ -299,10 +325,15 @@ export class Bus implements AsyncDisposable {
 
   put(subject: string, payload?: Payload, options?: PutOptions): Promise<PutResult>
   put(items: readonly BatchItem[], options?: Pick<PutOptions, 'signal'>): Promise<PutResult[]>
-  put(first: string | readonly BatchItem[], second?: Payload | Pick<PutOptions, 'signal'>, third?: PutOptions): Promise<PutResult | PutResult[]> {
+  put(
+    first: string | readonly BatchItem[],
+    second?: Payload | Pick<PutOptions, 'signal'>,
+    third?: PutOptions,
+  ): Promise<PutResult | PutResult[]> {
     try {
       this.#lifecycle.assertOpen('put')
-      if (Array.isArray(first)) return this.#putBatch(first as readonly BatchItem[], (second ?? {}) as Pick<PutOptions, 'signal'>)
+      if (Array.isArray(first))
+        return this.#putBatch(first as readonly BatchItem[], (second ?? {}) as Pick<PutOptions, 'signal'>)
       return this.#putOne(first as string, second, third ?? {})
     } catch (error) {
       return Promise.reject(coerceError(error))
@@ -310,7 +341,17 @@ export class Bus implements AsyncDisposable {
   }
 
   async #putOne(subject: string, payload: Payload | undefined, options: PutOptions): Promise<PutResult> {
-    checkKnownKeys(options, ['id', 'key', 'traceId', 'confirm', 'timeoutMs', 'signal', 'responseSubject', 'requireSubscriber', 'createdAt'])
+    checkKnownKeys(options, [
+      'id',
+      'key',
+      'traceId',
+      'confirm',
+      'timeoutMs',
+      'signal',
+      'responseSubject',
+      'requireSubscriber',
+      'createdAt',
+    ])
     checkSubject(subject)
     const ns = this.#namespace(subject, 'subject')
     if (options.id !== undefined) checkString(options.id, 'options.id', { nonEmpty: true })
@@ -321,12 +362,19 @@ export class Bus implements AsyncDisposable {
     if (options.signal !== undefined) checkSignal(options.signal, 'options.signal')
     if (options.responseSubject !== undefined) {
       checkSubject(options.responseSubject, 'options.responseSubject')
-      if (confirm > 0) throw new InvalidArgumentError('options.confirm and options.responseSubject exclude each other (response subject already set)', { data: { option: 'options.confirm' } })
+      if (confirm > 0)
+        throw new InvalidArgumentError(
+          'options.confirm and options.responseSubject exclude each other (response subject already set)',
+          { data: { option: 'options.confirm' } },
+        )
     }
     let createdAt = new Date()
     if (options.createdAt !== undefined) {
       const given = new Date(checkString(options.createdAt, 'options.createdAt', { nonEmpty: true }))
-      if (Number.isNaN(given.getTime())) throw new InvalidArgumentError('options.createdAt must be an RFC 3339 time', { data: { option: 'options.createdAt' } })
+      if (Number.isNaN(given.getTime()))
+        throw new InvalidArgumentError('options.createdAt must be an RFC 3339 time', {
+          data: { option: 'options.createdAt' },
+        })
       createdAt = given
     }
     const fields: BusEntryFields = {
@@ -358,32 +406,65 @@ export class Bus implements AsyncDisposable {
       checkKnownKeys(item, ['subject', 'payload', 'id', 'key', 'traceId'], `items[${i}]`)
       checkSubject(item.subject, `items[${i}].subject`)
       const itemNs = this.#namespace(item.subject, `items[${i}].subject`)
-      if (itemNs === kInboxNamespace) throw new InvalidArgumentError('batch cannot publish to the reserved _bus_ namespace', { data: { option: `items[${i}].subject` } })
-      if (ns !== undefined && itemNs !== ns) throw new InvalidArgumentError('all events in batch must belong to the same namespace', { data: { option: `items[${i}].subject` } })
+      if (itemNs === kInboxNamespace)
+        throw new InvalidArgumentError('batch cannot publish to the reserved _bus_ namespace', {
+          data: { option: `items[${i}].subject` },
+        })
+      if (ns !== undefined && itemNs !== ns)
+        throw new InvalidArgumentError('all events in batch must belong to the same namespace', {
+          data: { option: `items[${i}].subject` },
+        })
       ns = itemNs
       if (item.id !== undefined) checkString(item.id, `items[${i}].id`, { nonEmpty: true })
       if (item.key !== undefined) checkString(item.key, `items[${i}].key`)
       if (item.traceId !== undefined) checkString(item.traceId, `items[${i}].traceId`)
-      return { id: item.id ?? newEventId(), subject: item.subject, createdAt: now, key: item.key, traceId: item.traceId, payload: toPayload(item.payload) } satisfies BusEntryFields
+      return {
+        id: item.id ?? newEventId(),
+        subject: item.subject,
+        createdAt: now,
+        key: item.key,
+        traceId: item.traceId,
+        payload: toPayload(item.payload),
+      } satisfies BusEntryFields
     })
     options.signal?.throwIfAborted()
     return this.#append(ns as string, events)
   }
 
   /** Runs `busPut-5`; `confirm` adds the confirmation hash for the inbox of the (single) event. */
-  async #append(ns: string, events: readonly BusEntryFields[], confirm?: { inbox: string; want: number; ttlMs: number }): Promise<PutResult[]> {
-    const keys = [this.keys.log(ns), this.keys.ids(ns), this.keys.seq(ns), this.keys.dedup(ns), this.keys.confirm(ns, confirm?.inbox ?? '')]
+  async #append(
+    ns: string,
+    events: readonly BusEntryFields[],
+    confirm?: { inbox: string; want: number; ttlMs: number },
+  ): Promise<PutResult[]> {
+    const keys = [
+      this.keys.log(ns),
+      this.keys.ids(ns),
+      this.keys.seq(ns),
+      this.keys.dedup(ns),
+      this.keys.confirm(ns, confirm?.inbox ?? ''),
+    ]
     const { dedupTtlMs, maxLen, maxAgeMs } = this.options
-    const args: (string | Buffer | number)[] = [dedupTtlMs, confirm?.want ?? 0, confirm?.ttlMs ?? 0, events.length, maxLen, maxAgeMs]
+    const args: (string | Buffer | number)[] = [
+      dedupTtlMs,
+      confirm?.want ?? 0,
+      confirm?.ttlMs ?? 0,
+      events.length,
+      maxLen,
+      maxAgeMs,
+    ]
     for (const event of events) args.push(...putArgs(event))
     let reply: unknown
     try {
       reply = await busPut.run(this.#redis.client, keys, args)
     } catch (error) {
-      const duplicate = isPulseError(error) && error.data?.reply === 'DUPLICATE' ? /DUPLICATE (\d+) (.*)$/.exec(error.message) : null
+      const duplicate =
+        isPulseError(error) && error.data?.reply === 'DUPLICATE' ? /DUPLICATE (\d+) (.*)$/.exec(error.message) : null
       if (duplicate !== null) {
         const i = Number(duplicate[1])
-        throw new DuplicateEventError('key was processed before', { data: { subject: duplicate[2] ?? '', key: events[i]?.key ?? '', item: i } })
+        throw new DuplicateEventError('key was processed before', {
+          data: { subject: duplicate[2] ?? '', key: events[i]?.key ?? '', item: i },
+        })
       }
       throw error
     }
@@ -392,11 +473,17 @@ export class Bus implements AsyncDisposable {
     const last = ids[ids.length - 2] as string
     const known = this.#lastPut.get(ns)
     if (known === undefined || compareEntryIds(last, known) > 0) this.#lastPut.set(ns, last)
-    return events.map((event, i) => ({ id: event.id, index: seq - events.length + i, createdAt: new Date(event.createdAt), createdAtText: event.createdAt }))
+    return events.map((event, i) => ({
+      id: event.id,
+      index: seq - events.length + i,
+      createdAt: new Date(event.createdAt),
+      createdAtText: event.createdAt,
+    }))
   }
 
   async #publishInbox(fields: BusEntryFields): Promise<PutResult> {
-    if (hasWildcard(fields.subject)) throw new InvalidArgumentError('inbox subjects cannot contain wildcards', { data: { subject: fields.subject } })
+    if (hasWildcard(fields.subject))
+      throw new InvalidArgumentError('inbox subjects cannot contain wildcards', { data: { subject: fields.subject } })
     await this.#redis.client.publish(this.#channel(fields.subject), encodeRecord(fields))
     return { id: fields.id, index: -1, createdAt: new Date(fields.createdAt), createdAtText: fields.createdAt }
   }
@@ -405,7 +492,13 @@ export class Bus implements AsyncDisposable {
     return `${this.#channelPrefix}${this.keys.inbox(inbox)}`
   }
 
-  async #putConfirmed(ns: string, fields: BusEntryFields, want: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<PutResult> {
+  async #putConfirmed(
+    ns: string,
+    fields: BusEntryFields,
+    want: number,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<PutResult> {
     const inbox = newInbox()
     const consumers = new Set<string>()
     let done: () => void = () => {}
@@ -422,14 +515,24 @@ export class Bus implements AsyncDisposable {
     const combined = anySignal([signal, this.#lifecycle.signal])
     const any = combined.signal
     try {
-      const [result] = await this.#append(ns, [{ ...fields, responseSubject: inbox }], { inbox, want, ttlMs: timeoutMs + 60_000 })
-      const outcome = await Promise.race([enough.then(() => 'done' as const), sleep(timeoutMs, any).then(() => 'timeout' as const)])
+      const [result] = await this.#append(ns, [{ ...fields, responseSubject: inbox }], {
+        inbox,
+        want,
+        ttlMs: timeoutMs + 60_000,
+      })
+      const outcome = await Promise.race([
+        enough.then(() => 'done' as const),
+        sleep(timeoutMs, any).then(() => 'timeout' as const),
+      ])
       if (outcome === 'timeout') {
         const acked = Math.max(0, (await this.#redis.client.hlen(this.keys.confirm(ns, inbox))) - 1)
         if (acked < want) {
-          throw new TimeoutError(`put ${fields.subject}: ${acked} of ${want} consumers confirmed within ${timeoutMs} ms (the event is published)`, {
-            data: { id: fields.id, subject: fields.subject, confirmed: acked, wanted: want, timeoutMs },
-          })
+          throw new TimeoutError(
+            `put ${fields.subject}: ${acked} of ${want} consumers confirmed within ${timeoutMs} ms (the event is published)`,
+            {
+              data: { id: fields.id, subject: fields.subject, confirmed: acked, wanted: want, timeoutMs },
+            },
+          )
         }
       }
       return result as PutResult
@@ -444,8 +547,18 @@ export class Bus implements AsyncDisposable {
     const inbox = entry.responseSubject
     const ns = namespaceOf(entry.subject)
     if (inbox === undefined || ns === undefined) return
-    const record = encodeRecord({ id: newEventId(), key: consumerId, subject: inbox, createdAt: formatTime(new Date()), payload: Buffer.alloc(0) })
-    await busConfirm.run(this.#redis.client, [this.keys.confirm(ns, inbox), this.keys.inbox(inbox)], [consumerId, record, 3_600_000])
+    const record = encodeRecord({
+      id: newEventId(),
+      key: consumerId,
+      subject: inbox,
+      createdAt: formatTime(new Date()),
+      payload: Buffer.alloc(0),
+    })
+    await busConfirm.run(
+      this.#redis.client,
+      [this.keys.confirm(ns, inbox), this.keys.inbox(inbox)],
+      [consumerId, record, 3_600_000],
+    )
   }
 
   // ---- get ---------------------------------------------------------------------------------------
@@ -458,9 +571,14 @@ export class Bus implements AsyncDisposable {
   get(pattern: string, options?: GetOptions): Subscription {
     this.#lifecycle.assertOpen('get')
     if (namespaceOf(pattern) === kInboxNamespace) {
-      if (hasWildcard(pattern)) throw new InvalidArgumentError('inbox subjects cannot contain wildcards', { data: { option: 'pattern', subject: pattern } })
+      if (hasWildcard(pattern))
+        throw new InvalidArgumentError('inbox subjects cannot contain wildcards', {
+          data: { option: 'pattern', subject: pattern },
+        })
       checkPattern(pattern)
-      const sub = new InboxSubscription(this.#inboxes, this.#channel(pattern), pattern, this.#logger, (s) => this.#inboxSubs.delete(s))
+      const sub = new InboxSubscription(this.#inboxes, this.#channel(pattern), pattern, this.#logger, (s) =>
+        this.#inboxSubs.delete(s),
+      )
       this.#inboxSubs.add(sub)
       return sub
     }
@@ -477,7 +595,11 @@ export class Bus implements AsyncDisposable {
 
   async #register(sub: BusSubscription): Promise<void> {
     if (sub.closed) return
-    await this.#redis.client.zadd(this.keys.subs(sub.namespace), Date.now() + 3 * this.options.heartbeatMs, this.#member(sub))
+    await this.#redis.client.zadd(
+      this.keys.subs(sub.namespace),
+      Date.now() + 3 * this.options.heartbeatMs,
+      this.#member(sub),
+    )
   }
 
   #detach(sub: BusSubscription): void {
@@ -518,9 +640,14 @@ export class Bus implements AsyncDisposable {
     checkKnownKeys(options, ['timeoutMs', 'signal', 'key', 'traceId'])
     checkSubject(subject)
     const ns = this.#namespace(subject, 'subject')
-    if (ns === kInboxNamespace) throw new InvalidArgumentError('cannot send a request to an inbox subject', { data: { subject } })
-    const timeoutMs = options.timeoutMs === undefined ? this.options.requestTimeoutMs : checkDurationMs(options.timeoutMs, 'options.timeoutMs', { min: 1 })
-    if (!(await this.hasSubscriber(subject))) throw new NoResponderError(`no subscriber for subject ${subject}`, { data: { subject } })
+    if (ns === kInboxNamespace)
+      throw new InvalidArgumentError('cannot send a request to an inbox subject', { data: { subject } })
+    const timeoutMs =
+      options.timeoutMs === undefined
+        ? this.options.requestTimeoutMs
+        : checkDurationMs(options.timeoutMs, 'options.timeoutMs', { min: 1 })
+    if (!(await this.hasSubscriber(subject)))
+      throw new NoResponderError(`no subscriber for subject ${subject}`, { data: { subject } })
     const inbox = newInbox()
     let resolveReply: (payload: Buffer) => void = () => {}
     const replied = new Promise<Buffer>((resolve) => (resolveReply = resolve))
@@ -541,7 +668,8 @@ export class Bus implements AsyncDisposable {
       if (options.traceId !== undefined) put.traceId = options.traceId
       await this.#putOne(subject, payload, put)
       const outcome = await Promise.race([replied, sleep(timeoutMs, signal).then(() => undefined)])
-      if (outcome === undefined) throw new NoResponderError(`no reply to ${subject} within ${timeoutMs} ms`, { data: { subject, timeoutMs } })
+      if (outcome === undefined)
+        throw new NoResponderError(`no reply to ${subject} within ${timeoutMs} ms`, { data: { subject, timeoutMs } })
       return outcome
     } finally {
       combined.dispose()
@@ -556,8 +684,10 @@ export class Bus implements AsyncDisposable {
    */
   reply(pattern: string, handler: ReplyHandler, options: ReplyOptions = {}): ReplyHandle {
     checkKnownKeys(options, ['concurrency'])
-    const concurrency = options.concurrency === undefined ? 16 : checkInteger(options.concurrency, 'options.concurrency', { min: 1 })
-    if (typeof handler !== 'function') throw new InvalidArgumentError('handler must be a function', { data: { option: 'handler' } })
+    const concurrency =
+      options.concurrency === undefined ? 16 : checkInteger(options.concurrency, 'options.concurrency', { min: 1 })
+    if (typeof handler !== 'function')
+      throw new InvalidArgumentError('handler must be a function', { data: { option: 'handler' } })
     const sub = this.get(pattern)
     const running = new Set<Promise<void>>()
     const answer = async (event: BusEvent) => {
@@ -569,9 +699,12 @@ export class Bus implements AsyncDisposable {
         payload = { error: coerceError(error).message }
       }
       const inbox = event.responseSubject as string
-      await this.#publishInbox({ id: newEventId(), subject: inbox, createdAt: formatTime(new Date()), payload: toPayload(payload) }).catch((error: unknown) =>
-        this.#logger.warn({ err: error, inbox }, 'pulse bus: could not publish a reply'),
-      )
+      await this.#publishInbox({
+        id: newEventId(),
+        subject: inbox,
+        createdAt: formatTime(new Date()),
+        payload: toPayload(payload),
+      }).catch((error: unknown) => this.#logger.warn({ err: error, inbox }, 'pulse bus: could not publish a reply'))
     }
     const loop = (async () => {
       for await (const event of sub) {
@@ -602,7 +735,18 @@ export class Bus implements AsyncDisposable {
     while (!signal.aborted) {
       try {
         const ids = this.namespaces.map((ns) => this.#tail.get(ns) ?? '0-0')
-        const reply = await this.#redis.blocking().callBuffer('XREAD', 'COUNT', this.options.batchSize, 'BLOCK', this.options.blockMs, 'STREAMS', ...keys, ...ids)
+        const reply = await this.#redis
+          .blocking()
+          .callBuffer(
+            'XREAD',
+            'COUNT',
+            this.options.batchSize,
+            'BLOCK',
+            this.options.blockMs,
+            'STREAMS',
+            ...keys,
+            ...ids,
+          )
         failures = 0
         if (!Array.isArray(reply)) continue
         for (const item of reply as [Buffer, unknown][]) {

@@ -20,12 +20,29 @@ import { Agent as HttpAgent, request as httpRequest } from 'node:http'
 import type { IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 
-import { ClosedError, coerceError, InvalidArgumentError, NoResponderError, PulseError, SlowConsumerError, TimeoutError } from '../../runtime/errors.js'
+import {
+  ClosedError,
+  coerceError,
+  InvalidArgumentError,
+  NoResponderError,
+  PulseError,
+  SlowConsumerError,
+  TimeoutError,
+} from '../../runtime/errors.js'
 import { anySignal, Lifecycle, sleep } from '../../runtime/lifecycle.js'
 import { checkDurationMs, checkInteger, checkKnownKeys, checkString } from '../../runtime/options.js'
 import { trackResource } from '../../runtime/resource-tracker.js'
 import { errorFromBody } from '../../transports/http/errors.js'
-import type { BatchItem, PutOptions, PutResult, ReplyHandle, ReplyHandler, ReplyOptions, RequestOptions, Subscription } from './bus.js'
+import type {
+  BatchItem,
+  PutOptions,
+  PutResult,
+  ReplyHandle,
+  ReplyHandler,
+  ReplyOptions,
+  RequestOptions,
+  Subscription,
+} from './bus.js'
 import { newEventId, newInbox } from './ids.js'
 import type { GetOptions } from './options.js'
 import { resolveGetOptions } from './options.js'
@@ -66,7 +83,8 @@ export class SseParser {
       const line = this.#buffer.slice(0, nl)
       this.#buffer = this.#buffer.slice(nl + (this.#buffer[nl] === '\r' && this.#buffer[nl + 1] === '\n' ? 2 : 1))
       if (line === '') {
-        if (this.#data.length > 0 || this.#event !== undefined) emit({ id: this.#id, event: this.#event ?? 'message', data: this.#data.join('\n') })
+        if (this.#data.length > 0 || this.#event !== undefined)
+          emit({ id: this.#id, event: this.#event ?? 'message', data: this.#data.join('\n') })
         this.#id = undefined
         this.#event = undefined
         this.#data = []
@@ -106,18 +124,38 @@ export class BusClient implements AsyncDisposable {
   constructor(url: string, options: BusClientOptions = {}) {
     checkKnownKeys(options, ['username', 'password', 'ca', 'reconnect', 'requestTimeoutMs', 'confirmTimeoutMs'])
     this.url = new URL(checkString(url, 'url', { nonEmpty: true }))
-    if (this.url.protocol !== 'http:' && this.url.protocol !== 'https:') throw new InvalidArgumentError('url must be http:// or https://', { data: { option: 'url' } })
+    if (this.url.protocol !== 'http:' && this.url.protocol !== 'https:')
+      throw new InvalidArgumentError('url must be http:// or https://', { data: { option: 'url' } })
     if (options.username !== undefined) {
       checkString(options.username, 'options.username', { nonEmpty: true })
       this.#auth = `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`
     }
     this.#ca = options.ca
-    this.#attempts = options.reconnect?.attempts === undefined ? 3 : checkInteger(options.reconnect.attempts, 'options.reconnect.attempts', { min: 0 })
-    this.#delayMs = options.reconnect?.delayMs === undefined ? 1_000 : checkDurationMs(options.reconnect.delayMs, 'options.reconnect.delayMs')
-    this.#requestTimeoutMs = options.requestTimeoutMs === undefined ? 5_000 : checkDurationMs(options.requestTimeoutMs, 'options.requestTimeoutMs', { min: 1 })
-    this.#confirmTimeoutMs = options.confirmTimeoutMs === undefined ? 30_000 : checkDurationMs(options.confirmTimeoutMs, 'options.confirmTimeoutMs', { min: 1 })
-    this.#agent = this.url.protocol === 'https:' ? new HttpsAgent({ keepAlive: true, ...(this.#ca === undefined ? {} : { ca: this.#ca }) }) : new HttpAgent({ keepAlive: true })
-    this.#lifecycle = new Lifecycle({ name: `BusClient ${this.url.origin}`, closeTimeoutMs: 5_000, onClose: () => this.#close() })
+    this.#attempts =
+      options.reconnect?.attempts === undefined
+        ? 3
+        : checkInteger(options.reconnect.attempts, 'options.reconnect.attempts', { min: 0 })
+    this.#delayMs =
+      options.reconnect?.delayMs === undefined
+        ? 1_000
+        : checkDurationMs(options.reconnect.delayMs, 'options.reconnect.delayMs')
+    this.#requestTimeoutMs =
+      options.requestTimeoutMs === undefined
+        ? 5_000
+        : checkDurationMs(options.requestTimeoutMs, 'options.requestTimeoutMs', { min: 1 })
+    this.#confirmTimeoutMs =
+      options.confirmTimeoutMs === undefined
+        ? 30_000
+        : checkDurationMs(options.confirmTimeoutMs, 'options.confirmTimeoutMs', { min: 1 })
+    this.#agent =
+      this.url.protocol === 'https:'
+        ? new HttpsAgent({ keepAlive: true, ...(this.#ca === undefined ? {} : { ca: this.#ca }) })
+        : new HttpAgent({ keepAlive: true })
+    this.#lifecycle = new Lifecycle({
+      name: `BusClient ${this.url.origin}`,
+      closeTimeoutMs: 5_000,
+      onClose: () => this.#close(),
+    })
     this.#untrack = trackResource('other', `BusClient ${this.url.origin}`)
   }
 
@@ -140,7 +178,11 @@ export class BusClient implements AsyncDisposable {
   }
 
   /** Sends one request; resolves with the whole answer (any status). */
-  call(method: string, query: Record<string, string>, options: { body?: string; headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<Reply> {
+  call(
+    method: string,
+    query: Record<string, string>,
+    options: { body?: string; headers?: Record<string, string>; signal?: AbortSignal } = {},
+  ): Promise<Reply> {
     return new Promise((resolve, reject) => {
       const req = this.#request(method, query, options.headers ?? {}, options.signal, (res) => {
         const chunks: Buffer[] = []
@@ -153,7 +195,13 @@ export class BusClient implements AsyncDisposable {
     })
   }
 
-  #request(method: string, query: Record<string, string>, headers: Record<string, string>, signal: AbortSignal | undefined, onResponse: (res: IncomingMessage) => void) {
+  #request(
+    method: string,
+    query: Record<string, string>,
+    headers: Record<string, string>,
+    signal: AbortSignal | undefined,
+    onResponse: (res: IncomingMessage) => void,
+  ) {
     const target = new URL(this.url)
     for (const [k, v] of Object.entries(query)) target.searchParams.set(k, v)
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest
@@ -162,7 +210,11 @@ export class BusClient implements AsyncDisposable {
       {
         method,
         agent: this.#agent,
-        headers: { Accept: 'application/json', ...(this.#auth === undefined ? {} : { Authorization: this.#auth }), ...headers },
+        headers: {
+          Accept: 'application/json',
+          ...(this.#auth === undefined ? {} : { Authorization: this.#auth }),
+          ...headers,
+        },
         ...(signal === undefined ? {} : { signal }),
         ...(this.#ca === undefined ? {} : { ca: this.#ca }),
       },
@@ -171,18 +223,30 @@ export class BusClient implements AsyncDisposable {
   }
 
   /** Opens an SSE stream; resolves with the response once it is 200, else rejects with the server's error. */
-  openStream(query: Record<string, string>, lastEventId: string | undefined, signal: AbortSignal): Promise<IncomingMessage> {
+  openStream(
+    query: Record<string, string>,
+    lastEventId: string | undefined,
+    signal: AbortSignal,
+  ): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
-      const req = this.#request('GET', query, lastEventId === undefined ? { Accept: 'text/event-stream, application/json' } : { Accept: 'text/event-stream, application/json', 'Last-Event-ID': lastEventId }, signal, (res) => {
-        if (res.statusCode === 200) {
-          resolve(res)
-          return
-        }
-        const chunks: Buffer[] = []
-        res.on('data', (chunk: Buffer) => chunks.push(chunk))
-        res.on('end', () => reject(bodyError(res.statusCode ?? 0, Buffer.concat(chunks))))
-        res.on('error', reject)
-      })
+      const req = this.#request(
+        'GET',
+        query,
+        lastEventId === undefined
+          ? { Accept: 'text/event-stream, application/json' }
+          : { Accept: 'text/event-stream, application/json', 'Last-Event-ID': lastEventId },
+        signal,
+        (res) => {
+          if (res.statusCode === 200) {
+            resolve(res)
+            return
+          }
+          const chunks: Buffer[] = []
+          res.on('data', (chunk: Buffer) => chunks.push(chunk))
+          res.on('end', () => reject(bodyError(res.statusCode ?? 0, Buffer.concat(chunks))))
+          res.on('error', reject)
+        },
+      )
       req.on('error', (error) => reject(connectionError(error)))
       req.end()
     })
@@ -190,7 +254,11 @@ export class BusClient implements AsyncDisposable {
 
   put(subject: string, payload?: Payload, options?: Omit<PutOptions, 'requireSubscriber'>): Promise<PutResult>
   put(items: readonly BatchItem[], options?: Pick<PutOptions, 'signal'>): Promise<PutResult[]>
-  async put(first: string | readonly BatchItem[], second?: Payload | Pick<PutOptions, 'signal'>, third?: PutOptions): Promise<PutResult | PutResult[]> {
+  async put(
+    first: string | readonly BatchItem[],
+    second?: Payload | Pick<PutOptions, 'signal'>,
+    third?: PutOptions,
+  ): Promise<PutResult | PutResult[]> {
     this.#lifecycle.assertOpen('put')
     if (Array.isArray(first)) {
       const createdAt = formatTime(new Date())
@@ -215,13 +283,20 @@ export class BusClient implements AsyncDisposable {
         return false
       })()
       const ok = await Promise.race([counting, sleep(timeoutMs, signal).then(() => false)])
-      if (!ok) throw new TimeoutError(`put ${subject}: ${consumers.size} of ${confirm} consumers confirmed within ${timeoutMs} ms (the event is published)`, { data: { id: result.id, confirmed: consumers.size, wanted: confirm } })
+      if (!ok)
+        throw new TimeoutError(
+          `put ${subject}: ${consumers.size} of ${confirm} consumers confirmed within ${timeoutMs} ms (the event is published)`,
+          { data: { id: result.id, confirmed: consumers.size, wanted: confirm } },
+        )
       return result
     })
   }
 
   /** Runs `work` with a fresh inbox once its subscription is live; the inbox is left whatever happens. */
-  async #withInbox<T>(signal: AbortSignal | undefined, work: (inbox: string, sub: Subscription, signal: AbortSignal) => Promise<T>): Promise<T> {
+  async #withInbox<T>(
+    signal: AbortSignal | undefined,
+    work: (inbox: string, sub: Subscription, signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
     const inbox = newInbox()
     const sub = this.get(inbox)
     const combined = anySignal([signal, this.#lifecycle.signal])
@@ -234,15 +309,41 @@ export class BusClient implements AsyncDisposable {
     }
   }
 
-  async #putOne(subject: string, payload: Payload | undefined, options: PutOptions, headers: Record<string, string>): Promise<PutResult> {
-    const body = wireEvent({ subject, payload, id: options.id, key: options.key, traceId: options.traceId, responseSubject: options.responseSubject, createdAt: options.createdAt })
+  async #putOne(
+    subject: string,
+    payload: Payload | undefined,
+    options: PutOptions,
+    headers: Record<string, string>,
+  ): Promise<PutResult> {
+    const body = wireEvent({
+      subject,
+      payload,
+      id: options.id,
+      key: options.key,
+      traceId: options.traceId,
+      responseSubject: options.responseSubject,
+      createdAt: options.createdAt,
+    })
     const reply = await this.#post(body, headers, options.signal)
     const createdAtText = String(reply.headers['x-bus-event-created-at'] ?? '')
-    return { id: String(reply.headers['x-bus-event-id'] ?? ''), index: Number(reply.headers['x-bus-event-index'] ?? -1), createdAt: new Date(createdAtText), createdAtText }
+    return {
+      id: String(reply.headers['x-bus-event-id'] ?? ''),
+      index: Number(reply.headers['x-bus-event-index'] ?? -1),
+      createdAt: new Date(createdAtText),
+      createdAtText,
+    }
   }
 
   async #post(body: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<Reply> {
-    const reply = await this.call('POST', {}, { body, headers: { 'Content-Type': 'application/json', ...headers }, ...(signal === undefined ? {} : { signal }) })
+    const reply = await this.call(
+      'POST',
+      {},
+      {
+        body,
+        headers: { 'Content-Type': 'application/json', ...headers },
+        ...(signal === undefined ? {} : { signal }),
+      },
+    )
     if (reply.status !== 202) throw bodyError(reply.status, reply.body)
     return reply
   }
@@ -252,9 +353,17 @@ export class BusClient implements AsyncDisposable {
     this.#lifecycle.assertOpen('get')
     checkPattern(pattern)
     const resolved = resolveGetOptions(options)
-    const query: Record<string, string> = { subject: pattern, start: resolved.start, ack: resolved.ack, redelivery: `${resolved.delayMs}ms`, redelivery_count: String(resolved.count) }
+    const query: Record<string, string> = {
+      subject: pattern,
+      start: resolved.start,
+      ack: resolved.ack,
+      redelivery: `${resolved.delayMs}ms`,
+      redelivery_count: String(resolved.count),
+    }
     if (resolved.durable !== undefined) query.durable = resolved.durable
-    const sub = new ClientSubscription(this, query, this.#attempts, this.#delayMs, resolved.signal, (s) => this.#subs.delete(s))
+    const sub = new ClientSubscription(this, query, this.#attempts, this.#delayMs, resolved.signal, (s) =>
+      this.#subs.delete(s),
+    )
     this.#subs.add(sub)
     return sub
   }
@@ -276,7 +385,8 @@ export class BusClient implements AsyncDisposable {
         return undefined
       })()
       const reply = await Promise.race([replying, sleep(timeoutMs, signal).then(() => undefined)])
-      if (reply === undefined) throw new NoResponderError(`no reply to ${subject} within ${timeoutMs} ms`, { data: { subject, timeoutMs } })
+      if (reply === undefined)
+        throw new NoResponderError(`no reply to ${subject} within ${timeoutMs} ms`, { data: { subject, timeoutMs } })
       return reply
     })
   }
@@ -322,7 +432,15 @@ function bodyError(status: number, body: Buffer): Error {
   }
 }
 
-function wireEvent(event: { subject: string; payload?: Payload | undefined; id?: string | undefined; key?: string | undefined; traceId?: string | undefined; responseSubject?: string | undefined; createdAt?: string | undefined }): string {
+function wireEvent(event: {
+  subject: string
+  payload?: Payload | undefined
+  id?: string | undefined
+  key?: string | undefined
+  traceId?: string | undefined
+  responseSubject?: string | undefined
+  createdAt?: string | undefined
+}): string {
   const payload = toPayload(event.payload)
   let out = '{'
   if (event.id !== undefined) out += `"id":${JSON.stringify(event.id)},`
@@ -353,7 +471,14 @@ class ClientSubscription implements Subscription {
   #res: IncomingMessage | undefined
   readonly #loop: Promise<void>
 
-  constructor(client: BusClient, query: Record<string, string>, attempts: number, delayMs: number, signal: AbortSignal | undefined, onDone: (sub: ClientSubscription) => void) {
+  constructor(
+    client: BusClient,
+    query: Record<string, string>,
+    attempts: number,
+    delayMs: number,
+    signal: AbortSignal | undefined,
+    onDone: (sub: ClientSubscription) => void,
+  ) {
     this.#client = client
     this.#query = query
     this.pattern = query.subject as string
@@ -486,7 +611,9 @@ class ClientSubscription implements Subscription {
   }
 
   ackById(eventId: string): Promise<boolean> {
-    return this.#client.call('PUT', { consumer_id: this.#consumerId, event_id: eventId }).then((reply) => reply.status === 202)
+    return this.#client
+      .call('PUT', { consumer_id: this.#consumerId, event_id: eventId })
+      .then((reply) => reply.status === 202)
   }
 
   async return(): Promise<IteratorResult<BusEvent>> {

@@ -3,7 +3,15 @@
  * the HTTP + SSE API of ella.to/bus v0.6 (`BusServer`, `BusClient`). The errors of its contract are
  * exported here and from the root entry.
  */
-export { ClosedError, DuplicateEventError, InvalidArgumentError, NoResponderError, PulseError, SlowConsumerError, TimeoutError } from '../../runtime/errors.js'
+export {
+  ClosedError,
+  DuplicateEventError,
+  InvalidArgumentError,
+  NoResponderError,
+  PulseError,
+  SlowConsumerError,
+  TimeoutError,
+} from '../../runtime/errors.js'
 export {
   checkPattern,
   checkSubject,
@@ -18,7 +26,16 @@ export {
   subjectTokens,
 } from './subject.js'
 export { Bus } from './bus.js'
-export type { BatchItem, PutOptions, PutResult, ReplyHandle, ReplyHandler, ReplyOptions, RequestOptions, Subscription } from './bus.js'
+export type {
+  BatchItem,
+  PutOptions,
+  PutResult,
+  ReplyHandle,
+  ReplyHandler,
+  ReplyOptions,
+  RequestOptions,
+  Subscription,
+} from './bus.js'
 export type { BusEvent } from './subscription.js'
 export { DEFAULT_BUS_OPTIONS, DEFAULT_GET_OPTIONS } from './options.js'
 export type { AckMode, BusOptions, GetOptions, RedeliveryOptions } from './options.js'

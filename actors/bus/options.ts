@@ -2,7 +2,15 @@
 import { InvalidArgumentError } from '../../runtime/errors.js'
 import { checkLogger, SILENT_LOGGER } from '../../runtime/logger.js'
 import type { Logger } from '../../runtime/logger.js'
-import { checkDurationMs, checkInteger, checkKnownKeys, checkOneOf, checkSignal, checkString, resolveOptions } from '../../runtime/options.js'
+import {
+  checkDurationMs,
+  checkInteger,
+  checkKnownKeys,
+  checkOneOf,
+  checkSignal,
+  checkString,
+  resolveOptions,
+} from '../../runtime/options.js'
 import { DEFAULT_BUS_KEY_PREFIX } from '../../transports/redis/bus/keys.js'
 import { kInboxNamespace, patternError } from './subject.js'
 
@@ -60,15 +68,18 @@ export const DEFAULT_BUS_OPTIONS = {
 } as const satisfies Omit<ResolvedBusOptions, 'namespaces'>
 
 export function resolveBusOptions(options: BusOptions): ResolvedBusOptions {
-  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options must be an object with namespaces', { data: { option: 'options' } })
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidArgumentError('options must be an object with namespaces', { data: { option: 'options' } })
   checkKnownKeys(options, ['namespaces', ...Object.keys(DEFAULT_BUS_OPTIONS)])
   const namespaces = checkNamespaces(options.namespaces)
   if (options.keyPrefix !== undefined) checkString(options.keyPrefix, 'options.keyPrefix')
   if (options.dedupTtlMs !== undefined) checkDurationMs(options.dedupTtlMs, 'options.dedupTtlMs')
   if (options.maxLen !== undefined) checkInteger(options.maxLen, 'options.maxLen', { min: 0 })
   if (options.maxAgeMs !== undefined) checkDurationMs(options.maxAgeMs, 'options.maxAgeMs', { max: kMaxRetentionMs })
-  if (options.confirmTimeoutMs !== undefined) checkDurationMs(options.confirmTimeoutMs, 'options.confirmTimeoutMs', { min: 1 })
-  if (options.requestTimeoutMs !== undefined) checkDurationMs(options.requestTimeoutMs, 'options.requestTimeoutMs', { min: 1 })
+  if (options.confirmTimeoutMs !== undefined)
+    checkDurationMs(options.confirmTimeoutMs, 'options.confirmTimeoutMs', { min: 1 })
+  if (options.requestTimeoutMs !== undefined)
+    checkDurationMs(options.requestTimeoutMs, 'options.requestTimeoutMs', { min: 1 })
   if (options.heartbeatMs !== undefined) checkDurationMs(options.heartbeatMs, 'options.heartbeatMs', { min: 10 })
   if (options.blockMs !== undefined) checkDurationMs(options.blockMs, 'options.blockMs', { min: 1 })
   if (options.batchSize !== undefined) checkInteger(options.batchSize, 'options.batchSize', { min: 1, max: 100_000 })
@@ -80,14 +91,21 @@ export function resolveBusOptions(options: BusOptions): ResolvedBusOptions {
 
 /** Namespaces: a non-empty list of distinct tokens (letters, digits, `_`), never `_bus_` (reference: "namespace _bus_ is reserved"). */
 export function checkNamespaces(value: unknown, name = 'options.namespaces'): readonly string[] {
-  if (!Array.isArray(value) || value.length === 0) throw new InvalidArgumentError(`${name} must name at least one namespace (no namespaces provided)`, { data: { option: name } })
+  if (!Array.isArray(value) || value.length === 0)
+    throw new InvalidArgumentError(`${name} must name at least one namespace (no namespaces provided)`, {
+      data: { option: name },
+    })
   const out: string[] = []
   for (const [i, ns] of (value as unknown[]).entries()) {
     checkString(ns, `${name}[${i}]`, { nonEmpty: true })
     const text = (ns as string).trim()
-    if (text === kInboxNamespace) throw new InvalidArgumentError(`namespace ${kInboxNamespace} is reserved`, { data: { option: `${name}[${i}]` } })
+    if (text === kInboxNamespace)
+      throw new InvalidArgumentError(`namespace ${kInboxNamespace} is reserved`, { data: { option: `${name}[${i}]` } })
     if (text.includes('.') || patternError(text) !== undefined || text.includes('*') || text.includes('>')) {
-      throw new InvalidArgumentError(`${name}[${i}] must be one token of letters, digits and _ (got ${JSON.stringify(text)})`, { data: { option: `${name}[${i}]` } })
+      throw new InvalidArgumentError(
+        `${name}[${i}] must be one token of letters, digits and _ (got ${JSON.stringify(text)})`,
+        { data: { option: `${name}[${i}]` } },
+      )
     }
     if (!out.includes(text)) out.push(text)
   }
@@ -133,19 +151,31 @@ export const DEFAULT_GET_OPTIONS = {
 
 export function resolveGetOptions(options: GetOptions = {}): ResolvedGetOptions {
   checkKnownKeys(options, ['start', 'ack', 'redelivery', 'durable', 'signal'])
-  const start = options.start === undefined ? DEFAULT_GET_OPTIONS.start : checkString(options.start, 'options.start', { nonEmpty: true })
+  const start =
+    options.start === undefined
+      ? DEFAULT_GET_OPTIONS.start
+      : checkString(options.start, 'options.start', { nonEmpty: true })
   if (start !== 'newest' && start !== 'oldest' && !start.startsWith('e_') && !/^\d+-\d+$/.test(start)) {
-    throw new InvalidArgumentError(`options.start must be 'newest', 'oldest' or an event id (e_…) (got ${JSON.stringify(start)}): invalid start from`, { data: { option: 'options.start' } })
+    throw new InvalidArgumentError(
+      `options.start must be 'newest', 'oldest' or an event id (e_…) (got ${JSON.stringify(start)}): invalid start from`,
+      { data: { option: 'options.start' } },
+    )
   }
-  const ack = options.ack === undefined ? DEFAULT_GET_OPTIONS.ack : checkOneOf(options.ack, 'options.ack', ['none', 'manual'])
+  const ack =
+    options.ack === undefined ? DEFAULT_GET_OPTIONS.ack : checkOneOf(options.ack, 'options.ack', ['none', 'manual'])
   let delayMs: number = DEFAULT_GET_OPTIONS.redelivery.delayMs
   let count: number = DEFAULT_GET_OPTIONS.redelivery.count
   if (options.redelivery !== undefined) {
     checkKnownKeys(options.redelivery, ['delayMs', 'count'], 'options.redelivery')
-    if (options.redelivery.delayMs !== undefined) delayMs = checkDurationMs(options.redelivery.delayMs, 'options.redelivery.delayMs', { min: 1 })
-    if (options.redelivery.count !== undefined) count = checkInteger(options.redelivery.count, 'options.redelivery.count', { min: 0 })
+    if (options.redelivery.delayMs !== undefined)
+      delayMs = checkDurationMs(options.redelivery.delayMs, 'options.redelivery.delayMs', { min: 1 })
+    if (options.redelivery.count !== undefined)
+      count = checkInteger(options.redelivery.count, 'options.redelivery.count', { min: 0 })
   }
-  const durable = options.durable === undefined ? undefined : checkString(options.durable, 'options.durable', { pattern: /^[A-Za-z0-9_.:-]{1,200}$/ })
+  const durable =
+    options.durable === undefined
+      ? undefined
+      : checkString(options.durable, 'options.durable', { pattern: /^[A-Za-z0-9_.:-]{1,200}$/ })
   const signal = options.signal === undefined ? undefined : checkSignal(options.signal, 'options.signal')
   return { start, ack, delayMs, count, durable, signal }
 }

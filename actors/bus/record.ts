@@ -24,7 +24,8 @@ export function encodeRecord(record: BusRecord): string {
   if (record.traceId !== undefined && record.traceId !== '') out += `,"trace_id":${JSON.stringify(record.traceId)}`
   if (record.key !== undefined && record.key !== '') out += `,"key":${JSON.stringify(record.key)}`
   out += `,"subject":${JSON.stringify(record.subject)}`
-  if (record.responseSubject !== undefined && record.responseSubject !== '') out += `,"response_subject":${JSON.stringify(record.responseSubject)}`
+  if (record.responseSubject !== undefined && record.responseSubject !== '')
+    out += `,"response_subject":${JSON.stringify(record.responseSubject)}`
   out += `,"created_at":${JSON.stringify(record.createdAt)}`
   if (record.payload.length > 0) out += `,"payload":${record.payload.toString('utf8')}`
   return `${out}}`
@@ -57,7 +58,8 @@ function isJson(text: string): boolean {
 }
 
 /** What `put` takes as a payload. */
-export type Payload = Uint8Array | string | number | boolean | null | readonly unknown[] | { readonly [key: string]: unknown }
+export type Payload =
+  Uint8Array | string | number | boolean | null | readonly unknown[] | { readonly [key: string]: unknown }
 
 /**
  * The payload's raw JSON bytes, by the reference's `WithData` rules: bytes and strings that are valid

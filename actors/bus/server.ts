@@ -31,12 +31,24 @@ import { InvalidArgumentError, isPulseError, ProtocolError, SlowConsumerError } 
 import { sleep } from '../../runtime/lifecycle.js'
 import type { Logger } from '../../runtime/logger.js'
 import { checkDurationMs, checkInteger, checkKnownKeys } from '../../runtime/options.js'
-import type { BasicAuthOptions, CorsOptions, ErrorStatusTable, HttpContext, SseStream, TlsOptions } from '../../transports/http/index.js'
+import type {
+  BasicAuthOptions,
+  CorsOptions,
+  ErrorStatusTable,
+  HttpContext,
+  SseStream,
+  TlsOptions,
+} from '../../transports/http/index.js'
 import { httpStatusOf, HttpServer, Router } from '../../transports/http/index.js'
 import type { Bus, Subscription } from './bus.js'
 import { parseGoDuration, parsePublishBody } from './record.js'
 
-export const kBusHeaders = ['X-BUS-EVENT-ID', 'X-BUS-EVENT-CREATED-AT', 'X-BUS-EVENT-INDEX', 'X-BUS-CONSUMER-ID'] as const
+export const kBusHeaders = [
+  'X-BUS-EVENT-ID',
+  'X-BUS-EVENT-CREATED-AT',
+  'X-BUS-EVENT-INDEX',
+  'X-BUS-CONSUMER-ID',
+] as const
 
 /** The reference's CORS headers (plus what auth and resume need). */
 export const DEFAULT_BUS_CORS: CorsOptions = {
@@ -78,7 +90,12 @@ export interface BusServerOptions {
   logger?: Logger
 }
 
-const kDefaultLimits = { maxBodyBytes: 1024 * 1024, maxBufferedBytes: 1024 * 1024, stallTimeoutMs: 10_000, pingIntervalMs: 30_000 }
+const kDefaultLimits = {
+  maxBodyBytes: 1024 * 1024,
+  maxBufferedBytes: 1024 * 1024,
+  stallTimeoutMs: 10_000,
+  pingIntervalMs: 30_000,
+}
 
 function wantsJson(req: IncomingMessage): boolean {
   return (req.headers.accept ?? '').includes('application/json')
@@ -98,14 +115,20 @@ export class BusServer implements AsyncDisposable {
 
   static async listen(options: BusServerOptions): Promise<BusServer> {
     checkKnownKeys(options, ['bus', 'port', 'host', 'auth', 'tls', 'cors', 'limits', 'closeTimeoutMs', 'logger'])
-    if (typeof options.bus?.get !== 'function') throw new InvalidArgumentError('options.bus must be a Bus', { data: { option: 'options.bus' } })
+    if (typeof options.bus?.get !== 'function')
+      throw new InvalidArgumentError('options.bus must be a Bus', { data: { option: 'options.bus' } })
     const given = options.limits ?? {}
     checkKnownKeys(given, Object.keys(kDefaultLimits), 'options.limits')
     if (given.maxBodyBytes !== undefined) checkInteger(given.maxBodyBytes, 'options.limits.maxBodyBytes', { min: 1 })
-    if (given.maxBufferedBytes !== undefined) checkInteger(given.maxBufferedBytes, 'options.limits.maxBufferedBytes', { min: 1 })
-    if (given.stallTimeoutMs !== undefined) checkDurationMs(given.stallTimeoutMs, 'options.limits.stallTimeoutMs', { min: 1 })
+    if (given.maxBufferedBytes !== undefined)
+      checkInteger(given.maxBufferedBytes, 'options.limits.maxBufferedBytes', { min: 1 })
+    if (given.stallTimeoutMs !== undefined)
+      checkDurationMs(given.stallTimeoutMs, 'options.limits.stallTimeoutMs', { min: 1 })
     if (given.pingIntervalMs !== undefined) checkDurationMs(given.pingIntervalMs, 'options.limits.pingIntervalMs')
-    const limits = { ...kDefaultLimits, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) } as Required<BusServerLimits>
+    const limits = {
+      ...kDefaultLimits,
+      ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)),
+    } as Required<BusServerLimits>
     const router = new Router()
     const cors = options.cors === undefined || options.cors === true ? DEFAULT_BUS_CORS : options.cors
     const http = await HttpServer.listen({
@@ -123,10 +146,23 @@ export class BusServer implements AsyncDisposable {
       name: 'BusServer',
     })
     const server = new BusServer(http, options.bus, limits)
-    const guard = (fn: (ctx: HttpContext) => Promise<void>) => (ctx: HttpContext) => fn(ctx).catch((error: unknown) => server.#answerError(ctx, error))
-    router.on('POST', '*', guard((ctx) => server.#publish(ctx)))
-    router.on('GET', '*', guard((ctx) => server.#subscribe(ctx)))
-    router.on('PUT', '*', guard((ctx) => server.#ack(ctx)))
+    const guard = (fn: (ctx: HttpContext) => Promise<void>) => (ctx: HttpContext) =>
+      fn(ctx).catch((error: unknown) => server.#answerError(ctx, error))
+    router.on(
+      'POST',
+      '*',
+      guard((ctx) => server.#publish(ctx)),
+    )
+    router.on(
+      'GET',
+      '*',
+      guard((ctx) => server.#subscribe(ctx)),
+    )
+    router.on(
+      'PUT',
+      '*',
+      guard((ctx) => server.#ack(ctx)),
+    )
     router.on('OPTIONS', '*', (ctx) => ctx.send(204))
     return server
   }
@@ -158,14 +194,18 @@ export class BusServer implements AsyncDisposable {
     if (ctx.res.headersSent || wantsJson(ctx.req) || !ctx.req.complete) throw error
     const reason = isPulseError(error) && typeof error.data?.reason === 'string' ? error.data.reason : undefined
     const text = `${reason ?? (isPulseError(error) ? error.message : 'internal error')}\n`
-    ctx.send(httpStatusOf(error, BUS_ERROR_STATUS), text, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' })
+    ctx.send(httpStatusOf(error, BUS_ERROR_STATUS), text, {
+      'Content-Type': 'text/plain; charset=utf-8',
+      'X-Content-Type-Options': 'nosniff',
+    })
   }
 
   async #publish(ctx: HttpContext): Promise<void> {
     const { batch, events } = parsePublishBody(await ctx.readBody())
     if (batch) {
       if (events.length === 0) throw new ProtocolError('empty batch')
-      if (events.some((event) => event.responseSubject !== undefined)) throw new InvalidArgumentError('batch items cannot have response_subject')
+      if (events.some((event) => event.responseSubject !== undefined))
+        throw new InvalidArgumentError('batch items cannot have response_subject')
       await this.bus.put(
         events.map((event) => ({
           subject: event.subject === '' ? failRequired() : event.subject,
@@ -180,7 +220,10 @@ export class BusServer implements AsyncDisposable {
     }
     const event = events[0]
     if (event === undefined || event.subject === '') failRequired()
-    if (event.responseSubject !== undefined && /[*>]/.test(event.responseSubject)) throw new InvalidArgumentError('response subject should not have * or >', { data: { reason: 'subject should not have * or >' } })
+    if (event.responseSubject !== undefined && /[*>]/.test(event.responseSubject))
+      throw new InvalidArgumentError('response subject should not have * or >', {
+        data: { reason: 'subject should not have * or >' },
+      })
     const result = await this.bus.put(event.subject, event.payload.length > 0 ? event.payload : undefined, {
       ...(event.id === undefined ? {} : { id: event.id }),
       ...(event.key === undefined ? {} : { key: event.key }),
@@ -225,7 +268,15 @@ export class BusServer implements AsyncDisposable {
       try {
         for await (const event of sub) {
           const record = event.record
-          if (!(await this.#room(stream, Buffer.byteLength(record) + 2 * event.id.length + 40, maxBufferedBytes, stallTimeoutMs))) break
+          if (
+            !(await this.#room(
+              stream,
+              Buffer.byteLength(record) + 2 * event.id.length + 40,
+              maxBufferedBytes,
+              stallTimeoutMs,
+            ))
+          )
+            break
           if (!stream.send({ id: event.id, event: 'msg', data: record })) break
         }
       } catch (error) {
@@ -248,7 +299,12 @@ export class BusServer implements AsyncDisposable {
     const deadline = Date.now() + stallMs
     while (stream.open && stream.bufferedBytes > 0 && stream.bufferedBytes + bytes > max) {
       if (Date.now() >= deadline) {
-        stream.fail(new SlowConsumerError(`the SSE client read too slowly: ${stream.bufferedBytes} bytes waited for it longer than ${stallMs} ms`, { data: { bufferedBytes: stream.bufferedBytes, stallTimeoutMs: stallMs } }))
+        stream.fail(
+          new SlowConsumerError(
+            `the SSE client read too slowly: ${stream.bufferedBytes} bytes waited for it longer than ${stallMs} ms`,
+            { data: { bufferedBytes: stream.bufferedBytes, stallTimeoutMs: stallMs } },
+          ),
+        )
         return false
       }
       await sleep(Math.min(10, Math.max(1, deadline - Date.now())), stream.signal).catch(() => undefined)

@@ -142,7 +142,9 @@ export function compilePattern(pattern: string): (subject: string) => boolean {
   checkPattern(pattern)
   if (!hasWildcard(pattern)) {
     // A literal pattern matches itself, and itself with one trailing dot (the walk's quirk).
-    return (subject) => subject === pattern || (subject.length === pattern.length + 1 && subject.endsWith('.') && subject.startsWith(pattern))
+    return (subject) =>
+      subject === pattern ||
+      (subject.length === pattern.length + 1 && subject.endsWith('.') && subject.startsWith(pattern))
   }
   return (subject) => matchSubject(subject, pattern)
 }

@@ -161,7 +161,10 @@ export class BusSubscription implements AsyncIterableIterator<BusEvent> {
     // 'newest' is taken now, so that every event published after get() returned is seen.
     if (options.start === 'newest') this.#cursor = host.newest(namespace)
     this.ready = this.#resolveStart().then(
-      () => host.register(this).catch((error: unknown) => host.logger.warn({ err: error }, 'pulse bus: could not announce a subscription')),
+      () =>
+        host
+          .register(this)
+          .catch((error: unknown) => host.logger.warn({ err: error }, 'pulse bus: could not announce a subscription')),
       (error: unknown) => {
         this.#startError = coerceError(error)
       },
@@ -199,7 +202,9 @@ export class BusSubscription implements AsyncIterableIterator<BusEvent> {
     else {
       const entryId = await client.hget(keys.ids(this.namespace), start)
       if (entryId === null) {
-        throw new InvalidArgumentError(`start event id ${start} not found in namespace ${this.namespace}`, { data: { start, namespace: this.namespace } })
+        throw new InvalidArgumentError(`start event id ${start} not found in namespace ${this.namespace}`, {
+          data: { start, namespace: this.namespace },
+        })
       }
       this.#cursor = entryId
     }
@@ -255,7 +260,10 @@ export class BusSubscription implements AsyncIterableIterator<BusEvent> {
           this.#arm(inFlight)
           return { done: false, value: this.#event(inFlight.entry, inFlight.deliveries) }
         }
-        this.#host.logger.warn({ id: inFlight.entry.id, consumer: this.consumerId, deliveries: inFlight.deliveries }, 'pulse bus: redelivery count exceeded, dropping event')
+        this.#host.logger.warn(
+          { id: inFlight.entry.id, consumer: this.consumerId, deliveries: inFlight.deliveries },
+          'pulse bus: redelivery count exceeded, dropping event',
+        )
         this.#advanceDurable(inFlight.entry)
       }
       this.#inFlight = undefined
@@ -332,7 +340,9 @@ export class BusSubscription implements AsyncIterableIterator<BusEvent> {
     const key = this.#host.keys.durable(this.namespace, name)
     this.#cursorWrites = this.#cursorWrites
       .then(() => busCursor.run(this.#host.client, [key], [entry.entryId, this.pattern]))
-      .catch((error: unknown) => this.#host.logger.warn({ err: error, durable: name }, 'pulse bus: could not save a durable cursor'))
+      .catch((error: unknown) =>
+        this.#host.logger.warn({ err: error, durable: name }, 'pulse bus: could not save a durable cursor'),
+      )
   }
 
   async #nextEntry(): Promise<BusEntry | undefined> {

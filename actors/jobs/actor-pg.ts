@@ -35,11 +35,20 @@ export const INDEX_PLANS_SQL = 'SET enable_bitmapscan = off; SET enable_seqscan 
  * failure ends that client and fails the checkout). A statement,
  * not the `options` startup parameter, which connection poolers such as PgBouncer refuse.
  */
-export function openActorPool(connection: ConnectionConfig, max: number, applicationName: string, sessionSql?: string): pg.Pool {
+export function openActorPool(
+  connection: ConnectionConfig,
+  max: number,
+  applicationName: string,
+  sessionSql?: string,
+): pg.Pool {
   // pg-pool awaits `onConnect` before it hands a new client out (@types/pg types it as returning void).
-  const onConnect = sessionSql === undefined ? undefined : (client: pg.ClientBase) => client.query(sessionSql).then(() => undefined)
-  // eslint-disable-next-line @typescript-eslint/no-misused-promises
-  const pool = new pg.Pool({ ...poolConfig(connection, max, applicationName), ...(onConnect === undefined ? {} : { onConnect }) })
+  const onConnect =
+    sessionSql === undefined ? undefined : (client: pg.ClientBase) => client.query(sessionSql).then(() => undefined)
+  const pool = new pg.Pool({
+    ...poolConfig(connection, max, applicationName),
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises
+    ...(onConnect === undefined ? {} : { onConnect }),
+  })
   pool.on('error', () => undefined)
   return pool
 }
@@ -50,7 +59,8 @@ export function openActorPool(connection: ConnectionConfig, max: number, applica
  */
 export function preparedQueryable(pool: pg.Pool): Queryable {
   return {
-    query: <R extends pg.QueryResultRow>(text: string, values?: unknown[]) => pool.query<R>(preparedStatement(text, values)),
+    query: <R extends pg.QueryResultRow>(text: string, values?: unknown[]) =>
+      pool.query<R>(preparedStatement(text, values)),
   }
 }
 
@@ -102,7 +112,8 @@ export class NotifyListener {
     clearTimeout(this.#timer)
     const client = this.#client
     this.#client = undefined
-    if (client !== undefined) await withTimeout(client.end(), 2_000, () => new Error('LISTEN client did not end')).catch(() => undefined)
+    if (client !== undefined)
+      await withTimeout(client.end(), 2_000, () => new Error('LISTEN client did not end')).catch(() => undefined)
   }
 
   async #connect(): Promise<void> {

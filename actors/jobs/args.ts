@@ -82,8 +82,10 @@ function checkJson(value: unknown, where: Where, ancestors: object[]): void {
 function checkObject(value: object, where: Where, ancestors: object[]): void {
   if (ancestors.includes(value)) refuse(where, 'it refers to itself (a cycle)')
   if (ancestors.length >= kMaxDepth) refuse(where, `it nests deeper than ${kMaxDepth} levels`)
-  if (value instanceof Map || value instanceof Set) refuse(where, `a ${value.constructor.name} would be stored as {} (convert it to an array or object)`)
-  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) refuse(where, 'bytes are only accepted as the whole args (a Uint8Array)')
+  if (value instanceof Map || value instanceof Set)
+    refuse(where, `a ${value.constructor.name} would be stored as {} (convert it to an array or object)`)
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer)
+    refuse(where, 'bytes are only accepted as the whole args (a Uint8Array)')
   const toJSON = (value as { toJSON?: unknown }).toJSON
   if (typeof toJSON === 'function') {
     checkJson(toJSON.call(value) as unknown, where, ancestors)

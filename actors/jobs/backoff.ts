@@ -20,7 +20,10 @@ const kTableLength = 64
 export function checkBackoff(value: unknown, name: string): Backoff {
   if (typeof value === 'function') return value as (attempt: number) => number
   if (typeof value === 'number') return checkDurationMs(value, name)
-  throw new InvalidArgumentError(`${name} must be a number of milliseconds or a function of the attempt (got ${typeof value})`, { data: { option: name } })
+  throw new InvalidArgumentError(
+    `${name} must be a number of milliseconds or a function of the attempt (got ${typeof value})`,
+    { data: { option: name } },
+  )
 }
 
 /** The delay after attempt `attempt` (1-based) failed, in ms, clamped to [0, kMaxTimerMs]. */

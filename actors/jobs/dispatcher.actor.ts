@@ -58,11 +58,34 @@ import type pg from 'pg'
 import { defineActor, type ActorContext } from '../../runtime/actor.js'
 import { InvalidArgumentError, JobTooLargeError } from '../../runtime/errors.js'
 import { onceAsync } from '../../runtime/lifecycle.js'
-import { type ClaimedJob, claimJobs, completeJobs, failJobs, type FailedJob, type FailOutcome, type LeaseRef } from '../../transports/postgres/jobs/hot-path.js'
+import {
+  type ClaimedJob,
+  claimJobs,
+  completeJobs,
+  failJobs,
+  type FailedJob,
+  type FailOutcome,
+  type LeaseRef,
+} from '../../transports/postgres/jobs/hot-path.js'
 import { type Queryable, quoteSchema } from '../../transports/postgres/jobs/queryable.js'
-import { endPool, INDEX_PLANS_SQL, NotifyListener, openActorPool, preparedQueryable, retryDelayMs, wireOf } from './actor-pg.js'
+import {
+  endPool,
+  INDEX_PLANS_SQL,
+  NotifyListener,
+  openActorPool,
+  preparedQueryable,
+  retryDelayMs,
+  wireOf,
+} from './actor-pg.js'
 import { type LeaseBook, leaseBook } from './lease-book.js'
-import { type AckedFailure, type DispatcherArgs, type DispatcherMsg, type DispatcherOut, fromLeaseColumns, toJobColumns } from './protocol.js'
+import {
+  type AckedFailure,
+  type DispatcherArgs,
+  type DispatcherMsg,
+  type DispatcherOut,
+  fromLeaseColumns,
+  toJobColumns,
+} from './protocol.js'
 
 /**
  * Claim statements at once. One: two in flight came back in either order under load (the second
@@ -150,7 +173,12 @@ class Dispatcher {
     this.#args = args
     this.#ctx = ctx
     this.#q = quoteSchema(args.schema)
-    const claimPool = openActorPool(args.connection, kClaimsInFlight, 'pulse-jobs-dispatcher', DISPATCHER_SESSION_SQL.claim)
+    const claimPool = openActorPool(
+      args.connection,
+      kClaimsInFlight,
+      'pulse-jobs-dispatcher',
+      DISPATCHER_SESSION_SQL.claim,
+    )
     const ackPool = openActorPool(args.connection, kAckConnections, 'pulse-jobs-dispatcher', DISPATCHER_SESSION_SQL.ack)
     const smallAckPool = openActorPool(args.connection, 1, 'pulse-jobs-dispatcher', DISPATCHER_SESSION_SQL.smallAck)
     this.#pools = [claimPool, ackPool, smallAckPool]
@@ -242,9 +270,12 @@ class Dispatcher {
     }
     const [job] = jobs as [ClaimedJob]
     const maxBytes = this.#ctx.maxMessageBytes
-    const tooLarge = new JobTooLargeError(`job ${job.id} ("${job.name}") is too large for one message of the runtime's mailbox (${maxBytes} bytes); raise the runtime's mailboxBytes and requeue it`, {
-      data: { id: job.id, name: job.name, maxBytes },
-    })
+    const tooLarge = new JobTooLargeError(
+      `job ${job.id} ("${job.name}") is too large for one message of the runtime's mailbox (${maxBytes} bytes); raise the runtime's mailboxBytes and requeue it`,
+      {
+        data: { id: job.id, name: job.name, maxBytes },
+      },
+    )
     this.#credits += 1
     this.#failed.push({ id: job.id, leaseToken: job.leaseToken, error: wireOf(tooLarge), retryAt: undefined })
     this.#ackDue = true
@@ -267,7 +298,14 @@ class Dispatcher {
    * one's jobs run), and the bound above.
    */
   #claimLimit(): number {
-    if (this.#closing || !this.#ready || this.#claimsPaused || this.#claims >= kClaimsInFlight || this.#names.length === 0) return 0
+    if (
+      this.#closing ||
+      !this.#ready ||
+      this.#claimsPaused ||
+      this.#claims >= kClaimsInFlight ||
+      this.#names.length === 0
+    )
+      return 0
     const room = this.#args.window + this.#credits - this.#unacked()
     const share = Math.ceil(this.#args.window / kWindowShares)
     return Math.max(0, Math.min(this.#credits, this.#args.claimBatchMax, share, room))
@@ -290,7 +328,13 @@ class Dispatcher {
   #acksDue(): boolean {
     const waiting = this.#waiting()
     if (waiting === 0) return false
-    if (this.#ackDue || this.#closing || this.#flushes.length > 0 || waiting >= Math.min(this.#args.claimBatchMax, this.#args.window)) return true
+    if (
+      this.#ackDue ||
+      this.#closing ||
+      this.#flushes.length > 0 ||
+      waiting >= Math.min(this.#args.claimBatchMax, this.#args.window)
+    )
+      return true
     this.#ackTimer ??= setTimeout(() => {
       this.#ackTimer = undefined
       this.#ackDue = true
@@ -329,7 +373,12 @@ class Dispatcher {
     this.#credits -= limit
     let jobs: ClaimedJob[] = []
     try {
-      jobs = await claimJobs(this.#claimDb, this.#q, { owner: this.#args.owner, names: this.#names, limit, leaseTtlMs: this.#args.leaseTtlMs })
+      jobs = await claimJobs(this.#claimDb, this.#q, {
+        owner: this.#args.owner,
+        names: this.#names,
+        limit,
+        leaseTtlMs: this.#args.leaseTtlMs,
+      })
       this.#claimFailures = 0
     } catch (error) {
       if (this.#stopped) return
@@ -367,7 +416,10 @@ class Dispatcher {
         this.#ackTimer = undefined
         this.#ackingCount = completed.length + failed.length
         const completeDb = completed.length <= kGenericAckMax ? this.#smallAckDb : this.#ackDb
-        const [done, outcomes] = await Promise.allSettled([completeJobs(completeDb, this.#q, completed), failJobs(this.#ackDb, this.#q, failed)])
+        const [done, outcomes] = await Promise.allSettled([
+          completeJobs(completeDb, this.#q, completed),
+          failJobs(this.#ackDb, this.#q, failed),
+        ])
         this.#ackingCount = 0
         if (this.#stopped) return
         this.#acked(completed, failed, done, outcomes)
@@ -375,7 +427,8 @@ class Dispatcher {
         if (this.#waiting() === 0) {
           for (const seq of this.#flushes.splice(0)) this.#emit({ t: 'flushed', seq })
         }
-        const error: unknown = done.status === 'rejected' ? done.reason : outcomes.status === 'rejected' ? outcomes.reason : undefined
+        const error: unknown =
+          done.status === 'rejected' ? done.reason : outcomes.status === 'rejected' ? outcomes.reason : undefined
         if (error === undefined) {
           failures = 0
           continue
@@ -402,7 +455,12 @@ class Dispatcher {
   }
 
   /** Books an ack's outcome: what the database confirmed, what it fenced off; failed statements keep theirs. */
-  #acked(completed: LeaseRef[], failed: FailedJob[], done: PromiseSettledResult<string[]>, outcomes: PromiseSettledResult<FailOutcome[]>): void {
+  #acked(
+    completed: LeaseRef[],
+    failed: FailedJob[],
+    done: PromiseSettledResult<string[]>,
+    outcomes: PromiseSettledResult<FailOutcome[]>,
+  ): void {
     const acked: string[] = []
     const ackedFailures: AckedFailure[] = []
     const fenced: string[] = []
@@ -435,7 +493,8 @@ class Dispatcher {
     } else {
       this.#failed.unshift(...failed)
     }
-    if (acked.length > 0 || ackedFailures.length > 0 || fenced.length > 0) this.#emit({ t: 'acked', completed: acked, failed: ackedFailures, fenced })
+    if (acked.length > 0 || ackedFailures.length > 0 || fenced.length > 0)
+      this.#emit({ t: 'acked', completed: acked, failed: ackedFailures, fenced })
   }
 
   /** Wakes the claim loop at `at` (the earliest wanted time wins). */
@@ -443,10 +502,13 @@ class Dispatcher {
     if (this.#stopped || at >= this.#retryTimerAt) return
     clearTimeout(this.#retryTimer)
     this.#retryTimerAt = at
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimerAt = Infinity
-      this.#wake()
-    }, Math.max(0, at - Date.now()))
+    this.#retryTimer = setTimeout(
+      () => {
+        this.#retryTimerAt = Infinity
+        this.#wake()
+      },
+      Math.max(0, at - Date.now()),
+    )
   }
 }
 

@@ -14,9 +14,25 @@ export {
   ScheduleNotFoundError,
 } from '../../runtime/errors.js'
 export { type Backoff } from './backoff.js'
-export { DEFAULT_JOB_QUEUE_OPTIONS, type JobQueueLogger, type JobQueueOptions, type ResolvedJobQueueOptions } from './options.js'
+export {
+  DEFAULT_JOB_QUEUE_OPTIONS,
+  type JobQueueLogger,
+  type JobQueueOptions,
+  type ResolvedJobQueueOptions,
+} from './options.js'
 export { JobQueue } from './queue.js'
-export { after, at, type AtSpec, cron, type CronOptions, type CronSpec, every, type EverySpec, nextOccurrence, type ScheduleSpec } from './schedule-spec.js'
+export {
+  after,
+  at,
+  type AtSpec,
+  cron,
+  type CronOptions,
+  type CronSpec,
+  every,
+  type EverySpec,
+  nextOccurrence,
+  type ScheduleSpec,
+} from './schedule-spec.js'
 export type {
   AuditLogEntry,
   AuditLogOptions,

@@ -32,19 +32,28 @@ export async function getJob(ctx: JobQueueInternals, id: string): Promise<JobInf
 
 function checkStatuses(value: unknown): JobStatus[] {
   const list: unknown[] = Array.isArray(value) ? value : [value]
-  if (list.length === 0) throw new InvalidArgumentError('options.status must name at least one status', { data: { option: 'options.status' } })
-  return list.map((status, i) => checkOneOf(status, Array.isArray(value) ? `options.status[${i}]` : 'options.status', JOB_STATUSES))
+  if (list.length === 0)
+    throw new InvalidArgumentError('options.status must name at least one status', {
+      data: { option: 'options.status' },
+    })
+  return list.map((status, i) =>
+    checkOneOf(status, Array.isArray(value) ? `options.status[${i}]` : 'options.status', JOB_STATUSES),
+  )
 }
 
 export async function listJobs(ctx: JobQueueInternals, options: ListJobsOptions = {}): Promise<JobList> {
   checkKnownKeys(options, ['status', 'name', 'limit', 'cursor'])
   const statuses = options.status === undefined ? undefined : checkStatuses(options.status)
   const name = options.name === undefined ? undefined : checkText(options.name, 'options.name')
-  const limit = options.limit === undefined ? kDefaultPage : checkInteger(options.limit, 'options.limit', { min: 1, max: kMaxPage })
+  const limit =
+    options.limit === undefined ? kDefaultPage : checkInteger(options.limit, 'options.limit', { min: 1, max: kMaxPage })
   let before: string | undefined
   if (options.cursor !== undefined) {
     before = checkId(options.cursor, 'options.cursor')
-    if (before === undefined) throw new InvalidArgumentError('options.cursor must be a cursor returned by listJobs', { data: { option: 'options.cursor' } })
+    if (before === undefined)
+      throw new InvalidArgumentError('options.cursor must be a cursor returned by listJobs', {
+        data: { option: 'options.cursor' },
+      })
   }
   ctx.assertOpen('listJobs')
   const page = await readJobs(ctx.db, ctx.q, { statuses, name, limit, before })
@@ -82,11 +91,13 @@ export async function listSchedules(ctx: JobQueueInternals): Promise<ScheduleInf
 
 export async function auditLog(ctx: JobQueueInternals, options: AuditLogOptions = {}): Promise<AuditLogEntry[]> {
   checkKnownKeys(options, ['limit', 'before'])
-  const limit = options.limit === undefined ? kDefaultPage : checkInteger(options.limit, 'options.limit', { min: 1, max: kMaxPage })
+  const limit =
+    options.limit === undefined ? kDefaultPage : checkInteger(options.limit, 'options.limit', { min: 1, max: kMaxPage })
   let before: string | undefined
   if (options.before !== undefined) {
     before = checkId(options.before, 'options.before')
-    if (before === undefined) throw new InvalidArgumentError('options.before must be an audit entry id', { data: { option: 'options.before' } })
+    if (before === undefined)
+      throw new InvalidArgumentError('options.before must be an audit entry id', { data: { option: 'options.before' } })
   }
   ctx.assertOpen('auditLog')
   return listAudit(ctx.db, ctx.q, { limit, before })

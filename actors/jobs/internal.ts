@@ -42,7 +42,10 @@ export function poolQueryable(pool: PgPool): Queryable {
 
 /** `poolQueryable` whose statements are named prepared statements (`preparedStatement`). */
 export function preparedPoolQueryable(pool: PgPool): Queryable {
-  return { query: <R extends QueryResultRow>(text: string, values?: unknown[]) => pool.withClient((client) => client.query<R>(preparedStatement(text, values))) }
+  return {
+    query: <R extends QueryResultRow>(text: string, values?: unknown[]) =>
+      pool.withClient((client) => client.query<R>(preparedStatement(text, values))),
+  }
 }
 
 const kMaxBigint = 9_223_372_036_854_775_807n
@@ -52,7 +55,8 @@ const kMaxBigint = 9_223_372_036_854_775_807n
  * string no row can have. A non-string throws `PULSE_ERR_INVALID_ARG`.
  */
 export function checkId(value: unknown, name: string): string | undefined {
-  if (typeof value !== 'string') throw new InvalidArgumentError(`${name} must be a string id (got ${typeof value})`, { data: { option: name } })
+  if (typeof value !== 'string')
+    throw new InvalidArgumentError(`${name} must be a string id (got ${typeof value})`, { data: { option: name } })
   if (!/^[1-9][0-9]{0,18}$/.test(value) || BigInt(value) > kMaxBigint) return undefined
   return value
 }

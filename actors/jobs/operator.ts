@@ -23,7 +23,11 @@ interface Note {
   reason: string | undefined
 }
 
-function checkNote(ctx: JobQueueInternals, options: OperatorOptions, keys: readonly string[] = ['actor', 'reason']): Note {
+function checkNote(
+  ctx: JobQueueInternals,
+  options: OperatorOptions,
+  keys: readonly string[] = ['actor', 'reason'],
+): Note {
   checkKnownKeys(options, keys)
   return {
     actor: options.actor === undefined ? ctx.options.actor : checkText(options.actor, 'options.actor'),
@@ -70,7 +74,11 @@ export async function requeue(ctx: JobQueueInternals, id: string, options: Opera
   })
 }
 
-export async function pauseDispatch(ctx: JobQueueInternals, reason: string | undefined, options: Omit<OperatorOptions, 'reason'> = {}): Promise<DispatchStatus> {
+export async function pauseDispatch(
+  ctx: JobQueueInternals,
+  reason: string | undefined,
+  options: Omit<OperatorOptions, 'reason'> = {},
+): Promise<DispatchStatus> {
   const note = { actor: checkNote(ctx, options, ['actor']).actor, reason: checkReason(reason) }
   return transaction(ctx, 'pauseDispatch', async (tx) => {
     const state = await setDispatchPaused(tx, ctx.q, true, note.reason)
@@ -89,7 +97,13 @@ export async function resumeDispatch(ctx: JobQueueInternals, options: OperatorOp
 }
 
 /** Creates (or updates, by name) a schedule; resolves to its id. */
-export async function schedule(ctx: JobQueueInternals, jobName: string, payload: unknown, spec: unknown, options: ScheduleOptions = {}): Promise<string> {
+export async function schedule(
+  ctx: JobQueueInternals,
+  jobName: string,
+  payload: unknown,
+  spec: unknown,
+  options: ScheduleOptions = {},
+): Promise<string> {
   checkKnownKeys(options, ['name', 'actor'])
   const job = checkText(jobName, 'jobName')
   const encoded = encodeArgs(payload, 'payload')
@@ -98,7 +112,13 @@ export async function schedule(ctx: JobQueueInternals, jobName: string, payload:
   const actor = options.actor === undefined ? ctx.options.actor : checkText(options.actor, 'options.actor')
   const nextRunAt = firstOccurrence(valid, new Date())
   return transaction(ctx, 'schedule', async (tx) => {
-    const { schedule: row, created } = await upsertSchedule(tx, ctx.q, { name, jobName: job, ...encoded, spec: valid, nextRunAt })
+    const { schedule: row, created } = await upsertSchedule(tx, ctx.q, {
+      name,
+      jobName: job,
+      ...encoded,
+      spec: valid,
+      nextRunAt,
+    })
     await appendAudit(tx, ctx.q, {
       actor,
       action: created ? 'schedule.create' : 'schedule.update',
@@ -113,7 +133,12 @@ function scheduleNotFound(id: string): Error {
   return new ScheduleNotFoundError(`no schedule has id ${JSON.stringify(id)}`, { data: { id } })
 }
 
-export async function setPaused(ctx: JobQueueInternals, id: string, paused: boolean, options: OperatorOptions = {}): Promise<void> {
+export async function setPaused(
+  ctx: JobQueueInternals,
+  id: string,
+  paused: boolean,
+  options: OperatorOptions = {},
+): Promise<void> {
   const what = paused ? 'pauseSchedule' : 'resumeSchedule'
   const note = checkNote(ctx, options)
   const scheduleId = checkId(id, 'id')
@@ -121,12 +146,21 @@ export async function setPaused(ctx: JobQueueInternals, id: string, paused: bool
   await transaction(ctx, what, async (tx) => {
     const row = await setSchedulePaused(tx, ctx.q, scheduleId, paused)
     if (row === undefined) throw scheduleNotFound(scheduleId)
-    await appendAudit(tx, ctx.q, { ...note, action: paused ? 'schedule.pause' : 'schedule.resume', target: `schedule:${scheduleId}`, data: { name: row.name } })
+    await appendAudit(tx, ctx.q, {
+      ...note,
+      action: paused ? 'schedule.pause' : 'schedule.resume',
+      target: `schedule:${scheduleId}`,
+      data: { name: row.name },
+    })
   })
 }
 
 /** Deletes a schedule (its jobs stay); `false` when there was none with this id. */
-export async function removeSchedule(ctx: JobQueueInternals, id: string, options: OperatorOptions = {}): Promise<boolean> {
+export async function removeSchedule(
+  ctx: JobQueueInternals,
+  id: string,
+  options: OperatorOptions = {},
+): Promise<boolean> {
   const note = checkNote(ctx, options)
   const scheduleId = checkId(id, 'id')
   if (scheduleId === undefined) return false
@@ -145,26 +179,40 @@ const kMaxPruneLimit = 100_000
  */
 export async function prune(ctx: JobQueueInternals, options: PruneJobsOptions): Promise<{ deleted: number }> {
   if (typeof options !== 'object' || options === null) {
-    throw new InvalidArgumentError('options must be { olderThanMs, statuses?, limit?, actor?, reason? }', { data: { option: 'options' } })
+    throw new InvalidArgumentError('options must be { olderThanMs, statuses?, limit?, actor?, reason? }', {
+      data: { option: 'options' },
+    })
   }
   const note = checkNote(ctx, options, ['actor', 'reason', 'olderThanMs', 'statuses', 'limit'])
   const olderThanMs = checkInteger(options.olderThanMs, 'options.olderThanMs', { min: 0, max: kMaxDelayMs })
-  const limit = options.limit === undefined ? 10_000 : checkInteger(options.limit, 'options.limit', { min: 1, max: kMaxPruneLimit })
+  const limit =
+    options.limit === undefined ? 10_000 : checkInteger(options.limit, 'options.limit', { min: 1, max: kMaxPruneLimit })
   const statuses = options.statuses === undefined ? PRUNABLE_STATUSES : checkStatuses(options.statuses)
   const before = new Date(Date.now() - olderThanMs)
   return transaction(ctx, 'pruneJobs', async (tx) => {
     const deleted = await pruneJobs(tx, ctx.q, { before, statuses, limit })
-    await appendAudit(tx, ctx.q, { ...note, action: 'job.prune', target: 'jobs', data: { deleted, before, statuses, limit } })
+    await appendAudit(tx, ctx.q, {
+      ...note,
+      action: 'job.prune',
+      target: 'jobs',
+      data: { deleted, before, statuses, limit },
+    })
     return { deleted }
   })
 }
 
 function checkStatuses(value: unknown): readonly JobStatus[] {
-  const ok = Array.isArray(value) && value.length > 0 && value.every((s) => (PRUNABLE_STATUSES as readonly unknown[]).includes(s))
+  const ok =
+    Array.isArray(value) &&
+    value.length > 0 &&
+    value.every((s) => (PRUNABLE_STATUSES as readonly unknown[]).includes(s))
   if (!ok) {
-    throw new InvalidArgumentError(`options.statuses must be a non-empty list of ${PRUNABLE_STATUSES.join(', ')} (jobs that may still run are never pruned)`, {
-      data: { option: 'options.statuses' },
-    })
+    throw new InvalidArgumentError(
+      `options.statuses must be a non-empty list of ${PRUNABLE_STATUSES.join(', ')} (jobs that may still run are never pruned)`,
+      {
+        data: { option: 'options.statuses' },
+      },
+    )
   }
   return value as JobStatus[]
 }

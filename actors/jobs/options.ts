@@ -75,7 +75,6 @@ export interface ResolvedJobQueueOptions {
   readonly closeTimeoutMs: number
 }
 
-
 export const DEFAULT_JOB_QUEUE_OPTIONS = Object.freeze({
   schema: 'pulse',
   leaseTtlMs: 30_000,
@@ -87,12 +86,27 @@ export const DEFAULT_JOB_QUEUE_OPTIONS = Object.freeze({
   closeTimeoutMs: 30_000,
 }) satisfies Omit<ResolvedJobQueueOptions, 'pg'>
 
-const kKnownOptions = ['pg', 'schema', 'leaseTtlMs', 'pollIntervalMs', 'backoff', 'claimBatchMax', 'logger', 'actor', 'closeTimeoutMs']
+const kKnownOptions = [
+  'pg',
+  'schema',
+  'leaseTtlMs',
+  'pollIntervalMs',
+  'backoff',
+  'claimBatchMax',
+  'logger',
+  'actor',
+  'closeTimeoutMs',
+]
 /** migrate.ts's rule: a lower-case identifier that PostgreSQL does not reserve. */
 const kSchemaPattern = /^(?!pg_)[a-z_][a-z0-9_]{0,62}$/
 
 function isPool(value: unknown): value is pg.Pool {
-  return typeof value === 'object' && value !== null && typeof (value as pg.Pool).connect === 'function' && typeof (value as pg.Pool).end === 'function'
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as pg.Pool).connect === 'function' &&
+    typeof (value as pg.Pool).end === 'function'
+  )
 }
 
 export function resolveJobQueueOptions(options: JobQueueOptions): ResolvedJobQueueOptions {
@@ -102,15 +116,19 @@ export function resolveJobQueueOptions(options: JobQueueOptions): ResolvedJobQue
   checkKnownKeys(options, kKnownOptions)
   const source: unknown = options.pg
   if (typeof source === 'string') checkString(source, 'options.pg', { nonEmpty: true })
-  else if (!isPool(source)) throw new InvalidArgumentError('options.pg must be a pg.Pool or a connection string', { data: { option: 'options.pg' } })
+  else if (!isPool(source))
+    throw new InvalidArgumentError('options.pg must be a pg.Pool or a connection string', {
+      data: { option: 'options.pg' },
+    })
   if (options.schema !== undefined) checkString(options.schema, 'options.schema', { pattern: kSchemaPattern })
   if (options.leaseTtlMs !== undefined) checkDurationMs(options.leaseTtlMs, 'options.leaseTtlMs', { min: 30 })
-  if (options.pollIntervalMs !== undefined) checkDurationMs(options.pollIntervalMs, 'options.pollIntervalMs', { min: 1 })
+  if (options.pollIntervalMs !== undefined)
+    checkDurationMs(options.pollIntervalMs, 'options.pollIntervalMs', { min: 1 })
   if (options.backoff !== undefined) checkBackoff(options.backoff, 'options.backoff')
-  if (options.claimBatchMax !== undefined) checkInteger(options.claimBatchMax, 'options.claimBatchMax', { min: 1, max: 10_000 })
+  if (options.claimBatchMax !== undefined)
+    checkInteger(options.claimBatchMax, 'options.claimBatchMax', { min: 1, max: 10_000 })
   if (options.logger !== undefined) checkLogger(options.logger)
   if (options.actor !== undefined) checkString(options.actor, 'options.actor', { nonEmpty: true })
   if (options.closeTimeoutMs !== undefined) checkDurationMs(options.closeTimeoutMs, 'options.closeTimeoutMs')
   return resolveOptions<ResolvedJobQueueOptions>({ ...DEFAULT_JOB_QUEUE_OPTIONS, pg: options.pg }, options)
 }
-

@@ -133,9 +133,7 @@ export interface WatchdogArgs {
 
 export type WatchdogMsg =
   /** Leases to renew (the dispatcher also hands its claims over directly: see lease-book.ts). */
-  | { t: 'running'; jobs: LeaseRef[] }
-  | { t: 'finished'; ids: string[] }
-  | { t: 'stop' }
+  { t: 'running'; jobs: LeaseRef[] } | { t: 'finished'; ids: string[] } | { t: 'stop' }
 
 export interface ReapedJob extends FailOutcome {
   name: string
@@ -165,7 +163,18 @@ export type SchedulerOut = { t: 'fired'; count: number } | { t: 'warning'; messa
 // ---- connection config ----
 
 /** Settings of the pool, not of a connection: an actor's own pool sets its own. */
-const kPoolOnlyKeys = new Set(['max', 'min', 'idleTimeoutMillis', 'maxUses', 'maxLifetimeSeconds', 'allowExitOnIdle', 'log', 'Client', 'Promise', 'onConnect'])
+const kPoolOnlyKeys = new Set([
+  'max',
+  'min',
+  'idleTimeoutMillis',
+  'maxUses',
+  'maxLifetimeSeconds',
+  'allowExitOnIdle',
+  'log',
+  'Client',
+  'Promise',
+  'onConnect',
+])
 
 function isPlainData(value: unknown, depth = 0): boolean {
   if (value === null || ['string', 'number', 'boolean', 'undefined'].includes(typeof value)) return true
@@ -202,7 +211,8 @@ export function connectionOf(pool: pg.Pool, name = 'options.pool'): ConnectionCo
 
 /** A `pg.Pool` config for an actor's own small pool. */
 export function poolConfig(connection: ConnectionConfig, max: number, applicationName: string): pg.PoolConfig {
-  const base: pg.PoolConfig = typeof connection === 'string' ? { connectionString: connection } : { ...(connection as pg.PoolConfig) }
+  const base: pg.PoolConfig =
+    typeof connection === 'string' ? { connectionString: connection } : { ...(connection as pg.PoolConfig) }
   return {
     connectionTimeoutMillis: 5_000,
     application_name: applicationName,

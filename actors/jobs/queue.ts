@@ -28,7 +28,13 @@ import { type JobQueueInternals, kJobQueueInternals, poolQueryable, preparedPool
 import * as operator from './operator.js'
 import { type JobQueueOptions, resolveJobQueueOptions, type ResolvedJobQueueOptions } from './options.js'
 import type { ScheduleSpec } from './schedule-spec.js'
-import { createQueueWorker, type JobHandler, type JobWorker, type JobWorkerStartOptions, type RegisterOptions } from './worker.js'
+import {
+  createQueueWorker,
+  type JobHandler,
+  type JobWorker,
+  type JobWorkerStartOptions,
+  type RegisterOptions,
+} from './worker.js'
 import * as submit from './submit.js'
 import type {
   AuditLogEntry,
@@ -249,7 +255,11 @@ export class JobQueue implements AsyncDisposable {
     if (this.#worker === undefined) {
       const worker = createQueueWorker(this.#internals)
       this.#worker = worker
-      if (this.#lifecycle.state === 'open') this.#internals.addCloseHook(() => worker.close(), () => worker.destroy())
+      if (this.#lifecycle.state === 'open')
+        this.#internals.addCloseHook(
+          () => worker.close(),
+          () => worker.destroy(),
+        )
     }
     return this.#worker
   }

@@ -103,7 +103,9 @@ export function firstOccurrence(spec: unknown, now: Date): Date | undefined {
 /** Checks a spec (built or hand-written) and returns it normalised; `name` is used in errors. */
 export function checkScheduleSpec(value: unknown, name = 'spec'): ScheduleSpec {
   if (typeof value !== 'object' || value === null) {
-    throw new InvalidArgumentError(`${name} must be a schedule spec: every(ms), cron(expr), at(date) or after(ms)`, { data: { option: name } })
+    throw new InvalidArgumentError(`${name} must be a schedule spec: every(ms), cron(expr), at(date) or after(ms)`, {
+      data: { option: name },
+    })
   }
   const kind = (value as { kind?: unknown }).kind
   switch (kind) {
@@ -122,9 +124,12 @@ export function checkScheduleSpec(value: unknown, name = 'spec'): ScheduleSpec {
       return { kind, at: checkDate((value as { at?: unknown }).at, `${name}.at`).toISOString() }
     }
     default:
-      throw new InvalidArgumentError(`${name}.kind must be 'every', 'cron' or 'at' (got ${JSON.stringify(kind) ?? 'undefined'})`, {
-        data: { option: `${name}.kind` },
-      })
+      throw new InvalidArgumentError(
+        `${name}.kind must be 'every', 'cron' or 'at' (got ${JSON.stringify(kind) ?? 'undefined'})`,
+        {
+          data: { option: `${name}.kind` },
+        },
+      )
   }
 }
 
@@ -141,18 +146,24 @@ const kCronFields = /^\s*(?:@[a-z]+|\S+(?:\s+\S+){4,5})\s*$/
 function checkCron(value: unknown, tz: string, name: string): string {
   const expr = checkString(value, name, { nonEmpty: true })
   if (!kCronFields.test(expr)) {
-    throw new InvalidArgumentError(`${name} must be a cron expression of 5 fields (or 6 with seconds), or an @alias (got ${JSON.stringify(expr)})`, {
-      data: { option: name },
-    })
+    throw new InvalidArgumentError(
+      `${name} must be a cron expression of 5 fields (or 6 with seconds), or an @alias (got ${JSON.stringify(expr)})`,
+      {
+        data: { option: name },
+      },
+    )
   }
   try {
     // Parsing checks the fields; computing one occurrence checks the time zone and satisfiability.
     cronNext(expr, tz, new Date())
   } catch (error) {
-    throw new InvalidArgumentError(`${name} is not a valid cron expression in time zone ${JSON.stringify(tz)}: ${(error as Error).message}`, {
-      cause: error,
-      data: { option: name },
-    })
+    throw new InvalidArgumentError(
+      `${name} is not a valid cron expression in time zone ${JSON.stringify(tz)}: ${(error as Error).message}`,
+      {
+        cause: error,
+        data: { option: name },
+      },
+    )
   }
   return expr
 }
@@ -163,9 +174,12 @@ function cronNext(expr: string, tz: string, after: Date): Date | undefined {
 }
 
 function checkDate(value: unknown, name: string): Date {
-  const date = value instanceof Date ? value : typeof value === 'string' || typeof value === 'number' ? new Date(value) : undefined
+  const date =
+    value instanceof Date ? value : typeof value === 'string' || typeof value === 'number' ? new Date(value) : undefined
   if (date === undefined || Number.isNaN(date.getTime())) {
-    throw new InvalidArgumentError(`${name} must be a valid Date, ISO 8601 string or epoch ms`, { data: { option: name } })
+    throw new InvalidArgumentError(`${name} must be a valid Date, ISO 8601 string or epoch ms`, {
+      data: { option: name },
+    })
   }
   return date
 }

@@ -60,7 +60,11 @@ class Scheduler {
       const report = await fireDueSchedules(this.#pool, this.#q, new Date(), nextOccurrence)
       if (report.fired.length > 0) this.#emit({ t: 'fired', count: report.fired.length })
       for (const failure of report.failed) {
-        this.#emit({ t: 'warning', message: `schedule "${failure.name}" (${failure.scheduleId}) cannot compute its next occurrence`, error: wireOf(failure.error) })
+        this.#emit({
+          t: 'warning',
+          message: `schedule "${failure.name}" (${failure.scheduleId}) cannot compute its next occurrence`,
+          error: wireOf(failure.error),
+        })
       }
     } catch (error) {
       this.#emit({ t: 'warning', message: 'firing schedules failed; retrying', error: wireOf(error) })

@@ -31,7 +31,8 @@ const kMaxKeyLength = 512
 /** A string PostgreSQL's `text` can hold (no NUL). */
 export function checkText(value: unknown, name: string, nonEmpty = true): string {
   const text = checkString(value, name, { nonEmpty })
-  if (text.includes('\0')) throw new InvalidArgumentError(`${name} must not contain a NUL character`, { data: { option: name } })
+  if (text.includes('\0'))
+    throw new InvalidArgumentError(`${name} must not contain a NUL character`, { data: { option: name } })
   return text
 }
 
@@ -39,7 +40,9 @@ function checkJobOptions(options: JobOptions, path: string): Omit<NewJob, 'name'
   const job: Omit<NewJob, 'name' | 'args' | 'argsBytes'> = {}
   if (options.priority !== undefined) job.priority = checkInteger(options.priority, `${path}.priority`, kInt32)
   if (options.runAt !== undefined && options.delayMs !== undefined) {
-    throw new InvalidArgumentError(`${path}.runAt and ${path}.delayMs exclude each other`, { data: { option: `${path}.delayMs` } })
+    throw new InvalidArgumentError(`${path}.runAt and ${path}.delayMs exclude each other`, {
+      data: { option: `${path}.delayMs` },
+    })
   }
   if (options.runAt !== undefined) {
     if (!(options.runAt instanceof Date) || Number.isNaN(options.runAt.getTime())) {
@@ -47,12 +50,16 @@ function checkJobOptions(options: JobOptions, path: string): Omit<NewJob, 'name'
     }
     job.runAt = options.runAt
   }
-  if (options.delayMs !== undefined) job.runAt = new Date(Date.now() + checkInteger(options.delayMs, `${path}.delayMs`, { min: 0, max: kMaxDelayMs }))
-  if (options.maxAttempts !== undefined) job.maxAttempts = checkInteger(options.maxAttempts, `${path}.maxAttempts`, { min: 1, max: kInt32.max })
+  if (options.delayMs !== undefined)
+    job.runAt = new Date(Date.now() + checkInteger(options.delayMs, `${path}.delayMs`, { min: 0, max: kMaxDelayMs }))
+  if (options.maxAttempts !== undefined)
+    job.maxAttempts = checkInteger(options.maxAttempts, `${path}.maxAttempts`, { min: 1, max: kInt32.max })
   if (options.idempotencyKey !== undefined) {
     const key = checkText(options.idempotencyKey, `${path}.idempotencyKey`)
     if (key.length > kMaxKeyLength) {
-      throw new InvalidArgumentError(`${path}.idempotencyKey must be at most ${kMaxKeyLength} characters`, { data: { option: `${path}.idempotencyKey` } })
+      throw new InvalidArgumentError(`${path}.idempotencyKey must be at most ${kMaxKeyLength} characters`, {
+        data: { option: `${path}.idempotencyKey` },
+      })
     }
     job.idempotencyKey = key
   }
@@ -66,16 +73,28 @@ function rethrowMapped(error: unknown): never {
 
 function checkClient(value: unknown, name: string): Queryable {
   if (typeof value !== 'object' || value === null || typeof (value as TransactionClient).query !== 'function') {
-    throw new InvalidArgumentError(`${name} must be a pg client (pg.PoolClient or pg.Client)`, { data: { option: name } })
+    throw new InvalidArgumentError(`${name} must be a pg client (pg.PoolClient or pg.Client)`, {
+      data: { option: name },
+    })
   }
   return value as Queryable
 }
 
-export function toNewJob(name: unknown, args: unknown, options: JobOptions, path: { name: string; args: string; options: string }): NewJob {
+export function toNewJob(
+  name: unknown,
+  args: unknown,
+  options: JobOptions,
+  path: { name: string; args: string; options: string },
+): NewJob {
   return { name: checkText(name, path.name), ...encodeArgs(args, path.args), ...checkJobOptions(options, path.options) }
 }
 
-export async function enqueue(ctx: JobQueueInternals, name: string, args: unknown, options: EnqueueOptions = {}): Promise<string> {
+export async function enqueue(
+  ctx: JobQueueInternals,
+  name: string,
+  args: unknown,
+  options: EnqueueOptions = {},
+): Promise<string> {
   checkKnownKeys(options, [...kJobOptionKeys, 'client'])
   const job = toNewJob(name, args, options, { name: 'name', args: 'args', options: 'options' })
   if (options.client === undefined) {
@@ -152,7 +171,11 @@ class EnqueueBatcher {
   async #send(batch: readonly Pending[]): Promise<void> {
     const { prepared: db, q } = this.#ctx
     try {
-      const ids = await insertJobs(db, q, batch.map((p) => p.job))
+      const ids = await insertJobs(
+        db,
+        q,
+        batch.map((p) => p.job),
+      )
       batch.forEach((p, i) => settleId(p, ids[i]))
     } catch (error) {
       if (batch.length > 1 && (error as PulseError).code === 'PULSE_ERR_PG_QUERY') {
@@ -192,12 +215,18 @@ function batcherOf(ctx: JobQueueInternals): EnqueueBatcher {
   return batcher
 }
 
-export async function enqueueMany(ctx: JobQueueInternals, items: readonly EnqueueManyItem[], options: EnqueueManyOptions = {}): Promise<string[]> {
-  if (!Array.isArray(items)) throw new InvalidArgumentError('jobs must be an array of { name, args, ...options }', { data: { option: 'jobs' } })
+export async function enqueueMany(
+  ctx: JobQueueInternals,
+  items: readonly EnqueueManyItem[],
+  options: EnqueueManyOptions = {},
+): Promise<string[]> {
+  if (!Array.isArray(items))
+    throw new InvalidArgumentError('jobs must be an array of { name, args, ...options }', { data: { option: 'jobs' } })
   checkKnownKeys(options, ['client'])
   const jobs = items.map((item: unknown, i) => {
     const path = `jobs[${i}]`
-    if (typeof item !== 'object' || item === null) throw new InvalidArgumentError(`${path} must be an object { name, args, ...options }`, { data: { option: path } })
+    if (typeof item !== 'object' || item === null)
+      throw new InvalidArgumentError(`${path} must be an object { name, args, ...options }`, { data: { option: path } })
     checkKnownKeys(item, ['name', 'args', ...kJobOptionKeys], path)
     const { name, args, ...rest } = item as EnqueueManyItem
     return toNewJob(name, args, rest, { name: `${path}.name`, args: `${path}.args`, options: path })

@@ -126,11 +126,16 @@ class Watchdog {
         const retryAt = (attempt: number) => new Date(now + delayFromTable(this.#args.backoffTable, attempt))
         const outcomes = await reapExpiredLeases(this.#pool, this.#q, kReapBatch, retryAt)
         if (outcomes.length > 0) {
-          const { rows } = await this.#pool.query<{ id: string; name: string }>(`SELECT id::text, name FROM ${this.#q}.jobs WHERE id = ANY($1::bigint[])`, [
-            outcomes.map((o) => o.id),
-          ])
+          const { rows } = await this.#pool.query<{ id: string; name: string }>(
+            `SELECT id::text, name FROM ${this.#q}.jobs WHERE id = ANY($1::bigint[])`,
+            [outcomes.map((o) => o.id)],
+          )
           const names = new Map(rows.map((r) => [r.id, r.name]))
-          const jobs: ReapedJob[] = outcomes.map((o) => ({ ...o, name: names.get(o.id) ?? '', retryAt: o.status === 'retrying' ? retryAt(o.attempt) : undefined }))
+          const jobs: ReapedJob[] = outcomes.map((o) => ({
+            ...o,
+            name: names.get(o.id) ?? '',
+            retryAt: o.status === 'retrying' ? retryAt(o.attempt) : undefined,
+          }))
           this.#emit({ t: 'reaped', jobs })
         }
         if (outcomes.length < kReapBatch) break

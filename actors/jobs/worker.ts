@@ -43,13 +43,36 @@ import { pathToFileURL } from 'node:url'
 import type pg from 'pg'
 
 import type { ActorRef } from '../../runtime/actor-ref.js'
-import { ClosedError, coerceError, fromWire, InvalidArgumentError, JobTimeoutError, LeaseLostError, toWire, type WireError } from '../../runtime/errors.js'
+import {
+  ClosedError,
+  coerceError,
+  fromWire,
+  InvalidArgumentError,
+  JobTimeoutError,
+  LeaseLostError,
+  toWire,
+  type WireError,
+} from '../../runtime/errors.js'
 import { HandlerPool, type HandlerPoolOptions } from '../../runtime/handler-pool.js'
 import { abortable, withTimeout } from '../../runtime/lifecycle.js'
-import { checkDurationMs, checkFunction, checkInteger, checkKnownKeys, checkNumber, checkSignal, checkString } from '../../runtime/options.js'
+import {
+  checkDurationMs,
+  checkFunction,
+  checkInteger,
+  checkKnownKeys,
+  checkNumber,
+  checkSignal,
+  checkString,
+} from '../../runtime/options.js'
 import { trackResource } from '../../runtime/resource-tracker.js'
 import { Runtime } from '../../runtime/runtime.js'
-import { type ClaimedJob, type FailedJob, type LeaseRef, parseArgs, renewLeases } from '../../transports/postgres/jobs/hot-path.js'
+import {
+  type ClaimedJob,
+  type FailedJob,
+  type LeaseRef,
+  parseArgs,
+  renewLeases,
+} from '../../transports/postgres/jobs/hot-path.js'
 import { setJobProgress } from '../../transports/postgres/jobs/progress.js'
 import { quoteSchema } from '../../transports/postgres/jobs/queryable.js'
 import { type Backoff, backoffDelayMs, backoffTable, checkBackoff, DEFAULT_BACKOFF_UNIT_MS } from './backoff.js'
@@ -212,7 +235,11 @@ const kActorStepMs = 5_000
 const kSchemaPattern = /^(?!pg_)[a-z_][a-z0-9_]{0,62}$/
 const kReleasedError: WireError = { name: 'ClosedError', code: 'PULSE_ERR_CLOSED', message: 'released at shutdown' }
 /** The error a reaped job gets (what `reapExpiredLeases` stores). */
-const kLeaseExpiredError: WireError = { name: 'LeaseLostError', code: 'PULSE_ERR_JOB_LEASE_LOST', message: 'lease expired: the worker stopped renewing it' }
+const kLeaseExpiredError: WireError = {
+  name: 'LeaseLostError',
+  code: 'PULSE_ERR_JOB_LEASE_LOST',
+  message: 'lease expired: the worker stopped renewing it',
+}
 const kThreadJob = new URL(import.meta.url.endsWith('.ts') ? './thread-job.ts' : './thread-job.js', import.meta.url)
 
 function actorModule(name: string): URL {
@@ -355,46 +382,109 @@ export class JobWorker {
   #untrack: (() => void) | undefined
 
   constructor(options: JobWorkerOptions) {
-    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options must be an object', { data: { option: 'options' } })
-    checkKnownKeys(options, ['pool', 'connection', 'schema', 'leaseTtlMs', 'pollIntervalMs', 'backoff', 'claimBatchMax', 'sweepIntervalMs', 'scheduleTickMs', 'owner', 'closeTimeoutMs'])
+    if (typeof options !== 'object' || options === null)
+      throw new InvalidArgumentError('options must be an object', { data: { option: 'options' } })
+    checkKnownKeys(options, [
+      'pool',
+      'connection',
+      'schema',
+      'leaseTtlMs',
+      'pollIntervalMs',
+      'backoff',
+      'claimBatchMax',
+      'sweepIntervalMs',
+      'scheduleTickMs',
+      'owner',
+      'closeTimeoutMs',
+    ])
     const pool = options.pool as unknown
-    if (typeof pool !== 'object' || pool === null || typeof (pool as pg.Pool).query !== 'function' || typeof (pool as pg.Pool).options !== 'object') {
+    if (
+      typeof pool !== 'object' ||
+      pool === null ||
+      typeof (pool as pg.Pool).query !== 'function' ||
+      typeof (pool as pg.Pool).options !== 'object'
+    ) {
       throw new InvalidArgumentError('options.pool must be a pg.Pool', { data: { option: 'options.pool' } })
     }
     this.#pool = options.pool
-    const schema = options.schema === undefined ? DEFAULT_JOB_WORKER_OPTIONS.schema : checkString(options.schema, 'options.schema', { pattern: kSchemaPattern })
-    const leaseTtlMs = options.leaseTtlMs === undefined ? DEFAULT_JOB_WORKER_OPTIONS.leaseTtlMs : checkDurationMs(options.leaseTtlMs, 'options.leaseTtlMs', { min: 30 })
+    const schema =
+      options.schema === undefined
+        ? DEFAULT_JOB_WORKER_OPTIONS.schema
+        : checkString(options.schema, 'options.schema', { pattern: kSchemaPattern })
+    const leaseTtlMs =
+      options.leaseTtlMs === undefined
+        ? DEFAULT_JOB_WORKER_OPTIONS.leaseTtlMs
+        : checkDurationMs(options.leaseTtlMs, 'options.leaseTtlMs', { min: 30 })
     const pollIntervalMs =
-      options.pollIntervalMs === undefined ? DEFAULT_JOB_WORKER_OPTIONS.pollIntervalMs : checkDurationMs(options.pollIntervalMs, 'options.pollIntervalMs', { min: 1 })
-    const backoff = options.backoff === undefined ? DEFAULT_JOB_WORKER_OPTIONS.backoff : checkBackoff(options.backoff, 'options.backoff')
+      options.pollIntervalMs === undefined
+        ? DEFAULT_JOB_WORKER_OPTIONS.pollIntervalMs
+        : checkDurationMs(options.pollIntervalMs, 'options.pollIntervalMs', { min: 1 })
+    const backoff =
+      options.backoff === undefined
+        ? DEFAULT_JOB_WORKER_OPTIONS.backoff
+        : checkBackoff(options.backoff, 'options.backoff')
     const claimBatchMax =
-      options.claimBatchMax === undefined ? DEFAULT_JOB_WORKER_OPTIONS.claimBatchMax : checkInteger(options.claimBatchMax, 'options.claimBatchMax', { min: 1, max: 10_000 })
+      options.claimBatchMax === undefined
+        ? DEFAULT_JOB_WORKER_OPTIONS.claimBatchMax
+        : checkInteger(options.claimBatchMax, 'options.claimBatchMax', { min: 1, max: 10_000 })
     const sweepIntervalMs =
-      options.sweepIntervalMs === undefined ? Math.min(leaseTtlMs, 5_000) : checkDurationMs(options.sweepIntervalMs, 'options.sweepIntervalMs', { min: 1 })
+      options.sweepIntervalMs === undefined
+        ? Math.min(leaseTtlMs, 5_000)
+        : checkDurationMs(options.sweepIntervalMs, 'options.sweepIntervalMs', { min: 1 })
     const scheduleTickMs =
       options.scheduleTickMs === undefined
         ? DEFAULT_JOB_WORKER_OPTIONS.scheduleTickMs
         : checkDurationMs(options.scheduleTickMs, 'options.scheduleTickMs', { min: 1, max: 1_000 })
-    const owner = options.owner === undefined ? `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}` : checkString(options.owner, 'options.owner', { nonEmpty: true })
+    const owner =
+      options.owner === undefined
+        ? `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`
+        : checkString(options.owner, 'options.owner', { nonEmpty: true })
     this.#connection = options.connection === undefined ? undefined : checkConnection(options.connection)
     this.#q = quoteSchema(schema)
-    const closeTimeoutMs = options.closeTimeoutMs === undefined ? DEFAULT_CLOSE_TIMEOUT_MS : checkDurationMs(options.closeTimeoutMs, 'options.closeTimeoutMs')
-    this.options = Object.freeze({ schema, leaseTtlMs, pollIntervalMs, backoff, claimBatchMax, sweepIntervalMs, scheduleTickMs, owner, closeTimeoutMs })
+    const closeTimeoutMs =
+      options.closeTimeoutMs === undefined
+        ? DEFAULT_CLOSE_TIMEOUT_MS
+        : checkDurationMs(options.closeTimeoutMs, 'options.closeTimeoutMs')
+    this.options = Object.freeze({
+      schema,
+      leaseTtlMs,
+      pollIntervalMs,
+      backoff,
+      claimBatchMax,
+      sweepIntervalMs,
+      scheduleTickMs,
+      owner,
+      closeTimeoutMs,
+    })
   }
 
   /** Registers the handler of jobs named `name` (before or after `start`; once per name). */
   register<Args = unknown>(name: string, fn: JobHandler<Args> | undefined, options: RegisterOptions = {}): void {
     this.#assertOpen('register')
     checkString(name, 'name', { nonEmpty: true })
-    if (this.#handlers.has(name)) throw new InvalidArgumentError(`a handler for "${name}" is registered already`, { data: { option: 'name' } })
+    if (this.#handlers.has(name))
+      throw new InvalidArgumentError(`a handler for "${name}" is registered already`, { data: { option: 'name' } })
     checkKnownKeys(options, ['concurrency', 'timeoutMs', 'thread'])
-    const concurrency = options.concurrency === undefined ? Number.POSITIVE_INFINITY : checkInteger(options.concurrency, 'options.concurrency', { min: 1 })
-    const timeoutMs = options.timeoutMs === undefined ? undefined : checkDurationMs(options.timeoutMs, 'options.timeoutMs', { min: 1 })
+    const concurrency =
+      options.concurrency === undefined
+        ? Number.POSITIVE_INFINITY
+        : checkInteger(options.concurrency, 'options.concurrency', { min: 1 })
+    const timeoutMs =
+      options.timeoutMs === undefined ? undefined : checkDurationMs(options.timeoutMs, 'options.timeoutMs', { min: 1 })
     const thread = options.thread === undefined || options.thread === false ? undefined : checkThreadRef(options.thread)
     if (thread === undefined) checkFunction(fn, 'fn')
-    this.#handlers.set(name, { name, fn: fn as JobHandler | undefined, concurrency, timeoutMs, thread, running: 0, waiting: 0 })
+    this.#handlers.set(name, {
+      name,
+      fn: fn as JobHandler | undefined,
+      concurrency,
+      timeoutMs,
+      thread,
+      running: 0,
+      waiting: 0,
+    })
     if (Number.isFinite(concurrency)) this.#limitedNames = true
-    if (thread !== undefined && this.#runtime !== undefined) this.#handlerPool ??= new HandlerPool(this.#handlerPoolOptions)
+    if (thread !== undefined && this.#runtime !== undefined)
+      this.#handlerPool ??= new HandlerPool(this.#handlerPoolOptions)
     this.#syncNames()
   }
 
@@ -414,7 +504,10 @@ export class JobWorker {
    */
   close(options: JobWorkerCloseOptions = {}): Promise<void> {
     if (this.#closing !== undefined) return this.#closing
-    const timeoutMs = options.timeoutMs === undefined ? this.options.closeTimeoutMs : checkDurationMs(options.timeoutMs, 'options.timeoutMs')
+    const timeoutMs =
+      options.timeoutMs === undefined
+        ? this.options.closeTimeoutMs
+        : checkDurationMs(options.timeoutMs, 'options.timeoutMs')
     this.#closing = this.#shutdown(timeoutMs)
     return this.#closing
   }
@@ -443,8 +536,14 @@ export class JobWorker {
 
   async #start(options: JobWorkerStartOptions): Promise<void> {
     checkKnownKeys(options, ['concurrency', 'prefetch', 'signal', 'runtime', 'schedules', 'handlerPool'])
-    this.#concurrency = options.concurrency === undefined ? DEFAULT_JOB_CONCURRENCY : checkInteger(options.concurrency, 'options.concurrency', { min: 1, max: 1_000_000 })
-    this.#prefetch = options.prefetch === undefined ? 0 : checkInteger(options.prefetch, 'options.prefetch', { min: 0, max: 1_000_000 })
+    this.#concurrency =
+      options.concurrency === undefined
+        ? DEFAULT_JOB_CONCURRENCY
+        : checkInteger(options.concurrency, 'options.concurrency', { min: 1, max: 1_000_000 })
+    this.#prefetch =
+      options.prefetch === undefined
+        ? 0
+        : checkInteger(options.prefetch, 'options.prefetch', { min: 0, max: 1_000_000 })
     const signal = options.signal === undefined ? undefined : checkSignal(options.signal, 'options.signal')
     if (options.runtime !== undefined && !(options.runtime instanceof Runtime)) {
       throw new InvalidArgumentError('options.runtime must be a Runtime', { data: { option: 'options.runtime' } })
@@ -464,7 +563,8 @@ export class JobWorker {
       this.#untrack()
       throw error
     }
-    if ([...this.#handlers.values()].some((reg) => reg.thread !== undefined)) this.#handlerPool ??= new HandlerPool(this.#handlerPoolOptions)
+    if ([...this.#handlers.values()].some((reg) => reg.thread !== undefined))
+      this.#handlerPool ??= new HandlerPool(this.#handlerPoolOptions)
     this.#credit += this.#concurrency + this.#prefetch
     this.#sentNames = undefined
     this.#syncNames()
@@ -491,7 +591,14 @@ export class JobWorker {
       claimBatchMax: this.options.claimBatchMax,
       window: this.#concurrency + this.#prefetch,
     }
-    const watchdogArgs: WatchdogArgs = { connection, schema, owner, leaseTtlMs, sweepIntervalMs: this.options.sweepIntervalMs, backoffTable: backoffTable(this.options.backoff) }
+    const watchdogArgs: WatchdogArgs = {
+      connection,
+      schema,
+      owner,
+      leaseTtlMs,
+      sweepIntervalMs: this.options.sweepIntervalMs,
+      backoffTable: backoffTable(this.options.backoff),
+    }
     if (this.#ownsRuntime) {
       const onError = (error: Error) => this.#warn('the jobs runtime gave up', error)
       rt.on('error', onError)
@@ -501,15 +608,27 @@ export class JobWorker {
     rt.on('restart', onRestart)
     this.#unsubscribe.push(() => rt.off('restart', onRestart))
 
-    const dispatcher = await rt.spawn<DispatcherMsg, unknown, DispatcherArgs>(actorModule('dispatcher.actor'), { name: `${prefix}:dispatcher`, args: dispatcherArgs, thread })
+    const dispatcher = await rt.spawn<DispatcherMsg, unknown, DispatcherArgs>(actorModule('dispatcher.actor'), {
+      name: `${prefix}:dispatcher`,
+      args: dispatcherArgs,
+      thread,
+    })
     this.#dispatcher = dispatcher as ActorRef<DispatcherMsg, unknown, DispatcherOut>
     this.#unsubscribe.push(this.#dispatcher.onMessage((msg) => this.#onDispatcher(msg)))
-    const watchdog = await rt.spawn<WatchdogMsg, unknown, WatchdogArgs>(actorModule('watchdog.actor'), { name: `${prefix}:watchdog`, args: watchdogArgs, thread })
+    const watchdog = await rt.spawn<WatchdogMsg, unknown, WatchdogArgs>(actorModule('watchdog.actor'), {
+      name: `${prefix}:watchdog`,
+      args: watchdogArgs,
+      thread,
+    })
     this.#watchdog = watchdog as ActorRef<WatchdogMsg, unknown, WatchdogOut>
     this.#unsubscribe.push(this.#watchdog.onMessage((msg) => this.#onWatchdog(msg)))
     if (schedules) {
       const schedulerArgs: SchedulerArgs = { connection, schema, tickMs: this.options.scheduleTickMs }
-      const scheduler = await rt.spawn<SchedulerMsg, unknown, SchedulerArgs>(actorModule('scheduler.actor'), { name: `${prefix}:scheduler`, args: schedulerArgs, thread })
+      const scheduler = await rt.spawn<SchedulerMsg, unknown, SchedulerArgs>(actorModule('scheduler.actor'), {
+        name: `${prefix}:scheduler`,
+        args: schedulerArgs,
+        thread,
+      })
       this.#scheduler = scheduler as ActorRef<SchedulerMsg, unknown, SchedulerOut>
       this.#unsubscribe.push(this.#scheduler.onMessage((msg) => this.#onScheduler(msg)))
     }
@@ -529,7 +648,11 @@ export class JobWorker {
         if (failure === undefined) this.#completed.push(job)
         else this.#failed.push(failure)
       }
-      this.#outbox.push({ t: 'credit', n: Math.max(0, this.#concurrency + this.#prefetch - this.#held.size), reset: true })
+      this.#outbox.push({
+        t: 'credit',
+        n: Math.max(0, this.#concurrency + this.#prefetch - this.#held.size),
+        reset: true,
+      })
       this.#sentNames = undefined
       this.#syncNames()
     } else if (name === this.#watchdog?.name) {
@@ -537,7 +660,8 @@ export class JobWorker {
         ...[...this.#held.values()].map(({ job }) => ({ id: job.id, leaseToken: job.leaseToken })),
         ...[...this.#unacked.values()].map(({ job }) => ({ id: job.id, leaseToken: job.leaseToken })),
       ]
-      if (jobs.length > 0 && this.#watchdog.tell({ t: 'running', jobs }) !== true) this.#warn('could not hand the leases to the restarted watchdog', new Error('mailbox full'))
+      if (jobs.length > 0 && this.#watchdog.tell({ t: 'running', jobs }) !== true)
+        this.#warn('could not hand the leases to the restarted watchdog', new Error('mailbox full'))
     }
     this.#scheduleFlush()
   }
@@ -650,9 +774,12 @@ export class JobWorker {
     const held = this.#held.get(token)
     if (held === undefined || held.outcome !== 'none') return
     held.outcome = 'dropped'
-    const error = new LeaseLostError(`the lease of job ${held.job.id} (attempt ${held.job.attempt}) was lost; its result is discarded`, {
-      data: { id: held.job.id, attempt: held.job.attempt },
-    })
+    const error = new LeaseLostError(
+      `the lease of job ${held.job.id} (attempt ${held.job.attempt}) was lost; its result is discarded`,
+      {
+        data: { id: held.job.id, attempt: held.job.attempt },
+      },
+    )
     if (held.state === 'waiting') {
       this.#waiting.splice(this.#waiting.indexOf(held), 1)
       held.reg.waiting--
@@ -662,7 +789,10 @@ export class JobWorker {
     }
   }
 
-  #onAcked(completed: readonly string[], failed: readonly { id: string; leaseToken: string; status: 'retrying' | 'dead'; attempt: number }[]): void {
+  #onAcked(
+    completed: readonly string[],
+    failed: readonly { id: string; leaseToken: string; status: 'retrying' | 'dead'; attempt: number }[],
+  ): void {
     const listened = this.events.listenerCount('completed') > 0
     for (const leaseToken of completed) {
       const unacked = this.#unacked.get(leaseToken)
@@ -689,20 +819,25 @@ export class JobWorker {
     held.state = 'running'
     reg.running++
     this.#runningCount++
-    if (this.events.listenerCount('started') > 0) this.#emit('started', { id: job.id, name: job.name, attempt: job.attempt })
+    if (this.events.listenerCount('started') > 0)
+      this.#emit('started', { id: job.id, name: job.name, attempt: job.attempt })
     let timer: NodeJS.Timeout | undefined
     if (reg.timeoutMs !== undefined) {
       const timeoutMs = reg.timeoutMs
       timer = setTimeout(() => {
-        const error = new JobTimeoutError(`job ${job.id} ("${job.name}", attempt ${job.attempt}) did not finish within ${timeoutMs} ms`, {
-          data: { id: job.id, name: job.name, attempt: job.attempt, timeoutMs },
-        })
+        const error = new JobTimeoutError(
+          `job ${job.id} ("${job.name}", attempt ${job.attempt}) did not finish within ${timeoutMs} ms`,
+          {
+            data: { id: job.id, name: job.name, attempt: job.attempt, timeoutMs },
+          },
+        )
         this.#abort(held, error)
         this.#report(held, error)
       }, timeoutMs)
     }
     const args = parseArgs(job)
-    const outcome = reg.thread === undefined ? this.#invoke(held, args) : this.#invokeInThread(held, args, this.#signal(held))
+    const outcome =
+      reg.thread === undefined ? this.#invoke(held, args) : this.#invokeInThread(held, args, this.#signal(held))
     const running: Promise<void> = outcome.then(
       () => this.#attemptEnded(held, running, timer, undefined),
       (error: unknown) => this.#attemptEnded(held, running, timer, coerceError(error)),
@@ -730,7 +865,8 @@ export class JobWorker {
     const { job, reg } = held
     const pool = this.#handlerPool
     const ref = reg.thread
-    if (pool === undefined || ref === undefined) return Promise.reject(new ClosedError('the handler pool is not running'))
+    if (pool === undefined || ref === undefined)
+      return Promise.reject(new ClosedError('the handler pool is not running'))
     const payload: ThreadJobPayload = {
       module: ref.module,
       export: ref.export,
@@ -750,7 +886,10 @@ export class JobWorker {
       this.#unacked.set(job.leaseToken, { job, failure: undefined, error: undefined, retryAt: undefined })
     } else {
       const wire = toWire(error)
-      const retryAt = job.attempt >= job.maxAttempts ? undefined : new Date(Date.now() + backoffDelayMs(this.options.backoff, job.attempt))
+      const retryAt =
+        job.attempt >= job.maxAttempts
+          ? undefined
+          : new Date(Date.now() + backoffDelayMs(this.options.backoff, job.attempt))
       const failure = { id: job.id, leaseToken: job.leaseToken, error: wire, retryAt }
       this.#failed.push(failure)
       this.#unacked.set(job.leaseToken, { job, failure, error: wire, retryAt })
@@ -787,16 +926,28 @@ export class JobWorker {
   async #progress(held: Held, value: number): Promise<void> {
     checkNumber(value, 'value')
     const { job } = held
-    if (held.outcome !== 'none') throw new LeaseLostError(`job ${job.id} (attempt ${job.attempt}) is no longer running here`, { data: { id: job.id } })
+    if (held.outcome !== 'none')
+      throw new LeaseLostError(`job ${job.id} (attempt ${job.attempt}) is no longer running here`, {
+        data: { id: job.id },
+      })
     const stored = await setJobProgress(this.#pool, this.#q, { id: job.id, leaseToken: job.leaseToken }, value)
-    if (!stored) throw new LeaseLostError(`the lease of job ${job.id} (attempt ${job.attempt}) was lost`, { data: { id: job.id } })
+    if (!stored)
+      throw new LeaseLostError(`the lease of job ${job.id} (attempt ${job.attempt}) was lost`, { data: { id: job.id } })
     this.#emit('progress', { id: job.id, name: job.name, attempt: job.attempt, progress: value })
   }
 
   async #heartbeat(held: Held): Promise<void> {
     const { job } = held
-    if (held.outcome !== 'none') throw new LeaseLostError(`job ${job.id} (attempt ${job.attempt}) is no longer running here`, { data: { id: job.id } })
-    const lost = await renewLeases(this.#pool, this.#q, [{ id: job.id, leaseToken: job.leaseToken }], this.options.leaseTtlMs)
+    if (held.outcome !== 'none')
+      throw new LeaseLostError(`job ${job.id} (attempt ${job.attempt}) is no longer running here`, {
+        data: { id: job.id },
+      })
+    const lost = await renewLeases(
+      this.#pool,
+      this.#q,
+      [{ id: job.id, leaseToken: job.leaseToken }],
+      this.options.leaseTtlMs,
+    )
     if (lost.length > 0) {
       this.#onLost(job.leaseToken)
       throw new LeaseLostError(`the lease of job ${job.id} (attempt ${job.attempt}) was lost`, { data: { id: job.id } })
@@ -922,7 +1073,9 @@ export class JobWorker {
       return
     }
     const refs = [this.#scheduler, this.#watchdog, this.#dispatcher].filter((ref) => ref !== undefined)
-    await Promise.allSettled(refs.map((ref) => (ref as ActorRef<{ t: 'stop' }>).ask({ t: 'stop' }, { timeoutMs: kActorStepMs })))
+    await Promise.allSettled(
+      refs.map((ref) => (ref as ActorRef<{ t: 'stop' }>).ask({ t: 'stop' }, { timeoutMs: kActorStepMs })),
+    )
   }
 
   #warn(message: string, error: Error): void {
@@ -954,24 +1107,37 @@ function checkConnection(value: unknown): ConnectionConfig {
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     for (const [key, field] of Object.entries(value)) {
       if (typeof field === 'function') {
-        throw new InvalidArgumentError(`options.connection.${key} must be plain data (it is sent to the jobs thread)`, { data: { option: `options.connection.${key}` } })
+        throw new InvalidArgumentError(`options.connection.${key} must be plain data (it is sent to the jobs thread)`, {
+          data: { option: `options.connection.${key}` },
+        })
       }
     }
     return value as ConnectionConfig
   }
-  throw new InvalidArgumentError('options.connection must be a connection string or a plain pg config', { data: { option: 'options.connection' } })
+  throw new InvalidArgumentError('options.connection must be a connection string or a plain pg config', {
+    data: { option: 'options.connection' },
+  })
 }
 
 function checkThreadRef(value: unknown): { module: string; export: string } {
-  if (typeof value !== 'object' || value === null) throw new InvalidArgumentError('options.thread must be false or { module, export? }', { data: { option: 'options.thread' } })
+  if (typeof value !== 'object' || value === null)
+    throw new InvalidArgumentError('options.thread must be false or { module, export? }', {
+      data: { option: 'options.thread' },
+    })
   checkKnownKeys(value, ['module', 'export'], 'options.thread')
   const { module, export: name } = value as ThreadHandlerRef
   let href: string
   if (module instanceof URL) href = module.href
   else if (typeof module === 'string' && isAbsolute(module)) href = pathToFileURL(module).href
   else if (typeof module === 'string' && URL.canParse(module)) href = new URL(module).href
-  else throw new InvalidArgumentError('options.thread.module must be a URL or an absolute path', { data: { option: 'options.thread.module' } })
-  return { module: href, export: name === undefined ? 'default' : checkString(name, 'options.thread.export', { nonEmpty: true }) }
+  else
+    throw new InvalidArgumentError('options.thread.module must be a URL or an absolute path', {
+      data: { option: 'options.thread.module' },
+    })
+  return {
+    module: href,
+    export: name === undefined ? 'default' : checkString(name, 'options.thread.export', { nonEmpty: true }),
+  }
 }
 
 /**

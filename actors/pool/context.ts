@@ -20,7 +20,13 @@ export interface NodeContext {
   log(level: LogLevel, message: string, error?: unknown, data?: Record<string, unknown>): void
 }
 
-export function nodeContext(pool: string, nodeId: string, options: ResolvedPoolOptions, timings: PoolTimings, redis: PulseRedis): NodeContext {
+export function nodeContext(
+  pool: string,
+  nodeId: string,
+  options: ResolvedPoolOptions,
+  timings: PoolTimings,
+  redis: PulseRedis,
+): NodeContext {
   const logger = options.logger
   return {
     pool,
@@ -30,7 +36,10 @@ export function nodeContext(pool: string, nodeId: string, options: ResolvedPoolO
     redis,
     logger,
     log(level, message, error, data) {
-      logger[level]({ pool, node: nodeId, ...(data ?? {}), ...(error === undefined ? {} : { err: coerceError(error) }) }, message)
+      logger[level](
+        { pool, node: nodeId, ...(data ?? {}), ...(error === undefined ? {} : { err: coerceError(error) }) },
+        message,
+      )
     },
   }
 }

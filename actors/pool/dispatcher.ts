@@ -18,9 +18,22 @@
  */
 import { randomUUID } from 'node:crypto'
 
-import { DispatchTimeoutError, fromWire, JobExistsError, ProtocolError, QueueFullError, WorkerStartError } from '../../runtime/errors.js'
+import {
+  DispatchTimeoutError,
+  fromWire,
+  JobExistsError,
+  ProtocolError,
+  QueueFullError,
+  WorkerStartError,
+} from '../../runtime/errors.js'
 import { withTimeout } from '../../runtime/lifecycle.js'
-import { type AckRecord, encodeJob, encodeJobKey, encodeNotification, kPoolEvents } from '../../transports/redis/pool/codec.js'
+import {
+  type AckRecord,
+  encodeJob,
+  encodeJobKey,
+  encodeNotification,
+  kPoolEvents,
+} from '../../transports/redis/pool/codec.js'
 import { jobPayloadMapName, pendingJobMapName, poolStreamName, streamKey } from '../../transports/redis/pool/keys.js'
 import { claimDispatchKeys, kPoolScripts, mapWrite } from '../../transports/redis/pool/scripts.js'
 import { formatUnixNanos } from '../../transports/redis/pool/values.js'
@@ -62,7 +75,8 @@ export class Dispatcher {
       this.#waiters.delete(dispatchId)
       // Owner-aware release: only a guard this dispatch wrote, and only while it still holds its value. A
       // refused dispatch releases nothing: in the same millisecond its pendingUntil equals the winner's.
-      if (claimed && !this.#isClosed()) await mapWrite(redis, 'testAndDelete', pendingJobMapName(pool), [key, pendingUntil]).catch(() => undefined)
+      if (claimed && !this.#isClosed())
+        await mapWrite(redis, 'testAndDelete', pendingJobMapName(pool), [key, pendingUntil]).catch(() => undefined)
     }
   }
 
@@ -83,11 +97,16 @@ export class Dispatcher {
       case 3:
         throw new JobExistsError(`job ${JSON.stringify(key)} is already running`, { data: { key } })
       case 4:
-        throw new ProtocolError(`job ${JSON.stringify(key)} has a malformed pending guard ${JSON.stringify(detail)}`, { data: { key, guard: detail } })
-      case 5:
-        throw new QueueFullError(`pool ${JSON.stringify(pool)} already holds ${detail} unconsumed events (maxQueuedJobs ${options.maxQueuedJobs})`, {
-          data: { key, queued: Number(detail), maxQueuedJobs: options.maxQueuedJobs },
+        throw new ProtocolError(`job ${JSON.stringify(key)} has a malformed pending guard ${JSON.stringify(detail)}`, {
+          data: { key, guard: detail },
         })
+      case 5:
+        throw new QueueFullError(
+          `pool ${JSON.stringify(pool)} already holds ${detail} unconsumed events (maxQueuedJobs ${options.maxQueuedJobs})`,
+          {
+            data: { key, queued: Number(detail), maxQueuedJobs: options.maxQueuedJobs },
+          },
+        )
       default:
         throw new ProtocolError(`unexpected dispatch claim reply ${JSON.stringify(reply)}`)
     }
@@ -95,7 +114,10 @@ export class Dispatcher {
 
   #timedOut(key: string): DispatchTimeoutError {
     const timeoutMs = this.#ctx.timings.dispatchTimeoutMs
-    return new DispatchTimeoutError(`job ${JSON.stringify(key)}: no worker acknowledged the dispatch within ${timeoutMs} ms`, { data: { key, timeoutMs } })
+    return new DispatchTimeoutError(
+      `job ${JSON.stringify(key)}: no worker acknowledged the dispatch within ${timeoutMs} ms`,
+      { data: { key, timeoutMs } },
+    )
   }
 
   /** A `d` from a router: settles its dispatch, if one still waits. */

@@ -7,7 +7,13 @@
 import { coerceError, InvalidArgumentError } from '../../runtime/errors.js'
 import { sleep } from '../../runtime/lifecycle.js'
 import { kPoolEvents } from '../../transports/redis/pool/codec.js'
-import { cleanupMapName, jobMapName, kWorkerRemoving, workerKeepAliveMapName, workerMapName } from '../../transports/redis/pool/keys.js'
+import {
+  cleanupMapName,
+  jobMapName,
+  kWorkerRemoving,
+  workerKeepAliveMapName,
+  workerMapName,
+} from '../../transports/redis/pool/keys.js'
 import { mapWrite } from '../../transports/redis/pool/scripts.js'
 import { formatUnixNanos } from '../../transports/redis/pool/values.js'
 import { type NodeContext, nowNs } from './context.js'
@@ -20,11 +26,20 @@ import type { WorkerHandler } from './types.js'
 import type { WorkerJobs } from './worker-jobs.js'
 
 function checkHandler(handler: WorkerHandler): void {
-  if (typeof handler !== 'object' || handler === null || typeof handler.start !== 'function' || typeof handler.stop !== 'function') {
-    throw new InvalidArgumentError('handler must be an object with start(job) and stop(key)', { data: { option: 'handler' } })
+  if (
+    typeof handler !== 'object' ||
+    handler === null ||
+    typeof handler.start !== 'function' ||
+    typeof handler.stop !== 'function'
+  ) {
+    throw new InvalidArgumentError('handler must be an object with start(job) and stop(key)', {
+      data: { option: 'handler' },
+    })
   }
   if (handler.notify !== undefined && typeof handler.notify !== 'function') {
-    throw new InvalidArgumentError('handler.notify must be a function when given', { data: { option: 'handler.notify' } })
+    throw new InvalidArgumentError('handler.notify must be a function when given', {
+      data: { option: 'handler.notify' },
+    })
   }
 }
 
@@ -78,7 +93,17 @@ export class LocalWorkers {
     checkHandler(handler)
     const resources = this.#resources
     const worker = newLocalWorker(handler)
-    await this.#ctx.redis.client.xadd(worker.stream, 'MAXLEN', '~', kWorkerStreamMaxLen, '*', 'n', kPoolEvents.init, 'p', this.#ctx.nodeId)
+    await this.#ctx.redis.client.xadd(
+      worker.stream,
+      'MAXLEN',
+      '~',
+      kWorkerStreamMaxLen,
+      '*',
+      'n',
+      kPoolEvents.init,
+      'p',
+      this.#ctx.nodeId,
+    )
     this.#workers.set(worker.id, worker)
     await resources.tellWorkers()
     await resources.keepAliveMap?.setAndWait(worker.id, formatUnixNanos(nowNs()))
@@ -120,7 +145,12 @@ export class LocalWorkers {
     for (const worker of this.#workers.values()) {
       if (worker.stopped || !worker.registered || map.has(worker.id)) continue
       worker.stopped = true
-      this.#ctx.log('warn', 'pool: a local worker was removed from the pool by a cleaner; its jobs stop here', undefined, { worker: worker.id })
+      this.#ctx.log(
+        'warn',
+        'pool: a local worker was removed from the pool by a cleaner; its jobs stop here',
+        undefined,
+        { worker: worker.id },
+      )
       for (const key of [...worker.jobs.keys()]) {
         void this.#jobs.chain(worker, key, async () => {
           worker.jobs.delete(key)

@@ -14,18 +14,28 @@ export interface ActiveWorker {
 export type MapContent = Readonly<Record<string, string>> | ReadonlyMap<string, string>
 
 function entries(content: MapContent): Iterable<[string, string]> {
-  return content instanceof Map ? (content as ReadonlyMap<string, string>).entries() : Object.entries(content as Record<string, string>)
+  return content instanceof Map
+    ? (content as ReadonlyMap<string, string>).entries()
+    : Object.entries(content as Record<string, string>)
 }
 
 function lookup(content: MapContent, key: string): string | undefined {
-  return content instanceof Map ? (content as ReadonlyMap<string, string>).get(key) : (content as Record<string, string>)[key]
+  return content instanceof Map
+    ? (content as ReadonlyMap<string, string>).get(key)
+    : (content as Record<string, string>)[key]
 }
 
 /**
  * The active workers: an entry of `P:workers` with a creation time (not `-`), no fresh cleanup lock,
  * and a fresh keep-alive; sorted by creation time, then id.
  */
-export function activeWorkers(workers: MapContent, keepAlives: MapContent, cleanup: MapContent, nowNs: bigint, staleAfterMs: number): ActiveWorker[] {
+export function activeWorkers(
+  workers: MapContent,
+  keepAlives: MapContent,
+  cleanup: MapContent,
+  nowNs: bigint,
+  staleAfterMs: number,
+): ActiveWorker[] {
   const active: ActiveWorker[] = []
   for (const [id, value] of entries(workers)) {
     if (id.startsWith('=') || !isMemberId(id)) continue
@@ -67,11 +77,20 @@ export function allJobKeys(jobs: MapContent): string[] {
  * The workers a sweep may clean: listed in `P:workers` or `P:jobs`, whose keep-alive is not fresh
  * and who hold no fresh cleanup lock (another cleaner is at it).
  */
-export function deadWorkers(workers: MapContent, jobs: MapContent, keepAlives: MapContent, cleanup: MapContent, nowNs: bigint, staleAfterMs: number): string[] {
+export function deadWorkers(
+  workers: MapContent,
+  jobs: MapContent,
+  keepAlives: MapContent,
+  cleanup: MapContent,
+  nowNs: bigint,
+  staleAfterMs: number,
+): string[] {
   const candidates = new Set<string>()
   for (const [id] of entries(workers)) if (!id.startsWith('=') && isMemberId(id)) candidates.add(id)
   for (const [id] of entries(jobs)) if (!id.startsWith('=') && isMemberId(id)) candidates.add(id)
   return [...candidates].filter(
-    (id) => !isWithinHorizon(lookup(keepAlives, id), nowNs, staleAfterMs) && !isWithinHorizon(lookup(cleanup, id), nowNs, staleAfterMs),
+    (id) =>
+      !isWithinHorizon(lookup(keepAlives, id), nowNs, staleAfterMs) &&
+      !isWithinHorizon(lookup(cleanup, id), nowNs, staleAfterMs),
   )
 }

@@ -20,7 +20,12 @@ export interface NodeReaderHandlers {
 }
 
 /** Reads until `signal` aborts (a failed read is logged and retried after 100 ms). */
-export async function readNodeStreams(ctx: NodeContext, redis: PulseRedis, signal: AbortSignal, handlers: NodeReaderHandlers): Promise<void> {
+export async function readNodeStreams(
+  ctx: NodeContext,
+  redis: PulseRedis,
+  signal: AbortSignal,
+  handlers: NodeReaderHandlers,
+): Promise<void> {
   const nodeStream = streamKey(nodeStreamName(ctx.pool, ctx.nodeId))
   const blockMs = Math.max(1, Math.min(ctx.options.jobSinkBlockMs, ctx.timings.workerReadBlockMs))
   let nodeStreamLastId = '0'
@@ -29,7 +34,9 @@ export async function readNodeStreams(ctx: NodeContext, redis: PulseRedis, signa
       const workers = handlers.workers()
       const keys = [nodeStream, ...workers.map((w) => w.stream)]
       const ids = [nodeStreamLastId, ...workers.map((w) => w.lastId)]
-      const reply = await redis.blocking().callBuffer('XREAD', 'COUNT', kReadCount, 'BLOCK', blockMs, 'STREAMS', ...keys, ...ids)
+      const reply = await redis
+        .blocking()
+        .callBuffer('XREAD', 'COUNT', kReadCount, 'BLOCK', blockMs, 'STREAMS', ...keys, ...ids)
       for (const { stream, id, fields } of streamEntries(reply)) {
         const entry = decodeEntry(id, fields)
         if (stream === nodeStream) {

@@ -40,7 +40,10 @@ import { activeWorkers, type ActiveWorker } from './membership.js'
 import { addNodeInit } from './streams.js'
 import type { WatchdogArgs, WatchdogMsg, WatchdogOut } from './watchdog.actor.js'
 
-const kWatchdogModule = new URL(import.meta.url.endsWith('.ts') ? './watchdog.actor.ts' : './watchdog.actor.js', import.meta.url)
+const kWatchdogModule = new URL(
+  import.meta.url.endsWith('.ts') ? './watchdog.actor.ts' : './watchdog.actor.js',
+  import.meta.url,
+)
 
 /** A map change that matters to the node: the workers, a keep-alive or cleanup lock, the shutdown. */
 export type MapChange = 'workers' | 'keepalive' | 'shutdown'
@@ -121,11 +124,10 @@ export class NodeResources {
       ackGracePeriodMs: options.ackGracePeriodMs,
       jobSinkBlockMs: options.jobSinkBlockMs,
     }
-    const watchdog = (await this.#runtime.spawn<WatchdogMsg, unknown, WatchdogArgs>(kWatchdogModule, { name: `pool-watchdog:${nodeId}`, args })) as ActorRef<
-      WatchdogMsg,
-      unknown,
-      WatchdogOut
-    >
+    const watchdog = (await this.#runtime.spawn<WatchdogMsg, unknown, WatchdogArgs>(kWatchdogModule, {
+      name: `pool-watchdog:${nodeId}`,
+      args,
+    })) as ActorRef<WatchdogMsg, unknown, WatchdogOut>
     watchdog.onMessage((msg) => this.#onWatchdog(msg))
     this.#watchdog = watchdog
     // Told again every keep-alive period: a watchdog restarted by its supervisor gets the list back.
@@ -136,7 +138,12 @@ export class NodeResources {
 
   #onWatchdog(msg: WatchdogOut): void {
     if (msg.t !== 'log') return
-    const fields = { pool: this.#ctx.pool, node: this.#ctx.nodeId, ...(msg.data ?? {}), ...(msg.error === undefined ? {} : { err: fromWire(msg.error) }) }
+    const fields = {
+      pool: this.#ctx.pool,
+      node: this.#ctx.nodeId,
+      ...(msg.data ?? {}),
+      ...(msg.error === undefined ? {} : { err: fromWire(msg.error) }),
+    }
     this.#ctx.logger[msg.level](fields, msg.message)
   }
 
@@ -181,7 +188,13 @@ export class NodeResources {
   /** The active workers as this node sees them now. */
   activeWorkers(): ActiveWorker[] {
     if (this.workersMap === undefined || this.keepAliveMap === undefined || this.cleanupMap === undefined) return []
-    return activeWorkers(this.workersMap.toObject(), this.keepAliveMap.toObject(), this.cleanupMap.toObject(), nowNs(), this.#ctx.timings.staleAfterMs)
+    return activeWorkers(
+      this.workersMap.toObject(),
+      this.keepAliveMap.toObject(),
+      this.cleanupMap.toObject(),
+      nowNs(),
+      this.#ctx.timings.staleAfterMs,
+    )
   }
 
   activeIds(): string[] {
@@ -190,7 +203,9 @@ export class NodeResources {
 
   /** The pool's ticker map, joined on first use. */
   tickersMap(): Promise<ReplicatedMap> {
-    this.#tickersMap ??= ReplicatedMap.join(this.#ctx.redis, tickerMapName(this.#ctx.pool), { logger: this.#ctx.logger }).then((map) => {
+    this.#tickersMap ??= ReplicatedMap.join(this.#ctx.redis, tickerMapName(this.#ctx.pool), {
+      logger: this.#ctx.logger,
+    }).then((map) => {
       this.#maps.push(map)
       return map
     })
@@ -242,14 +257,16 @@ export class NodeResources {
     clearInterval(this.#retell)
     for (const feed of this.#feeds) void feed.return()
     for (const reader of this.#readers) await reader.close().catch(() => undefined)
-    if (this.#watchdog !== undefined) await this.#watchdog.ask({ t: 'stop' }, { timeoutMs: 10_000 }).catch(() => undefined)
+    if (this.#watchdog !== undefined)
+      await this.#watchdog.ask({ t: 'stop' }, { timeoutMs: 10_000 }).catch(() => undefined)
     await this.#runtime?.close().catch(() => undefined)
     if (redis.state === 'open') {
       await mapWrite(redis, 'delete', nodeKeepAliveMapName(pool), [nodeId]).catch(() => undefined)
       await redis.client.del(streamKey(nodeStreamName(pool, nodeId))).catch(() => undefined)
     }
     for (const map of this.#maps) await map.close().catch(() => undefined)
-    if (this.#tickersMap !== undefined) await (await this.#tickersMap.catch(() => undefined))?.close().catch(() => undefined)
+    if (this.#tickersMap !== undefined)
+      await (await this.#tickersMap.catch(() => undefined))?.close().catch(() => undefined)
     await redis.close()
   }
 }

@@ -47,7 +47,13 @@ import { type ActiveWorker, allJobKeys, byCreation } from './membership.js'
 import { checkJobKey, checkPoolName } from './names.js'
 import { readNodeStreams } from './node-reader.js'
 import { type MapChange, NodeResources } from './node-resources.js'
-import { poolTimings, resolvePoolOptions, type PoolOptions, type PoolTimings, type ResolvedPoolOptions } from './options.js'
+import {
+  poolTimings,
+  resolvePoolOptions,
+  type PoolOptions,
+  type PoolTimings,
+  type ResolvedPoolOptions,
+} from './options.js'
 import { Ticker, runSchedule, type Schedule } from './ticker.js'
 import type { WorkerHandler, JobProducer, Worker } from './types.js'
 import { WorkerJobs } from './worker-jobs.js'
@@ -137,15 +143,18 @@ export class PoolNode implements AsyncDisposable {
   #onMapChange(what: MapChange): void {
     if (this.#state !== 'open') return
     if (what !== 'shutdown') this.#workers.onMembership(what)
-    else if (this.#resources.shuttingDown) void this.#close('shutdown').catch((error: unknown) => this.#ctx.log('error', 'pool: shutdown failed', error))
+    else if (this.#resources.shuttingDown)
+      void this.#close('shutdown').catch((error: unknown) => this.#ctx.log('error', 'pool: shutdown failed', error))
   }
 
   #assertOpen(what: string): void {
-    if (this.#state !== 'open') throw new ClosedError(`cannot ${what}: pool node ${this.id} of ${JSON.stringify(this.name)} is ${this.#state}`)
+    if (this.#state !== 'open')
+      throw new ClosedError(`cannot ${what}: pool node ${this.id} of ${JSON.stringify(this.name)} is ${this.#state}`)
   }
 
   #assertFull(what: string): void {
-    if (this.options.clientOnly) throw new InvalidArgumentError(`cannot ${what} on a client-only node`, { data: { option: 'options.clientOnly' } })
+    if (this.options.clientOnly)
+      throw new InvalidArgumentError(`cannot ${what} on a client-only node`, { data: { option: 'options.clientOnly' } })
   }
 
   // ------------------------------------------------------------------------------------ workers
@@ -163,7 +172,8 @@ export class PoolNode implements AsyncDisposable {
   async removeWorker(worker: Worker): Promise<void> {
     this.#assertOpen('removeWorker')
     const local = typeof worker === 'object' && worker !== null ? this.#workers.get(worker.id) : undefined
-    if (local === undefined) throw new InvalidArgumentError('worker is not a worker of this node', { data: { option: 'worker' } })
+    if (local === undefined)
+      throw new InvalidArgumentError('worker is not a worker of this node', { data: { option: 'worker' } })
     await this.#workers.retire(local, 'requeue')
   }
 
@@ -286,10 +296,16 @@ export class PoolNode implements AsyncDisposable {
     const failures = new Failures()
     for (const schedule of this.#schedules) await schedule.close().catch(failures.add)
     for (const ticker of this.#tickers) await ticker.close().catch(failures.add)
-    await Promise.all(this.#workers.all().map((w) => this.#workers.retire(w, mode === 'close' ? 'requeue' : 'stop').catch(failures.add)))
+    await Promise.all(
+      this.#workers
+        .all()
+        .map((w) => this.#workers.retire(w, mode === 'close' ? 'requeue' : 'stop').catch(failures.add)),
+    )
     await this.#resources.stopReading()
     await this.#reading
-    this.#dispatcher.rejectAll((key) => new ClosedError(`pool node ${this.id} closed while the dispatch of ${JSON.stringify(key)} waited`))
+    this.#dispatcher.rejectAll(
+      (key) => new ClosedError(`pool node ${this.id} closed while the dispatch of ${JSON.stringify(key)} waited`),
+    )
     if (this.#asker) await this.#resources.destroyPool().catch(failures.add)
     await this.#resources.release().catch(failures.add)
     this.#state = 'closed'

@@ -97,10 +97,13 @@ export function resolvePoolOptions(options: PoolOptions | undefined): ResolvedPo
   checkKnownKeys(options, kKnownOptions)
   // Keep-alives run every ttl/2 and sweeps every ttl: both timers must stay within setTimeout's range.
   if (options.workerTtlMs !== undefined) checkDurationMs(options.workerTtlMs, 'options.workerTtlMs', { min: 2 })
-  if (options.workerShutdownTtlMs !== undefined) checkDurationMs(options.workerShutdownTtlMs, 'options.workerShutdownTtlMs', { min: 1 })
+  if (options.workerShutdownTtlMs !== undefined)
+    checkDurationMs(options.workerShutdownTtlMs, 'options.workerShutdownTtlMs', { min: 1 })
   // Redis reads BLOCK 0 as "forever": a read would never come back to see a close.
-  if (options.jobSinkBlockMs !== undefined) checkDurationMs(options.jobSinkBlockMs, 'options.jobSinkBlockMs', { min: 1 })
-  if (options.maxQueuedJobs !== undefined) checkInteger(options.maxQueuedJobs, 'options.maxQueuedJobs', { min: 1, max: kMaxQueuedJobs })
+  if (options.jobSinkBlockMs !== undefined)
+    checkDurationMs(options.jobSinkBlockMs, 'options.jobSinkBlockMs', { min: 1 })
+  if (options.maxQueuedJobs !== undefined)
+    checkInteger(options.maxQueuedJobs, 'options.maxQueuedJobs', { min: 1, max: kMaxQueuedJobs })
   // The dispatch timeout is 2 × the grace period, a timer too.
   if (options.ackGracePeriodMs !== undefined) {
     checkDurationMs(options.ackGracePeriodMs, 'options.ackGracePeriodMs', { min: 1, max: Math.floor(kMaxTimerMs / 2) })

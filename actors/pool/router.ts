@@ -19,7 +19,17 @@ import type { Redis } from 'ioredis'
 import { coerceError } from '../../runtime/errors.js'
 import type { Logger } from '../../runtime/logger.js'
 import { createRedis, type PulseRedis } from '../../transports/redis/connection.js'
-import { type AckRecord, decodeAck, decodeEnvelope, decodeJob, encodeAck, encodeEnvelope, type JobRecord, kPoolEvents, peekJobKey } from '../../transports/redis/pool/codec.js'
+import {
+  type AckRecord,
+  decodeAck,
+  decodeEnvelope,
+  decodeJob,
+  encodeAck,
+  encodeEnvelope,
+  type JobRecord,
+  kPoolEvents,
+  peekJobKey,
+} from '../../transports/redis/pool/codec.js'
 import {
   cleanupMapName,
   jobMapName,
@@ -132,14 +142,25 @@ export class Router {
     await this.#redis.close().catch(() => undefined)
   }
 
-  #log(level: 'debug' | 'info' | 'warn' | 'error', message: string, error?: unknown, data?: Record<string, unknown>): void {
+  #log(
+    level: 'debug' | 'info' | 'warn' | 'error',
+    message: string,
+    error?: unknown,
+    data?: Record<string, unknown>,
+  ): void {
     if (this.#abort.signal.aborted && level !== 'error') return
     this.#logger[level]({ ...(data ?? {}), ...(error === undefined ? {} : { err: coerceError(error) }) }, message)
   }
 
   async #createGroup(): Promise<void> {
     try {
-      await this.#redis.client.xgroup('CREATE', streamKey(poolStreamName(this.#args.pool)), kPoolSinkName, '0', 'MKSTREAM')
+      await this.#redis.client.xgroup(
+        'CREATE',
+        streamKey(poolStreamName(this.#args.pool)),
+        kPoolSinkName,
+        '0',
+        'MKSTREAM',
+      )
     } catch (error) {
       if (!String((error as Error).message).includes('BUSYGROUP')) throw error
     }
@@ -157,7 +178,13 @@ export class Router {
 
   #active(): ActiveWorker[] {
     if (this.#workers === undefined || this.#keepAlives === undefined || this.#cleanup === undefined) return []
-    return activeWorkers(this.#workers.toObject(), this.#keepAlives.toObject(), this.#cleanup.toObject(), msToUnixNanos(Date.now()), this.#args.staleAfterMs)
+    return activeWorkers(
+      this.#workers.toObject(),
+      this.#keepAlives.toObject(),
+      this.#cleanup.toObject(),
+      msToUnixNanos(Date.now()),
+      this.#args.staleAfterMs,
+    )
   }
 
   async #routeLoop(): Promise<void> {
@@ -174,7 +201,19 @@ export class Router {
           await this.#autoclaim(client, key)
           this.#forgetOld()
         }
-        const reply = await client.callBuffer('XREADGROUP', 'GROUP', kPoolSinkName, this.#args.nodeId, 'COUNT', kReadCount, 'BLOCK', blockMs, 'STREAMS', key, '>')
+        const reply = await client.callBuffer(
+          'XREADGROUP',
+          'GROUP',
+          kPoolSinkName,
+          this.#args.nodeId,
+          'COUNT',
+          kReadCount,
+          'BLOCK',
+          blockMs,
+          'STREAMS',
+          key,
+          '>',
+        )
         const entries = streamEntries(reply)
         await Promise.all(entries.map((entry) => this.#route(entry.id, entry.fields)))
       } catch (error) {
@@ -193,7 +232,16 @@ export class Router {
   async #autoclaim(client: Redis, key: string): Promise<void> {
     let start = '0-0'
     for (let round = 0; round < 10; round++) {
-      const reply = (await client.callBuffer('XAUTOCLAIM', key, kPoolSinkName, this.#args.nodeId, this.#args.ackGracePeriodMs, start, 'COUNT', kReadCount)) as unknown[]
+      const reply = (await client.callBuffer(
+        'XAUTOCLAIM',
+        key,
+        kPoolSinkName,
+        this.#args.nodeId,
+        this.#args.ackGracePeriodMs,
+        start,
+        'COUNT',
+        kReadCount,
+      )) as unknown[]
       const [next, entries] = reply as [unknown, unknown]
       const list = streamEntries([[key, entries]])
       await Promise.all(list.map((entry) => this.#route(entry.id, entry.fields)))
@@ -257,9 +305,26 @@ export class Router {
     }
   }
 
-  async #handoff(workerId: string, name: string, payload: Buffer, poolEventId: string, job: JobRecord | undefined): Promise<void> {
+  async #handoff(
+    workerId: string,
+    name: string,
+    payload: Buffer,
+    poolEventId: string,
+    job: JobRecord | undefined,
+  ): Promise<void> {
     const envelope = encodeEnvelope({ sender: this.#args.nodeId, payload })
-    const eventId = await this.#redis.client.xadd(streamKey(workerStreamName(workerId)), 'NOMKSTREAM', 'MAXLEN', '~', kWorkerStreamMaxLen, '*', 'n', name, 'p', envelope)
+    const eventId = await this.#redis.client.xadd(
+      streamKey(workerStreamName(workerId)),
+      'NOMKSTREAM',
+      'MAXLEN',
+      '~',
+      kWorkerStreamMaxLen,
+      '*',
+      'n',
+      name,
+      'p',
+      envelope,
+    )
     if (eventId === null) return // the worker's stream is gone: redelivered after the grace period
     const key = pendingEventKey(workerId, eventId)
     this.#handoffs.set(key, { poolEventId, name, job, at: Date.now() })
@@ -278,7 +343,9 @@ export class Router {
     let lastId = '0'
     while (!signal.aborted) {
       try {
-        const reply = await this.#reader.blocking().callBuffer('XREAD', 'COUNT', kReadCount, 'BLOCK', blockMs, 'STREAMS', stream, lastId)
+        const reply = await this.#reader
+          .blocking()
+          .callBuffer('XREAD', 'COUNT', kReadCount, 'BLOCK', blockMs, 'STREAMS', stream, lastId)
         for (const { id, fields } of streamEntries(reply)) {
           lastId = id
           const entry = decodeEntry(id, fields)
@@ -286,7 +353,9 @@ export class Router {
           try {
             const envelope = decodeEnvelope(entry.payload)
             const ack = decodeAck(envelope.payload)
-            void this.#onWorkerAck(envelope.sender, ack).catch((error: unknown) => this.#log('warn', 'pool: settling a worker ack failed', error))
+            void this.#onWorkerAck(envelope.sender, ack).catch((error: unknown) =>
+              this.#log('warn', 'pool: settling a worker ack failed', error),
+            )
           } catch (error) {
             this.#log('error', 'pool: dropped a malformed ack', error, { id })
           }
@@ -316,7 +385,13 @@ export class Router {
         dispatchId: job.dispatchId ?? ack.dispatchId,
         errorRecord: ack.errorRecord,
       })
-      await addNodeEvent(this.#redis, this.#args.pool, job.nodeId, kPoolEvents.dispatchReturn, encodeEnvelope({ sender: this.#args.nodeId, payload: back }))
+      await addNodeEvent(
+        this.#redis,
+        this.#args.pool,
+        job.nodeId,
+        kPoolEvents.dispatchReturn,
+        encodeEnvelope({ sender: this.#args.nodeId, payload: back }),
+      )
     }
     await this.#settle(handoff.poolEventId)
   }

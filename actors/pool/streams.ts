@@ -13,10 +13,37 @@ export function addPoolEvent(redis: PulseRedis, pool: string, name: string, payl
 
 /** Creates the node's stream, or wakes its readers: an `i` entry. */
 export function addNodeInit(redis: PulseRedis, pool: string, nodeId: string): Promise<string | null> {
-  return redis.client.xadd(streamKey(nodeStreamName(pool, nodeId)), 'MAXLEN', '~', kNodeStreamMaxLen, '*', 'n', kPoolEvents.init, 'p', nodeId)
+  return redis.client.xadd(
+    streamKey(nodeStreamName(pool, nodeId)),
+    'MAXLEN',
+    '~',
+    kNodeStreamMaxLen,
+    '*',
+    'n',
+    kPoolEvents.init,
+    'p',
+    nodeId,
+  )
 }
 
 /** XADDs an entry to the stream of the node `nodeId`, if that stream still exists (NOMKSTREAM). */
-export function addNodeEvent(redis: PulseRedis, pool: string, nodeId: string, name: string, payload: Buffer): Promise<string | null> {
-  return redis.client.xadd(streamKey(nodeStreamName(pool, nodeId)), 'NOMKSTREAM', 'MAXLEN', '~', kNodeStreamMaxLen, '*', 'n', name, 'p', payload)
+export function addNodeEvent(
+  redis: PulseRedis,
+  pool: string,
+  nodeId: string,
+  name: string,
+  payload: Buffer,
+): Promise<string | null> {
+  return redis.client.xadd(
+    streamKey(nodeStreamName(pool, nodeId)),
+    'NOMKSTREAM',
+    'MAXLEN',
+    '~',
+    kNodeStreamMaxLen,
+    '*',
+    'n',
+    name,
+    'p',
+    payload,
+  )
 }

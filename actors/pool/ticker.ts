@@ -12,14 +12,21 @@ import type { Logger } from '../../runtime/logger.js'
 import { checkDurationMs } from '../../runtime/options.js'
 import type { PulseRedis } from '../../transports/redis/connection.js'
 import { schedulerMapName, tickerKey } from '../../transports/redis/pool/keys.js'
-import { formatTickerEntry, nextTickEntry, parseTickerEntry, type TickerEntry } from '../../transports/redis/pool/values.js'
+import {
+  formatTickerEntry,
+  nextTickEntry,
+  parseTickerEntry,
+  type TickerEntry,
+} from '../../transports/redis/pool/values.js'
 import type { ChangeFeed } from '../rmap/change-feed.js'
 import { ReplicatedMap } from '../rmap/replicated-map.js'
 import { checkProducerName, checkTickerName } from './names.js'
 import type { JobPlan, JobProducer } from './types.js'
 
 function isScheduleStop(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'PULSE_ERR_POOL_SCHEDULE_STOP'
+  return (
+    typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'PULSE_ERR_POOL_SCHEDULE_STOP'
+  )
 }
 
 function nowUs(): bigint {
@@ -168,7 +175,13 @@ export class Ticker implements AsyncIterable<Date> {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Date, undefined> {
-    return { next: () => this.next(), return: async () => { await this.close(); return { done: true, value: undefined } } }
+    return {
+      next: () => this.next(),
+      return: async () => {
+        await this.close()
+        return { done: true, value: undefined }
+      },
+    }
   }
 
   /** Ends this node's ticker; the others keep ticking. */
@@ -199,9 +212,17 @@ export interface Schedule {
 }
 
 /** @internal `PoolNode.schedule`: plans at once (a failure rejects), then on each tick this node wins. */
-export async function runSchedule(host: ScheduleHost, redis: PulseRedis, producer: JobProducer, intervalMs: number, logger: Logger): Promise<Schedule> {
+export async function runSchedule(
+  host: ScheduleHost,
+  redis: PulseRedis,
+  producer: JobProducer,
+  intervalMs: number,
+  logger: Logger,
+): Promise<Schedule> {
   if (typeof producer !== 'object' || producer === null || typeof producer.plan !== 'function') {
-    throw new InvalidArgumentError('producer must be an object with a name and plan()', { data: { option: 'producer' } })
+    throw new InvalidArgumentError('producer must be an object with a name and plan()', {
+      data: { option: 'producer' },
+    })
   }
   const name = checkProducerName(producer.name)
   checkDurationMs(intervalMs, 'intervalMs', { min: 1 })
@@ -261,7 +282,9 @@ export async function runSchedule(host: ScheduleHost, redis: PulseRedis, produce
         await apply(await producer.plan())
       } catch (error) {
         if (isScheduleStop(error)) {
-          await end(running).catch((failure: unknown) => logger.warn({ schedule: name, err: coerceError(failure) }, 'pool: stopping a schedule failed'))
+          await end(running).catch((failure: unknown) =>
+            logger.warn({ schedule: name, err: coerceError(failure) }, 'pool: stopping a schedule failed'),
+          )
           break
         }
         logger.warn({ schedule: name, err: coerceError(error) }, 'pool: a schedule plan failed')

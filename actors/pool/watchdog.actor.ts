@@ -27,7 +27,13 @@ import {
   workerStreamName,
 } from '../../transports/redis/pool/keys.js'
 import { kPoolScripts, mapWrite } from '../../transports/redis/pool/scripts.js'
-import { formatUnixNanos, isWithinHorizon, msToUnixNanos, parseJobKeyList, pendingGuardState } from '../../transports/redis/pool/values.js'
+import {
+  formatUnixNanos,
+  isWithinHorizon,
+  msToUnixNanos,
+  parseJobKeyList,
+  pendingGuardState,
+} from '../../transports/redis/pool/values.js'
 import { allJobKeys, deadWorkers } from './membership.js'
 import { isMemberId } from './names.js'
 import { Router } from './router.js'
@@ -46,8 +52,15 @@ export interface WatchdogArgs {
   readonly jobSinkBlockMs: number
 }
 
-export type WatchdogMsg = { t: 'workers'; ids: string[] } | { t: 'active'; id: string; timeoutMs: number } | { t: 'sweep' } | { t: 'stop' }
-export type WatchdogOut = { t: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; message: string; error?: WireError | undefined; data?: Record<string, unknown> | undefined }
+export type WatchdogMsg =
+  { t: 'workers'; ids: string[] } | { t: 'active'; id: string; timeoutMs: number } | { t: 'sweep' } | { t: 'stop' }
+export type WatchdogOut = {
+  t: 'log'
+  level: 'debug' | 'info' | 'warn' | 'error'
+  message: string
+  error?: WireError | undefined
+  data?: Record<string, unknown> | undefined
+}
 
 function nowNs(): bigint {
   return msToUnixNanos(Date.now())
@@ -81,12 +94,21 @@ class Watchdog {
         (level: WatchdogOut['level']) =>
         (...items: unknown[]): void => {
           const message = items.find((item) => typeof item === 'string') ?? ''
-          const fields = items.find((item): item is Record<string, unknown> => typeof item === 'object' && item !== null)
+          const fields = items.find(
+            (item): item is Record<string, unknown> => typeof item === 'object' && item !== null,
+          )
           const { err, ...data } = fields ?? {}
           this.#log(level, message, err, data)
         }
       this.#router = new Router(
-        { url: args.url, pool: args.pool, nodeId: args.nodeId, ackGracePeriodMs: args.ackGracePeriodMs, jobSinkBlockMs: args.jobSinkBlockMs, staleAfterMs: args.staleAfterMs },
+        {
+          url: args.url,
+          pool: args.pool,
+          nodeId: args.nodeId,
+          ackGracePeriodMs: args.ackGracePeriodMs,
+          jobSinkBlockMs: args.jobSinkBlockMs,
+          staleAfterMs: args.staleAfterMs,
+        },
         { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
       )
     }
@@ -127,7 +149,13 @@ class Watchdog {
 
   #log(level: WatchdogOut['level'], message: string, error?: unknown, data?: Record<string, unknown>): void {
     if (this.#stopped && level !== 'error') return
-    this.#ctx.emit({ t: 'log', level, message, ...(error === undefined ? {} : { error: toWire(error) }), ...(data === undefined ? {} : { data }) } satisfies WatchdogOut)
+    this.#ctx.emit({
+      t: 'log',
+      level,
+      message,
+      ...(error === undefined ? {} : { error: toWire(error) }),
+      ...(data === undefined ? {} : { data }),
+    } satisfies WatchdogOut)
   }
 
   #armSweep(): void {
@@ -159,7 +187,11 @@ class Watchdog {
 
   async #lock(field: string, now: bigint): Promise<boolean> {
     const keys = mapKeys(cleanupMapName(this.#args.pool))
-    const taken = await kPoolScripts.cleanupLock.run(this.#redis, [keys.content, keys.updates], [field, formatUnixNanos(now), String(BigInt(this.#args.staleAfterMs) * 1_000_000n)])
+    const taken = await kPoolScripts.cleanupLock.run(
+      this.#redis,
+      [keys.content, keys.updates],
+      [field, formatUnixNanos(now), String(BigInt(this.#args.staleAfterMs) * 1_000_000n)],
+    )
     return taken === 1
   }
 
@@ -268,7 +300,8 @@ class Watchdog {
       await this.#dropGoneConsumers(nodes, now)
       // Expired dispatch guards.
       for (const [key, value] of pending) {
-        if (pendingGuardState(value, now) === 'stale') await mapWrite(this.#redis, 'testAndDelete', pendingJobMapName(pool), [key, value])
+        if (pendingGuardState(value, now) === 'stale')
+          await mapWrite(this.#redis, 'testAndDelete', pendingJobMapName(pool), [key, value])
       }
     } catch (error) {
       this.#log('warn', 'pool: cleanup sweep failed', error)

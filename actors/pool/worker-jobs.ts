@@ -56,7 +56,8 @@ export class WorkerJobs {
       .then(
         () => undefined,
         (error: unknown) => {
-          if (!(error instanceof ClosedError)) this.#ctx.log('warn', 'pool: a worker task failed', error, { worker: worker.id, key })
+          if (!(error instanceof ClosedError))
+            this.#ctx.log('warn', 'pool: a worker task failed', error, { worker: worker.id, key })
         },
       )
       .finally(() => {
@@ -80,14 +81,23 @@ export class WorkerJobs {
         void this.chain(worker, key, () => this.#onStop(worker, key, eventId, sender))
       } else if (name === kPoolEvents.notify) {
         const notification = decodeNotification(envelope.payload)
-        void this.chain(worker, notification.key, () => this.#onNotify(worker, notification.key, Buffer.from(notification.payload), eventId, sender))
+        void this.chain(worker, notification.key, () =>
+          this.#onNotify(worker, notification.key, Buffer.from(notification.payload), eventId, sender),
+        )
       }
     } catch (error) {
       this.#ctx.log('error', 'pool: dropped a malformed worker event', error, { worker: worker.id, eventId })
     }
   }
 
-  async #ack(worker: LocalWorker, routingNode: string, eventId: string, error: Error | undefined, jobKey: string, dispatchId?: string): Promise<void> {
+  async #ack(
+    worker: LocalWorker,
+    routingNode: string,
+    eventId: string,
+    error: Error | undefined,
+    jobKey: string,
+    dispatchId?: string,
+  ): Promise<void> {
     const ack = encodeAck({
       eventId,
       error: error === undefined ? '' : error.message === '' ? error.name : error.message,
@@ -95,7 +105,13 @@ export class WorkerJobs {
       dispatchId,
       errorRecord: error === undefined ? undefined : toWire(error),
     })
-    await addNodeEvent(this.#ctx.redis, this.#ctx.pool, routingNode, kPoolEvents.ack, encodeEnvelope({ sender: worker.id, payload: ack }))
+    await addNodeEvent(
+      this.#ctx.redis,
+      this.#ctx.pool,
+      routingNode,
+      kPoolEvents.ack,
+      encodeEnvelope({ sender: worker.id, payload: ack }),
+    )
   }
 
   async #onStart(worker: LocalWorker, job: JobRecord, eventId: string, sender: string): Promise<void> {
@@ -109,14 +125,21 @@ export class WorkerJobs {
       await this.#ack(worker, sender, eventId, worker.outcomes.get(job.dispatchId), job.key, job.dispatchId)
       return
     }
-    const local: LocalJob = { key: job.key, payload: Buffer.from(job.payload), createdAtNs: job.createdAtNs, nodeId: job.nodeId, dispatchId: job.dispatchId }
+    const local: LocalJob = {
+      key: job.key,
+      payload: Buffer.from(job.payload),
+      createdAtNs: job.createdAtNs,
+      nodeId: job.nodeId,
+      dispatchId: job.dispatchId,
+    }
     const error = await this.#start(worker, local, job.requeued)
     // Not the owner, or the handler asked for the event to come back later: no ack.
     if (error === 'not-owner' || isRequeue(error)) return
     if (job.dispatchId !== undefined) rememberOutcome(worker, job.dispatchId, error)
     await this.#ack(worker, sender, eventId, error, job.key, job.dispatchId)
     // The membership may have changed while it started.
-    if (error === undefined && isMisplaced(this.#activeIds(), worker.id, job.key)) void this.chain(worker, job.key, () => this.move(worker, job.key))
+    if (error === undefined && isMisplaced(this.#activeIds(), worker.id, job.key))
+      void this.chain(worker, job.key, () => this.move(worker, job.key))
   }
 
   /** Claims ownership, stores the payload and calls `start`: the error of `start`, or 'not-owner' (no ack). */
@@ -135,7 +158,12 @@ export class WorkerJobs {
     worker.jobs.set(job.key, job)
     let failure: Error | undefined
     try {
-      await worker.handler.start({ key: job.key, payload: job.payload, createdAt: new Date(unixNanosToMs(job.createdAtNs)), requeued } satisfies Job)
+      await worker.handler.start({
+        key: job.key,
+        payload: job.payload,
+        createdAt: new Date(unixNanosToMs(job.createdAtNs)),
+        requeued,
+      } satisfies Job)
     } catch (error) {
       failure = coerceError(error)
     }
@@ -165,7 +193,10 @@ export class WorkerJobs {
     if (!worker.jobs.has(key) || worker.stopped) return
     let error: Error | undefined
     if (worker.handler.notify === undefined) {
-      this.#ctx.log('warn', 'pool: the worker has no notify handler; notification dropped', undefined, { worker: worker.id, key })
+      this.#ctx.log('warn', 'pool: the worker has no notify handler; notification dropped', undefined, {
+        worker: worker.id,
+        key,
+      })
     } else {
       try {
         await worker.handler.notify(key, payload)
@@ -190,7 +221,12 @@ export class WorkerJobs {
    * node, creation time and dispatch id); `stop` deletes the payload. A failed requeue restarts the job
    * here (its ownership is claimed again). `requeueable`: a `RequeueError` from `stop` keeps the job.
    */
-  async release(worker: LocalWorker, job: LocalJob, mode: 'requeue' | 'stop', requeueable = false): Promise<Error | undefined | typeof kRequeued> {
+  async release(
+    worker: LocalWorker,
+    job: LocalJob,
+    mode: 'requeue' | 'stop',
+    requeueable = false,
+  ): Promise<Error | undefined | typeof kRequeued> {
     const { pool, redis } = this.#ctx
     let failure: Error | undefined
     try {
@@ -208,11 +244,21 @@ export class WorkerJobs {
         await mapWrite(redis, 'delete', jobPayloadMapName(pool), [job.key])
         return failure
       }
-      const event = encodeJob({ key: job.key, nodeId: job.nodeId, payload: job.payload, createdAtNs: job.createdAtNs, requeued: true, dispatchId: job.dispatchId })
+      const event = encodeJob({
+        key: job.key,
+        nodeId: job.nodeId,
+        payload: job.payload,
+        createdAtNs: job.createdAtNs,
+        requeued: true,
+        dispatchId: job.dispatchId,
+      })
       await addPoolEvent(redis, pool, kPoolEvents.startJob, event)
     } catch (error) {
       if (mode === 'stop') throw error
-      this.#ctx.log('warn', 'pool: requeuing a job failed; restarting it here', error, { worker: worker.id, key: job.key })
+      this.#ctx.log('warn', 'pool: requeuing a job failed; restarting it here', error, {
+        worker: worker.id,
+        key: job.key,
+      })
       await this.#start(worker, job, true).catch(() => undefined)
       throw error
     }

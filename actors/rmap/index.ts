@@ -3,7 +3,13 @@
  * joined process keeps a local copy of; writes are Lua scripts, updates travel on pub/sub, and the
  * layout and frames are those of goa.design/pulse v1.6.5, so Go and Node replicas share maps.
  */
-export { ClosedError, InvalidArgumentError, PulseError, RedisCommandError, RedisConnectionError } from '../../runtime/errors.js'
+export {
+  ClosedError,
+  InvalidArgumentError,
+  PulseError,
+  RedisCommandError,
+  RedisConnectionError,
+} from '../../runtime/errors.js'
 export { ReplicatedMap } from './replicated-map.js'
 export type { RedisSource, RemoveValuesResult, ReplicatedMapStats, SetAndWaitOptions } from './replicated-map.js'
 export { ChangeFeed } from './change-feed.js'

@@ -9,7 +9,8 @@ export function parseListValue(value: string): string[] {
   if (trimmed.startsWith('[')) {
     try {
       const decoded: unknown = JSON.parse(trimmed)
-      if (Array.isArray(decoded)) return decoded.map((item: unknown) => (typeof item === 'string' ? item : JSON.stringify(item)))
+      if (Array.isArray(decoded))
+        return decoded.map((item: unknown) => (typeof item === 'string' ? item : JSON.stringify(item)))
     } catch {
       // not JSON: a legacy value that happens to start with '['
     }

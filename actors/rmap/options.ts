@@ -37,7 +37,6 @@ export interface ResolvedReplicatedMapOptions {
   readonly signal: AbortSignal | undefined
 }
 
-
 export const DEFAULT_REPLICATED_MAP_OPTIONS = Object.freeze({
   ttlMs: 0,
   slidingTtlMs: 0,
@@ -62,13 +61,13 @@ export function resolveReplicatedMapOptions(options: ReplicatedMapOptions | unde
   return resolveOptions<ResolvedReplicatedMapOptions>(DEFAULT_REPLICATED_MAP_OPTIONS, options)
 }
 
-
 /** goa.design/pulse's rule for map names: 1–512 characters, none of space, `*`, `?`, `[`, `]`, NUL. */
 const kMapName = /^[^ \0*?[\]]{1,512}$/u
 
 export function checkMapName(name: unknown): string {
   if (typeof name !== 'string' || !kMapName.test(name)) {
-    const shown = typeof name === 'string' ? JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}…` : name) : typeof name
+    const shown =
+      typeof name === 'string' ? JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}…` : name) : typeof name
     throw new InvalidArgumentError(
       `name must be 1 to 512 characters without space, '*', '?', '[', ']' or NUL (got ${shown}${typeof name === 'string' ? `, ${[...name].length} characters` : ''})`,
       { data: { option: 'name' } },
@@ -80,7 +79,12 @@ export function checkMapName(name: unknown): string {
 /** A map key: a non-empty string without `=` (the reserved fields `=rev` and `=kind` start with it). */
 export function checkMapKey(key: unknown, argument = 'key'): string {
   if (typeof key !== 'string' || key === '' || key.includes('=')) {
-    const why = typeof key !== 'string' ? `must be a string (got ${typeof key})` : key === '' ? 'must not be empty' : `must not contain '=' (got ${JSON.stringify(key)})`
+    const why =
+      typeof key !== 'string'
+        ? `must be a string (got ${typeof key})`
+        : key === ''
+          ? 'must not be empty'
+          : `must not contain '=' (got ${JSON.stringify(key)})`
     throw new InvalidArgumentError(`${argument} ${why}`, { data: { option: argument } })
   }
   return key
@@ -89,7 +93,9 @@ export function checkMapKey(key: unknown, argument = 'key'): string {
 /** A value or list item: any string, the empty one included. */
 export function checkMapValue(value: unknown, argument: string): string {
   if (typeof value !== 'string') {
-    throw new InvalidArgumentError(`${argument} must be a string (got ${value === null ? 'null' : typeof value})`, { data: { option: argument } })
+    throw new InvalidArgumentError(`${argument} must be a string (got ${value === null ? 'null' : typeof value})`, {
+      data: { option: argument },
+    })
   }
   return value
 }

@@ -39,7 +39,10 @@ export interface RmapReplicaOptions {
   snapshotMaxBytes?: number | undefined
 }
 
-const kReplicaModule = new URL(import.meta.url.endsWith('.ts') ? './replica.actor.ts' : './replica.actor.js', import.meta.url)
+const kReplicaModule = new URL(
+  import.meta.url.endsWith('.ts') ? './replica.actor.ts' : './replica.actor.js',
+  import.meta.url,
+)
 
 interface Shared {
   readonly rt: Runtime
@@ -64,9 +67,15 @@ function noop(): void {}
  * Attaches to the replica of map `name` in `rt`, spawning its actor on first use. Resolves once the
  * replica joined (its snapshot holds the map). Rejects like `ReplicatedMap.join`.
  */
-export async function rmapReplica(rt: Runtime, redisUrl: string, name: string, options: RmapReplicaOptions = {}): Promise<AttachedReplicatedMap> {
+export async function rmapReplica(
+  rt: Runtime,
+  redisUrl: string,
+  name: string,
+  options: RmapReplicaOptions = {},
+): Promise<AttachedReplicatedMap> {
   checkMapName(name)
-  if (typeof redisUrl !== 'string') throw new InvalidArgumentError('redisUrl must be a Redis URL', { data: { option: 'redisUrl' } })
+  if (typeof redisUrl !== 'string')
+    throw new InvalidArgumentError('redisUrl must be a Redis URL', { data: { option: 'redisUrl' } })
   let registry = registries.get(rt)
   if (registry === undefined) {
     registry = new Map()
@@ -77,10 +86,25 @@ export async function rmapReplica(rt: Runtime, redisUrl: string, name: string, o
     const { thread: _thread, snapshotMaxBytes, ...mapOptions } = options
     resolveReplicatedMapOptions(mapOptions) // validates
     const buffer = createSnapshotBuffer(snapshotMaxBytes)
-    shared = { rt, name, redisUrl, buffer, reader: new SnapshotReader(buffer), options, attachments: new Set(), ref: undefined, writer: undefined, unlisten: undefined, queue: Promise.resolve() }
+    shared = {
+      rt,
+      name,
+      redisUrl,
+      buffer,
+      reader: new SnapshotReader(buffer),
+      options,
+      attachments: new Set(),
+      ref: undefined,
+      writer: undefined,
+      unlisten: undefined,
+      queue: Promise.resolve(),
+    }
     registry.set(name, shared)
   } else if (shared.redisUrl !== redisUrl) {
-    throw new InvalidArgumentError(`rmap ${JSON.stringify(name)} is already attached in this runtime with another Redis URL`, { data: { option: 'redisUrl' } })
+    throw new InvalidArgumentError(
+      `rmap ${JSON.stringify(name)} is already attached in this runtime with another Redis URL`,
+      { data: { option: 'redisUrl' } },
+    )
   }
   const entry = shared
   const attachment = new AttachedReplicatedMap(entry)
@@ -94,7 +118,10 @@ async function attach(shared: Shared, attachment: AttachedReplicatedMap): Promis
   if (shared.attachments.size === 0) {
     const { ttlMs, slidingTtlMs, logger, thread } = shared.options
     const ttl = { ...(ttlMs === undefined ? {} : { ttlMs }), ...(slidingTtlMs === undefined ? {} : { slidingTtlMs }) }
-    const writer = await ReplicatedMap.writeOnly(shared.redisUrl, shared.name, { ...ttl, ...(logger === undefined ? {} : { logger }) })
+    const writer = await ReplicatedMap.writeOnly(shared.redisUrl, shared.name, {
+      ...ttl,
+      ...(logger === undefined ? {} : { logger }),
+    })
     try {
       if (shared.ref === undefined) {
         const args: ReplicaArgs = { redisUrl: shared.redisUrl, name: shared.name, snapshot: shared.buffer, ...ttl }
@@ -298,6 +325,8 @@ export class AttachedReplicatedMap implements AsyncDisposable {
   }
 
   #closedError(operation: string): ClosedError {
-    return new ClosedError(`rmap replica ${JSON.stringify(this.name)} is detached: cannot ${operation} after close()`, { data: { map: this.name, operation } })
+    return new ClosedError(`rmap replica ${JSON.stringify(this.name)} is detached: cannot ${operation} after close()`, {
+      data: { map: this.name, operation },
+    })
   }
 }

@@ -29,11 +29,26 @@
  */
 import { Redis } from 'ioredis'
 
-import { ClosedError, InvalidArgumentError, PulseError, RedisCommandError, RedisConnectionError } from '../../runtime/errors.js'
+import {
+  ClosedError,
+  InvalidArgumentError,
+  PulseError,
+  RedisCommandError,
+  RedisConnectionError,
+} from '../../runtime/errors.js'
 import { abortable, Lifecycle, sleep, throwIfAborted } from '../../runtime/lifecycle.js'
 import { checkInteger } from '../../runtime/options.js'
 import { createRedis, PulseRedis, reconnectDelayMs } from '../../transports/redis/connection.js'
-import { contentKey, decodeFrame, kKindField, kMapScripts, kRevField, MapSubscription, parseRevision, updatesChannel } from '../../transports/redis/rmap/index.js'
+import {
+  contentKey,
+  decodeFrame,
+  kKindField,
+  kMapScripts,
+  kRevField,
+  MapSubscription,
+  parseRevision,
+  updatesChannel,
+} from '../../transports/redis/rmap/index.js'
 import type { MapFrame, StoredKind } from '../../transports/redis/rmap/index.js'
 import type { RedisScript, ScriptArg } from '../../transports/redis/scripts.js'
 import { ChangeFeed, strongerKind } from './change-feed.js'
@@ -147,7 +162,13 @@ export class ReplicatedMap implements AsyncDisposable {
   #loading: Promise<void> | undefined
   #stats = { applied: 0, ignored: 0, malformed: 0, loads: 0, regressions: 0, reconnects: 0 }
 
-  private constructor(redis: PulseRedis, ownsRedis: boolean, source: RedisSource, name: string, options: ResolvedReplicatedMapOptions) {
+  private constructor(
+    redis: PulseRedis,
+    ownsRedis: boolean,
+    source: RedisSource,
+    name: string,
+    options: ResolvedReplicatedMapOptions,
+  ) {
     this.name = name
     this.#redis = redis
     this.#ownsRedis = ownsRedis
@@ -186,7 +207,12 @@ export class ReplicatedMap implements AsyncDisposable {
     return ReplicatedMap.#open(redis, name, options, true)
   }
 
-  static async #open(redis: RedisSource, name: string, options: ReplicatedMapOptions | undefined, writeOnly: boolean): Promise<ReplicatedMap> {
+  static async #open(
+    redis: RedisSource,
+    name: string,
+    options: ReplicatedMapOptions | undefined,
+    writeOnly: boolean,
+  ): Promise<ReplicatedMap> {
     checkMapName(name)
     const resolved = resolveReplicatedMapOptions(options)
     throwIfAborted(resolved.signal)
@@ -199,7 +225,9 @@ export class ReplicatedMap implements AsyncDisposable {
       connection = createRedis(redis, { name: 'pulse-rmap' })
       owns = true
     } else {
-      throw new InvalidArgumentError('redis must be a Redis URL, an ioredis client or a PulseRedis', { data: { option: 'redis' } })
+      throw new InvalidArgumentError('redis must be a Redis URL, an ioredis client or a PulseRedis', {
+        data: { option: 'redis' },
+      })
     }
     const map = new ReplicatedMap(connection, owns, redis, name, resolved)
     if (writeOnly) {
@@ -303,7 +331,11 @@ export class ReplicatedMap implements AsyncDisposable {
     checkMapKey(key)
     checkMapValue(test, 'test')
     checkMapValue(value, 'value')
-    const [existed, prev] = (await this.#run('testAndSet', kMapScripts.testAndSet, [key, test, value])) as [number, string, string]
+    const [existed, prev] = (await this.#run('testAndSet', kMapScripts.testAndSet, [key, test, value])) as [
+      number,
+      string,
+      string,
+    ]
     return existed === 1 ? prev : undefined
   }
 
@@ -315,8 +347,14 @@ export class ReplicatedMap implements AsyncDisposable {
     try {
       reply = (await this.#run('inc', kMapScripts.incr, [key, delta])) as [string, string]
     } catch (error) {
-      if (error instanceof PulseError && error.code === 'PULSE_ERR_REDIS_COMMAND' && /not an integer|overflow/.test(error.message)) {
-        const why = error.message.includes('overflow') ? 'the result would overflow a 64-bit integer' : 'its value is not an integer'
+      if (
+        error instanceof PulseError &&
+        error.code === 'PULSE_ERR_REDIS_COMMAND' &&
+        /not an integer|overflow/.test(error.message)
+      ) {
+        const why = error.message.includes('overflow')
+          ? 'the result would overflow a 64-bit integer'
+          : 'its value is not an integer'
         throw new RedisCommandError(`rmap ${JSON.stringify(this.name)}: cannot inc ${JSON.stringify(key)}: ${why}`, {
           cause: error,
           data: { map: this.name, key, reply: 'ERR', retryable: false },
@@ -381,9 +419,13 @@ export class ReplicatedMap implements AsyncDisposable {
    */
   async testAndReset(keys: readonly string[], tests: readonly string[]): Promise<boolean> {
     if (!isArray(keys)) throw new InvalidArgumentError('keys must be an array of keys', { data: { option: 'keys' } })
-    if (!isArray(tests)) throw new InvalidArgumentError('tests must be an array of values', { data: { option: 'tests' } })
+    if (!isArray(tests))
+      throw new InvalidArgumentError('tests must be an array of values', { data: { option: 'tests' } })
     if (keys.length !== tests.length) {
-      throw new InvalidArgumentError(`keys and tests must have the same length (got ${keys.length} and ${tests.length})`, { data: { option: 'tests' } })
+      throw new InvalidArgumentError(
+        `keys and tests must have the same length (got ${keys.length} and ${tests.length})`,
+        { data: { option: 'tests' } },
+      )
     }
     keys.forEach((key, i) => checkMapKey(key, `keys[${i}]`))
     tests.forEach((test, i) => checkMapValue(test, `tests[${i}]`))
@@ -444,7 +486,12 @@ export class ReplicatedMap implements AsyncDisposable {
     return { prev: existed === 1 ? prev : undefined, rev: parseRevision(rev) ?? 0 }
   }
 
-  async #run(operation: string, script: RedisScript, args: readonly ScriptArg[], { afterClose = false } = {}): Promise<unknown> {
+  async #run(
+    operation: string,
+    script: RedisScript,
+    args: readonly ScriptArg[],
+    { afterClose = false } = {},
+  ): Promise<unknown> {
     if (this.#lifecycle.state === 'open') return script.run(this.#redis, this.#keys, [...this.#ttlArgs, ...args])
     if (!afterClose) throw this.#closedError(operation)
     // reset() and destroy() after close(): through the caller's client, or a short-lived one.
@@ -464,7 +511,9 @@ export class ReplicatedMap implements AsyncDisposable {
     const connection = this.#connection
     await this.#load('join')
     if (connection !== this.#connection || this.#mode === 'down') {
-      throw new RedisConnectionError(`rmap ${JSON.stringify(this.name)}: the pub/sub connection dropped during the join`)
+      throw new RedisConnectionError(
+        `rmap ${JSON.stringify(this.name)}: the pub/sub connection dropped during the join`,
+      )
     }
   }
 
@@ -477,7 +526,10 @@ export class ReplicatedMap implements AsyncDisposable {
     const frame = decodeFrame(payload)
     if (typeof frame === 'string') {
       this.#stats.malformed += 1
-      this.#logger.warn({ map: this.name, reason: frame, bytes: payload.length }, 'rmap: malformed update frame ignored')
+      this.#logger.warn(
+        { map: this.name, reason: frame, bytes: payload.length },
+        'rmap: malformed update frame ignored',
+      )
       return
     }
     switch (this.#mode) {
@@ -492,7 +544,8 @@ export class ReplicatedMap implements AsyncDisposable {
       case 'strict': {
         const outcome = this.#apply(frame)
         if (outcome === 'stale') {
-          if (this.#mode === 'strict') this.#regression(`${frame.op} frame at rev ${frame.rev}, the replica holds rev ${this.#rev}`)
+          if (this.#mode === 'strict')
+            this.#regression(`${frame.op} frame at rev ${frame.rev}, the replica holds rev ${this.#rev}`)
           return
         }
         if (outcome === 'ignored') return
@@ -536,7 +589,10 @@ export class ReplicatedMap implements AsyncDisposable {
   #regression(detail: string): void {
     if (this.#mode === 'down' || this.#mode === 'closed') return
     this.#stats.regressions += 1
-    this.#logger.warn({ map: this.name, detail }, 'rmap: revision regression (the hash was deleted or Redis lost data): reloading')
+    this.#logger.warn(
+      { map: this.name, detail },
+      'rmap: revision regression (the hash was deleted or Redis lost data): reloading',
+    )
     this.#requestLoad('regression')
   }
 
@@ -648,7 +704,10 @@ export class ReplicatedMap implements AsyncDisposable {
     if (snapshot.rev < beforeRev) {
       if (reason !== 'regression') {
         this.#stats.regressions += 1
-        this.#logger.warn({ map: this.name, revision: snapshot.rev, held: beforeRev }, 'rmap: revision regression found on reload')
+        this.#logger.warn(
+          { map: this.name, revision: snapshot.rev, held: beforeRev },
+          'rmap: revision regression found on reload',
+        )
       }
       return 'reset'
     }
@@ -672,9 +731,11 @@ export class ReplicatedMap implements AsyncDisposable {
     this.#waiters.rejectAll(this.#closedError('wait'))
     const failures: unknown[] = []
     await this.#subscription.close().catch((error: unknown) => failures.push(error))
-    if (this.#ownsRedis) await (force ? this.#redis.destroy() : this.#redis.close()).catch((error: unknown) => failures.push(error))
+    if (this.#ownsRedis)
+      await (force ? this.#redis.destroy() : this.#redis.close()).catch((error: unknown) => failures.push(error))
     this.#logger.info({ map: this.name }, 'rmap: closed')
     if (failures.length === 1) throw failures[0] as Error
-    if (failures.length > 1) throw new AggregateError(failures, `rmap ${JSON.stringify(this.name)}: ${failures.length} cleanups failed`)
+    if (failures.length > 1)
+      throw new AggregateError(failures, `rmap ${JSON.stringify(this.name)}: ${failures.length} cleanups failed`)
   }
 }

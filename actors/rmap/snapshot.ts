@@ -41,7 +41,9 @@ const kInitialBytes = 64 * 1024
 /** A new snapshot buffer (growable up to `maxBytes`), to hand to the actor in its spawn args. */
 export function createSnapshotBuffer(maxBytes = kDefaultSnapshotMaxBytes): SharedArrayBuffer {
   if (!Number.isInteger(maxBytes) || maxBytes < kInitialBytes) {
-    throw new InvalidArgumentError(`snapshotMaxBytes must be an integer ≥ ${kInitialBytes} (got ${String(maxBytes)})`, { data: { option: 'snapshotMaxBytes' } })
+    throw new InvalidArgumentError(`snapshotMaxBytes must be an integer ≥ ${kInitialBytes} (got ${String(maxBytes)})`, {
+      data: { option: 'snapshotMaxBytes' },
+    })
   }
   return new SharedArrayBuffer(kInitialBytes, { maxByteLength: maxBytes })
 }
@@ -86,7 +88,10 @@ export class SnapshotWriter {
     if (end > this.#buffer.byteLength) {
       if (end > this.#buffer.maxByteLength) {
         this.setState(SnapshotState.Overflow)
-        throw new PulseError('PULSE_ERR_INVALID_ARG', `rmap snapshot of ${encoded.length} bytes exceeds snapshotMaxBytes (${this.#buffer.maxByteLength})`)
+        throw new PulseError(
+          'PULSE_ERR_INVALID_ARG',
+          `rmap snapshot of ${encoded.length} bytes exceeds snapshotMaxBytes (${this.#buffer.maxByteLength})`,
+        )
       }
       this.#buffer.grow(Math.min(this.#buffer.maxByteLength, Math.max(end, this.#buffer.byteLength * 2)))
     }
@@ -111,7 +116,9 @@ export class SnapshotReader {
 
   constructor(buffer: SharedArrayBuffer) {
     if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength < kHeaderBytes) {
-      throw new InvalidArgumentError('an rmap snapshot reader needs the SharedArrayBuffer of a replica', { data: { option: 'buffer' } })
+      throw new InvalidArgumentError('an rmap snapshot reader needs the SharedArrayBuffer of a replica', {
+        data: { option: 'buffer' },
+      })
     }
     this.#words = new Int32Array(buffer, 0, kHeaderBytes / 4)
     this.#bytes = new Uint8Array(buffer)

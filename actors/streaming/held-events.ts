@@ -99,13 +99,15 @@ export class HeldEvents {
   #find(key: string, id: string): number {
     if (this.#index === undefined) {
       this.#index = new Map()
-      for (let i = this.#head; i < this.#ids.length; i++) if (this.#gone[i] !== true) this.#index.set(token(this.#keys[i] as string, this.#ids[i] as string), i)
+      for (let i = this.#head; i < this.#ids.length; i++)
+        if (this.#gone[i] !== true) this.#index.set(token(this.#keys[i] as string, this.#ids[i] as string), i)
     }
     const i = this.#index.get(token(key, id))
     if (i === undefined) return -1
     if (this.#gone[i] === true) {
       // An earlier copy (the event claimed again) may still be held.
-      for (let j = i - 1; j >= this.#head; j--) if (this.#gone[j] !== true && this.#ids[j] === id && this.#keys[j] === key) return j
+      for (let j = i - 1; j >= this.#head; j--)
+        if (this.#gone[j] !== true && this.#ids[j] === id && this.#keys[j] === key) return j
     }
     return i
   }

@@ -12,4 +12,11 @@ export type { SinkStats } from './sink-protocol.js'
 export type { SinkEvent, StreamEvent } from './event.js'
 export type { Subscription as StreamSubscription } from './fanout.js'
 export { DEFAULT_READER_OPTIONS, DEFAULT_SINK_OPTIONS, DEFAULT_STREAM_OPTIONS } from './options.js'
-export type { AddOptions, AddStreamOptions, ReaderOptions, SinkOptions, StartPosition, StreamOptions } from './options.js'
+export type {
+  AddOptions,
+  AddStreamOptions,
+  ReaderOptions,
+  SinkOptions,
+  StartPosition,
+  StreamOptions,
+} from './options.js'

@@ -4,7 +4,14 @@
  */
 import { InvalidArgumentError } from '../../runtime/errors.js'
 import { checkLogger, type Logger, SILENT_LOGGER } from '../../runtime/logger.js'
-import { checkBoolean, checkDurationMs, checkInteger, checkKnownKeys, checkSignal, checkString } from '../../runtime/options.js'
+import {
+  checkBoolean,
+  checkDurationMs,
+  checkInteger,
+  checkKnownKeys,
+  checkSignal,
+  checkString,
+} from '../../runtime/options.js'
 import type { Runtime } from '../../runtime/runtime.js'
 import { isEntryId } from '../../transports/redis/streaming/entry.js'
 import { compileTopicFilter, type TopicFilter } from './topic-filter.js'
@@ -30,7 +37,12 @@ export interface ResolvedStreamOptions {
   readonly logger: Logger
 }
 
-export const DEFAULT_STREAM_OPTIONS: ResolvedStreamOptions = Object.freeze({ maxLen: 1000, ttlMs: 0, slidingTtlMs: 0, logger: SILENT_LOGGER })
+export const DEFAULT_STREAM_OPTIONS: ResolvedStreamOptions = Object.freeze({
+  maxLen: 1000,
+  ttlMs: 0,
+  slidingTtlMs: 0,
+  logger: SILENT_LOGGER,
+})
 
 export interface AddOptions {
   topic?: string | undefined
@@ -97,8 +109,18 @@ export interface ResolvedSinkOptions extends ResolvedReaderOptions {
   readonly topicPattern: { readonly source: string; readonly flags: string } | undefined
 }
 
-export const DEFAULT_READER_OPTIONS = Object.freeze({ start: 'newest', blockMs: 5000, maxPolled: 1000, bufferSize: 1000 } as const)
-export const DEFAULT_SINK_OPTIONS = Object.freeze({ ...DEFAULT_READER_OPTIONS, ackGracePeriodMs: 20_000, noAck: false, idleCheckMs: 500 } as const)
+export const DEFAULT_READER_OPTIONS = Object.freeze({
+  start: 'newest',
+  blockMs: 5000,
+  maxPolled: 1000,
+  bufferSize: 1000,
+} as const)
+export const DEFAULT_SINK_OPTIONS = Object.freeze({
+  ...DEFAULT_READER_OPTIONS,
+  ackGracePeriodMs: 20_000,
+  noAck: false,
+  idleCheckMs: 500,
+} as const)
 
 const kReaderKeys = ['start', 'topic', 'topicPattern', 'blockMs', 'maxPolled', 'bufferSize', 'signal']
 const kSinkKeys = [...kReaderKeys, 'ackGracePeriodMs', 'noAck', 'idleCheckMs', 'runtime', 'thread']
@@ -107,24 +129,34 @@ export function resolveStreamOptions(options: StreamOptions | undefined): Resolv
   if (options === undefined) return DEFAULT_STREAM_OPTIONS
   checkKnownKeys(options, ['maxLen', 'ttlMs', 'slidingTtlMs', 'logger'])
   const ttlMs = options.ttlMs === undefined ? 0 : checkDurationMs(options.ttlMs, 'options.ttlMs')
-  const slidingTtlMs = options.slidingTtlMs === undefined ? 0 : checkDurationMs(options.slidingTtlMs, 'options.slidingTtlMs')
+  const slidingTtlMs =
+    options.slidingTtlMs === undefined ? 0 : checkDurationMs(options.slidingTtlMs, 'options.slidingTtlMs')
   if (ttlMs > 0 && slidingTtlMs > 0) {
-    throw new InvalidArgumentError('options.ttlMs and options.slidingTtlMs are exclusive: set one of them', { data: { option: 'options.slidingTtlMs' } })
+    throw new InvalidArgumentError('options.ttlMs and options.slidingTtlMs are exclusive: set one of them', {
+      data: { option: 'options.slidingTtlMs' },
+    })
   }
   return {
-    maxLen: options.maxLen === undefined ? DEFAULT_STREAM_OPTIONS.maxLen : checkInteger(options.maxLen, 'options.maxLen', { min: 0 }),
+    maxLen:
+      options.maxLen === undefined
+        ? DEFAULT_STREAM_OPTIONS.maxLen
+        : checkInteger(options.maxLen, 'options.maxLen', { min: 0 }),
     ttlMs,
     slidingTtlMs,
     logger: options.logger === undefined ? SILENT_LOGGER : checkLogger(options.logger),
   }
 }
 
-export function resolveAddOptions(options: AddOptions | undefined): { topic: string | undefined; onlyIfExists: boolean } {
+export function resolveAddOptions(options: AddOptions | undefined): {
+  topic: string | undefined
+  onlyIfExists: boolean
+} {
   if (options === undefined) return { topic: undefined, onlyIfExists: false }
   checkKnownKeys(options, ['topic', 'onlyIfExists'])
   return {
     topic: options.topic === undefined ? undefined : checkString(options.topic, 'options.topic'),
-    onlyIfExists: options.onlyIfExists === undefined ? false : checkBoolean(options.onlyIfExists, 'options.onlyIfExists'),
+    onlyIfExists:
+      options.onlyIfExists === undefined ? false : checkBoolean(options.onlyIfExists, 'options.onlyIfExists'),
   }
 }
 
@@ -140,14 +172,22 @@ export function resolveSinkOptions(options: SinkOptions | undefined): ResolvedSi
   const d = DEFAULT_SINK_OPTIONS
   return {
     ...resolveCommon(o),
-    ackGracePeriodMs: o.ackGracePeriodMs === undefined ? d.ackGracePeriodMs : checkDurationMs(o.ackGracePeriodMs, 'options.ackGracePeriodMs', { min: 1 }),
+    ackGracePeriodMs:
+      o.ackGracePeriodMs === undefined
+        ? d.ackGracePeriodMs
+        : checkDurationMs(o.ackGracePeriodMs, 'options.ackGracePeriodMs', { min: 1 }),
     noAck: o.noAck === undefined ? d.noAck : checkBoolean(o.noAck, 'options.noAck'),
-    idleCheckMs: o.idleCheckMs === undefined ? d.idleCheckMs : checkDurationMs(o.idleCheckMs, 'options.idleCheckMs', { min: 10 }),
+    idleCheckMs:
+      o.idleCheckMs === undefined ? d.idleCheckMs : checkDurationMs(o.idleCheckMs, 'options.idleCheckMs', { min: 10 }),
     runtime: o.runtime,
     thread: o.thread === undefined ? undefined : checkString(o.thread, 'options.thread', { nonEmpty: true }),
     topic: o.topic,
     topicPattern:
-      o.topicPattern === undefined ? undefined : typeof o.topicPattern === 'string' ? { source: o.topicPattern, flags: '' } : { source: o.topicPattern.source, flags: o.topicPattern.flags },
+      o.topicPattern === undefined
+        ? undefined
+        : typeof o.topicPattern === 'string'
+          ? { source: o.topicPattern, flags: '' }
+          : { source: o.topicPattern.source, flags: o.topicPattern.flags },
   }
 }
 
@@ -158,7 +198,8 @@ function resolveCommon(o: ReaderOptions): ResolvedReaderOptions {
     filter: compileTopicFilter(o.topic, o.topicPattern),
     blockMs: o.blockMs === undefined ? d.blockMs : checkDurationMs(o.blockMs, 'options.blockMs'),
     maxPolled: o.maxPolled === undefined ? d.maxPolled : checkInteger(o.maxPolled, 'options.maxPolled', { min: 1 }),
-    bufferSize: o.bufferSize === undefined ? d.bufferSize : checkInteger(o.bufferSize, 'options.bufferSize', { min: 1 }),
+    bufferSize:
+      o.bufferSize === undefined ? d.bufferSize : checkInteger(o.bufferSize, 'options.bufferSize', { min: 1 }),
     signal: o.signal === undefined ? undefined : checkSignal(o.signal, 'options.signal'),
   }
 }
@@ -175,9 +216,12 @@ export function checkStart(start: unknown, name: string): StartPosition {
     if ('after' in start && typeof start.after === 'string' && isEntryId(start.after)) return { after: start.after }
     if ('at' in start && start.at instanceof Date && Number.isFinite(start.at.getTime())) return { at: start.at }
   }
-  throw new InvalidArgumentError(`${name} must be 'newest', 'oldest', { after: '<ms>-<seq>' } or { at: Date } (got ${describe(start)})`, {
-    data: { option: name },
-  })
+  throw new InvalidArgumentError(
+    `${name} must be 'newest', 'oldest', { after: '<ms>-<seq>' } or { at: Date } (got ${describe(start)})`,
+    {
+      data: { option: name },
+    },
+  )
 }
 
 function describe(value: unknown): string {

@@ -19,7 +19,13 @@ import { streamNameOf } from '../../transports/redis/streaming/keys.js'
 import { parseReadReply, resolveStart } from './cursor.js'
 import { type StreamEvent, streamEvent } from './event.js'
 import { Fanout, type Subscription } from './fanout.js'
-import { type AddStreamOptions, resolveAddStreamOptions, type ReaderOptions, resolveReaderOptions, type ResolvedReaderOptions } from './options.js'
+import {
+  type AddStreamOptions,
+  resolveAddStreamOptions,
+  type ReaderOptions,
+  resolveReaderOptions,
+  type ResolvedReaderOptions,
+} from './options.js'
 import type { StreamHandle as Stream } from './stream-handle.js'
 
 export interface ReaderStats {
@@ -52,7 +58,11 @@ export class Reader implements AsyncIterable<StreamEvent>, AsyncDisposable {
     this.#fanout.onSubscribe = () => {
       this.#loop ??= this.#run()
     }
-    this.#lifecycle = new Lifecycle({ name: `Reader of "${stream.name}"`, closeTimeoutMs: 5_000, onClose: () => this.#release() })
+    this.#lifecycle = new Lifecycle({
+      name: `Reader of "${stream.name}"`,
+      closeTimeoutMs: 5_000,
+      onClose: () => this.#release(),
+    })
     options.signal?.addEventListener('abort', () => void this.close().catch(() => undefined), { once: true })
   }
 
@@ -147,12 +157,21 @@ export class Reader implements AsyncIterable<StreamEvent>, AsyncDisposable {
     const blocking = this.#redis.blocking()
     if (this.#blockingId === undefined) {
       blocking.once('close', () => (this.#blockingId = undefined))
-      this.#blockingId = (await blocking.client('ID'))
+      this.#blockingId = await blocking.client('ID')
     }
     const keys = [...this.#cursors.keys()]
     const ids = keys.map((key) => this.#cursors.get(key) ?? '0-0')
     const count = Math.min(this.#options.maxPolled, Math.max(1, this.#fanout.space))
-    const reply = await blocking.callBuffer('XREAD', 'COUNT', count, 'BLOCK', this.#options.blockMs, 'STREAMS', ...keys, ...ids)
+    const reply = await blocking.callBuffer(
+      'XREAD',
+      'COUNT',
+      count,
+      'BLOCK',
+      this.#options.blockMs,
+      'STREAMS',
+      ...keys,
+      ...ids,
+    )
     for (const batch of parseReadReply(reply)) {
       if (!this.#cursors.has(batch.key) || batch.lastId === undefined) continue
       this.#cursors.set(batch.key, batch.lastId)
@@ -160,10 +179,17 @@ export class Reader implements AsyncIterable<StreamEvent>, AsyncDisposable {
     }
   }
 
-  #deliver(streamName: string, entries: readonly Parameters<typeof streamEvent>[1][], malformed: readonly string[]): void {
+  #deliver(
+    streamName: string,
+    entries: readonly Parameters<typeof streamEvent>[1][],
+    malformed: readonly string[],
+  ): void {
     if (malformed.length > 0) {
       this.#stats.malformed += malformed.length
-      this.#logger.warn({ stream: streamName, ids: malformed, code: 'PULSE_ERR_STREAM_MALFORMED_ENTRY' }, 'pulse reader: skipped entries that are not Pulse events')
+      this.#logger.warn(
+        { stream: streamName, ids: malformed, code: 'PULSE_ERR_STREAM_MALFORMED_ENTRY' },
+        'pulse reader: skipped entries that are not Pulse events',
+      )
     }
     const filter = this.#options.filter
     const events: StreamEvent[] = []

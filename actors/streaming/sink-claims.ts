@@ -20,11 +20,27 @@ export interface ClaimedBatch extends StreamBatch {
 }
 
 /** Claims up to `limit` entries idle for `graceMs` or more; `limit` 0 claims nothing. */
-export async function claimIdle(client: Redis, key: string, sink: string, consumer: string, graceMs: number, limit: number): Promise<ClaimedBatch> {
+export async function claimIdle(
+  client: Redis,
+  key: string,
+  sink: string,
+  consumer: string,
+  graceMs: number,
+  limit: number,
+): Promise<ClaimedBatch> {
   const rows: unknown[] = []
   let cursor = '0-0'
   while (rows.length < limit) {
-    const reply = (await client.callBuffer('XAUTOCLAIM', key, sink, consumer, graceMs, cursor, 'COUNT', Math.min(100, limit - rows.length))) as unknown[]
+    const reply = (await client.callBuffer(
+      'XAUTOCLAIM',
+      key,
+      sink,
+      consumer,
+      graceMs,
+      cursor,
+      'COUNT',
+      Math.min(100, limit - rows.length),
+    )) as unknown[]
     const next = String(reply[0])
     if (Array.isArray(reply[1])) rows.push(...(reply[1] as unknown[]))
     if (next === '0-0') break
@@ -34,7 +50,7 @@ export async function claimIdle(client: Redis, key: string, sink: string, consum
   const ids = [...batch.entries.map((e) => e.id), ...batch.malformed]
   const deliveries = new Map<string, number>()
   if (ids.length > 0) {
-    const pending = (await client.xpending(key, sink, ids[0] ?? '-', ids.at(-1) ?? '+', ids.length, consumer))
+    const pending = await client.xpending(key, sink, ids[0] ?? '-', ids.at(-1) ?? '+', ids.length, consumer)
     for (const row of pending) {
       if (Array.isArray(row)) deliveries.set(String(row[0]), Number(row[3]))
     }
@@ -71,12 +87,23 @@ return mine
  * grace period; a large value hands them over (the next idle check of any instance claims them).
  * Resolves the ids still held.
  */
-export async function setHeldIdle(client: Redis, key: string, sink: string, consumer: string, ids: readonly string[], idleMs = 0): Promise<string[]> {
+export async function setHeldIdle(
+  client: Redis,
+  key: string,
+  sink: string,
+  consumer: string,
+  ids: readonly string[],
+  idleMs = 0,
+): Promise<string[]> {
   if (ids.length === 0) return []
   const mine: string[] = []
   // Lua's unpack has a stack limit: a few thousand ids per call.
   for (let i = 0; i < ids.length; i += 2_000) {
-    const reply = (await kExtendHeld.run(client, [key], [sink, consumer, idleMs, ...ids.slice(i, i + 2_000)])) as string[]
+    const reply = (await kExtendHeld.run(
+      client,
+      [key],
+      [sink, consumer, idleMs, ...ids.slice(i, i + 2_000)],
+    )) as string[]
     mine.push(...reply)
   }
   return mine

@@ -35,12 +35,24 @@ function mapKeys(map: string): [string, string] {
 }
 
 /** Creates the group (when missing), this instance's consumer, and lists it in the sinks map. */
-export async function joinGroup(client: Redis, sink: string, consumer: string, stream: string, start: string, ttl: StreamTtl): Promise<void> {
+export async function joinGroup(
+  client: Redis,
+  sink: string,
+  consumer: string,
+  stream: string,
+  start: string,
+  ttl: StreamTtl,
+): Promise<void> {
   const key = streamKey(stream)
   await createGroup(client, key, sink, start)
   if (ttl.ttlMs > 0 && ttl.mode === 'absolute') await client.pexpire(key, ttl.ttlMs, 'NX')
   await client.xgroup('CREATECONSUMER', key, sink, consumer)
-  await kMapScripts.appendUnique.run(client, mapKeys(sinksMapName(stream)), [String(ttl.ttlMs), ttl.mode, sink, consumer])
+  await kMapScripts.appendUnique.run(client, mapKeys(sinksMapName(stream)), [
+    String(ttl.ttlMs),
+    ttl.mode,
+    sink,
+    consumer,
+  ])
 }
 
 /** XGROUP CREATE … MKSTREAM; an existing group is kept as it is (its cursor too). */
@@ -53,8 +65,19 @@ export async function createGroup(client: Redis, key: string, sink: string, star
 }
 
 /** Unlists this instance from the stream; the last instance to leave destroys the group. */
-export async function leaveGroup(client: Redis, sink: string, consumer: string, stream: string, ttl: StreamTtl): Promise<void> {
-  const reply = (await kMapScripts.remove.run(client, mapKeys(sinksMapName(stream)), [String(ttl.ttlMs), ttl.mode, sink, consumer])) as unknown[]
+export async function leaveGroup(
+  client: Redis,
+  sink: string,
+  consumer: string,
+  stream: string,
+  ttl: StreamTtl,
+): Promise<void> {
+  const reply = (await kMapScripts.remove.run(client, mapKeys(sinksMapName(stream)), [
+    String(ttl.ttlMs),
+    ttl.mode,
+    sink,
+    consumer,
+  ])) as unknown[]
   const left = reply[0] === 0 || reply[0] === 3
   if (left) await client.xgroup('DESTROY', streamKey(stream), sink)
 }
@@ -77,7 +100,14 @@ interface ConsumerInfo {
 }
 
 /** Deletes the stale consumers of other instances on `stream` (see the module comment); resolves how many. */
-export async function removeStaleConsumers(client: Redis, sink: string, self: string, stream: string, graceMs: number, ttl: StreamTtl): Promise<number> {
+export async function removeStaleConsumers(
+  client: Redis,
+  sink: string,
+  self: string,
+  stream: string,
+  graceMs: number,
+  ttl: StreamTtl,
+): Promise<number> {
   const key = streamKey(stream)
   let consumers: ConsumerInfo[]
   try {
@@ -96,7 +126,12 @@ export async function removeStaleConsumers(client: Redis, sink: string, self: st
     const ageMs = seenMs === undefined ? consumer.idleMs : now - seenMs
     if (ageMs <= 2 * graceMs || consumer.pending > 0) continue
     // Unlisted first, deleted last: whoever sees the consumer gone from the group sees it gone from the maps.
-    await kMapScripts.remove.run(client, mapKeys(sinksMapName(stream)), [String(ttl.ttlMs), ttl.mode, sink, consumer.name])
+    await kMapScripts.remove.run(client, mapKeys(sinksMapName(stream)), [
+      String(ttl.ttlMs),
+      ttl.mode,
+      sink,
+      consumer.name,
+    ])
     if (keepAlives[i] !== null) await dropKeepAlive(client, sink, consumer.name)
     await client.xgroup('DELCONSUMER', key, sink, consumer.name)
     removed++

@@ -57,7 +57,12 @@ export type SinkReaderMsg =
 export type SinkReaderOut =
   | ({ readonly t: 'events' } & WireBatch)
   | { readonly t: 'acked'; readonly seq: number }
-  | { readonly t: 'log'; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly msg: string; readonly data: Record<string, unknown> }
+  | {
+      readonly t: 'log'
+      readonly level: 'debug' | 'info' | 'warn' | 'error'
+      readonly msg: string
+      readonly data: Record<string, unknown>
+    }
 
 export interface SinkStats {
   /** Events handed to this instance's subscriptions (first deliveries and redeliveries). */

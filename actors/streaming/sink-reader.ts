@@ -33,8 +33,22 @@ import { staleLeaseKey, streamKey, streamNameOf } from '../../transports/redis/s
 import { columnsOf } from './cursor.js'
 import { HeldEvents } from './held-events.js'
 import { claimIdle, setHeldIdle } from './sink-claims.js'
-import { createGroup, joinGroup, leaveGroup, removeStaleConsumers, type StreamTtl, writeKeepAlive } from './sink-group.js'
-import { kMaxBatchBytes, type SinkReaderArgs, type SinkReaderOut, type SinkStats, type WireBatch, type AckRun } from './sink-protocol.js'
+import {
+  createGroup,
+  joinGroup,
+  leaveGroup,
+  removeStaleConsumers,
+  type StreamTtl,
+  writeKeepAlive,
+} from './sink-group.js'
+import {
+  kMaxBatchBytes,
+  type SinkReaderArgs,
+  type SinkReaderOut,
+  type SinkStats,
+  type WireBatch,
+  type AckRun,
+} from './sink-protocol.js'
 import { compileTopicFilter, type TopicFilter } from './topic-filter.js'
 
 /** Room kept in a message to the caller for its fixed part, and counted per event beyond its strings. */
@@ -63,7 +77,18 @@ interface BatchBuilder {
 }
 
 function newBatch(stream: string, from: ReadColumns): BatchBuilder {
-  return { stream, from, index: [], names: [], nameIndex: new Map(), nameOf: null, topics: null, deliveries: null, bytes: 0, payloadBytes: 0 }
+  return {
+    stream,
+    from,
+    index: [],
+    names: [],
+    nameIndex: new Map(),
+    nameOf: null,
+    topics: null,
+    deliveries: null,
+    bytes: 0,
+    payloadBytes: 0,
+  }
 }
 
 function addName(batch: BatchBuilder, name: string, n: number): void {
@@ -119,7 +144,16 @@ export class SinkReader {
   #lastAlive = Date.now()
   #idleCheck: Promise<void> | undefined
   #keeping: Promise<void> | undefined
-  readonly #stats = { delivered: 0, claimed: 0, acked: 0, filtered: 0, malformed: 0, oversized: 0, staleRemoved: 0, extended: 0 }
+  readonly #stats = {
+    delivered: 0,
+    claimed: 0,
+    acked: 0,
+    filtered: 0,
+    malformed: 0,
+    oversized: 0,
+    staleRemoved: 0,
+    extended: 0,
+  }
 
   constructor(args: SinkReaderArgs, ctx: ActorContext) {
     this.#args = args
@@ -128,7 +162,8 @@ export class SinkReader {
     this.#client = this.#redis.client
     this.#reads = new ReopeningConnection(this.#client.options, `pulse:sink:${args.sink}:reads`)
     this.#acks = new ReopeningConnection(this.#client.options, `pulse:sink:${args.sink}:acks`)
-    const pattern = args.topicPattern === undefined ? undefined : new RegExp(args.topicPattern.source, args.topicPattern.flags)
+    const pattern =
+      args.topicPattern === undefined ? undefined : new RegExp(args.topicPattern.source, args.topicPattern.flags)
     this.#filter = compileTopicFilter(args.topic, pattern)
   }
 
@@ -147,8 +182,14 @@ export class SinkReader {
     const grace = this.#args.ackGracePeriodMs
     this.#every(Math.max(5, grace / 2), () => writeKeepAlive(this.#client, sink, consumer))
     if (!this.#args.noAck) {
-      this.#every(this.#args.idleCheckMs, () => (this.#idleCheck ??= this.#checkIdle().finally(() => (this.#idleCheck = undefined))))
-      this.#every(Math.max(5, grace / 4), () => (this.#keeping ??= this.#keepHeld().finally(() => (this.#keeping = undefined))))
+      this.#every(
+        this.#args.idleCheckMs,
+        () => (this.#idleCheck ??= this.#checkIdle().finally(() => (this.#idleCheck = undefined))),
+      )
+      this.#every(
+        Math.max(5, grace / 4),
+        () => (this.#keeping ??= this.#keepHeld().finally(() => (this.#keeping = undefined))),
+      )
     }
     this.#readLoop = this.#read()
   }
@@ -277,7 +318,22 @@ export class SinkReader {
     const keys = [...this.#streams.keys()].map(streamKey)
     const wait = block ? ['BLOCK', this.#args.blockMs] : []
     const noAck = this.#args.noAck ? ['NOACK'] : []
-    return conn.call(['XREADGROUP', 'GROUP', sink, consumer, 'COUNT', count, ...wait, ...noAck, 'STREAMS', ...keys, ...keys.map(() => '>')], decodeReadReply)
+    return conn.call(
+      [
+        'XREADGROUP',
+        'GROUP',
+        sink,
+        consumer,
+        'COUNT',
+        count,
+        ...wait,
+        ...noAck,
+        'STREAMS',
+        ...keys,
+        ...keys.map(() => '>'),
+      ],
+      decodeReadReply,
+    )
   }
 
   /** The stream (and its group) vanished, e.g. `destroy()`: join again from its start. */
@@ -293,7 +349,11 @@ export class SinkReader {
     const stream = streamNameOf(key)
     if (batch.malformed.length > 0) {
       this.#stats.malformed += batch.malformed.length
-      this.#log('warn', 'skipped entries that are not Pulse events', undefined, { stream, ids: batch.malformed, code: 'PULSE_ERR_STREAM_MALFORMED_ENTRY' })
+      this.#log('warn', 'skipped entries that are not Pulse events', undefined, {
+        stream,
+        ids: batch.malformed,
+        code: 'PULSE_ERR_STREAM_MALFORMED_ENTRY',
+      })
       for (const id of batch.malformed) this.#queueAck(key, id)
     }
     // What one message to the caller can hold, less room for its fixed part (stream name, names table).
@@ -340,7 +400,12 @@ export class SinkReader {
     this.#stats.oversized++
     const stream = streamNameOf(key)
     const maxBytes = this.#ctx.maxMessageBytes - kMessageReserveBytes
-    this.#log('error', `skipped an event too large for the runtime's mailbox (raise the runtime's mailboxBytes)`, undefined, { stream, id, bytes, maxBytes, code: 'PULSE_ERR_STREAM_EVENT_TOO_LARGE' })
+    this.#log(
+      'error',
+      `skipped an event too large for the runtime's mailbox (raise the runtime's mailboxBytes)`,
+      undefined,
+      { stream, id, bytes, maxBytes, code: 'PULSE_ERR_STREAM_EVENT_TOO_LARGE' },
+    )
     this.#queueAck(key, id)
   }
 
@@ -417,7 +482,14 @@ export class SinkReader {
 
   async #removeStale(): Promise<void> {
     for (const [name, ttl] of this.#streams) {
-      this.#stats.staleRemoved += await removeStaleConsumers(this.#client, this.#args.sink, this.#args.consumer, name, this.#args.ackGracePeriodMs, ttl)
+      this.#stats.staleRemoved += await removeStaleConsumers(
+        this.#client,
+        this.#args.sink,
+        this.#args.consumer,
+        name,
+        this.#args.ackGracePeriodMs,
+        ttl,
+      )
     }
   }
 
@@ -433,7 +505,8 @@ export class SinkReader {
   }
 
   async #handOver(): Promise<void> {
-    for (const [key, ids] of this.#held.toKeep(true)) await setHeldIdle(this.#client, key, this.#args.sink, this.#args.consumer, ids, kHandOverIdleMs)
+    for (const [key, ids] of this.#held.toKeep(true))
+      await setHeldIdle(this.#client, key, this.#args.sink, this.#args.consumer, ids, kHandOverIdleMs)
     this.#held.clear()
   }
 
@@ -462,8 +535,18 @@ export class SinkReader {
     if (conn !== undefined) await this.#client.client('UNBLOCK', conn.id).catch(() => undefined)
   }
 
-  #log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, error?: unknown, data: Record<string, unknown> = {}): void {
+  #log(
+    level: 'debug' | 'info' | 'warn' | 'error',
+    msg: string,
+    error?: unknown,
+    data: Record<string, unknown> = {},
+  ): void {
     const err = error instanceof Error ? { message: error.message, code: (error as { code?: unknown }).code } : error
-    this.#ctx.emit({ t: 'log', level, msg: `pulse sink "${this.#args.sink}": ${msg}`, data: err === undefined ? data : { ...data, err } } satisfies SinkReaderOut)
+    this.#ctx.emit({
+      t: 'log',
+      level,
+      msg: `pulse sink "${this.#args.sink}": ${msg}`,
+      data: err === undefined ? data : { ...data, err },
+    } satisfies SinkReaderOut)
   }
 }

@@ -26,12 +26,21 @@ import { redisUrlOf } from '../../transports/redis/connection.js'
 import { groupStart } from './cursor.js'
 import type { SinkEvent } from './event.js'
 import { Fanout, type Subscription } from './fanout.js'
-import { type AddStreamOptions, resolveAddStreamOptions, resolveSinkOptions, type ResolvedSinkOptions, type SinkOptions } from './options.js'
+import {
+  type AddStreamOptions,
+  resolveAddStreamOptions,
+  resolveSinkOptions,
+  type ResolvedSinkOptions,
+  type SinkOptions,
+} from './options.js'
 import type { StreamTtl } from './sink-group.js'
 import type { AckRun, SinkReaderArgs, SinkReaderMsg, SinkReaderOut, SinkStats, WireBatch } from './sink-protocol.js'
 import type { StreamHandle as Stream } from './stream-handle.js'
 
-const kActorModule = new URL(import.meta.url.endsWith('.ts') ? './sink-reader.actor.ts' : './sink-reader.actor.js', import.meta.url)
+const kActorModule = new URL(
+  import.meta.url.endsWith('.ts') ? './sink-reader.actor.ts' : './sink-reader.actor.js',
+  import.meta.url,
+)
 
 interface PendingAck {
   readonly seq: number
@@ -76,7 +85,12 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
     this.#fanout = new Fanout(options.bufferSize)
     this.#fanout.onSubscribe = () => this.#grant()
     this.#fanout.onSpace = () => this.#grant()
-    this.#lifecycle = new Lifecycle({ name: `Sink "${name}"`, closeTimeoutMs: Math.max(5_000, options.blockMs + 2_000), onClose: () => this.#close(), onDestroy: () => this.#destroy() })
+    this.#lifecycle = new Lifecycle({
+      name: `Sink "${name}"`,
+      closeTimeoutMs: Math.max(5_000, options.blockMs + 2_000),
+      onClose: () => this.#close(),
+      onDestroy: () => this.#destroy(),
+    })
     options.signal?.addEventListener('abort', () => void this.close().catch(() => undefined), { once: true })
   }
 
@@ -134,7 +148,8 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
 
   #queueAcks(events: readonly SinkEvent[]): void {
     this.#lifecycle.assertOpen('ack')
-    if (!Array.isArray(events)) throw new InvalidArgumentError('events must be an array of sink events', { data: { option: 'events' } })
+    if (!Array.isArray(events))
+      throw new InvalidArgumentError('events must be an array of sink events', { data: { option: 'events' } })
     const list: readonly SinkEvent[] = events
     for (const event of list) this.#checkOwn(event)
     if (this.#options.noAck) return
@@ -235,10 +250,19 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
   }
 
   #checkOwn(event: SinkEvent): void {
-    if (typeof event !== 'object' || event === null || event.sinkName !== this.name || typeof event.id !== 'string' || !this.#streams.has(event.streamName)) {
-      throw new InvalidArgumentError(`event is not an event of sink "${this.name}" (sinkName ${JSON.stringify((event as Partial<SinkEvent> | null)?.sinkName)})`, {
-        data: { option: 'event' },
-      })
+    if (
+      typeof event !== 'object' ||
+      event === null ||
+      event.sinkName !== this.name ||
+      typeof event.id !== 'string' ||
+      !this.#streams.has(event.streamName)
+    ) {
+      throw new InvalidArgumentError(
+        `event is not an event of sink "${this.name}" (sinkName ${JSON.stringify((event as Partial<SinkEvent> | null)?.sinkName)})`,
+        {
+          data: { option: 'event' },
+        },
+      )
     }
   }
 
@@ -250,7 +274,8 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
         break
       case 'acked':
         while (this.#unconfirmed[0] !== undefined && this.#unconfirmed[0].seq <= msg.seq) this.#unconfirmed.shift()
-        while (this.#pendingAcks[0] !== undefined && this.#pendingAcks[0].seq <= msg.seq) this.#pendingAcks.shift()?.resolve()
+        while (this.#pendingAcks[0] !== undefined && this.#pendingAcks[0].seq <= msg.seq)
+          this.#pendingAcks.shift()?.resolve()
         break
       case 'log':
         this.#logger[msg.level](msg.data, msg.msg)
@@ -335,7 +360,8 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
     this.#fanout.end()
     const ref = this.#ref
     try {
-      if (ref !== undefined) await ref.ask({ t: 'close' }, { timeoutMs: Math.max(5_000, this.#options.blockMs + 1_000) })
+      if (ref !== undefined)
+        await ref.ask({ t: 'close' }, { timeoutMs: Math.max(5_000, this.#options.blockMs + 1_000) })
     } finally {
       this.#rejectAcks()
       await this.#release()
@@ -351,7 +377,8 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
   }
 
   #rejectAcks(): void {
-    for (const pending of this.#pendingAcks.splice(0)) pending.reject(new ClosedError(`Sink "${this.name}" closed before the ack reached Redis`))
+    for (const pending of this.#pendingAcks.splice(0))
+      pending.reject(new ClosedError(`Sink "${this.name}" closed before the ack reached Redis`))
   }
 
   async #release(): Promise<void> {

@@ -44,14 +44,21 @@ export class Stream implements AsyncDisposable {
   #redis: PulseRedis | undefined
 
   constructor(redis: string | Redis, name: string, options?: StreamOptions) {
-    if (typeof redis !== 'string' && (typeof redis !== 'object' || redis === null || typeof (redis as { xadd?: unknown }).xadd !== 'function')) {
+    if (
+      typeof redis !== 'string' &&
+      (typeof redis !== 'object' || redis === null || typeof (redis as { xadd?: unknown }).xadd !== 'function')
+    ) {
       throw new InvalidArgumentError('redis must be a Redis URL or an ioredis client', { data: { option: 'redis' } })
     }
     this.name = checkStreamName(name, 'name')
     this.key = streamKey(this.name)
     this.options = resolveStreamOptions(options)
     this.source = redis
-    this.#lifecycle = new Lifecycle({ name: `Stream "${this.name}"`, closeTimeoutMs: 5_000, onClose: () => this.#release() })
+    this.#lifecycle = new Lifecycle({
+      name: `Stream "${this.name}"`,
+      closeTimeoutMs: 5_000,
+      onClose: () => this.#release(),
+    })
   }
 
   /** The stream's command connection (made on first use). */
@@ -74,7 +81,8 @@ export class Stream implements AsyncDisposable {
 
   /** Adds events in one pipelined round trip; resolves their ids in order. */
   async addMany(events: readonly NewEvent[]): Promise<string[]> {
-    if (!Array.isArray(events)) throw new InvalidArgumentError('events must be an array', { data: { option: 'events' } })
+    if (!Array.isArray(events))
+      throw new InvalidArgumentError('events must be an array', { data: { option: 'events' } })
     const list: readonly NewEvent[] = events
     const checked = list.map((event, i) => {
       checkKnownKeys(event, ['name', 'payload', 'topic'], `events[${i}]`)
@@ -104,7 +112,11 @@ export class Stream implements AsyncDisposable {
     await client.del(this.key)
     const sinks = sinksMapName(this.name)
     if ((await client.exists(contentKey(sinks))) === 1) {
-      await kMapScripts.destroy.run(client, [contentKey(sinks), updatesChannel(sinks)], [String(this.#ttlMs()), this.#ttlMode()])
+      await kMapScripts.destroy.run(
+        client,
+        [contentKey(sinks), updatesChannel(sinks)],
+        [String(this.#ttlMs()), this.#ttlMode()],
+      )
     }
   }
 
@@ -157,9 +169,12 @@ export class Stream implements AsyncDisposable {
 export function checkStreamName(name: unknown, option: string): string {
   const checked = checkString(name, option)
   if (!kStreamNamePattern.test(checked)) {
-    throw new InvalidArgumentError(`${option}: not a valid name ${JSON.stringify(checked)} (1–512 characters, none of space, NUL, * ? [ ])`, {
-      data: { option },
-    })
+    throw new InvalidArgumentError(
+      `${option}: not a valid name ${JSON.stringify(checked)} (1–512 characters, none of space, NUL, * ? [ ])`,
+      {
+        data: { option },
+      },
+    )
   }
   return checked
 }
@@ -167,7 +182,9 @@ export function checkStreamName(name: unknown, option: string): string {
 function checkEvent(event: NewEvent, path: string): EntryFields {
   const name = checkString(event.name, `${path}name`, { nonEmpty: true })
   if (typeof event.payload !== 'string' && !(event.payload instanceof Uint8Array)) {
-    throw new InvalidArgumentError(`${path}payload must be a Uint8Array or a string`, { data: { option: `${path}payload` } })
+    throw new InvalidArgumentError(`${path}payload must be a Uint8Array or a string`, {
+      data: { option: `${path}payload` },
+    })
   }
   const topic = event.topic === undefined ? undefined : checkString(event.topic, `${path}topic`)
   return { name, payload: event.payload, topic }

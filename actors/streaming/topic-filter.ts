@@ -28,9 +28,12 @@ function toRegExp(pattern: unknown): RegExp {
   try {
     return new RegExp(source)
   } catch (error) {
-    throw new InvalidArgumentError(`options.topicPattern: topic pattern must be a valid regex: ${(error as Error).message}`, {
-      cause: error,
-      data: { option: 'options.topicPattern' },
-    })
+    throw new InvalidArgumentError(
+      `options.topicPattern: topic pattern must be a valid regex: ${(error as Error).message}`,
+      {
+        cause: error,
+        data: { option: 'options.topicPattern' },
+      },
+    )
   }
 }

@@ -87,7 +87,15 @@ async function costed<T>(fn: () => Promise<T>): Promise<[T, Costs]> {
     const d = n - (r0.calls.get(name) ?? 0)
     if (d > 0 && name !== 'info') commands.set(name, d)
   }
-  return [value, { commands, nodeCpuMs: (c.user + c.system) / 1000, redisCpuMs: r1.cpuMs - r0.cpuMs, load: os.loadavg()[0]?.toFixed(1) ?? '?' }]
+  return [
+    value,
+    {
+      commands,
+      nodeCpuMs: (c.user + c.system) / 1000,
+      redisCpuMs: r1.cpuMs - r0.cpuMs,
+      load: os.loadavg()[0]?.toFixed(1) ?? '?',
+    },
+  ]
 }
 
 function perEvent(costs: Costs, events: number): string {
@@ -148,7 +156,10 @@ async function rawPutGet(seconds: number): Promise<Rate> {
 }
 
 async function busPutGet(seconds: number): Promise<Rate> {
-  const bus = await Bus.connect(url, { namespaces: ['a', 'b', 'c'], keyPrefix: `bench:bus:${randomUUID().slice(0, 8)}:` })
+  const bus = await Bus.connect(url, {
+    namespaces: ['a', 'b', 'c'],
+    keyPrefix: `bench:bus:${randomUUID().slice(0, 8)}:`,
+  })
   try {
     const sub = bus.get('a.>')
     await sub.ready
@@ -193,8 +204,16 @@ async function cannon(target: string, seconds: number): Promise<Rate & { p50: nu
     }),
   )
   const events = result['2xx']
-  if (result.errors > 0 || result.non2xx > 0) log(`  autocannon: ${result.errors} errors, ${result.non2xx} non-2xx answers`)
-  return { perSecond: events / result.duration, events, costs, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx }
+  if (result.errors > 0 || result.non2xx > 0)
+    log(`  autocannon: ${result.errors} errors, ${result.non2xx} non-2xx answers`)
+  return {
+    perSecond: events / result.duration,
+    events,
+    costs,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+  }
 }
 
 async function rawHttpServer(): Promise<{ server: Server; url: string; close(): Promise<void> }> {
@@ -231,7 +250,9 @@ async function rawHttpServer(): Promise<{ server: Server; url: string; close(): 
   }
 }
 
-async function httpPublish(seconds: number): Promise<{ raw: Awaited<ReturnType<typeof cannon>>; bus: Awaited<ReturnType<typeof cannon>> }> {
+async function httpPublish(
+  seconds: number,
+): Promise<{ raw: Awaited<ReturnType<typeof cannon>>; bus: Awaited<ReturnType<typeof cannon>> }> {
   const raw = await rawHttpServer()
   let rawResult
   try {
@@ -239,7 +260,10 @@ async function httpPublish(seconds: number): Promise<{ raw: Awaited<ReturnType<t
   } finally {
     await raw.close()
   }
-  const bus = await Bus.connect(url, { namespaces: ['a', 'b', 'c'], keyPrefix: `bench:bus:${randomUUID().slice(0, 8)}:` })
+  const bus = await Bus.connect(url, {
+    namespaces: ['a', 'b', 'c'],
+    keyPrefix: `bench:bus:${randomUUID().slice(0, 8)}:`,
+  })
   const server = await BusServer.listen({ bus, port: 0 })
   try {
     return { raw: rawResult, bus: await cannon(`${server.url}/`, seconds) }
@@ -263,12 +287,19 @@ interface Delivery {
 const nowUs = () => Math.round((performance.timeOrigin + performance.now()) * 1000)
 
 async function sseDelivery(seconds: number): Promise<Delivery> {
-  const bus = await Bus.connect(url, { namespaces: ['a', 'b', 'c'], keyPrefix: `bench:bus:${randomUUID().slice(0, 8)}:` })
+  const bus = await Bus.connect(url, {
+    namespaces: ['a', 'b', 'c'],
+    keyPrefix: `bench:bus:${randomUUID().slice(0, 8)}:`,
+  })
   const server = await BusServer.listen({ bus, port: 0 })
   const agent = new Agent({ keepAlive: true, maxSockets: 4 })
   const streams: IncomingMessage[] = []
   try {
-    const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 })
+    const histogram = hdr.build({
+      lowestDiscernibleValue: 1,
+      highestTrackableValue: 60_000_000,
+      numberOfSignificantValueDigits: 3,
+    })
     for (let i = 0; i < kSubscribers; i++) {
       const res = await new Promise<IncomingMessage>((resolve, reject) => {
         const req = request(`${server.url}/?subject=c.>`, { agent: false }, resolve)
@@ -343,21 +374,52 @@ for (let round = 1; round <= rounds; round++) {
   log(`  bus put → get: ${sig(b.perSecond)} events/s; ${perEvent(b.costs, b.events)}`)
   inproc.push(b)
   const h = await httpPublish(kHttpSeconds)
-  log(`  HTTP raw XADD server: ${sig(h.raw.perSecond)} req/s (p50 ${h.raw.p50} ms, p99 ${h.raw.p99} ms); ${perEvent(h.raw.costs, h.raw.events)}`)
-  log(`  HTTP BusServer: ${sig(h.bus.perSecond)} req/s (p50 ${h.bus.p50} ms, p99 ${h.bus.p99} ms); ${perEvent(h.bus.costs, h.bus.events)}`)
+  log(
+    `  HTTP raw XADD server: ${sig(h.raw.perSecond)} req/s (p50 ${h.raw.p50} ms, p99 ${h.raw.p99} ms); ${perEvent(h.raw.costs, h.raw.events)}`,
+  )
+  log(
+    `  HTTP BusServer: ${sig(h.bus.perSecond)} req/s (p50 ${h.bus.p50} ms, p99 ${h.bus.p99} ms); ${perEvent(h.bus.costs, h.bus.events)}`,
+  )
   httpRaw.push(h.raw)
   httpBus.push(h.bus)
   const s = await sseDelivery(kSeconds)
-  log(`  SSE delivery: p50 ${s.p50.toFixed(2)} ms, p99 ${s.p99.toFixed(2)} ms, max ${s.max.toFixed(1)} ms; ${s.deliveries}/${s.published * kSubscribers} deliveries; ${perEvent(s.costs, s.published)}`)
+  log(
+    `  SSE delivery: p50 ${s.p50.toFixed(2)} ms, p99 ${s.p99.toFixed(2)} ms, max ${s.max.toFixed(1)} ms; ${s.deliveries}/${s.published * kSubscribers} deliveries; ${perEvent(s.costs, s.published)}`,
+  )
   sse.push(s)
 }
 const after = await machineState()
 
 const med = (xs: readonly number[]) => summarize(xs).median
 const rows = [
-  ['in-process put → get, events/s', sig(med(raw.map((x) => x.perSecond))), sig(med(inproc.map((x) => x.perSecond))), fmtRatio(ratios(inproc.map((x) => x.perSecond), raw.map((x) => x.perSecond)))],
-  [`HTTP publish, requests/s (autocannon, ${kConnections} connections × ${kHttpSeconds} s)`, sig(med(httpRaw.map((x) => x.perSecond))), sig(med(httpBus.map((x) => x.perSecond))), fmtRatio(ratios(httpBus.map((x) => x.perSecond), httpRaw.map((x) => x.perSecond)))],
-  [`publish → SSE delivery p50 / p99, ms (${kSubscribers} subscribers)`, '—', `${med(sse.map((x) => x.p50)).toFixed(2)} / ${med(sse.map((x) => x.p99)).toFixed(2)}`, '—'],
+  [
+    'in-process put → get, events/s',
+    sig(med(raw.map((x) => x.perSecond))),
+    sig(med(inproc.map((x) => x.perSecond))),
+    fmtRatio(
+      ratios(
+        inproc.map((x) => x.perSecond),
+        raw.map((x) => x.perSecond),
+      ),
+    ),
+  ],
+  [
+    `HTTP publish, requests/s (autocannon, ${kConnections} connections × ${kHttpSeconds} s)`,
+    sig(med(httpRaw.map((x) => x.perSecond))),
+    sig(med(httpBus.map((x) => x.perSecond))),
+    fmtRatio(
+      ratios(
+        httpBus.map((x) => x.perSecond),
+        httpRaw.map((x) => x.perSecond),
+      ),
+    ),
+  ],
+  [
+    `publish → SSE delivery p50 / p99, ms (${kSubscribers} subscribers)`,
+    '—',
+    `${med(sse.map((x) => x.p50)).toFixed(2)} / ${med(sse.map((x) => x.p99)).toFixed(2)}`,
+    '—',
+  ],
 ]
 process.stdout.write(
   [

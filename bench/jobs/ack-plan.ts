@@ -28,13 +28,16 @@ try {
   await c.query(`INSERT INTO ${q}.jobs (name, args) SELECT 'work', '{}' FROM generate_series(1, ${needed})`)
   await c.query(`VACUUM ANALYZE ${q}.jobs`)
   const db: Queryable = { query: (text, values) => c.query(preparedStatement(text, values)) }
-  process.stdout.write('| batch | session | round | wall µs/statement | backend CPU µs/statement |\n|---|---|---|---|---|\n')
+  process.stdout.write(
+    '| batch | session | round | wall µs/statement | backend CPU µs/statement |\n|---|---|---|---|---|\n',
+  )
   for (let round = 1; round <= rounds; round++) {
     for (const batch of kBatches) {
       for (const session of kSessions) {
         await c.query(DISPATCHER_SESSION_SQL[session])
         const leases: LeaseRef[][] = []
-        for (let i = 0; i <= statements; i++) leases.push(await claimJobs(c, q, { owner: 'probe', names: ['work'], limit: batch, leaseTtlMs: 60_000 }))
+        for (let i = 0; i <= statements; i++)
+          leases.push(await claimJobs(c, q, { owner: 'probe', names: ['work'], limit: batch, leaseTtlMs: 60_000 }))
         await completeJobs(db, q, leases.pop() ?? []) // prepares the statement on this session
         const cpu0 = cpuMicros(`/proc/${pid}/stat`)
         const t0 = performance.now()

@@ -39,7 +39,10 @@ interface Side {
 async function side(name: string, others: number, before: boolean): Promise<Side> {
   const url = await server.createDatabase(`ack_scale_${before ? 'before' : 'now'}`)
   await (await JobQueue.connect({ pg: url })).close()
-  await exec(url, `INSERT INTO ${q}.jobs (name, args) SELECT 'noop', '{}' FROM generate_series(1, ${others + batch * acks})`)
+  await exec(
+    url,
+    `INSERT INTO ${q}.jobs (name, args) SELECT 'noop', '{}' FROM generate_series(1, ${others + batch * acks})`,
+  )
   const pool = openActorPool(url, 1, 'ack-scale', DISPATCHER_SESSION_SQL.ack)
   const db = preparedQueryable(pool)
   if (others > 0) await claimJobs(db, q, { owner: 'others', names: ['noop'], limit: others, leaseTtlMs: 3_600_000 })
@@ -51,7 +54,12 @@ async function side(name: string, others: number, before: boolean): Promise<Side
 }
 
 try {
-  const lines = [`acks of ${batch} jobs (${acks} per side), the ack session's plans; µs of wall time per acked job`, '', '| other workers\' running jobs | now | before migration 6 | before ÷ now |', '|---:|---:|---:|---:|']
+  const lines = [
+    `acks of ${batch} jobs (${acks} per side), the ack session's plans; µs of wall time per acked job`,
+    '',
+    "| other workers' running jobs | now | before migration 6 | before ÷ now |",
+    '|---:|---:|---:|---:|',
+  ]
   for (const others of kOthers) {
     const sides = [await side('now', others, false), await side('before', others, true)]
     for (let i = 0; i < acks; i++) {
@@ -63,7 +71,9 @@ try {
       }
     }
     const [now, before] = sides.map((s) => (s.ms * 1000) / (batch * acks)) as [number, number]
-    lines.push(`| ${others.toLocaleString('en')} | ${now.toFixed(1)} | ${before.toFixed(1)} | ${(before / now).toFixed(2)}× |`)
+    lines.push(
+      `| ${others.toLocaleString('en')} | ${now.toFixed(1)} | ${before.toFixed(1)} | ${(before / now).toFixed(2)}× |`,
+    )
     for (const s of sides) await s.end()
   }
   process.stdout.write(`${lines.join('\n')}\n`)

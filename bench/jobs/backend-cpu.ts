@@ -28,7 +28,11 @@ export function threadCpuSince(before: Map<string, number>): Map<string, number>
 }
 
 /** Runs `run`, sampling the server's backends every `everyMs` through `admin`; their CPU µs by label. */
-export async function backendCpu<T>(admin: pg.Client, run: () => Promise<T>, everyMs = 20): Promise<{ result: T; backends: Map<string, number> }> {
+export async function backendCpu<T>(
+  admin: pg.Client,
+  run: () => Promise<T>,
+  everyMs = 20,
+): Promise<{ result: T; backends: Map<string, number> }> {
   const first = new Map(postgresPids().map((p) => [p, cpuMicros(`/proc/${p}/stat`)]))
   const last = new Map<number, number>()
   const labels = new Map<number, string>()

@@ -77,14 +77,23 @@ interface ClaimedRow {
 }
 
 const kBare: ClaimStatement = { text: kClaim, acks: (rows) => [rows.map((r) => r.id)] }
-const kWithHistory: ClaimStatement = { text: kHistoryClaim, acks: (rows) => [rows.map((r) => r.id), rows.map((r) => r.lease_token)] }
+const kWithHistory: ClaimStatement = {
+  text: kHistoryClaim,
+  acks: (rows) => [rows.map((r) => r.id), rows.map((r) => r.lease_token)],
+}
 
 interface Loop {
   stop(): Promise<void>
 }
 
 /** Starts the claim loop; `onAcked(n)` after each claim that committed n acks. */
-async function startLoop(url: string, statement: ClaimStatement, concurrency: number, handler: (payload: unknown) => unknown, onAcked: (n: number) => void): Promise<Loop> {
+async function startLoop(
+  url: string,
+  statement: ClaimStatement,
+  concurrency: number,
+  handler: (payload: unknown) => unknown,
+  onAcked: (n: number) => void,
+): Promise<Loop> {
   const client = new pg.Client({ connectionString: url })
   const listener = new pg.Client({ connectionString: url })
   await client.connect()
@@ -129,7 +138,8 @@ async function startLoop(url: string, statement: ClaimStatement, concurrency: nu
         }),
       )
     }
-    if (acks.length > 0) await client.query('UPDATE bare_jobs SET status = 2 WHERE id = ANY($1::bigint[])', [acks.map((r) => r.id)])
+    if (acks.length > 0)
+      await client.query('UPDATE bare_jobs SET status = 2 WHERE id = ANY($1::bigint[])', [acks.map((r) => r.id)])
   })()
   return {
     async stop() {
@@ -145,7 +155,9 @@ async function startLoop(url: string, statement: ClaimStatement, concurrency: nu
 /** `loops` claim loops at once, each on its own connection with its share of the handlers. */
 async function startLoops(loops: number, ...args: Parameters<typeof startLoop>): Promise<Loop> {
   const [url, statement, concurrency, handler, onAcked] = args
-  const all = await Promise.all(Array.from({ length: loops }, () => startLoop(url, statement, Math.ceil(concurrency / loops), handler, onAcked)))
+  const all = await Promise.all(
+    Array.from({ length: loops }, () => startLoop(url, statement, Math.ceil(concurrency / loops), handler, onAcked)),
+  )
   return { stop: async () => void (await Promise.all(all.map((l) => l.stop()))) }
 }
 
@@ -154,7 +166,10 @@ async function startLoops(loops: number, ...args: Parameters<typeof startLoop>):
  * `{ loops: k }`: k loops at once on k connections, the handlers shared out ('… ×k'); `args`: the bulk
  * phase's payload (`{}` when undefined).
  */
-export function bareAdapter(url: string, options: { history?: boolean; loops?: number; args?: unknown } = {}): JobsAdapter {
+export function bareAdapter(
+  url: string,
+  options: { history?: boolean; loops?: number; args?: unknown } = {},
+): JobsAdapter {
   let pool: pg.Pool | undefined
   const loops = options.loops ?? 1
   const history = options.history === true
@@ -194,7 +209,10 @@ export function bareAdapter(url: string, options: { history?: boolean; loops?: n
         const payloads = Array.from({ length: 1000 }, () => JSON.stringify(options.args ?? {}))
         const t0 = performance.now()
         for (let sent = 0; sent < n; sent += 1000) {
-          await p.query('INSERT INTO bare_jobs (queue, payload) SELECT $1, unnest($2::jsonb[])', ['noop', sent + 1000 <= n ? payloads : payloads.slice(0, n - sent)])
+          await p.query('INSERT INTO bare_jobs (queue, payload) SELECT $1, unnest($2::jsonb[])', [
+            'noop',
+            sent + 1000 <= n ? payloads : payloads.slice(0, n - sent),
+          ])
         }
         const submitted = performance.now()
         const t1 = await done
@@ -216,7 +234,9 @@ export function bareAdapter(url: string, options: { history?: boolean; loops?: n
         () => undefined,
       )
       try {
-        return await paced(options, recorder, (args) => p.query('INSERT INTO bare_jobs (queue, payload) VALUES ($1, $2)', ['noop', JSON.stringify(args)]))
+        return await paced(options, recorder, (args) =>
+          p.query('INSERT INTO bare_jobs (queue, payload) VALUES ($1, $2)', ['noop', JSON.stringify(args)]),
+        )
       } finally {
         await loop.stop()
       }

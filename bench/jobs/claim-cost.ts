@@ -30,7 +30,10 @@ export async function loadBacklog(url: string, backlog: number): Promise<number>
   try {
     await client.query(`TRUNCATE ${s}.jobs, ${s}.job_events RESTART IDENTITY`)
     const t0 = performance.now()
-    await client.query(`INSERT INTO ${s}.jobs (name, args) SELECT 'noop', '{}'::jsonb FROM generate_series(1, $1::int)`, [backlog])
+    await client.query(
+      `INSERT INTO ${s}.jobs (name, args) SELECT 'noop', '{}'::jsonb FROM generate_series(1, $1::int)`,
+      [backlog],
+    )
     await client.query(`VACUUM ANALYZE ${s}.jobs`)
     return (performance.now() - t0) / 1000
   } finally {
@@ -42,7 +45,13 @@ export async function loadBacklog(url: string, backlog: number): Promise<number>
  * Times `claims` claims on a table loaded by `loadBacklog` (called once: later rounds find the claimed
  * rows of the earlier ones still there, as a long drain would).
  */
-export async function claimCost(url: string, backlog: number, claims: number, loadSeconds: number, batch = 50): Promise<ClaimCost> {
+export async function claimCost(
+  url: string,
+  backlog: number,
+  claims: number,
+  loadSeconds: number,
+  batch = 50,
+): Promise<ClaimCost> {
   const s = kPulseSchema
   const q = quoteSchema(s)
   const client = new pg.Client({ connectionString: url })
@@ -55,9 +64,23 @@ export async function claimCost(url: string, backlog: number, claims: number, lo
         ORDER BY priority DESC, run_at, id LIMIT 50 FOR UPDATE SKIP LOCKED`,
       [['noop']],
     )
-    const indexes = [...new Set(plan.flatMap((r) => [...r['QUERY PLAN'].matchAll(/(?:Index Scan|Index Only Scan|Bitmap Index Scan)(?: Backward)? (?:using|on) (\w+)/g)].map((m) => m[1])))].join(', ') || 'none (seq scan)'
+    const indexes =
+      [
+        ...new Set(
+          plan.flatMap((r) =>
+            [
+              ...r['QUERY PLAN'].matchAll(
+                /(?:Index Scan|Index Only Scan|Bitmap Index Scan)(?: Backward)? (?:using|on) (\w+)/g,
+              ),
+            ].map((m) => m[1]),
+          ),
+        ),
+      ].join(', ') || 'none (seq scan)'
     const options = { owner: 'bench', names: ['noop'], limit: batch, leaseTtlMs: 30_000 }
-    const refill = (): Promise<unknown> => client.query(`INSERT INTO ${s}.jobs (name, args) SELECT 'noop', '{}'::jsonb FROM generate_series(1, $1::int)`, [batch])
+    const refill = (): Promise<unknown> =>
+      client.query(`INSERT INTO ${s}.jobs (name, args) SELECT 'noop', '{}'::jsonb FROM generate_series(1, $1::int)`, [
+        batch,
+      ])
     for (let i = 0; i < 10; i++) {
       await claimJobs(client, q, options)
       await refill()
@@ -72,7 +95,15 @@ export async function claimCost(url: string, backlog: number, claims: number, lo
     }
     times.sort((a, b) => a - b)
     const at = (p: number): number => times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))] as number
-    return { backlog, claims, p50Ms: at(50), p99Ms: at(99), meanMs: times.reduce((a, b) => a + b, 0) / times.length, indexes, loadSeconds }
+    return {
+      backlog,
+      claims,
+      p50Ms: at(50),
+      p99Ms: at(99),
+      meanMs: times.reduce((a, b) => a + b, 0) / times.length,
+      indexes,
+      loadSeconds,
+    }
   } finally {
     await client.end()
   }

@@ -19,7 +19,9 @@ const n = Number(process.argv[2] ?? 10_000)
 const server = await openServer()
 
 async function lsn(c: pg.Client): Promise<bigint> {
-  const { rows } = await c.query<{ b: string }>(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint::text AS b`)
+  const { rows } = await c.query<{ b: string }>(
+    `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint::text AS b`,
+  )
   return BigInt(rows[0]?.b ?? '0')
 }
 
@@ -39,7 +41,12 @@ async function probePulse(): Promise<Cost> {
   const q = quoteSchema('pulse')
   const w0 = await lsn(c)
   let t = performance.now()
-  for (let i = 0; i < n; i += 1000) await insertJobs(c, q, Array.from({ length: 1000 }, () => ({ name: 'noop', args: {} })))
+  for (let i = 0; i < n; i += 1000)
+    await insertJobs(
+      c,
+      q,
+      Array.from({ length: 1000 }, () => ({ name: 'noop', args: {} })),
+    )
   const enqueueMs = performance.now() - t
   let claimMs = 0
   let ackMs = 0
@@ -52,9 +59,17 @@ async function probePulse(): Promise<Cost> {
     ackMs += performance.now() - t
   }
   const w1 = await lsn(c)
-  const { rows } = await c.query<{ n: string }>(`SELECT count(*) AS n FROM pg_indexes WHERE schemaname = 'pulse' AND tablename IN ('jobs', 'job_events')`)
+  const { rows } = await c.query<{ n: string }>(
+    `SELECT count(*) AS n FROM pg_indexes WHERE schemaname = 'pulse' AND tablename IN ('jobs', 'job_events')`,
+  )
   await c.end()
-  return { walPerJob: Number(w1 - w0) / n, enqueueMsPerJob: enqueueMs / n, claimMs: claimMs / (n / 50), ackMs: ackMs / (n / 50), indexes: Number(rows[0]?.n) }
+  return {
+    walPerJob: Number(w1 - w0) / n,
+    enqueueMsPerJob: enqueueMs / n,
+    claimMs: claimMs / (n / 50),
+    ackMs: ackMs / (n / 50),
+    indexes: Number(rows[0]?.n),
+  }
 }
 
 async function probeBare(): Promise<Cost> {
@@ -67,7 +82,8 @@ async function probeBare(): Promise<Cost> {
   const w0 = await lsn(c)
   let t = performance.now()
   const payloads = Array.from({ length: 1000 }, () => '{}')
-  for (let i = 0; i < n; i += 1000) await c.query('INSERT INTO bare_jobs (queue, payload) SELECT $1, unnest($2::jsonb[])', ['noop', payloads])
+  for (let i = 0; i < n; i += 1000)
+    await c.query('INSERT INTO bare_jobs (queue, payload) SELECT $1, unnest($2::jsonb[])', ['noop', payloads])
   const enqueueMs = performance.now() - t
   let claimMs = 0
   let acks: string[] = []
@@ -86,7 +102,13 @@ async function probeBare(): Promise<Cost> {
   const w1 = await lsn(c)
   const { rows } = await c.query<{ n: string }>(`SELECT count(*) AS n FROM pg_indexes WHERE tablename = 'bare_jobs'`)
   await c.end()
-  return { walPerJob: Number(w1 - w0) / n, enqueueMsPerJob: enqueueMs / n, claimMs: claimMs / (n / 50), ackMs: 0, indexes: Number(rows[0]?.n) }
+  return {
+    walPerJob: Number(w1 - w0) / n,
+    enqueueMsPerJob: enqueueMs / n,
+    claimMs: claimMs / (n / 50),
+    ackMs: 0,
+    indexes: Number(rows[0]?.n),
+  }
 }
 
 try {

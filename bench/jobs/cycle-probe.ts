@@ -21,7 +21,9 @@ const batch = Number(process.argv[3] ?? 500)
 const server = await openServer()
 
 async function lsn(c: pg.Client): Promise<bigint> {
-  const { rows } = await c.query<{ b: string }>(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint::text AS b`)
+  const { rows } = await c.query<{ b: string }>(
+    `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint::text AS b`,
+  )
   return BigInt(rows[0]?.b ?? '0')
 }
 
@@ -52,7 +54,10 @@ async function pulseSide(name: string, extraSql: string): Promise<Side> {
     wal: 0n,
     enqueue: async () => void (await insertJobs(c, q, items)),
     cycle: async () => {
-      const [claimed] = await Promise.all([claimJobs(c, q, { owner: 'probe', names: ['noop'], limit: batch, leaseTtlMs: 30_000 }), completeJobs(c, q, acks)])
+      const [claimed] = await Promise.all([
+        claimJobs(c, q, { owner: 'probe', names: ['noop'], limit: batch, leaseTtlMs: 30_000 }),
+        completeJobs(c, q, acks),
+      ])
       acks = claimed.map((j) => ({ id: j.id, leaseToken: j.leaseToken }))
       return claimed.length
     },
@@ -74,7 +79,8 @@ async function bareSide(): Promise<Side> {
     enqueueMs: 0,
     cycleMs: 0,
     wal: 0n,
-    enqueue: async () => void (await c.query('INSERT INTO bare_jobs (queue, payload) SELECT $1, unnest($2::jsonb[])', ['noop', payloads])),
+    enqueue: async () =>
+      void (await c.query('INSERT INTO bare_jobs (queue, payload) SELECT $1, unnest($2::jsonb[])', ['noop', payloads])),
     cycle: async () => {
       const { rows } = await c.query<{ id: string }>(
         `WITH acked AS (UPDATE bare_jobs SET status = 2 WHERE id = ANY($3::bigint[]))
@@ -91,7 +97,11 @@ async function bareSide(): Promise<Side> {
 
 const variants = (process.env.PROBE_VARIANTS ?? '').split(';;').filter((v) => v.trim() !== '')
 try {
-  const sides = [await bareSide(), await pulseSide('pulse', ''), ...(await Promise.all(variants.map((sql, i) => pulseSide(`pulse v${i + 1}`, sql))))]
+  const sides = [
+    await bareSide(),
+    await pulseSide('pulse', ''),
+    ...(await Promise.all(variants.map((sql, i) => pulseSide(`pulse v${i + 1}`, sql)))),
+  ]
   // WAL is global: measure each side's phases alone, but interleave the sides phase by phase.
   for (let i = 0; i < n; i += 1000) {
     for (const s of sides) {

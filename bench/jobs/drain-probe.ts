@@ -34,10 +34,16 @@ const admin = new pg.Client({ connectionString: server.url('postgres') })
 try {
   await admin.connect()
   const makers: Record<string, () => Promise<JobsAdapter>> = {
-    pulse: async () => pulseAdapter(await server.createDatabase('probe_drain'), prefetch, { claimBatchMax, ownRuntime: process.env.OWN_RUNTIME === '1', args }),
+    pulse: async () =>
+      pulseAdapter(await server.createDatabase('probe_drain'), prefetch, {
+        claimBatchMax,
+        ownRuntime: process.env.OWN_RUNTIME === '1',
+        args,
+      }),
     bare: async () => bareAdapter(await server.createDatabase('probe_bare'), { args }),
     'bare+history': async () => bareAdapter(await server.createDatabase('probe_bare_history'), { history: true, args }),
-    'bare+history×2': async () => bareAdapter(await server.createDatabase('probe_bare_history_loops'), { history: true, loops: 2, args }),
+    'bare+history×2': async () =>
+      bareAdapter(await server.createDatabase('probe_bare_history_loops'), { history: true, loops: 2, args }),
     graphile: async () => graphileAdapter(await server.createDatabase('probe_graphile')),
     'pg-boss': async () => pgBossAdapter(await server.createDatabase('probe_pgboss')),
   }

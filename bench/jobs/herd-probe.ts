@@ -23,14 +23,18 @@ const kWarmupSeconds = 0.5
 
 /** Transactions the current database committed so far. */
 async function commits(client: pg.Client): Promise<number> {
-  const { rows } = await client.query<{ n: string }>('SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()')
+  const { rows } = await client.query<{ n: string }>(
+    'SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()',
+  )
   return Number(rows[0]?.n ?? 0)
 }
 
 const server = await openServer()
 const runtime = await Runtime.start()
 try {
-  process.stdout.write('| round | replicas | PostgreSQL CPU µs/job | transactions/job | enqueue → start p50 ms | p99 ms |\n|---|---|---|---|---|---|\n')
+  process.stdout.write(
+    '| round | replicas | PostgreSQL CPU µs/job | transactions/job | enqueue → start p50 ms | p99 ms |\n|---|---|---|---|---|---|\n',
+  )
   for (let round = 1; round <= rounds; round++) {
     for (const r of replicas) {
       const url = await server.createDatabase(`probe_herd_${r}`)
@@ -48,11 +52,17 @@ try {
         }
         const commits0 = await commits(admin)
         const cpu0 = postgresCpuMicros()
-        const result = await paced({ rate, warmupSeconds: kWarmupSeconds, seconds, concurrency: 10 }, recorder, (args) => producer.enqueue('noop', args))
+        const result = await paced(
+          { rate, warmupSeconds: kWarmupSeconds, seconds, concurrency: 10 },
+          recorder,
+          (args) => producer.enqueue('noop', args),
+        )
         const cpu = postgresCpuMicros() - cpu0
         const jobs = rate * (kWarmupSeconds + seconds)
         const xacts = (await commits(admin)) - commits0
-        process.stdout.write(`| ${round} | ${r} | ${(cpu / jobs).toFixed(0)} | ${(xacts / jobs).toFixed(2)} | ${result.p50.toFixed(2)} | ${result.p99.toFixed(2)} |\n`)
+        process.stdout.write(
+          `| ${round} | ${r} | ${(cpu / jobs).toFixed(0)} | ${(xacts / jobs).toFixed(2)} | ${result.p50.toFixed(2)} | ${result.p99.toFixed(2)} |\n`,
+        )
       } finally {
         await admin.end()
         for (const worker of workers) await worker.close()

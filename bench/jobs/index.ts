@@ -51,7 +51,9 @@ const kClaims = 200
 const env = captureEnv(['pg', 'graphile-worker', 'pg-boss', 'hdr-histogram-js'])
 const before = await machineState()
 const server = await openServer()
-log(`server: ${server.version} (${server.managed ? 'LocalPostgres started by the bench' : 'DATABASE_URL'}); ${server.settings}`)
+log(
+  `server: ${server.version} (${server.managed ? 'LocalPostgres started by the bench' : 'DATABASE_URL'}); ${server.settings}`,
+)
 
 const adapters: JobsAdapter[] = [
   bareAdapter(await server.createDatabase('bench_bare')),
@@ -107,29 +109,42 @@ try {
         const cpu = { node: (node.user + node.system) / kJobs, postgres: (postgresCpuMicros() - postgres0) / kJobs }
         bulk.get(a.name)?.push(r)
         bulkCpu.get(a.name)?.push(cpu)
-        log(`  ${tag} bulk ${a.name}: e2e ${r.e2e.toFixed(0)} jobs/s, submit ${r.submit.toFixed(0)} jobs/s; CPU per job: node ${cpu.node.toFixed(1)} µs, PostgreSQL ${cpu.postgres.toFixed(1)} µs`)
+        log(
+          `  ${tag} bulk ${a.name}: e2e ${r.e2e.toFixed(0)} jobs/s, submit ${r.submit.toFixed(0)} jobs/s; CPU per job: node ${cpu.node.toFixed(1)} µs, PostgreSQL ${cpu.postgres.toFixed(1)} µs`,
+        )
       }
     }
     if (only.has('steady')) {
       for (const rate of kRates) {
         for (const a of adapters) {
-          const r = await a.steady({ rate, warmupSeconds: kWarmupSeconds, seconds: kSteadySeconds, concurrency: kConcurrency })
+          const r = await a.steady({
+            rate,
+            warmupSeconds: kWarmupSeconds,
+            seconds: kSteadySeconds,
+            concurrency: kConcurrency,
+          })
           steady.get(rate)?.get(a.name)?.push(r)
-          log(`  ${tag} steady ${rate}/s ${a.name}: p50 ${r.p50.toFixed(2)} p95 ${r.p95.toFixed(2)} p99 ${r.p99.toFixed(2)} max ${r.max.toFixed(1)} ms (n ${r.count}, missing ${r.missing}); enqueue p50 ${r.enqueueP50.toFixed(2)} p99 ${r.enqueueP99.toFixed(2)} ms`)
+          log(
+            `  ${tag} steady ${rate}/s ${a.name}: p50 ${r.p50.toFixed(2)} p95 ${r.p95.toFixed(2)} p99 ${r.p99.toFixed(2)} max ${r.max.toFixed(1)} ms (n ${r.count}, missing ${r.missing}); enqueue p50 ${r.enqueueP50.toFixed(2)} p99 ${r.enqueueP99.toFixed(2)} ms`,
+          )
         }
       }
     }
     if (only.has('statements')) {
       const s = await statementsPerJob(stmtUrl, 'bench_pulse_stmt', kJobs, kConcurrency)
       statements.push(s)
-      log(`  ${tag} statements: ${s.xacts} xacts, ${s.main} caller-side → ${s.perJob.toFixed(3)}/job (caller ${s.mainPerJob.toFixed(3)}, jobs thread ${s.threadPerJob.toFixed(3)})`)
+      log(
+        `  ${tag} statements: ${s.xacts} xacts, ${s.main} caller-side → ${s.perJob.toFixed(3)}/job (caller ${s.mainPerJob.toFixed(3)}, jobs thread ${s.threadPerJob.toFixed(3)})`,
+      )
     }
     if (only.has('claim')) {
       for (const [backlog, { url, loadSeconds }] of backlogDbs) {
         const c = await claimCost(url, backlog, kClaims, loadSeconds)
         if (!claims.has(backlog)) claims.set(backlog, [])
         claims.get(backlog)?.push(c)
-        log(`  ${tag} claim @${backlog}: p50 ${c.p50Ms.toFixed(3)} p99 ${c.p99Ms.toFixed(3)} ms, plan ${c.indexes}, load ${c.loadSeconds.toFixed(1)} s`)
+        log(
+          `  ${tag} claim @${backlog}: p50 ${c.p50Ms.toFixed(3)} p99 ${c.p99Ms.toFixed(3)} ms, plan ${c.indexes}, load ${c.loadSeconds.toFixed(1)} s`,
+        )
       }
     }
   }
@@ -153,6 +168,10 @@ const md = [
 ].join('\n')
 process.stdout.write(md)
 if (jsonFile !== undefined) {
-  const plain = JSON.stringify(results, (_k, v: unknown) => (v instanceof Map ? (Object.fromEntries(v) as unknown) : v), 2)
+  const plain = JSON.stringify(
+    results,
+    (_k, v: unknown) => (v instanceof Map ? (Object.fromEntries(v) as unknown) : v),
+    2,
+  )
   writeFileSync(jsonFile, plain)
 }

@@ -24,7 +24,11 @@ const kBatch = 1_000
 const q = quoteSchema('pulse')
 
 const kNow = await statementOf((db) => insertJobs(db, q, [{ name: 'noop', args: {} }]))
-const kBefore = swap(kNow, 'ROWS FROM (unnest($1::text[]), jsonb_array_elements($2::jsonb))', 'unnest($1::text[], $2::jsonb[])')
+const kBefore = swap(
+  kNow,
+  'ROWS FROM (unnest($1::text[]), jsonb_array_elements($2::jsonb))',
+  'unnest($1::text[], $2::jsonb[])',
+)
 
 const payloads: [string, unknown][] = [
   ['{}', {}],
@@ -39,7 +43,12 @@ try {
   const db = preparedQueryable(pool)
   const { rows } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
   const stat = `/proc/${rows[0]?.pid ?? 0}/stat`
-  const lines = [`${n} jobs in statements of ${kBatch}, µs per job`, '', '| args | form | round | backend CPU | caller CPU | wall |', '|---|---|---:|---:|---:|---:|']
+  const lines = [
+    `${n} jobs in statements of ${kBatch}, µs per job`,
+    '',
+    '| args | form | round | backend CPU | caller CPU | wall |',
+    '|---|---|---:|---:|---:|---:|',
+  ]
   for (const [label, args] of payloads) {
     const jobs = Array.from({ length: kBatch }, () => ({ name: 'noop', args }))
     const forms: [string, () => Promise<unknown>][] = [
@@ -56,7 +65,9 @@ try {
         const wall = (performance.now() - t0) * 1000
         const caller = process.cpuUsage(caller0)
         const backend = cpuMicros(stat) - backend0
-        lines.push(`| ${label} | ${form} | ${round} | ${(backend / n).toFixed(2)} | ${((caller.user + caller.system) / n).toFixed(2)} | ${(wall / n).toFixed(2)} |`)
+        lines.push(
+          `| ${label} | ${form} | ${round} | ${(backend / n).toFixed(2)} | ${((caller.user + caller.system) / n).toFixed(2)} | ${(wall / n).toFixed(2)} |`,
+        )
       }
     }
   }

@@ -24,10 +24,14 @@ export function pgBossAdapter(url: string): JobsAdapter {
   }
 
   function work(b: PgBoss, concurrency: number, onJob: (data: unknown) => void): Promise<string> {
-    return b.work(kQueue, { batchSize: concurrency, localConcurrency: 1, pollingIntervalSeconds: 0.5, burstWhenBatchFull: true }, (jobs) => {
-      for (const job of jobs) onJob(job.data)
-      return Promise.resolve()
-    })
+    return b.work(
+      kQueue,
+      { batchSize: concurrency, localConcurrency: 1, pollingIntervalSeconds: 0.5, burstWhenBatchFull: true },
+      (jobs) => {
+        for (const job of jobs) onJob(job.data)
+        return Promise.resolve()
+      },
+    )
   }
 
   return {
@@ -47,10 +51,14 @@ export function pgBossAdapter(url: string): JobsAdapter {
       try {
         const jobs = Array.from({ length: 1000 }, () => ({ data: {} }))
         const t0 = performance.now()
-        for (let sent = 0; sent < n; sent += 1000) await b.insert(kQueue, sent + 1000 <= n ? jobs : jobs.slice(0, n - sent))
+        for (let sent = 0; sent < n; sent += 1000)
+          await b.insert(kQueue, sent + 1000 <= n ? jobs : jobs.slice(0, n - sent))
         const submitted = performance.now()
         const t1 = await pollUntil(async () => {
-          const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM pgboss.job WHERE name = $1 AND state = 'completed'`, [kQueue])
+          const { rows } = await client.query<{ n: string }>(
+            `SELECT count(*) AS n FROM pgboss.job WHERE name = $1 AND state = 'completed'`,
+            [kQueue],
+          )
           return Number(rows[0]?.n) >= n
         }, 180_000)
         return { e2e: (n * 1000) / (t1 - t0), submit: (n * 1000) / (submitted - t0) }

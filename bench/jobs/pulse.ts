@@ -27,11 +27,17 @@ export async function cleanPulse(url: string, schema = kPulseSchema): Promise<vo
  * set. `claimBatchMax`: the queue's option (its default when undefined). `args`: the bulk phase's job
  * args (`{}` when undefined).
  */
-export function pulseAdapter(url: string, prefetch = 0, options: { claimBatchMax?: number | undefined; ownRuntime?: boolean; args?: unknown } = {}): JobsAdapter {
-  const connect = (): Promise<JobQueue> => JobQueue.connect({ pg: url, schema: kPulseSchema, claimBatchMax: options.claimBatchMax })
+export function pulseAdapter(
+  url: string,
+  prefetch = 0,
+  options: { claimBatchMax?: number | undefined; ownRuntime?: boolean; args?: unknown } = {},
+): JobsAdapter {
+  const connect = (): Promise<JobQueue> =>
+    JobQueue.connect({ pg: url, schema: kPulseSchema, claimBatchMax: options.claimBatchMax })
   let runtime: Runtime | undefined
   /** The adapter's runtime, started on first use (setup alone starts none); undefined: the worker's own. */
-  const shared = async (): Promise<Runtime | undefined> => (options.ownRuntime === true ? undefined : (runtime ??= await Runtime.start()))
+  const shared = async (): Promise<Runtime | undefined> =>
+    options.ownRuntime === true ? undefined : (runtime ??= await Runtime.start())
   return {
     name: (prefetch === 0 ? 'pulse' : 'pulse+prefetch') + (options.ownRuntime === true ? ' (own runtime)' : ''),
     async setup() {
@@ -52,7 +58,8 @@ export function pulseAdapter(url: string, prefetch = 0, options: { claimBatchMax
         await q.start({ concurrency, prefetch, runtime: await shared() })
         const items = Array.from({ length: 1000 }, () => ({ name: 'noop', args: options.args ?? {} }))
         const t0 = performance.now()
-        for (let sent = 0; sent < n; sent += 1000) await q.enqueueMany(sent + 1000 <= n ? items : items.slice(0, n - sent))
+        for (let sent = 0; sent < n; sent += 1000)
+          await q.enqueueMany(sent + 1000 <= n ? items : items.slice(0, n - sent))
         const submitted = performance.now()
         const t1 = await withTimeout(done, 120_000, () => `pulse bulk: ${completed}/${n} completed`)
         return { e2e: (n * 1000) / (t1 - t0), submit: (n * 1000) / (submitted - t0) }

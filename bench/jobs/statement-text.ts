@@ -21,7 +21,8 @@ export async function statementOf(run: (db: Queryable) => Promise<unknown>): Pro
 
 /** `text` with `from` replaced by `to`; throws when `from` is not in it (the library's statement changed). */
 export function swap(text: string, from: string, to: string): string {
-  if (!text.includes(from)) throw new Error(`${JSON.stringify(from)} is no longer in the statement; update the probe's variant`)
+  if (!text.includes(from))
+    throw new Error(`${JSON.stringify(from)} is no longer in the statement; update the probe's variant`)
   return text.replace(from, to)
 }
 

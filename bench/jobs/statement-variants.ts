@@ -48,7 +48,11 @@ const kJsonClaim = swap(
 )
 /** The library's completion joined to its `(id, token)` pairs, as before the token match; `type`: the token's SQL type. */
 const pairsComplete = (type: string): string =>
-  swap(kComplete, kCompletionGuard, `FROM unnest($1::bigint[], $2::${type}[]) AS r(id, token)\n        WHERE j.id = ANY($1::bigint[]) AND j.id = r.id AND j.lease_token = r.token`)
+  swap(
+    kComplete,
+    kCompletionGuard,
+    `FROM unnest($1::bigint[], $2::${type}[]) AS r(id, token)\n        WHERE j.id = ANY($1::bigint[]) AND j.id = r.id AND j.lease_token = r.token`,
+  )
 
 /** The claim and completion before migration 8: a 'started' event row per claimed job, none carried by the completion. */
 const kStartedRowClaim = swap(
@@ -62,7 +66,11 @@ const kStartedRowClaim = swap(
      )`,
 )
 const kStartedRowComplete = swap(
-  swap(kComplete, 'RETURNING j.id, j.event_seq, j.attempt, j.started_at, j.lease_owner', 'RETURNING j.id, j.event_seq, j.attempt'),
+  swap(
+    kComplete,
+    'RETURNING j.id, j.event_seq, j.attempt, j.started_at, j.lease_owner',
+    'RETURNING j.id, j.event_seq, j.attempt',
+  ),
   `INSERT INTO ${q}.job_events (job_id, seq, attempt, type, started_at, owner)
        SELECT id, event_seq, attempt, 'completed', started_at, lease_owner FROM done`,
   `INSERT INTO ${q}.job_events (job_id, seq, attempt, type) SELECT id, event_seq, attempt, 'completed' FROM done`,
@@ -153,7 +161,10 @@ try {
     sides.push({ v, claimer, acker, pids: [cp, ap], cpu: [0, 0], ms: 0, pending: [] })
   }
   const items = Array.from({ length: 1000 }, () => ({ name: 'noop', args: {} }))
-  const lines = [`${n} jobs, claims of ${batch}, µs per job: backend CPU of the claim and of the completion, wall time of both calls`, '']
+  const lines = [
+    `${n} jobs, claims of ${batch}, µs per job: backend CPU of the claim and of the completion, wall time of both calls`,
+    '',
+  ]
   lines.push('| variant | round | claim CPU | completion CPU | wall |', '|---|---:|---:|---:|---:|')
   for (let round = 1; round <= rounds; round++) {
     for (const s of sides) {
@@ -178,7 +189,10 @@ try {
         if (claimed.length === 0) open.delete(s)
       }
     }
-    for (const s of sides) lines.push(`| ${s.v.name} | ${round} | ${(s.cpu[0] / n).toFixed(2)} | ${(s.cpu[1] / n).toFixed(2)} | ${((s.ms * 1000) / n).toFixed(2)} |`)
+    for (const s of sides)
+      lines.push(
+        `| ${s.v.name} | ${round} | ${(s.cpu[0] / n).toFixed(2)} | ${(s.cpu[1] / n).toFixed(2)} | ${((s.ms * 1000) / n).toFixed(2)} |`,
+      )
   }
   process.stdout.write(`${lines.join('\n')}\n`)
 } finally {

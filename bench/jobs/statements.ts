@@ -28,7 +28,10 @@ export interface StatementCount {
 }
 
 async function xacts(client: pg.Client, db: string): Promise<number> {
-  const { rows } = await client.query<{ n: string }>('SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = $1', [db])
+  const { rows } = await client.query<{ n: string }>(
+    'SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = $1',
+    [db],
+  )
   return Number(rows[0]?.n)
 }
 
@@ -57,7 +60,8 @@ async function once(url: string, db: string, n: number, concurrency: number): Pr
       })
       await q.start({ concurrency })
       const items = Array.from({ length: 1000 }, () => ({ name: 'noop', args: {} }))
-      for (let sent = 0; sent < n; sent += 1000) await q.enqueueMany(sent + 1000 <= n ? items : items.slice(0, n - sent))
+      for (let sent = 0; sent < n; sent += 1000)
+        await q.enqueueMany(sent + 1000 <= n ? items : items.slice(0, n - sent))
       if (n > 0) await withTimeout(done, 120_000, () => `statements: ${completed}/${n} completed`)
     } finally {
       await q.close()
@@ -72,7 +76,12 @@ async function once(url: string, db: string, n: number, concurrency: number): Pr
   return { xacts: x1 - x0, main }
 }
 
-export async function statementsPerJob(url: string, db: string, n: number, concurrency: number): Promise<StatementCount> {
+export async function statementsPerJob(
+  url: string,
+  db: string,
+  n: number,
+  concurrency: number,
+): Promise<StatementCount> {
   const base = await once(url, db, 0, concurrency)
   const run = await once(url, db, n, concurrency)
   const x = run.xacts - base.xacts

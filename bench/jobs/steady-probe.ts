@@ -17,7 +17,6 @@ const rate = Number(process.argv[2] ?? 1000)
 const seconds = Number(process.argv[3] ?? 5)
 const prefetch = Number(process.argv[4] ?? 0)
 
-
 const server = await openServer()
 try {
   const url = await server.createDatabase('probe_steady')
@@ -28,11 +27,17 @@ try {
   const admin = new pg.Client({ connectionString: url })
   await admin.connect()
   const count = async (sql: string): Promise<number> => Number((await admin.query<{ n: string }>(sql)).rows[0]?.n)
-  const transactions = (): Promise<number> => count('SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()')
-  const inserts = (): Promise<number> => count("SELECT coalesce(sum(calls), 0) AS n FROM pg_stat_user_functions WHERE funcname = 'notify_jobs'")
+  const transactions = (): Promise<number> =>
+    count('SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()')
+  const inserts = (): Promise<number> =>
+    count("SELECT coalesce(sum(calls), 0) AS n FROM pg_stat_user_functions WHERE funcname = 'notify_jobs'")
   const [tx0, ins0] = [await transactions(), await inserts()]
   const threads0 = threadCpu()
-  const { result, backends } = await backendCpu(admin, () => adapter.steady({ rate, warmupSeconds: 1, seconds, concurrency: 50 }), 100)
+  const { result, backends } = await backendCpu(
+    admin,
+    () => adapter.steady({ rate, warmupSeconds: 1, seconds, concurrency: 50 }),
+    100,
+  )
   const threads = threadCpuSince(threads0)
   const jobs = rate * (seconds + 1)
   await new Promise((r) => setTimeout(r, 1000)) // backends report their counters when they go idle

@@ -8,7 +8,11 @@ import hdr from 'hdr-histogram-js'
 import type { SteadyOptions, SteadyResult, StampedArgs } from './adapter.js'
 
 export class LatencyRecorder {
-  readonly histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000_000, numberOfSignificantValueDigits: 3 })
+  readonly histogram = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 120_000_000_000,
+    numberOfSignificantValueDigits: 3,
+  })
   /** Stamps at or after this are recorded. */
   recordFrom = Infinity
   started = 0
@@ -28,7 +32,12 @@ export class LatencyRecorder {
  * Produces at `rate` for warm-up + seconds with `send` (its promise is only caught), then waits up to
  * `drainMs` for every recorded job to start.
  */
-export async function paced(options: SteadyOptions, recorder: LatencyRecorder, send: (args: StampedArgs) => Promise<unknown>, drainMs = 20_000): Promise<SteadyResult> {
+export async function paced(
+  options: SteadyOptions,
+  recorder: LatencyRecorder,
+  send: (args: StampedArgs) => Promise<unknown>,
+  drainMs = 20_000,
+): Promise<SteadyResult> {
   const { rate, warmupSeconds, seconds } = options
   const start = performance.now()
   const warmEnd = start + warmupSeconds * 1000
@@ -37,7 +46,11 @@ export async function paced(options: SteadyOptions, recorder: LatencyRecorder, s
   let sent = 0
   let errors = 0
   let firstError: unknown
-  const enqueue = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000_000, numberOfSignificantValueDigits: 3 })
+  const enqueue = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 120_000_000_000,
+    numberOfSignificantValueDigits: 3,
+  })
   await new Promise<void>((resolve) => {
     const tick = (): void => {
       const now = performance.now()
@@ -51,9 +64,9 @@ export async function paced(options: SteadyOptions, recorder: LatencyRecorder, s
             if (t >= warmEnd) enqueue.recordValue(Math.max(1, Math.round((performance.now() - t) * 1e6)))
           })
           .catch((error: unknown) => {
-          errors++
-          firstError ??= error
-        })
+            errors++
+            firstError ??= error
+          })
       }
       if (now >= end) {
         clearInterval(timer)
@@ -63,7 +76,8 @@ export async function paced(options: SteadyOptions, recorder: LatencyRecorder, s
     const timer = setInterval(tick, 1)
   })
   const deadline = performance.now() + drainMs
-  while (recorder.started < recorder.expected - errors && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+  while (recorder.started < recorder.expected - errors && performance.now() < deadline)
+    await new Promise((r) => setTimeout(r, 20))
   if (errors > 0) process.stderr.write(`  ${errors} enqueue errors, first: ${String(firstError)}\n`)
   const h = recorder.histogram
   const ms = (p: number): number => h.getValueAtPercentile(p) / 1e6

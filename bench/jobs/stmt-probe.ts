@@ -25,7 +25,11 @@ try {
     ['bare INSERT', '', () => c.query('INSERT INTO bare (args) VALUES ($1)', ['{"t":1}'])],
     ['pulse insert', '', () => insertJobs(c, '"pulse"', job)],
     ['pulse insert, prepared', '', () => insertJobs(prepared, '"pulse"', job)],
-    ['pulse insert, prepared, async commit', 'SET synchronous_commit = off', () => insertJobs(prepared, '"pulse"', job)],
+    [
+      'pulse insert, prepared, async commit',
+      'SET synchronous_commit = off',
+      () => insertJobs(prepared, '"pulse"', job),
+    ],
   ]
   for (const [label, setup, run] of variants) {
     if (setup !== '') await c.query(setup)
@@ -36,8 +40,12 @@ try {
     for (let i = 0; i < n; i++) await run()
     const wall = ((performance.now() - t) * 1000) / n
     const own = process.cpuUsage(node)
-    const cells = [wall, (cpuMicros(`/proc/${pid}/stat`) - backend) / n, (own.user + own.system) / n].map((v) => v.toFixed(0).padStart(5))
-    process.stdout.write(`${label.padEnd(38)} wall ${cells[0]} µs   backend CPU ${cells[1]} µs   client CPU ${cells[2]} µs\n`)
+    const cells = [wall, (cpuMicros(`/proc/${pid}/stat`) - backend) / n, (own.user + own.system) / n].map((v) =>
+      v.toFixed(0).padStart(5),
+    )
+    process.stdout.write(
+      `${label.padEnd(38)} wall ${cells[0]} µs   backend CPU ${cells[1]} µs   client CPU ${cells[2]} µs\n`,
+    )
   }
   await c.end()
 } finally {

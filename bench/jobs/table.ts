@@ -63,14 +63,24 @@ export function resultsMarkdown(r: JobsResults, rates: readonly number[]): strin
         const row = [name, rate(b.map((x) => x.e2e)), rate(b.map((x) => x.submit)), cpuCell(get(r.bulkCpu, name))]
         for (const rt of rates) {
           const s = get(get(r.steady, rt), name)
-          row.push(ms(s.map((x) => x.p50)), ms(s.map((x) => x.p95)), ms(s.map((x) => x.p99)), ms(s.map((x) => x.enqueueP50)))
+          row.push(
+            ms(s.map((x) => x.p50)),
+            ms(s.map((x) => x.p95)),
+            ms(s.map((x) => x.p99)),
+            ms(s.map((x) => x.enqueueP50)),
+          )
         }
         return row
       }),
     ),
   )
-  const missing = r.adapters.flatMap((name) => rates.flatMap((rt) => get(get(r.steady, rt), name).map((x) => x.missing))).reduce((a, b) => a + b, 0)
-  out.push('', `Steady-phase jobs enqueued but not started within 20 s of the end (all rounds, all variants): ${missing}.`)
+  const missing = r.adapters
+    .flatMap((name) => rates.flatMap((rt) => get(get(r.steady, rt), name).map((x) => x.missing)))
+    .reduce((a, b) => a + b, 0)
+  out.push(
+    '',
+    `Steady-phase jobs enqueued but not started within 20 s of the end (all rounds, all variants): ${missing}.`,
+  )
 
   const e2e = (name: string): number[] => get(r.bulk, name).map((x) => x.e2e)
   const lat = (rt: number, name: string, p: 'p50' | 'p99'): number[] => get(get(r.steady, rt), name).map((x) => x[p])
@@ -97,17 +107,28 @@ export function resultsMarkdown(r: JobsResults, rates: readonly number[]): strin
       ]),
   ]
   const ran = (name: string): boolean => (r.bulk.get(name)?.length ?? 0) > 0
-  for (const [a, b] of pairs) if (ran(a) && ran(b)) ratioRows.push([`${a} ÷ ${b}, bulk e2e`, fmtRatio(ratios(e2e(a), e2e(b)))])
+  for (const [a, b] of pairs)
+    if (ran(a) && ran(b)) ratioRows.push([`${a} ÷ ${b}, bulk e2e`, fmtRatio(ratios(e2e(a), e2e(b)))])
   for (const rt of rates) {
     for (const other of ['graphile-worker', 'bare SQL']) {
       if (lat(rt, 'pulse', 'p50').length === 0 || lat(rt, other, 'p50').length === 0) continue
-      ratioRows.push([`pulse ÷ ${other}, latency p50 at ${rt}/s`, fmtRatio(ratios(lat(rt, 'pulse', 'p50'), lat(rt, other, 'p50')))])
-      ratioRows.push([`pulse ÷ ${other}, latency p99 at ${rt}/s`, fmtRatio(ratios(lat(rt, 'pulse', 'p99'), lat(rt, other, 'p99')))])
+      ratioRows.push([
+        `pulse ÷ ${other}, latency p50 at ${rt}/s`,
+        fmtRatio(ratios(lat(rt, 'pulse', 'p50'), lat(rt, other, 'p50'))),
+      ])
+      ratioRows.push([
+        `pulse ÷ ${other}, latency p99 at ${rt}/s`,
+        fmtRatio(ratios(lat(rt, 'pulse', 'p99'), lat(rt, other, 'p99'))),
+      ])
     }
   }
   // CPU per job the other way up: how many times cheaper a variant runs a job than graphile.
   for (const name of ['pulse+prefetch', 'bare SQL + history', 'bare SQL']) {
-    if (ran(name) && ran('graphile-worker')) ratioRows.push([`graphile-worker's ÷ ${name}'s bulk CPU per job`, fmtRatio(ratios(cpuTotal(r, 'graphile-worker'), cpuTotal(r, name)))])
+    if (ran(name) && ran('graphile-worker'))
+      ratioRows.push([
+        `graphile-worker's ÷ ${name}'s bulk CPU per job`,
+        fmtRatio(ratios(cpuTotal(r, 'graphile-worker'), cpuTotal(r, name))),
+      ])
   }
   out.push('', 'Same-round ratios, median [min–max]:', '', table(['ratio', 'value'], ratioRows))
 
@@ -117,8 +138,22 @@ export function resultsMarkdown(r: JobsResults, rates: readonly number[]): strin
       'pulse statements per job (bulk, 20,000 jobs, concurrency 50), per round:',
       '',
       table(
-        ['round', 'transactions (all threads)', 'caller-thread statements', 'per job', 'caller thread / job', 'jobs thread / job'],
-        r.statements.map((s, i) => [String(i + 1), String(s.xacts), String(s.main), s.perJob.toFixed(3), s.mainPerJob.toFixed(3), s.threadPerJob.toFixed(3)]),
+        [
+          'round',
+          'transactions (all threads)',
+          'caller-thread statements',
+          'per job',
+          'caller thread / job',
+          'jobs thread / job',
+        ],
+        r.statements.map((s, i) => [
+          String(i + 1),
+          String(s.xacts),
+          String(s.main),
+          s.perJob.toFixed(3),
+          s.mainPerJob.toFixed(3),
+          s.threadPerJob.toFixed(3),
+        ]),
       ),
     )
   }
@@ -131,12 +166,23 @@ export function resultsMarkdown(r: JobsResults, rates: readonly number[]): strin
       [...new Set(cs.map((c) => c.indexes))].join(' / '),
       ms(cs.map((c) => c.loadSeconds)),
     ])
-    out.push('', "pulse claim statement (claimJobs, batch 50), ~200 timed claims per round (backlog loaded once; claimed rows of earlier rounds stay):", '', table(['ready backlog', 'p50 ms', 'p99 ms', 'mean ms', 'indexes in plan', 'load + VACUUM ANALYZE s (once)'], rows))
+    out.push(
+      '',
+      'pulse claim statement (claimJobs, batch 50), ~200 timed claims per round (backlog loaded once; claimed rows of earlier rounds stay):',
+      '',
+      table(
+        ['ready backlog', 'p50 ms', 'p99 ms', 'mean ms', 'indexes in plan', 'load + VACUUM ANALYZE s (once)'],
+        rows,
+      ),
+    )
     const keys = [...r.claims.keys()].sort((a, b) => a - b)
     const lo = keys[0]
     const hi = keys[keys.length - 1]
     if (lo !== undefined && hi !== undefined && lo !== hi) {
-      const ratio = ratios(get(r.claims, hi).map((c) => c.p50Ms), get(r.claims, lo).map((c) => c.p50Ms))
+      const ratio = ratios(
+        get(r.claims, hi).map((c) => c.p50Ms),
+        get(r.claims, lo).map((c) => c.p50Ms),
+      )
       out.push('', `Claim p50 at ${si(hi)} ÷ at ${si(lo)}, same round: ${fmtRatio(ratio)}`)
     }
   }
@@ -155,28 +201,77 @@ export function targetsMarkdown(r: JobsResults): string {
   const x = (n: number): string => `${n.toFixed(2)}×`
   for (const variant of ['pulse', 'pulse+prefetch']) {
     if (!has(variant)) continue
-    if (has('graphile-worker')) check(`bulk e2e ${variant} ÷ graphile-worker ≥ 2`, ratios(e2e(variant), e2e('graphile-worker')), (m) => m >= 2, x)
-    if (has('graphile-worker')) check(`bulk CPU per job, graphile-worker's ÷ ${variant}'s ≥ 2 (the same target where both are CPU-bound)`, ratios(cpuTotal(r, 'graphile-worker'), cpuTotal(r, variant)), (m) => m >= 2, x)
-    if (has('pg-boss')) check(`bulk e2e ${variant} ÷ pg-boss ≥ 4`, ratios(e2e(variant), e2e('pg-boss')), (m) => m >= 4, x)
-    if (has('bare SQL')) check(`bulk e2e ${variant} ÷ bare SQL ≥ 0.8`, ratios(e2e(variant), e2e('bare SQL')), (m) => m >= 0.8, x)
+    if (has('graphile-worker'))
+      check(`bulk e2e ${variant} ÷ graphile-worker ≥ 2`, ratios(e2e(variant), e2e('graphile-worker')), (m) => m >= 2, x)
+    if (has('graphile-worker'))
+      check(
+        `bulk CPU per job, graphile-worker's ÷ ${variant}'s ≥ 2 (the same target where both are CPU-bound)`,
+        ratios(cpuTotal(r, 'graphile-worker'), cpuTotal(r, variant)),
+        (m) => m >= 2,
+        x,
+      )
+    if (has('pg-boss'))
+      check(`bulk e2e ${variant} ÷ pg-boss ≥ 4`, ratios(e2e(variant), e2e('pg-boss')), (m) => m >= 4, x)
+    if (has('bare SQL'))
+      check(`bulk e2e ${variant} ÷ bare SQL ≥ 0.8`, ratios(e2e(variant), e2e('bare SQL')), (m) => m >= 0.8, x)
   }
   const s1000 = r.steady.get(1000)
   if (s1000 !== undefined && (s1000.get('pulse')?.length ?? 0) > 0) {
     const p = get(s1000, 'pulse')
-    check('1000/s p50 ≤ 2 ms', p.map((v) => v.p50), (m) => m <= 2, (n) => `${sig(n)} ms`)
-    check('1000/s p99 ≤ 15 ms', p.map((v) => v.p99), (m) => m <= 15, (n) => `${sig(n)} ms`)
+    check(
+      '1000/s p50 ≤ 2 ms',
+      p.map((v) => v.p50),
+      (m) => m <= 2,
+      (n) => `${sig(n)} ms`,
+    )
+    check(
+      '1000/s p99 ≤ 15 ms',
+      p.map((v) => v.p99),
+      (m) => m <= 15,
+      (n) => `${sig(n)} ms`,
+    )
     if (s1000.has('graphile-worker')) {
       const g = get(s1000, 'graphile-worker')
-      check('1000/s p50 below graphile-worker (ratio < 1)', ratios(p.map((v) => v.p50), g.map((v) => v.p50)), (m) => m < 1, x)
-      check('1000/s p99 ≤ half of graphile-worker (ratio ≤ 0.5)', ratios(p.map((v) => v.p99), g.map((v) => v.p99)), (m) => m <= 0.5, x)
+      check(
+        '1000/s p50 below graphile-worker (ratio < 1)',
+        ratios(
+          p.map((v) => v.p50),
+          g.map((v) => v.p50),
+        ),
+        (m) => m < 1,
+        x,
+      )
+      check(
+        '1000/s p99 ≤ half of graphile-worker (ratio ≤ 0.5)',
+        ratios(
+          p.map((v) => v.p99),
+          g.map((v) => v.p99),
+        ),
+        (m) => m <= 0.5,
+        x,
+      )
     }
   }
-  if (r.statements.length > 0) check('statements (transactions) per job ≤ 1, batch ≥ 10', r.statements.map((s) => s.perJob), (m) => m <= 1, (n) => n.toFixed(3))
+  if (r.statements.length > 0)
+    check(
+      'statements (transactions) per job ≤ 1, batch ≥ 10',
+      r.statements.map((s) => s.perJob),
+      (m) => m <= 1,
+      (n) => n.toFixed(3),
+    )
   const keys = [...r.claims.keys()].sort((a, b) => a - b)
   const lo = keys[0]
   const hi = keys[keys.length - 1]
   if (lo !== undefined && hi !== undefined && lo !== hi) {
-    check(`claim cost flat, p50 at ${si(hi)} ÷ ${si(lo)} (≤ 1.5 read as flat)`, ratios(get(r.claims, hi).map((c) => c.p50Ms), get(r.claims, lo).map((c) => c.p50Ms)), (m) => m <= 1.5, x)
+    check(
+      `claim cost flat, p50 at ${si(hi)} ÷ ${si(lo)} (≤ 1.5 read as flat)`,
+      ratios(
+        get(r.claims, hi).map((c) => c.p50Ms),
+        get(r.claims, lo).map((c) => c.p50Ms),
+      ),
+      (m) => m <= 1.5,
+      x,
+    )
   }
   return table(['target (spec/jobs.md)', 'measured, median [min–max]', 'verdict'], rows)
 }

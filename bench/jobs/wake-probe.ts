@@ -27,7 +27,13 @@ const settle = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, m
 try {
   await admin.connect()
   const transactions = async (): Promise<number> =>
-    Number((await admin.query<{ n: string }>('SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()')).rows[0]?.n)
+    Number(
+      (
+        await admin.query<{ n: string }>(
+          'SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()',
+        )
+      ).rows[0]?.n,
+    )
   const results = new Map<number, string[]>(workerCounts.map((w) => [w, []]))
   for (let round = 0; round < rounds; round++) {
     for (const workers of workerCounts) {
@@ -60,7 +66,12 @@ try {
       }
     }
   }
-  const lines = [`${n} single enqueues at ${rate}/s; transactions per job, ${rounds} rounds`, '', '| workers | transactions per job |', '|---:|---|']
+  const lines = [
+    `${n} single enqueues at ${rate}/s; transactions per job, ${rounds} rounds`,
+    '',
+    '| workers | transactions per job |',
+    '|---:|---|',
+  ]
   for (const [workers, values] of results) lines.push(`| ${workers} | ${values.join(' / ')} |`)
   process.stdout.write(`${lines.join('\n')}\n`)
 } finally {

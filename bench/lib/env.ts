@@ -38,7 +38,10 @@ export function captureEnv(packages: readonly string[] = []): BenchEnv {
     cpuMHz: field(cpuinfo, 'cpu MHz') ?? String(os.cpus()[0]?.speed ?? '?'),
     cores: os.availableParallelism(),
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-    loadAvg: os.loadavg().map((n) => n.toFixed(2)).join(' '),
+    loadAvg: os
+      .loadavg()
+      .map((n) => n.toFixed(2))
+      .join(' '),
     commit: safe(() => git('rev-parse', '--short=12', 'HEAD'), 'unknown'),
     dirty: safe(() => git('status', '--porcelain', '--untracked-files=no').length > 0, false),
     packages: Object.fromEntries(packages.map((name) => [name, packageVersion(name)])),

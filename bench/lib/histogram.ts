@@ -10,7 +10,11 @@ export interface Percentiles {
 }
 
 export function latencyHistogram(): hdr.Histogram {
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: 3 })
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000_000,
+    numberOfSignificantValueDigits: 3,
+  })
 }
 
 /** Records one duration given in milliseconds (performance.now() differences). */

@@ -65,7 +65,8 @@ export interface SuiteContext {
 export function suiteContext(argv: readonly string[] = process.argv.slice(2)): SuiteContext {
   const at = argv.indexOf('--rounds')
   const rounds = at >= 0 ? Number(argv[at + 1]) : 3
-  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds wants a positive integer (got ${argv[at + 1]})`)
+  if (!Number.isInteger(rounds) || rounds < 1)
+    throw new Error(`--rounds wants a positive integer (got ${argv[at + 1]})`)
   return { rounds, quick: argv.includes('--quick'), log: logLine }
 }
 
@@ -83,11 +84,20 @@ export interface SuiteArgs {
  * option or a missing value prints the error and `usage` and exits 2 (before, a typo — or `--help` —
  * was ignored and the whole suite ran). `options` are the suite's own string options, without `--`.
  */
-export function suiteArgs(usage: string, options: readonly string[], argv: readonly string[] = process.argv.slice(2)): SuiteArgs {
+export function suiteArgs(
+  usage: string,
+  options: readonly string[],
+  argv: readonly string[] = process.argv.slice(2),
+): SuiteArgs {
   const config = Object.fromEntries([...options, 'rounds'].map((name) => [name, { type: 'string' as const }]))
   let values: Record<string, string | boolean | undefined>
   try {
-    values = parseArgs({ args: [...argv], options: { ...config, quick: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }).values
+    values = parseArgs({
+      args: [...argv],
+      options: { ...config, quick: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }).values
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n\n${usage}\n`)
     process.exit(2)
@@ -113,18 +123,26 @@ export function isMain(moduleUrl: string): boolean {
 /** How busy the machine is now: load average and the two-thread spin round trip (see contention.ts). */
 export async function machineState(): Promise<string> {
   const rtt = await spinRoundTripNs()
-  const load = os.loadavg().map((n) => n.toFixed(2)).join(' ')
+  const load = os
+    .loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ')
   return `load average ${load}; two-thread spin round trip ${rtt < 10_000 ? `${rtt.toFixed(0)} ns` : `${(rtt / 1000).toFixed(1)} µs`}`
 }
 
 /** Runs one suite as a script: environment, then its markdown. */
-export async function runAlone(suite: (ctx: SuiteContext) => Promise<SuiteOutput>, packages: readonly string[] = []): Promise<BenchEnv> {
+export async function runAlone(
+  suite: (ctx: SuiteContext) => Promise<SuiteOutput>,
+  packages: readonly string[] = [],
+): Promise<BenchEnv> {
   const env = captureEnv(packages)
   const ctx = suiteContext()
   const before = await machineState()
   const out = await suite(ctx)
   const after = await machineState()
-  process.stdout.write(`${envMarkdown(env)}\n\nMachine state: at start ${before}; at end ${after}.\n\n## ${out.title}\n\n${out.markdown}\n`)
+  process.stdout.write(
+    `${envMarkdown(env)}\n\nMachine state: at start ${before}; at end ${after}.\n\n## ${out.title}\n\n${out.markdown}\n`,
+  )
   return env
 }
 
@@ -134,5 +152,7 @@ function logLine(line: string): void {
 
 function describe(r: unknown): string {
   if (typeof r === 'number') return r.toFixed(0)
-  return JSON.stringify(r, (_k, v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(4)) : v))
+  return JSON.stringify(r, (_k, v: unknown) =>
+    typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(4)) : v,
+  )
 }

@@ -54,7 +54,11 @@ function ratio(n: number): string {
 
 /** A markdown table. */
 export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  return [`| ${headers.join(' | ')} |`, `|${headers.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n')
+  return [
+    `| ${headers.join(' | ')} |`,
+    `|${headers.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n')
 }
 
 /** Per-round ratios a[i] / b[i] (same round, same conditions). */

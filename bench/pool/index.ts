@@ -122,14 +122,20 @@ async function main(): Promise<void> {
       rtt.push([String(round), String(RTT), r.p50.toFixed(3), r.p99.toFixed(3), r.max.toFixed(3)])
       const rate = await throughput(url)
       tput.push([String(round), String(JOBS), `${si(rate)} jobs/s`])
-      console.error(`round ${round}: rtt p50 ${r.p50.toFixed(3)} ms p99 ${r.p99.toFixed(3)} ms; ${si(rate)} dispatches/s`)
+      console.error(
+        `round ${round}: rtt p50 ${r.p50.toFixed(3)} ms p99 ${r.p99.toFixed(3)} ms; ${si(rate)} dispatches/s`,
+      )
     }
     const rb = await rebalance(url)
     console.error(`rebalance: ${rb.moved} of ${REBALANCE} moved in ${rb.ms.toFixed(0)} ms`)
     const env = captureEnv(['ioredis'])
     console.log(`## pool\n\n${envMarkdown(env)}\n`)
-    console.log(`### 1. dispatchJob round trip (2 nodes × ${WORKERS_PER_NODE} workers, one at a time; ms)\n${table(['round', 'dispatches', 'p50', 'p99', 'max'], rtt)}\n`)
-    console.log(`### 2. dispatch throughput (${DISPATCHERS} concurrent dispatchers, 2 nodes × ${WORKERS_PER_NODE} workers)\n${table(['round', 'jobs', 'rate'], tput)}\n`)
+    console.log(
+      `### 1. dispatchJob round trip (2 nodes × ${WORKERS_PER_NODE} workers, one at a time; ms)\n${table(['round', 'dispatches', 'p50', 'p99', 'max'], rtt)}\n`,
+    )
+    console.log(
+      `### 2. dispatch throughput (${DISPATCHERS} concurrent dispatchers, 2 nodes × ${WORKERS_PER_NODE} workers)\n${table(['round', 'jobs', 'rate'], tput)}\n`,
+    )
     console.log(
       `### 3. rebalance when a worker joins (${REBALANCE} running jobs on 16 workers; a 17th joins)\n${table(
         ['running jobs', 'moved (new bucket)', 'time to move all', 'time to dispatch them'],

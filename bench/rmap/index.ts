@@ -29,7 +29,8 @@ const LAT_WRITES = Number(process.env.LAT_WRITES ?? 2_000)
 const WRITES = Number(process.env.WRITES ?? 30_000)
 const IN_FLIGHT = 64
 
-const fmt = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k` : n.toFixed(0))
+const fmt = (n: number): string =>
+  n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k` : n.toFixed(0)
 const rotate = <T>(items: readonly T[], by: number): T[] => items.map((_, i) => items[(i + by) % items.length] as T)
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -46,7 +47,11 @@ function timeGets(get: (key: string) => string | undefined, keys: readonly strin
   return GETS / (ms / 1000)
 }
 
-async function timeAsks(ask: (key: string) => Promise<string | undefined>, keys: readonly string[], inFlight: number): Promise<number> {
+async function timeAsks(
+  ask: (key: string) => Promise<string | undefined>,
+  keys: readonly string[],
+  inFlight: number,
+): Promise<number> {
   let done = 0
   const deadline = performance.now() + ASK_MS
   const t0 = performance.now()
@@ -73,7 +78,11 @@ async function timeWrites(write: (i: number) => Promise<unknown>): Promise<numbe
 }
 
 async function latencyRound(url: string, map: ReplicatedMap, round: number): Promise<number[]> {
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./observer.ts', import.meta.url).pathname, url, map.name], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', new URL('./observer.ts', import.meta.url).pathname, url, map.name],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
   const lines = createInterface({ input: child.stdout })
   const result = new Promise<number[]>((resolve, reject) => {
     lines.on('line', (line) => {
@@ -113,9 +122,13 @@ async function main(): Promise<void> {
     const plain = await ReplicatedMap.join(url, name)
     const attached = await rmapReplica(rt, url, name)
 
-    out(`machine: ${env.cpuModel}, ${env.cores} cores, ${env.memoryGiB} GiB, ${env.platform} ${env.kernel}; node ${env.node}; load ${env.loadAvg}; commit ${env.commit}${env.dirty ? ' (dirty tree)' : ''}`)
+    out(
+      `machine: ${env.cpuModel}, ${env.cores} cores, ${env.memoryGiB} GiB, ${env.platform} ${env.kernel}; node ${env.node}; load ${env.loadAvg}; commit ${env.commit}${env.dirty ? ' (dirty tree)' : ''}`,
+    )
     out(`\n### 1. local get (map of ${KEYS} keys, ${fmt(GETS)} gets per variant; B: ${ASK_MS} ms of asks)`)
-    out('| round | plain ReplicatedMap | attached, A: snapshot | attached, B: ask ×1 | attached, B: ask ×64 | A ÷ plain | A ÷ B×64 |')
+    out(
+      '| round | plain ReplicatedMap | attached, A: snapshot | attached, B: ask ×1 | attached, B: ask ×64 | A ÷ plain | A ÷ B×64 |',
+    )
     out('|---|---|---|---|---|---|---|')
     const getVariants = ['plain', 'A', 'B1', 'B64'] as const
     for (let round = 0; round < ROUNDS; round++) {
@@ -126,7 +139,9 @@ async function main(): Promise<void> {
         else r[v] = await timeAsks((k) => attached.getFromActor(k), keys, v === 'B1' ? 1 : 64)
       }
       const [p, a, b1, b64] = [r.plain ?? 0, r.A ?? 0, r.B1 ?? 0, r.B64 ?? 0]
-      out(`| ${round + 1} | ${fmt(p)}/s | ${fmt(a)}/s | ${fmt(b1)}/s | ${fmt(b64)}/s | ${(a / p).toFixed(2)} | ${(a / b64).toFixed(0)}× |`)
+      out(
+        `| ${round + 1} | ${fmt(p)}/s | ${fmt(a)}/s | ${fmt(b1)}/s | ${fmt(b64)}/s | ${(a / p).toFixed(2)} | ${(a / b64).toFixed(0)}× |`,
+      )
     }
 
     out(`\n### 2. write → visible in another process (${LAT_WRITES} paced writes per round; ms)`)
@@ -134,13 +149,19 @@ async function main(): Promise<void> {
     out('|---|---|---|---|---|')
     for (let round = 0; round < ROUNDS; round++) {
       const lat = (await latencyRound(url, plain, round)).sort((x, y) => x - y)
-      out(`| ${round + 1} | ${lat.length} | ${percentile(lat, 50).toFixed(3)} | ${percentile(lat, 99).toFixed(3)} | ${(lat.at(-1) ?? NaN).toFixed(3)} |`)
+      out(
+        `| ${round + 1} | ${lat.length} | ${percentile(lat, 50).toFixed(3)} | ${percentile(lat, 99).toFixed(3)} | ${(lat.at(-1) ?? NaN).toFixed(3)} |`,
+      )
     }
     await attached.close()
     await plain.close()
 
-    out(`\n### 3. write ops/s (${fmt(WRITES)} writes per variant, ${IN_FLIGHT} in flight; the joined replica is its channel’s only subscriber, the raw and write-only channels have none)`)
-    out('| round | raw EVALSHA HSET+PUBLISH | map.set (joined replica) | map.set (write-only handle) | joined ÷ raw | write-only ÷ raw |')
+    out(
+      `\n### 3. write ops/s (${fmt(WRITES)} writes per variant, ${IN_FLIGHT} in flight; the joined replica is its channel’s only subscriber, the raw and write-only channels have none)`,
+    )
+    out(
+      '| round | raw EVALSHA HSET+PUBLISH | map.set (joined replica) | map.set (write-only handle) | joined ÷ raw | write-only ÷ raw |',
+    )
     out('|---|---|---|---|---|---|')
     const wname = `${name}:w`
     const joined = await ReplicatedMap.join(url, `${wname}:joined`)
@@ -159,7 +180,9 @@ async function main(): Promise<void> {
         else r[v] = await timeWrites((i) => writeOnly.set(`k${i & 1023}`, value))
       }
       const [w, j, o] = [r.raw ?? 0, r.joined ?? 0, r.only ?? 0]
-      out(`| ${round + 1} | ${fmt(w)}/s | ${fmt(j)}/s | ${fmt(o)}/s | ${((100 * j) / w).toFixed(0)} % | ${((100 * o) / w).toFixed(0)} % |`)
+      out(
+        `| ${round + 1} | ${fmt(w)}/s | ${fmt(j)}/s | ${fmt(o)}/s | ${((100 * j) / w).toFixed(0)} % | ${((100 * o) / w).toFixed(0)} % |`,
+      )
     }
     await joined.close()
     await writeOnly.close()

@@ -11,7 +11,15 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs'
 import type { ActorRef } from '../../runtime/actor-ref.js'
 import { Runtime } from '../../runtime/runtime.js'
 import { latencyHistogram, type Percentiles, percentilesUs, recordMs } from '../lib/histogram.js'
-import { isMain, roundRobin, runAlone, series, type SuiteContext, type SuiteOutput, type Variant } from '../lib/runner.js'
+import {
+  isMain,
+  roundRobin,
+  runAlone,
+  series,
+  type SuiteContext,
+  type SuiteOutput,
+  type Variant,
+} from '../lib/runner.js'
 import { fmtRatio, fmtSummary, ratios, sig, summarize, table } from '../lib/stats.js'
 import { startBenchWorker } from '../lib/workers.js'
 import { job } from './payloads.js'
@@ -55,7 +63,10 @@ export async function askSuite(ctx: SuiteContext): Promise<SuiteOutput> {
   const samples = ctx.quick ? 500 : 3_000
   const rt = await Runtime.start()
   const { port1, port2 } = new MessageChannel()
-  const worker = await startBenchWorker(new URL('./workers/echo.ts', import.meta.url), { workerData: { port: port2 }, transferList: [port2] })
+  const worker = await startBenchWorker(new URL('./workers/echo.ts', import.meta.url), {
+    workerData: { port: port2 },
+    transferList: [port2],
+  })
   const remote = Comlink.wrap<EchoApi>(nodeEndpoint(port1))
   try {
     const ref: ActorRef = await rt.spawn(new URL('./actors/echo.ts', import.meta.url), { name: 'echo' })
@@ -71,7 +82,18 @@ export async function askSuite(ctx: SuiteContext): Promise<SuiteOutput> {
     const rows = calls.map(([name]) => {
       const rs = series(results, name)
       const pick = (f: (p: Percentiles) => number) => fmtSummary(summarize(rs.map(f)), us)
-      return [name, pick((p) => p.p50), pick((p) => p.p99), pick((p) => p.p999), fmtRatio(ratios(rs.map((p) => p.p50), series(results, kPost).map((p) => p.p50)))]
+      return [
+        name,
+        pick((p) => p.p50),
+        pick((p) => p.p99),
+        pick((p) => p.p999),
+        fmtRatio(
+          ratios(
+            rs.map((p) => p.p50),
+            series(results, kPost).map((p) => p.p50),
+          ),
+        ),
+      ]
     })
     const markdown = [
       `Message: a small job object; ${samples} sequential samples per variant per round, after a warm-up pass of as many (not recorded).`,

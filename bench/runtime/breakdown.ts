@@ -10,7 +10,15 @@ import { ActorHost } from '../../runtime/actor-host.js'
 import { decodeBody, FrameKind, readEnvelope, writeMessage } from '../../runtime/ring/codec.js'
 import { Doorbell } from '../../runtime/ring/doorbell.js'
 import { createRingBuffer, RingReader, RingWriter } from '../../runtime/ring/ring-buffer.js'
-import { isMain, roundRobin, runAlone, series, type SuiteContext, type SuiteOutput, type Variant } from '../lib/runner.js'
+import {
+  isMain,
+  roundRobin,
+  runAlone,
+  series,
+  type SuiteContext,
+  type SuiteOutput,
+  type Variant,
+} from '../lib/runner.js'
 import { fmtSummary, summarize, table } from '../lib/stats.js'
 import { binaryPool, jobPool } from './payloads.js'
 
@@ -158,13 +166,23 @@ export async function breakdownSuite(ctx: SuiteContext): Promise<SuiteOutput> {
       'C2 + `decodeBody` (copy out, decode)',
       () => (p) => {
         const env = readEnvelope(p)
-        return (sink += decodeBody(env.format, env.body) === undefined ? 0 : 1), true
+        return ((sink += decodeBody(env.format, env.body) === undefined ? 0 : 1), true)
       },
     ],
     ['what-if: header read inline (no DataView, no envelope object)', () => (p) => ((sink += headerInline(p)), true)],
-    ['what-if: inline header + `Buffer.from(subarray)` (kernel copy)', (pl) => (pl.binary ? (p) => ((sink += headerInline(p) + Buffer.from(p.subarray(8)).length), true) : undefined)],
-    ['what-if: inline header + `Buffer.allocUnsafe` + set', (pl) => (pl.binary ? (p) => ((sink += headerInline(p) + copyAllocUnsafe(p.subarray(8)).length), true) : undefined)],
-    ['what-if: inline header + copy into a 256 KiB slab', (pl) => (pl.binary ? (p) => ((sink += headerInline(p) + copySlab(p.subarray(8)).length), true) : undefined)],
+    [
+      'what-if: inline header + `Buffer.from(subarray)` (kernel copy)',
+      (pl) => (pl.binary ? (p) => ((sink += headerInline(p) + Buffer.from(p.subarray(8)).length), true) : undefined),
+    ],
+    [
+      'what-if: inline header + `Buffer.allocUnsafe` + set',
+      (pl) =>
+        pl.binary ? (p) => ((sink += headerInline(p) + copyAllocUnsafe(p.subarray(8)).length), true) : undefined,
+    ],
+    [
+      'what-if: inline header + copy into a 256 KiB slab',
+      (pl) => (pl.binary ? (p) => ((sink += headerInline(p) + copySlab(p.subarray(8)).length), true) : undefined),
+    ],
   ]
   const kHostSampled = 'C3 whole `ActorHost` (kernel), latency sampled 1 in 8'
   const kHostOff = 'C4 whole `ActorHost`, latency sampling off'
@@ -182,21 +200,41 @@ export async function breakdownSuite(ctx: SuiteContext): Promise<SuiteOutput> {
     variants.push({ name: key(kHostOff, p), run: () => unsampled.time(p.pool, budget) })
     if (p.binary) {
       let i = 0
-      variants.push({ name: key(kWrite, p), run: () => Promise.resolve(timeFill(l, () => l.writer.tryWrite(p.pool[i++ % p.pool.length] as Uint8Array, undefined, false), budget)) })
+      variants.push({
+        name: key(kWrite, p),
+        run: () =>
+          Promise.resolve(
+            timeFill(l, () => l.writer.tryWrite(p.pool[i++ % p.pool.length] as Uint8Array, undefined, false), budget),
+          ),
+      })
     }
     let j = 0
-    variants.push({ name: key(kWriteMessage, p), run: () => Promise.resolve(timeFill(l, () => writeMessage(l.writer, FrameKind.Tell, 0, 0, p.pool[j++ % p.pool.length], false), budget)) })
+    variants.push({
+      name: key(kWriteMessage, p),
+      run: () =>
+        Promise.resolve(
+          timeFill(l, () => writeMessage(l.writer, FrameKind.Tell, 0, 0, p.pool[j++ % p.pool.length], false), budget),
+        ),
+    })
   }
   try {
     ctx.log(`breakdown: ${variants.length} variants × ${ctx.rounds} rounds`)
     const results = await roundRobin(variants, { rounds: ctx.rounds, log: () => undefined })
-    const cell = (row: string, p: Payload) => (results.has(key(row, p)) ? fmtSummary(summarize(series(results, key(row, p))), (n) => n.toFixed(0)) : '–')
+    const cell = (row: string, p: Payload) =>
+      results.has(key(row, p)) ? fmtSummary(summarize(series(results, key(row, p))), (n) => n.toFixed(0)) : '–'
     const markdown = [
       'ns per message, median [min–max] over the rounds; one thread, 4 MiB ring filled first, then drained (consumer rows) or filled from empty (producer rows).',
-      table(['step', ...payloads.map((p) => p.key)], rows.map((row) => [row, ...payloads.map((p) => cell(row, p))])),
+      table(
+        ['step', ...payloads.map((p) => p.key)],
+        rows.map((row) => [row, ...payloads.map((p) => cell(row, p))]),
+      ),
     ].join('\n\n')
     if (sink === -1) ctx.log('')
-    return { title: 'Breakdown: one message through the kernel, on one thread', markdown, data: Object.fromEntries(results) }
+    return {
+      title: 'Breakdown: one message through the kernel, on one thread',
+      markdown,
+      data: Object.fromEntries(results),
+    }
   } finally {
     await Promise.all([sampled.host.shutdown(), unsampled.host.shutdown()])
   }

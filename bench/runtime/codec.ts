@@ -9,7 +9,15 @@ import v8 from 'node:v8'
 
 import { Packr } from 'msgpackr'
 
-import { isMain, roundRobin, runAlone, series, type SuiteContext, type SuiteOutput, type Variant } from '../lib/runner.js'
+import {
+  isMain,
+  roundRobin,
+  runAlone,
+  series,
+  type SuiteContext,
+  type SuiteOutput,
+  type Variant,
+} from '../lib/runner.js'
 import { fmtSummary, ratios, fmtRatio, summarize, table } from '../lib/stats.js'
 import { job, jobPool } from './payloads.js'
 
@@ -29,8 +37,16 @@ const codecs: readonly Codec[] = [
     decode: (b) => JSON.parse(Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8')) as unknown,
   },
   { name: 'v8.serialize', encode: (v) => v8.serialize(v), decode: (b) => v8.deserialize(b) as unknown },
-  { name: 'msgpackr (kernel settings)', encode: (v) => kernelPackr.pack(v), decode: (b) => kernelPackr.unpack(b) as unknown },
-  { name: 'msgpackr, no structuredClone', encode: (v) => plainPackr.pack(v), decode: (b) => plainPackr.unpack(b) as unknown },
+  {
+    name: 'msgpackr (kernel settings)',
+    encode: (v) => kernelPackr.pack(v),
+    decode: (b) => kernelPackr.unpack(b) as unknown,
+  },
+  {
+    name: 'msgpackr, no structuredClone',
+    encode: (v) => plainPackr.pack(v),
+    decode: (b) => plainPackr.unpack(b) as unknown,
+  },
 ]
 
 interface Shape {
@@ -40,17 +56,28 @@ interface Shape {
 
 const shapes: readonly Shape[] = [
   { name: 'job `{ id, kind, name, attempt, payload: { to, n } }`', value: job(12345) },
-  { name: 'envelope `{ to, from, kind, seq, body: { op, by } }`', value: { to: 'counter-7', from: 'main', kind: 'tell', seq: 123_456, body: { op: 'inc', by: 1 } } },
+  {
+    name: 'envelope `{ to, from, kind, seq, body: { op, by } }`',
+    value: { to: 'counter-7', from: 'main', kind: 'tell', seq: 123_456, body: { op: 'inc', by: 1 } },
+  },
   {
     name: 'event with a Date, nested array of 3 line items',
     value: {
       subject: 'orders.created',
       at: new Date(1_764_000_000_000),
-      data: { orderId: 'ord_8f14e45fceea167a', items: [1, 2, 3].map((i) => ({ sku: `SKU-${i}00`, qty: i, price: 19.99 })), total: 119.94, tags: ['web', 'eu'] },
+      data: {
+        orderId: 'ord_8f14e45fceea167a',
+        items: [1, 2, 3].map((i) => ({ sku: `SKU-${i}00`, qty: i, price: 19.99 })),
+        total: 119.94,
+        tags: ['web', 'eu'],
+      },
     },
   },
   { name: 'array of 50 jobs', value: jobPool(50) },
-  { name: 'record with a 1000-char string', value: { id: 42, kind: 'blob', body: 'lorem ipsum '.repeat(84).slice(0, 1000) } },
+  {
+    name: 'record with a 1000-char string',
+    value: { id: 42, kind: 'blob', body: 'lorem ipsum '.repeat(84).slice(0, 1000) },
+  },
 ]
 
 interface CodecResult {
@@ -87,7 +114,10 @@ const key = (shape: Shape, codec: Codec) => `${codec.name} / ${shape.name}`
 export async function codecSuite(ctx: SuiteContext): Promise<SuiteOutput> {
   const ms = ctx.quick ? 20 : 100
   const variants: Variant<CodecResult>[] = shapes.flatMap((shape) =>
-    codecs.map((codec) => ({ name: key(shape, codec), run: (round: number) => Promise.resolve(measure(codec, shape.value, round < 0 ? ms / 4 : ms)) })),
+    codecs.map((codec) => ({
+      name: key(shape, codec),
+      run: (round: number) => Promise.resolve(measure(codec, shape.value, round < 0 ? ms / 4 : ms)),
+    })),
   )
   ctx.log(`codec: ${variants.length} variants × ${ctx.rounds} rounds`)
   const results = await roundRobin(variants, { rounds: ctx.rounds, log: () => undefined })
@@ -109,7 +139,19 @@ export async function codecSuite(ctx: SuiteContext): Promise<SuiteOutput> {
       ])
     }
   }
-  const markdown = table(['shape', 'codec', 'encode + decode ns/op', 'encode ns', 'decode ns', 'bytes', 'round-trips exactly', '÷ msgpackr (kernel), same round'], rows)
+  const markdown = table(
+    [
+      'shape',
+      'codec',
+      'encode + decode ns/op',
+      'encode ns',
+      'decode ns',
+      'bytes',
+      'round-trips exactly',
+      '÷ msgpackr (kernel), same round',
+    ],
+    rows,
+  )
   return { title: 'Codec: encode + decode', markdown, data: Object.fromEntries(results) }
 }
 

@@ -31,12 +31,15 @@ const args = suiteArgs(kUsage, ['only', 'json'])
 const option = (flag: string) => args.string(flag.slice(2))
 const only = option('--only')?.split(',') ?? Object.keys(suites)
 const unknown = only.filter((name) => !(name in suites))
-if (unknown.length > 0) throw new Error(`unknown suite(s) ${unknown.join(', ')}; known: ${Object.keys(suites).join(', ')}`)
+if (unknown.length > 0)
+  throw new Error(`unknown suite(s) ${unknown.join(', ')}; known: ${Object.keys(suites).join(', ')}`)
 
 const ctx = args.ctx
 const env = captureEnv(['msgpackr', 'comlink', 'hdr-histogram-js', 'tsx'])
 const started = performance.now()
-process.stdout.write(`# Runtime benchmarks\n\n${envMarkdown(env)}\n\nRounds: ${ctx.rounds}${ctx.quick ? ' (--quick: smaller counts, not for quoting)' : ''}.\n`)
+process.stdout.write(
+  `# Runtime benchmarks\n\n${envMarkdown(env)}\n\nRounds: ${ctx.rounds}${ctx.quick ? ' (--quick: smaller counts, not for quoting)' : ''}.\n`,
+)
 process.stdout.write(`\nMachine state at start: ${await machineState()}.\n`)
 const data: Record<string, unknown> = {}
 for (const name of only) {
@@ -50,4 +53,5 @@ for (const name of only) {
 process.stdout.write(`\nMachine state at end: ${await machineState()}.\n`)
 ctx.log(`total: ${((performance.now() - started) / 1000).toFixed(1)} s`)
 const json = option('--json')
-if (json !== undefined) writeFileSync(json, `${JSON.stringify({ env, rounds: ctx.rounds, quick: ctx.quick, data }, null, 2)}\n`)
+if (json !== undefined)
+  writeFileSync(json, `${JSON.stringify({ env, rounds: ctx.rounds, quick: ctx.quick, data }, null, 2)}\n`)

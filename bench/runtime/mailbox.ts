@@ -13,7 +13,15 @@ import type { Worker } from 'node:worker_threads'
 
 import type { ActorRef } from '../../runtime/actor-ref.js'
 import { Runtime, type RuntimeOptions } from '../../runtime/runtime.js'
-import { isMain, roundRobin, runAlone, series, type SuiteContext, type SuiteOutput, type Variant } from '../lib/runner.js'
+import {
+  isMain,
+  roundRobin,
+  runAlone,
+  series,
+  type SuiteContext,
+  type SuiteOutput,
+  type Variant,
+} from '../lib/runner.js'
 import { fmtRate, fmtRatio, fmtSummary, ratios, si, summarize, table } from '../lib/stats.js'
 import { nextMessage, startBenchWorker, tick } from '../lib/workers.js'
 import type { SinkReport } from './actors/sink.js'
@@ -60,11 +68,37 @@ const kVariantLabels: Record<VariantKey, string> = {
 function payloads(quick: boolean): Payload[] {
   const scale = quick ? 0.1 : 1
   return [
-    { key: '64B', label: '64 B binary', pool: binaryPool(64), count: 2_000_000 * scale, recordBytes: 64, variants: kVariants },
-    { key: '1KiB', label: '1 KiB binary', pool: binaryPool(1024), count: 500_000 * scale, recordBytes: 1024, variants: ['ring', 'tellMany', 'tell', 'pm', 'pm×100'] },
-    { key: 'obj', label: 'job object', pool: jobPool(), count: 500_000 * scale, variants: ['tellMany', 'tell', 'pm', 'pm×100'] },
+    {
+      key: '64B',
+      label: '64 B binary',
+      pool: binaryPool(64),
+      count: 2_000_000 * scale,
+      recordBytes: 64,
+      variants: kVariants,
+    },
+    {
+      key: '1KiB',
+      label: '1 KiB binary',
+      pool: binaryPool(1024),
+      count: 500_000 * scale,
+      recordBytes: 1024,
+      variants: ['ring', 'tellMany', 'tell', 'pm', 'pm×100'],
+    },
+    {
+      key: 'obj',
+      label: 'job object',
+      pool: jobPool(),
+      count: 500_000 * scale,
+      variants: ['tellMany', 'tell', 'pm', 'pm×100'],
+    },
     // perf-anchors A1 measured postMessage with 64-character strings: this row reproduces it.
-    { key: 'str', label: '64-char string', pool: stringPool(64), count: 1_000_000 * scale, variants: ['tellMany', 'pm', 'pm×100'] },
+    {
+      key: 'str',
+      label: '64-char string',
+      pool: stringPool(64),
+      count: 1_000_000 * scale,
+      variants: ['tellMany', 'pm', 'pm×100'],
+    },
   ]
 }
 
@@ -99,7 +133,7 @@ class MailboxTarget {
 
 async function feedMany(ref: ActorRef, pool: readonly unknown[], count: number): Promise<number> {
   let retries = 0
-  for (let sent = 0; sent < count; ) {
+  for (let sent = 0; sent < count;) {
     let batch = count - sent >= pool.length ? pool : pool.slice(0, count - sent)
     for (;;) {
       const taken = ref.tellMany(batch)
@@ -116,7 +150,7 @@ async function feedMany(ref: ActorRef, pool: readonly unknown[], count: number):
 async function feedOne(ref: ActorRef, pool: readonly unknown[], count: number): Promise<number> {
   let retries = 0
   const n = pool.length
-  for (let sent = 0; sent < count; ) {
+  for (let sent = 0; sent < count;) {
     if (ref.tell(pool[sent % n])) sent++
     else {
       retries++
@@ -142,7 +176,9 @@ class PostMessageTarget {
   }
 
   static async start(): Promise<PostMessageTarget> {
-    return new PostMessageTarget(await startBenchWorker(new URL('./workers/pm-sink.ts', import.meta.url), { workerData: { ackEvery: ACK_EVERY } }))
+    return new PostMessageTarget(
+      await startBenchWorker(new URL('./workers/pm-sink.ts', import.meta.url), { workerData: { ackEvery: ACK_EVERY } }),
+    )
   }
 
   async run(pool: readonly unknown[], count: number, batch: number): Promise<ThroughputResult> {
@@ -151,7 +187,7 @@ class PostMessageTarget {
     this.#acked = 0
     const n = pool.length
     const t0 = performance.now()
-    for (let sent = 0; sent < count; ) {
+    for (let sent = 0; sent < count;) {
       while (sent - this.#acked >= WINDOW) await new Promise<void>((resolve) => (this.#wake = resolve))
       if (batch === 1) {
         worker.postMessage(pool[sent % n])
@@ -185,7 +221,10 @@ class RingTarget {
 
   async run(pool: readonly Uint8Array[], count: number, recordBytes: number): Promise<ThroughputResult> {
     const ring = createFixedRing(RING_SLOTS, recordBytes)
-    const result = nextMessage(this.worker, (m): m is { received: number; wakeups: number } => typeof m === 'object' && m !== null && 'received' in m)
+    const result = nextMessage(
+      this.worker,
+      (m): m is { received: number; wakeups: number } => typeof m === 'object' && m !== null && 'received' in m,
+    )
     this.worker.postMessage({ ring, count } satisfies SpscRun)
     const t0 = performance.now()
     produce(ring, pool, count)
@@ -243,23 +282,46 @@ function render(results: Map<string, ThroughputResult[]>, list: Payload[]): stri
         p.label,
         kVariantLabels[v],
         fmtRate(rs.map((r) => r.rate)),
-        perWake.length > 0 ? `${fmtSummary(summarize(perWake), si)} (${fmtSummary(summarize(wakeups), (n) => n.toFixed(0))} wake-ups)` : '–',
+        perWake.length > 0
+          ? `${fmtSummary(summarize(perWake), si)} (${fmtSummary(summarize(wakeups), (n) => n.toFixed(0))} wake-ups)`
+          : '–',
         retries.length > 0 ? fmtSummary(summarize(retries), (n) => n.toFixed(0)) : '–',
       ])
     }
   }
-  out.push(table(['payload', 'variant', 'received msgs/s, median [min–max]', 'msgs per wake-up', 'full-mailbox retries'], rows))
+  out.push(
+    table(
+      ['payload', 'variant', 'received msgs/s, median [min–max]', 'msgs per wake-up', 'full-mailbox retries'],
+      rows,
+    ),
+  )
   const ratioRows: string[][] = []
   for (const p of list) {
-    const versus = (b: VariantKey, other: VariantKey) => (results.has(name(p.key, other)) ? fmtRatio(ratios(rate(p.key, b), rate(p.key, other))) : '–')
-    const mailboxLabels = { tellMany: '(b) tellMany', 'tellMany·nosample': '(b) tellMany, sampling off', tell: '(b′) tell' } as const
+    const versus = (b: VariantKey, other: VariantKey) =>
+      results.has(name(p.key, other)) ? fmtRatio(ratios(rate(p.key, b), rate(p.key, other))) : '–'
+    const mailboxLabels = {
+      tellMany: '(b) tellMany',
+      'tellMany·nosample': '(b) tellMany, sampling off',
+      tell: '(b′) tell',
+    } as const
     for (const b of ['tellMany', 'tellMany·nosample', 'tell'] as const) {
       if (!results.has(name(p.key, b))) continue
       ratioRows.push([p.label, mailboxLabels[b], versus(b, 'pm'), versus(b, 'pm×100'), versus(b, 'ring')])
     }
   }
   out.push('Same-round ratios (median [min–max] of the per-round ratios):')
-  out.push(table(['payload', 'mailbox', '÷ (c) postMessage one at a time (target ≥ 10×)', '÷ (d) postMessage ×100 (target ≥ 1)', '÷ (a) bare ring (target ≥ 0.5)'], ratioRows))
+  out.push(
+    table(
+      [
+        'payload',
+        'mailbox',
+        '÷ (c) postMessage one at a time (target ≥ 10×)',
+        '÷ (d) postMessage ×100 (target ≥ 1)',
+        '÷ (a) bare ring (target ≥ 0.5)',
+      ],
+      ratioRows,
+    ),
+  )
   return out.join('\n\n')
 }
 

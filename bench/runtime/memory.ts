@@ -11,7 +11,15 @@ import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
 import { Runtime } from '../../runtime/runtime.js'
-import { isMain, roundRobin, runAlone, series, type SuiteContext, type SuiteOutput, type Variant } from '../lib/runner.js'
+import {
+  isMain,
+  roundRobin,
+  runAlone,
+  series,
+  type SuiteContext,
+  type SuiteOutput,
+  type Variant,
+} from '../lib/runner.js'
 import { fmtRatio, fmtSummary, ratios, sig, summarize, table } from '../lib/stats.js'
 import { startBenchWorker } from '../lib/workers.js'
 import type { SlowArgs } from './actors/slow.js'
@@ -51,7 +59,10 @@ async function child(kind: Kind, seconds: number): Promise<void> {
   let stop: () => Promise<unknown>
   if (kind === 'mailbox') {
     const rt = await Runtime.start()
-    const ref = await rt.spawn<Uint8Array, unknown, SlowArgs>(new URL('./actors/slow.ts', import.meta.url), { name: 'slow', args: { spinUs: SPIN_US, counter } })
+    const ref = await rt.spawn<Uint8Array, unknown, SlowArgs>(new URL('./actors/slow.ts', import.meta.url), {
+      name: 'slow',
+      args: { spinUs: SPIN_US, counter },
+    })
     send = (msg) => ref.tell(msg)
     stop = () => rt.close()
   } else {
@@ -71,7 +82,15 @@ async function child(kind: Kind, seconds: number): Promise<void> {
   const sample = () => {
     const m = process.memoryUsage()
     const mb = (n: number) => n / 2 ** 20
-    samples.push({ t: Math.round((performance.now() - t0) / 1000), rssMB: mb(m.rss), heapUsedMB: mb(m.heapUsed), externalMB: mb(m.external), arrayBuffersMB: mb(m.arrayBuffers), sent, handled: Atomics.load(handled, 0) })
+    samples.push({
+      t: Math.round((performance.now() - t0) / 1000),
+      rssMB: mb(m.rss),
+      heapUsedMB: mb(m.heapUsed),
+      externalMB: mb(m.external),
+      arrayBuffersMB: mb(m.arrayBuffers),
+      sent,
+      handled: Atomics.load(handled, 0),
+    })
   }
   sample()
   await new Promise<void>((resolve) => {
@@ -106,9 +125,13 @@ async function child(kind: Kind, seconds: number): Promise<void> {
 /** Runs one variant in a child process and parses its line. */
 function runChild(kind: Kind, seconds: number): Promise<MemoryRun> {
   const tsx = import.meta.resolve('tsx')
-  const proc = spawn(process.execPath, ['--import', tsx, fileURLToPath(import.meta.url), '--child', kind, '--seconds', String(seconds)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
+  const proc = spawn(
+    process.execPath,
+    ['--import', tsx, fileURLToPath(import.meta.url), '--child', kind, '--seconds', String(seconds)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  )
   let out = ''
   proc.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk))
   return new Promise((resolve, reject) => {
@@ -146,12 +169,28 @@ export async function memorySuite(ctx: SuiteContext): Promise<SuiteOutput> {
     ]
   })
   const seriesRows = kinds.flatMap((kind) =>
-    series(results, kind).map((r, round) => [`${kind}, round ${round + 1}`, r.samples.map((s) => sig(s.rssMB)).join(' · ')]),
+    series(results, kind).map((r, round) => [
+      `${kind}, round ${round + 1}`,
+      r.samples.map((s) => sig(s.rssMB)).join(' · '),
+    ]),
   )
   const rss = (kind: Kind) => series(results, kind).map((r) => last(r).rssMB)
   const markdown = [
     `Producer offers ${RATE / 1000} k msgs/s of ${PAYLOAD_BYTES} B for ${seconds} s; the consumer busy-waits ${SPIN_US} µs per message (a tenth of the rate). Mailbox: 1 MiB ring, default runtime options.`,
-    table(['variant', 'rss at end', 'rss growth during the run', 'heapUsed', 'external', 'arrayBuffers', 'messages sent', 'handled', 'queued (sent − handled)'], finalRows),
+    table(
+      [
+        'variant',
+        'rss at end',
+        'rss growth during the run',
+        'heapUsed',
+        'external',
+        'arrayBuffers',
+        'messages sent',
+        'handled',
+        'queued (sent − handled)',
+      ],
+      finalRows,
+    ),
     `Same-round ratio, final rss postMessage ÷ mailbox: ${fmtRatio(ratios(rss('postMessage'), rss('mailbox')))}.`,
     'rss (MB) once a second, t = 0 … end:',
     table(['run', `rss MB, t = 0 … ${seconds} s`], seriesRows),

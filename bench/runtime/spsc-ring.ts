@@ -36,7 +36,7 @@ export function produce(ring: FixedRing, payloads: readonly Uint8Array[], count:
   for (let i = 0; i < count; i++) {
     if (tail - head >= slots) {
       let spins = 0
-      while ((tail - (head = Atomics.load(header, HEAD))) >= slots) {
+      while (tail - (head = Atomics.load(header, HEAD)) >= slots) {
         if (++spins < SPINS) continue
         Atomics.store(header, PRODUCER_SLEEPS, 1)
         if (tail - Atomics.load(header, HEAD) >= slots) {

@@ -57,14 +57,42 @@ interface TVariant {
   readonly events: number
 }
 const tVariants: TVariant[] = [
-  { name: 'raw', label: 'raw ioredis XREADGROUP COUNT 100 + XACK (awaited)', events: kEvents, run: (n) => rawRun(url, n, false) },
-  { name: 'raw-pipe', label: 'raw ioredis, XACK pipelined with the next XREADGROUP', events: kEvents, run: (n) => rawRun(url, n, true) },
-  { name: 'sink', label: 'pulse Sink, `sink.ack(ev)` not awaited', events: kEvents, run: (n) => sinkRun(url, n, false) },
-  { name: 'sink-await', label: 'pulse Sink, `await sink.ack(ev)`', events: kAwaitedEvents, run: (n) => sinkRun(url, n, true) },
-  { name: 'bullmq', label: `BullMQ Worker, no-op, concurrency ${kConcurrency}`, events: kBullJobs, run: (n) => bullmqRun(url, n, kConcurrency) },
+  {
+    name: 'raw',
+    label: 'raw ioredis XREADGROUP COUNT 100 + XACK (awaited)',
+    events: kEvents,
+    run: (n) => rawRun(url, n, false),
+  },
+  {
+    name: 'raw-pipe',
+    label: 'raw ioredis, XACK pipelined with the next XREADGROUP',
+    events: kEvents,
+    run: (n) => rawRun(url, n, true),
+  },
+  {
+    name: 'sink',
+    label: 'pulse Sink, `sink.ack(ev)` not awaited',
+    events: kEvents,
+    run: (n) => sinkRun(url, n, false),
+  },
+  {
+    name: 'sink-await',
+    label: 'pulse Sink, `await sink.ack(ev)`',
+    events: kAwaitedEvents,
+    run: (n) => sinkRun(url, n, true),
+  },
+  {
+    name: 'bullmq',
+    label: `BullMQ Worker, no-op, concurrency ${kConcurrency}`,
+    events: kBullJobs,
+    run: (n) => bullmqRun(url, n, kConcurrency),
+  },
 ]
 const tResults = new Map<string, ThroughputResult[]>(tVariants.map((v) => [v.name, []]))
-const lResults = new Map<string, SteadyResult[]>([['sink', []], ['reader', []]])
+const lResults = new Map<string, SteadyResult[]>([
+  ['sink', []],
+  ['reader', []],
+])
 
 try {
   if (only.has('throughput')) {
@@ -79,14 +107,18 @@ try {
       for (const v of tVariants) {
         const r = await v.run(v.events)
         tResults.get(v.name)?.push(r)
-        log(`  ${tag} ${v.name}: ${r.events} events, add ${r.addMs.toFixed(0)} ms, drain ${r.drainMs.toFixed(0)} ms → ${r.drain.toFixed(0)}/s (add + drain ${r.total.toFixed(0)}/s)`)
+        log(
+          `  ${tag} ${v.name}: ${r.events} events, add ${r.addMs.toFixed(0)} ms, drain ${r.drainMs.toFixed(0)} ms → ${r.drain.toFixed(0)}/s (add + drain ${r.total.toFixed(0)}/s)`,
+        )
       }
     }
     if (only.has('latency')) {
       for (const kind of ['sink', 'reader'] as const) {
         const r = await steadyRun(url, kind, kRate, kWarmupSeconds, kSeconds)
         lResults.get(kind)?.push(r)
-        log(`  ${tag} steady ${kRate}/s ${kind}: p50 ${r.p50.toFixed(2)} p99 ${r.p99.toFixed(2)} p99.9 ${r.p999.toFixed(2)} max ${r.max.toFixed(1)} ms (n ${r.count}, achieved ${r.achieved.toFixed(0)}/s, missing ${r.missing})`)
+        log(
+          `  ${tag} steady ${kRate}/s ${kind}: p50 ${r.p50.toFixed(2)} p99 ${r.p99.toFixed(2)} p99.9 ${r.p999.toFixed(2)} max ${r.max.toFixed(1)} ms (n ${r.count}, achieved ${r.achieved.toFixed(0)}/s, missing ${r.missing})`,
+        )
       }
     }
   }
@@ -168,7 +200,10 @@ if (only.has('throughput')) {
     table(
       ['target (spec streaming.md)', 'measured (drain), median [min–max]', 'verdict'],
       [
-        ['sink ≥ 0.6 × raw XREADGROUP COUNT 100 + XACK', ...verdict(ratios(drain('sink'), drain('raw')), 0.6).split(' | ')],
+        [
+          'sink ≥ 0.6 × raw XREADGROUP COUNT 100 + XACK',
+          ...verdict(ratios(drain('sink'), drain('raw')), 0.6).split(' | '),
+        ],
         ['sink ≥ 3 × BullMQ no-op, concurrency 50', ...verdict(ratios(drain('sink'), drain('bullmq')), 3).split(' | ')],
       ],
     ),
@@ -176,7 +211,11 @@ if (only.has('throughput')) {
   )
 }
 process.stdout.write(md.join('\n'))
-if (jsonFile !== undefined) writeFileSync(jsonFile, JSON.stringify({ env, throughput: Object.fromEntries(tResults), latency: Object.fromEntries(lResults) }, null, 2))
+if (jsonFile !== undefined)
+  writeFileSync(
+    jsonFile,
+    JSON.stringify({ env, throughput: Object.fromEntries(tResults), latency: Object.fromEntries(lResults) }, null, 2),
+  )
 
 async function redisVersion(redisUrl: string): Promise<string> {
   const { Redis } = await import('ioredis')

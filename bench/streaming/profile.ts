@@ -52,7 +52,9 @@ async function drainSink(): Promise<{ ms: number; cpu: Map<string, number>; redi
   const sink = await stream.newSink('bench', { ...options, start: 'oldest' })
   try {
     for (let i = 0; i < events; i += 1_000) {
-      await stream.addMany(Array.from({ length: Math.min(1_000, events - i) }, () => ({ name: 'bench', payload: kPayload })))
+      await stream.addMany(
+        Array.from({ length: Math.min(1_000, events - i) }, () => ({ name: 'bench', payload: kPayload })),
+      )
     }
     const cpu0 = threadCpu()
     const r0 = await redisCpuMs()
@@ -86,13 +88,19 @@ try {
     const c = process.cpuUsage(c0)
     console.log(`drain starts at hrtime µs ${r.drainHrUs[0]}`)
     console.log(`drain ends at hrtime µs ${r.drainHrUs[1]}`)
-    console.log(`raw: ${events} events, add ${r.addMs.toFixed(0)} ms, drain ${r.drainMs.toFixed(0)} ms → ${r.drain.toFixed(0)}/s`)
-    console.log(`CPU (add + drain): this process ${((c.user + c.system) / 1000).toFixed(0)} ms, redis-server ${((await redisCpuMs()) - r0).toFixed(0)} ms`)
+    console.log(
+      `raw: ${events} events, add ${r.addMs.toFixed(0)} ms, drain ${r.drainMs.toFixed(0)} ms → ${r.drain.toFixed(0)}/s`,
+    )
+    console.log(
+      `CPU (add + drain): this process ${((c.user + c.system) / 1000).toFixed(0)} ms, redis-server ${((await redisCpuMs()) - r0).toFixed(0)} ms`,
+    )
   } else {
     const { ms, cpu, redisMs } = await drainSink()
     console.log(`${kind}: ${events} events, drain ${ms.toFixed(0)} ms → ${(events / (ms / 1000)).toFixed(0)}/s`)
     const busy = [...cpu].filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1])
-    console.log(`CPU during the drain: ${busy.map(([k, v]) => `${k} ${v} ms`).join(', ')}; redis-server ${redisMs.toFixed(0)} ms`)
+    console.log(
+      `CPU during the drain: ${busy.map(([k, v]) => `${k} ${v} ms`).join(', ')}; redis-server ${redisMs.toFixed(0)} ms`,
+    )
   }
 } finally {
   admin.disconnect()

@@ -24,7 +24,13 @@ export interface SteadyResult {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
-export async function steadyRun(url: string, kind: 'sink' | 'reader', rate: number, warmupS: number, seconds: number): Promise<SteadyResult> {
+export async function steadyRun(
+  url: string,
+  kind: 'sink' | 'reader',
+  rate: number,
+  warmupS: number,
+  seconds: number,
+): Promise<SteadyResult> {
   const stream = new Stream(url, `bench-steady-${kind}-${randomUUID().slice(0, 8)}`, { maxLen: 0 })
   await stream.add('warm', '0') // connects the stream's client before the clock starts
   const consumer: Sink | Reader = kind === 'sink' ? await stream.newSink('bench') : await stream.newReader()

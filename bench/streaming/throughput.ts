@@ -37,7 +37,14 @@ function result(events: number, t0: number, t1: number, t2: number): ThroughputR
   const hrNow = Number(process.hrtime.bigint() / 1000n)
   const nowMs = performance.now()
   const hr = (t: number): number => Math.round(hrNow - (nowMs - t) * 1000)
-  return { events, drain: events / ((t2 - t1) / 1000), total: events / ((t2 - t0) / 1000), addMs: t1 - t0, drainMs: t2 - t1, drainHrUs: [hr(t1), hr(t2)] }
+  return {
+    events,
+    drain: events / ((t2 - t1) / 1000),
+    total: events / ((t2 - t0) / 1000),
+    addMs: t1 - t0,
+    drainMs: t2 - t1,
+    drainHrUs: [hr(t1), hr(t2)],
+  }
 }
 
 const uniq = (what: string): string => `bench-${what}-${randomUUID().slice(0, 8)}`
@@ -62,7 +69,8 @@ export async function rawRun(url: string, events: number, pipelined: boolean): P
     let read = 0
     let lastAck: Promise<unknown> = Promise.resolve()
     while (read < events) {
-      const reply = (await redis.xreadgroup('GROUP', 'g', 'c', 'COUNT', 100, 'STREAMS', key, '>')) as [string, [string, string[]][]][] | null
+      const reply = (await redis.xreadgroup('GROUP', 'g', 'c', 'COUNT', 100, 'STREAMS', key, '>')) as
+        [string, [string, string[]][]][] | null
       const rows = reply?.[0]?.[1] ?? []
       if (rows.length === 0) continue
       read += rows.length
@@ -81,13 +89,20 @@ export async function rawRun(url: string, events: number, pipelined: boolean): P
   }
 }
 
-export async function sinkRun(url: string, events: number, awaitAck: boolean, options: SinkOptions = {}): Promise<ThroughputResult> {
+export async function sinkRun(
+  url: string,
+  events: number,
+  awaitAck: boolean,
+  options: SinkOptions = {},
+): Promise<ThroughputResult> {
   const stream = new Stream(url, uniq('sink'), { maxLen: 0 })
   const sink = await stream.newSink('bench', { ...options, start: 'oldest' })
   try {
     const t0 = performance.now()
     for (let i = 0; i < events; i += kChunk) {
-      await stream.addMany(Array.from({ length: Math.min(kChunk, events - i) }, () => ({ name: 'bench', payload: kPayload })))
+      await stream.addMany(
+        Array.from({ length: Math.min(kChunk, events - i) }, () => ({ name: 'bench', payload: kPayload })),
+      )
     }
     const t1 = performance.now()
     let read = 0
@@ -118,7 +133,9 @@ export async function bullmqRun(url: string, jobs: number, concurrency: number):
     await queue.waitUntilReady()
     const t0 = performance.now()
     for (let i = 0; i < jobs; i += kChunk) {
-      await queue.addBulk(Array.from({ length: Math.min(kChunk, jobs - i) }, (_, j) => ({ name: 'bench', data: { i: i + j } })))
+      await queue.addBulk(
+        Array.from({ length: Math.min(kChunk, jobs - i) }, (_, j) => ({ name: 'bench', data: { i: i + j } })),
+      )
     }
     const t1 = performance.now()
     let completed = 0

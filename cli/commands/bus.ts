@@ -60,24 +60,35 @@ function withConnectOptions(command: Command): Command {
 }
 
 export function busCommand(): Command {
-  const bus = new Command('bus').description('publish to and read from the bus (through a BusServer with --url, or straight from Redis with --redis)')
+  const bus = new Command('bus').description(
+    'publish to and read from the bus (through a BusServer with --url, or straight from Redis with --redis)',
+  )
   bus.addCommand(
     withConnectOptions(new Command('put'))
       .description('publish one event; prints its id, index and created_at')
       .argument('<subject>', 'the subject, e.g. user.created')
-      .argument('[payload]', 'JSON (other text is sent as a JSON string); default: standard input when it is not a terminal')
+      .argument(
+        '[payload]',
+        'JSON (other text is sent as a JSON string); default: standard input when it is not a terminal',
+      )
       .option('--key <key>', 'dedup key: the same key again on the subject fails with PULSE_ERR_BUS_DUPLICATE')
       .option('--confirm <n>', 'wait until n distinct consumers acked the event')
       .option('--timeout <ms>', 'deadline of --confirm, ms')
       .option('--json', 'print the result as one JSON object')
-      .action((subject: string, payload: string | undefined, options: PutCliOptions) => runPut(subject, payload, options)),
+      .action((subject: string, payload: string | undefined, options: PutCliOptions) =>
+        runPut(subject, payload, options),
+      ),
   )
   bus.addCommand(
     withConnectOptions(new Command('get'))
       .description('subscribe and print one line per event until --count events, Ctrl-C or SIGTERM')
       .argument('<pattern>', 'subject pattern: * one token, > the rest, e.g. user.>')
       .option('--start <where>', 'oldest, newest or an event id to start after', 'newest')
-      .addOption(new Option('--ack <mode>', 'manual: ack each event once printed (the next comes after it)').choices(['none', 'manual']).default('none'))
+      .addOption(
+        new Option('--ack <mode>', 'manual: ack each event once printed (the next comes after it)')
+          .choices(['none', 'manual'])
+          .default('none'),
+      )
       .option('--redelivery <ms>', 'with --ack manual: redelivery delay, ms')
       .option('--durable <name>', 'a durable consumer: resumes after its last acked event')
       .option('--count <n>', 'exit after n events')
@@ -90,7 +101,9 @@ export function busCommand(): Command {
 function positiveInteger(value: string | undefined, name: string, min = 1): number | undefined {
   if (value === undefined) return undefined
   if (!/^\d+$/.test(value) || Number(value) < min) {
-    throw new InvalidArgumentError(`${name} must be an integer of at least ${min} (got ${JSON.stringify(value)})`, { data: { option: name } })
+    throw new InvalidArgumentError(`${name} must be an integer of at least ${min} (got ${JSON.stringify(value)})`, {
+      data: { option: name },
+    })
   }
   return Number(value)
 }
@@ -99,20 +112,38 @@ async function connect(options: ConnectOptions, subject: string): Promise<Target
   const url = options.url ?? (options.redis === undefined ? process.env.PULSE_BUS_URL : undefined)
   if (url !== undefined && url !== '') {
     if (options.namespaces !== undefined || options.prefix !== undefined) {
-      throw new InvalidArgumentError('--namespaces and --prefix go with --redis, not --url', { data: { option: '--namespaces' } })
+      throw new InvalidArgumentError('--namespaces and --prefix go with --redis, not --url', {
+        data: { option: '--namespaces' },
+      })
     }
     const user = options.user ?? process.env.PULSE_BUS_USER
     const password = options.password ?? process.env.PULSE_BUS_PASSWORD
-    const client = new BusClient(url, { ...(user === undefined || user === '' ? {} : { username: user, password: password ?? '' }) })
+    const client = new BusClient(url, {
+      ...(user === undefined || user === '' ? {} : { username: user, password: password ?? '' }),
+    })
     return { kind: 'http', client }
   }
   const redis = options.redis ?? process.env.REDIS_URL
   if (redis === undefined || redis === '') {
-    throw new InvalidArgumentError('where is the bus? give --url http://… (a BusServer) or --redis redis://… (or PULSE_BUS_URL / REDIS_URL)', { data: { option: '--url' } })
+    throw new InvalidArgumentError(
+      'where is the bus? give --url http://… (a BusServer) or --redis redis://… (or PULSE_BUS_URL / REDIS_URL)',
+      { data: { option: '--url' } },
+    )
   }
   const own = namespaceOf(subject)
-  const namespaces = options.namespaces === undefined ? (own === undefined ? [] : [own]) : options.namespaces.split(',').map((ns) => ns.trim()).filter((ns) => ns !== '')
-  const bus = await Bus.connect(redis, { namespaces, ...(options.prefix === undefined ? {} : { keyPrefix: options.prefix }) })
+  const namespaces =
+    options.namespaces === undefined
+      ? own === undefined
+        ? []
+        : [own]
+      : options.namespaces
+          .split(',')
+          .map((ns) => ns.trim())
+          .filter((ns) => ns !== '')
+  const bus = await Bus.connect(redis, {
+    namespaces,
+    ...(options.prefix === undefined ? {} : { keyPrefix: options.prefix }),
+  })
   return { kind: 'redis', bus }
 }
 
@@ -146,8 +177,14 @@ async function runPut(subject: string, argument: string | undefined, options: Pu
   if (timeoutMs !== undefined) put.timeoutMs = timeoutMs
   const target = await connect(options, subject)
   try {
-    const result = target.kind === 'http' ? await target.client.put(subject, payload, put) : await target.bus.put(subject, payload, put)
-    const line = options.json === true ? JSON.stringify({ id: result.id, index: result.index, created_at: result.createdAtText }) : `${result.id} ${result.index} ${result.createdAtText}`
+    const result =
+      target.kind === 'http'
+        ? await target.client.put(subject, payload, put)
+        : await target.bus.put(subject, payload, put)
+    const line =
+      options.json === true
+        ? JSON.stringify({ id: result.id, index: result.index, created_at: result.createdAtText })
+        : `${result.id} ${result.index} ${result.createdAtText}`
     process.stdout.write(`${line}\n`)
   } finally {
     await close(target)

@@ -11,7 +11,11 @@ export interface DemoWorkload {
 
 const kReportEveryMs = 10_000
 
-export async function startDemoWorkload(databaseUrl: string, schema: string, log: (line: string) => void): Promise<DemoWorkload> {
+export async function startDemoWorkload(
+  databaseUrl: string,
+  schema: string,
+  log: (line: string) => void,
+): Promise<DemoWorkload> {
   const queue = await JobQueue.connect({ pg: databaseUrl, schema, actor: 'pulse dev' })
   let handled = 0
   queue.register<{ n: number }>('demo:greet', (args, job) => {
@@ -24,7 +28,8 @@ export async function startDemoWorkload(databaseUrl: string, schema: string, log
   log(`workload: a job queue in schema ${schema} runs demo:greet (100 jobs now, then one every 2 s)`)
   const report = setInterval(() => {
     void queue.stats().then(
-      (stats) => log(`workload: ${handled} jobs handled here; by status: ${JSON.stringify(stats.byName['demo:greet'] ?? {})}`),
+      (stats) =>
+        log(`workload: ${handled} jobs handled here; by status: ${JSON.stringify(stats.byName['demo:greet'] ?? {})}`),
       () => undefined,
     )
   }, kReportEveryMs)

@@ -22,7 +22,9 @@ interface DevOptions {
 
 export function devCommand(): Command {
   return new Command('dev')
-    .description('start the local deployment: embedded Redis + PostgreSQL (unless REDIS_URL / DATABASE_URL are set); Ctrl-C stops all')
+    .description(
+      'start the local deployment: embedded Redis + PostgreSQL (unless REDIS_URL / DATABASE_URL are set); Ctrl-C stops all',
+    )
     .option('--dir <path>', 'folder for the embedded servers\u2019 data', '.pulse')
     .option('--schema <name>', 'PostgreSQL schema', process.env.PULSE_SCHEMA ?? 'pulse')
     .option('--no-workload', 'do not run the example job workload')
@@ -53,7 +55,9 @@ async function runDev(options: DevOptions): Promise<void> {
     console.log(`postgres: ${databaseUrl}${pgServer === undefined ? '' : ` (embedded, data in ${pgServer.dir})`}`)
     const [, redisRtt] = await timed(() => redis.client.ping())
     const [, pgRtt] = await timed(() => db.query('SELECT 1'))
-    console.log(`healthy: redis PING ${redisRtt}, postgres SELECT 1 ${pgRtt}, schema ${options.schema} (${applied.length} migrations applied now)`)
+    console.log(
+      `healthy: redis PING ${redisRtt}, postgres SELECT 1 ${pgRtt}, schema ${options.schema} (${applied.length} migrations applied now)`,
+    )
     if (options.workload) workload = await startDemoWorkload(databaseUrl, options.schema, (line) => console.log(line))
     console.log('Ctrl-C stops the deployment.')
     const signal = await stopped
@@ -73,6 +77,9 @@ async function startServers(dir: string): Promise<[LocalRedis | undefined, Local
     process.env.DATABASE_URL === undefined ? LocalPostgres.start({ dir: join(dir, 'postgres') }) : undefined,
   ])
   if (redis.status === 'fulfilled' && postgres.status === 'fulfilled') return [redis.value, postgres.value]
-  await Promise.all([redis.status === 'fulfilled' ? redis.value?.stop() : undefined, postgres.status === 'fulfilled' ? postgres.value?.stop() : undefined])
+  await Promise.all([
+    redis.status === 'fulfilled' ? redis.value?.stop() : undefined,
+    postgres.status === 'fulfilled' ? postgres.value?.stop() : undefined,
+  ])
   throw redis.status === 'rejected' ? redis.reason : (postgres as PromiseRejectedResult).reason
 }

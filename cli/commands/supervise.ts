@@ -24,7 +24,10 @@ import {
 export function superviseCommand(): Command {
   return new Command('supervise')
     .description('run a supervised child-process deployment described by a JSON file of ProcessSupervisor options')
-    .argument('<config>', 'JSON file: { "children": [{ "name", "command", "args", "instances", "restart", "ready", … }], "maxRestarts", … }')
+    .argument(
+      '<config>',
+      'JSON file: { "children": [{ "name", "command", "args", "instances", "restart", "ready", … }], "maxRestarts", … }',
+    )
     .action((config: string) => runSupervise(config))
 }
 
@@ -39,18 +42,25 @@ async function readConfig(file: string): Promise<unknown> {
   try {
     text = await readFile(file, 'utf8')
   } catch (error) {
-    throw new InvalidArgumentError(`CONFIG: cannot read ${file}: ${(error as Error).message}`, { cause: error, data: { option: 'CONFIG' } })
+    throw new InvalidArgumentError(`CONFIG: cannot read ${file}: ${(error as Error).message}`, {
+      cause: error,
+      data: { option: 'CONFIG' },
+    })
   }
   try {
     return JSON.parse(text) as unknown
   } catch (error) {
-    throw new InvalidArgumentError(`CONFIG: ${file} is not valid JSON: ${(error as Error).message}`, { cause: error, data: { option: 'CONFIG' } })
+    throw new InvalidArgumentError(`CONFIG: ${file} is not valid JSON: ${(error as Error).message}`, {
+      cause: error,
+      data: { option: 'CONFIG' },
+    })
   }
 }
 
 /** Relative (or absent) `cwd`s of the children resolved against `dir`; anything malformed is left to validation. */
 function withCwdFrom(config: unknown, dir: string): unknown {
-  if (typeof config !== 'object' || config === null || !('children' in config) || !Array.isArray(config.children)) return config
+  if (typeof config !== 'object' || config === null || !('children' in config) || !Array.isArray(config.children))
+    return config
   const children: unknown[] = config.children
   return {
     ...config,
@@ -67,10 +77,14 @@ async function runSupervise(file: string): Promise<void> {
   const path = resolve(file)
   const config = withCwdFrom(await readConfig(path), dirname(path))
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
-    throw new InvalidArgumentError(`CONFIG: ${file} must hold a JSON object of ProcessSupervisor options`, { data: { option: 'CONFIG' } })
+    throw new InvalidArgumentError(`CONFIG: ${file} must hold a JSON object of ProcessSupervisor options`, {
+      data: { option: 'CONFIG' },
+    })
   }
   if ('output' in config || 'logger' in config) {
-    throw new InvalidArgumentError('CONFIG: output and logger cannot be set in a config file', { data: { option: 'CONFIG' } })
+    throw new InvalidArgumentError('CONFIG: output and logger cannot be set in a config file', {
+      data: { option: 'CONFIG' },
+    })
   }
   const options = { ...(config as ProcessSupervisorOptions), output: process.stdout, logger: stderrLogger }
   const supervisor = new ProcessSupervisor(options)

@@ -47,7 +47,12 @@ export class GuardedProcess {
       stdio: ['pipe', 'ignore', 'inherit'],
       // Its own process group: a Ctrl-C reaches the owner, whose death closes the pipe.
       detached: true,
-      env: { ...process.env, PULSE_LOG: options.logFile, PULSE_DIR: options.dir, PULSE_STOP_SIGNAL: options.stopSignal },
+      env: {
+        ...process.env,
+        PULSE_LOG: options.logFile,
+        PULSE_DIR: options.dir,
+        PULSE_STOP_SIGNAL: options.stopSignal,
+      },
       ...(options.uid === undefined ? {} : { uid: options.uid }),
       ...(options.gid === undefined ? {} : { gid: options.gid }),
     })

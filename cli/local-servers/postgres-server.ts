@@ -72,7 +72,19 @@ export class LocalPostgres {
     const settings = this.#fast ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []
     this.#process = new GuardedProcess({
       command: join(postgresBinDir(), 'postgres'),
-      args: ['-D', this.dir, '-p', String(this.port), '-k', this.dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300', ...settings],
+      args: [
+        '-D',
+        this.dir,
+        '-p',
+        String(this.port),
+        '-k',
+        this.dir,
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        'max_connections=300',
+        ...settings,
+      ],
       stopSignal: 'INT',
       dir: this.#temporary ? this.dir : '',
       logFile: join(this.dir, 'postgres.log'),
@@ -95,12 +107,33 @@ export class LocalPostgres {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 })
     if (this.#runAs !== undefined) chownSync(this.dir, this.#runAs.uid, this.#runAs.gid)
     if (existsSync(join(this.dir, 'PG_VERSION'))) return
-    const args = ['-D', this.dir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions']
-    await execFileAsync(join(postgresBinDir(), 'initdb'), args, { ...this.#runAs, cwd: this.dir }).catch((err: unknown) => {
-      const stderr = (err as { stderr?: unknown }).stderr
-      const hint = this.#runAs === undefined ? '' : ' (as root the cluster belongs to the postgres user: every folder above it must be reachable by that user)'
-      throw new PulseError('PULSE_ERR_INTERNAL', `initdb failed in ${this.dir}${hint}: ${typeof stderr === 'string' ? stderr.trim() : ''}`, { cause: err })
-    })
+    const args = [
+      '-D',
+      this.dir,
+      '-U',
+      'postgres',
+      '-A',
+      'trust',
+      '-E',
+      'UTF8',
+      '--locale=C',
+      '--no-sync',
+      '--no-instructions',
+    ]
+    await execFileAsync(join(postgresBinDir(), 'initdb'), args, { ...this.#runAs, cwd: this.dir }).catch(
+      (err: unknown) => {
+        const stderr = (err as { stderr?: unknown }).stderr
+        const hint =
+          this.#runAs === undefined
+            ? ''
+            : ' (as root the cluster belongs to the postgres user: every folder above it must be reachable by that user)'
+        throw new PulseError(
+          'PULSE_ERR_INTERNAL',
+          `initdb failed in ${this.dir}${hint}: ${typeof stderr === 'string' ? stderr.trim() : ''}`,
+          { cause: err },
+        )
+      },
+    )
   }
 
   async #waitReady(): Promise<void> {
@@ -136,7 +169,14 @@ function postgresUser(): RunAs {
   try {
     return { uid: id('-u'), gid: id('-g') }
   } catch {
-    execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres'])
+    execFileSync('useradd', [
+      '--system',
+      '--user-group',
+      '--no-create-home',
+      '--shell',
+      '/usr/sbin/nologin',
+      'postgres',
+    ])
     return { uid: id('-u'), gid: id('-g') }
   }
 }

@@ -55,7 +55,18 @@ export class LocalRedis {
 
   async start(): Promise<void> {
     if (this.#process?.running === true) return
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', this.#persist ? 'yes' : 'no']
+    const args = [
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      this.dir,
+      '--save',
+      '',
+      '--appendonly',
+      this.#persist ? 'yes' : 'no',
+    ]
     this.#process = new GuardedProcess({
       command: redisServerBinary(),
       args,

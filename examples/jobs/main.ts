@@ -23,9 +23,13 @@ try {
 
   // 2. Priorities: higher first, FIFO within a priority.
   const order: string[] = []
-  q.register<{ label: string }>('report', (args) => {
-    order.push(args.label)
-  }, { concurrency: 1 })
+  q.register<{ label: string }>(
+    'report',
+    (args) => {
+      order.push(args.label)
+    },
+    { concurrency: 1 },
+  )
 
   // 3. A long job: it runs for more than 3 leases while the watchdog (on its own thread) renews it.
   q.register('long', async (_args, job) => {
@@ -43,7 +47,12 @@ try {
   })
 
   await q.pauseDispatch('queue the reports first', { actor: 'example' })
-  for (const [label, priority] of [['low', 0], ['high-1', 5], ['high-2', 5], ['urgent', 9]] as const) {
+  for (const [label, priority] of [
+    ['low', 0],
+    ['high-1', 5],
+    ['high-2', 5],
+    ['urgent', 9],
+  ] as const) {
     await q.enqueue('report', { label }, { priority })
   }
   await q.start({ concurrency: 4 })

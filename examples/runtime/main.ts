@@ -8,7 +8,10 @@ import { ActorCrashedError, Runtime } from 'pulse-runtime/runtime'
 import type { CounterMsg } from './counter.actor.js'
 
 const rt = await Runtime.start({ supervision: { maxRestarts: 5, withinMs: 10_000, backoffMs: 50 } })
-const counter = await rt.spawn<CounterMsg, number>(new URL('./counter.actor.ts', import.meta.url), { name: 'counter', args: { start: 10 } })
+const counter = await rt.spawn<CounterMsg, number>(new URL('./counter.actor.ts', import.meta.url), {
+  name: 'counter',
+  args: { start: 10 },
+})
 
 for (let i = 1; i <= 5; i++) counter.tell({ type: 'add', n: i }) // false would mean: mailbox full
 console.log('count:', await counter.ask({ type: 'get' }, { timeoutMs: 1_000 }))

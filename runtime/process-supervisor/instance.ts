@@ -215,9 +215,12 @@ export class ChildInstance {
 
   #onReadyTimeout(child: ChildProcess): void {
     if (child !== this.#child || this.#state !== 'starting' || this.#runEnded) return
-    const error = new TimeoutError(`${this.label} did not send 'ready' within readyTimeoutMs (${this.spec.readyTimeoutMs} ms)`, {
-      data: { name: this.spec.name, instance: this.index, readyTimeoutMs: this.spec.readyTimeoutMs },
-    })
+    const error = new TimeoutError(
+      `${this.label} did not send 'ready' within readyTimeoutMs (${this.spec.readyTimeoutMs} ms)`,
+      {
+        data: { name: this.spec.name, instance: this.index, readyTimeoutMs: this.spec.readyTimeoutMs },
+      },
+    )
     this.#rejectFirstReady(error)
     if (!this.#everReady) this.#failed = true
     this.#hooks.logger?.warn(`${error.message}; killing it`, { name: this.spec.name, instance: this.index })
@@ -255,7 +258,10 @@ export class ChildInstance {
   }
 
   /** The restart delay after `run`: doubles per consecutive restart, capped, reset by a stable run. */
-  backoff(run: RunEnd, { backoffMs, maxBackoffMs, stableRunMs }: { backoffMs: number; maxBackoffMs: number; stableRunMs: number }): number {
+  backoff(
+    run: RunEnd,
+    { backoffMs, maxBackoffMs, stableRunMs }: { backoffMs: number; maxBackoffMs: number; stableRunMs: number },
+  ): number {
     if (run.uptimeMs >= stableRunMs) this.#consecutive = 0
     const delayMs = Math.min(backoffMs * 2 ** this.#consecutive, maxBackoffMs)
     this.#consecutive += 1

@@ -162,13 +162,16 @@ function validateChild(value: unknown, path: string): ResolvedChildSpec {
     name: checkString(child.name, `${path}.name`, { nonEmpty: true }),
     command: checkString(child.command, `${path}.command`, { nonEmpty: true }),
     args: child.args === undefined ? undefined : checkStringArray(child.args, `${path}.args`),
-    instances: child.instances === undefined ? undefined : checkInteger(child.instances, `${path}.instances`, { min: 1 }),
+    instances:
+      child.instances === undefined ? undefined : checkInteger(child.instances, `${path}.instances`, { min: 1 }),
     env: child.env === undefined ? undefined : checkEnv(child.env, `${path}.env`),
     cwd: child.cwd === undefined ? undefined : checkString(child.cwd, `${path}.cwd`, { nonEmpty: true }),
     restart: child.restart === undefined ? undefined : checkOneOf(child.restart, `${path}.restart`, RESTART_POLICIES),
     ready: child.ready === undefined ? undefined : checkBoolean(child.ready, `${path}.ready`),
     readyTimeoutMs:
-      child.readyTimeoutMs === undefined ? undefined : checkDurationMs(child.readyTimeoutMs, `${path}.readyTimeoutMs`, { min: 1 }),
+      child.readyTimeoutMs === undefined
+        ? undefined
+        : checkDurationMs(child.readyTimeoutMs, `${path}.readyTimeoutMs`, { min: 1 }),
   }
   return resolveOptions<ResolvedChildSpec>({ ...DEFAULT_CHILD_SPEC, name: spec.name, command: spec.command }, spec)
 }
@@ -205,16 +208,25 @@ export function resolveProcessSupervisorOptions(value: unknown): ResolvedProcess
   })
   const given = {
     children: Object.freeze(children),
-    maxRestarts: options.maxRestarts === undefined ? undefined : checkInteger(options.maxRestarts, 'options.maxRestarts', { min: 0 }),
-    withinMs: options.withinMs === undefined ? undefined : checkDurationMs(options.withinMs, 'options.withinMs', { min: 1 }),
+    maxRestarts:
+      options.maxRestarts === undefined
+        ? undefined
+        : checkInteger(options.maxRestarts, 'options.maxRestarts', { min: 0 }),
+    withinMs:
+      options.withinMs === undefined ? undefined : checkDurationMs(options.withinMs, 'options.withinMs', { min: 1 }),
     backoffMs: options.backoffMs === undefined ? undefined : checkDurationMs(options.backoffMs, 'options.backoffMs'),
-    maxBackoffMs: options.maxBackoffMs === undefined ? undefined : checkDurationMs(options.maxBackoffMs, 'options.maxBackoffMs'),
-    stableRunMs: options.stableRunMs === undefined ? undefined : checkDurationMs(options.stableRunMs, 'options.stableRunMs'),
+    maxBackoffMs:
+      options.maxBackoffMs === undefined ? undefined : checkDurationMs(options.maxBackoffMs, 'options.maxBackoffMs'),
+    stableRunMs:
+      options.stableRunMs === undefined ? undefined : checkDurationMs(options.stableRunMs, 'options.stableRunMs'),
     shutdownTimeoutMs:
-      options.shutdownTimeoutMs === undefined ? undefined : checkDurationMs(options.shutdownTimeoutMs, 'options.shutdownTimeoutMs'),
+      options.shutdownTimeoutMs === undefined
+        ? undefined
+        : checkDurationMs(options.shutdownTimeoutMs, 'options.shutdownTimeoutMs'),
     output: options.output === undefined ? undefined : checkOutput(options.output, 'options.output'),
     logger: options.logger === undefined ? undefined : checkLogger(options.logger, 'options.logger'),
-    handleSignals: options.handleSignals === undefined ? undefined : checkBoolean(options.handleSignals, 'options.handleSignals'),
+    handleSignals:
+      options.handleSignals === undefined ? undefined : checkBoolean(options.handleSignals, 'options.handleSignals'),
   }
   const resolved = resolveOptions<ResolvedProcessSupervisorOptions>(DEFAULT_PROCESS_SUPERVISOR_OPTIONS, given)
   // Reconcile: the cap cannot be below the first delay.

@@ -115,7 +115,8 @@ export function messageBytes(value: unknown): number {
 }
 
 export function readEnvelope(payload: Uint8Array): Envelope {
-  if (payload.length < kEnvelopeBytes) throw new ProtocolError(`frame of ${payload.length} bytes is shorter than an envelope`)
+  if (payload.length < kEnvelopeBytes)
+    throw new ProtocolError(`frame of ${payload.length} bytes is shorter than an envelope`)
   return {
     kind: payload[0] as FrameKind,
     format: payload[1] as BodyFormat,

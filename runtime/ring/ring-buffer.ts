@@ -99,9 +99,12 @@ export class RingWriter extends RingView {
     const need = frameBytes(length)
     if (need > this.freeBytes) {
       if (length > this.maxPayload) {
-        throw new InvalidArgumentError(`frame of ${length} bytes exceeds the ring's largest frame (${this.maxPayload} bytes)`, {
-          data: { option: 'message', length, maxPayload: this.maxPayload },
-        })
+        throw new InvalidArgumentError(
+          `frame of ${length} bytes exceeds the ring's largest frame (${this.maxPayload} bytes)`,
+          {
+            data: { option: 'message', length, maxPayload: this.maxPayload },
+          },
+        )
       }
       return false
     }

@@ -46,13 +46,18 @@ export function spawnTs(entry: string, args: readonly string[], env: NodeJS.Proc
       const seen = lines.find((l) => pattern.test(l))
       if (seen !== undefined) return Promise.resolve(seen)
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms:\n${lines.join('\n')}`)), timeoutMs)
+        const timer = setTimeout(
+          () => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms:\n${lines.join('\n')}`)),
+          timeoutMs,
+        )
         const settle = (fn: () => void) => {
           clearTimeout(timer)
           fn()
         }
         waiters.push({ pattern, resolve: (line) => settle(() => resolve(line)) })
-        void exited.then((code) => settle(() => reject(new Error(`exited (${code}) before a line matching ${pattern}:\n${lines.join('\n')}`))))
+        void exited.then((code) =>
+          settle(() => reject(new Error(`exited (${code}) before a line matching ${pattern}:\n${lines.join('\n')}`))),
+        )
       })
     },
   }

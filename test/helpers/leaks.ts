@@ -7,7 +7,16 @@ import { afterAll, afterEach, beforeEach, expect } from 'vitest'
 import { liveResources } from '../../runtime/resource-tracker.js'
 
 /** Node handle types that mean "something still open"; the rest (fs requests, …) come and go. */
-const kWatched = new Set(['Timeout', 'TCPSocketWrap', 'TCPServerWrap', 'ProcessWrap', 'PipeWrap', 'Immediate', 'FSEventWrap', 'UDPWrap'])
+const kWatched = new Set([
+  'Timeout',
+  'TCPSocketWrap',
+  'TCPServerWrap',
+  'ProcessWrap',
+  'PipeWrap',
+  'Immediate',
+  'FSEventWrap',
+  'UDPWrap',
+])
 const kSettleMs = 2_000
 
 export function countHandles(): Map<string, number> {
@@ -31,7 +40,11 @@ export function leaksSince(before: Map<string, number>, trackedBefore: number): 
 }
 
 /** Waits (bounded) for sockets and the like to finish closing, then returns what is still open. */
-export async function settledLeaks(before: Map<string, number>, trackedBefore: number, settleMs = kSettleMs): Promise<string[]> {
+export async function settledLeaks(
+  before: Map<string, number>,
+  trackedBefore: number,
+  settleMs = kSettleMs,
+): Promise<string[]> {
   const deadline = Date.now() + settleMs
   let leaks = leaksSince(before, trackedBefore)
   while (leaks.length > 0 && Date.now() < deadline) {

@@ -38,7 +38,10 @@ export function isBcryptHash(secret: string): boolean {
  * Parses a users table; throws `InvalidArgumentError` naming `name` and the entry's position (never its
  * secret) for an entry without `:`, an empty user or secret, or a user given twice.
  */
-export function parseUsers(users: string | Readonly<Record<string, string>>, name = 'options.auth.users'): Map<string, string> {
+export function parseUsers(
+  users: string | Readonly<Record<string, string>>,
+  name = 'options.auth.users',
+): Map<string, string> {
   const entries: [string, string][] = []
   if (typeof users === 'string') {
     users.split(',').forEach((raw, i) => {
@@ -46,14 +49,17 @@ export function parseUsers(users: string | Readonly<Record<string, string>>, nam
       if (entry === '') return
       const colon = entry.indexOf(':')
       if (colon <= 0 || colon === entry.length - 1) {
-        throw new InvalidArgumentError(`${name}: entry ${i + 1} must be user:password or user:bcrypt-hash`, { data: { option: name, entry: i + 1 } })
+        throw new InvalidArgumentError(`${name}: entry ${i + 1} must be user:password or user:bcrypt-hash`, {
+          data: { option: name, entry: i + 1 },
+        })
       }
       entries.push([entry.slice(0, colon), entry.slice(colon + 1)])
     })
   } else if (typeof users === 'object' && users !== null) {
     for (const [user, secret] of Object.entries(users)) {
       checkString(secret, `${name}.${user}`, { nonEmpty: true })
-      if (user === '' || user.includes(':')) throw new InvalidArgumentError(`${name}: a user name must be non-empty without ":"`, { data: { option: name } })
+      if (user === '' || user.includes(':'))
+        throw new InvalidArgumentError(`${name}: a user name must be non-empty without ":"`, { data: { option: name } })
       entries.push([user, secret])
     }
   } else {
@@ -61,10 +67,12 @@ export function parseUsers(users: string | Readonly<Record<string, string>>, nam
   }
   const table = new Map<string, string>()
   for (const [user, secret] of entries) {
-    if (table.has(user)) throw new InvalidArgumentError(`${name}: user "${user}" is given twice`, { data: { option: name, user } })
+    if (table.has(user))
+      throw new InvalidArgumentError(`${name}: user "${user}" is given twice`, { data: { option: name, user } })
     table.set(user, secret)
   }
-  if (table.size === 0) throw new InvalidArgumentError(`${name} must name at least one user`, { data: { option: name } })
+  if (table.size === 0)
+    throw new InvalidArgumentError(`${name} must name at least one user`, { data: { option: name } })
   return table
 }
 
@@ -97,8 +105,10 @@ export class BasicAuth {
   constructor(options: BasicAuthOptions, path = 'options.auth') {
     checkKnownKeys(options, ['users', 'realm', 'cacheSize'], path)
     this.#users = parseUsers(options.users, `${path}.users`)
-    const realm = options.realm === undefined ? 'pulse' : checkString(options.realm, `${path}.realm`, { pattern: /^[^"\\\r\n]*$/ })
-    this.#cacheSize = options.cacheSize === undefined ? 1024 : checkInteger(options.cacheSize, `${path}.cacheSize`, { min: 0 })
+    const realm =
+      options.realm === undefined ? 'pulse' : checkString(options.realm, `${path}.realm`, { pattern: /^[^"\\\r\n]*$/ })
+    this.#cacheSize =
+      options.cacheSize === undefined ? 1024 : checkInteger(options.cacheSize, `${path}.cacheSize`, { min: 0 })
     this.challenge = `Basic realm="${realm}", charset="UTF-8"`
     // The stand-in an unknown user is checked against: a bcrypt hash when the table has one.
     this.#standIn = [...this.#users.values()].find(isBcryptHash) ?? 'stand-in secret'

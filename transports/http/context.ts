@@ -28,7 +28,14 @@ export class HttpContext {
   #stream: SseStream | undefined
 
   constructor(
-    init: { req: IncomingMessage; res: ServerResponse; url: URL; params: Readonly<Record<string, string>>; user: string | undefined; signal: AbortSignal },
+    init: {
+      req: IncomingMessage
+      res: ServerResponse
+      url: URL
+      params: Readonly<Record<string, string>>
+      user: string | undefined
+      signal: AbortSignal
+    },
     host: ContextHost,
   ) {
     this.req = init.req
@@ -63,7 +70,10 @@ export class HttpContext {
   /** Answers with `status`, optional headers and body. */
   send(status: number, body?: string | Uint8Array, headers: Readonly<Record<string, string | number>> = {}): void {
     const length = body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength
-    this.res.writeHead(status, { ...(body === undefined && status === 204 ? {} : { 'Content-Length': length }), ...headers })
+    this.res.writeHead(status, {
+      ...(body === undefined && status === 204 ? {} : { 'Content-Length': length }),
+      ...headers,
+    })
     this.res.end(body)
   }
 

@@ -57,7 +57,9 @@ export class Cors {
     this.#common = [
       ['Access-Control-Allow-Methods', methods.join(', ')],
       ['Access-Control-Allow-Headers', allowHeaders.join(', ')],
-      ...(exposeHeaders.length > 0 ? [['Access-Control-Expose-Headers', exposeHeaders.join(', ')] as [string, string]] : []),
+      ...(exposeHeaders.length > 0
+        ? [['Access-Control-Expose-Headers', exposeHeaders.join(', ')] as [string, string]]
+        : []),
       ...(credentials ? [['Access-Control-Allow-Credentials', 'true'] as [string, string]] : []),
     ]
   }
@@ -81,7 +83,8 @@ export class Cors {
 
   /** Answers a preflight: 204 with the CORS headers (already applied) and `Access-Control-Max-Age`. */
   preflight(res: ServerResponse): void {
-    if (res.hasHeader('Access-Control-Allow-Origin')) res.setHeader('Access-Control-Max-Age', String(this.options.maxAgeSeconds))
+    if (res.hasHeader('Access-Control-Allow-Origin'))
+      res.setHeader('Access-Control-Max-Age', String(this.options.maxAgeSeconds))
     res.writeHead(204).end()
   }
 }

@@ -50,7 +50,8 @@ export function httpStatusOf(error: unknown, table: ErrorStatusTable = DEFAULT_E
 
 /** The JSON body for `error`; a non-Pulse error is reported as `PULSE_ERR_INTERNAL` "internal error". */
 export function errorBody(error: unknown): HttpErrorBody {
-  if (!isPulseError(error)) return { error: { name: 'PulseError', code: 'PULSE_ERR_INTERNAL', message: 'internal error' } }
+  if (!isPulseError(error))
+    return { error: { name: 'PulseError', code: 'PULSE_ERR_INTERNAL', message: 'internal error' } }
   const { name, code, message, data } = error
   return { error: { name, code, message, ...(data === undefined ? {} : { data }) } }
 }

@@ -59,7 +59,9 @@ export class Router {
     checkString(path, 'path', { nonEmpty: true })
     const segments = path === '*' ? '*' : splitPath(path)
     if (segments !== '*' && segments.slice(0, -1).includes('*')) {
-      throw new InvalidArgumentError(`path "${path}" may have "*" only as its last segment`, { data: { option: 'path' } })
+      throw new InvalidArgumentError(`path "${path}" may have "*" only as its last segment`, {
+        data: { option: 'path' },
+      })
     }
     for (const m of typeof method === 'string' ? [method] : method) {
       checkString(m, 'method', { pattern: /^(\*|[A-Z]+)$/ })
@@ -100,7 +102,9 @@ export class Router {
     const found = lookup(method) ?? (method === 'HEAD' ? lookup('GET') : undefined)
     if (found !== undefined) return found
     if (allow.size > 0) {
-      throw new NoRouteError(`${method} is not allowed on ${pathname}`, { data: { method, path: pathname, allow: [...allow] } })
+      throw new NoRouteError(`${method} is not allowed on ${pathname}`, {
+        data: { method, path: pathname, allow: [...allow] },
+      })
     }
     throw new NoRouteError(`no route for ${method} ${pathname}`, { data: { method, path: pathname } })
   }

@@ -76,7 +76,9 @@ export interface HttpServerOptions {
 }
 
 /** The plain fields of `HttpServerOptions` after defaults. */
-export type ResolvedHttpServerOptions = Required<Pick<HttpServerOptions, 'host' | 'port' | 'maxBodyBytes' | 'closeTimeoutMs' | 'name'>>
+export type ResolvedHttpServerOptions = Required<
+  Pick<HttpServerOptions, 'host' | 'port' | 'maxBodyBytes' | 'closeTimeoutMs' | 'name'>
+>
 
 export const DEFAULT_HTTP_SERVER_OPTIONS = {
   host: '127.0.0.1',
@@ -86,12 +88,28 @@ export const DEFAULT_HTTP_SERVER_OPTIONS = {
   name: 'HttpServer',
 } as const satisfies ResolvedHttpServerOptions
 
-const kKnownOptions = ['host', 'port', 'tls', 'router', 'cors', 'auth', 'maxBodyBytes', 'sse', 'errorStatus', 'closeTimeoutMs', 'logger', 'name']
+const kKnownOptions = [
+  'host',
+  'port',
+  'tls',
+  'router',
+  'cors',
+  'auth',
+  'maxBodyBytes',
+  'sse',
+  'errorStatus',
+  'closeTimeoutMs',
+  'logger',
+  'name',
+]
 
 function checkTls(tls: unknown): TlsOptions {
   checkKnownKeys(tls as object, ['key', 'cert'], 'options.tls')
   const { key, cert } = tls as Record<string, unknown>
-  for (const [name, value] of [['key', key], ['cert', cert]] as const) {
+  for (const [name, value] of [
+    ['key', key],
+    ['cert', cert],
+  ] as const) {
     if (!Buffer.isBuffer(value)) checkString(value, `options.tls.${name} (PEM text or a Buffer)`, { nonEmpty: true })
   }
   return tls as TlsOptions
@@ -115,7 +133,21 @@ export class HttpServer implements AsyncDisposable {
   readonly #requests = new Set<AbortController>()
   readonly #release: () => void
 
-  private constructor(server: Server, options: { router: Router; cors: Cors | undefined; auth: BasicAuth | undefined; errorStatus: ErrorStatusTable; logger: Logger; maxBodyBytes: number; sse: ResolvedSseOptions; closeTimeoutMs: number; name: string; tls: boolean }) {
+  private constructor(
+    server: Server,
+    options: {
+      router: Router
+      cors: Cors | undefined
+      auth: BasicAuth | undefined
+      errorStatus: ErrorStatusTable
+      logger: Logger
+      maxBodyBytes: number
+      sse: ResolvedSseOptions
+      closeTimeoutMs: number
+      name: string
+      tls: boolean
+    },
+  ) {
     this.#server = server
     this.router = options.router
     this.#cors = options.cors
@@ -154,10 +186,14 @@ export class HttpServer implements AsyncDisposable {
     if (options.maxBodyBytes !== undefined) checkInteger(options.maxBodyBytes, 'options.maxBodyBytes', { min: 0 })
     if (options.closeTimeoutMs !== undefined) checkDurationMs(options.closeTimeoutMs, 'options.closeTimeoutMs')
     if (options.name !== undefined) checkString(options.name, 'options.name', { nonEmpty: true })
-    if (options.router !== undefined && !(options.router instanceof Router)) checkString(options.router, 'options.router (a Router)')
+    if (options.router !== undefined && !(options.router instanceof Router))
+      checkString(options.router, 'options.router (a Router)')
     const tls = options.tls === undefined ? undefined : checkTls(options.tls)
     const logger = options.logger === undefined ? SILENT_LOGGER : checkLogger(options.logger)
-    const cors = options.cors === undefined || options.cors === false ? undefined : new Cors(options.cors === true ? {} : options.cors)
+    const cors =
+      options.cors === undefined || options.cors === false
+        ? undefined
+        : new Cors(options.cors === true ? {} : options.cors)
     const auth = options.auth === undefined ? undefined : new BasicAuth(options.auth)
     const sse = resolveSseOptions(options.sse, DEFAULT_SSE_OPTIONS, 'options.sse')
     const resolved = resolveOptions<ResolvedHttpServerOptions>(DEFAULT_HTTP_SERVER_OPTIONS, {
@@ -169,7 +205,10 @@ export class HttpServer implements AsyncDisposable {
     })
 
     const serverOptions = { noDelay: true, keepAlive: true }
-    const server = tls === undefined ? createHttpServer(serverOptions) : createHttpsServer({ ...serverOptions, key: tls.key, cert: tls.cert })
+    const server =
+      tls === undefined
+        ? createHttpServer(serverOptions)
+        : createHttpsServer({ ...serverOptions, key: tls.key, cert: tls.cert })
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(resolved.port, resolved.host, () => {
@@ -222,7 +261,8 @@ export class HttpServer implements AsyncDisposable {
     this.#requests.add(controller)
     res.once('close', () => {
       this.#requests.delete(controller)
-      if (!res.writableFinished) controller.abort(new ClosedError('the client went away before the response was complete'))
+      if (!res.writableFinished)
+        controller.abort(new ClosedError('the client went away before the response was complete'))
       // A keep-alive socket that just became idle must not hold a closing server open.
       if (this.#lifecycle.state !== 'open') this.#server.closeIdleConnections()
     })
@@ -250,12 +290,14 @@ export class HttpServer implements AsyncDisposable {
 
   #answerError(req: IncomingMessage, res: ServerResponse, stream: SseStream | undefined, thrown: unknown): void {
     const error = coerceError(thrown)
-    if (!isPulseError(error)) this.#logger.error({ err: error, method: req.method, url: req.url }, 'HTTP handler failed')
+    if (!isPulseError(error))
+      this.#logger.error({ err: error, method: req.method, url: req.url }, 'HTTP handler failed')
     if (stream !== undefined) {
       stream.fail(isPulseError(error) ? error : new Error('internal error'))
       return
     }
-    if (error instanceof UnauthorizedError && this.#auth !== undefined) res.setHeader('WWW-Authenticate', this.#auth.challenge)
+    if (error instanceof UnauthorizedError && this.#auth !== undefined)
+      res.setHeader('WWW-Authenticate', this.#auth.challenge)
     if (!req.complete && !req.destroyed) {
       // Drop the unread rest of the body (bounded) so that the answer reaches a client still sending.
       void discardBody(req, this.#host.maxBodyBytes).then((ended) => {

@@ -49,11 +49,16 @@ export const DEFAULT_SSE_OPTIONS = {
   headers: {},
 } as const satisfies ResolvedSseOptions
 
-export function resolveSseOptions(options: SseOptions | undefined, defaults: ResolvedSseOptions = DEFAULT_SSE_OPTIONS, path = 'options'): ResolvedSseOptions {
+export function resolveSseOptions(
+  options: SseOptions | undefined,
+  defaults: ResolvedSseOptions = DEFAULT_SSE_OPTIONS,
+  path = 'options',
+): ResolvedSseOptions {
   if (options === undefined) return defaults
   checkKnownKeys(options, Object.keys(DEFAULT_SSE_OPTIONS), path)
   if (options.pingIntervalMs !== undefined) checkDurationMs(options.pingIntervalMs, `${path}.pingIntervalMs`)
-  if (options.maxBufferedBytes !== undefined) checkInteger(options.maxBufferedBytes, `${path}.maxBufferedBytes`, { min: 1 })
+  if (options.maxBufferedBytes !== undefined)
+    checkInteger(options.maxBufferedBytes, `${path}.maxBufferedBytes`, { min: 1 })
   if (options.closeGraceMs !== undefined) checkDurationMs(options.closeGraceMs, `${path}.closeGraceMs`)
   if (options.headers !== undefined && (typeof options.headers !== 'object' || options.headers === null)) {
     throw new InvalidArgumentError(`${path}.headers must be an object`, { data: { option: `${path}.headers` } })
@@ -84,7 +89,8 @@ export function encodeSseMessage({ id, event, data }: SseMessage): string {
   let frame = ''
   if (id !== undefined) frame += `id: ${checkField(id, 'id')}\n`
   if (event !== undefined) frame += `event: ${checkField(event, 'event')}\n`
-  const text = typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8')
+  const text =
+    typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8')
   for (const line of text.split(kLineBreak)) frame += `data: ${line}\n`
   return `${frame}\n`
 }
@@ -125,7 +131,11 @@ export class SseStream {
     res.flushHeaders()
     res.once('close', () => {
       clearTimeout(this.#grace)
-      this.#finish(new ClosedError('the SSE client disconnected', { data: { reason: 'disconnected' } }), undefined, false)
+      this.#finish(
+        new ClosedError('the SSE client disconnected', { data: { reason: 'disconnected' } }),
+        undefined,
+        false,
+      )
     })
     if (options.pingIntervalMs > 0) this.#ping = setTimeout(() => this.#onPing(), options.pingIntervalMs)
   }

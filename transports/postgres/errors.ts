@@ -16,7 +16,13 @@
  * The original error is always the `cause`, so the server's `detail` and `hint` stay reachable without
  * copying values (which may be personal data) into `data`.
  */
-import { coerceError, type ErrorData, isPulseError, PostgresConnectionError, PostgresQueryError } from '../../runtime/errors.js'
+import {
+  coerceError,
+  type ErrorData,
+  isPulseError,
+  PostgresConnectionError,
+  PostgresQueryError,
+} from '../../runtime/errors.js'
 import { SOCKET_ERROR_CODES } from '../../runtime/socket-errors.js'
 
 export interface SqlstateRule {
@@ -164,7 +170,10 @@ function systemCode(err: unknown, depth = 0): string | undefined {
   return cause === undefined ? undefined : systemCode(cause, depth + 1)
 }
 
-function optionalStrings(source: ErrorFields, keys: readonly ('constraint' | 'table' | 'schema' | 'column')[]): Record<string, string> {
+function optionalStrings(
+  source: ErrorFields,
+  keys: readonly ('constraint' | 'table' | 'schema' | 'column')[],
+): Record<string, string> {
   const out: Record<string, string> = {}
   for (const key of keys) {
     const value = source[key]
@@ -190,7 +199,10 @@ export function mapPgError(err: unknown): Error {
       ...optionalStrings(source, ['constraint', 'table', 'schema', 'column']),
     }
     if (rule?.connection === true) {
-      return new PostgresConnectionError(`PostgreSQL connection lost: ${message} (SQLSTATE ${sqlstate})`, { cause: error, data })
+      return new PostgresConnectionError(`PostgreSQL connection lost: ${message} (SQLSTATE ${sqlstate})`, {
+        cause: error,
+        data,
+      })
     }
     return new PostgresQueryError(`${message} (SQLSTATE ${sqlstate})`, { cause: error, data })
   }
@@ -198,10 +210,16 @@ export function mapPgError(err: unknown): Error {
   const code = systemCode(err)
   if (code !== undefined) {
     const text = message === '' ? code : message
-    return new PostgresConnectionError(`PostgreSQL connection failed: ${text}`, { cause: error, data: { retryable: true, systemCode: code } })
+    return new PostgresConnectionError(`PostgreSQL connection failed: ${text}`, {
+      cause: error,
+      data: { retryable: true, systemCode: code },
+    })
   }
   if (CONNECTION_ERROR_MESSAGES.has(message)) {
-    return new PostgresConnectionError(`PostgreSQL connection failed: ${message}`, { cause: error, data: { retryable: true } })
+    return new PostgresConnectionError(`PostgreSQL connection failed: ${message}`, {
+      cause: error,
+      data: { retryable: true },
+    })
   }
   return error
 }

@@ -9,7 +9,13 @@ export {
   SQLSTATE_RULES,
   type SqlstateRule,
 } from './errors.js'
-export { DEFAULT_MIGRATION_SCHEMA, migrate, type MigrateOptions, type MigrateResult, migrationChecksum } from './migrate.js'
+export {
+  DEFAULT_MIGRATION_SCHEMA,
+  migrate,
+  type MigrateOptions,
+  type MigrateResult,
+  migrationChecksum,
+} from './migrate.js'
 export { type Migration, PULSE_MIGRATIONS } from './migrations/index.js'
 export {
   createPgPool,

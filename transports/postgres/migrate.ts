@@ -21,7 +21,12 @@ import { createHash } from 'node:crypto'
 
 import pg from 'pg'
 
-import { InvalidArgumentError, MigrationError, PostgresConnectionError, PostgresQueryError } from '../../runtime/errors.js'
+import {
+  InvalidArgumentError,
+  MigrationError,
+  PostgresConnectionError,
+  PostgresQueryError,
+} from '../../runtime/errors.js'
 import { checkInteger, checkKnownKeys, checkString } from '../../runtime/options.js'
 import { mapPgError } from './errors.js'
 import { type Migration, PULSE_MIGRATIONS } from './migrations/index.js'
@@ -79,7 +84,9 @@ function defaultLockKey(schema: string): bigint {
 function checkLockKey(value: unknown): bigint {
   if (typeof value === 'bigint') {
     if (value < kMinBigint || value > kMaxBigint) {
-      throw new InvalidArgumentError(`options.lockKey must fit a PostgreSQL bigint (got ${value}n)`, { data: { option: 'options.lockKey' } })
+      throw new InvalidArgumentError(`options.lockKey must fit a PostgreSQL bigint (got ${value}n)`, {
+        data: { option: 'options.lockKey' },
+      })
     }
     return value
   }
@@ -88,7 +95,9 @@ function checkLockKey(value: unknown): bigint {
 
 function checkMigrations(value: unknown, schema: string): readonly Migration[] {
   if (!Array.isArray(value)) {
-    throw new InvalidArgumentError('options.migrations must be an array of { id, name, sql }', { data: { option: 'options.migrations' } })
+    throw new InvalidArgumentError('options.migrations must be an array of { id, name, sql }', {
+      data: { option: 'options.migrations' },
+    })
   }
   const migrations = value as readonly unknown[]
   migrations.forEach((migration, index) => {
@@ -101,9 +110,12 @@ function checkMigrations(value: unknown, schema: string): readonly Migration[] {
     checkString(name, `${path}.name`, { nonEmpty: true })
     checkString(sql, `${path}.sql`, { nonEmpty: true })
     if (id !== index + 1) {
-      throw new MigrationError(`migration ids must be 1..n in order: ${path}.id is ${String(id)}, expected ${index + 1}`, {
-        data: { schema, index, id: id as number, expected: index + 1 },
-      })
+      throw new MigrationError(
+        `migration ids must be 1..n in order: ${path}.id is ${String(id)}, expected ${index + 1}`,
+        {
+          data: { schema, index, id: id as number, expected: index + 1 },
+        },
+      )
     }
   })
   return migrations as readonly Migration[]
@@ -112,7 +124,10 @@ function checkMigrations(value: unknown, schema: string): readonly Migration[] {
 /** Brings `options.schema` up to date; see the module comment. */
 export async function migrate(source: pg.Pool | PgPool, options: MigrateOptions = {}): Promise<MigrateResult> {
   checkKnownKeys(options, ['schema', 'migrations', 'lockKey'])
-  const schema = options.schema === undefined ? DEFAULT_MIGRATION_SCHEMA : checkString(options.schema, 'options.schema', { pattern: kSchemaPattern })
+  const schema =
+    options.schema === undefined
+      ? DEFAULT_MIGRATION_SCHEMA
+      : checkString(options.schema, 'options.schema', { pattern: kSchemaPattern })
   const migrations = checkMigrations(options.migrations ?? PULSE_MIGRATIONS, schema)
   const lockKey = String(options.lockKey === undefined ? defaultLockKey(schema) : checkLockKey(options.lockKey))
 
@@ -125,7 +140,12 @@ export async function migrate(source: pg.Pool | PgPool, options: MigrateOptions 
   }
 }
 
-async function run(pool: PgPool, schema: string, migrations: readonly Migration[], lockKey: string): Promise<MigrateResult> {
+async function run(
+  pool: PgPool,
+  schema: string,
+  migrations: readonly Migration[],
+  lockKey: string,
+): Promise<MigrateResult> {
   return pool.withClient(async (client) => {
     await client.query('SELECT pg_advisory_lock($1::bigint)', [lockKey])
     const unlock = () => client.query('SELECT pg_advisory_unlock($1::bigint)', [lockKey])
@@ -147,7 +167,11 @@ async function run(pool: PgPool, schema: string, migrations: readonly Migration[
   })
 }
 
-async function applyPending(client: pg.PoolClient, schema: string, migrations: readonly Migration[]): Promise<MigrateResult> {
+async function applyPending(
+  client: pg.PoolClient,
+  schema: string,
+  migrations: readonly Migration[],
+): Promise<MigrateResult> {
   const quoted = pg.escapeIdentifier(schema)
   const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])
   if (exists.rowCount === 0) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoted}`)
@@ -180,9 +204,12 @@ function verifyApplied(rows: readonly AppliedRow[], migrations: readonly Migrati
       )
     }
     if (row.id !== index + 1) {
-      throw new MigrationError(`schema "${schema}" has migration ${row.id} (${row.name}) recorded but not migration ${index + 1}`, {
-        data: { schema, id: row.id, missing: index + 1 },
-      })
+      throw new MigrationError(
+        `schema "${schema}" has migration ${row.id} (${row.name}) recorded but not migration ${index + 1}`,
+        {
+          data: { schema, id: row.id, missing: index + 1 },
+        },
+      )
     }
     const expected = migrationChecksum(known.sql)
     if (row.checksum !== expected) {
@@ -210,9 +237,12 @@ async function applyOne(client: pg.PoolClient, quoted: string, schema: string, m
     const mapped = mapPgError(error)
     if (mapped instanceof PostgresConnectionError) throw mapped
     const sqlstate = mapped instanceof PostgresQueryError ? mapped.data?.sqlstate : undefined
-    throw new MigrationError(`migration ${migration.id} (${migration.name}) failed in schema "${schema}": ${mapped.message}`, {
-      cause: mapped,
-      data: { schema, id: migration.id, name: migration.name, ...(sqlstate === undefined ? {} : { sqlstate }) },
-    })
+    throw new MigrationError(
+      `migration ${migration.id} (${migration.name}) failed in schema "${schema}": ${mapped.message}`,
+      {
+        cause: mapped,
+        data: { schema, id: migration.id, name: migration.name, ...(sqlstate === undefined ? {} : { sqlstate }) },
+      },
+    )
   }
 }

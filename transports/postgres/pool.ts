@@ -20,7 +20,14 @@ import pg from 'pg'
 
 import { ClosedError, InvalidArgumentError, PostgresConnectionError, PostgresQueryError } from '../../runtime/errors.js'
 import { Lifecycle, onceAsync, sleep, withTimeout } from '../../runtime/lifecycle.js'
-import { checkDurationMs, checkInteger, checkKnownKeys, checkOneOf, checkString, resolveOptions } from '../../runtime/options.js'
+import {
+  checkDurationMs,
+  checkInteger,
+  checkKnownKeys,
+  checkOneOf,
+  checkString,
+  resolveOptions,
+} from '../../runtime/options.js'
 import { trackResource } from '../../runtime/resource-tracker.js'
 import { mapPgError } from './errors.js'
 
@@ -146,9 +153,12 @@ export class PgPool implements AsyncDisposable {
   constructor(source: string | pg.Pool, options: PgPoolOptions = {}) {
     checkKnownKeys(options, kKnownOptions)
     if (options.max !== undefined) checkInteger(options.max, 'options.max', { min: 1, max: 10_000 })
-    if (options.connectionTimeoutMs !== undefined) checkDurationMs(options.connectionTimeoutMs, 'options.connectionTimeoutMs', { min: 1 })
-    if (options.statementTimeoutMs !== undefined) checkDurationMs(options.statementTimeoutMs, 'options.statementTimeoutMs')
-    if (options.applicationName !== undefined) checkString(options.applicationName, 'options.applicationName', { nonEmpty: true })
+    if (options.connectionTimeoutMs !== undefined)
+      checkDurationMs(options.connectionTimeoutMs, 'options.connectionTimeoutMs', { min: 1 })
+    if (options.statementTimeoutMs !== undefined)
+      checkDurationMs(options.statementTimeoutMs, 'options.statementTimeoutMs')
+    if (options.applicationName !== undefined)
+      checkString(options.applicationName, 'options.applicationName', { nonEmpty: true })
     if (options.closeTimeoutMs !== undefined) checkDurationMs(options.closeTimeoutMs, 'options.closeTimeoutMs')
     const resolved = resolveOptions(DEFAULT_PG_POOL_OPTIONS, options)
 
@@ -168,9 +178,12 @@ export class PgPool implements AsyncDisposable {
     } else if (isPool(source)) {
       const misplaced = kBuildOptions.find((key) => options[key] !== undefined)
       if (misplaced !== undefined) {
-        throw new InvalidArgumentError(`options.${misplaced} applies only to a pool built from a connection string, not to a given pg.Pool`, {
-          data: { option: `options.${misplaced}` },
-        })
+        throw new InvalidArgumentError(
+          `options.${misplaced} applies only to a pool built from a connection string, not to a given pg.Pool`,
+          {
+            data: { option: `options.${misplaced}` },
+          },
+        )
       }
       this.pool = source
       this.owned = false
@@ -195,10 +208,7 @@ export class PgPool implements AsyncDisposable {
   async query<T = Record<string, unknown>>(text: string, values?: readonly unknown[]): Promise<T[]> {
     this.#lifecycle.assertOpen('query')
     return this.#track(() =>
-      this.#checkout(
-        async (client) => (await client.query(text, values as unknown[] | undefined)).rows as T[],
-        'keep',
-      ),
+      this.#checkout(async (client) => (await client.query(text, values as unknown[] | undefined)).rows as T[], 'keep'),
     )
   }
 
@@ -220,8 +230,12 @@ export class PgPool implements AsyncDisposable {
    */
   async withTransaction<T>(fn: (client: pg.PoolClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     checkKnownKeys(options, ['isolation', 'retries'])
-    const isolation = options.isolation === undefined ? 'read committed' : checkOneOf(options.isolation, 'options.isolation', Object.keys(kBeginStatements) as IsolationLevel[])
-    const retries = options.retries === undefined ? 0 : checkInteger(options.retries, 'options.retries', { min: 0, max: kMaxRetries })
+    const isolation =
+      options.isolation === undefined
+        ? 'read committed'
+        : checkOneOf(options.isolation, 'options.isolation', Object.keys(kBeginStatements) as IsolationLevel[])
+    const retries =
+      options.retries === undefined ? 0 : checkInteger(options.retries, 'options.retries', { min: 0, max: kMaxRetries })
     this.#lifecycle.assertOpen('withTransaction')
     const begin = kBeginStatements[isolation]
     return this.#track(async () => {
@@ -283,10 +297,13 @@ export class PgPool implements AsyncDisposable {
       } catch (error) {
         const mapped = mapPgError(error)
         if (!(mapped instanceof PostgresConnectionError)) throw mapped
-        throw new PostgresConnectionError(`connection lost during COMMIT; the transaction may or may not have committed: ${mapped.message}`, {
-          cause: mapped,
-          data: { ...mapped.data, retryable: false, outcomeUnknown: true },
-        })
+        throw new PostgresConnectionError(
+          `connection lost during COMMIT; the transaction may or may not have committed: ${mapped.message}`,
+          {
+            cause: mapped,
+            data: { ...mapped.data, retryable: false, outcomeUnknown: true },
+          },
+        )
       }
       return result
     }, 'keep')
@@ -296,8 +313,12 @@ export class PgPool implements AsyncDisposable {
    * Checks a client out, runs `fn`, and releases the client: discarded when its connection failed or
    * `discard` was called, and with `policy: 'discard'` also when `fn` threw. Errors leave mapped.
    */
-  async #checkout<T>(fn: (client: pg.PoolClient, discard: (reason: Error) => void) => Promise<T>, policy: 'keep' | 'discard'): Promise<T> {
-    if (this.pool.ending) throw new ClosedError(`${this.#lifecycle.name}: the pg.Pool was ended`, { data: { name: this.#lifecycle.name } })
+  async #checkout<T>(
+    fn: (client: pg.PoolClient, discard: (reason: Error) => void) => Promise<T>,
+    policy: 'keep' | 'discard',
+  ): Promise<T> {
+    if (this.pool.ending)
+      throw new ClosedError(`${this.#lifecycle.name}: the pg.Pool was ended`, { data: { name: this.#lifecycle.name } })
     let client: pg.PoolClient
     try {
       client = await this.pool.connect()

@@ -79,7 +79,13 @@ export const DEFAULT_REDIS_CLIENT_OPTIONS = {
   ioredis: {},
 } as const satisfies ResolvedRedisClientOptions
 
-const kUrlOnlyOptions = ['connectTimeoutMs', 'maxRetriesPerRequest', 'reconnectMinDelayMs', 'reconnectMaxDelayMs', 'ioredis'] as const
+const kUrlOnlyOptions = [
+  'connectTimeoutMs',
+  'maxRetriesPerRequest',
+  'reconnectMinDelayMs',
+  'reconnectMaxDelayMs',
+  'ioredis',
+] as const
 const kAllOptions = ['name', 'closeTimeoutMs', ...kUrlOnlyOptions] as const
 
 /** ioredis destroys a socket that has not closed this long after `disconnect()` (its default is 2 s). */
@@ -169,7 +175,9 @@ class ClientGuard {
       // The replies of a transaction's commands arrive inside the EXEC reply, errors included.
       const resolve = command.resolve
       command.resolve = (reply: unknown) => {
-        const mapped = Array.isArray(reply) ? reply.map((item: unknown) => (item instanceof Error ? mapRedisError(item) : item)) : reply
+        const mapped = Array.isArray(reply)
+          ? reply.map((item: unknown) => (item instanceof Error ? mapRedisError(item) : item))
+          : reply
         return resolve.call(command, mapped)
       }
     }
@@ -253,7 +261,11 @@ interface IoredisInternals {
 function forceDisconnect(client: Redis): void {
   if (client.status === 'end') return
   const internals = client as unknown as IoredisInternals
-  if (client.status === 'reconnecting' && typeof internals.setStatus === 'function' && typeof internals.flushQueue === 'function') {
+  if (
+    client.status === 'reconnecting' &&
+    typeof internals.setStatus === 'function' &&
+    typeof internals.flushQueue === 'function'
+  ) {
     if (internals.reconnectTimeout != null) clearTimeout(internals.reconnectTimeout)
     internals.reconnectTimeout = null
     internals.setStatus.call(client, 'end')
@@ -288,11 +300,16 @@ function validateOptions(options: RedisClientOptions, fromUrl: boolean): Resolve
     if (key !== undefined) invalid(`options.${key}`, 'applies only to a URL (a client passed in is used as configured)')
   }
   if (options.name !== undefined) checkString(options.name, 'options.name', { pattern: /^[!-~]+$/ })
-  if (options.closeTimeoutMs !== undefined) checkDurationMs(options.closeTimeoutMs, 'options.closeTimeoutMs', { min: 1 })
-  if (options.connectTimeoutMs !== undefined) checkDurationMs(options.connectTimeoutMs, 'options.connectTimeoutMs', { min: 1 })
-  if (options.maxRetriesPerRequest !== undefined) checkInteger(options.maxRetriesPerRequest, 'options.maxRetriesPerRequest', { min: 0 })
-  if (options.reconnectMinDelayMs !== undefined) checkDurationMs(options.reconnectMinDelayMs, 'options.reconnectMinDelayMs', { min: 1 })
-  if (options.reconnectMaxDelayMs !== undefined) checkDurationMs(options.reconnectMaxDelayMs, 'options.reconnectMaxDelayMs', { min: 1 })
+  if (options.closeTimeoutMs !== undefined)
+    checkDurationMs(options.closeTimeoutMs, 'options.closeTimeoutMs', { min: 1 })
+  if (options.connectTimeoutMs !== undefined)
+    checkDurationMs(options.connectTimeoutMs, 'options.connectTimeoutMs', { min: 1 })
+  if (options.maxRetriesPerRequest !== undefined)
+    checkInteger(options.maxRetriesPerRequest, 'options.maxRetriesPerRequest', { min: 0 })
+  if (options.reconnectMinDelayMs !== undefined)
+    checkDurationMs(options.reconnectMinDelayMs, 'options.reconnectMinDelayMs', { min: 1 })
+  if (options.reconnectMaxDelayMs !== undefined)
+    checkDurationMs(options.reconnectMaxDelayMs, 'options.reconnectMaxDelayMs', { min: 1 })
   if (options.ioredis !== undefined && (typeof options.ioredis !== 'object' || options.ioredis === null)) {
     invalid('options.ioredis', 'must be an object of ioredis options')
   }
@@ -314,7 +331,8 @@ function checkSource(source: unknown): string | Redis {
     protocol = undefined
   }
   // The URL itself is not shown: it may hold a password.
-  if (protocol !== 'redis:' && protocol !== 'rediss:') invalid('source', 'must be a redis:// or rediss:// URL, or a unix socket path')
+  if (protocol !== 'redis:' && protocol !== 'rediss:')
+    invalid('source', 'must be a redis:// or rediss:// URL, or a unix socket path')
   return source
 }
 
@@ -364,7 +382,9 @@ export class PulseRedis implements AsyncDisposable {
     })
     if (typeof checked === 'string') {
       const options = urlClientOptions(resolved)
-      this.client = checked.startsWith('/') ? this.#create('main', undefined, { ...options, path: checked }) : this.#create('main', checked, options)
+      this.client = checked.startsWith('/')
+        ? this.#create('main', undefined, { ...options, path: checked })
+        : this.#create('main', checked, options)
     } else {
       this.client = this.#wrap(checked)
     }
@@ -433,7 +453,7 @@ export class PulseRedis implements AsyncDisposable {
       return guard.send(command, stream, (c, s) => client.sendCommand.call(this, c, s))
     }
     return new Proxy(client, {
-      get: (target, key, receiver) => (key === 'sendCommand' ? send : Reflect.get(target, key, receiver) as unknown),
+      get: (target, key, receiver) => (key === 'sendCommand' ? send : (Reflect.get(target, key, receiver) as unknown)),
     })
   }
 
@@ -489,7 +509,10 @@ export function createRedis(source: string | Redis, options?: RedisClientOptions
 export function redisUrlOf(source: string | Redis): string {
   if (typeof source === 'string') return source
   const o = source.options
-  const auth = o.password === undefined || o.password === null ? '' : `${encodeURIComponent(o.username ?? '')}:${encodeURIComponent(o.password)}@`
+  const auth =
+    o.password === undefined || o.password === null
+      ? ''
+      : `${encodeURIComponent(o.username ?? '')}:${encodeURIComponent(o.password)}@`
   const db = o.db === undefined || o.db === 0 ? '' : `/${o.db}`
   if (typeof o.path === 'string' && o.path !== '') return o.path // createRedis takes a socket path as it is (no auth, db 0)
   const host = (o.host ?? '127.0.0.1').includes(':') ? `[${o.host}]` : (o.host ?? '127.0.0.1')

@@ -5,7 +5,9 @@
  * `clean` is false when a pair was not two byte strings (it is skipped): the streaming decoder refuses
  * such an entry, the bus decoder reads the rest.
  */
-export function letterFields(fields: unknown): { readonly values: Map<number, Buffer>; readonly clean: boolean } | undefined {
+export function letterFields(
+  fields: unknown,
+): { readonly values: Map<number, Buffer>; readonly clean: boolean } | undefined {
   if (!Array.isArray(fields) || fields.length % 2 !== 0) return undefined
   const values = new Map<number, Buffer>()
   let clean = true

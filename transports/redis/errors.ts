@@ -64,7 +64,12 @@ const kConnectionErrorNames: ReadonlySet<string> = new Set([
 ])
 
 /** Error codes that mean "the connection failed": node's socket and DNS codes, and stream ends. */
-const kConnectionErrorCodes: ReadonlySet<string> = new Set([...SOCKET_ERROR_CODES, 'ERR_SOCKET_CLOSED', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END'])
+const kConnectionErrorCodes: ReadonlySet<string> = new Set([
+  ...SOCKET_ERROR_CODES,
+  'ERR_SOCKET_CLOSED',
+  'ERR_STREAM_DESTROYED',
+  'ERR_STREAM_WRITE_AFTER_END',
+])
 
 /** Messages (prefixes) of plain `Error`s that ioredis raises when the connection fails. */
 const kConnectionErrorMessages: readonly string[] = [
@@ -156,7 +161,10 @@ export function mapRedisError(err: unknown, command?: string): Error {
         data: { reply: cls.reply ?? 'ERR', retryable: cls.retryable, ...where },
       })
     case 'connection':
-      return new RedisConnectionError(error.message, { cause: error, ...(command === undefined ? {} : { data: where }) })
+      return new RedisConnectionError(error.message, {
+        cause: error,
+        ...(command === undefined ? {} : { data: where }),
+      })
     case 'other':
       return error
   }

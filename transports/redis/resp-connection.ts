@@ -61,7 +61,9 @@ export class RespConnection {
     this.#socket = socket
     socket.setNoDelay(true)
     socket.on('data', (chunk: Buffer) => this.#onData(chunk))
-    socket.on('error', (error) => this.#fail(new RedisConnectionError(`Redis connection failed: ${error.message}`, { cause: error })))
+    socket.on('error', (error) =>
+      this.#fail(new RedisConnectionError(`Redis connection failed: ${error.message}`, { cause: error })),
+    )
     socket.on('close', () => this.#fail(new RedisConnectionError('Redis connection closed')))
   }
 
@@ -73,7 +75,9 @@ export class RespConnection {
       const steps: Promise<unknown>[] = []
       if (endpoint.password !== undefined && endpoint.password !== null && endpoint.password !== '') {
         const user = endpoint.username ?? ''
-        steps.push(conn.call(user === '' ? ['AUTH', endpoint.password] : ['AUTH', user, endpoint.password], decodeSimple))
+        steps.push(
+          conn.call(user === '' ? ['AUTH', endpoint.password] : ['AUTH', user, endpoint.password], decodeSimple),
+        )
       }
       if (endpoint.db !== undefined && endpoint.db !== 0) steps.push(conn.call(['SELECT', endpoint.db], decodeSimple))
       steps.push(conn.call(['CLIENT', 'SETNAME', name.replace(/\s/g, '_')], decodeSimple))
@@ -188,7 +192,10 @@ export class ReopeningConnection {
   }
 
   close(): void {
-    this.#conn?.then((conn) => conn.close(), () => undefined)
+    this.#conn?.then(
+      (conn) => conn.close(),
+      () => undefined,
+    )
     this.#conn = undefined
   }
 }
@@ -196,7 +203,10 @@ export class ReopeningConnection {
 function connect(endpoint: RespEndpoint): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const timeoutMs = endpoint.connectTimeout ?? 10_000
-    const target = endpoint.path !== undefined && endpoint.path !== '' ? { path: endpoint.path } : { host: endpoint.host ?? '127.0.0.1', port: endpoint.port ?? 6379 }
+    const target =
+      endpoint.path !== undefined && endpoint.path !== ''
+        ? { path: endpoint.path }
+        : { host: endpoint.host ?? '127.0.0.1', port: endpoint.port ?? 6379 }
     const socket = endpoint.tls === undefined ? net.connect(target) : tls.connect({ ...endpoint.tls, ...target })
     const ready = endpoint.tls === undefined ? 'connect' : 'secureConnect'
     const timer = setTimeout(() => socket.destroy(new Error(`connect timed out after ${timeoutMs} ms`)), timeoutMs)

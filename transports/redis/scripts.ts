@@ -69,14 +69,24 @@ export function defineScript(definition: ScriptDefinition): RedisScript {
   const lua = checkString(definition.lua, 'definition.lua', { nonEmpty: true })
   const numberOfKeys = checkInteger(definition.numberOfKeys, 'definition.numberOfKeys', { min: 0 })
   if (name.slice(name.lastIndexOf('-') + 1) !== String(numberOfKeys)) {
-    throw new InvalidArgumentError(`definition.name must end with -${numberOfKeys}, the number of keys (got "${name}")`, {
-      data: { option: 'definition.name' },
-    })
+    throw new InvalidArgumentError(
+      `definition.name must end with -${numberOfKeys}, the number of keys (got "${name}")`,
+      {
+        data: { option: 'definition.name' },
+      },
+    )
   }
   const sha = sha1(lua)
 
-  const evalsha = (redis: Redis, buffers: boolean, keys: readonly ScriptKey[], args: readonly ScriptArg[]): Promise<unknown> =>
-    buffers ? redis.callBuffer('evalsha', [sha, numberOfKeys, ...keys, ...args]) : redis.evalsha(sha, numberOfKeys, ...keys, ...args)
+  const evalsha = (
+    redis: Redis,
+    buffers: boolean,
+    keys: readonly ScriptKey[],
+    args: readonly ScriptArg[],
+  ): Promise<unknown> =>
+    buffers
+      ? redis.callBuffer('evalsha', [sha, numberOfKeys, ...keys, ...args])
+      : redis.evalsha(sha, numberOfKeys, ...keys, ...args)
 
   const execute = async (
     client: Redis | PulseRedis,
@@ -117,7 +127,9 @@ export function defineScript(definition: ScriptDefinition): RedisScript {
     lua,
     numberOfKeys,
     sha,
-    run: (client: Redis | PulseRedis, keys: readonly ScriptKey[], args?: readonly ScriptArg[]) => execute(client, false, keys, args),
-    runBuffer: (client: Redis | PulseRedis, keys: readonly ScriptKey[], args?: readonly ScriptArg[]) => execute(client, true, keys, args),
+    run: (client: Redis | PulseRedis, keys: readonly ScriptKey[], args?: readonly ScriptArg[]) =>
+      execute(client, false, keys, args),
+    runBuffer: (client: Redis | PulseRedis, keys: readonly ScriptKey[], args?: readonly ScriptArg[]) =>
+      execute(client, true, keys, args),
   })
 }

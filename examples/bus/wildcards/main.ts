@@ -17,7 +17,10 @@ await bus.put('user.eu.created', { name: 'ada' })
 await bus.put('user.us.deleted', { name: 'bob' })
 await bus.put('user.us.created', { name: 'cy' })
 
-const pairs: [string, Subscription, number][] = [['user.*.created', created, 2], ['user.>', everything, 3]]
+const pairs: [string, Subscription, number][] = [
+  ['user.*.created', created, 2],
+  ['user.>', everything, 3],
+]
 for (const [label, sub, n] of pairs) {
   for (let i = 0; i < n; i++) {
     const value = (await sub.next()).value as BusEvent

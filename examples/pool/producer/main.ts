@@ -23,7 +23,9 @@ if (process.argv.includes('--worker')) {
   process.on('SIGTERM', () => void node.shutdown().then(() => process.exit(0)))
 } else {
   const pool = `example-pool-producer-${process.pid}`
-  const worker = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--worker', pool], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const worker = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--worker', pool], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   const lines = createInterface({ input: worker.stdout })
   const seen: string[] = []
   const waitFor = (text: string) =>

@@ -20,7 +20,9 @@ if (process.argv.includes('--write')) {
   const map = await ReplicatedMap.join(url, name, { slidingTtlMs: 60_000 })
   const changes = map.subscribe()
   // The writer: this same program in a second node process (with the loader this one runs under).
-  const writer = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--write'], { stdio: 'inherit' })
+  const writer = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--write'], {
+    stdio: 'inherit',
+  })
   const timeout = setTimeout(() => {
     console.error('[listener] timed out')
     process.exit(1)

@@ -21,7 +21,10 @@ async function take(label: string, reader: Reader, n: number): Promise<string[]>
 }
 
 try {
-  const [first] = await stream.addMany([{ name: 'event 1', payload: 'one' }, { name: 'event 2', payload: 'two' }])
+  const [first] = await stream.addMany([
+    { name: 'event 1', payload: 'one' },
+    { name: 'event 2', payload: 'two' },
+  ])
   assert.ok(first !== undefined)
 
   // Start positions are resolved to a concrete id when the reader is created.

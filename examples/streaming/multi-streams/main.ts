@@ -54,7 +54,9 @@ try {
   await refunds.add('refund.issued', 'refund 2')
   await orders.add('order.placed', 'order 2')
   const event = await next(events)
-  console.log(`after removeStream the sink reads ${JSON.stringify(sink.streams)} and gets ${event.eventName}: ${event.payload.toString()}`)
+  console.log(
+    `after removeStream the sink reads ${JSON.stringify(sink.streams)} and gets ${event.eventName}: ${event.payload.toString()}`,
+  )
   assert.equal(event.streamName, orders.name)
   await sink.ack(event)
 

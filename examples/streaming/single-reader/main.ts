@@ -18,7 +18,9 @@ try {
   // A short block keeps close() quick; the default is 5 s.
   const reader = await stream.newReader({ start: 'oldest', blockMs: 100 })
   for await (const event of reader) {
-    console.log(`read ${event.eventName} ${event.id} from "${event.streamName}": ${event.payload.toString()} (created ${event.createdAt.toISOString()})`)
+    console.log(
+      `read ${event.eventName} ${event.id} from "${event.streamName}": ${event.payload.toString()} (created ${event.createdAt.toISOString()})`,
+    )
     assert.equal(event.id, id)
     assert.equal(event.payload.toString(), 'hello, world')
     break // leaves this subscription; the reader keeps running until it is closed

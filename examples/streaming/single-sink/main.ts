@@ -18,7 +18,12 @@ try {
   // The sink's Redis work (XREADGROUP, acks, keep-alives, redelivery) runs in an actor on a thread of
   // its own. A group starts at `start` when the sink creates it ('oldest': the events added above).
   // Short grace period and idle check so that the redelivery below happens within a second.
-  const sink = await stream.newSink('billing', { start: 'oldest', blockMs: 100, ackGracePeriodMs: 300, idleCheckMs: 50 })
+  const sink = await stream.newSink('billing', {
+    start: 'oldest',
+    blockMs: 100,
+    ackGracePeriodMs: 300,
+    idleCheckMs: 50,
+  })
   const seen: string[] = []
   for await (const event of sink) {
     const { order } = JSON.parse(event.payload.toString()) as { order: number }

@@ -3,7 +3,13 @@ import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 
 import type { BusEvent } from '../../../actors/bus/index.js'
-import { Bus, DuplicateEventError, InvalidArgumentError, NoResponderError, TimeoutError } from '../../../actors/bus/index.js'
+import {
+  Bus,
+  DuplicateEventError,
+  InvalidArgumentError,
+  NoResponderError,
+  TimeoutError,
+} from '../../../actors/bus/index.js'
 import { sleep } from '../../../runtime/lifecycle.js'
 import { redisUrl } from '../../helpers/servers.js'
 import { Opened, take, text } from './helpers.js'
@@ -30,7 +36,9 @@ describe('Bus', () => {
     const events = await take(bus.get('a.b.c', { start: 'oldest' }), 3)
     expect(events.map((e) => e.id)).toEqual([r1.id, r2.id, r3.id])
     expect(text(events[1]!)).toBe('{"a": 1, "b": 2}')
-    expect(events[1]!.record).toBe(`{"id":"${r2.id}","subject":"a.b.c","created_at":"${r2.createdAtText}","payload":{"a": 1, "b": 2}}`)
+    expect(events[1]!.record).toBe(
+      `{"id":"${r2.id}","subject":"a.b.c","created_at":"${r2.createdAtText}","payload":{"a": 1, "b": 2}}`,
+    )
     expect(events[2]!.record).not.toContain('payload')
     expect(events[2]!.payload.length).toBe(0)
     // Non-JSON text becomes a JSON string; JSON text stays as it is.
@@ -72,15 +80,27 @@ describe('Bus', () => {
 
   it('start newest sees only later events, a batch whole; start=id resumes after it; an unknown id fails (§10.7-8, §10.18)', async () => {
     const bus = await opened.bus()
-    const old = await bus.put([{ subject: 'a.x', payload: 'o1' }, { subject: 'a.x', payload: 'o2' }, { subject: 'a.x', payload: 'o3' }])
+    const old = await bus.put([
+      { subject: 'a.x', payload: 'o1' },
+      { subject: 'a.x', payload: 'o2' },
+      { subject: 'a.x', payload: 'o3' },
+    ])
     const newest = bus.get('a.x')
-    const batch = await bus.put([{ subject: 'a.x', payload: 'one' }, { subject: 'a.x', payload: 'two' }, { subject: 'a.x', payload: 'three' }])
+    const batch = await bus.put([
+      { subject: 'a.x', payload: 'one' },
+      { subject: 'a.x', payload: 'two' },
+      { subject: 'a.x', payload: 'three' },
+    ])
     expect((await take(newest, 3)).map(text)).toEqual(['"one"', '"two"', '"three"'])
     const after = await take(bus.get('a.x', { start: old[1]!.id }), 4)
     expect(after.map((e) => e.id)).toEqual([old[2]!.id, ...batch.map((r) => r.id)])
-    await expect(bus.get('a.x', { start: 'e_doesnotexist' }).next()).rejects.toThrow('start event id e_doesnotexist not found in namespace a')
+    await expect(bus.get('a.x', { start: 'e_doesnotexist' }).next()).rejects.toThrow(
+      'start event id e_doesnotexist not found in namespace a',
+    )
     await expect(bus.put([])).rejects.toThrow('empty batch')
-    await expect(bus.put([{ subject: 'a.x' }, { subject: 'b.x' }])).rejects.toThrow('all events in batch must belong to the same namespace')
+    await expect(bus.put([{ subject: 'a.x' }, { subject: 'b.x' }])).rejects.toThrow(
+      'all events in batch must belong to the same namespace',
+    )
     await expect(bus.put([{ subject: '_bus_.x' }])).rejects.toThrow('reserved _bus_ namespace')
   })
 
@@ -128,7 +148,12 @@ describe('Bus', () => {
     await bus.put('a.other', 3, { key: 'k1' })
     await bus.put('a.k', 4, { key: '' })
     await bus.put('a.k', 5, { key: '' })
-    await expect(bus.put([{ subject: 'a.k', payload: 6, key: 'fresh' }, { subject: 'a.k', payload: 7, key: 'k1' }])).rejects.toMatchObject({ code: 'PULSE_ERR_BUS_DUPLICATE' })
+    await expect(
+      bus.put([
+        { subject: 'a.k', payload: 6, key: 'fresh' },
+        { subject: 'a.k', payload: 7, key: 'k1' },
+      ]),
+    ).rejects.toMatchObject({ code: 'PULSE_ERR_BUS_DUPLICATE' })
     await bus.close()
     bus = await opened.bus({ dedupTtlMs: 60_000 })
     await expect(bus.put('a.k', 8, { key: 'k1' })).rejects.toBeInstanceOf(DuplicateEventError)
@@ -140,7 +165,10 @@ describe('Bus', () => {
     await expect(short.put('b.k', 1, { key: 'ttl' })).rejects.toBeInstanceOf(DuplicateEventError)
     const deadline = Date.now() + 5_000
     for (;;) {
-      const ok = await short.put('b.k', 2, { key: 'ttl' }).then(() => true, () => false)
+      const ok = await short.put('b.k', 2, { key: 'ttl' }).then(
+        () => true,
+        () => false,
+      )
       if (ok) break
       expect(Date.now()).toBeLessThan(deadline)
       await new Promise((resolve) => setTimeout(resolve, 20))
@@ -170,7 +198,10 @@ describe('Bus', () => {
     async function stored(ns: string): Promise<{ log: number; ids: number }> {
       const raw = new Redis(redisUrl(), { maxRetriesPerRequest: 1 })
       try {
-        return { log: await raw.xlen(`${opened.prefix}{${ns}}:log`), ids: await raw.hlen(`${opened.prefix}{${ns}}:ids`) }
+        return {
+          log: await raw.xlen(`${opened.prefix}{${ns}}:log`),
+          ids: await raw.hlen(`${opened.prefix}{${ns}}:ids`),
+        }
       } finally {
         await raw.quit()
       }
@@ -184,8 +215,13 @@ describe('Bus', () => {
       const batch = await bus.put([12, 13, 14].map((payload) => ({ subject: 'a.r', payload })))
       expect(await stored('a')).toEqual({ log: 5, ids: 5 })
       expect((await take(bus.get('a.r', { start: 'oldest' }), 5)).map(text)).toEqual(['10', '11', '12', '13', '14'])
-      await expect(bus.get('a.r', { start: single[9]!.id }).next()).rejects.toThrow(`start event id ${single[9]!.id} not found`)
-      expect((await take(bus.get('a.r', { start: single[10]!.id }), 4)).map((e) => e.id)).toEqual([single[11]!.id, ...batch.map((r) => r.id)])
+      await expect(bus.get('a.r', { start: single[9]!.id }).next()).rejects.toThrow(
+        `start event id ${single[9]!.id} not found`,
+      )
+      expect((await take(bus.get('a.r', { start: single[10]!.id }), 4)).map((e) => e.id)).toEqual([
+        single[11]!.id,
+        ...batch.map((r) => r.id),
+      ])
       expect(await stored('b')).toEqual({ log: 3, ids: 3 }) // each namespace's stream has the bound to itself
     })
 
@@ -218,7 +254,9 @@ describe('Bus', () => {
       await bus.put('a.l', 201)
       await bus.put('a.l', 202)
       expect(await stored('a')).toEqual({ log: 10, ids: 10 })
-      expect((await take(bus.get('a.l', { start: 'oldest' }), 10)).map(text)).toEqual(Array.from({ length: 10 }, (_, i) => String(193 + i)))
+      expect((await take(bus.get('a.l', { start: 'oldest' }), 10)).map(text)).toEqual(
+        Array.from({ length: 10 }, (_, i) => String(193 + i)),
+      )
     })
 
     it('a durable consumer whose cursor was dropped resumes at the oldest event kept', async () => {
@@ -279,7 +317,9 @@ describe('Bus', () => {
     expect(Date.now() - started).toBeLessThan(1_000)
     const silent = bus.get('rpc.silent')
     await silent.ready
-    await expect(bus.request('rpc.silent', {}, { timeoutMs: 200 })).rejects.toThrow('no reply to rpc.silent within 200 ms')
+    await expect(bus.request('rpc.silent', {}, { timeoutMs: 200 })).rejects.toThrow(
+      'no reply to rpc.silent within 200 ms',
+    )
     // The request is persisted with its response subject.
     const [persisted] = await take(bus.get('rpc.add', { start: 'oldest' }), 1)
     expect(persisted!.responseSubject).toMatch(/^_bus_\.[0-9a-v]{20}$/)

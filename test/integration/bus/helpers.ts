@@ -17,7 +17,12 @@ export class Opened {
   }
 
   bus(options: Partial<BusOptions> = {}): Promise<Bus> {
-    return Bus.connect(redisUrl(), { namespaces: ['a', 'b', 'rpc'], keyPrefix: this.prefix, heartbeatMs: 1_000, ...options }).then((bus) => this.add(bus))
+    return Bus.connect(redisUrl(), {
+      namespaces: ['a', 'b', 'rpc'],
+      keyPrefix: this.prefix,
+      heartbeatMs: 1_000,
+      ...options,
+    }).then((bus) => this.add(bus))
   }
 
   async close(): Promise<void> {

@@ -12,20 +12,29 @@ afterEach(async () => {
   opened = new Opened()
 })
 
-async function serve(bus: Bus, options: Partial<Parameters<typeof BusServer.listen>[0]> = {}, port = 0): Promise<BusServer> {
+async function serve(
+  bus: Bus,
+  options: Partial<Parameters<typeof BusServer.listen>[0]> = {},
+  port = 0,
+): Promise<BusServer> {
   return opened.add(await BusServer.listen({ bus, port, ...options }))
 }
 
 /** The `data:` records of `msg` events in an SSE text. */
 function records(sse: string): { id: string; subject: string; payload?: unknown }[] {
-  return [...sse.matchAll(/id: (e_\S+)\nevent: msg\ndata: (.*)\n\n/g)].map((m) => JSON.parse(m[2]!) as { id: string; subject: string })
+  return [...sse.matchAll(/id: (e_\S+)\nevent: msg\ndata: (.*)\n\n/g)].map(
+    (m) => JSON.parse(m[2]!) as { id: string; subject: string },
+  )
 }
 
 describe('BusServer', () => {
   it('POST answers 202 with the X-BUS headers; GET streams id/event/data frames with the canonical record (§10.1-2, §10.10, §10.29)', async () => {
     const bus = await opened.bus()
     const server = await serve(bus)
-    const post = await request(`${server.url}/`, { method: 'POST', body: '{"subject":"a.b.c","payload":{"a": 1, "b": 2}}' })
+    const post = await request(`${server.url}/`, {
+      method: 'POST',
+      body: '{"subject":"a.b.c","payload":{"a": 1, "b": 2}}',
+    })
     expect(post.status).toBe(202)
     expect(post.body).toBe('')
     expect(post.headers['x-bus-event-id']).toMatch(/^e_[0-9a-v]{20}$/)
@@ -38,7 +47,9 @@ describe('BusServer', () => {
     expect(sse.res.headers['content-type']).toBe('text/event-stream')
     const id = post.headers['x-bus-event-id'] as string
     await sse.waitFor('\n\n')
-    expect(sse.text()).toBe(`id: ${id}\nevent: msg\ndata: {"id":"${id}","subject":"a.b.c","created_at":"${created}","payload":{"a": 1, "b": 2}}\n\n`)
+    expect(sse.text()).toBe(
+      `id: ${id}\nevent: msg\ndata: {"id":"${id}","subject":"a.b.c","created_at":"${created}","payload":{"a": 1, "b": 2}}\n\n`,
+    )
     const again = await openSse(`${server.url}/?subject=a.b.c&start=oldest`)
     expect(again.res.headers['x-bus-consumer-id']).not.toBe(sse.res.headers['x-bus-consumer-id'])
     const options = await request(`${server.url}/whatever`, { method: 'OPTIONS' })
@@ -54,7 +65,8 @@ describe('BusServer', () => {
     const server = await serve(bus, { auth: { users: 'ada:secret' }, limits: { maxBodyBytes: 1024 } })
     const auth = { Authorization: `Basic ${Buffer.from('ada:secret').toString('base64')}` }
     const sse = await openSse(`${server.url}/?subject=a.>`, auth)
-    const post = (body: string, headers: Record<string, string> = auth) => request(`${server.url}/`, { method: 'POST', body, headers })
+    const post = (body: string, headers: Record<string, string> = auth) =>
+      request(`${server.url}/`, { method: 'POST', body, headers })
     expect((await post('{"subject":"a.ok1","payload":1}')).status).toBe(202)
     const cases: [string, number, string][] = [
       ['', 400, 'empty body\n'],
@@ -77,7 +89,10 @@ describe('BusServer', () => {
     const dup = await post('{"subject":"a.k","key":"k"}')
     expect([dup.status, dup.body]).toEqual([409, 'key was processed before\n'])
     expect((await post('{"subject":"a.x"}', {})).status).toBe(401)
-    expect((await post('{"subject":"a.x"}', { Authorization: `Basic ${Buffer.from('ada:wrong').toString('base64')}` })).status).toBe(401)
+    expect(
+      (await post('{"subject":"a.x"}', { Authorization: `Basic ${Buffer.from('ada:wrong').toString('base64')}` }))
+        .status,
+    ).toBe(401)
     expect((await request(`${server.url}/?subject=a.x`, { headers: {} })).status).toBe(401)
     for (const [query, message] of [
       ['', 'missing subject in query string\n'],
@@ -98,9 +113,15 @@ describe('BusServer', () => {
       const reply = await request(`${server.url}/?${query}`, { method: 'PUT', headers: auth })
       expect([reply.status, reply.body], query).toEqual([400, message])
     }
-    expect((await request(`${server.url}/?consumer_id=c_x&event_id=e_y`, { method: 'PUT', headers: auth })).status).toBe(202)
+    expect(
+      (await request(`${server.url}/?consumer_id=c_x&event_id=e_y`, { method: 'PUT', headers: auth })).status,
+    ).toBe(202)
     expect((await request(`${server.url}/`, { method: 'DELETE', headers: auth })).status).toBe(405)
-    const json = await request(`${server.url}/`, { method: 'POST', body: '{"subject":"a.*"}', headers: { ...auth, Accept: 'application/json' } })
+    const json = await request(`${server.url}/`, {
+      method: 'POST',
+      body: '{"subject":"a.*"}',
+      headers: { ...auth, Accept: 'application/json' },
+    })
     expect(JSON.parse(json.body)).toMatchObject({ error: { code: 'PULSE_ERR_INVALID_ARG' } })
     expect((await post('{"subject":"a.ok2","payload":2}')).status).toBe(202)
     await sse.waitFor('"a.ok2"')
@@ -118,10 +139,18 @@ describe('BusServer', () => {
     const [first] = records(sse.text())
     expect(sse.text()).not.toContain('second')
     const consumer = sse.res.headers['x-bus-consumer-id'] as string
-    const out = await curl(['-X', 'PUT', '-w', '%{http_code}', `${server.url}/?consumer_id=${consumer}&event_id=${first!.id}`])
+    const out = await curl([
+      '-X',
+      'PUT',
+      '-w',
+      '%{http_code}',
+      `${server.url}/?consumer_id=${consumer}&event_id=${first!.id}`,
+    ])
     expect(out).toBe('202')
     await sse.waitFor('"second"')
-    const streamed = await curl(['-N', '--max-time', '1', `${server.url}/?subject=a.c&start=oldest`]).catch((error: Error) => error.message)
+    const streamed = await curl(['-N', '--max-time', '1', `${server.url}/?subject=a.c&start=oldest`]).catch(
+      (error: Error) => error.message,
+    )
     expect(streamed).toBeTruthy()
     sse.req.destroy()
   })
@@ -164,7 +193,9 @@ describe('BusServer', () => {
     const server = await serve(bus)
     const patterns = ['a.>', 'a.x.*', 'a.*.1', 'a.y.>', 'a.x.1']
     const subjects = ['a.x.1', 'a.x.2', 'a.y.1', 'a.y.2.z', 'a.z']
-    const clients = await Promise.all(Array.from({ length: 100 }, (_, i) => openSse(`${server.url}/?subject=${patterns[i % patterns.length]}`)))
+    const clients = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => openSse(`${server.url}/?subject=${patterns[i % patterns.length]}`)),
+    )
     const published: { id: string; subject: string }[] = []
     for (let round = 0; round < 4; round++) {
       for (const subject of subjects) published.push({ id: (await bus.put(subject, round)).id, subject })
@@ -175,7 +206,10 @@ describe('BusServer', () => {
         const pattern = patterns[i % patterns.length]!
         const expected = published.filter((p) => matchSubject(p.subject, pattern)).map((p) => p.id)
         await client.waitFor(expected.at(-1)!)
-        expect(records(client.text()).map((r) => r.id), pattern).toEqual(expected)
+        expect(
+          records(client.text()).map((r) => r.id),
+          pattern,
+        ).toEqual(expected)
       }),
     )
     for (const client of clients) client.req.destroy()
@@ -219,7 +253,10 @@ describe('BusClient', () => {
     await sub.ready
     const r1 = await client.put('a.one', { n: 1 })
     expect(r1.id).toMatch(/^e_/)
-    await client.put([{ subject: 'a.two', payload: 2 }, { subject: 'a.three', payload: 3 }])
+    await client.put([
+      { subject: 'a.two', payload: 2 },
+      { subject: 'a.three', payload: 3 },
+    ])
     const [e1] = await take(sub, 1)
     expect([e1!.id, text(e1!)]).toEqual([r1.id, '{"n":1}'])
     await e1!.ack()

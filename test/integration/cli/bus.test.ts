@@ -29,8 +29,15 @@ function pulse(args: readonly string[], extra: Record<string, string> = {}): Chi
 }
 
 /** `pulse bus …` with `input` on its standard input; resolves with the exit code and the lines. */
-async function pulseWithStdin(args: readonly string[], input: string, extra: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'bus', ...args], { env: cliEnv(extra), stdio: ['pipe', 'pipe', 'pipe'] })
+async function pulseWithStdin(
+  args: readonly string[],
+  input: string,
+  extra: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'bus', ...args], {
+    env: cliEnv(extra),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')))
@@ -42,7 +49,9 @@ async function pulseWithStdin(args: readonly string[], input: string, extra: Rec
 
 async function serve(auth?: string): Promise<{ server: BusServer; prefix: string }> {
   const bus = await opened.bus({ dedupTtlMs: 60_000 })
-  const server = opened.add(await BusServer.listen({ bus, port: 0, ...(auth === undefined ? {} : { auth: { users: auth } }) }))
+  const server = opened.add(
+    await BusServer.listen({ bus, port: 0, ...(auth === undefined ? {} : { auth: { users: auth } }) }),
+  )
   return { server, prefix: opened.prefix }
 }
 
@@ -57,16 +66,41 @@ describe('pulse bus put / get', () => {
     const [line] = stdoutOf(first)
     expect(line).toMatch(/^e_[0-9a-v]{20} 0 \d{4}-\d\d-\d\dT[\d:.]+Z$/)
     const id = line!.split(' ')[0] as string
-    const piped = await pulseWithStdin(['put', 'a.piped', '--url', server.url, '--user', 'ada', '--json'], '{"from":"stdin"}\n', { PULSE_BUS_PASSWORD: 'secret' })
+    const piped = await pulseWithStdin(
+      ['put', 'a.piped', '--url', server.url, '--user', 'ada', '--json'],
+      '{"from":"stdin"}\n',
+      { PULSE_BUS_PASSWORD: 'secret' },
+    )
     expect(piped.code).toBe(0)
     expect(JSON.parse(piped.stdout)).toMatchObject({ index: 1 })
     expect(piped.stdout).toMatch(/^\{"id":"e_[0-9a-v]{20}",/)
 
     const get = pulse(['get', 'a.>', '--url', server.url, '--start', 'oldest', '--count', '2'], creds)
     expect(await get.exited).toBe(0)
-    expect(stdoutOf(get)).toEqual([`${id} a.created {"name": "ada"}`, expect.stringMatching(/^e_\S+ a\.piped \{"from":"stdin"\}$/)])
+    expect(stdoutOf(get)).toEqual([
+      `${id} a.created {"name": "ada"}`,
+      expect.stringMatching(/^e_\S+ a\.piped \{"from":"stdin"\}$/),
+    ])
 
-    const durable = ['get', 'a.*', '--redis', redisUrl(), '--prefix', prefix, '--namespaces', 'a,b', '--start', 'oldest', '--ack', 'manual', '--durable', 'cli', '--count', '1', '--json']
+    const durable = [
+      'get',
+      'a.*',
+      '--redis',
+      redisUrl(),
+      '--prefix',
+      prefix,
+      '--namespaces',
+      'a,b',
+      '--start',
+      'oldest',
+      '--ack',
+      'manual',
+      '--durable',
+      'cli',
+      '--count',
+      '1',
+      '--json',
+    ]
     const once1 = pulse(durable)
     expect(await once1.exited).toBe(0)
     expect(JSON.parse(stdoutOf(once1)[0]!)).toMatchObject({ id, subject: 'a.created', payload: { name: 'ada' } })
@@ -114,7 +148,11 @@ describe('pulse bus put / get', () => {
     expect(await wildcard.exited).toBe(1)
     expect(await noNamespace.exited).toBe(1)
     expect(await badPattern.exited).toBe(1)
-    expect(wildcard.lines).toContainEqual(expect.stringMatching(/^stderr: pulse: PULSE_ERR_INVALID_ARG: subject "a\.\*" is invalid: subject should not have \* or >/))
+    expect(wildcard.lines).toContainEqual(
+      expect.stringMatching(
+        /^stderr: pulse: PULSE_ERR_INVALID_ARG: subject "a\.\*" is invalid: subject should not have \* or >/,
+      ),
+    )
     expect(noNamespace.lines).toContain('stderr: pulse: PULSE_ERR_INVALID_ARG: namespace not found: zz')
     expect(badPattern.lines).toContainEqual(expect.stringMatching(/^stderr: pulse: PULSE_ERR_INVALID_ARG: /))
 
@@ -122,7 +160,9 @@ describe('pulse bus put / get', () => {
     const usage = pulse(['get', 'a.>', '--url', server.url, '--ack', 'sometimes'], creds)
     expect(await nowhere.exited).toBe(1)
     expect(await usage.exited).toBe(2)
-    expect(nowhere.lines).toContainEqual(expect.stringMatching(/^stderr: pulse: PULSE_ERR_INVALID_ARG: where is the bus\?/))
+    expect(nowhere.lines).toContainEqual(
+      expect.stringMatching(/^stderr: pulse: PULSE_ERR_INVALID_ARG: where is the bus\?/),
+    )
     // nothing was published by the failures
     expect((await server.bus.put('a.last', 1)).index).toBe(1)
   })

@@ -34,7 +34,8 @@ function devEnv(): NodeJS.ProcessEnv {
 async function runDevUntilHealthy() {
   const child = spawnTs('cli/main.ts', ['dev', '--dir', dir], devEnv())
   const health = await child.waitForLine(/^healthy:/, 60_000)
-  const port = (name: string) => Number(new RegExp(`^${name}:\\s+\\S+:(\\d+)`).exec(child.lines.find((l) => l.startsWith(`${name}:`)) ?? '')?.[1])
+  const port = (name: string) =>
+    Number(new RegExp(`^${name}:\\s+\\S+:(\\d+)`).exec(child.lines.find((l) => l.startsWith(`${name}:`)) ?? '')?.[1])
   return { child, health, redisPort: port('redis'), pgPort: port('postgres') }
 }
 

@@ -30,7 +30,12 @@ describe('embedded local servers', () => {
     it(`leave no server and no folder behind when their owner dies of ${signal}`, async () => {
       const child = spawnTs('test/fixtures/hold-servers.ts', [])
       const line = await child.waitForLine(/^\{/)
-      const { redisPort, redisDir, pgPort, pgDir } = JSON.parse(line) as { redisPort: number; redisDir: string; pgPort: number; pgDir: string }
+      const { redisPort, redisDir, pgPort, pgDir } = JSON.parse(line) as {
+        redisPort: number
+        redisDir: string
+        pgPort: number
+        pgDir: string
+      }
       expect(await portOpen(redisPort)).toBe(true)
       expect(await portOpen(pgPort)).toBe(true)
 

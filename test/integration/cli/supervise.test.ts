@@ -68,7 +68,9 @@ describe('pulse supervise CONFIG', () => {
     for (const pid of pids) expect(alive(pid)).toBe(true)
     cli.process.kill('SIGTERM')
     expect(await cli.exited).toBe(0)
-    expect(cli.lines).toEqual(expect.arrayContaining(['[web#0] draining', '[web#1] draining', '[web#0] stderr of instance=0']))
+    expect(cli.lines).toEqual(
+      expect.arrayContaining(['[web#0] draining', '[web#1] draining', '[web#0] stderr of instance=0']),
+    )
     expect(cli.lines).toContain('stderr: pulse supervise: stopped')
     for (const pid of pids) expect(alive(pid)).toBe(false)
   })
@@ -87,13 +89,25 @@ describe('pulse supervise CONFIG', () => {
     const missing = supervise(join(dir, 'no-such-config.json'))
     expect(await bad.exited).toBe(1)
     expect(await missing.exited).toBe(1)
-    expect(bad.lines).toEqual([expect.stringMatching(/^stderr: pulse: PULSE_ERR_INVALID_ARG: CONFIG: .*config-\d+\.json is not valid JSON/)])
-    expect(missing.lines).toEqual([expect.stringMatching(/^stderr: pulse: PULSE_ERR_INVALID_ARG: CONFIG: cannot read .*no-such-config\.json: ENOENT/)])
+    expect(bad.lines).toEqual([
+      expect.stringMatching(/^stderr: pulse: PULSE_ERR_INVALID_ARG: CONFIG: .*config-\d+\.json is not valid JSON/),
+    ])
+    expect(missing.lines).toEqual([
+      expect.stringMatching(
+        /^stderr: pulse: PULSE_ERR_INVALID_ARG: CONFIG: cannot read .*no-such-config\.json: ENOENT/,
+      ),
+    ])
   })
 
   it('stops once every child has ended: exit 0, or 1 naming those that failed; a relative cwd is from the config folder', async () => {
     // cwd relative to the config file's folder, the script relative to that cwd
-    const ok = { name: 'ok', command: process.execPath, args: ['exit-code.mjs', '0'], cwd: relative(dir, dirname(fixture('exit-code.mjs'))), restart: 'temporary' }
+    const ok = {
+      name: 'ok',
+      command: process.execPath,
+      args: ['exit-code.mjs', '0'],
+      cwd: relative(dir, dirname(fixture('exit-code.mjs'))),
+      restart: 'temporary',
+    }
     const bad = { name: 'bad', command: process.execPath, args: [fixture('exit-code.mjs'), '3'], restart: 'temporary' }
     const clean = supervise(writeConfig({ children: [ok] }))
     const failing = supervise(writeConfig({ children: [ok, bad] }))
@@ -102,7 +116,9 @@ describe('pulse supervise CONFIG', () => {
     expect(clean.lines).toContainEqual(expect.stringMatching(/^\[ok#0\] exiting with 0 pid=\d+$/))
     expect(clean.lines).toContain('stderr: pulse supervise: stopped')
     expect(failing.lines).toContainEqual(expect.stringMatching(/^\[bad#0\] exiting with 3 pid=\d+$/))
-    expect(failing.lines).toContain('stderr: pulse: PULSE_ERR_INTERNAL: stopped; these children had failed: bad#0 (code 3)')
+    expect(failing.lines).toContain(
+      'stderr: pulse: PULSE_ERR_INTERNAL: stopped; these children had failed: bad#0 (code 3)',
+    )
   })
 
   it('exits 1 when the supervisor gives up', async () => {
@@ -114,6 +130,10 @@ describe('pulse supervise CONFIG', () => {
     const cli = supervise(file)
     expect(await cli.exited).toBe(1)
     expect(cli.lines.filter((l) => l.startsWith('[bad#0] exiting with 3'))).toHaveLength(2)
-    expect(cli.lines).toContainEqual(expect.stringMatching(/^stderr: pulse: PULSE_ERR_SUPERVISOR_GAVE_UP: bad#0 \(pid \d+\) exited with code 3: more than 1 restarts within 60000 ms/))
+    expect(cli.lines).toContainEqual(
+      expect.stringMatching(
+        /^stderr: pulse: PULSE_ERR_SUPERVISOR_GAVE_UP: bad#0 \(pid \d+\) exited with code 3: more than 1 restarts within 60000 ms/,
+      ),
+    )
   })
 })

@@ -60,13 +60,19 @@ describe('HttpServer', () => {
 
       const boom = await request(`${server.url}/boom`)
       expect(boom.status).toBe(500)
-      expect(JSON.parse(boom.body)).toEqual({ error: { name: 'PulseError', code: 'PULSE_ERR_INTERNAL', message: 'internal error' } })
+      expect(JSON.parse(boom.body)).toEqual({
+        error: { name: 'PulseError', code: 'PULSE_ERR_INTERNAL', message: 'internal error' },
+      })
     })
   })
 
   it('answers 400 to malformed JSON and 413 to an oversized body, and serves the next request', async () => {
     await withServer({ maxBodyBytes: 1024 }, async (server) => {
-      const bad = await request(`${server.url}/json`, { method: 'POST', body: '{"subject": ', headers: { 'Content-Type': 'application/json' } })
+      const bad = await request(`${server.url}/json`, {
+        method: 'POST',
+        body: '{"subject": ',
+        headers: { 'Content-Type': 'application/json' },
+      })
       expect(bad.status).toBe(400)
       expect(JSON.parse(bad.body)).toMatchObject({ error: { code: 'PULSE_ERR_PROTOCOL' } })
 
@@ -74,16 +80,25 @@ describe('HttpServer', () => {
       expect(empty.status).toBe(400)
 
       // Declared too large: refused before a byte of it is read.
-      const big = await request(`${server.url}/json`, { method: 'POST', body: JSON.stringify({ pad: 'x'.repeat(1500) }) })
+      const big = await request(`${server.url}/json`, {
+        method: 'POST',
+        body: JSON.stringify({ pad: 'x'.repeat(1500) }),
+      })
       expect(big.status).toBe(413)
-      expect(JSON.parse(big.body)).toMatchObject({ error: { code: 'PULSE_ERR_HTTP_BODY_TOO_LARGE', data: { maxBytes: 1024 } } })
+      expect(JSON.parse(big.body)).toMatchObject({
+        error: { code: 'PULSE_ERR_HTTP_BODY_TOO_LARGE', data: { maxBytes: 1024 } },
+      })
 
       // Chunked (no Content-Length): refused once it passes the limit.
       const chunked = await new Promise<number>((resolve, reject) => {
-        const req = rawRequest(`${server.url}/json`, { method: 'POST', agent: false, headers: { 'Transfer-Encoding': 'chunked' } }, (res) => {
-          res.resume()
-          res.on('end', () => resolve(res.statusCode ?? 0))
-        })
+        const req = rawRequest(
+          `${server.url}/json`,
+          { method: 'POST', agent: false, headers: { 'Transfer-Encoding': 'chunked' } },
+          (res) => {
+            res.resume()
+            res.on('end', () => resolve(res.statusCode ?? 0))
+          },
+        )
         req.on('error', reject)
         for (let i = 0; i < 3; i++) req.write('x'.repeat(700))
         req.end()
@@ -94,7 +109,15 @@ describe('HttpServer', () => {
       const dir = mkdtempSync(join(tmpdir(), 'pulse-http-'))
       try {
         execFileSync('dd', ['if=/dev/zero', `of=${join(dir, 'big')}`, 'bs=1M', 'count=8'], { stdio: 'ignore' })
-        const status = await curl(['-o', '/dev/null', '-w', '%{http_code}', '--data-binary', `@${join(dir, 'big')}`, `${server.url}/json`])
+        const status = await curl([
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{http_code}',
+          '--data-binary',
+          `@${join(dir, 'big')}`,
+          `${server.url}/json`,
+        ])
         expect(status).toBe('413')
       } finally {
         rmSync(dir, { recursive: true, force: true })
@@ -110,8 +133,21 @@ describe('HttpServer', () => {
     await withServer({ maxBodyBytes: 1024 }, async (server) => {
       // curl sends both requests on one connection (-Z off); the second must succeed on it.
       const out = await curl([
-        '-w', '%{http_code} %{num_connects}\\n', '-o', '/dev/null', '--data-binary', 'x'.repeat(1500), `${server.url}/json`,
-        '--next', '-w', '%{http_code} %{num_connects}\\n', '-o', '/dev/null', '--data-binary', '{"b":1}', `${server.url}/json`,
+        '-w',
+        '%{http_code} %{num_connects}\\n',
+        '-o',
+        '/dev/null',
+        '--data-binary',
+        'x'.repeat(1500),
+        `${server.url}/json`,
+        '--next',
+        '-w',
+        '%{http_code} %{num_connects}\\n',
+        '-o',
+        '/dev/null',
+        '--data-binary',
+        '{"b":1}',
+        `${server.url}/json`,
       ])
       expect(out).toBe('413 1\n200 0\n')
     })
@@ -126,7 +162,9 @@ describe('HttpServer', () => {
       expect(JSON.parse(none.body)).toMatchObject({ error: { code: 'PULSE_ERR_HTTP_UNAUTHORIZED' } })
       expect(errorFromBody(none.status, JSON.parse(none.body))).toBeInstanceOf(UnauthorizedError)
 
-      const basic = (user: string, password: string) => ({ Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` })
+      const basic = (user: string, password: string) => ({
+        Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
+      })
       expect((await request(`${server.url}/whoami`, { headers: basic('alice', 'pa:sx') })).status).toBe(401)
       expect((await request(`${server.url}/whoami`, { headers: basic('bob', 'wrong') })).status).toBe(401)
       expect((await request(`${server.url}/whoami`, { headers: basic('carol', 's3cret') })).status).toBe(401)
@@ -137,16 +175,27 @@ describe('HttpServer', () => {
       expect(JSON.parse(alice.body)).toEqual({ user: 'alice' })
 
       // curl -u, twice (the second passes through the verified-credentials cache).
-      for (let i = 0; i < 2; i++) expect(JSON.parse(await curl(['-u', 'bob:s3cret', `${server.url}/whoami`]))).toEqual({ user: 'bob' })
-      expect(await curl(['-o', '/dev/null', '-w', '%{http_code}', '-u', 'bob:nope', `${server.url}/whoami`])).toBe('401')
+      for (let i = 0; i < 2; i++)
+        expect(JSON.parse(await curl(['-u', 'bob:s3cret', `${server.url}/whoami`]))).toEqual({ user: 'bob' })
+      expect(await curl(['-o', '/dev/null', '-w', '%{http_code}', '-u', 'bob:nope', `${server.url}/whoami`])).toBe(
+        '401',
+      )
       // A 401 for a request with a body leaves the server fine.
       expect((await request(`${server.url}/json`, { method: 'POST', body: '{"a":1}' })).status).toBe(401)
-      expect((await request(`${server.url}/json`, { method: 'POST', body: '{"a":1}', headers: basic('alice', 'pa:ss') })).status).toBe(200)
+      expect(
+        (await request(`${server.url}/json`, { method: 'POST', body: '{"a":1}', headers: basic('alice', 'pa:ss') }))
+          .status,
+      ).toBe(200)
     })
   })
 
   it('parses PULSE_AUTH_USERS strings and refuses malformed ones without echoing secrets', () => {
-    expect(parseUsers(' a:x , b:y:z,')).toEqual(new Map([['a', 'x'], ['b', 'y:z']]))
+    expect(parseUsers(' a:x , b:y:z,')).toEqual(
+      new Map([
+        ['a', 'x'],
+        ['b', 'y:z'],
+      ]),
+    )
     expect(() => parseUsers('a:x,nocolon')).toThrow('entry 2 must be user:password')
     expect(() => parseUsers('a:x,a:y')).toThrow('user "a" is given twice')
     expect(() => parseUsers('')).toThrow('must name at least one user')
@@ -154,28 +203,38 @@ describe('HttpServer', () => {
   })
 
   it('CORS: any OPTIONS is a 204 preflight (before auth); listed origins are echoed, others get no CORS headers', async () => {
-    await withServer({ cors: { origins: ['https://app.example'], exposeHeaders: ['X-BUS-EVENT-ID'] }, auth: { users: 'u:p' } }, async (server) => {
-      const preflight = await request(`${server.url}/anything`, {
-        method: 'OPTIONS',
-        headers: { Origin: 'https://app.example', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type' },
-      })
-      expect(preflight.status).toBe(204)
-      expect(preflight.headers).toMatchObject({
-        'access-control-allow-origin': 'https://app.example',
-        'access-control-allow-methods': 'GET, POST, PUT, DELETE, OPTIONS',
-        'access-control-allow-headers': 'Content-Type, Authorization, Last-Event-ID',
-        'access-control-expose-headers': 'X-BUS-EVENT-ID',
-        'access-control-max-age': '600',
-        vary: 'Origin',
-      })
-      const foreign = await request(`${server.url}/anything`, { method: 'OPTIONS', headers: { Origin: 'https://evil.example' } })
-      expect(foreign.status).toBe(204)
-      expect(foreign.headers['access-control-allow-origin']).toBeUndefined()
-      // Error responses carry the CORS headers too, so a page can read them.
-      const denied = await request(`${server.url}/whoami`, { headers: { Origin: 'https://app.example' } })
-      expect(denied.status).toBe(401)
-      expect(denied.headers['access-control-allow-origin']).toBe('https://app.example')
-    })
+    await withServer(
+      { cors: { origins: ['https://app.example'], exposeHeaders: ['X-BUS-EVENT-ID'] }, auth: { users: 'u:p' } },
+      async (server) => {
+        const preflight = await request(`${server.url}/anything`, {
+          method: 'OPTIONS',
+          headers: {
+            Origin: 'https://app.example',
+            'Access-Control-Request-Method': 'POST',
+            'Access-Control-Request-Headers': 'content-type',
+          },
+        })
+        expect(preflight.status).toBe(204)
+        expect(preflight.headers).toMatchObject({
+          'access-control-allow-origin': 'https://app.example',
+          'access-control-allow-methods': 'GET, POST, PUT, DELETE, OPTIONS',
+          'access-control-allow-headers': 'Content-Type, Authorization, Last-Event-ID',
+          'access-control-expose-headers': 'X-BUS-EVENT-ID',
+          'access-control-max-age': '600',
+          vary: 'Origin',
+        })
+        const foreign = await request(`${server.url}/anything`, {
+          method: 'OPTIONS',
+          headers: { Origin: 'https://evil.example' },
+        })
+        expect(foreign.status).toBe(204)
+        expect(foreign.headers['access-control-allow-origin']).toBeUndefined()
+        // Error responses carry the CORS headers too, so a page can read them.
+        const denied = await request(`${server.url}/whoami`, { headers: { Origin: 'https://app.example' } })
+        expect(denied.status).toBe(401)
+        expect(denied.headers['access-control-allow-origin']).toBe('https://app.example')
+      },
+    )
     await withServer({ cors: true }, async (server) => {
       const out = await curl(['-i', '-X', 'OPTIONS', `${server.url}/`])
       expect(out).toMatch(/^HTTP\/1\.1 204/)
@@ -186,11 +245,29 @@ describe('HttpServer', () => {
   it('serves HTTPS with a self-signed certificate', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pulse-tls-'))
     try {
-      execFileSync('openssl', [
-        'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-        '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-      ], { stdio: 'ignore' })
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=localhost',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1,DNS:localhost',
+          '-keyout',
+          join(dir, 'key.pem'),
+          '-out',
+          join(dir, 'cert.pem'),
+        ],
+        { stdio: 'ignore' },
+      )
       const key = readFileSync(join(dir, 'key.pem'), 'utf8')
       const cert = readFileSync(join(dir, 'cert.pem'), 'utf8')
       await withServer({ tls: { key, cert } }, async (server) => {
@@ -198,7 +275,9 @@ describe('HttpServer', () => {
         const reply = await request(`${server.url}/hello/tls`, { ca: cert })
         expect(reply.status).toBe(200)
         expect(JSON.parse(reply.body)).toMatchObject({ hello: 'tls' })
-        expect(JSON.parse(await curl(['--cacert', join(dir, 'cert.pem'), `${server.url}/hello/curl`]))).toMatchObject({ hello: 'curl' })
+        expect(JSON.parse(await curl(['--cacert', join(dir, 'cert.pem'), `${server.url}/hello/curl`]))).toMatchObject({
+          hello: 'curl',
+        })
         await expect(request(`${server.url}/hello/x`)).rejects.toThrow(/self[- ]signed/i)
       })
     } finally {
@@ -207,7 +286,9 @@ describe('HttpServer', () => {
   })
 
   it('validates its options, naming them', async () => {
-    await expect(HttpServer.listen({ port: 70_000 })).rejects.toThrow('options.port must be an integer between 0 and 65535')
+    await expect(HttpServer.listen({ port: 70_000 })).rejects.toThrow(
+      'options.port must be an integer between 0 and 65535',
+    )
     await expect(HttpServer.listen({ maxBodyBytes: -1 })).rejects.toThrow(InvalidArgumentError)
     await expect(HttpServer.listen({ auth: { users: 'nocolon' } })).rejects.toThrow('options.auth.users: entry 1')
     await expect(HttpServer.listen({ sse: { pingIntervalMs: -5 } })).rejects.toThrow('options.sse.pingIntervalMs')

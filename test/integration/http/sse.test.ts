@@ -104,7 +104,9 @@ describe('SSE', () => {
     })
     const server = await HttpServer.listen({ router })
     try {
-      expect(await curl(['-N', '-H', 'Last-Event-ID: e_5', `${server.url}/events`])).toBe('event: resume\ndata: e_5\n\n')
+      expect(await curl(['-N', '-H', 'Last-Event-ID: e_5', `${server.url}/events`])).toBe(
+        'event: resume\ndata: e_5\n\n',
+      )
       expect(await curl(['-N', `${server.url}/events`])).toBe('event: resume\ndata: (none)\n\n')
       const client = await openSse(`${server.url}/events`, { 'Last-Event-ID': 'e_9' })
       await client.ended
@@ -119,7 +121,9 @@ describe('SSE', () => {
     try {
       const client = await openSse(`${server.url}/events`)
       const { stream, ctx } = await nextStream()
-      const aborted = new Promise<unknown>((resolve) => stream.signal.addEventListener('abort', () => resolve(stream.signal.reason)))
+      const aborted = new Promise<unknown>((resolve) =>
+        stream.signal.addEventListener('abort', () => resolve(stream.signal.reason)),
+      )
       client.req.destroy()
       const reason = await aborted
       expect(reason).toBeInstanceOf(ClosedError)
@@ -189,17 +193,26 @@ describe('SSE', () => {
       expect(await stream.closed).toBeUndefined()
       await client.ended
       expect(client.text().endsWith('event: last\ndata: done\n\n')).toBe(true)
-      expect(client.text().length).toBe(2_000 * (4096 + 'event: msg\ndata: \n\n'.length) + 'event: last\ndata: done\n\n'.length)
+      expect(client.text().length).toBe(
+        2_000 * (4096 + 'event: msg\ndata: \n\n'.length) + 'event: last\ndata: done\n\n'.length,
+      )
     } finally {
       await server.close()
     }
   })
 
   it('close() with open streams (one client stalled) returns within its bound; clients see EOF without a final message', async () => {
-    const { server, nextStream } = await sseServer({ closeTimeoutMs: 3_000 }, { closeGraceMs: 200, maxBufferedBytes: 8 * 1024 * 1024, pingIntervalMs: 0 })
+    const { server, nextStream } = await sseServer(
+      { closeTimeoutMs: 3_000 },
+      { closeGraceMs: 200, maxBufferedBytes: 8 * 1024 * 1024, pingIntervalMs: 0 },
+    )
     const stalled = connect(server.port, '127.0.0.1')
     try {
-      const clients = await Promise.all([openSse(`${server.url}/events`), openSse(`${server.url}/events`), openSse(`${server.url}/events`)])
+      const clients = await Promise.all([
+        openSse(`${server.url}/events`),
+        openSse(`${server.url}/events`),
+        openSse(`${server.url}/events`),
+      ])
       const streams = await Promise.all(clients.map(() => nextStream()))
       for (const [i, { stream }] of streams.entries()) stream.send({ id: `e_${i}`, event: 'msg', data: 'hi' })
       await Promise.all(clients.map((client, i) => client.waitFor(`id: e_${i}\n`)))

@@ -33,13 +33,17 @@ async function jobInEachStatus(queue: JobQueue, ctx: JobQueueInternals, name: st
   await claimOne(ctx, `${name}_r`)
   const retrying = await queue.enqueue(`${name}_t`, 'retrying')
   const t = await claimOne(ctx, `${name}_t`)
-  await failJobs(ctx.db, ctx.q, [{ id: t.id, leaseToken: t.leaseToken, error: { message: 'boom' }, retryAt: new Date(Date.now() + 60_000) }])
+  await failJobs(ctx.db, ctx.q, [
+    { id: t.id, leaseToken: t.leaseToken, error: { message: 'boom' }, retryAt: new Date(Date.now() + 60_000) },
+  ])
   const completed = await queue.enqueue(`${name}_c`, 'completed')
   const c = await claimOne(ctx, `${name}_c`)
   await completeJobs(ctx.db, ctx.q, [c])
   const dead = await queue.enqueue(`${name}_d`, 'dead', { maxAttempts: 1 })
   const d = await claimOne(ctx, `${name}_d`)
-  await failJobs(ctx.db, ctx.q, [{ id: d.id, leaseToken: d.leaseToken, error: { name: 'Error', message: 'fatal' }, retryAt: undefined }])
+  await failJobs(ctx.db, ctx.q, [
+    { id: d.id, leaseToken: d.leaseToken, error: { name: 'Error', message: 'fatal' }, retryAt: undefined },
+  ])
   const canceled = await queue.enqueue(`${name}_x`, 'canceled')
   await queue.cancel(canceled)
   return { pending, running, retrying, completed, dead, canceled }
@@ -54,14 +58,20 @@ describe('cancel (§11 #9)', () => {
         const before = await queue.getJob(ids[status])
         const error = await queue.cancel(ids[status]).catch((e: unknown) => e)
         expect(error).toBeInstanceOf(JobStateError)
-        expect(error).toMatchObject({ code: 'PULSE_ERR_JOB_STATE', data: { id: ids[status], status, action: 'cancel' } })
+        expect(error).toMatchObject({
+          code: 'PULSE_ERR_JOB_STATE',
+          data: { id: ids[status], status, action: 'cancel' },
+        })
         expect(await queue.getJob(ids[status])).toEqual(before)
       }
       for (const status of ['pending', 'running', 'retrying'] as const) {
         await queue.cancel(ids[status], { reason: `stop ${status}`, actor: 'ops' })
         const job = await queue.getJob(ids[status])
         expect(job?.status).toBe('canceled')
-        expect(job?.history.at(-1)).toMatchObject({ type: 'canceled', data: { actor: 'ops', reason: `stop ${status}` } })
+        expect(job?.history.at(-1)).toMatchObject({
+          type: 'canceled',
+          data: { actor: 'ops', reason: `stop ${status}` },
+        })
       }
     })
   })
@@ -90,7 +100,13 @@ describe('dead-letter requeue and stats (§11 #40)', () => {
       const id = await queue.enqueue(name, { x: 1 }, { maxAttempts: 2 })
       for (let i = 0; i < 2; i++) {
         const job = await claimOne(ctx, name)
-        await failJobs(ctx.db, ctx.q, [{ ...job, error: { name: 'Error', message: `fail ${i + 1}` }, retryAt: i === 0 ? new Date(Date.now() - 1) : undefined }])
+        await failJobs(ctx.db, ctx.q, [
+          {
+            ...job,
+            error: { name: 'Error', message: `fail ${i + 1}` },
+            retryAt: i === 0 ? new Date(Date.now() - 1) : undefined,
+          },
+        ])
       }
       expect(await queue.getJob(id)).toMatchObject({ status: 'dead', attempt: 2, lastError: { message: 'fail 2' } })
       expect((await queue.listJobs({ status: 'dead', name })).jobs.map((j) => j.id)).toEqual([id])
@@ -103,7 +119,9 @@ describe('dead-letter requeue and stats (§11 #40)', () => {
         attempt: 0,
         data: { actor: 'alice', reason: 'fixed the mail server', previousAttempt: 2 },
       })
-      expect(requeued?.history.map((e) => e.seq)).toEqual(Array.from({ length: requeued?.history.length ?? 0 }, (_, i) => i + 1))
+      expect(requeued?.history.map((e) => e.seq)).toEqual(
+        Array.from({ length: requeued?.history.length ?? 0 }, (_, i) => i + 1),
+      )
       // The budget is fresh: two more attempts before it is dead again.
       const again = await claimOne(ctx, name)
       expect(again.attempt).toBe(1)
@@ -111,7 +129,10 @@ describe('dead-letter requeue and stats (§11 #40)', () => {
       expect((await queue.getJob(id))?.status).toBe('retrying')
 
       const error = await queue.requeue(id).catch((e: unknown) => e)
-      expect(error).toMatchObject({ code: 'PULSE_ERR_JOB_STATE', data: { status: 'retrying', action: 'requeue', allowed: ['dead'] } })
+      expect(error).toMatchObject({
+        code: 'PULSE_ERR_JOB_STATE',
+        data: { status: 'retrying', action: 'requeue', allowed: ['dead'] },
+      })
     })
   })
 
@@ -174,7 +195,9 @@ describe('listJobs', () => {
       expect(exact.jobs).toHaveLength(25)
       expect(exact.cursor).toBeUndefined()
 
-      await expect(queue.listJobs({ status: 'done' as never })).rejects.toMatchObject({ data: { option: 'options.status' } })
+      await expect(queue.listJobs({ status: 'done' as never })).rejects.toMatchObject({
+        data: { option: 'options.status' },
+      })
       await expect(queue.listJobs({ limit: 0 })).rejects.toMatchObject({ data: { option: 'options.limit' } })
       await expect(queue.listJobs({ cursor: 'nope' })).rejects.toMatchObject({ data: { option: 'options.cursor' } })
     })
@@ -195,7 +218,12 @@ describe('audit log (§11 #39)', () => {
         const claimed = await claimOne(ctx, `${name}_d`)
         await failJobs(ctx.db, ctx.q, [{ ...claimed, error: { message: 'x' }, retryAt: undefined }])
         await queue.requeue(dead, { reason: 'retry after fix' })
-        const schedule = await queue.schedule('rollup', { a: 1 }, { kind: 'every', everyMs: 60_000 }, { actor: 'deploy' })
+        const schedule = await queue.schedule(
+          'rollup',
+          { a: 1 },
+          { kind: 'every', everyMs: 60_000 },
+          { actor: 'deploy' },
+        )
         await queue.schedule('rollup', { a: 2 }, { kind: 'every', everyMs: 60_000 })
         await queue.pauseSchedule(schedule, { actor: 'bob', reason: 'noisy' })
         await queue.resumeSchedule(schedule)
@@ -220,7 +248,11 @@ describe('audit log (§11 #39)', () => {
           ].reverse(),
         )
         expect(log.every((e) => e.at instanceof Date)).toBe(true)
-        expect(log.find((e) => e.action === 'schedule.create')?.data).toEqual({ name: 'rollup', jobName: 'rollup', spec: { kind: 'every', everyMs: 60_000 } })
+        expect(log.find((e) => e.action === 'schedule.create')?.data).toEqual({
+          name: 'rollup',
+          jobName: 'rollup',
+          spec: { kind: 'every', everyMs: 60_000 },
+        })
         const firstTwo = await queue.auditLog({ limit: 2 })
         expect(firstTwo.map((e) => e.action)).toEqual(['schedule.delete', 'schedule.resume'])
         const next = await queue.auditLog({ limit: 2, before: firstTwo[1]?.id ?? '' })
@@ -276,78 +308,120 @@ describe('pruneJobs', () => {
 
   /** Backdates the jobs' last change by `ms` (their status's time: what a prune compares). */
   async function age(ctx: JobQueueInternals, ids: readonly string[], ms: number): Promise<void> {
-    await ctx.db.query(`UPDATE ${ctx.q}.jobs SET updated_at = updated_at - $2 * interval '1 millisecond' WHERE id = ANY($1::bigint[])`, [ids, ms])
+    await ctx.db.query(
+      `UPDATE ${ctx.q}.jobs SET updated_at = updated_at - $2 * interval '1 millisecond' WHERE id = ANY($1::bigint[])`,
+      [ids, ms],
+    )
   }
 
   async function eventRows(ctx: JobQueueInternals, ids: readonly string[]): Promise<number> {
-    const { rows } = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${ctx.q}.job_events WHERE job_id = ANY($1::bigint[])`, [ids])
+    const { rows } = await ctx.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${ctx.q}.job_events WHERE job_id = ANY($1::bigint[])`,
+      [ids],
+    )
     return rows[0]?.n ?? 0
   }
 
   it('deletes finished jobs older than the cutoff with their history, never one that may still run, and records it', async () => {
-    await withQueue(db.url, async (queue, ctx) => {
-      const day = 86_400_000
-      const old = await jobInEachStatus(queue, ctx, uniqueName('old'))
-      const fresh = await jobInEachStatus(queue, ctx, uniqueName('fresh'))
-      const all = [...Object.values(old), ...Object.values(fresh)]
-      await age(ctx, Object.values(old), 2 * day)
-      const finished = [old.completed, old.dead, old.canceled]
-      expect(await eventRows(ctx, finished)).toBeGreaterThan(0)
+    await withQueue(
+      db.url,
+      async (queue, ctx) => {
+        const day = 86_400_000
+        const old = await jobInEachStatus(queue, ctx, uniqueName('old'))
+        const fresh = await jobInEachStatus(queue, ctx, uniqueName('fresh'))
+        const all = [...Object.values(old), ...Object.values(fresh)]
+        await age(ctx, Object.values(old), 2 * day)
+        const finished = [old.completed, old.dead, old.canceled]
+        expect(await eventRows(ctx, finished)).toBeGreaterThan(0)
 
-      expect(await queue.pruneJobs({ olderThanMs: day, actor: 'ops', reason: 'keep a day' })).toEqual({ deleted: 3 })
-      const left = await Promise.all(all.map(async (id) => [id, (await queue.getJob(id))?.status]))
-      expect(left.filter(([, status]) => status === undefined).map(([id]) => id).sort()).toEqual([...finished].sort())
-      expect(await eventRows(ctx, finished)).toBe(0)
-      const [entry] = await queue.auditLog({ limit: 1 })
-      expect(entry).toMatchObject({ actor: 'ops', action: 'job.prune', target: 'jobs', reason: 'keep a day', data: { deleted: 3, statuses: ['completed', 'dead', 'canceled'] } })
-      // Nothing older is left: a second call deletes nothing.
-      expect(await queue.pruneJobs({ olderThanMs: day })).toEqual({ deleted: 0 })
-    }, own())
+        expect(await queue.pruneJobs({ olderThanMs: day, actor: 'ops', reason: 'keep a day' })).toEqual({ deleted: 3 })
+        const left = await Promise.all(all.map(async (id) => [id, (await queue.getJob(id))?.status]))
+        expect(
+          left
+            .filter(([, status]) => status === undefined)
+            .map(([id]) => id)
+            .sort(),
+        ).toEqual([...finished].sort())
+        expect(await eventRows(ctx, finished)).toBe(0)
+        const [entry] = await queue.auditLog({ limit: 1 })
+        expect(entry).toMatchObject({
+          actor: 'ops',
+          action: 'job.prune',
+          target: 'jobs',
+          reason: 'keep a day',
+          data: { deleted: 3, statuses: ['completed', 'dead', 'canceled'] },
+        })
+        // Nothing older is left: a second call deletes nothing.
+        expect(await queue.pruneJobs({ olderThanMs: day })).toEqual({ deleted: 0 })
+      },
+      own(),
+    )
   })
 
   it('takes only the statuses asked for, at most `limit` per call, the oldest first; a pruned key is free again', async () => {
-    await withQueue(db.url, async (queue, ctx) => {
-      const name = uniqueName('limit')
-      const ids = await queue.enqueueMany(Array.from({ length: 5 }, (_, i) => ({ name, args: i, idempotencyKey: `${name}-${i}` })))
-      const dead = await queue.enqueue(`${name}_d`, 'dead', { maxAttempts: 1 })
-      const d = await claimOne(ctx, `${name}_d`)
-      await failJobs(ctx.db, ctx.q, [{ id: d.id, leaseToken: d.leaseToken, error: { message: 'x' }, retryAt: undefined }])
-      for (const _ of ids) await completeJobs(ctx.db, ctx.q, [await claimOne(ctx, name)])
-      await age(ctx, [...ids, dead], 60_000)
+    await withQueue(
+      db.url,
+      async (queue, ctx) => {
+        const name = uniqueName('limit')
+        const ids = await queue.enqueueMany(
+          Array.from({ length: 5 }, (_, i) => ({ name, args: i, idempotencyKey: `${name}-${i}` })),
+        )
+        const dead = await queue.enqueue(`${name}_d`, 'dead', { maxAttempts: 1 })
+        const d = await claimOne(ctx, `${name}_d`)
+        await failJobs(ctx.db, ctx.q, [
+          { id: d.id, leaseToken: d.leaseToken, error: { message: 'x' }, retryAt: undefined },
+        ])
+        for (const _ of ids) await completeJobs(ctx.db, ctx.q, [await claimOne(ctx, name)])
+        await age(ctx, [...ids, dead], 60_000)
 
-      expect(await queue.pruneJobs({ olderThanMs: 1_000, statuses: ['dead'] })).toEqual({ deleted: 1 })
-      expect(await queue.getJob(dead)).toBeUndefined()
-      expect(await queue.pruneJobs({ olderThanMs: 1_000, statuses: ['completed'], limit: 2 })).toEqual({ deleted: 2 })
-      expect(await Promise.all(ids.map(async (id) => (await queue.getJob(id)) === undefined))).toEqual([true, true, false, false, false])
-      expect(await queue.pruneJobs({ olderThanMs: 1_000, limit: 2 })).toEqual({ deleted: 2 })
-      expect(await queue.pruneJobs({ olderThanMs: 1_000, limit: 2 })).toEqual({ deleted: 1 })
-      // The key of a pruned job makes a new job.
-      const again = await queue.enqueue(name, 'again', { idempotencyKey: `${name}-0` })
-      expect(ids).not.toContain(again)
-    }, own())
+        expect(await queue.pruneJobs({ olderThanMs: 1_000, statuses: ['dead'] })).toEqual({ deleted: 1 })
+        expect(await queue.getJob(dead)).toBeUndefined()
+        expect(await queue.pruneJobs({ olderThanMs: 1_000, statuses: ['completed'], limit: 2 })).toEqual({ deleted: 2 })
+        expect(await Promise.all(ids.map(async (id) => (await queue.getJob(id)) === undefined))).toEqual([
+          true,
+          true,
+          false,
+          false,
+          false,
+        ])
+        expect(await queue.pruneJobs({ olderThanMs: 1_000, limit: 2 })).toEqual({ deleted: 2 })
+        expect(await queue.pruneJobs({ olderThanMs: 1_000, limit: 2 })).toEqual({ deleted: 1 })
+        // The key of a pruned job makes a new job.
+        const again = await queue.enqueue(name, 'again', { idempotencyKey: `${name}-0` })
+        expect(ids).not.toContain(again)
+      },
+      own(),
+    )
   })
 
   it('refuses bad options with PULSE_ERR_INVALID_ARG and deletes nothing', async () => {
-    await withQueue(db.url, async (queue, ctx) => {
-      const name = uniqueName('bad')
-      const id = await queue.enqueue(name, {})
-      await completeJobs(ctx.db, ctx.q, [await claimOne(ctx, name)])
-      await age(ctx, [id], 60_000)
-      const cases: [unknown, string][] = [
-        [undefined, 'options'],
-        [{}, 'options.olderThanMs'],
-        [{ olderThanMs: -1 }, 'options.olderThanMs'],
-        [{ olderThanMs: 1.5 }, 'options.olderThanMs'],
-        [{ olderThanMs: 0, statuses: ['pending'] }, 'options.statuses'],
-        [{ olderThanMs: 0, statuses: [] }, 'options.statuses'],
-        [{ olderThanMs: 0, limit: 0 }, 'options.limit'],
-        [{ olderThanMs: 0, limit: 100_001 }, 'options.limit'],
-        [{ olderThanMs: 0, other: 1 }, 'options.other'],
-      ]
-      for (const [options, option] of cases) {
-        await expect(queue.pruneJobs(options as never), option).rejects.toMatchObject({ code: 'PULSE_ERR_INVALID_ARG', data: { option } })
-      }
-      expect((await queue.getJob(id))?.status).toBe('completed')
-    }, own())
+    await withQueue(
+      db.url,
+      async (queue, ctx) => {
+        const name = uniqueName('bad')
+        const id = await queue.enqueue(name, {})
+        await completeJobs(ctx.db, ctx.q, [await claimOne(ctx, name)])
+        await age(ctx, [id], 60_000)
+        const cases: [unknown, string][] = [
+          [undefined, 'options'],
+          [{}, 'options.olderThanMs'],
+          [{ olderThanMs: -1 }, 'options.olderThanMs'],
+          [{ olderThanMs: 1.5 }, 'options.olderThanMs'],
+          [{ olderThanMs: 0, statuses: ['pending'] }, 'options.statuses'],
+          [{ olderThanMs: 0, statuses: [] }, 'options.statuses'],
+          [{ olderThanMs: 0, limit: 0 }, 'options.limit'],
+          [{ olderThanMs: 0, limit: 100_001 }, 'options.limit'],
+          [{ olderThanMs: 0, other: 1 }, 'options.other'],
+        ]
+        for (const [options, option] of cases) {
+          await expect(queue.pruneJobs(options as never), option).rejects.toMatchObject({
+            code: 'PULSE_ERR_INVALID_ARG',
+            data: { option },
+          })
+        }
+        expect((await queue.getJob(id))?.status).toBe('completed')
+      },
+      own(),
+    )
   })
 })

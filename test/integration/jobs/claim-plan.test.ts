@@ -64,9 +64,14 @@ describe('claim plan', () => {
         await sql.query(`VACUUM ANALYZE ${q}.jobs`)
 
         // The claim statement itself, captured as claimJobs sends it, then explained (not run).
-        const captured = await capture((recorder) => claimJobs(recorder, q, { owner: 'plan', names: ['work'], limit: 50, leaseTtlMs: 30_000 }))
+        const captured = await capture((recorder) =>
+          claimJobs(recorder, q, { owner: 'plan', names: ['work'], limit: 50, leaseTtlMs: 30_000 }),
+        )
         expect(captured.text).toContain('FOR UPDATE SKIP LOCKED')
-        const { rows } = await sql.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) ${captured.text}`, captured.values)
+        const { rows } = await sql.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
+          `EXPLAIN (FORMAT JSON) ${captured.text}`,
+          captured.values,
+        )
         const plan = rows[0]?.['QUERY PLAN'][0].Plan
         expect(plan).toBeDefined()
         const all = nodes(plan as PlanNode)
@@ -92,7 +97,11 @@ describe('claim plan', () => {
         const running = await claimJobs(sql, q, { owner: 'plan', names: ['work'], limit: 500, leaseTtlMs: 30_000 })
         const failed = running.map((job) => ({ ...job, error: { message: 'no' }, retryAt: new Date() }))
         const statements: Array<[keyof typeof DISPATCHER_SESSION_SQL, string, (db: Queryable) => Promise<unknown>]> = [
-          ['claim', 'claim', (recorder) => claimJobs(recorder, q, { owner: 'plan', names: ['work'], limit: 500, leaseTtlMs: 30_000 })],
+          [
+            'claim',
+            'claim',
+            (recorder) => claimJobs(recorder, q, { owner: 'plan', names: ['work'], limit: 500, leaseTtlMs: 30_000 }),
+          ],
           ['ack', 'complete', (recorder) => completeJobs(recorder, q, running)],
           ['smallAck', 'complete_small', (recorder) => completeJobs(recorder, q, running.slice(0, 64))],
           ['ack', 'fail', (recorder) => failJobs(recorder, q, failed)],
@@ -111,24 +120,39 @@ describe('claim plan', () => {
               await client.query('ROLLBACK')
             }
             // The captured values are strings, numbers, Dates, nulls and arrays of those.
-            const text = (x: unknown): string => (x instanceof Date ? x.toISOString() : typeof x === 'number' ? x.toString() : (x as string))
+            const text = (x: unknown): string =>
+              x instanceof Date ? x.toISOString() : typeof x === 'number' ? x.toString() : (x as string)
             const element = (x: unknown): string => (x === null ? 'NULL' : `"${text(x).replace(/["\\]/g, '\\$&')}"`)
-            const literal = (v: unknown): string => (v === null ? 'NULL' : client.escapeLiteral(Array.isArray(v) ? `{${v.map(element).join(',')}}` : text(v)))
-            const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) EXECUTE ${statement}(${captured.values.map(literal).join(', ')})`)
+            const literal = (v: unknown): string =>
+              v === null ? 'NULL' : client.escapeLiteral(Array.isArray(v) ? `{${v.map(element).join(',')}}` : text(v))
+            const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
+              `EXPLAIN (FORMAT JSON) EXECUTE ${statement}(${captured.values.map(literal).join(', ')})`,
+            )
             return nodes(rows[0]?.['QUERY PLAN'][0].Plan as PlanNode)
           })
           const shape = JSON.stringify(used.map((n) => [n['Node Type'], n['Index Name'] ?? n['Relation Name']]))
-          if (statement === 'claim') expect(used.some((n) => n['Index Name'] === 'jobs_ready'), shape).toBe(true)
+          if (statement === 'claim')
+            expect(
+              used.some((n) => n['Index Name'] === 'jobs_ready'),
+              shape,
+            ).toBe(true)
           // The small acks' session runs the plan made once for any values: the ids stay a parameter.
-          if (session === 'smallAck') expect(used.some((n) => n['Index Cond']?.includes('$1') === true), shape).toBe(true)
-          expect(used.some((n) => n['Node Type'] === 'Seq Scan' || n['Node Type'] === 'Nested Loop'), `${statement}: ${shape}`).toBe(false)
+          if (session === 'smallAck')
+            expect(
+              used.some((n) => n['Index Cond']?.includes('$1') === true),
+              shape,
+            ).toBe(true)
+          expect(
+            used.some((n) => n['Node Type'] === 'Seq Scan' || n['Node Type'] === 'Nested Loop'),
+            `${statement}: ${shape}`,
+          ).toBe(false)
         }
       },
       { schema: uniqueName('plan') },
     )
   })
 
-  it("acks and renewals read only the leases they name, however many jobs other workers run", async () => {
+  it('acks and renewals read only the leases they name, however many jobs other workers run', async () => {
     await withQueue(
       db.url,
       async (_queue, { db: sql, q }) => {
@@ -149,7 +173,10 @@ describe('claim plan', () => {
             await client.query(session)
             await client.query('BEGIN')
             try {
-              const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${captured.text}`, captured.values)
+              const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
+                `EXPLAIN (ANALYZE, FORMAT JSON) ${captured.text}`,
+                captured.values,
+              )
               return nodes(rows[0]?.['QUERY PLAN'][0].Plan as PlanNode)
             } finally {
               await client.query('ROLLBACK')
@@ -157,8 +184,13 @@ describe('claim plan', () => {
           })
           // Rows of jobs the statement looked at: the 500 it names, not the 10,000 other leases.
           const scans = used.filter((n) => n['Relation Name'] === 'jobs' && n['Node Type'] !== 'ModifyTable')
-          const read = scans.reduce((sum, n) => sum + ((n['Actual Rows'] ?? 0) + (n['Rows Removed by Filter'] ?? 0)) * (n['Actual Loops'] ?? 1), 0)
-          const shape = JSON.stringify(scans.map((n) => [n['Node Type'], n['Index Name'], n['Actual Rows'], n['Rows Removed by Filter']]))
+          const read = scans.reduce(
+            (sum, n) => sum + ((n['Actual Rows'] ?? 0) + (n['Rows Removed by Filter'] ?? 0)) * (n['Actual Loops'] ?? 1),
+            0,
+          )
+          const shape = JSON.stringify(
+            scans.map((n) => [n['Node Type'], n['Index Name'], n['Actual Rows'], n['Rows Removed by Filter']]),
+          )
           expect(read, `${statement}: ${shape}`).toBeLessThanOrEqual(2 * mine.length)
           expect(read, `${statement}: ${shape}`).toBeGreaterThanOrEqual(mine.length)
         }

@@ -5,7 +5,14 @@
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
-import { claimJobs, completeJobs, failJobs, parseArgs, reapExpiredLeases, renewLeases } from '../../../transports/postgres/jobs/hot-path.js'
+import {
+  claimJobs,
+  completeJobs,
+  failJobs,
+  parseArgs,
+  reapExpiredLeases,
+  renewLeases,
+} from '../../../transports/postgres/jobs/hot-path.js'
 import { type Queryable, quoteSchema } from '../../../transports/postgres/jobs/queryable.js'
 import { migrate } from '../../../transports/postgres/migrate.js'
 import { PULSE_MIGRATIONS } from '../../../transports/postgres/migrations/index.js'
@@ -81,8 +88,17 @@ describe('claimed jobs', () => {
   it('come back with their args as stored, whatever their shape, their bytes, attempt and lease, in priority order', async () => {
     await withQueue(db.url, async (queue, { db: sql, q }) => {
       const name = uniqueName('shapes')
-      const shapes: unknown[] = [{ nested: { list: [1, 'two', null, true], quote: 'say "hi"\\ \u00e9 \u{1f600}' } }, 'a string', 12.5, null, [], { '': 0 }]
-      const ids = await queue.enqueueMany(shapes.map((args, i) => ({ name, args, priority: 10 - i, maxAttempts: 3 + i })))
+      const shapes: unknown[] = [
+        { nested: { list: [1, 'two', null, true], quote: 'say "hi"\\ \u00e9 \u{1f600}' } },
+        'a string',
+        12.5,
+        null,
+        [],
+        { '': 0 },
+      ]
+      const ids = await queue.enqueueMany(
+        shapes.map((args, i) => ({ name, args, priority: 10 - i, maxAttempts: 3 + i })),
+      )
       const bytesId = await queue.enqueue(name, new Uint8Array([0, 1, 254, 255]), { priority: -1 })
       const claimed = await claim(sql, q, [name], 10)
       expect(claimed.map((j) => j.id)).toEqual([...ids, bytesId])
@@ -90,7 +106,10 @@ describe('claimed jobs', () => {
       // The args come as the server's JSON text, parsed where the handler runs; bytes as bytes.
       expect(claimed.slice(0, shapes.length).every((j) => typeof j.argsJson === 'string')).toBe(true)
       expect(claimed.at(-1)?.argsJson).toBeNull()
-      expect(claimed.map((j) => [j.name, j.attempt, j.maxAttempts, j.priority])).toEqual([...shapes.map((_, i) => [name, 1, 3 + i, 10 - i]), [name, 1, 5, -1]])
+      expect(claimed.map((j) => [j.name, j.attempt, j.maxAttempts, j.priority])).toEqual([
+        ...shapes.map((_, i) => [name, 1, 3 + i, 10 - i]),
+        [name, 1, 5, -1],
+      ])
       expect(claimed.slice(0, shapes.length).every((j) => j.argsBytes === null)).toBe(true)
       const bytes = claimed.at(-1)?.argsBytes
       expect(Buffer.isBuffer(bytes) && [...bytes]).toEqual([0, 1, 254, 255])
@@ -107,7 +126,9 @@ describe('illegal transitions (§11 #8)', () => {
       const id = await queue.enqueue(name, {})
       const fakeToken = '9223372036854775807'
       expect(await completeJobs(sql, q, [{ id, leaseToken: fakeToken }])).toEqual([])
-      expect(await failJobs(sql, q, [{ id, leaseToken: fakeToken, error: { message: 'x' }, retryAt: new Date() }])).toEqual([])
+      expect(
+        await failJobs(sql, q, [{ id, leaseToken: fakeToken, error: { message: 'x' }, retryAt: new Date() }]),
+      ).toEqual([])
       expect(await queue.getJob(id)).toMatchObject({ status: 'pending', attempt: 0 })
       expect(await historyTypes(queue, id)).toEqual(['enqueued'])
 
@@ -170,7 +191,9 @@ describe('result fencing (§11 #14)', () => {
       const stale = { id, leaseToken: first?.leaseToken ?? '' }
       // Worker A stops renewing: its lease lapses and the watchdog reaps it (retry now).
       await sql.query(`UPDATE ${q}.jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [id])
-      expect(await reapExpiredLeases(sql, q, 10, () => new Date(Date.now() - 1_000))).toEqual([{ id, status: 'retrying', attempt: 1 }])
+      expect(await reapExpiredLeases(sql, q, 10, () => new Date(Date.now() - 1_000))).toEqual([
+        { id, status: 'retrying', attempt: 1 },
+      ])
       const [second] = await claim(sql, q, [name], 1, 'worker-b')
       expect(second).toMatchObject({ id, attempt: 2 })
       // Fencing tokens come from a sequence: the later lease's token is the greater.
@@ -202,9 +225,15 @@ describe('result fencing (§11 #14)', () => {
           () => 'accepted',
           (error: unknown) => (error as { data?: { constraint?: string } }).data?.constraint,
         )
-      expect(await refused(`UPDATE ${q}.jobs SET lease_token = NULL WHERE id = $1`, running)).toBe('jobs_lease_token_iff_running')
-      expect(await refused(`UPDATE ${q}.jobs SET lease_token = 1 WHERE id = $1`, pending)).toBe('jobs_lease_token_iff_running')
-      expect(await refused(`UPDATE ${q}.jobs SET status = 'running' WHERE id = $1`, pending)).toBe('jobs_lease_token_iff_running')
+      expect(await refused(`UPDATE ${q}.jobs SET lease_token = NULL WHERE id = $1`, running)).toBe(
+        'jobs_lease_token_iff_running',
+      )
+      expect(await refused(`UPDATE ${q}.jobs SET lease_token = 1 WHERE id = $1`, pending)).toBe(
+        'jobs_lease_token_iff_running',
+      )
+      expect(await refused(`UPDATE ${q}.jobs SET status = 'running' WHERE id = $1`, pending)).toBe(
+        'jobs_lease_token_iff_running',
+      )
       // Leaving 'running' clears the token on every path; cancel is the one not exercised above.
       await queue.cancel(running ?? '')
       expect(await queue.getJob(running ?? '')).toMatchObject({ status: 'canceled' })
@@ -230,7 +259,9 @@ describe('fencing tokens from a sequence (migration 7)', () => {
       await migrate(pool, { schema })
       // The column is replaced, not converted: the table keeps its storage (no rewrite).
       expect((await pool.query<{ file: string }>(storage)).rows).toEqual(fileBefore)
-      const { rows: after } = await pool.query<{ id: string; status: string; lease_token: string | null }>(`SELECT id::text, status, lease_token::text FROM ${q}.jobs ORDER BY id`)
+      const { rows: after } = await pool.query<{ id: string; status: string; lease_token: string | null }>(
+        `SELECT id::text, status, lease_token::text FROM ${q}.jobs ORDER BY id`,
+      )
       const [running, pending] = before.map((r) => r.id)
       expect(after.map((r) => [r.id, r.status])).toEqual([
         [running, 'running'],
@@ -254,7 +285,10 @@ describe('fencing tokens from a sequence (migration 7)', () => {
       const name = uniqueName('bad-token')
       const id = await queue.enqueue(name, {})
       await claim(sql, q, [name])
-      await expect(completeJobs(sql, q, [{ id, leaseToken: 'not-a-token' }])).rejects.toMatchObject({ code: 'PULSE_ERR_PG_QUERY', data: { sqlstate: '22P02' } })
+      await expect(completeJobs(sql, q, [{ id, leaseToken: 'not-a-token' }])).rejects.toMatchObject({
+        code: 'PULSE_ERR_PG_QUERY',
+        data: { sqlstate: '22P02' },
+      })
       expect(await queue.getJob(id)).toMatchObject({ status: 'running', attempt: 1 })
     })
   })
@@ -264,7 +298,10 @@ describe("an attempt's start on the row that ends it (migration 8)", () => {
   /** The job's history as (seq, type, attempt, owner) and its event rows, counted. */
   async function trail(queue: Parameters<Parameters<typeof withQueue>[1]>[0], sql: Queryable, q: string, id: string) {
     const job = await queue.getJob(id)
-    const { rows } = await sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${q}.job_events WHERE job_id = $1`, [id])
+    const { rows } = await sql.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${q}.job_events WHERE job_id = $1`,
+      [id],
+    )
     return {
       history: job?.history.map((e) => [e.seq, e.type, e.attempt, (e.data as { owner?: string } | undefined)?.owner]),
       at: Object.fromEntries(job?.history.map((e) => [`${e.type}${e.attempt}`, e.at.getTime()]) ?? []),
@@ -275,7 +312,9 @@ describe("an attempt's start on the row that ends it (migration 8)", () => {
   it('a claim writes no event row; the history shows the start (time, owner) while it runs and after it ends, on every path', async () => {
     await withQueue(db.url, async (queue, { db: sql, q }) => {
       const name = uniqueName('start')
-      const [done, retried, canceled, reaped, pending] = await queue.enqueueMany(Array.from({ length: 5 }, (_, i) => ({ name: `${name}_${i}`, args: i })))
+      const [done, retried, canceled, reaped, pending] = await queue.enqueueMany(
+        Array.from({ length: 5 }, (_, i) => ({ name: `${name}_${i}`, args: i })),
+      )
       const claimOne = async (i: number, owner: string) => {
         const [job] = await claimJobs(sql, q, { owner, names: [`${name}_${i}`], limit: 1, leaseTtlMs: kLease })
         if (job === undefined) throw new Error(`${name}_${i} was not claimable`)
@@ -322,7 +361,9 @@ describe("an attempt's start on the row that ends it (migration 8)", () => {
 
       await claimOne(3, 'w4')
       await sql.query(`UPDATE ${q}.jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [reaped])
-      expect(await reapExpiredLeases(sql, q, 10, () => new Date(Date.now() + 60_000))).toEqual([{ id: reaped, status: 'retrying', attempt: 1 }])
+      expect(await reapExpiredLeases(sql, q, 10, () => new Date(Date.now() + 60_000))).toEqual([
+        { id: reaped, status: 'retrying', attempt: 1 },
+      ])
       expect((await trail(queue, sql, q, reaped ?? '')).history).toEqual([
         [1, 'enqueued', 0, undefined],
         [2, 'started', 1, 'w4'],
@@ -354,16 +395,24 @@ describe("an attempt's start on the row that ends it (migration 8)", () => {
         [id, owner],
       )
     const lease = async (id: string) => {
-      const { rows } = await pool.query<{ lease_token: string }>(`SELECT lease_token::text FROM ${q}.jobs WHERE id = $1`, [id])
+      const { rows } = await pool.query<{ lease_token: string }>(
+        `SELECT lease_token::text FROM ${q}.jobs WHERE id = $1`,
+        [id],
+      )
       return { id, leaseToken: rows[0]?.lease_token ?? '' }
     }
     const history = async (id: string) => {
-      const { rows } = await pool.query<{ seq: number; type: string; attempt: number }>(`SELECT seq, type, attempt FROM ${q}.job_history WHERE job_id = $1 ORDER BY seq`, [id])
+      const { rows } = await pool.query<{ seq: number; type: string; attempt: number }>(
+        `SELECT seq, type, attempt FROM ${q}.job_history WHERE job_id = $1 ORDER BY seq`,
+        [id],
+      )
       return rows.map((r) => [r.seq, r.type, r.attempt])
     }
     try {
       await migrate(pool, { schema, migrations: PULSE_MIGRATIONS.slice(0, 7) })
-      const { rows } = await pool.query<{ id: string }>(`INSERT INTO ${q}.jobs (name) VALUES ('old'), ('old') RETURNING id::text`)
+      const { rows } = await pool.query<{ id: string }>(
+        `INSERT INTO ${q}.jobs (name) VALUES ('old'), ('old') RETURNING id::text`,
+      )
       const [before, mixed] = rows.map((r) => r.id) as [string, string]
       await olderClaim(before, 'old-worker')
       await migrate(pool, { schema })
@@ -379,7 +428,9 @@ describe("an attempt's start on the row that ends it (migration 8)", () => {
       // carries attempt 1's stale started_at, and the view shows attempt 2's own row only.
       const [first] = await claim(pool, q, ['old'])
       expect(first?.id).toBe(mixed)
-      await failJobs(pool, q, [{ id: mixed, leaseToken: first?.leaseToken ?? '', error: null, retryAt: new Date(Date.now() - 1) }])
+      await failJobs(pool, q, [
+        { id: mixed, leaseToken: first?.leaseToken ?? '', error: null, retryAt: new Date(Date.now() - 1) },
+      ])
       await olderClaim(mixed, 'old-worker')
       const twice: unknown[] = [...once, [3, 'failed', 1], [4, 'retrying', 1], [5, 'started', 2]]
       expect(await history(mixed)).toEqual(twice)
@@ -408,7 +459,14 @@ describe('history sequences (§11 #35)', () => {
               return job
             }
             const first = await claimOwn()
-            await failJobs(client, q, [{ id: first.id, leaseToken: first.leaseToken, error: { message: 'once' }, retryAt: new Date(Date.now() - 1) }])
+            await failJobs(client, q, [
+              {
+                id: first.id,
+                leaseToken: first.leaseToken,
+                error: { message: 'once' },
+                retryAt: new Date(Date.now() - 1),
+              },
+            ])
             const second = await claimOwn()
             await completeJobs(client, q, [{ id: second.id, leaseToken: second.leaseToken }])
             return id
@@ -421,8 +479,16 @@ describe('history sequences (§11 #35)', () => {
         Promise.all(
           clients.map(async (client, i) => {
             if (i % 10 === 0) await queue.cancel(contended).catch(() => undefined)
-            const [job] = await claimJobs(client, q, { owner: `c${i}`, names: [`${name}_one`], limit: 1, leaseTtlMs: kLease })
-            if (job !== undefined) await failJobs(client, q, [{ id: job.id, leaseToken: job.leaseToken, error: { message: 'x' }, retryAt: new Date(Date.now() - 1) }])
+            const [job] = await claimJobs(client, q, {
+              owner: `c${i}`,
+              names: [`${name}_one`],
+              limit: 1,
+              leaseTtlMs: kLease,
+            })
+            if (job !== undefined)
+              await failJobs(client, q, [
+                { id: job.id, leaseToken: job.leaseToken, error: { message: 'x' }, retryAt: new Date(Date.now() - 1) },
+              ])
           }),
         ),
       )
@@ -457,7 +523,11 @@ describe('an ack, then the next claim', () => {
         const first = await claim(sql, q, [name], 3)
         expect(first.map((j) => j.id)).toEqual(ids.slice(0, 3))
         const stale = { id: first[2]?.id ?? '', leaseToken: '9223372036854775807' }
-        const completed = await completeJobs(sql, q, [first[0], first[1], stale].map((j) => ({ id: j?.id ?? '', leaseToken: j?.leaseToken ?? '' })))
+        const completed = await completeJobs(
+          sql,
+          q,
+          [first[0], first[1], stale].map((j) => ({ id: j?.id ?? '', leaseToken: j?.leaseToken ?? '' })),
+        )
         expect(completed.sort()).toEqual([first[0]?.id, first[1]?.id].sort())
         const next = await claimJobs(sql, q, { owner: 'test', names: [name], limit: 9, leaseTtlMs: kLease })
         expect(next.map((j) => j.id)).toEqual(ids.slice(3, 12))

@@ -96,7 +96,11 @@ it('SIGTERM drains a worker process: in-flight jobs finish, the process exits wi
   expect(took).toBeLessThan(closeMs + 4_000)
 
   expect(await jobRow(pool, quick)).toMatchObject({ status: 'completed', attempt: 1 })
-  expect(await jobRow(pool, stuck)).toMatchObject({ status: 'retrying', attempt: 1, last_error: { code: 'PULSE_ERR_CLOSED', message: 'released at shutdown' } })
+  expect(await jobRow(pool, stuck)).toMatchObject({
+    status: 'retrying',
+    attempt: 1,
+    last_error: { code: 'PULSE_ERR_CLOSED', message: 'released at shutdown' },
+  })
 
   const other = new JobWorker({ pool, pollIntervalMs: 100 })
   workers.push(other)
@@ -116,17 +120,23 @@ it('SIGTERM drains a worker process: in-flight jobs finish, the process exits wi
 
 it('20 dispatchers over 4 processes race for 1,000 jobs: each (job, attempt) is delivered once (scenario 10)', async () => {
   const name = 'race'
-  const children = Array.from({ length: 4 }, () => spawnWorker({ mode: 'race', name, workers: 5, concurrency: 10, pollIntervalMs: 50 }))
+  const children = Array.from({ length: 4 }, () =>
+    spawnWorker({ mode: 'race', name, workers: 5, concurrency: 10, pollIntervalMs: 50 }),
+  )
   try {
     await Promise.all(children.map((c) => c.waitForLine(/^ready$/, 25_000)))
     const ids = await enqueue(
       pool,
       Array.from({ length: 1_000 }, (_, i) => ({ name, args: i })),
     )
-    const ranLines = () => children.flatMap((c, p) => c.lines.filter((l) => l.startsWith('ran ')).map((l) => `${p} ${l}`))
+    const ranLines = () =>
+      children.flatMap((c, p) => c.lines.filter((l) => l.startsWith('ran ')).map((l) => `${p} ${l}`))
     await waitUntil(() => ranLines().length >= 1_000, 25_000, 50, '1,000 handler runs')
     await waitUntil(async () => {
-      const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${q}.jobs WHERE name = $1 AND status = 'completed'`, [name])
+      const { rows } = await pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${q}.jobs WHERE name = $1 AND status = 'completed'`,
+        [name],
+      )
       return rows[0]?.n === 1_000
     }, 10_000)
 

@@ -54,7 +54,12 @@ it('completes every job across a PostgreSQL restart mid-run', async () => {
     await server.start()
 
     // Everything completes: the backlog, and what was in flight when the server went away.
-    await waitUntil(async () => (await countByStatus(pool).catch((): Record<string, number> => ({}))).completed === 500, 25_000, 100, 'all 500 jobs completed')
+    await waitUntil(
+      async () => (await countByStatus(pool).catch((): Record<string, number> => ({}))).completed === 500,
+      25_000,
+      100,
+      'all 500 jobs completed',
+    )
     expect(await countByStatus(pool)).toEqual({ completed: 500 })
     expect(ids.every((id) => ran.has(id))).toBe(true)
     // The outage was noticed (and survived).

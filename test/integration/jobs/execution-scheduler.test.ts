@@ -43,7 +43,13 @@ it('three scheduler replicas fire each occurrence of an every() schedule exactly
   })
   await Promise.all(workers.map((w) => w.start({ concurrency: 5 })))
   const spec = every(periodMs)
-  const { schedule } = await upsertSchedule(pool, q, { name: 'tick-every', jobName: 'tick', args: { from: 'schedule' }, spec, nextRunAt: firstOccurrence(spec, new Date()) })
+  const { schedule } = await upsertSchedule(pool, q, {
+    name: 'tick-every',
+    jobName: 'tick',
+    args: { from: 'schedule' },
+    spec,
+    nextRunAt: firstOccurrence(spec, new Date()),
+  })
 
   const occurrences = async () =>
     (
@@ -52,7 +58,12 @@ it('three scheduler replicas fire each occurrence of an every() schedule exactly
         [schedule.id],
       )
     ).rows
-  await waitUntil(async () => (await occurrences()).filter((r) => r.status === 'completed').length >= 10, 20_000, 50, '10 occurrences completed')
+  await waitUntil(
+    async () => (await occurrences()).filter((r) => r.status === 'completed').length >= 10,
+    20_000,
+    50,
+    '10 occurrences completed',
+  )
   // Stop firing before counting, so the last occurrence is not half-seen.
   await Promise.all(workers.map((w) => w.close({ timeoutMs: 1_000 })))
 
@@ -65,7 +76,8 @@ it('three scheduler replicas fire each occurrence of an every() schedule exactly
   for (let i = 1; i < times.length; i++) expect((times[i] ?? 0) - (times[i - 1] ?? 0)).toBeGreaterThanOrEqual(periodMs)
   // Each job ran once, first attempt, somewhere among the replicas.
   const completed = rows.filter((r) => r.status === 'completed')
-  for (const row of completed) expect(runs.filter((r) => r.id === row.id)).toEqual([expect.objectContaining({ attempt: 1 })])
+  for (const row of completed)
+    expect(runs.filter((r) => r.id === row.id)).toEqual([expect.objectContaining({ attempt: 1 })])
   expect(runs).toHaveLength(completed.length)
   const { rows: started } = await pool.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM ${q}.job_history e JOIN ${q}.jobs j ON j.id = e.job_id WHERE j.schedule_id = $1 AND e.type = 'started'`,

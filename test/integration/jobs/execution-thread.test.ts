@@ -55,7 +55,14 @@ it('runs a CPU-bound handler on another thread while the event loop stays free',
     clearInterval(ticker)
   }
   expect(ticks).toBeGreaterThan(0)
-  expect((await history(pool, id)).map((e) => e.type)).toEqual(['enqueued', 'started', 'failed', 'retrying', 'started', 'completed'])
+  expect((await history(pool, id)).map((e) => e.type)).toEqual([
+    'enqueued',
+    'started',
+    'failed',
+    'retrying',
+    'started',
+    'completed',
+  ])
 })
 
 it('times out a thread handler that ignores its signal: the attempt fails with JobTimeoutError', async () => {

@@ -8,10 +8,36 @@ import pg from 'pg'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 
 import { connectionOf } from '../../../actors/jobs/protocol.js'
-import { type JobContext, JobWorker, type JobWorkerOptions, type JobWorkerStartOptions } from '../../../actors/jobs/worker.js'
-import { ClosedError, InvalidArgumentError, JobTimeoutError, JobTooLargeError, LeaseLostError } from '../../../runtime/errors.js'
-import { claimJobs, completeJobs, failJobs, reapExpiredLeases, renewLeases } from '../../../transports/postgres/jobs/hot-path.js'
-import { enqueue, gate, history, jobRow, nextEvents, q, testPool, waitUntil } from '../../fixtures/jobs/execution-support.js'
+import {
+  type JobContext,
+  JobWorker,
+  type JobWorkerOptions,
+  type JobWorkerStartOptions,
+} from '../../../actors/jobs/worker.js'
+import {
+  ClosedError,
+  InvalidArgumentError,
+  JobTimeoutError,
+  JobTooLargeError,
+  LeaseLostError,
+} from '../../../runtime/errors.js'
+import {
+  claimJobs,
+  completeJobs,
+  failJobs,
+  reapExpiredLeases,
+  renewLeases,
+} from '../../../transports/postgres/jobs/hot-path.js'
+import {
+  enqueue,
+  gate,
+  history,
+  jobRow,
+  nextEvents,
+  q,
+  testPool,
+  waitUntil,
+} from '../../fixtures/jobs/execution-support.js'
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js'
 
 let db: TestDatabase
@@ -43,7 +69,11 @@ function uniq(prefix: string): string {
 
 const fast: Omit<JobWorkerOptions, 'pool'> = { pollIntervalMs: 100, backoff: 50 }
 
-async function startWorker(options: Partial<JobWorkerOptions> = {}, setup: (w: JobWorker) => void = () => undefined, start: JobWorkerStartOptions = {}): Promise<JobWorker> {
+async function startWorker(
+  options: Partial<JobWorkerOptions> = {},
+  setup: (w: JobWorker) => void = () => undefined,
+  start: JobWorkerStartOptions = {},
+): Promise<JobWorker> {
   const worker = new JobWorker({ pool, ...fast, ...options })
   workers.push(worker)
   setup(worker)
@@ -181,14 +211,23 @@ describe('delivery and retries', () => {
     const dead = nextEvents(worker, 'dead', 1, (e) => e.name === name)
     const [id] = (await enqueue(pool, [{ name, maxAttempts: 3 }])) as [string]
     const [last] = await dead
-    expect(last).toMatchObject({ id, name, attempt: 3, error: { code: 'PULSE_ERR_INVALID_ARG', message: 'fail 3', data: { attempt: 3 } } })
+    expect(last).toMatchObject({
+      id,
+      name,
+      attempt: 3,
+      error: { code: 'PULSE_ERR_INVALID_ARG', message: 'fail 3', data: { attempt: 3 } },
+    })
     expect((await failed).map((f) => [f.attempt, f.willRetry])).toEqual([
       [1, true],
       [2, true],
       [3, false],
     ])
     const row = await jobRow(pool, id)
-    expect(row).toMatchObject({ status: 'dead', attempt: 3, last_error: { name: 'InvalidArgumentError', code: 'PULSE_ERR_INVALID_ARG', message: 'fail 3' } })
+    expect(row).toMatchObject({
+      status: 'dead',
+      attempt: 3,
+      last_error: { name: 'InvalidArgumentError', code: 'PULSE_ERR_INVALID_ARG', message: 'fail 3' },
+    })
     // Dead is final: no claim can take it again (claims take pending and retrying rows only).
     expect(await claimJobs(pool, q, { owner: 'probe', names: [name], limit: 10, leaseTtlMs: 1_000 })).toEqual([])
     expect(attempts).toEqual([1, 2, 3])
@@ -250,7 +289,9 @@ describe('delivery and retries', () => {
   it('dead-letters a job too large for the mailbox with JobTooLargeError; the jobs claimed with it run', async () => {
     const name = uniq('big')
     const seen: number[] = []
-    const worker = await startWorker({}, (w) => w.register(name, (args: { s: string }) => void seen.push(args.s.length)))
+    const worker = await startWorker({}, (w) =>
+      w.register(name, (args: { s: string }) => void seen.push(args.s.length)),
+    )
     const warned = nextEvents(worker, 'warning', 1)
     const completed = nextEvents(worker, 'completed', 2)
     // Before: the claim batch's one message was too large, so none of its jobs ran; they stayed leased for ever.
@@ -278,7 +319,9 @@ describe('claims', () => {
     const idle = await startWorker()
     const [otherId] = (await enqueue(pool, [{ name: other, priority: 10 }])) as [string]
     const ran: string[] = []
-    const worker = await startWorker({}, (w) => w.register(mine, (_args, job) => void ran.push(job.id)), { concurrency: 1 })
+    const worker = await startWorker({}, (w) => w.register(mine, (_args, job) => void ran.push(job.id)), {
+      concurrency: 1,
+    })
     const completed = nextEvents(worker, 'completed', 1)
     const [mineId] = (await enqueue(pool, [{ name: mine }])) as [string]
     await completed
@@ -293,48 +336,57 @@ describe('claims', () => {
     expect(await late).toEqual([{ id: otherId, name: other, attempt: 1 }])
   })
 
-  it.each([0, 3])('never holds more than concurrency + prefetch (%i) unfinished jobs, nor twice that running in the database; unstarted jobs are never reaped (scenario 17)', async (prefetch) => {
-    const name = uniq('bp')
-    let running = 0
-    let maxRunning = 0
-    let maxHeld = 0
-    let maxClaimed = 0
-    const worker: JobWorker = await startWorker(
-      { leaseTtlMs: 600, sweepIntervalMs: 100 },
-      (w) =>
-        w.register(name, async () => {
-          running++
-          maxRunning = Math.max(maxRunning, running)
-          maxHeld = Math.max(maxHeld, worker.load.held)
-          const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${q}.jobs WHERE name = $1 AND status = 'running'`, [name])
-          maxClaimed = Math.max(maxClaimed, rows[0]?.n ?? 0)
-          await new Promise((resolve) => setTimeout(resolve, 15))
-          running--
-        }),
-      { concurrency: 2, prefetch },
-    )
-    const completed = nextEvents(worker, 'completed', 100, (e) => e.name === name)
-    await enqueue(
-      pool,
-      Array.from({ length: 100 }, (_, i) => ({ name, args: i })),
-    )
-    await completed
-    expect(maxRunning).toBe(2)
-    // Held here (running + waiting for a slot): never past the credits granted. A credit comes back
-    // when the handler settles, before its ack: the database also shows the finished jobs whose ack
-    // is on its way, at most as many again (worker.ts, "Backpressure").
-    expect(maxHeld).toBeLessThanOrEqual(2 + prefetch)
-    expect(maxClaimed).toBeLessThanOrEqual(2 * (2 + prefetch))
-    if (prefetch > 0) expect(maxHeld).toBeGreaterThan(2)
-    // 100 × 15 ms / 2 = 750 ms > the lease TTL: a job reaped while it waited would show here.
-    const { rows } = await pool.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM ${q}.job_events e JOIN ${q}.jobs j ON j.id = e.job_id WHERE j.name = $1 AND e.type IN ('failed', 'retrying')`,
-      [name],
-    )
-    expect(rows[0]?.n).toBe(0)
-    const { rows: attempts } = await pool.query<{ max: number }>(`SELECT max(attempt)::int AS max FROM ${q}.jobs WHERE name = $1`, [name])
-    expect(attempts[0]?.max).toBe(1)
-  })
+  it.each([0, 3])(
+    'never holds more than concurrency + prefetch (%i) unfinished jobs, nor twice that running in the database; unstarted jobs are never reaped (scenario 17)',
+    async (prefetch) => {
+      const name = uniq('bp')
+      let running = 0
+      let maxRunning = 0
+      let maxHeld = 0
+      let maxClaimed = 0
+      const worker: JobWorker = await startWorker(
+        { leaseTtlMs: 600, sweepIntervalMs: 100 },
+        (w) =>
+          w.register(name, async () => {
+            running++
+            maxRunning = Math.max(maxRunning, running)
+            maxHeld = Math.max(maxHeld, worker.load.held)
+            const { rows } = await pool.query<{ n: number }>(
+              `SELECT count(*)::int AS n FROM ${q}.jobs WHERE name = $1 AND status = 'running'`,
+              [name],
+            )
+            maxClaimed = Math.max(maxClaimed, rows[0]?.n ?? 0)
+            await new Promise((resolve) => setTimeout(resolve, 15))
+            running--
+          }),
+        { concurrency: 2, prefetch },
+      )
+      const completed = nextEvents(worker, 'completed', 100, (e) => e.name === name)
+      await enqueue(
+        pool,
+        Array.from({ length: 100 }, (_, i) => ({ name, args: i })),
+      )
+      await completed
+      expect(maxRunning).toBe(2)
+      // Held here (running + waiting for a slot): never past the credits granted. A credit comes back
+      // when the handler settles, before its ack: the database also shows the finished jobs whose ack
+      // is on its way, at most as many again (worker.ts, "Backpressure").
+      expect(maxHeld).toBeLessThanOrEqual(2 + prefetch)
+      expect(maxClaimed).toBeLessThanOrEqual(2 * (2 + prefetch))
+      if (prefetch > 0) expect(maxHeld).toBeGreaterThan(2)
+      // 100 × 15 ms / 2 = 750 ms > the lease TTL: a job reaped while it waited would show here.
+      const { rows } = await pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${q}.job_events e JOIN ${q}.jobs j ON j.id = e.job_id WHERE j.name = $1 AND e.type IN ('failed', 'retrying')`,
+        [name],
+      )
+      expect(rows[0]?.n).toBe(0)
+      const { rows: attempts } = await pool.query<{ max: number }>(
+        `SELECT max(attempt)::int AS max FROM ${q}.jobs WHERE name = $1`,
+        [name],
+      )
+      expect(attempts[0]?.max).toBe(1)
+    },
+  )
 
   it('acks go out in batches of their own: jobs claimed together and finishing together take one claim and one ack', async () => {
     const name = uniq('acks')
@@ -344,7 +396,9 @@ describe('claims', () => {
       Array.from({ length: n }, (_, i) => ({ name, args: i })),
     )
     // A claim takes up to half the window (two may be in flight): a window of 2n claims the n at once.
-    const worker = await startWorker({ pollIntervalMs: 60_000 }, (w) => w.register(name, () => undefined), { concurrency: 2 * n })
+    const worker = await startWorker({ pollIntervalMs: 60_000 }, (w) => w.register(name, () => undefined), {
+      concurrency: 2 * n,
+    })
     await nextEvents(worker, 'completed', n, (e) => e.name === name)
     // One transaction, one now(): the claim of the n jobs, then the ack of the n results.
     const { rows } = await pool.query<{ type: string; transactions: number; events: number }>(
@@ -378,7 +432,9 @@ describe('claims', () => {
       pool,
       Array.from({ length: 12 }, (_, i) => ({ name, args: i })),
     )
-    const worker = await startWorker({ claimBatchMax: 2 }, (w) => w.register(name, () => undefined), { concurrency: 10 })
+    const worker = await startWorker({ claimBatchMax: 2 }, (w) => w.register(name, () => undefined), {
+      concurrency: 10,
+    })
     expect(worker.options.claimBatchMax).toBe(2)
     await nextEvents(worker, 'completed', 12, (e) => e.name === name)
     const sizes = await claimSizes(name)
@@ -406,7 +462,8 @@ describe('claims', () => {
     await completed
     // The third job waited about 4 × the TTL unstarted, and still ran as attempt 1.
     expect(starts).toEqual([1, 1, 1])
-    for (const id of ids) expect((await history(pool, id)).map((e) => e.type)).toEqual(['enqueued', 'started', 'completed'])
+    for (const id of ids)
+      expect((await history(pool, id)).map((e) => e.type)).toEqual(['enqueued', 'started', 'completed'])
   })
 
   it('respects a per-name concurrency within the worker', async () => {
@@ -428,7 +485,10 @@ describe('claims', () => {
       w.register(b, () => new Promise((resolve) => setTimeout(resolve, 5)))
     })
     const completed = nextEvents(worker, 'completed', 40)
-    await enqueue(pool, [...Array.from({ length: 20 }, () => ({ name: a })), ...Array.from({ length: 20 }, () => ({ name: b }))])
+    await enqueue(pool, [
+      ...Array.from({ length: 20 }, () => ({ name: a })),
+      ...Array.from({ length: 20 }, () => ({ name: b })),
+    ])
     await completed
     expect(maxA).toBe(1)
   })
@@ -491,7 +551,10 @@ describe('leases', () => {
     // Worker B takes it: attempt 2.
     const [claimed] = await claimJobs(pool, q, { owner: 'worker-b', names: [name], limit: 1, leaseTtlMs: 60_000 })
     expect(claimed).toMatchObject({ id, attempt: 2 })
-    const before = await pool.query<{ lease_expires_at: Date }>(`SELECT lease_expires_at FROM ${q}.jobs WHERE id = $1`, [id])
+    const before = await pool.query<{ lease_expires_at: Date }>(
+      `SELECT lease_expires_at FROM ${q}.jobs WHERE id = $1`,
+      [id],
+    )
 
     // The stale worker's watchdog finds its lease gone: the handler's signal aborts with LeaseLostError.
     await waitUntil(() => staleSignal?.aborted === true, 20_000, 20, 'the stale signal aborts')
@@ -530,7 +593,9 @@ describe('leases', () => {
     // A worker that claims and is never heard from again.
     const [orphan] = await claimJobs(pool, q, { owner: 'vanished', names: [name], limit: 1, leaseTtlMs: 300 })
     expect(orphan).toMatchObject({ id, attempt: 1 })
-    const worker = await startWorker({ leaseTtlMs: 5_000, sweepIntervalMs: 100, backoff: 10 }, (w) => w.register(name, () => undefined))
+    const worker = await startWorker({ leaseTtlMs: 5_000, sweepIntervalMs: 100, backoff: 10 }, (w) =>
+      w.register(name, () => undefined),
+    )
     const retrying = nextEvents(worker, 'retrying', 1, (e) => e.name === name)
     const completed = nextEvents(worker, 'completed', 1)
     expect((await retrying)[0]).toMatchObject({ id, name, attempt: 1, error: { code: 'PULSE_ERR_JOB_LEASE_LOST' } })
@@ -550,7 +615,10 @@ describe('leases', () => {
     const [id] = (await enqueue(pool, [{ name }])) as [string]
     const [claimed] = await claimJobs(pool, q, { owner: 'slowpoke', names: [name], limit: 1, leaseTtlMs: 50 })
     await waitUntil(async () => {
-      const { rows } = await pool.query<{ lapsed: boolean }>(`SELECT lease_expires_at < now() AS lapsed FROM ${q}.jobs WHERE id = $1`, [id])
+      const { rows } = await pool.query<{ lapsed: boolean }>(
+        `SELECT lease_expires_at < now() AS lapsed FROM ${q}.jobs WHERE id = $1`,
+        [id],
+      )
       return rows[0]?.lapsed === true
     })
     // The worker's late completion lands first (the scan saw the lapsed lease, the action comes after).
@@ -581,7 +649,11 @@ describe('lifecycle', () => {
     await first.close({ timeoutMs: 300 })
     expect(Date.now() - started).toBeLessThan(3_000)
     expect(reason).toBeInstanceOf(ClosedError)
-    expect(await jobRow(pool, id)).toMatchObject({ status: 'retrying', attempt: 1, last_error: { message: 'released at shutdown' } })
+    expect(await jobRow(pool, id)).toMatchObject({
+      status: 'retrying',
+      attempt: 1,
+      last_error: { message: 'released at shutdown' },
+    })
     const second = await startWorker({}, (w) => w.register(name, () => undefined))
     const completed = nextEvents(second, 'completed', 1)
     expect(await completed).toEqual([{ id, name, attempt: 2 }])

@@ -15,7 +15,11 @@ export function internals(queue: JobQueue): JobQueueInternals {
 }
 
 /** Runs `fn` with a queue on `url` (closed afterwards, whatever happens). */
-export async function withQueue<T>(url: string, fn: (queue: JobQueue, ctx: JobQueueInternals) => Promise<T>, options: Omit<JobQueueOptions, 'pg'> = {}): Promise<T> {
+export async function withQueue<T>(
+  url: string,
+  fn: (queue: JobQueue, ctx: JobQueueInternals) => Promise<T>,
+  options: Omit<JobQueueOptions, 'pg'> = {},
+): Promise<T> {
   const queue = await JobQueue.connect({ pg: url, ...options })
   try {
     return await fn(queue, internals(queue))

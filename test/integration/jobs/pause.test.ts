@@ -84,7 +84,10 @@ describe('pauseDispatch', () => {
 
         // A pause without a reason.
         expect(await queue.pauseDispatch()).toMatchObject({ paused: true, reason: undefined })
-        await expect(queue.pauseDispatch(7 as unknown as string)).rejects.toMatchObject({ code: 'PULSE_ERR_INVALID_ARG', data: { option: 'reason' } })
+        await expect(queue.pauseDispatch(7 as unknown as string)).rejects.toMatchObject({
+          code: 'PULSE_ERR_INVALID_ARG',
+          data: { option: 'reason' },
+        })
       },
       { schema: uniqueName('pause') },
     )

@@ -56,13 +56,28 @@ describe('enqueue', () => {
         scheduleId: undefined,
       })
       expect(Object.keys(job ?? {})).toEqual(
-        expect.arrayContaining(['id', 'name', 'args', 'status', 'priority', 'attempt', 'maxAttempts', 'runAt', 'lastError', 'createdAt', 'updatedAt', 'history']),
+        expect.arrayContaining([
+          'id',
+          'name',
+          'args',
+          'status',
+          'priority',
+          'attempt',
+          'maxAttempts',
+          'runAt',
+          'lastError',
+          'createdAt',
+          'updatedAt',
+          'history',
+        ]),
       )
       for (const field of ['runAt', 'createdAt', 'updatedAt'] as const) {
         expect(job?.[field]).toBeInstanceOf(Date)
         expect(job?.[field].getTime()).toBeGreaterThanOrEqual(before - 1_000)
       }
-      expect(job?.history).toEqual([{ seq: 1, type: 'enqueued', attempt: 0, at: expect.any(Date) as Date, data: undefined }])
+      expect(job?.history).toEqual([
+        { seq: 1, type: 'enqueued', attempt: 0, at: expect.any(Date) as Date, data: undefined },
+      ])
 
       const listed = await queue.listJobs({ name, status: 'pending' })
       expect(listed.jobs.map((j) => j.id)).toEqual([id])
@@ -77,14 +92,27 @@ describe('enqueue', () => {
         { name, args: {} },
         { name, args: {} },
       ])
-      const events = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${ctx.q}.job_events WHERE job_id = ANY($1::bigint[])`, [[fresh, legacy]])
+      const events = await ctx.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${ctx.q}.job_events WHERE job_id = ANY($1::bigint[])`,
+        [[fresh, legacy]],
+      )
       expect(events.rows[0]?.n).toBe(0)
       // A job enqueued before migration 5 has its own 'enqueued' row: the view shows that one, once.
-      await ctx.db.query(`INSERT INTO ${ctx.q}.job_events (job_id, seq, attempt, type, data) VALUES ($1, 1, 0, 'enqueued', '{"legacy": true}')`, [legacy])
-      const { rows } = await ctx.db.query<{ id: string; created_at: Date }>(`SELECT id::text, created_at FROM ${ctx.q}.jobs WHERE id = $1`, [fresh])
+      await ctx.db.query(
+        `INSERT INTO ${ctx.q}.job_events (job_id, seq, attempt, type, data) VALUES ($1, 1, 0, 'enqueued', '{"legacy": true}')`,
+        [legacy],
+      )
+      const { rows } = await ctx.db.query<{ id: string; created_at: Date }>(
+        `SELECT id::text, created_at FROM ${ctx.q}.jobs WHERE id = $1`,
+        [fresh],
+      )
       const history = await queue.getJob(fresh ?? '')
-      expect(history?.history).toEqual([{ seq: 1, type: 'enqueued', attempt: 0, at: rows[0]?.created_at, data: undefined }])
-      expect((await queue.getJob(legacy ?? ''))?.history).toEqual([{ seq: 1, type: 'enqueued', attempt: 0, at: expect.any(Date) as Date, data: { legacy: true } }])
+      expect(history?.history).toEqual([
+        { seq: 1, type: 'enqueued', attempt: 0, at: rows[0]?.created_at, data: undefined },
+      ])
+      expect((await queue.getJob(legacy ?? ''))?.history).toEqual([
+        { seq: 1, type: 'enqueued', attempt: 0, at: expect.any(Date) as Date, data: { legacy: true } },
+      ])
     })
   })
 
@@ -122,7 +150,9 @@ describe('enqueue', () => {
       const key = uniqueName('key')
       const first = await queue.enqueue(name, { v: 1 }, { idempotencyKey: key })
       const second = await queue.enqueue(name, { v: 2 }, { idempotencyKey: key })
-      const concurrent = await Promise.all(Array.from({ length: 10 }, (_, i) => queue.enqueue(name, { v: i }, { idempotencyKey: key })))
+      const concurrent = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => queue.enqueue(name, { v: i }, { idempotencyKey: key })),
+      )
       expect(second).toBe(first)
       expect(new Set(concurrent)).toEqual(new Set([first]))
       expect(await countRows(queue, 'name = $1', [name])).toBe(1)
@@ -178,7 +208,9 @@ describe('enqueue', () => {
       try {
         const name = uniqueName('many')
         statements.length = 0
-        const ids = await queue.enqueueMany(Array.from({ length: 50 }, (_, i) => ({ name, args: { i }, priority: i % 3 })))
+        const ids = await queue.enqueueMany(
+          Array.from({ length: 50 }, (_, i) => ({ name, args: { i }, priority: i % 3 })),
+        )
         expect(statements).toHaveLength(1)
         expect(ids).toHaveLength(50)
         expect(new Set(ids).size).toBe(50)
@@ -263,7 +295,12 @@ describe('enqueue', () => {
         expect(error).toMatchObject({ code: 'PULSE_ERR_INVALID_ARG', data: { option: path } })
         expect((error as Error).message).toContain(path)
       }
-      await expect(queue.enqueueMany([{ name, args: { ok: true } }, { name, args: { no: 1n } }])).rejects.toMatchObject({
+      await expect(
+        queue.enqueueMany([
+          { name, args: { ok: true } },
+          { name, args: { no: 1n } },
+        ]),
+      ).rejects.toMatchObject({
         code: 'PULSE_ERR_INVALID_ARG',
         data: { option: 'jobs[1].args.no' },
       })
@@ -302,18 +339,34 @@ describe('enqueue', () => {
 
 describe('connect', () => {
   it('refuses invalid options before connecting', async () => {
-    await expect(JobQueue.connect({} as never)).rejects.toMatchObject({ code: 'PULSE_ERR_INVALID_ARG', data: { option: 'options.pg' } })
-    await expect(JobQueue.connect({ pg: db.url, schema: 'Bad-Name' })).rejects.toMatchObject({ data: { option: 'options.schema' } })
-    await expect(JobQueue.connect({ pg: db.url, leaseTtlMs: 0 })).rejects.toMatchObject({ data: { option: 'options.leaseTtlMs' } })
-    await expect(JobQueue.connect({ pg: db.url, backoff: 'x' as never })).rejects.toMatchObject({ data: { option: 'options.backoff' } })
-    await expect(JobQueue.connect({ pg: db.url, logger: {} as never })).rejects.toMatchObject({ data: { option: 'options.logger' } })
-    await expect(JobQueue.connect({ pg: db.url, other: 1 } as never)).rejects.toMatchObject({ data: { option: 'options.other' } })
+    await expect(JobQueue.connect({} as never)).rejects.toMatchObject({
+      code: 'PULSE_ERR_INVALID_ARG',
+      data: { option: 'options.pg' },
+    })
+    await expect(JobQueue.connect({ pg: db.url, schema: 'Bad-Name' })).rejects.toMatchObject({
+      data: { option: 'options.schema' },
+    })
+    await expect(JobQueue.connect({ pg: db.url, leaseTtlMs: 0 })).rejects.toMatchObject({
+      data: { option: 'options.leaseTtlMs' },
+    })
+    await expect(JobQueue.connect({ pg: db.url, backoff: 'x' as never })).rejects.toMatchObject({
+      data: { option: 'options.backoff' },
+    })
+    await expect(JobQueue.connect({ pg: db.url, logger: {} as never })).rejects.toMatchObject({
+      data: { option: 'options.logger' },
+    })
+    await expect(JobQueue.connect({ pg: db.url, other: 1 } as never)).rejects.toMatchObject({
+      data: { option: 'options.other' },
+    })
     for (const claimBatchMax of [0, 10_001, 1.5, '10']) {
-      await expect(JobQueue.connect({ pg: db.url, claimBatchMax: claimBatchMax as never })).rejects.toMatchObject({ code: 'PULSE_ERR_INVALID_ARG', data: { option: 'options.claimBatchMax' } })
+      await expect(JobQueue.connect({ pg: db.url, claimBatchMax: claimBatchMax as never })).rejects.toMatchObject({
+        code: 'PULSE_ERR_INVALID_ARG',
+        data: { option: 'options.claimBatchMax' },
+      })
     }
   })
 
-  it('refuses an unknown role and an unknown database at once, with the server\'s typed, non-retryable error', async () => {
+  it("refuses an unknown role and an unknown database at once, with the server's typed, non-retryable error", async () => {
     const url = (change: (u: URL) => void): string => {
       const u = new URL(db.url)
       change(u)
@@ -344,8 +397,16 @@ describe('connect', () => {
           `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'jobs' ORDER BY indexname`,
           [schema],
         )
-        expect(indexes.map((i) => i.indexname)).toEqual(['jobs_idempotency_key', 'jobs_leases', 'jobs_pkey', 'jobs_ready', 'jobs_schedule_occurrence'])
-        expect(indexes.find((i) => i.indexname === 'jobs_idempotency_key')?.indexdef).toContain('WHERE (idempotency_key IS NOT NULL)')
+        expect(indexes.map((i) => i.indexname)).toEqual([
+          'jobs_idempotency_key',
+          'jobs_leases',
+          'jobs_pkey',
+          'jobs_ready',
+          'jobs_schedule_occurrence',
+        ])
+        expect(indexes.find((i) => i.indexname === 'jobs_idempotency_key')?.indexdef).toContain(
+          'WHERE (idempotency_key IS NOT NULL)',
+        )
       },
       { schema },
     )
@@ -430,15 +491,18 @@ describe('lifecycle', () => {
   })
 })
 
-describe('errors of the caller\'s client', () => {
-  it('leave typed (PULSE_ERR_PG_QUERY) when the caller\'s transaction is aborted', async () => {
+describe("errors of the caller's client", () => {
+  it("leave typed (PULSE_ERR_PG_QUERY) when the caller's transaction is aborted", async () => {
     await withQueue(db.url, async (queue) => {
       const client = new pg.Client({ connectionString: db.url })
       await client.connect()
       try {
         await client.query('BEGIN')
         await client.query('SELECT 1/0').catch(() => undefined)
-        await expect(queue.enqueue(uniqueName('aborted'), {}, { client })).rejects.toMatchObject({ code: 'PULSE_ERR_PG_QUERY', data: { sqlstate: '25P02' } })
+        await expect(queue.enqueue(uniqueName('aborted'), {}, { client })).rejects.toMatchObject({
+          code: 'PULSE_ERR_PG_QUERY',
+          data: { sqlstate: '25P02' },
+        })
         await client.query('ROLLBACK')
       } finally {
         await client.end()
@@ -455,7 +519,9 @@ describe('group commit of single enqueues', () => {
         const ids = await Promise.all(Array.from({ length: 200 }, (_, i) => queue.enqueue('burst', { i })))
         expect(new Set(ids).size).toBe(200)
         // Durable when resolved: every row is there, with its own args.
-        const { rows } = await ctx.db.query<{ id: string; i: number }>(`SELECT id::text, (args->>'i')::int AS i FROM ${ctx.q}.jobs WHERE name = 'burst'`)
+        const { rows } = await ctx.db.query<{ id: string; i: number }>(
+          `SELECT id::text, (args->>'i')::int AS i FROM ${ctx.q}.jobs WHERE name = 'burst'`,
+        )
         const byId = new Map(rows.map((r) => [r.id, r.i]))
         expect(ids.map((id) => byId.get(id))).toEqual(Array.from({ length: 200 }, (_, i) => i))
         // The first insert leaves at once, the other 199 wait for it to return and leave together.
@@ -473,8 +539,13 @@ describe('group commit of single enqueues', () => {
       db.url,
       async (queue) => {
         // A valid Date that PostgreSQL cannot store (before 4713 BC): refused by the database, not by validation.
-        const calls = Array.from({ length: 20 }, (_, i) => (i === 10 ? queue.enqueue('mixed', i, { runAt: new Date(-8.64e15) }) : queue.enqueue('mixed', i)))
-        const keyed = [queue.enqueue('mixed', 'a', { idempotencyKey: 'k1' }), queue.enqueue('mixed', 'b', { idempotencyKey: 'k1' })]
+        const calls = Array.from({ length: 20 }, (_, i) =>
+          i === 10 ? queue.enqueue('mixed', i, { runAt: new Date(-8.64e15) }) : queue.enqueue('mixed', i),
+        )
+        const keyed = [
+          queue.enqueue('mixed', 'a', { idempotencyKey: 'k1' }),
+          queue.enqueue('mixed', 'b', { idempotencyKey: 'k1' }),
+        ]
         const settled = await Promise.allSettled(calls)
         expect(settled.filter((s) => s.status === 'fulfilled')).toHaveLength(19)
         expect(settled[10]).toMatchObject({ status: 'rejected', reason: { code: 'PULSE_ERR_PG_QUERY' } })

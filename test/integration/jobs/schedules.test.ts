@@ -7,10 +7,24 @@
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
-import { after, at, cron, every, InvalidArgumentError, type JobQueue, nextOccurrence, ScheduleNotFoundError } from '../../../actors/jobs/index.js'
+import {
+  after,
+  at,
+  cron,
+  every,
+  InvalidArgumentError,
+  type JobQueue,
+  nextOccurrence,
+  ScheduleNotFoundError,
+} from '../../../actors/jobs/index.js'
 import type { JobQueueInternals } from '../../../actors/jobs/internal.js'
 import { firstOccurrence } from '../../../actors/jobs/schedule-spec.js'
-import { advanceSchedule, fireDueSchedules, type TransactionTarget, upsertSchedule } from '../../../transports/postgres/jobs/schedules.js'
+import {
+  advanceSchedule,
+  fireDueSchedules,
+  type TransactionTarget,
+  upsertSchedule,
+} from '../../../transports/postgres/jobs/schedules.js'
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js'
 import { uniqueName, withClients, withQueue } from './helpers.js'
 
@@ -53,14 +67,30 @@ describe('at and after (§11 #19, #20)', () => {
       const past = new Date(Date.now() - 1_000)
       const id = await queue.schedule('report', { p: 1 }, at(past))
       expect(await queue.listSchedules()).toEqual([
-        expect.objectContaining({ id, name: 'report', jobName: 'report', spec: { kind: 'at', at: past.toISOString() }, nextRunAt: past, paused: false, args: { p: 1 } }),
+        expect.objectContaining({
+          id,
+          name: 'report',
+          jobName: 'report',
+          spec: { kind: 'at', at: past.toISOString() },
+          nextRunAt: past,
+          paused: false,
+          args: { p: 1 },
+        }),
       ])
 
       const report = await fire(ctx, new Date())
       expect(report.failed).toEqual([])
-      expect(report.fired).toEqual([{ scheduleId: id, name: 'report', occurrence: past, jobId: expect.any(String) as string, nextRunAt: undefined }])
+      expect(report.fired).toEqual([
+        { scheduleId: id, name: 'report', occurrence: past, jobId: expect.any(String) as string, nextRunAt: undefined },
+      ])
       const jobId = report.fired[0]?.jobId ?? ''
-      expect(await queue.getJob(jobId)).toMatchObject({ name: 'report', args: { p: 1 }, status: 'pending', scheduleId: id, occurrence: past })
+      expect(await queue.getJob(jobId)).toMatchObject({
+        name: 'report',
+        args: { p: 1 },
+        status: 'pending',
+        scheduleId: id,
+        occurrence: past,
+      })
       expect(await queue.listSchedules()).toEqual([])
       expect((await fire(ctx, new Date(Date.now() + 86_400_000))).fired).toEqual([])
 
@@ -98,7 +128,15 @@ describe('every (§11 #21)', () => {
 
       expect((await fire(ctx, new Date(ms(first) - 1))).fired).toEqual([])
       const one = await fire(ctx, first)
-      expect(one.fired).toEqual([{ scheduleId: id, name: 'tick', occurrence: first, jobId: expect.any(String) as string, nextRunAt: new Date(ms(first) + 60_000) }])
+      expect(one.fired).toEqual([
+        {
+          scheduleId: id,
+          name: 'tick',
+          occurrence: first,
+          jobId: expect.any(String) as string,
+          nextRunAt: new Date(ms(first) + 60_000),
+        },
+      ])
       expect((await fire(ctx, first)).fired).toEqual([])
       const two = await fire(ctx, new Date(ms(first) + 60_500))
       expect(two.fired[0]?.occurrence).toEqual(new Date(ms(first) + 60_000))
@@ -106,7 +144,9 @@ describe('every (§11 #21)', () => {
       // Ten minutes missed: one fire for the slot that was due, then the next slot after now.
       const late = new Date(ms(first) + 60_000 * 11 + 500)
       const three = await fire(ctx, late)
-      expect(three.fired.map((f) => [ms(f.occurrence), ms(f.nextRunAt)])).toEqual([[ms(first) + 120_000, ms(first) + 60_000 * 12]])
+      expect(three.fired.map((f) => [ms(f.occurrence), ms(f.nextRunAt)])).toEqual([
+        [ms(first) + 120_000, ms(first) + 60_000 * 12],
+      ])
 
       const jobs = await jobsOf(ctx, id)
       expect(jobs.map((j) => ms(j.occurrence))).toEqual([ms(first), ms(first) + 60_000, ms(first) + 120_000])
@@ -137,7 +177,13 @@ describe('cron (§11 #22)', () => {
       const createdAt = new Date('2030-05-06T10:30:00.000Z')
       const first = firstOccurrence(spec, createdAt)
       expect(first).toEqual(new Date('2030-05-06T11:00:00.000Z'))
-      const { schedule } = await upsertSchedule(ctx.db, ctx.q, { name: 'hourly', jobName: 'rollup', args: {}, spec, nextRunAt: first })
+      const { schedule } = await upsertSchedule(ctx.db, ctx.q, {
+        name: 'hourly',
+        jobName: 'rollup',
+        args: {},
+        spec,
+        nextRunAt: first,
+      })
 
       expect((await fire(ctx, new Date('2030-05-06T10:59:59.999Z'))).fired).toEqual([])
       const fired = await fire(ctx, new Date('2030-05-06T11:00:00.000Z'))
@@ -159,7 +205,9 @@ describe('cron (§11 #22)', () => {
       expect(next).toBeGreaterThan(now)
       expect(next).toBeLessThanOrEqual(now + 3_600_000 + 1_000)
       // A time zone is honoured.
-      expect(nextOccurrence(cron('0 9 * * *', { tz: 'Europe/Paris' }), new Date('2030-01-01T00:00:00Z'))).toEqual(new Date('2030-01-01T08:00:00Z'))
+      expect(nextOccurrence(cron('0 9 * * *', { tz: 'Europe/Paris' }), new Date('2030-01-01T00:00:00Z'))).toEqual(
+        new Date('2030-01-01T08:00:00Z'),
+      )
     })
   })
 
@@ -174,11 +222,17 @@ describe('cron (§11 #22)', () => {
       }
       expect(() => cron('0 * * * *', { tz: 'Mars/Olympus' })).toThrow(InvalidArgumentError)
       for (const period of [0, -1, 1.5, Number.NaN]) {
-        expect(() => every(period), String(period)).toThrow(expect.objectContaining({ code: 'PULSE_ERR_INVALID_ARG', data: { option: 'ms' } }) as Error)
-        await expect(queue.schedule('x', {}, { kind: 'every', everyMs: period })).rejects.toMatchObject({ data: { option: 'spec.everyMs' } })
+        expect(() => every(period), String(period)).toThrow(
+          expect.objectContaining({ code: 'PULSE_ERR_INVALID_ARG', data: { option: 'ms' } }) as Error,
+        )
+        await expect(queue.schedule('x', {}, { kind: 'every', everyMs: period })).rejects.toMatchObject({
+          data: { option: 'spec.everyMs' },
+        })
       }
       expect(() => at('not a date')).toThrow(InvalidArgumentError)
-      await expect(queue.schedule('x', {}, { kind: 'sometimes' } as never)).rejects.toMatchObject({ data: { option: 'spec.kind' } })
+      await expect(queue.schedule('x', {}, { kind: 'sometimes' } as never)).rejects.toMatchObject({
+        data: { option: 'spec.kind' },
+      })
       await expect(queue.schedule('x', {}, null as never)).rejects.toMatchObject({ data: { option: 'spec' } })
       await expect(queue.schedule('x', 10n, every(1_000))).rejects.toMatchObject({ data: { option: 'payload' } })
       await expect(queue.schedule('', {}, every(1_000))).rejects.toMatchObject({ data: { option: 'jobName' } })
@@ -211,7 +265,10 @@ describe('pause and resume (§11 #23)', () => {
     await withScheduleQueue(async (queue) => {
       for (const id of ['424242', 'abc']) {
         await expect(queue.pauseSchedule(id)).rejects.toBeInstanceOf(ScheduleNotFoundError)
-        await expect(queue.resumeSchedule(id)).rejects.toMatchObject({ code: 'PULSE_ERR_JOB_SCHEDULE_NOT_FOUND', data: { id } })
+        await expect(queue.resumeSchedule(id)).rejects.toMatchObject({
+          code: 'PULSE_ERR_JOB_SCHEDULE_NOT_FOUND',
+          data: { id },
+        })
         expect(await queue.deleteSchedule(id)).toBe(false)
       }
     })
@@ -222,7 +279,8 @@ describe('exactly once per occurrence (§11 #24, #25)', () => {
   it('3 concurrent firers over the same due schedules at the same now: each occurrence yields one job', async () => {
     await withScheduleQueue(async (queue, ctx) => {
       const ids: string[] = []
-      for (let i = 0; i < 20; i++) ids.push(await queue.schedule('every-second', { i }, every(1_000), { name: `s${i}` }))
+      for (let i = 0; i < 20; i++)
+        ids.push(await queue.schedule('every-second', { i }, every(1_000), { name: `s${i}` }))
       const base = Math.max(...(await queue.listSchedules()).map((s) => ms(s.nextRunAt)))
       const rounds = 5
       let reported = 0
@@ -258,7 +316,9 @@ describe('exactly once per occurrence (§11 #24, #25)', () => {
       const raw = new pg.Pool({ connectionString: db.url, max: 1 })
       try {
         const report = await fire(ctx, due, raw)
-        expect(report.fired).toEqual([{ scheduleId: id, name: 'crashy', occurrence: due, jobId: existing, nextRunAt: new Date(ms(due) + 1_000) }])
+        expect(report.fired).toEqual([
+          { scheduleId: id, name: 'crashy', occurrence: due, jobId: existing, nextRunAt: new Date(ms(due) + 1_000) },
+        ])
       } finally {
         await raw.end()
       }
@@ -313,7 +373,11 @@ describe('named schedules', () => {
       expect(same).toMatchObject({ args: { v: 2 }, nextRunAt: before?.nextRunAt, paused: true })
       const t = new Date(Date.now() + 86_400_000)
       expect(await queue.schedule('rollup2', { v: 3 }, at(t), { name: 'nightly' })).toBe(id)
-      expect(await scheduleOf(queue, id)).toMatchObject({ jobName: 'rollup2', spec: { kind: 'at', at: t.toISOString() }, nextRunAt: t })
+      expect(await scheduleOf(queue, id)).toMatchObject({
+        jobName: 'rollup2',
+        spec: { kind: 'at', at: t.toISOString() },
+        nextRunAt: t,
+      })
       expect(await queue.listSchedules()).toHaveLength(1)
       // The default name is the job name.
       const other = await queue.schedule('rollup', {}, every(1_000))
@@ -329,7 +393,9 @@ describe('named schedules', () => {
       await ctx.db.query(`UPDATE ${ctx.q}.schedules SET spec = '{"kind": "sometimes"}' WHERE id = $1`, [bad])
       const report = await fire(ctx, new Date())
       expect(report.fired.map((f) => f.scheduleId)).toEqual([good])
-      expect(report.failed).toEqual([{ scheduleId: bad, name: 'bad', error: expect.objectContaining({ code: 'PULSE_ERR_INVALID_ARG' }) as Error }])
+      expect(report.failed).toEqual([
+        { scheduleId: bad, name: 'bad', error: expect.objectContaining({ code: 'PULSE_ERR_INVALID_ARG' }) as Error },
+      ])
       expect(await jobsOf(ctx, bad)).toEqual([])
       expect((await queue.listSchedules()).map((s) => s.id)).toEqual([bad])
     })

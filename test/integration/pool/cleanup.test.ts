@@ -44,8 +44,16 @@ describe('cleanup sweeps', () => {
     const wid = 'DEADWORKER0000000000000001'
     const keys = ['d1', 'd2', 'd3', 'd4']
     await plantDeadWorker(name, wid, keys)
-    await until(() => keys.every((key) => handlers.some((h) => h.running.has(key))), 10_000, 'the dead worker’s jobs to restart')
-    await until(async () => (await raw.hexists(`map:${name}:workers:content`, wid)) === 0, 5_000, 'the dead worker to leave')
+    await until(
+      () => keys.every((key) => handlers.some((h) => h.running.has(key))),
+      10_000,
+      'the dead worker’s jobs to restart',
+    )
+    await until(
+      async () => (await raw.hexists(`map:${name}:workers:content`, wid)) === 0,
+      5_000,
+      'the dead worker to leave',
+    )
     expect(await raw.hexists(`map:${name}:worker-keepalive:content`, wid)).toBe(0)
     expect(await raw.hexists(`map:${name}:jobs:content`, wid)).toBe(0)
     expect(await raw.hexists(`map:${name}:cleanup:content`, wid)).toBe(0)
@@ -69,11 +77,22 @@ describe('cleanup sweeps', () => {
     await raw.hset(`map:${name}:node-keepalive:content`, dead, longAgo)
     await raw.xadd(`pulse:stream:${name}:node:${dead}`, '*', 'n', 'i', 'p', dead)
     await raw.call('XGROUP', 'CREATECONSUMER', `pulse:stream:${name}:pool`, 'events', dead)
-    await until(async () => (await raw.exists(`pulse:stream:${name}:node:${dead}`)) === 0, 5_000, 'the dead node’s stream to go')
-    await until(async () => (await raw.hexists(`map:${name}:node-keepalive:content`, dead)) === 0, 5_000, 'the keep-alive to go')
+    await until(
+      async () => (await raw.exists(`pulse:stream:${name}:node:${dead}`)) === 0,
+      5_000,
+      'the dead node’s stream to go',
+    )
+    await until(
+      async () => (await raw.hexists(`map:${name}:node-keepalive:content`, dead)) === 0,
+      5_000,
+      'the keep-alive to go',
+    )
     expect(await raw.hexists(`map:${name}:node-keepalive:content`, node.id)).toBe(1)
     // Its consumer in the pool stream's group goes too (nothing was pending on it); ours stays.
-    const consumers = async () => ((await raw.call('XINFO', 'CONSUMERS', `pulse:stream:${name}:pool`, 'events')) as unknown[][]).map((c) => String(c[1]))
+    const consumers = async () =>
+      ((await raw.call('XINFO', 'CONSUMERS', `pulse:stream:${name}:pool`, 'events')) as unknown[][]).map((c) =>
+        String(c[1]),
+      )
     await until(async () => !(await consumers()).includes(dead), 5_000, 'the dead node’s consumer to go')
     expect(await consumers()).toContain(node.id)
   })

@@ -1,7 +1,12 @@
 /** Dispatch: concurrent claims, existing jobs and guards, timeouts, admission, slow starts (25, 26, 27, 40). */
 import { afterEach, describe, expect, it, vi } from 'vitest'
 
-import { DispatchTimeoutError, JobExistsError, PoolShuttingDownError, QueueFullError } from '../../../actors/pool/index.js'
+import {
+  DispatchTimeoutError,
+  JobExistsError,
+  PoolShuttingDownError,
+  QueueFullError,
+} from '../../../actors/pool/index.js'
 import { ProtocolError } from '../../../runtime/errors.js'
 import { useRawRedis } from '../../helpers/redis.js'
 import { Pools, recorder, until } from './helpers.js'
@@ -33,7 +38,9 @@ describe('dispatchJob', () => {
       expect((rejected[0] as PromiseRejectedResult).reason).toBeInstanceOf(JobExistsError)
     }
     // 20 concurrent claims of one key: one wins.
-    const twenty = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).dispatchJob('many', String(i))))
+    const twenty = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).dispatchJob('many', String(i))),
+    )
     expect(twenty.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
     expect(twenty.filter((r) => r.status === 'rejected' && r.reason instanceof JobExistsError)).toHaveLength(19)
     expect(handler.events.filter((e) => e === 'start:many')).toHaveLength(1)

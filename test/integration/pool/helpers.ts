@@ -13,7 +13,12 @@ import { redisUrl } from '../../helpers/servers.js'
  * 50–100 ms because the dispatch timeout is twice it: on a loaded 2-core CI box, 200 ms was seen to pass
  * before a burst of starts was acknowledged. Tests about the grace period set their own.
  */
-export const kFast: PoolOptions = { workerTtlMs: 300, ackGracePeriodMs: 250, jobSinkBlockMs: 50, workerShutdownTtlMs: 2_000 }
+export const kFast: PoolOptions = {
+  workerTtlMs: 300,
+  ackGracePeriodMs: 250,
+  jobSinkBlockMs: 50,
+  workerShutdownTtlMs: 2_000,
+}
 
 export class Pools {
   readonly tag = `p${randomUUID().slice(0, 8)}`
@@ -36,7 +41,10 @@ export class Pools {
     await Promise.all(this.#nodes.splice(0).map((node) => node.close().catch(() => undefined)))
     for (const name of this.#names) {
       // Worker streams are named after the worker only: those of workers still listed (a killed process's).
-      const ids = new Set([...(await raw.hkeys(`map:${name}:workers:content`)), ...(await raw.hkeys(`map:${name}:jobs:content`))])
+      const ids = new Set([
+        ...(await raw.hkeys(`map:${name}:workers:content`)),
+        ...(await raw.hkeys(`map:${name}:jobs:content`)),
+      ])
       for (const id of ids) if (!id.startsWith('=')) await raw.del(`pulse:stream:worker:${id}`)
       await deleteByPrefix(raw, `map:${name}:`)
       await deleteByPrefix(raw, `pulse:stream:${name}:`)
@@ -53,7 +61,9 @@ export interface Recorded {
 }
 
 /** A handler that records `start:key`, `stop:key`, `notify:key:payload`; `running` holds what runs. */
-export function recorder(options: { failStart?: (key: string) => Error | undefined; startMs?: number; notify?: boolean } = {}): WorkerHandler & Recorded {
+export function recorder(
+  options: { failStart?: (key: string) => Error | undefined; startMs?: number; notify?: boolean } = {},
+): WorkerHandler & Recorded {
   const events: string[] = []
   const running = new Set<string>()
   const payloads = new Map<string, string>()
@@ -86,7 +96,11 @@ export function recorder(options: { failStart?: (key: string) => Error | undefin
 }
 
 /** Resolves once `predicate` holds (checked every 10 ms); rejects after `ms`. */
-export async function until(predicate: () => boolean | Promise<boolean>, ms = 10_000, what = 'the condition'): Promise<void> {
+export async function until(
+  predicate: () => boolean | Promise<boolean>,
+  ms = 10_000,
+  what = 'the condition',
+): Promise<void> {
   const deadline = Date.now() + ms
   while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`${what} did not hold within ${ms} ms`)

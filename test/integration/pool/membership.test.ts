@@ -67,7 +67,10 @@ describe('routing', () => {
     for (const key of keys) await node.dispatchJob(key, key)
     for (const key of keys) {
       const expected = jumpHash(key, 3)
-      expect(handlers.findIndex((h) => h.running.has(key)), key).toBe(expected)
+      expect(
+        handlers.findIndex((h) => h.running.has(key)),
+        key,
+      ).toBe(expected)
     }
   })
 })
@@ -87,17 +90,25 @@ describe('rebalancing', () => {
     const moving = keys.filter((key) => jumpHash(key, 2) === 1)
     expect(moving.length).toBeGreaterThan(10)
     await other.addWorker(second)
-    await until(() => second.running.size === moving.length && first.running.size === 60 - moving.length, 10_000, 'the rebalance')
+    await until(
+      () => second.running.size === moving.length && first.running.size === 60 - moving.length,
+      10_000,
+      'the rebalance',
+    )
     expect([...second.running].sort()).toEqual([...moving].sort())
     expect(violations).toEqual([])
     for (const key of moving) {
       expect(second.requeued.has(key)).toBe(true)
       expect(second.payloads.get(key)).toBe(`payload-${key}`)
     }
-    await until(async () => {
-      const owners = await ownersIn(name)
-      return keys.every((key) => owners.get(key)?.length === 1)
-    }, 5_000, 'one owner per key in P:jobs')
+    await until(
+      async () => {
+        const owners = await ownersIn(name)
+        return keys.every((key) => owners.get(key)?.length === 1)
+      },
+      5_000,
+      'one owner per key in P:jobs',
+    )
     expect(await raw.hlen(`map:${name}:job-payloads:content`)).toBe(60 + 2) // + =rev, =kind
   })
 })
@@ -137,7 +148,11 @@ describe('removeWorker and ownership gaps', () => {
     await Promise.all(moving.map((key) => node.stopJob(key)))
     await adding
     await until(() => moving.every((key) => !owner.has(key)), 10_000, 'every moving job to be stopped')
-    await until(() => moving.every((key) => node.jobPayload(key) === undefined && !node.jobKeys().includes(key)), 10_000, 'their payloads and ownership to go')
+    await until(
+      () => moving.every((key) => node.jobPayload(key) === undefined && !node.jobKeys().includes(key)),
+      10_000,
+      'their payloads and ownership to go',
+    )
     // Jobs stopped for good are not restarted later (no orphan recovery of a stopped job).
     await new Promise((resolve) => setTimeout(resolve, 3 * 300))
     expect(moving.filter((key) => owner.has(key))).toEqual([])
@@ -221,10 +236,24 @@ describe('close and shutdown', () => {
     expect(a.closed && a.isShutdown).toBe(true)
     await until(() => b.closed, 5_000, 'b to close')
     expect(ha.running.size + hb.running.size).toBe(0)
-    expect(ha.events.filter((e) => e.startsWith('stop:')).length + hb.events.filter((e) => e.startsWith('stop:')).length).toBe(10)
-    for (const map of ['shutdown', 'workers', 'jobs', 'job-payloads', 'pending-jobs', 'worker-keepalive', 'cleanup', 'tickers']) {
+    expect(
+      ha.events.filter((e) => e.startsWith('stop:')).length + hb.events.filter((e) => e.startsWith('stop:')).length,
+    ).toBe(10)
+    for (const map of [
+      'shutdown',
+      'workers',
+      'jobs',
+      'job-payloads',
+      'pending-jobs',
+      'worker-keepalive',
+      'cleanup',
+      'tickers',
+    ]) {
       const fields = await raw.hkeys(`map:${name}:${map}:content`)
-      expect(fields.filter((f) => !f.startsWith('=')), map).toEqual([])
+      expect(
+        fields.filter((f) => !f.startsWith('=')),
+        map,
+      ).toEqual([])
     }
     expect(await raw.exists(`pulse:stream:${name}:pool`)).toBe(0)
     const again = await pools.join(name)

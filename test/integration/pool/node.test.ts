@@ -1,7 +1,13 @@
 /** One node: dispatch, start errors, job exists, stop, notify, reads, close (scenarios 24, 26, 29, 30). */
 import { afterEach, describe, expect, it } from 'vitest'
 
-import { ClosedError, InvalidArgumentError, JobExistsError, RequeueError, WorkerStartError } from '../../../actors/pool/index.js'
+import {
+  ClosedError,
+  InvalidArgumentError,
+  JobExistsError,
+  RequeueError,
+  WorkerStartError,
+} from '../../../actors/pool/index.js'
 import { useRawRedis } from '../../helpers/redis.js'
 import { Pools, recorder, until } from './helpers.js'
 
@@ -36,7 +42,16 @@ describe('PoolNode, one node', () => {
       override readonly name = 'BillingError'
       readonly code = 'E_BILLING'
     }
-    await node.addWorker(recorder({ failStart: (key) => (key === 'bad' ? new BillingError('card declined') : key === 'inv' ? new InvalidArgumentError('no such plan') : undefined) }))
+    await node.addWorker(
+      recorder({
+        failStart: (key) =>
+          key === 'bad'
+            ? new BillingError('card declined')
+            : key === 'inv'
+              ? new InvalidArgumentError('no such plan')
+              : undefined,
+      }),
+    )
     const error = await node.dispatchJob('bad', 'x').catch((e: unknown) => e)
     expect(error).toBeInstanceOf(WorkerStartError)
     expect((error as WorkerStartError).code).toBe('PULSE_ERR_POOL_WORKER_START')
@@ -101,7 +116,11 @@ describe('PoolNode, one node', () => {
     expect(handler.running.has('c1')).toBe(true)
     await client.notifyWorker('c1', 'hi')
     await client.stopJob('c1')
-    await until(() => handler.notes.includes('c1:hi') && !handler.running.has('c1'), 5_000, 'the notification and the stop')
+    await until(
+      () => handler.notes.includes('c1:hi') && !handler.running.has('c1'),
+      5_000,
+      'the notification and the stop',
+    )
     expect(client.jobKeys()).toEqual([])
     expect(client.jobPayload('c1')).toBeUndefined()
     expect((await client.poolWorkers()).length).toBe(1)
@@ -150,7 +169,11 @@ describe('RequeueError from a handler (37)', () => {
     await until(() => handler.notes.includes('later:n'), 5_000, 'the redelivered notification')
     expect(calls.notify).toBe(2)
     await node.stopJob('later')
-    await until(() => !handler.running.has('later') && node.jobPayload('later') === undefined, 5_000, 'the redelivered stop')
+    await until(
+      () => !handler.running.has('later') && node.jobPayload('later') === undefined,
+      5_000,
+      'the redelivered stop',
+    )
     expect(calls.stop).toBe(2)
   })
 })

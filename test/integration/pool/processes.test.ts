@@ -50,7 +50,8 @@ class Proc {
     } else if (what === 'start' && key !== undefined) {
       this.starts++
       for (const other of procs) {
-        if (other !== this && other.alive && other.running.has(key)) violations.push(`${key} started while running elsewhere`)
+        if (other !== this && other.alive && other.running.has(key))
+          violations.push(`${key} started while running elsewhere`)
       }
       if (this.running.has(key)) violations.push(`${key} started twice here`)
       this.running.add(key)
@@ -96,19 +97,36 @@ describe('pool nodes in separate processes', () => {
     await first.kill()
     await until(() => total() === 25, 15_000, 'the jobs of the first killed process to restart')
     await second.kill()
-    await until(() => survivor.running.size === 25, 15_000, 'all 25 jobs on the survivor').catch(async (error: unknown) => {
-      const state = await Promise.all(['workers', 'worker-keepalive', 'jobs', 'job-payloads', 'cleanup'].map(async (m) => [m, await raw.hgetall(`map:${name}:${m}:content`)]))
-      throw new Error(`${String(error)}\nrunning: ${[...survivor.running].sort().join(' ')}\n${JSON.stringify(state)}\n${survivor.child.lines.slice(-40).join('\n')}`)
-    })
+    await until(() => survivor.running.size === 25, 15_000, 'all 25 jobs on the survivor').catch(
+      async (error: unknown) => {
+        const state = await Promise.all(
+          ['workers', 'worker-keepalive', 'jobs', 'job-payloads', 'cleanup'].map(async (m) => [
+            m,
+            await raw.hgetall(`map:${name}:${m}:content`),
+          ]),
+        )
+        throw new Error(
+          `${String(error)}\nrunning: ${[...survivor.running].sort().join(' ')}\n${JSON.stringify(state)}\n${survivor.child.lines.slice(-40).join('\n')}`,
+        )
+      },
+    )
     expect([...survivor.running].sort()).toEqual([...keys].sort())
     expect(violations).toEqual([])
     // The dead nodes and workers are gone from the pool's maps.
-    await until(async () => (await raw.hlen(`map:${name}:workers:content`)) - 2 === 1, 10_000, 'the dead workers to be removed')
+    await until(
+      async () => (await raw.hlen(`map:${name}:workers:content`)) - 2 === 1,
+      10_000,
+      'the dead workers to be removed',
+    )
     const nodes = await raw.hkeys(`map:${name}:node-keepalive:content`)
-    await until(async () => {
-      const live = (await raw.hkeys(`map:${name}:node-keepalive:content`)).filter((f) => !f.startsWith('='))
-      return !live.includes(first.nodeId) && !live.includes(second.nodeId)
-    }, 10_000, 'the dead nodes to be removed')
+    await until(
+      async () => {
+        const live = (await raw.hkeys(`map:${name}:node-keepalive:content`)).filter((f) => !f.startsWith('='))
+        return !live.includes(first.nodeId) && !live.includes(second.nodeId)
+      },
+      10_000,
+      'the dead nodes to be removed',
+    )
     void nodes
     await client.close()
     await survivor.stop()

@@ -68,18 +68,34 @@ describe('schedule', () => {
     const handler = recorder()
     await node.addWorker(handler)
     const plans: JobPlan[] = [
-      { start: [{ key: 'a', payload: '1' }, { key: 'b', payload: '2' }] },
+      {
+        start: [
+          { key: 'a', payload: '1' },
+          { key: 'b', payload: '2' },
+        ],
+      },
       { start: [{ key: 'c', payload: '3' }], stopAll: true },
       { stop: ['c'] },
     ]
     let calls = 0
-    const schedule = await node.schedule({ name: 'reconcile', plan: () => plans[Math.min(calls++, plans.length - 1)] ?? {} }, 100)
+    const schedule = await node.schedule(
+      { name: 'reconcile', plan: () => plans[Math.min(calls++, plans.length - 1)] ?? {} },
+      100,
+    )
     expect([...handler.running].sort()).toEqual(['a', 'b'])
     expect(await raw.hkeys(`map:${name}:reconcile:content`)).toEqual(expect.arrayContaining(['a', 'b']))
-    await until(() => handler.running.has('c') && !handler.running.has('a') && !handler.running.has('b'), 5_000, 'the second plan')
+    await until(
+      () => handler.running.has('c') && !handler.running.has('a') && !handler.running.has('b'),
+      5_000,
+      'the second plan',
+    )
     await until(() => handler.running.size === 0, 5_000, 'the third plan')
     await schedule.close()
-    await until(async () => (await raw.hkeys(`map:${name}:reconcile:content`)).filter((k) => !k.startsWith('=')).length === 0, 5_000, 'the schedule map to empty')
+    await until(
+      async () => (await raw.hkeys(`map:${name}:reconcile:content`)).filter((k) => !k.startsWith('=')).length === 0,
+      5_000,
+      'the schedule map to empty',
+    )
     await raw.del(`map:${name}:reconcile:content`)
   })
 
@@ -101,8 +117,16 @@ describe('schedule', () => {
     const first = await a.schedule(producer, 100)
     const second = await b.schedule({ name: 'ending', plan: () => ({}) }, 100)
     expect(handler.running.has('kept')).toBe(true)
-    await until(async () => (await raw.hexists(`map:${name}:tickers:content`, `${name}:ending`)) === 0, 5_000, 'the ticker entry to go')
-    await until(async () => (await raw.hkeys(`map:${name}:ending:content`)).filter((k) => !k.startsWith('=')).length === 0, 5_000, 'the job map to reset')
+    await until(
+      async () => (await raw.hexists(`map:${name}:tickers:content`, `${name}:ending`)) === 0,
+      5_000,
+      'the ticker entry to go',
+    )
+    await until(
+      async () => (await raw.hkeys(`map:${name}:ending:content`)).filter((k) => !k.startsWith('=')).length === 0,
+      5_000,
+      'the job map to reset',
+    )
     expect(handler.running.has('kept')).toBe(true)
     await first.close()
     await second.close()

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest'
 import { ClosedError, PostgresConnectionError, PostgresQueryError } from '../../../runtime/errors.js'
 import { classifySqlstate, isRetryablePgError, mapPgError, SQLSTATE_RULES } from '../../../transports/postgres/index.js'
 
-const sqlError = (code: string, extra: Record<string, unknown> = {}) => Object.assign(new Error(`server says ${code}`), { code, severity: 'ERROR', ...extra })
+const sqlError = (code: string, extra: Record<string, unknown> = {}) =>
+  Object.assign(new Error(`server says ${code}`), { code, severity: 'ERROR', ...extra })
 
 describe('the SQLSTATE table', () => {
   it.each([
@@ -42,7 +43,12 @@ describe('the SQLSTATE table', () => {
 
 describe('mapPgError', () => {
   it('maps a server error to PostgresQueryError with sqlstate, retryable, constraint and table; cause kept', () => {
-    const original = sqlError('23505', { constraint: 'jobs_key', table: 'jobs', schema: 'pulse', detail: 'Key (k)=(secret) already exists.' })
+    const original = sqlError('23505', {
+      constraint: 'jobs_key',
+      table: 'jobs',
+      schema: 'pulse',
+      detail: 'Key (k)=(secret) already exists.',
+    })
     const mapped = mapPgError(original)
     expect(mapped).toBeInstanceOf(PostgresQueryError)
     expect(mapped.cause).toBe(original)
@@ -67,17 +73,23 @@ describe('mapPgError', () => {
     expect(mapped).toMatchObject({ data: { sqlstate: code, retryable: true } })
   })
 
-  it.each(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND'])('maps socket error %s to PostgresConnectionError', (code) => {
-    const original = Object.assign(new Error(`connect ${code} 127.0.0.1:5432`), { code, syscall: 'connect' })
-    const mapped = mapPgError(original)
-    expect(mapped).toBeInstanceOf(PostgresConnectionError)
-    expect(mapped).toMatchObject({ data: { retryable: true, systemCode: code } })
-    expect(mapped.cause).toBe(original)
-  })
+  it.each(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND'])(
+    'maps socket error %s to PostgresConnectionError',
+    (code) => {
+      const original = Object.assign(new Error(`connect ${code} 127.0.0.1:5432`), { code, syscall: 'connect' })
+      const mapped = mapPgError(original)
+      expect(mapped).toBeInstanceOf(PostgresConnectionError)
+      expect(mapped).toMatchObject({ data: { retryable: true, systemCode: code } })
+      expect(mapped.cause).toBe(original)
+    },
+  )
 
   it('looks into an AggregateError (a connect trying several addresses) and a pg-pool timeout cause', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED ::1:5432'), { code: 'ECONNREFUSED' })
-    expect(mapPgError(new AggregateError([refused], ''))).toMatchObject({ message: 'PostgreSQL connection failed: ECONNREFUSED', data: { systemCode: 'ECONNREFUSED' } })
+    expect(mapPgError(new AggregateError([refused], ''))).toMatchObject({
+      message: 'PostgreSQL connection failed: ECONNREFUSED',
+      data: { systemCode: 'ECONNREFUSED' },
+    })
     expect(mapPgError(new Error('wrapped', { cause: refused }))).toBeInstanceOf(PostgresConnectionError)
   })
 
@@ -100,6 +112,8 @@ describe('mapPgError', () => {
     const eperm = Object.assign(new Error('operation not permitted'), { code: 'EPERM' })
     expect(mapPgError(eperm)).toBe(eperm)
     expect(mapPgError('text')).toBeInstanceOf(Error)
-    expect(mapPgError({ code: '40001', message: 'serialization failure' })).toMatchObject({ data: { sqlstate: '40001', retryable: true } })
+    expect(mapPgError({ code: '40001', message: 'serialization failure' })).toMatchObject({
+      data: { sqlstate: '40001', retryable: true },
+    })
   })
 })

@@ -2,7 +2,14 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 import { MigrationError } from '../../../runtime/errors.js'
-import { createPgPool, migrate, type Migration, migrationChecksum, type PgPool, PULSE_MIGRATIONS } from '../../../transports/postgres/index.js'
+import {
+  createPgPool,
+  migrate,
+  type Migration,
+  migrationChecksum,
+  type PgPool,
+  PULSE_MIGRATIONS,
+} from '../../../transports/postgres/index.js'
 import { openTestDatabase, type PgTestTarget, uniqueName } from './database.js'
 
 let db: PgTestTarget
@@ -49,7 +56,9 @@ describe('migrate', () => {
     const rows = await recorded(schema)
     expect(rows.map(({ id, name }) => ({ id, name }))).toEqual(PULSE_MIGRATIONS.map(({ id, name }) => ({ id, name })))
     expect(rows[0]?.checksum).toBe(migrationChecksum(PULSE_MIGRATIONS[0]?.sql ?? ''))
-    const [created] = await pool.query<{ value: { schema: string; at: string } }>(`SELECT value FROM ${schema}.meta WHERE key = 'created'`)
+    const [created] = await pool.query<{ value: { schema: string; at: string } }>(
+      `SELECT value FROM ${schema}.meta WHERE key = 'created'`,
+    )
     expect(created?.value.schema).toBe(schema)
     expect(typeof created?.value.at).toBe('string')
 
@@ -58,10 +67,12 @@ describe('migrate', () => {
     expect(await advisoryLocks()).toBe(0)
   })
 
-  it('brings the default schema up to date (already done in the run\'s template database)', async () => {
+  it("brings the default schema up to date (already done in the run's template database)", async () => {
     expect(await migrate(pool)).toEqual({ applied: db.shared ? [] : allIds })
     expect(await migrate(pool)).toEqual({ applied: [] })
-    const [created] = await pool.query<{ value: { schema: string } }>("SELECT value FROM pulse.meta WHERE key = 'created'")
+    const [created] = await pool.query<{ value: { schema: string } }>(
+      "SELECT value FROM pulse.meta WHERE key = 'created'",
+    )
     expect(created?.value.schema).toBe('pulse')
   })
 
@@ -126,7 +137,10 @@ describe('migrate', () => {
     const schema = uniqueName('mig')
     const [first] = testMigrations()
     const gap = [first, { id: 3, name: 'three', sql: 'SELECT 1' }] as Migration[]
-    await expect(migrate(pool, { schema, migrations: gap })).rejects.toMatchObject({ code: 'PULSE_ERR_PG_MIGRATION', data: { index: 1, id: 3, expected: 2 } })
+    await expect(migrate(pool, { schema, migrations: gap })).rejects.toMatchObject({
+      code: 'PULSE_ERR_PG_MIGRATION',
+      data: { index: 1, id: 3, expected: 2 },
+    })
     const duplicate = [first, first] as Migration[]
     await expect(migrate(pool, { schema, migrations: duplicate })).rejects.toBeInstanceOf(MigrationError)
     expect(await pool.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).toEqual([])
@@ -148,10 +162,19 @@ describe('migrate', () => {
 
   it('rejects a bad schema name with PULSE_ERR_INVALID_ARG naming options.schema', async () => {
     for (const schema of ['Bad-Name', '1abc', 'pg_mine', 'x; DROP TABLE y', '', 'a'.repeat(64)]) {
-      await expect(migrate(pool, { schema })).rejects.toMatchObject({ code: 'PULSE_ERR_INVALID_ARG', data: { option: 'options.schema' } })
+      await expect(migrate(pool, { schema })).rejects.toMatchObject({
+        code: 'PULSE_ERR_INVALID_ARG',
+        data: { option: 'options.schema' },
+      })
     }
-    await expect(migrate(pool, { lockKey: 2n ** 63n })).rejects.toMatchObject({ code: 'PULSE_ERR_INVALID_ARG', data: { option: 'options.lockKey' } })
-    await expect(migrate(pool, { migrations: 'nope' as never })).rejects.toMatchObject({ code: 'PULSE_ERR_INVALID_ARG', data: { option: 'options.migrations' } })
+    await expect(migrate(pool, { lockKey: 2n ** 63n })).rejects.toMatchObject({
+      code: 'PULSE_ERR_INVALID_ARG',
+      data: { option: 'options.lockKey' },
+    })
+    await expect(migrate(pool, { migrations: 'nope' as never })).rejects.toMatchObject({
+      code: 'PULSE_ERR_INVALID_ARG',
+      data: { option: 'options.migrations' },
+    })
   })
 
   it('takes an explicit lock key', async () => {

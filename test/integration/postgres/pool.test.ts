@@ -20,7 +20,10 @@ afterAll(async () => {
 })
 
 /** Runs `fn` with a fresh pool (and a fresh table name), closing the pool afterwards. */
-async function withPool<T>(fn: (pool: PgPool, table: string) => Promise<T>, options: Parameters<typeof createPgPool>[1] = {}): Promise<T> {
+async function withPool<T>(
+  fn: (pool: PgPool, table: string) => Promise<T>,
+  options: Parameters<typeof createPgPool>[1] = {},
+): Promise<T> {
   const pool = createPgPool(db.url, options)
   try {
     return await fn(pool, uniqueName('t'))
@@ -47,7 +50,13 @@ describe('query', () => {
         expect(error).toBeInstanceOf(PostgresQueryError)
         expect(error).toMatchObject({
           code: 'PULSE_ERR_PG_QUERY',
-          data: { sqlstate: '23505', retryable: false, condition: 'unique_violation', constraint: `${table}_pk`, table },
+          data: {
+            sqlstate: '23505',
+            retryable: false,
+            condition: 'unique_violation',
+            constraint: `${table}_pk`,
+            table,
+          },
         })
         expect((error as Error).cause).toBeInstanceOf(pg.DatabaseError)
         // A server error in autocommit leaves the session usable: same backend afterwards.
@@ -70,9 +79,11 @@ describe('query', () => {
   it('sets statement_timeout and application_name on its sessions', async () => {
     await withPool(
       async (pool) => {
-        expect(await pool.query("SELECT current_setting('application_name') AS name, current_setting('statement_timeout') AS timeout")).toEqual([
-          { name: 'pulse-test', timeout: '150ms' },
-        ])
+        expect(
+          await pool.query(
+            "SELECT current_setting('application_name') AS name, current_setting('statement_timeout') AS timeout",
+          ),
+        ).toEqual([{ name: 'pulse-test', timeout: '150ms' }])
         await expect(pool.query('SELECT pg_sleep(5)')).rejects.toMatchObject({
           code: 'PULSE_ERR_PG_QUERY',
           data: { sqlstate: '57014', retryable: false, condition: 'query_canceled' },
@@ -89,7 +100,10 @@ describe('query', () => {
       const started = Date.now()
       const error = await pool.query('SELECT 1').catch((e: unknown) => e)
       expect(error).toBeInstanceOf(PostgresConnectionError)
-      expect(error).toMatchObject({ code: 'PULSE_ERR_PG_CONNECTION', data: { retryable: true, systemCode: 'ECONNREFUSED' } })
+      expect(error).toMatchObject({
+        code: 'PULSE_ERR_PG_CONNECTION',
+        data: { retryable: true, systemCode: 'ECONNREFUSED' },
+      })
       expect(Date.now() - started).toBeLessThan(5_000)
     } finally {
       await pool.close()
@@ -126,7 +140,9 @@ describe('withClient', () => {
   it('hands a client and returns it to the pool', async () => {
     await withPool(
       async (pool) => {
-        const pid = await pool.withClient(async (client) => (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid)
+        const pid = await pool.withClient(
+          async (client) => (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid,
+        )
         const [again] = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
         expect(again?.pid).toBe(pid)
         expect(pool.pool.idleCount).toBe(1)
@@ -210,7 +226,9 @@ describe('withTransaction', () => {
   it('runs at the requested isolation level', async () => {
     await withPool(async (pool) => {
       const level = await pool.withTransaction(
-        async (client) => (await client.query<{ level: string }>("SELECT current_setting('transaction_isolation') AS level")).rows[0]?.level,
+        async (client) =>
+          (await client.query<{ level: string }>("SELECT current_setting('transaction_isolation') AS level")).rows[0]
+            ?.level,
         { isolation: 'serializable' },
       )
       expect(level).toBe('serializable')
@@ -225,7 +243,8 @@ describe('withTransaction', () => {
         async (client) => {
           attempts++
           await client.query(`INSERT INTO ${table} VALUES ($1)`, [attempts])
-          if (attempts === 1) throw Object.assign(new Error('could not serialize access due to concurrent update'), { code: '40001' })
+          if (attempts === 1)
+            throw Object.assign(new Error('could not serialize access due to concurrent update'), { code: '40001' })
           return attempts
         },
         { retries: 2 },
@@ -265,7 +284,9 @@ describe('withTransaction', () => {
           pool.withTransaction(
             async (client) => {
               attempts++
-              const sum = (await client.query<{ s: number }>(`SELECT coalesce(sum(v), 0)::int AS s FROM ${table}`)).rows[0]?.s ?? 0
+              const sum =
+                (await client.query<{ s: number }>(`SELECT coalesce(sum(v), 0)::int AS s FROM ${table}`)).rows[0]?.s ??
+                0
               if (readers < 2) {
                 // First attempts only: both transactions read before either writes.
                 if (++readers === 2) bothRead.resolve()
@@ -285,8 +306,13 @@ describe('withTransaction', () => {
 
   it('validates its options', async () => {
     await withPool(async (pool) => {
-      await expect(pool.withTransaction(() => Promise.resolve(), { retries: -1 })).rejects.toMatchObject({ code: 'PULSE_ERR_INVALID_ARG', data: { option: 'options.retries' } })
-      await expect(pool.withTransaction(() => Promise.resolve(), { isolation: 'snapshot' as never })).rejects.toMatchObject({
+      await expect(pool.withTransaction(() => Promise.resolve(), { retries: -1 })).rejects.toMatchObject({
+        code: 'PULSE_ERR_INVALID_ARG',
+        data: { option: 'options.retries' },
+      })
+      await expect(
+        pool.withTransaction(() => Promise.resolve(), { isolation: 'snapshot' as never }),
+      ).rejects.toMatchObject({
         code: 'PULSE_ERR_INVALID_ARG',
         data: { option: 'options.isolation' },
       })
@@ -376,9 +402,15 @@ describe('close', () => {
   it('refuses build options for a given pg.Pool, and bad options', async () => {
     const raw = new pg.Pool({ connectionString: db.url })
     try {
-      expect(() => createPgPool(raw, { max: 3 })).toThrow(expect.objectContaining({ code: 'PULSE_ERR_INVALID_ARG', data: { option: 'options.max' } }))
-      expect(() => createPgPool(db.url, { connectionTimeoutMs: 0 })).toThrow(expect.objectContaining({ data: { option: 'options.connectionTimeoutMs' } }))
-      expect(() => createPgPool(db.url, { nope: 1 } as never)).toThrow(expect.objectContaining({ data: { option: 'options.nope' } }))
+      expect(() => createPgPool(raw, { max: 3 })).toThrow(
+        expect.objectContaining({ code: 'PULSE_ERR_INVALID_ARG', data: { option: 'options.max' } }),
+      )
+      expect(() => createPgPool(db.url, { connectionTimeoutMs: 0 })).toThrow(
+        expect.objectContaining({ data: { option: 'options.connectionTimeoutMs' } }),
+      )
+      expect(() => createPgPool(db.url, { nope: 1 } as never)).toThrow(
+        expect.objectContaining({ data: { option: 'options.nope' } }),
+      )
       expect(() => createPgPool('')).toThrow(expect.objectContaining({ data: { option: 'source' } }))
     } finally {
       await raw.end()

@@ -70,7 +70,11 @@ it('fails fast with PostgresConnectionError while the server is down, and works 
     await server.start()
 
     expect(await pool.query('SELECT 1 AS one')).toEqual([{ one: 1 }])
-    expect(await pool.withTransaction(async (client) => (await client.query<{ two: number }>('SELECT 2 AS two')).rows[0]?.two)).toBe(2)
+    expect(
+      await pool.withTransaction(
+        async (client) => (await client.query<{ two: number }>('SELECT 2 AS two')).rows[0]?.two,
+      ),
+    ).toBe(2)
   } finally {
     await pool.close()
   }

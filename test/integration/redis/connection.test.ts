@@ -1,7 +1,13 @@
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
-import { ClosedError, CloseTimeoutError, InvalidArgumentError, RedisCommandError, RedisConnectionError } from '../../../runtime/errors.js'
+import {
+  ClosedError,
+  CloseTimeoutError,
+  InvalidArgumentError,
+  RedisCommandError,
+  RedisConnectionError,
+} from '../../../runtime/errors.js'
 import { liveResources } from '../../../runtime/resource-tracker.js'
 import { createRedis, PulseRedis, reconnectDelayMs } from '../../../transports/redis/index.js'
 import { deleteByPrefix, testPrefix } from '../../helpers/redis.js'
@@ -50,14 +56,20 @@ describe('createRedis from a URL', () => {
 
   it('validates its source and options, naming the culprit', async () => {
     expect(() => createRedis('http://127.0.0.1:6379')).toThrow(InvalidArgumentError)
-    expect(() => createRedis('http://user:secret@127.0.0.1')).toThrow(/^source must be a redis:\/\/ or rediss:\/\/ URL, or a unix socket path$/)
+    expect(() => createRedis('http://user:secret@127.0.0.1')).toThrow(
+      /^source must be a redis:\/\/ or rediss:\/\/ URL, or a unix socket path$/,
+    )
     expect(() => createRedis(42 as unknown as string)).toThrow(/source must be/)
     expect(() => createRedis(redisUrl(), { connectTimeoutMs: -1 })).toThrow(/options\.connectTimeoutMs/)
-    expect(() => createRedis(redisUrl(), { reconnectMinDelayMs: 5000, reconnectMaxDelayMs: 100 })).toThrow(/reconnectMinDelayMs/)
+    expect(() => createRedis(redisUrl(), { reconnectMinDelayMs: 5000, reconnectMaxDelayMs: 100 })).toThrow(
+      /reconnectMinDelayMs/,
+    )
     expect(() => createRedis(redisUrl(), { nmae: 'x' } as never)).toThrow(/options\.nmae is not a known option/)
     const foreign = new Redis(redisUrl(), { lazyConnect: true })
     try {
-      expect(() => createRedis(foreign, { maxRetriesPerRequest: 1 })).toThrow(/options\.maxRetriesPerRequest applies only to a URL/)
+      expect(() => createRedis(foreign, { maxRetriesPerRequest: 1 })).toThrow(
+        /options\.maxRetriesPerRequest applies only to a URL/,
+      )
     } finally {
       foreign.disconnect()
     }
@@ -153,7 +165,12 @@ describe('errors reach callers typed', () => {
     expect(results?.[1]?.[0]).toBeInstanceOf(RedisCommandError)
     expect((results?.[1]?.[0] as RedisCommandError).data).toMatchObject({ reply: 'WRONGTYPE', retryable: false })
 
-    const aborted = await redis.client.multi().get(key).call('NOSUCHCOMMAND').exec().catch((e: unknown) => e)
+    const aborted = await redis.client
+      .multi()
+      .get(key)
+      .call('NOSUCHCOMMAND')
+      .exec()
+      .catch((e: unknown) => e)
     expect(aborted).toBeInstanceOf(RedisCommandError)
     expect((aborted as RedisCommandError).data).toMatchObject({ reply: 'EXECABORT', retryable: false, command: 'exec' })
   })

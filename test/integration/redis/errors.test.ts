@@ -7,7 +7,13 @@ import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 import { ClosedError, PulseError, RedisCommandError, RedisConnectionError } from '../../../runtime/errors.js'
-import { classifyRedisError, createRedis, kReplyPolicies, mapRedisError, replyPrefix } from '../../../transports/redis/index.js'
+import {
+  classifyRedisError,
+  createRedis,
+  kReplyPolicies,
+  mapRedisError,
+  replyPrefix,
+} from '../../../transports/redis/index.js'
 import type { PulseRedis } from '../../../transports/redis/index.js'
 import { deleteByPrefix, testPrefix } from '../../helpers/redis.js'
 import { redisUrl } from '../../helpers/servers.js'
@@ -104,7 +110,10 @@ describe('connection failures', () => {
   it('MaxRetriesPerRequestError and the socket error are connection failures, retryable', async () => {
     // One reconnect attempt, then the client gives up by itself (a disconnect() while it waits to
     // reconnect would leave it hanging: see forceDisconnect in connection.ts).
-    const client = new Redis('redis://127.0.0.1:1', { maxRetriesPerRequest: 0, retryStrategy: (n) => (n < 2 ? 10 : null) })
+    const client = new Redis('redis://127.0.0.1:1', {
+      maxRetriesPerRequest: 0,
+      retryStrategy: (n) => (n < 2 ? 10 : null),
+    })
     const socketErrors: Error[] = []
     client.on('error', (e: Error) => socketErrors.push(e))
     const ended = nextEvent(client, 'end', 5_000)

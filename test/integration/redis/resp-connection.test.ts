@@ -43,7 +43,9 @@ describe('RespConnection', () => {
       const ok = await RespConnection.open({ ...endpoint(), username: user, password: 'secret' }, 'pulse-auth')
       expect(await ok.call(['ACL', 'WHOAMI'], decodeSimple)).toBe(user)
       ok.close()
-      const wrong = await RespConnection.open({ ...endpoint(), username: user, password: 'nope' }, 'pulse-auth').catch((e: unknown) => e)
+      const wrong = await RespConnection.open({ ...endpoint(), username: user, password: 'nope' }, 'pulse-auth').catch(
+        (e: unknown) => e,
+      )
       expect(wrong).toBeInstanceOf(RedisCommandError)
       expect((wrong as RedisCommandError).data).toMatchObject({ reply: 'WRONGPASS' })
     } finally {
@@ -58,11 +60,19 @@ describe('RespConnection', () => {
     await raw.xgroup('CREATE', key, 'g', '0')
     const conn = await RespConnection.open(endpoint(), 'pulse-big')
     try {
-      const reply = await conn.call(['XREADGROUP', 'GROUP', 'g', 'c', 'COUNT', 100, 'STREAMS', key, '>'], decodeReadReply)
+      const reply = await conn.call(
+        ['XREADGROUP', 'GROUP', 'g', 'c', 'COUNT', 100, 'STREAMS', key, '>'],
+        decodeReadReply,
+      )
       const columns = reply?.[0]
       expect(columns?.ids).toHaveLength(40)
       expect(columns?.ids.map((_, i) => columns.src.subarray(columns.starts[i], columns.ends[i]))).toEqual(payloads)
-      expect(await conn.call(['XREADGROUP', 'GROUP', 'g', 'c', 'COUNT', 1, 'BLOCK', 10, 'STREAMS', key, '>'], decodeReadReply)).toBeNull()
+      expect(
+        await conn.call(
+          ['XREADGROUP', 'GROUP', 'g', 'c', 'COUNT', 1, 'BLOCK', 10, 'STREAMS', key, '>'],
+          decodeReadReply,
+        ),
+      ).toBeNull()
     } finally {
       conn.close()
       await raw.del(key)

@@ -35,7 +35,9 @@ describe('defineScript', () => {
     expect(() => defineScript({ name: 'claimJob-2', lua: 'return 1', numberOfKeys: 1 })).toThrow(/must end with -1/)
     expect(() => defineScript({ name: 'claimJob', lua: 'return 1', numberOfKeys: 0 })).toThrow(InvalidArgumentError)
     expect(() => defineScript({ name: 'noop-0', lua: '', numberOfKeys: 0 })).toThrow(/definition\.lua/)
-    expect(() => defineScript({ name: 'noop-0', lua: 'return 1', numberOfKeys: -1 })).toThrow(/definition\.numberOfKeys/)
+    expect(() => defineScript({ name: 'noop-0', lua: 'return 1', numberOfKeys: -1 })).toThrow(
+      /definition\.numberOfKeys/,
+    )
   })
 })
 

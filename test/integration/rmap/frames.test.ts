@@ -10,7 +10,12 @@ import type { MapFrame } from '../../../transports/redis/rmap/index.js'
 
 const rev = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })
 const frame: fc.Arbitrary<MapFrame> = fc.oneof(
-  fc.record({ op: fc.constant('set' as const), key: fc.string({ unit: 'grapheme' }), value: fc.string({ unit: 'grapheme' }), rev }),
+  fc.record({
+    op: fc.constant('set' as const),
+    key: fc.string({ unit: 'grapheme' }),
+    value: fc.string({ unit: 'grapheme' }),
+    rev,
+  }),
   fc.record({ op: fc.constant('del' as const), key: fc.string({ unit: 'grapheme' }), rev }),
   fc.record({ op: fc.constant('reset' as const), rev }),
   fc.record({ op: fc.constant('destroy' as const), rev }),
@@ -26,7 +31,9 @@ describe('update frames', () => {
   })
 
   it('lay out set as set:<u32le len><key><u32le len><value><u32le len><rev>', () => {
-    expect(encodeFrame({ op: 'set', key: 'key', value: 'v', rev: 1 }).toString('hex')).toBe('7365743a030000006b6579010000007601000000' + '31')
+    expect(encodeFrame({ op: 'set', key: 'key', value: 'v', rev: 1 }).toString('hex')).toBe(
+      '7365743a030000006b6579010000007601000000' + '31',
+    )
     expect(encodeFrame({ op: 'del', key: 'é', rev: 12 }).toString('hex')).toBe('64656c3a02000000c3a9020000003132')
     expect(encodeFrame({ op: 'destroy', rev: 9 }).toString()).toBe('destroy:9')
   })
@@ -40,7 +47,9 @@ describe('update frames', () => {
     )
     expect(decodeFrame(Buffer.from('set:\x05\x00\x00\x00ab'))).toMatch(/set: field 1/)
     expect(decodeFrame(Buffer.from('reset:*'))).toMatch(/bad revision/)
-    expect(decodeFrame(Buffer.concat([encodeFrame({ op: 'del', key: 'k', rev: 1 }), Buffer.from('x')]))).toMatch(/trailing/)
+    expect(decodeFrame(Buffer.concat([encodeFrame({ op: 'del', key: 'k', rev: 1 }), Buffer.from('x')]))).toMatch(
+      /trailing/,
+    )
     expect(parseRevision('-1')).toBeUndefined()
     expect(parseRevision('99999999999999999')).toBeUndefined()
     expect(parseRevision('42')).toBe(42)

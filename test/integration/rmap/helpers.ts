@@ -18,7 +18,12 @@ export async function dropMap(client: Redis, name: string): Promise<void> {
 }
 
 /** Resolves once `predicate()` holds, re-checking on each change of `map`; rejects after `ms`. */
-export async function until(map: ReplicatedMap, predicate: () => boolean, ms = 10_000, what = 'the condition'): Promise<void> {
+export async function until(
+  map: ReplicatedMap,
+  predicate: () => boolean,
+  ms = 10_000,
+  what = 'the condition',
+): Promise<void> {
   const feed = map.subscribe()
   try {
     if (predicate()) return
@@ -28,14 +33,22 @@ export async function until(map: ReplicatedMap, predicate: () => boolean, ms = 1
       }
       if (!predicate()) throw new Error(`the map closed before ${what}`)
     })()
-    await withTimeout(reached, ms, () => new Error(`${what} did not hold within ${ms} ms (rev ${map.revision}, size ${map.size})`))
+    await withTimeout(
+      reached,
+      ms,
+      () => new Error(`${what} did not hold within ${ms} ms (rev ${map.revision}, size ${map.size})`),
+    )
   } finally {
     await feed.return()
   }
 }
 
 /** Runs `count` tasks with at most `concurrency` in flight. */
-export async function runConcurrently(count: number, concurrency: number, task: (i: number) => Promise<unknown>): Promise<void> {
+export async function runConcurrently(
+  count: number,
+  concurrency: number,
+  task: (i: number) => Promise<unknown>,
+): Promise<void> {
   let next = 0
   const worker = async () => {
     while (next < count) {
@@ -62,7 +75,10 @@ export function plainClient(url: string): Redis {
 }
 
 /** Collects the raw Buffer payloads published on a channel, with a dedicated subscriber. */
-export async function captureFrames(url: string, channel: string): Promise<{ frames: Buffer[]; next(count: number, ms?: number): Promise<Buffer[]>; close(): Promise<void> }> {
+export async function captureFrames(
+  url: string,
+  channel: string,
+): Promise<{ frames: Buffer[]; next(count: number, ms?: number): Promise<Buffer[]>; close(): Promise<void> }> {
   const sub = plainClient(url)
   const frames: Buffer[] = []
   const waiters: { count: number; resolve: () => void }[] = []

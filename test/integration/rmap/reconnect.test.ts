@@ -32,7 +32,11 @@ afterAll(async () => {
 })
 
 /** A logger that lets a test wait for a message. */
-function recordingLogger(): { logger: ReplicatedMapLogger; messages: string[]; next(pattern: RegExp, ms?: number): Promise<void> } {
+function recordingLogger(): {
+  logger: ReplicatedMapLogger
+  messages: string[]
+  next(pattern: RegExp, ms?: number): Promise<void>
+} {
   const messages: string[] = []
   const waiters: { pattern: RegExp; resolve: () => void; from: number }[] = []
   const log = (_fields: unknown, message: unknown) => {
@@ -135,9 +139,13 @@ describe('a dropped subscription', () => {
       await raw.del(`map:${name}:content`)
       await writer.set('new', 'gen')
       await proxy.restore()
-      await until(cutOff, () => cutOff.get('new') === 'gen' && cutOff.size === 1, 15_000, 'the second reload').catch((e: unknown) => {
-        throw new Error(`${String(e)} ${JSON.stringify(cutOff.stats)} ${JSON.stringify(cutOff.toObject())} ${log.messages.join(' | ')}`)
-      })
+      await until(cutOff, () => cutOff.get('new') === 'gen' && cutOff.size === 1, 15_000, 'the second reload').catch(
+        (e: unknown) => {
+          throw new Error(
+            `${String(e)} ${JSON.stringify(cutOff.stats)} ${JSON.stringify(cutOff.toObject())} ${log.messages.join(' | ')}`,
+          )
+        },
+      )
       expect(cutOff.revision).toBe(1)
       expect(kinds).toEqual(['delete', 'reset'])
       expect(cutOff.stats.regressions).toBe(1)

@@ -181,7 +181,9 @@ describe('rmapReplica', () => {
   it('rejects a second attachment with another Redis URL, and a bad name', async () => {
     const map = await rmapReplica(rt, redisUrl(), name)
     try {
-      await expect(rmapReplica(rt, 'redis://127.0.0.1:1', name)).rejects.toMatchObject({ code: 'PULSE_ERR_INVALID_ARG' })
+      await expect(rmapReplica(rt, 'redis://127.0.0.1:1', name)).rejects.toMatchObject({
+        code: 'PULSE_ERR_INVALID_ARG',
+      })
       await expect(rmapReplica(rt, redisUrl(), '')).rejects.toMatchObject({ code: 'PULSE_ERR_INVALID_ARG' })
     } finally {
       await map.close()

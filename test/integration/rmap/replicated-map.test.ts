@@ -256,9 +256,15 @@ describe('validation (scenario 22)', () => {
     const longest = await join(`${'é'.repeat(500)}${mapName()}`.slice(0, 512))
     expect(longest.name.length).toBe(512)
     names.push(longest.name)
-    await expect(ReplicatedMap.join(redisUrl(), 'ok', { ttlMs: -1 })).rejects.toMatchObject({ code: 'PULSE_ERR_INVALID_ARG' })
-    await expect(ReplicatedMap.join(redisUrl(), 'ok', { ttlMs: 10, slidingTtlMs: 10 })).rejects.toMatchObject({ code: 'PULSE_ERR_INVALID_ARG' })
-    await expect(ReplicatedMap.join(redisUrl(), 'ok', { nope: 1 } as never)).rejects.toMatchObject({ code: 'PULSE_ERR_INVALID_ARG' })
+    await expect(ReplicatedMap.join(redisUrl(), 'ok', { ttlMs: -1 })).rejects.toMatchObject({
+      code: 'PULSE_ERR_INVALID_ARG',
+    })
+    await expect(ReplicatedMap.join(redisUrl(), 'ok', { ttlMs: 10, slidingTtlMs: 10 })).rejects.toMatchObject({
+      code: 'PULSE_ERR_INVALID_ARG',
+    })
+    await expect(ReplicatedMap.join(redisUrl(), 'ok', { nope: 1 } as never)).rejects.toMatchObject({
+      code: 'PULSE_ERR_INVALID_ARG',
+    })
     await expect(ReplicatedMap.join(42 as never, 'ok')).rejects.toMatchObject({ code: 'PULSE_ERR_INVALID_ARG' })
   })
 
@@ -305,7 +311,14 @@ describe('close (scenario 23)', () => {
     expect(a.get('k')).toBe('v')
     expect(a.toObject()).toEqual({ k: 'v' })
     expect(await feed.next()).toEqual({ done: true, value: undefined })
-    for (const write of [a.set('k', 'w'), a.setAndWait('k', 'w'), a.delete('k'), a.inc('n'), a.appendValues('l', 'x'), a.testAndReset([], [])]) {
+    for (const write of [
+      a.set('k', 'w'),
+      a.setAndWait('k', 'w'),
+      a.delete('k'),
+      a.inc('n'),
+      a.appendValues('l', 'x'),
+      a.testAndReset([], []),
+    ]) {
       const error = await write.catch((e: unknown) => e)
       expect(error).toBeInstanceOf(ClosedError)
       expect((error as ClosedError).message).toMatch(/is stopped/)

@@ -93,7 +93,12 @@ describe('frames published by the writes', () => {
       await map.testAndReset(['k'], ['other']) // no match: nothing published
       await map.testAndReset([], [])
       await map.destroy()
-      expect(await capture.next(4)).toEqual([Buffer.from('reset:12'), setFrame('k', 'v', 13), Buffer.from('reset:14'), Buffer.from('destroy:15')])
+      expect(await capture.next(4)).toEqual([
+        Buffer.from('reset:12'),
+        setFrame('k', 'v', 13),
+        Buffer.from('reset:14'),
+        Buffer.from('destroy:15'),
+      ])
       // The destroy tombstone: exactly {=rev, =kind: destroy}, so later writes keep counting up.
       expect(await raw.hgetall(content)).toEqual({ '=rev': '15', '=kind': 'destroy' })
       await map.setAndWait('again', '1')
@@ -115,11 +120,25 @@ describe('frames received by a replica', () => {
     const channel = `map:${n}:updates`
     // A foreign writer (a Go peer): the hash mutation, =rev, =kind and the frame in one transaction.
     const foreignSet = (key: string, value: string, rev: number) =>
-      raw.multi().hset(content, key, value, '=rev', String(rev), '=kind', 'set').publish(channel, setFrame(key, value, rev)).exec()
+      raw
+        .multi()
+        .hset(content, key, value, '=rev', String(rev), '=kind', 'set')
+        .publish(channel, setFrame(key, value, rev))
+        .exec()
     const foreignDel = (key: string, rev: number) =>
-      raw.multi().hdel(content, key).hset(content, '=rev', String(rev), '=kind', 'del').publish(channel, delFrame(key, rev)).exec()
+      raw
+        .multi()
+        .hdel(content, key)
+        .hset(content, '=rev', String(rev), '=kind', 'del')
+        .publish(channel, delFrame(key, rev))
+        .exec()
     const foreignClear = (op: 'reset' | 'destroy', rev: number) =>
-      raw.multi().del(content).hset(content, '=rev', String(rev), '=kind', op).publish(channel, Buffer.from(`${op}:${rev}`)).exec()
+      raw
+        .multi()
+        .del(content)
+        .hset(content, '=rev', String(rev), '=kind', op)
+        .publish(channel, Buffer.from(`${op}:${rev}`))
+        .exec()
 
     const map = await ReplicatedMap.join(redisUrl(), n)
     const feed = map.subscribe()
@@ -138,7 +157,13 @@ describe('frames received by a replica', () => {
 
       // Malformed frames are logged and ignored; a frame for a reserved field is ignored.
       const truncated = Buffer.concat([Buffer.from('set:'), Buffer.from([100, 0, 0, 0]), Buffer.from('abc')])
-      for (const bad of [truncated, Buffer.from('bogus:1'), Buffer.from('reset:*'), Buffer.from('destroy:'), Buffer.from('no-colon')]) {
+      for (const bad of [
+        truncated,
+        Buffer.from('bogus:1'),
+        Buffer.from('reset:*'),
+        Buffer.from('destroy:'),
+        Buffer.from('no-colon'),
+      ]) {
         await raw.publish(channel, bad)
       }
       await raw.publish(channel, setFrame('=rev', '999', 5))

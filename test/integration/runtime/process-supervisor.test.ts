@@ -63,7 +63,11 @@ type EventName = keyof ProcessSupervisorEventMap
 type Payload<K extends EventName> = ProcessSupervisorEventMap[K][0]
 
 /** The next `event` whose payload matches. */
-function next<K extends EventName>(sup: ProcessSupervisor, event: K, match: (payload: Payload<K>) => boolean = () => true): Promise<Payload<K>> {
+function next<K extends EventName>(
+  sup: ProcessSupervisor,
+  event: K,
+  match: (payload: Payload<K>) => boolean = () => true,
+): Promise<Payload<K>> {
   const emitter = sup as unknown as NodeJS.EventEmitter
   return new Promise((resolve) => {
     const listener = (payload: Payload<K>) => {
@@ -125,12 +129,21 @@ describe('ProcessSupervisor: instances and output', () => {
   })
 
   it('keeps lines whole across writes and flushes a partial last line at exit', async () => {
-    const { sup, output } = supervise({ children: [{ name: 'lines', command: node, args: [lines], restart: 'temporary' }] })
+    const { sup, output } = supervise({
+      children: [{ name: 'lines', command: node, args: [lines], restart: 'temporary' }],
+    })
     const exited = next(sup, 'exit')
     await sup.start()
     expect(await exited).toMatchObject({ name: 'lines', exitCode: 0, restarting: false })
     await output.waitForLine(/no newline at the end/)
-    expect(output.lines).toEqual(expect.arrayContaining(['[lines#0] one', '[lines#0] two', '[lines#0] on stderr', '[lines#0] no newline at the end']))
+    expect(output.lines).toEqual(
+      expect.arrayContaining([
+        '[lines#0] one',
+        '[lines#0] two',
+        '[lines#0] on stderr',
+        '[lines#0] no newline at the end',
+      ]),
+    )
     expect(output.text.endsWith('\n')).toBe(true)
     // Nothing left to supervise: it stopped itself.
     expect(await sup.closed).toBeUndefined()
@@ -174,7 +187,10 @@ describe('ProcessSupervisor: readiness', () => {
 
   it('rejects start() when an instance exits before it is ready', async () => {
     const { sup } = supervise({ children: [{ name: 'early', command: node, args: [exitCode, '3'], ready: true }] })
-    await expect(sup.start()).rejects.toMatchObject({ code: 'PULSE_ERR_PROCESS_START', message: 'early#0 exited (code 3) before it was ready' })
+    await expect(sup.start()).rejects.toMatchObject({
+      code: 'PULSE_ERR_PROCESS_START',
+      message: 'early#0 exited (code 3) before it was ready',
+    })
     expect(sup.status()).toMatchObject([{ pid: null, state: 'failed', lastExitCode: 3, restarts: 0 }])
   })
 
@@ -190,7 +206,9 @@ describe('ProcessSupervisor: readiness', () => {
   })
 
   it('stop() during start() rejects start() with ClosedError', async () => {
-    const { sup, output } = supervise({ children: [{ name: 'slow', command: node, args: [worker, '--never-ready'], ready: true }] })
+    const { sup, output } = supervise({
+      children: [{ name: 'slow', command: node, args: [worker, '--never-ready'], ready: true }],
+    })
     const starting = sup.start()
     await output.waitForLine(/^\[slow#0\] started/)
     const rejected = expect(starting).rejects.toMatchObject({ code: 'PULSE_ERR_CLOSED' })
@@ -257,7 +275,12 @@ describe('ProcessSupervisor: restarts', () => {
 
   it('gives up past maxRestarts within withinMs: backoff doubles up to its cap, then error, every child stopped, closed resolves', async () => {
     const delays: unknown[] = []
-    const logger = { info() {}, warn: (_: string, data?: Record<string, unknown>) => void (data?.delayMs !== undefined && delays.push(data.delayMs)), error() {} }
+    const logger = {
+      info() {},
+      warn: (_: string, data?: Record<string, unknown>) =>
+        void (data?.delayMs !== undefined && delays.push(data.delayMs)),
+      error() {},
+    }
     const { sup, output } = supervise({
       maxRestarts: 4,
       withinMs: 60_000,
@@ -301,8 +324,19 @@ describe('ProcessSupervisor: restarts', () => {
 
   it('a run of at least stableRunMs resets the backoff', async () => {
     const delays: unknown[] = []
-    const logger = { info() {}, warn: (_: string, data?: Record<string, unknown>) => void (data?.delayMs !== undefined && delays.push(data.delayMs)), error() {} }
-    const { sup } = supervise({ maxRestarts: 2, backoffMs: 10, stableRunMs: 0, logger, children: [{ name: 'c', command: node, args: [exitCode, '3'] }] })
+    const logger = {
+      info() {},
+      warn: (_: string, data?: Record<string, unknown>) =>
+        void (data?.delayMs !== undefined && delays.push(data.delayMs)),
+      error() {},
+    }
+    const { sup } = supervise({
+      maxRestarts: 2,
+      backoffMs: 10,
+      stableRunMs: 0,
+      logger,
+      children: [{ name: 'c', command: node, args: [exitCode, '3'] }],
+    })
     const errored = next(sup, 'error')
     await sup.start()
     await errored
@@ -313,7 +347,9 @@ describe('ProcessSupervisor: restarts', () => {
 
 describe('ProcessSupervisor: stop', () => {
   it('sends SIGTERM and lets the child drain and exit 0', async () => {
-    const { sup, output } = supervise({ children: [{ name: 'api', command: node, args: [worker], instances: 2, ready: true }] })
+    const { sup, output } = supervise({
+      children: [{ name: 'api', command: node, args: [worker], instances: 2, ready: true }],
+    })
     await sup.start()
     const running = pids(sup)
     const exits: ChildExit[] = []
@@ -334,7 +370,10 @@ describe('ProcessSupervisor: stop', () => {
 
   it('sends SIGKILL after shutdownTimeoutMs to a child that ignores SIGTERM', async () => {
     const shutdownTimeoutMs = 300
-    const { sup, output } = supervise({ shutdownTimeoutMs, children: [{ name: 'mule', command: node, args: [stubborn], ready: true }] })
+    const { sup, output } = supervise({
+      shutdownTimeoutMs,
+      children: [{ name: 'mule', command: node, args: [stubborn], ready: true }],
+    })
     await sup.start()
     const [pid] = pids(sup)
     const t0 = performance.now()
@@ -416,29 +455,53 @@ describe('ProcessSupervisor: options', () => {
     expect(invalid({ children: [{ ...child, restart: 'sometimes' }] })).toBe(
       'options.children[0].restart must be one of "permanent", "transient", "temporary" (got "sometimes")',
     )
-    expect(invalid({ children: [{ ...child, instances: 0 }] })).toBe('options.children[0].instances must be an integer >= 1 (got 0)')
-    expect(invalid({ children: [{ ...child, instances: 1.5 }] })).toBe('options.children[0].instances must be an integer >= 1 (got 1.5)')
-    expect(invalid({ children: [{ ...child, name: '' }] })).toBe('options.children[0].name must be a non-empty string (got "")')
+    expect(invalid({ children: [{ ...child, instances: 0 }] })).toBe(
+      'options.children[0].instances must be an integer >= 1 (got 0)',
+    )
+    expect(invalid({ children: [{ ...child, instances: 1.5 }] })).toBe(
+      'options.children[0].instances must be an integer >= 1 (got 1.5)',
+    )
+    expect(invalid({ children: [{ ...child, name: '' }] })).toBe(
+      'options.children[0].name must be a non-empty string (got "")',
+    )
     expect(invalid({ children: [child, { ...child, command: 'x' }] })).toBe(
       'options.children[1].name must be unique (got "api", as options.children[0].name)',
     )
     expect(invalid({ children: [] })).toBe('options.children must be a non-empty array (got an array)')
     expect(invalid({})).toBe('options.children must be a non-empty array (got undefined)')
-    expect(invalid({ children: [{ ...child, args: ['a', 1] }] })).toBe('options.children[0].args[1] must be a string (got 1)')
-    expect(invalid({ children: [{ ...child, env: { A: 1 } }] })).toBe('options.children[0].env.A must be a string (got 1)')
-    expect(invalid({ children: [{ ...child, ready: 'yes' }] })).toBe('options.children[0].ready must be a boolean (got "yes")')
-    expect(invalid({ children: [{ ...child, command: undefined }] })).toMatch(/^options\.children\[0\]\.command must be a non-empty string/)
-    expect(invalid({ children: [{ ...child, restrat: 'permanent' }] })).toMatch(/^options\.children\[0\]\.restrat is not a known option/)
+    expect(invalid({ children: [{ ...child, args: ['a', 1] }] })).toBe(
+      'options.children[0].args[1] must be a string (got 1)',
+    )
+    expect(invalid({ children: [{ ...child, env: { A: 1 } }] })).toBe(
+      'options.children[0].env.A must be a string (got 1)',
+    )
+    expect(invalid({ children: [{ ...child, ready: 'yes' }] })).toBe(
+      'options.children[0].ready must be a boolean (got "yes")',
+    )
+    expect(invalid({ children: [{ ...child, command: undefined }] })).toMatch(
+      /^options\.children\[0\]\.command must be a non-empty string/,
+    )
+    expect(invalid({ children: [{ ...child, restrat: 'permanent' }] })).toMatch(
+      /^options\.children\[0\]\.restrat is not a known option/,
+    )
     expect(invalid({ children: [child], maxRestart: 3 })).toMatch(/^options\.maxRestart is not a known option/)
     expect(invalid({ children: [child], maxRestarts: -1 })).toBe('options.maxRestarts must be an integer >= 0 (got -1)')
-    expect(invalid({ children: [child], backoffMs: 500, maxBackoffMs: 100 })).toBe('options.maxBackoffMs must be >= options.backoffMs (500) (got 100)')
+    expect(invalid({ children: [child], backoffMs: 500, maxBackoffMs: 100 })).toBe(
+      'options.maxBackoffMs must be >= options.backoffMs (500) (got 100)',
+    )
     expect(invalid({ children: [child], output: {} })).toBe('options.output must be a writable stream (got an object)')
     expect(invalid(null)).toBe('options must be an object (got null)')
   })
 
   it('applies the defaults', () => {
     const sup = new ProcessSupervisor({ children: [child] })
-    expect(sup.options).toMatchObject({ maxRestarts: 10, withinMs: 60_000, backoffMs: 100, shutdownTimeoutMs: 10_000, handleSignals: false })
+    expect(sup.options).toMatchObject({
+      maxRestarts: 10,
+      withinMs: 60_000,
+      backoffMs: 100,
+      shutdownTimeoutMs: 10_000,
+      handleSignals: false,
+    })
     expect(sup.options.children[0]).toEqual({
       name: 'api',
       command: node,
@@ -451,6 +514,8 @@ describe('ProcessSupervisor: options', () => {
       readyTimeoutMs: 30_000,
     })
     expect(Object.isFrozen(sup.options)).toBe(true)
-    expect(sup.status()).toEqual([{ name: 'api', instance: 0, pid: null, restarts: 0, lastExitCode: null, state: 'stopped' }])
+    expect(sup.status()).toEqual([
+      { name: 'api', instance: 0, pid: null, restarts: 0, lastExitCode: null, state: 'stopped' },
+    ])
   })
 })

@@ -25,7 +25,8 @@ export class Opened {
 
   async close(raw: Redis): Promise<void> {
     for (const closable of this.#closables.splice(0).reverse()) await closable.close().catch(() => undefined)
-    for (const prefix of ['pulse:stream:', 'map:stream:', 'map:sink:', 'sink:']) await deleteByPrefix(raw, `${prefix}${this.tag}-`)
+    for (const prefix of ['pulse:stream:', 'map:stream:', 'map:sink:', 'sink:'])
+      await deleteByPrefix(raw, `${prefix}${this.tag}-`)
   }
 }
 
@@ -48,7 +49,11 @@ export async function take<T>(iterator: AsyncIterator<T>, n: number, ms = 10_000
 }
 
 /** Resolves once `predicate` holds, polling Redis-side state every 10 ms; rejects after `ms`. */
-export async function eventually(predicate: () => boolean | Promise<boolean>, ms = 10_000, what = 'the condition'): Promise<void> {
+export async function eventually(
+  predicate: () => boolean | Promise<boolean>,
+  ms = 10_000,
+  what = 'the condition',
+): Promise<void> {
   const deadline = Date.now() + ms
   while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`${what} did not hold within ${ms} ms`)

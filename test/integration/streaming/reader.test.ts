@@ -26,7 +26,10 @@ describe('Reader', () => {
   it('scenario 5: from oldest, every existing and new event in id order, to every subscription', async () => {
     opened = new Opened()
     const s = stream()
-    await s.addMany([{ name: 'a', payload: '' }, { name: 'b', payload: '' }])
+    await s.addMany([
+      { name: 'a', payload: '' },
+      { name: 'b', payload: '' },
+    ])
     const reader = opened.add(await s.newReader({ ...fast, start: 'oldest' }))
     const one = reader.subscribe()
     const two = reader.subscribe()
@@ -128,7 +131,11 @@ describe('Reader', () => {
     opened = new Opened()
     const s = stream()
     const warnings: unknown[] = []
-    const logged = opened.add(new Stream(redisUrl(), s.name, { logger: { debug() {}, info() {}, warn: (...a: unknown[]) => warnings.push(a), error() {} } }))
+    const logged = opened.add(
+      new Stream(redisUrl(), s.name, {
+        logger: { debug() {}, info() {}, warn: (...a: unknown[]) => warnings.push(a), error() {} },
+      }),
+    )
     const reader = opened.add(await logged.newReader(fast))
     const sub = reader.subscribe()
     await raw.xadd(s.key, '*', 'foo', 'bar')
@@ -172,7 +179,10 @@ describe('Reader', () => {
     opened = new Opened()
     const s = stream()
     const reader = opened.add(await s.newReader({ ...fast, start: 'oldest' }))
-    await s.addMany([{ name: 'a', payload: '' }, { name: 'b', payload: '' }])
+    await s.addMany([
+      { name: 'a', payload: '' },
+      { name: 'b', payload: '' },
+    ])
     const other = reader.subscribe()
     for await (const ev of reader) {
       expect(ev.eventName).toBe('a')

@@ -36,7 +36,10 @@ describe('sink instances across threads and processes', () => {
     const timing = { ackGracePeriodMs: 300, idleCheckMs: 20 }
     const busy = opened.add(await s.newSink(name, { blockMs: 100, ...timing }))
     const busySub = busy.subscribe()
-    const ids = await s.addMany([{ name: 'in-hand', payload: '' }, { name: 'in-buffer', payload: '' }])
+    const ids = await s.addMany([
+      { name: 'in-hand', payload: '' },
+      { name: 'in-buffer', payload: '' },
+    ])
     const [inHand] = await take(busySub, 1)
     // Another instance starts in another process while this one's thread is blocked: it runs idle checks.
     const child = spawnTs(kSinkProcess, [JSON.stringify({ url: redisUrl(), stream: s.name, sink: name, ...timing })])
@@ -62,13 +65,25 @@ describe('sink instances across threads and processes', () => {
   it('scenario 9 across processes: two instances of a sink split the events, disjoint, union = all', async () => {
     opened = new Opened()
     const s = opened.add(new Stream(redisUrl(), opened.name('s')))
-    const args = JSON.stringify({ url: redisUrl(), stream: s.name, sink: opened.name('k'), ackGracePeriodMs: 5_000, idleCheckMs: 100, ack: true })
+    const args = JSON.stringify({
+      url: redisUrl(),
+      stream: s.name,
+      sink: opened.name('k'),
+      ackGracePeriodMs: 5_000,
+      idleCheckMs: 100,
+      ack: true,
+    })
     const children = [spawnTs(kSinkProcess, [args]), spawnTs(kSinkProcess, [args])]
     await Promise.all(children.map((child) => child.waitForLine(/^ready /)))
     const ids: string[] = []
-    for (let i = 0; i < 10; i++) ids.push(...(await s.addMany(Array.from({ length: 20 }, (_, j) => ({ name: String(i * 20 + j), payload: '' })))))
-    await Promise.all(ids.map((id) => Promise.race(children.map((child) => child.waitForLine(new RegExp(`^got ${id} 1$`))))))
-    const got = children.map((child) => child.lines.filter((line) => line.startsWith('got ')).map((line) => line.split(' ')[1]))
+    for (let i = 0; i < 10; i++)
+      ids.push(...(await s.addMany(Array.from({ length: 20 }, (_, j) => ({ name: String(i * 20 + j), payload: '' })))))
+    await Promise.all(
+      ids.map((id) => Promise.race(children.map((child) => child.waitForLine(new RegExp(`^got ${id} 1$`))))),
+    )
+    const got = children.map((child) =>
+      child.lines.filter((line) => line.startsWith('got ')).map((line) => line.split(' ')[1]),
+    )
     expect([...(got[0] ?? []), ...(got[1] ?? [])].sort()).toEqual([...ids].sort())
     for (const child of children) child.process.kill('SIGKILL')
     await Promise.all(children.map((child) => child.exited))
@@ -138,7 +153,10 @@ describe('a Redis restart', () => {
       const r2 = await take(rSub, 10, 15_000)
       const k2 = await take(kSub, 10, 15_000)
       await sink.ackMany(k2)
-      const expected = [...Array.from({ length: 10 }, (_, i) => `before-${i}`), ...Array.from({ length: 10 }, (_, i) => `after-${i}`)]
+      const expected = [
+        ...Array.from({ length: 10 }, (_, i) => `before-${i}`),
+        ...Array.from({ length: 10 }, (_, i) => `after-${i}`),
+      ]
       expect([...r1, ...r2].map((e) => e.eventName)).toEqual(expected)
       expect([...k1, ...k2].map((e) => e.eventName)).toEqual(expected)
     } finally {

@@ -31,7 +31,13 @@ describe('Sink', () => {
     const sink = opened.add(await s.newSink(opened.name('k'), { ...fast, start: 'oldest' }))
     await s.add('hello', 'world', { topic: 't' })
     const [ev] = await take(sink.subscribe(), 1)
-    expect(ev).toMatchObject({ streamName: s.name, sinkName: sink.name, eventName: 'hello', topic: 't', deliveryCount: 1 })
+    expect(ev).toMatchObject({
+      streamName: s.name,
+      sinkName: sink.name,
+      eventName: 'hello',
+      topic: 't',
+      deliveryCount: 1,
+    })
     expect(ev?.payload.toString()).toBe('world')
     await sink.ack(ev as SinkEvent)
     await sink.ack(ev as SinkEvent) // twice: harmless
@@ -44,7 +50,10 @@ describe('Sink', () => {
   it('scenario 6: a sink started { after } gets only later events; the start applies when the group is created', async () => {
     opened = new Opened()
     const s = stream()
-    const [id1] = await s.addMany([{ name: 'one', payload: '' }, { name: 'two', payload: '' }])
+    const [id1] = await s.addMany([
+      { name: 'one', payload: '' },
+      { name: 'two', payload: '' },
+    ])
     const after = opened.add(await s.newSink(opened.name('a'), { ...fast, start: { after: id1 ?? '' } }))
     const afterSub = after.subscribe()
     const [two] = await take(afterSub, 1)
@@ -65,7 +74,10 @@ describe('Sink', () => {
     const a = opened.add(await s.newSink(name, fast))
     const b = opened.add(await s.newSink(name, fast))
     const other = opened.add(await s.newSink(opened.name('all'), fast))
-    const got = new Map<string, string[]>([['a', []], ['b', []]])
+    const got = new Map<string, string[]>([
+      ['a', []],
+      ['b', []],
+    ])
     const collect = async (label: string, sink: typeof a) => {
       for await (const ev of sink) {
         got.get(label)?.push(ev.eventName)
@@ -74,10 +86,15 @@ describe('Sink', () => {
     }
     const loops = [collect('a', a), collect('b', b)]
     const n = 200
-    for (let i = 0; i < n; i += 20) await s.addMany(Array.from({ length: 20 }, (_, j) => ({ name: String(i + j), payload: '' })))
+    for (let i = 0; i < n; i += 20)
+      await s.addMany(Array.from({ length: 20 }, (_, j) => ({ name: String(i + j), payload: '' })))
     const all = await take(other.subscribe(), n)
     expect(names(all)).toEqual(Array.from({ length: n }, (_, i) => String(i)))
-    await eventually(() => (got.get('a')?.length ?? 0) + (got.get('b')?.length ?? 0) >= n, 10_000, 'both sinks to get every event')
+    await eventually(
+      () => (got.get('a')?.length ?? 0) + (got.get('b')?.length ?? 0) >= n,
+      10_000,
+      'both sinks to get every event',
+    )
     const union = [...(got.get('a') ?? []), ...(got.get('b') ?? [])]
     expect(union).toHaveLength(n)
     expect(new Set(union).size).toBe(n)
@@ -129,9 +146,16 @@ describe('Sink', () => {
     const t0 = Date.now()
     const [redelivered] = await take(sub, 1, 5_000)
     expect(Date.now() - t0).toBeLessThan(slow.ackGracePeriodMs) // handed over at close: no wait for the grace period
-    expect({ id: redelivered?.id, deliveryCount: redelivered?.deliveryCount }).toEqual({ id: held?.id, deliveryCount: 2 })
+    expect({ id: redelivered?.id, deliveryCount: redelivered?.deliveryCount }).toEqual({
+      id: held?.id,
+      deliveryCount: 2,
+    })
     await survivor.ack(redelivered as SinkEvent)
-    await eventually(async () => ((await raw.xinfo('CONSUMERS', s.key, name)) as unknown[]).length === 1, 10_000, 'the stale consumer to be removed')
+    await eventually(
+      async () => ((await raw.xinfo('CONSUMERS', s.key, name)) as unknown[]).length === 1,
+      10_000,
+      'the stale consumer to be removed',
+    )
     const sinks = await raw.hget(`map:stream:${s.name}:sinks:content`, name)
     expect(JSON.parse(sinks ?? '[]')).toEqual([survivor.consumer])
   })
@@ -144,7 +168,12 @@ describe('Sink', () => {
     await s.addMany(Array.from({ length: 10 }, (_, i) => ({ name: String(i), payload: '' })))
     await take(sub, 10)
     expect(await pendingCount(s.key, sink.name)).toBe(0)
-    await sink.ack((await (async () => { await s.add('x', ''); return (await take(sub, 1))[0] as SinkEvent })()))
+    await sink.ack(
+      await (async () => {
+        await s.add('x', '')
+        return (await take(sub, 1))[0] as SinkEvent
+      })(),
+    )
   })
 
   it('scenario 13: topic filters in a sink; filtered-out events are acked (not this sink’s work)', async () => {
@@ -160,7 +189,9 @@ describe('Sink', () => {
     await sink.ack(ev as SinkEvent)
     await eventually(async () => (await pendingCount(s.key, sink.name)) === 0, 5_000, 'the filtered events to be acked')
     expect((await sink.stats()).filtered).toBe(2)
-    await expect(s.newSink(opened.name('bad'), { topicPattern: '(' })).rejects.toThrow(/topic pattern must be a valid regex/)
+    await expect(s.newSink(opened.name('bad'), { topicPattern: '(' })).rejects.toThrow(
+      /topic pattern must be a valid regex/,
+    )
   })
 
   it('scenario 14: addStream reads both; removeStream stops one (the last instance destroys its group); re-adding { after } resumes', async () => {
@@ -218,7 +249,9 @@ describe('Sink', () => {
       // 20 events of 10 KB cannot go in one 64 KiB message; one of 100 KB cannot go in any.
       await s.addMany(Array.from({ length: 10 }, (_, i) => ({ name: `small-${i}`, payload: Buffer.alloc(10_000, i) })))
       await s.add('huge', Buffer.alloc(100_000, 1))
-      await s.addMany(Array.from({ length: 10 }, (_, i) => ({ name: `small-${10 + i}`, payload: Buffer.alloc(10_000, 10 + i) })))
+      await s.addMany(
+        Array.from({ length: 10 }, (_, i) => ({ name: `small-${10 + i}`, payload: Buffer.alloc(10_000, 10 + i) })),
+      )
       const events = await take(sub, 20)
       expect(names(events)).toEqual(Array.from({ length: 20 }, (_, i) => `small-${i}`))
       expect(events.every((e, i) => e.payload.equals(Buffer.alloc(10_000, i)))).toBe(true)
@@ -237,7 +270,9 @@ describe('Sink', () => {
   it('backpressure: a full buffer stops the reads; nothing is dropped or redelivered while it waits', async () => {
     opened = new Opened()
     const s = stream()
-    const sink = opened.add(await s.newSink(opened.name('k'), { ...fast, ackGracePeriodMs: 400, bufferSize: 8, maxPolled: 5 }))
+    const sink = opened.add(
+      await s.newSink(opened.name('k'), { ...fast, ackGracePeriodMs: 400, bufferSize: 8, maxPolled: 5 }),
+    )
     const sub = sink.subscribe()
     await s.addMany(Array.from({ length: 100 }, (_, i) => ({ name: String(i), payload: '' })))
     const first = await take(sub, 2)

@@ -44,7 +44,14 @@ describe('Stream', () => {
     const entries = await raw.xrangeBuffer(s.key, '-', '+')
     expect(entries.map(([eid]) => eid.toString())).toEqual([id, plain])
     const [[, fields1], [, fields2]] = entries as [[Buffer, Buffer[]], [Buffer, Buffer[]]]
-    expect(fields1.map((f) => f.toString('latin1'))).toEqual(['n', 'user.created', 'p', Buffer.from(bytes).toString('latin1'), 't', 'eu'])
+    expect(fields1.map((f) => f.toString('latin1'))).toEqual([
+      'n',
+      'user.created',
+      'p',
+      Buffer.from(bytes).toString('latin1'),
+      't',
+      'eu',
+    ])
     expect(fields2.map(String)).toEqual(['n', 'user.deleted', 'p', 'plain text'])
     const reader = opened.add(await s.newReader({ start: 'oldest', blockMs: 100 }))
     const [first, second] = await take(reader.subscribe(), 2)
@@ -114,7 +121,19 @@ describe('Stream', () => {
     const s = stream()
     const reader = opened.add(await s.newReader({ blockMs: 100 }))
     const sub = reader.subscribe()
-    const goId = await raw.xadd(s.key, 'MAXLEN', '~', '1000', '*', 'n', 'order.placed', 'p', Buffer.from([0, 1, 2, 255]), 't', 'fr')
+    const goId = await raw.xadd(
+      s.key,
+      'MAXLEN',
+      '~',
+      '1000',
+      '*',
+      'n',
+      'order.placed',
+      'p',
+      Buffer.from([0, 1, 2, 255]),
+      't',
+      'fr',
+    )
     const [ev] = await take(sub, 1)
     expect(ev).toMatchObject({ id: goId, streamName: s.name, eventName: 'order.placed', topic: 'fr' })
     expect([...(ev?.payload ?? [])]).toEqual([0, 1, 2, 255])

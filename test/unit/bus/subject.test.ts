@@ -91,8 +91,13 @@ describe('subjects and patterns (research/bus.md §3)', () => {
     expect(caught).toBeInstanceOf(InvalidArgumentError)
     expect(caught).toMatchObject({
       code: 'PULSE_ERR_INVALID_ARG',
-      message: 'options.subject "a.b-c" is invalid: subject should have only consists of alphanumerics, dots, *, > and _',
-      data: { option: 'options.subject', subject: 'a.b-c', reason: 'subject should have only consists of alphanumerics, dots, *, > and _' },
+      message:
+        'options.subject "a.b-c" is invalid: subject should have only consists of alphanumerics, dots, *, > and _',
+      data: {
+        option: 'options.subject',
+        subject: 'a.b-c',
+        reason: 'subject should have only consists of alphanumerics, dots, *, > and _',
+      },
     })
     expect(() => checkPattern(42)).toThrow(InvalidArgumentError)
   })
@@ -175,9 +180,12 @@ function refMatch(subject: string, pattern: string): boolean {
 function refValid(pattern: string): boolean {
   if (pattern === '') return false
   const tokens = pattern.split('.')
-  return tokens.every(
-    (token, k) => token === '*' || (token === '>' && k === tokens.length - 1 && k > 0) || /^[\p{L}\p{Nd}_]+$/u.test(token),
-  ) && tokens[0] !== '*'
+  return (
+    tokens.every(
+      (token, k) =>
+        token === '*' || (token === '>' && k === tokens.length - 1 && k > 0) || /^[\p{L}\p{Nd}_]+$/u.test(token),
+    ) && tokens[0] !== '*'
+  )
 }
 
 const token = fc.constantFrom('a', 'b', 'c', 'ab', 'x_1', 'é')
@@ -227,16 +235,20 @@ describe('subject properties (fast-check, against a reference implementation)', 
 
   it('SubjectIndex.match returns exactly the values whose pattern matches', () => {
     fc.assert(
-      fc.property(fc.array(patternArb, { minLength: 1, maxLength: 12 }), fc.array(subjectArb, { maxLength: 10 }), (patterns, subjects) => {
-        const index = new SubjectIndex<number>()
-        patterns.forEach((pattern, n) => index.add(pattern, n))
-        for (const subject of subjects) {
-          const expected = new Set(patterns.flatMap((pattern, n) => (refMatch(subject, pattern) ? [n] : [])))
-          expect(index.match(subject)).toEqual(expected)
-        }
-        patterns.forEach((pattern, n) => expect(index.delete(pattern, n)).toBe(true))
-        expect(index.size).toBe(0)
-      }),
+      fc.property(
+        fc.array(patternArb, { minLength: 1, maxLength: 12 }),
+        fc.array(subjectArb, { maxLength: 10 }),
+        (patterns, subjects) => {
+          const index = new SubjectIndex<number>()
+          patterns.forEach((pattern, n) => index.add(pattern, n))
+          for (const subject of subjects) {
+            const expected = new Set(patterns.flatMap((pattern, n) => (refMatch(subject, pattern) ? [n] : [])))
+            expect(index.match(subject)).toEqual(expected)
+          }
+          patterns.forEach((pattern, n) => expect(index.delete(pattern, n)).toBe(true))
+          expect(index.size).toBe(0)
+        },
+      ),
       { numRuns: 500 },
     )
   })

@@ -72,14 +72,38 @@ describe('job', () => {
     ]
     expect([...encodeJob(job)]).toEqual(expected)
     expect(encodeJob(job).toString('hex')).toBe(
-      '08000000757365723a313233' + '1a000000' + Buffer.from('01J0000000000000000000NODE').toString('hex') + '04000000deadbeef' + '15cd853dfe9c9717' + '01',
+      '08000000757365723a313233' +
+        '1a000000' +
+        Buffer.from('01J0000000000000000000NODE').toString('hex') +
+        '04000000deadbeef' +
+        '15cd853dfe9c9717' +
+        '01',
     )
   })
 
   it('writes false as 0, an empty payload as a zero length, and a negative time as two’s complement', () => {
     const bytes = encodeJob({ key: 'k', nodeId: '', payload: new Uint8Array(), createdAtNs: -1n, requeued: false })
-    expect([...bytes]).toEqual([...field('k'), ...field(''), ...field([]), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0])
-    expect(decodeJob(bytes)).toEqual({ key: 'k', nodeId: '', payload: Buffer.alloc(0), createdAtNs: -1n, requeued: false })
+    expect([...bytes]).toEqual([
+      ...field('k'),
+      ...field(''),
+      ...field([]),
+      0xff,
+      0xff,
+      0xff,
+      0xff,
+      0xff,
+      0xff,
+      0xff,
+      0xff,
+      0,
+    ])
+    expect(decodeJob(bytes)).toEqual({
+      key: 'k',
+      nodeId: '',
+      payload: Buffer.alloc(0),
+      createdAtNs: -1n,
+      requeued: false,
+    })
   })
 
   it('counts UTF-8 bytes in lengths', () => {
@@ -128,8 +152,14 @@ describe('job', () => {
 describe('job key, notification, envelope', () => {
   it('are laid out as marshalJobKey, marshalNotification, marshalEnvelope', () => {
     expect([...encodeJobKey('alpha')]).toEqual(field('alpha'))
-    expect([...encodeNotification({ key: 'alpha', payload: Buffer.from('hi') })]).toEqual([...field('alpha'), ...field('hi')])
-    expect([...encodeEnvelope({ sender: 'W1', payload: Buffer.from([1, 2]) })]).toEqual([...field('W1'), ...field([1, 2])])
+    expect([...encodeNotification({ key: 'alpha', payload: Buffer.from('hi') })]).toEqual([
+      ...field('alpha'),
+      ...field('hi'),
+    ])
+    expect([...encodeEnvelope({ sender: 'W1', payload: Buffer.from([1, 2]) })]).toEqual([
+      ...field('W1'),
+      ...field([1, 2]),
+    ])
   })
 
   it('round-trip', () => {
@@ -161,7 +191,10 @@ describe('job key, notification, envelope', () => {
 
 describe('ack', () => {
   it('is laid out as marshalAck when no extension is set', () => {
-    expect([...encodeAck({ eventId: '1700000000000-0', error: '' })]).toEqual([...field('1700000000000-0'), ...field('')])
+    expect([...encodeAck({ eventId: '1700000000000-0', error: '' })]).toEqual([
+      ...field('1700000000000-0'),
+      ...field(''),
+    ])
     expect(decodeAck(encodeAck({ eventId: '1-0', error: 'boom' }))).toEqual({ eventId: '1-0', error: 'boom' })
   })
 
@@ -175,10 +208,28 @@ describe('ack', () => {
     const cause = Object.assign(new Error('smtp down'), { code: 'ECONNREFUSED' })
     const error = new WorkerStartError('start failed', { cause, data: { key: 'alpha' } })
     const record = toWire(error)
-    const bytes = encodeAck({ eventId: '2-0', error: error.message, jobKey: 'alpha', dispatchId: 'D1', errorRecord: record })
-    expect([...bytes]).toEqual([...field('2-0'), ...field('start failed'), ...field('alpha'), ...field('D1'), ...field(JSON.stringify(record))])
+    const bytes = encodeAck({
+      eventId: '2-0',
+      error: error.message,
+      jobKey: 'alpha',
+      dispatchId: 'D1',
+      errorRecord: record,
+    })
+    expect([...bytes]).toEqual([
+      ...field('2-0'),
+      ...field('start failed'),
+      ...field('alpha'),
+      ...field('D1'),
+      ...field(JSON.stringify(record)),
+    ])
     const decoded = decodeAck(bytes)
-    expect(decoded).toEqual({ eventId: '2-0', error: 'start failed', jobKey: 'alpha', dispatchId: 'D1', errorRecord: record })
+    expect(decoded).toEqual({
+      eventId: '2-0',
+      error: 'start failed',
+      jobKey: 'alpha',
+      dispatchId: 'D1',
+      errorRecord: record,
+    })
     const rebuilt = fromWire(decoded.errorRecord)
     expect(rebuilt).toBeInstanceOf(WorkerStartError)
     expect(rebuilt).toMatchObject({ code: 'PULSE_ERR_POOL_WORKER_START', data: { key: 'alpha' } })
@@ -226,9 +277,18 @@ describe('malformed payloads', () => {
     badBool[badBool.length - 1] = 2
     expectMalformed(() => decodeJob(badBool), /requeued: 2 is not a boolean/)
     expectMalformed(() => decodeJob(Buffer.concat([good, Buffer.from([1, 2])])), /dispatchId: no room for its length/)
-    expectMalformed(() => decodeAck(Buffer.from([...field('1-0'), ...field(''), ...field('k'), ...field('D'), ...field('{')])), /errorRecord: not JSON/)
-    expectMalformed(() => decodeAck(Buffer.from([...field('1-0'), ...field(''), ...field('k'), ...field('D'), ...field('{"a":1}')])), /not an error record/)
-    expectMalformed(() => decodeAck(Buffer.from([...field('1-0'), ...field(''), ...field('k'), ...field('D')])), /errorRecord: no room/)
+    expectMalformed(
+      () => decodeAck(Buffer.from([...field('1-0'), ...field(''), ...field('k'), ...field('D'), ...field('{')])),
+      /errorRecord: not JSON/,
+    )
+    expectMalformed(
+      () => decodeAck(Buffer.from([...field('1-0'), ...field(''), ...field('k'), ...field('D'), ...field('{"a":1}')])),
+      /not an error record/,
+    )
+    expectMalformed(
+      () => decodeAck(Buffer.from([...field('1-0'), ...field(''), ...field('k'), ...field('D')])),
+      /errorRecord: no room/,
+    )
     expectMalformed(() => decodeEnvelope('text' as unknown as Uint8Array), /envelope: not bytes/)
   })
 
@@ -249,7 +309,13 @@ describe('malformed payloads', () => {
   })
 
   it('survive corrupted valid payloads without a RangeError', () => {
-    const valid = encodeAck({ eventId: '9-0', error: 'x', jobKey: 'k', dispatchId: 'D', errorRecord: { name: 'E', message: 'm' } })
+    const valid = encodeAck({
+      eventId: '9-0',
+      error: 'x',
+      jobKey: 'k',
+      dispatchId: 'D',
+      errorRecord: { name: 'E', message: 'm' },
+    })
     const job2 = encodeJob({ ...job, dispatchId: 'D' })
     fc.assert(
       fc.property(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.nat(), (at, byte, cut) => {

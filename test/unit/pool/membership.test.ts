@@ -13,7 +13,11 @@ describe('activeWorkers', () => {
     expect(activeWorkers(workers, keepAlives, cleanup, now, 200).map((w) => w.id)).toEqual(['W1', 'W2', 'W3'])
     // A stale cleanup lock does not exclude; a Map works as well as a record.
     const stale = new Map([['W7', ms(400)]])
-    expect(activeWorkers(new Map(Object.entries(workers)), new Map(Object.entries(keepAlives)), stale, now, 200).map((w) => w.id)).toEqual(['W7', 'W1', 'W2', 'W3'])
+    expect(
+      activeWorkers(new Map(Object.entries(workers)), new Map(Object.entries(keepAlives)), stale, now, 200).map(
+        (w) => w.id,
+      ),
+    ).toEqual(['W7', 'W1', 'W2', 'W3'])
   })
 })
 

@@ -50,7 +50,8 @@ describe('member ids', () => {
 describe('ticker and producer names', () => {
   it('ticker names are map-key safe', () => {
     expect(checkTickerName('rollup:hourly')).toBe('rollup:hourly')
-    for (const bad of ['', 'a=b', 'a b', 'x'.repeat(256)]) expect(() => checkTickerName(bad)).toThrow(InvalidArgumentError)
+    for (const bad of ['', 'a=b', 'a b', 'x'.repeat(256)])
+      expect(() => checkTickerName(bad)).toThrow(InvalidArgumentError)
   })
 
   it('producer names cannot take a pool map or contain ":"', () => {

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest'
 
-import { DEFAULT_POOL_OPTIONS, kPendingEventTtlMs, poolTimings, resolvePoolOptions } from '../../../actors/pool/options.js'
+import {
+  DEFAULT_POOL_OPTIONS,
+  kPendingEventTtlMs,
+  poolTimings,
+  resolvePoolOptions,
+} from '../../../actors/pool/options.js'
 import { InvalidArgumentError } from '../../../runtime/errors.js'
 import { SILENT_LOGGER } from '../../../runtime/logger.js'
 
@@ -32,7 +37,12 @@ describe('pool options', () => {
 
   it('merge what is given, leave undefined fields at their default, freeze', () => {
     const resolved = resolvePoolOptions({ workerTtlMs: 1_000, maxQueuedJobs: undefined, clientOnly: true })
-    expect(resolved).toMatchObject({ workerTtlMs: 1_000, maxQueuedJobs: 1_000, clientOnly: true, ackGracePeriodMs: 20_000 })
+    expect(resolved).toMatchObject({
+      workerTtlMs: 1_000,
+      maxQueuedJobs: 1_000,
+      clientOnly: true,
+      ackGracePeriodMs: 20_000,
+    })
     expect(Object.isFrozen(resolved)).toBe(true)
   })
 
@@ -41,12 +51,20 @@ describe('pool options', () => {
       'options.workerTtlMs must be an integer number of milliseconds between 2 and 2147483647 (got 1)',
     )
     expect(message(() => resolvePoolOptions({ jobSinkBlockMs: 0 }))).toMatch(/^options\.jobSinkBlockMs must be/)
-    expect(message(() => resolvePoolOptions({ maxQueuedJobs: 0 }))).toMatch(/^options\.maxQueuedJobs must be an integer between 1/)
-    expect(message(() => resolvePoolOptions({ ackGracePeriodMs: 2_000_000_000 }))).toMatch(/^options\.ackGracePeriodMs must be .* between 1 and 1073741823/)
+    expect(message(() => resolvePoolOptions({ maxQueuedJobs: 0 }))).toMatch(
+      /^options\.maxQueuedJobs must be an integer between 1/,
+    )
+    expect(message(() => resolvePoolOptions({ ackGracePeriodMs: 2_000_000_000 }))).toMatch(
+      /^options\.ackGracePeriodMs must be .* between 1 and 1073741823/,
+    )
     expect(message(() => resolvePoolOptions({ workerShutdownTtlMs: -5 }))).toMatch(/^options\.workerShutdownTtlMs/)
-    expect(message(() => resolvePoolOptions({ clientOnly: 'yes' as unknown as boolean }))).toBe('options.clientOnly must be a boolean (got "yes")')
+    expect(message(() => resolvePoolOptions({ clientOnly: 'yes' as unknown as boolean }))).toBe(
+      'options.clientOnly must be a boolean (got "yes")',
+    )
     expect(message(() => resolvePoolOptions({ logger: {} as never }))).toMatch(/^options\.logger must have/)
-    expect(message(() => resolvePoolOptions({ workerTTL: 5 } as never))).toMatch(/^options\.workerTTL is not a known option/)
+    expect(message(() => resolvePoolOptions({ workerTTL: 5 } as never))).toMatch(
+      /^options\.workerTTL is not a known option/,
+    )
   })
 })
 
@@ -61,6 +79,9 @@ describe('pool timings', () => {
       pendingSweepEveryMs: 20_000,
       orphanGraceMs: 60_000,
     })
-    expect(poolTimings(resolvePoolOptions({ workerTtlMs: 3, ackGracePeriodMs: 100 }))).toMatchObject({ keepAliveEveryMs: 1, orphanGraceMs: 100 })
+    expect(poolTimings(resolvePoolOptions({ workerTtlMs: 3, ackGracePeriodMs: 100 }))).toMatchObject({
+      keepAliveEveryMs: 1,
+      orphanGraceMs: 100,
+    })
   })
 })

@@ -26,7 +26,8 @@ describe('unix nanos', () => {
     expect(parseUnixNanos('+5')).toBe(5n)
     expect(parseUnixNanos('-5')).toBe(-5n)
     expect(parseUnixNanos('9223372036854775807')).toBe((1n << 63n) - 1n)
-    for (const bad of ['', ' 1', '1 ', '1e9', '0x10', '9223372036854775808', '1_000', '-', '1.5']) expect(parseUnixNanos(bad)).toBeUndefined()
+    for (const bad of ['', ' 1', '1 ', '1e9', '0x10', '9223372036854775808', '1_000', '-', '1.5'])
+      expect(parseUnixNanos(bad)).toBeUndefined()
     fc.assert(
       fc.property(int64, (ns) => {
         expect(parseUnixNanos(formatUnixNanos(ns))).toBe(ns)
@@ -53,7 +54,10 @@ describe('unix nanos', () => {
 describe('P:workers values', () => {
   it('are a creation time or "-"', () => {
     expect(parseWorkerEntry('-')).toEqual({ removing: true })
-    expect(parseWorkerEntry('1700000000000000000')).toEqual({ removing: false, createdAtNs: 1_700_000_000_000_000_000n })
+    expect(parseWorkerEntry('1700000000000000000')).toEqual({
+      removing: false,
+      createdAtNs: 1_700_000_000_000_000_000n,
+    })
     expect(parseWorkerEntry('soon')).toBeUndefined()
   })
 })
@@ -141,9 +145,15 @@ describe('Go durations', () => {
 
 describe('ticker entries', () => {
   it('are "<unix µs>|<Go duration>"', () => {
-    expect(formatTickerEntry({ nextAtUs: 1_700_000_000_000_000n, periodNs: 60_000_000_000n })).toBe('1700000000000000|1m0s')
-    expect(parseTickerEntry('1700000000000000|10ms')).toEqual({ nextAtUs: 1_700_000_000_000_000n, periodNs: 10_000_000n })
-    for (const bad of ['', '1700000000000000', '|1s', 'x|1s', '1|0s', '1|-1s', '1|1s|2']) expect(parseTickerEntry(bad)).toBeUndefined()
+    expect(formatTickerEntry({ nextAtUs: 1_700_000_000_000_000n, periodNs: 60_000_000_000n })).toBe(
+      '1700000000000000|1m0s',
+    )
+    expect(parseTickerEntry('1700000000000000|10ms')).toEqual({
+      nextAtUs: 1_700_000_000_000_000n,
+      periodNs: 10_000_000n,
+    })
+    for (const bad of ['', '1700000000000000', '|1s', 'x|1s', '1|0s', '1|-1s', '1|1s|2'])
+      expect(parseTickerEntry(bad)).toBeUndefined()
   })
 
   it('advance one period, skipping the periods already past', () => {

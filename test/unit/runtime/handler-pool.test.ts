@@ -12,7 +12,13 @@ import {
   QueueFullError,
   TimeoutError,
 } from '../../../runtime/errors.js'
-import { DEFAULT_HANDLER_POOL_OPTIONS, HandlerPool, type HandlerPoolOptions, type HandlerRef, resolveHandlerPoolOptions } from '../../../runtime/handler-pool.js'
+import {
+  DEFAULT_HANDLER_POOL_OPTIONS,
+  HandlerPool,
+  type HandlerPoolOptions,
+  type HandlerRef,
+  resolveHandlerPoolOptions,
+} from '../../../runtime/handler-pool.js'
 import { RELEASE, SAW, STARTED, THREAD } from '../../fixtures/handlers/control.js'
 
 const fixture = (name: string) => new URL(`../../fixtures/handlers/${name}`, import.meta.url)
@@ -130,14 +136,25 @@ describe('HandlerPool: errors', () => {
     await withPool({}, async (pool) => {
       const error = await rejection(pool.run(ref(throwing, 'leaseLost'), { jobId: 'j1' }))
       expect(error).toBeInstanceOf(LeaseLostError)
-      expect(error).toMatchObject({ code: 'PULSE_ERR_JOB_LEASE_LOST', data: { jobId: 'j1' }, message: 'lease lost for j1' })
+      expect(error).toMatchObject({
+        code: 'PULSE_ERR_JOB_LEASE_LOST',
+        data: { jobId: 'j1' },
+        message: 'lease lost for j1',
+      })
     })
   })
 
   it('keeps the name and code of other errors, sync or async', async () => {
     await withPool({}, async (pool) => {
-      await expect(pool.run(ref(throwing, 'rangeWithCode'), null)).rejects.toMatchObject({ name: 'RangeError', code: 'E_CUSTOM', message: 'out of range' })
-      await expect(pool.run(ref(throwing, 'rejectsLater'), null)).rejects.toMatchObject({ name: 'TypeError', message: 'async failure' })
+      await expect(pool.run(ref(throwing, 'rangeWithCode'), null)).rejects.toMatchObject({
+        name: 'RangeError',
+        code: 'E_CUSTOM',
+        message: 'out of range',
+      })
+      await expect(pool.run(ref(throwing, 'rejectsLater'), null)).rejects.toMatchObject({
+        name: 'TypeError',
+        message: 'async failure',
+      })
     })
   })
 
@@ -231,7 +248,9 @@ describe('HandlerPool: abort and timeout', () => {
       const late = newFlags()
       const first = pool.run(ref(control, 'hold'), { flags: busy }, { signal: new AbortController().signal })
       await changed(busy, STARTED)
-      await expect(pool.run(ref(control, 'hold'), { flags: late }, { timeoutMs: 1 })).rejects.toBeInstanceOf(TimeoutError)
+      await expect(pool.run(ref(control, 'hold'), { flags: late }, { timeoutMs: 1 })).rejects.toBeInstanceOf(
+        TimeoutError,
+      )
       release(busy)
       await first
       await expect(pool.run(ref(cpu, 'square'), 3)).resolves.toBe(9)
@@ -242,7 +261,9 @@ describe('HandlerPool: abort and timeout', () => {
   it('rejects at once when the signal has already aborted', async () => {
     await withPool({}, async (pool) => {
       const flags = newFlags()
-      await expect(pool.run(ref(control, 'hold'), { flags }, { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' })
+      await expect(pool.run(ref(control, 'hold'), { flags }, { signal: AbortSignal.abort() })).rejects.toMatchObject({
+        name: 'AbortError',
+      })
       expect(Atomics.load(flags, STARTED)).toBe(0)
     })
   })
@@ -263,7 +284,9 @@ describe('HandlerPool: abort and timeout', () => {
   it('resolves a cancellable task that finishes in time', async () => {
     await withPool({}, async (pool) => {
       const controller = new AbortController()
-      await expect(pool.run(ref(cpu, 'square'), 11, { signal: controller.signal, timeoutMs: 10_000 })).resolves.toBe(121)
+      await expect(pool.run(ref(cpu, 'square'), 11, { signal: controller.signal, timeoutMs: 10_000 })).resolves.toBe(
+        121,
+      )
     })
   })
 })
@@ -292,9 +315,14 @@ describe('HandlerPool: options and arguments', () => {
     expect(DEFAULT_HANDLER_POOL_OPTIONS.minThreads).toBeLessThanOrEqual(DEFAULT_HANDLER_POOL_OPTIONS.maxThreads)
     expect(resolveHandlerPoolOptions({ minThreads: 64 })).toMatchObject({ minThreads: 64, maxThreads: 64 })
     expect(resolveHandlerPoolOptions({ maxThreads: 1 })).toMatchObject({ minThreads: 1, maxThreads: 1 })
-    expect(resolveHandlerPoolOptions({ minThreads: 0, maxQueue: Number.POSITIVE_INFINITY })).toMatchObject({ minThreads: 0, maxQueue: Infinity })
+    expect(resolveHandlerPoolOptions({ minThreads: 0, maxQueue: Number.POSITIVE_INFINITY })).toMatchObject({
+      minThreads: 0,
+      maxQueue: Infinity,
+    })
     expect(resolveHandlerPoolOptions({ maxThreads: 4 }, 'options.handlers')).toMatchObject({ maxThreads: 4 })
-    expect(() => resolveHandlerPoolOptions({ maxThreads: 0 }, 'options.handlers')).toThrow('options.handlers.maxThreads')
+    expect(() => resolveHandlerPoolOptions({ maxThreads: 0 }, 'options.handlers')).toThrow(
+      'options.handlers.maxThreads',
+    )
     expect(Object.isFrozen(resolveHandlerPoolOptions({}))).toBe(true)
   })
 

@@ -99,7 +99,10 @@ describe('DisposeStack', () => {
     const error: unknown = await stack.disposeAsync().catch((e: unknown) => e)
     expect(ran).toEqual(['c', 'a'])
     expect(error).toBeInstanceOf(AggregateError)
-    expect((error as AggregateError).errors.map((e: Error) => e.message)).toEqual(['last registered', 'first registered'])
+    expect((error as AggregateError).errors.map((e: Error) => e.message)).toEqual([
+      'last registered',
+      'first registered',
+    ])
     expect((error as AggregateError).message).toBe('2 cleanups failed')
   })
 

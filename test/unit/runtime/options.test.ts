@@ -36,7 +36,9 @@ describe('checkKnownKeys', () => {
     expect(invalid(() => checkKnownKeys({ a: 1, maxRestart: 3 }, ['a', 'maxRestarts']))).toBe(
       'options.maxRestart is not a known option (known: a, maxRestarts)',
     )
-    expect(invalid(() => checkKnownKeys({ x: 1 }, [], 'options.redis'))).toMatch(/^options\.redis\.x is not a known option/)
+    expect(invalid(() => checkKnownKeys({ x: 1 }, [], 'options.redis'))).toMatch(
+      /^options\.redis\.x is not a known option/,
+    )
   })
 
   it('rejects a non-object', () => {
@@ -71,7 +73,9 @@ describe('checkNumber', () => {
   })
 
   it('rejects non-finite and out-of-range values', () => {
-    expect(invalid(() => checkNumber(Infinity, 'options.ratio'))).toBe('options.ratio must be a finite number (got Infinity)')
+    expect(invalid(() => checkNumber(Infinity, 'options.ratio'))).toBe(
+      'options.ratio must be a finite number (got Infinity)',
+    )
     expect(invalid(() => checkNumber(1.5, 'options.ratio', { min: 0, max: 1 }))).toBe(
       'options.ratio must be a finite number between 0 and 1 (got 1.5)',
     )
@@ -91,7 +95,9 @@ describe('checkDurationMs', () => {
     )
     expect(invalid(() => checkDurationMs(1.5, 'options.closeTimeoutMs'))).toContain('options.closeTimeoutMs')
     expect(invalid(() => checkDurationMs(Infinity, 'options.closeTimeoutMs'))).toContain('(got Infinity)')
-    expect(invalid(() => checkDurationMs(kMaxTimerMs + 1, 'options.closeTimeoutMs'))).toContain('options.closeTimeoutMs')
+    expect(invalid(() => checkDurationMs(kMaxTimerMs + 1, 'options.closeTimeoutMs'))).toContain(
+      'options.closeTimeoutMs',
+    )
     expect(invalid(() => checkDurationMs(5, 'options.pollMs', { min: 10, max: 100 }))).toBe(
       'options.pollMs must be an integer number of milliseconds between 10 and 100 (got 5)',
     )
@@ -136,7 +142,9 @@ describe('checkBoolean, checkOneOf, checkFunction, checkSignal', () => {
       'options.mode must be one of "fifo", "lifo" (got "lru")',
     )
     expect(invalid(() => checkOneOf(1, 'options.mode', ['fifo']))).toContain('options.mode')
-    expect(invalid(() => checkFunction({}, 'options.onError'))).toBe('options.onError must be a function (got an object)')
+    expect(invalid(() => checkFunction({}, 'options.onError'))).toBe(
+      'options.onError must be a function (got an object)',
+    )
     expect(invalid(() => checkSignal(new AbortController(), 'options.signal'))).toBe(
       'options.signal must be an AbortSignal (got an instance of AbortController)',
     )

@@ -3,7 +3,14 @@ import { once } from 'node:events'
 import { afterEach, describe, expect, it } from 'vitest'
 
 import type { ActorRef } from '../../../runtime/actor-ref.js'
-import { ActorCrashedError, ActorStartError, ClosedError, LeaseLostError, PulseError, TimeoutError } from '../../../runtime/errors.js'
+import {
+  ActorCrashedError,
+  ActorStartError,
+  ClosedError,
+  LeaseLostError,
+  PulseError,
+  TimeoutError,
+} from '../../../runtime/errors.js'
 import { Runtime, type RuntimeOptions } from '../../../runtime/runtime.js'
 import type { CounterArgs, CounterMsg } from '../../fixtures/actors/counter.js'
 
@@ -22,7 +29,12 @@ async function start(options: RuntimeOptions = fast): Promise<Runtime> {
   return rt
 }
 
-function spawnCounter(rt: Runtime, name: string, args: CounterArgs = {}, extra: { restart?: 'permanent' | 'transient' | 'temporary'; thread?: string } = {}) {
+function spawnCounter(
+  rt: Runtime,
+  name: string,
+  args: CounterArgs = {},
+  extra: { restart?: 'permanent' | 'transient' | 'temporary'; thread?: string } = {},
+) {
   return rt.spawn<CounterMsg, unknown, CounterArgs>(counter, { name, args, ...extra })
 }
 
@@ -31,7 +43,11 @@ function journal(): { buffer: SharedArrayBuffer; entries(): { id: number; count:
   const words = new Int32Array(buffer)
   return {
     buffer,
-    entries: () => Array.from(words.subarray(1, 1 + Atomics.load(words, 0)), (v) => ({ id: Math.floor(v / 1_000_000), count: v % 1_000_000 })),
+    entries: () =>
+      Array.from(words.subarray(1, 1 + Atomics.load(words, 0)), (v) => ({
+        id: Math.floor(v / 1_000_000),
+        count: v % 1_000_000,
+      })),
   }
 }
 
@@ -48,7 +64,12 @@ describe('Runtime: messages', () => {
     const ref = await spawnCounter(rt, 'c', { start: 5 })
     for (let i = 0; i < 100; i++) expect(ref.tell({ op: 'inc' })).toBe(true)
     expect(await ref.ask({ op: 'get' })).toBe(105)
-    expect(ref.tellMany([{ op: 'inc', by: 10 }, { op: 'inc', by: 20 }])).toBe(2)
+    expect(
+      ref.tellMany([
+        { op: 'inc', by: 10 },
+        { op: 'inc', by: 20 },
+      ]),
+    ).toBe(2)
     expect(await ref.ask({ op: 'get' })).toBe(135)
   })
 
@@ -57,7 +78,14 @@ describe('Runtime: messages', () => {
     const ref = await spawnCounter(rt, 'echo')
     const bytes = Uint8Array.of(0, 1, 2, 255)
     expect(await ref.ask({ op: 'echo', value: bytes })).toEqual(Buffer.from(bytes))
-    const value = { s: 'é', n: 1.5, big: 2n ** 70n, when: new Date(0), list: [1, null, { x: 'y' }], set: new Set(['k']) }
+    const value = {
+      s: 'é',
+      n: 1.5,
+      big: 2n ** 70n,
+      when: new Date(0),
+      list: [1, null, { x: 'y' }],
+      set: new Set(['k']),
+    }
     expect(await ref.ask({ op: 'echo', value })).toEqual(value)
     const err = await ref.ask({ op: 'reply-error' }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(LeaseLostError)
@@ -88,22 +116,37 @@ describe('Runtime: messages', () => {
     expect(fits.sent).toBe(true)
     expect(fits.max).toBeGreaterThan(60 * 1024)
     expect(fits.max).toBeLessThan(64 * 1024)
-    expect(await ref.ask({ op: 'emit-big', bytes: fits.max + 1 })).toEqual({ sent: false, max: fits.max, code: 'PULSE_ERR_INVALID_ARG' })
+    expect(await ref.ask({ op: 'emit-big', bytes: fits.max + 1 })).toEqual({
+      sent: false,
+      max: fits.max,
+      code: 'PULSE_ERR_INVALID_ARG',
+    })
     expect(seen).toHaveLength(1)
-    await expect(ref.ask({ op: 'reply-big', bytes: fits.max + 1 })).rejects.toMatchObject({ code: 'PULSE_ERR_INVALID_ARG' })
+    await expect(ref.ask({ op: 'reply-big', bytes: fits.max + 1 })).rejects.toMatchObject({
+      code: 'PULSE_ERR_INVALID_ARG',
+    })
     // The actor goes on.
     expect(await ref.ask({ op: 'get' })).toBe(0)
   })
 
   it('runs each actor on its own thread by default, and co-locates on request', async () => {
     const rt = await start()
-    const [a, b, c] = await Promise.all([spawnCounter(rt, 'a'), spawnCounter(rt, 'b', {}, { thread: 'shared' }), spawnCounter(rt, 'c', {}, { thread: 'shared' })])
-    const where = async (ref: ActorRef<CounterMsg>) => (await ref.ask({ op: 'thread' })) as { threadId: number; thread: string }
+    const [a, b, c] = await Promise.all([
+      spawnCounter(rt, 'a'),
+      spawnCounter(rt, 'b', {}, { thread: 'shared' }),
+      spawnCounter(rt, 'c', {}, { thread: 'shared' }),
+    ])
+    const where = async (ref: ActorRef<CounterMsg>) =>
+      (await ref.ask({ op: 'thread' })) as { threadId: number; thread: string }
     const [ta, tb, tc] = await Promise.all([where(a), where(b), where(c)])
     expect(tb.threadId).toBe(tc.threadId)
     expect(ta.threadId).not.toBe(tb.threadId)
     expect(tb.thread).toBe('shared')
-    expect((await rt.stats()).map((s) => [s.name, s.thread])).toEqual([['a', 'a'], ['b', 'shared'], ['c', 'shared']])
+    expect((await rt.stats()).map((s) => [s.name, s.thread])).toEqual([
+      ['a', 'a'],
+      ['b', 'shared'],
+      ['c', 'shared'],
+    ])
   })
 
   it('a slow actor does not hold up another', async () => {
@@ -132,8 +175,12 @@ describe('Runtime: messages', () => {
   it('rejects a message larger than the mailbox with PULSE_ERR_INVALID_ARG', async () => {
     const rt = await start({ ...fast, mailboxBytes: 1024 })
     const ref = await spawnCounter(rt, 'c')
-    expect(() => ref.tell({ op: 'echo', value: 'x'.repeat(2_000) })).toThrow(expect.objectContaining({ code: 'PULSE_ERR_INVALID_ARG' }) as Error)
-    await expect(ref.ask({ op: 'echo', value: new Uint8Array(2_000) })).rejects.toMatchObject({ code: 'PULSE_ERR_INVALID_ARG' })
+    expect(() => ref.tell({ op: 'echo', value: 'x'.repeat(2_000) })).toThrow(
+      expect.objectContaining({ code: 'PULSE_ERR_INVALID_ARG' }) as Error,
+    )
+    await expect(ref.ask({ op: 'echo', value: new Uint8Array(2_000) })).rejects.toMatchObject({
+      code: 'PULSE_ERR_INVALID_ARG',
+    })
     expect(await ref.ask({ op: 'get' })).toBe(0)
   })
 
@@ -154,7 +201,14 @@ describe('Runtime: messages', () => {
     for (let i = 0; i < 10; i++) ref.tell({ op: 'inc' })
     await ref.ask({ op: 'block', ms: 20 })
     const [stats] = await rt.stats()
-    expect(stats).toMatchObject({ name: 'c', thread: 'c', processed: 11, mailboxDepth: 0, restarts: 0, state: 'running' })
+    expect(stats).toMatchObject({
+      name: 'c',
+      thread: 'c',
+      processed: 11,
+      mailboxDepth: 0,
+      restarts: 0,
+      state: 'running',
+    })
     expect(stats?.latencyUs.p99).toBeGreaterThanOrEqual(20_000)
     expect(stats?.latencyUs.p50).toBeGreaterThan(0)
   })
@@ -240,8 +294,12 @@ describe('Runtime: supervision', () => {
 
   it('a module that fails to load or init makes spawn reject; the runtime stays usable', async () => {
     const rt = await start()
-    await expect(rt.spawn(new URL('./no-such-actor.ts', counter), { name: 'missing' })).rejects.toBeInstanceOf(ActorStartError)
-    await expect(rt.spawn(new URL('../../helpers/redis.ts', import.meta.url), { name: 'not-an-actor' })).rejects.toThrow(/no actor as its default export/)
+    await expect(rt.spawn(new URL('./no-such-actor.ts', counter), { name: 'missing' })).rejects.toBeInstanceOf(
+      ActorStartError,
+    )
+    await expect(
+      rt.spawn(new URL('../../helpers/redis.ts', import.meta.url), { name: 'not-an-actor' }),
+    ).rejects.toThrow(/no actor as its default export/)
     await expect(spawnCounter(rt, 'bad-init', { failInit: true })).rejects.toThrow(/init failed on purpose/)
     const ok = await spawnCounter(rt, 'bad-init')
     expect(await ok.ask({ op: 'get' })).toBe(0)
@@ -250,7 +308,9 @@ describe('Runtime: supervision', () => {
 
   it('validates spawn options, naming the bad one', async () => {
     const rt = await start()
-    await expect(rt.spawn(counter, { name: 'x', restart: 'sometimes' as 'permanent' })).rejects.toThrow(/options\.restart/)
+    await expect(rt.spawn(counter, { name: 'x', restart: 'sometimes' as 'permanent' })).rejects.toThrow(
+      /options\.restart/,
+    )
     await spawnCounter(rt, 'dup')
     await expect(spawnCounter(rt, 'dup')).rejects.toMatchObject({ code: 'PULSE_ERR_INVALID_ARG' })
     await expect(Runtime.start({ mailboxBytes: 1000 })).rejects.toThrow(/options\.mailboxBytes/)
@@ -260,7 +320,10 @@ describe('Runtime: supervision', () => {
 describe('Runtime: handler pool', () => {
   it('runs handler code on a pool thread, and closes the pool with the runtime', async () => {
     const rt = await start({ ...fast, handlers: { minThreads: 1, maxThreads: 1 } })
-    const threadId = await rt.handlers.run<number>({ module: new URL('../../fixtures/handlers/cpu.ts', import.meta.url), export: 'whereAmI' }, null)
+    const threadId = await rt.handlers.run<number>(
+      { module: new URL('../../fixtures/handlers/cpu.ts', import.meta.url), export: 'whereAmI' },
+      null,
+    )
     expect(threadId).not.toBe(0)
     await rt.close()
     expect(() => rt.handlers).toThrow(ClosedError)
@@ -277,7 +340,14 @@ describe('Runtime: close', () => {
     const j = journal()
     const refs = []
     for (const [i, name] of ['a', 'b', 'c', 'd'].entries()) {
-      refs.push(await spawnCounter(rt, name, { journal: j.buffer, id: i + 1 }, name === 'c' || name === 'd' ? { thread: 'cd' } : {}))
+      refs.push(
+        await spawnCounter(
+          rt,
+          name,
+          { journal: j.buffer, id: i + 1 },
+          name === 'c' || name === 'd' ? { thread: 'cd' } : {},
+        ),
+      )
     }
     for (const ref of refs) {
       ref.tell({ op: 'sleep', ms: 20 })

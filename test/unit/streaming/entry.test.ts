@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest'
 
-import { compareIds, decodeEntry, entryArgs, entryTimeMs, idBeforeMs, isEntryId } from '../../../transports/redis/streaming/entry.js'
+import {
+  compareIds,
+  decodeEntry,
+  entryArgs,
+  entryTimeMs,
+  idBeforeMs,
+  isEntryId,
+} from '../../../transports/redis/streaming/entry.js'
 
 const b = (s: string) => Buffer.from(s)
 
@@ -14,8 +21,18 @@ describe('stream entries', () => {
   })
 
   it('decodes Pulse entries, ignores extra fields, and refuses the others', () => {
-    expect(decodeEntry('1-0', [b('n'), b('e'), b('p'), b('x'), b('extra'), b('1')])).toEqual({ id: '1-0', name: 'e', payload: b('x'), topic: undefined })
-    expect(decodeEntry('1-0', [b('t'), b('eu'), b('p'), b(''), b('n'), b('')])).toEqual({ id: '1-0', name: '', payload: b(''), topic: 'eu' })
+    expect(decodeEntry('1-0', [b('n'), b('e'), b('p'), b('x'), b('extra'), b('1')])).toEqual({
+      id: '1-0',
+      name: 'e',
+      payload: b('x'),
+      topic: undefined,
+    })
+    expect(decodeEntry('1-0', [b('t'), b('eu'), b('p'), b(''), b('n'), b('')])).toEqual({
+      id: '1-0',
+      name: '',
+      payload: b(''),
+      topic: 'eu',
+    })
     expect(decodeEntry('1-0', [b('n'), b('e')])).toBeUndefined()
     expect(decodeEntry('1-0', [b('p'), b('x')])).toBeUndefined()
     expect(decodeEntry('1-0', [b('n'), b('e'), b('p')])).toBeUndefined()

@@ -100,7 +100,12 @@ describe('topic filters', () => {
     const exact = compileTopicFilter('a', 'b')
     expect([exact?.('a'), exact?.('b'), exact?.(undefined)]).toEqual([true, false, false])
     const pattern = compileTopicFilter(undefined, 'my-*')
-    expect([pattern?.('my-topic'), pattern?.('xmy'), pattern?.(''), pattern?.(undefined)]).toEqual([true, true, false, false])
+    expect([pattern?.('my-topic'), pattern?.('xmy'), pattern?.(''), pattern?.(undefined)]).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ])
     const global = compileTopicFilter(undefined, /a/g)
     expect([global?.('a'), global?.('a'), global?.('a')]).toEqual([true, true, true])
     expect(compileTopicFilter(undefined, undefined)).toBeUndefined()

@@ -52,7 +52,13 @@ export async function appendAudit(db: Queryable, q: string, entry: AuditEntry): 
   const { rows } = await db.query<AuditRow>(
     `INSERT INTO ${q}.audit_log (actor, action, target, reason, data) VALUES ($1, $2, $3, $4, $5::jsonb)
      RETURNING id::text, at, actor, action, target, reason, data`,
-    [entry.actor, entry.action, entry.target ?? null, entry.reason ?? null, entry.data === undefined ? null : JSON.stringify(entry.data)],
+    [
+      entry.actor,
+      entry.action,
+      entry.target ?? null,
+      entry.reason ?? null,
+      entry.data === undefined ? null : JSON.stringify(entry.data),
+    ],
   )
   const row = rows[0]
   if (row === undefined) throw new Error('INSERT … RETURNING returned no row')

@@ -46,15 +46,12 @@ const insertSql = textPerSchema(
 export async function insertJobs(db: Queryable, q: string, jobs: readonly NewJob[]): Promise<string[]> {
   if (jobs.length === 0) return []
   if (jobs.every((j) => j.idempotencyKey === undefined && j.scheduleId === undefined)) return insertKeyless(db, q, jobs)
-  const { rows } = await db.query<{ id: string | null }>(
-    insertSql(q),
-    [
-      ...baseColumns(jobs),
-      jobs.map((j) => j.idempotencyKey ?? null),
-      jobs.map((j) => j.scheduleId ?? null),
-      jobs.map((j) => j.occurrence ?? null),
-    ],
-  )
+  const { rows } = await db.query<{ id: string | null }>(insertSql(q), [
+    ...baseColumns(jobs),
+    jobs.map((j) => j.idempotencyKey ?? null),
+    jobs.map((j) => j.scheduleId ?? null),
+    jobs.map((j) => j.occurrence ?? null),
+  ])
   const ids = rows.map((r) => r.id)
   // A duplicate of a key that a concurrent transaction had just inserted is not visible to this
   // statement's snapshot: look those up once more now that it is committed.
@@ -88,7 +85,9 @@ const keylessInsertSql = textPerSchema((q) =>
  * payload the caller's CPU per job fell from 8.1–9.5 µs to 2.8–3.3, the server's by ~2.5 µs
  * (bench/jobs/insert-variants.ts).
  */
-const plainInsertSql = textPerSchema((q) => keylessInsert(q, 'name, args', 'ROWS FROM (unnest($1::text[]), jsonb_array_elements($2::jsonb))', 'name, args'))
+const plainInsertSql = textPerSchema((q) =>
+  keylessInsert(q, 'name, args', 'ROWS FROM (unnest($1::text[]), jsonb_array_elements($2::jsonb))', 'name, args'),
+)
 
 /**
  * The common case: no row carries a unique key (the unique indexes on keys are partial, so such rows
@@ -103,9 +102,15 @@ const plainInsertSql = textPerSchema((q) => keylessInsert(q, 'name, args', 'ROWS
  * (about 1.3 µs less PostgreSQL CPU per row).
  */
 async function insertKeyless(db: Queryable, q: string, jobs: readonly NewJob[]): Promise<string[]> {
-  const plain = jobs.every((j) => j.argsBytes === undefined && j.priority === undefined && j.runAt === undefined && j.maxAttempts === undefined)
+  const plain = jobs.every(
+    (j) =>
+      j.argsBytes === undefined && j.priority === undefined && j.runAt === undefined && j.maxAttempts === undefined,
+  )
   const { rows } = plain
-    ? await db.query<{ ids: string }>(plainInsertSql(q), [textArray(jobs.map((j) => j.name)), JSON.stringify(jobs.map((j) => j.args ?? null))])
+    ? await db.query<{ ids: string }>(plainInsertSql(q), [
+        textArray(jobs.map((j) => j.name)),
+        JSON.stringify(jobs.map((j) => j.args ?? null)),
+      ])
     : await db.query<{ ids: string }>(keylessInsertSql(q), baseColumns(jobs))
   return idList(rows[0]?.ids)
 }

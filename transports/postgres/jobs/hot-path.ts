@@ -78,7 +78,11 @@ export function parseArgs(job: Pick<ClaimedJob, 'argsJson' | 'argsBytes'>): unkn
 }
 
 /** Claims up to `limit` ready jobs of `names` (none while dispatch is paused), in priority order. */
-export async function claimJobs(db: Queryable, q: string, { owner, names, limit, leaseTtlMs }: ClaimOptions): Promise<ClaimedJob[]> {
+export async function claimJobs(
+  db: Queryable,
+  q: string,
+  { owner, names, limit, leaseTtlMs }: ClaimOptions,
+): Promise<ClaimedJob[]> {
   if (limit <= 0 || names.length === 0) return []
   const { rows } = await db.query<ClaimRow>(claimSql(q), [owner, leaseTtlMs, names, limit])
   return rows.map(claimedJob)
@@ -189,7 +193,11 @@ const reapSql = textPerSchema((q) => failText(q, 'AND j.lease_expires_at < now()
 
 async function failWhere(db: Queryable, text: string, jobs: readonly FailedJob[]): Promise<FailOutcome[]> {
   if (jobs.length === 0) return []
-  const { rows } = await db.query<FailOutcome>(text, [...leaseArrays(jobs), jobs.map((j) => JSON.stringify(j.error ?? null)), jobs.map((j) => j.retryAt ?? null)])
+  const { rows } = await db.query<FailOutcome>(text, [
+    ...leaseArrays(jobs),
+    jobs.map((j) => JSON.stringify(j.error ?? null)),
+    jobs.map((j) => j.retryAt ?? null),
+  ])
   return rows
 }
 
@@ -200,7 +208,12 @@ const renewSql = textPerSchema(
 )
 
 /** Extends the leases still held; returns the ids whose lease is no longer this holder's. */
-export async function renewLeases(db: Queryable, q: string, jobs: readonly LeaseRef[], leaseTtlMs: number): Promise<string[]> {
+export async function renewLeases(
+  db: Queryable,
+  q: string,
+  jobs: readonly LeaseRef[],
+  leaseTtlMs: number,
+): Promise<string[]> {
   if (jobs.length === 0) return []
   const { rows } = await db.query<{ id: string }>(renewSql(q), [...leaseArrays(jobs), leaseTtlMs])
   const held = new Set(rows.map((r) => r.id))
@@ -211,17 +224,31 @@ export async function renewLeases(db: Queryable, q: string, jobs: readonly Lease
  * Reaps lapsed leases (at most `limit`): each job goes to retrying at `retryAt(attempt)` or, with no
  * attempts left, to dead, with a "lease expired" error. Rows another reaper holds are skipped.
  */
-export async function reapExpiredLeases(db: Queryable, q: string, limit: number, retryAt: (attempt: number) => Date): Promise<FailOutcome[]> {
+export async function reapExpiredLeases(
+  db: Queryable,
+  q: string,
+  limit: number,
+  retryAt: (attempt: number) => Date,
+): Promise<FailOutcome[]> {
   const { rows } = await db.query<{ id: string; attempt: number; max_attempts: number; lease_token: string }>(
     `SELECT id::text, attempt, max_attempts, lease_token::text FROM ${q}.jobs
       WHERE status = 'running' AND lease_expires_at < now()
       ORDER BY lease_expires_at LIMIT $1`,
     [limit],
   )
-  const error = { name: 'LeaseLostError', code: 'PULSE_ERR_JOB_LEASE_LOST', message: 'lease expired: the worker stopped renewing it' }
+  const error = {
+    name: 'LeaseLostError',
+    code: 'PULSE_ERR_JOB_LEASE_LOST',
+    message: 'lease expired: the worker stopped renewing it',
+  }
   return failWhere(
     db,
     reapSql(q),
-    rows.map((r) => ({ id: r.id, leaseToken: r.lease_token, error, retryAt: r.attempt >= r.max_attempts ? undefined : retryAt(r.attempt) })),
+    rows.map((r) => ({
+      id: r.id,
+      leaseToken: r.lease_token,
+      error,
+      retryAt: r.attempt >= r.max_attempts ? undefined : retryAt(r.attempt),
+    })),
   )
 }

@@ -28,7 +28,12 @@ function toState(row: DispatchRow | undefined): DispatchState {
  * Pauses (with a reason) or resumes dispatch and returns the new state. Pausing again while paused
  * updates the reason and keeps the first `pausedAt`.
  */
-export async function setDispatchPaused(db: Queryable, q: string, paused: boolean, reason?: string): Promise<DispatchState> {
+export async function setDispatchPaused(
+  db: Queryable,
+  q: string,
+  paused: boolean,
+  reason?: string,
+): Promise<DispatchState> {
   const { rows } = await db.query<DispatchRow>(
     `INSERT INTO ${q}.dispatch_state AS d (id, paused, reason, paused_at)
      VALUES (1, $1, CASE WHEN $1 THEN $2::text END, CASE WHEN $1 THEN now() END)

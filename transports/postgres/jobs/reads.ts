@@ -118,7 +118,13 @@ export async function getJob(db: Queryable, q: string, id: string): Promise<JobW
   )
   const row = rows[0]
   if (row === undefined) return undefined
-  const history = row.history.map((e) => ({ seq: e.seq, type: e.type, attempt: e.attempt, at: new Date(e.at), data: e.data ?? undefined }))
+  const history = row.history.map((e) => ({
+    seq: e.seq,
+    type: e.type,
+    attempt: e.attempt,
+    at: new Date(e.at),
+    data: e.data ?? undefined,
+  }))
   return { ...toRecord(row), history }
 }
 

@@ -84,7 +84,11 @@ function toRecord(row: ScheduleRow): ScheduleRecord {
  * update keeps the schedule's `next_run_at` (and its paused flag) when the spec is unchanged, so that
  * replicas declaring the same schedule at every boot neither reset nor skip its occurrences.
  */
-export async function upsertSchedule(db: Queryable, q: string, s: NewSchedule): Promise<{ schedule: ScheduleRecord; created: boolean }> {
+export async function upsertSchedule(
+  db: Queryable,
+  q: string,
+  s: NewSchedule,
+): Promise<{ schedule: ScheduleRecord; created: boolean }> {
   const { rows } = await db.query<ScheduleRow & { created: boolean }>(
     `INSERT INTO ${q}.schedules AS s (name, job_name, args, args_bytes, spec, next_run_at)
      VALUES ($1, $2, $3::jsonb, $4, $5::jsonb, $6)
@@ -120,7 +124,12 @@ export async function getSchedule(db: Queryable, q: string, id: string): Promise
 }
 
 /** Pauses or resumes the schedule; `undefined` when it does not exist. Its `next_run_at` is kept. */
-export async function setSchedulePaused(db: Queryable, q: string, id: string, paused: boolean): Promise<ScheduleRecord | undefined> {
+export async function setSchedulePaused(
+  db: Queryable,
+  q: string,
+  id: string,
+  paused: boolean,
+): Promise<ScheduleRecord | undefined> {
   const { rows } = await db.query<ScheduleRow>(
     `UPDATE ${q}.schedules s SET paused = $2, updated_at = now() WHERE s.id = $1 RETURNING ${kColumns}`,
     [id, paused],
@@ -139,7 +148,13 @@ export async function deleteSchedule(db: Queryable, q: string, id: string): Prom
  * Compare-and-set of `next_run_at`: moves it to `next` only if it still is `expected`. Returns whether
  * it moved. `expected` is a `Date`, or the column's own text (exact to the microsecond).
  */
-export async function advanceSchedule(db: Queryable, q: string, id: string, expected: Date | string, next: Date): Promise<boolean> {
+export async function advanceSchedule(
+  db: Queryable,
+  q: string,
+  id: string,
+  expected: Date | string,
+  next: Date,
+): Promise<boolean> {
   const { rows } = await db.query(
     `UPDATE ${q}.schedules SET next_run_at = $3, updated_at = now() WHERE id = $1 AND next_run_at = $2::timestamptz RETURNING id`,
     [id, expected, next],
@@ -217,7 +232,8 @@ export async function fireDueSchedules(
       const occurrence = row.next_run_at ?? now
       try {
         const next = nextOccurrence(row.spec, now)
-        if (next !== undefined && !(next.getTime() > now.getTime())) throw new Error(`nextOccurrence returned ${next.toISOString()}, not after ${now.toISOString()}`)
+        if (next !== undefined && !(next.getTime() > now.getTime()))
+          throw new Error(`nextOccurrence returned ${next.toISOString()}, not after ${now.toISOString()}`)
         due.push({ row, occurrence, next })
       } catch (error) {
         failed.push({ scheduleId: row.id, name: row.name, error: mapPgError(error) })

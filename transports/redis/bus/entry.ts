@@ -33,7 +33,15 @@ export interface BusEntry extends BusEntryFields {
 
 /** The seven per-event arguments of `busPut-5`, in its order. */
 export function putArgs(fields: BusEntryFields): (string | Buffer)[] {
-  return [fields.id, fields.subject, fields.createdAt, fields.key ?? '', fields.traceId ?? '', fields.responseSubject ?? '', fields.payload]
+  return [
+    fields.id,
+    fields.subject,
+    fields.createdAt,
+    fields.key ?? '',
+    fields.traceId ?? '',
+    fields.responseSubject ?? '',
+    fields.payload,
+  ]
 }
 
 /** Decodes one `[id, [field, value, …]]` of an XRANGE / XREAD reply read as buffers; undefined when it is not a bus entry. */
@@ -45,11 +53,24 @@ export function decodeBusEntry(entryId: string, fields: unknown): BusEntry | und
   if (id === undefined || subject === undefined) return undefined
   const createdAt = fieldText(values, 'c') ?? ''
   const payload = values.get(0x70) ?? Buffer.alloc(0) // p
-  return { entryId, id, subject, createdAt, key: fieldText(values, 'k'), traceId: fieldText(values, 't'), responseSubject: fieldText(values, 'r'), payload }
+  return {
+    entryId,
+    id,
+    subject,
+    createdAt,
+    key: fieldText(values, 'k'),
+    traceId: fieldText(values, 't'),
+    responseSubject: fieldText(values, 'r'),
+    payload,
+  }
 }
 
 /** Decodes the entries of one stream of an XREAD reply, or of an XRANGE reply (buffers). */
-export function decodeBusEntries(entries: unknown): { entries: BusEntry[]; lastId: string | undefined; malformed: number } {
+export function decodeBusEntries(entries: unknown): {
+  entries: BusEntry[]
+  lastId: string | undefined
+  malformed: number
+} {
   const out: BusEntry[] = []
   let lastId: string | undefined
   let malformed = 0

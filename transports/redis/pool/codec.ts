@@ -112,7 +112,9 @@ class Writer {
 
   bytes(value: Uint8Array, what: string): this {
     if (value.byteLength > kMaxFieldLength) {
-      throw new InvalidArgumentError(`${what} is ${value.byteLength} bytes, more than an int32 length can say`, { data: { option: what } })
+      throw new InvalidArgumentError(`${what} is ${value.byteLength} bytes, more than an int32 length can say`, {
+        data: { option: what },
+      })
     }
     const length = Buffer.allocUnsafe(4)
     length.writeInt32LE(value.byteLength, 0)
@@ -122,7 +124,9 @@ class Writer {
 
   i64(value: bigint, what: string): this {
     if (value < -(1n << 63n) || value >= 1n << 63n) {
-      throw new InvalidArgumentError(`${what} must fit a signed 64-bit integer (got ${value}n)`, { data: { option: what } })
+      throw new InvalidArgumentError(`${what} must fit a signed 64-bit integer (got ${value}n)`, {
+        data: { option: what },
+      })
     }
     const bytes = Buffer.allocUnsafe(8)
     bytes.writeBigInt64LE(value, 0)
@@ -156,7 +160,10 @@ export function encodeJobKey(key: string): Buffer {
 }
 
 export function encodeNotification(notification: NotificationRecord): Buffer {
-  return new Writer().str(notification.key, 'notification.key').bytes(notification.payload, 'notification.payload').done()
+  return new Writer()
+    .str(notification.key, 'notification.key')
+    .bytes(notification.payload, 'notification.payload')
+    .done()
 }
 
 export function encodeEnvelope(envelope: EnvelopeRecord): Buffer {
@@ -188,7 +195,8 @@ class Reader {
 
   constructor(input: Uint8Array, what: string) {
     this.what = what
-    if (!(input instanceof Uint8Array)) throw new ProtocolError(`${what}: not bytes`, { data: { what, received: typeof input } })
+    if (!(input instanceof Uint8Array))
+      throw new ProtocolError(`${what}: not bytes`, { data: { what, received: typeof input } })
     this.data = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength)
   }
 
@@ -246,7 +254,9 @@ export function decodeJob(bytes: Uint8Array): JobRecord {
   if (reader.remaining === 0) return { key, nodeId, payload, createdAtNs, requeued }
   const dispatchId = reader.str('dispatchId')
   reader.end()
-  return dispatchId === '' ? { key, nodeId, payload, createdAtNs, requeued } : { key, nodeId, payload, createdAtNs, requeued, dispatchId }
+  return dispatchId === ''
+    ? { key, nodeId, payload, createdAtNs, requeued }
+    : { key, nodeId, payload, createdAtNs, requeued, dispatchId }
 }
 
 export function decodeJobKey(bytes: Uint8Array): string {

@@ -125,7 +125,12 @@ return 1
 type MapScript = keyof typeof kMapScripts
 
 /** Runs one of rmap's write scripts on the map `name` (no TTL), as a replica's write would. */
-export function mapWrite(redis: Redis | PulseRedis, script: MapScript, name: string, args: readonly ScriptArg[]): Promise<unknown> {
+export function mapWrite(
+  redis: Redis | PulseRedis,
+  script: MapScript,
+  name: string,
+  args: readonly ScriptArg[],
+): Promise<unknown> {
   const keys = mapKeys(name)
   return kMapScripts[script].run(redis, [keys.content, keys.updates], ['0', 'absolute', ...args])
 }

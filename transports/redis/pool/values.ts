@@ -96,7 +96,8 @@ export function parseJobKeyList(text: string): string[] {
   if (trimmed.startsWith('[')) {
     try {
       const decoded: unknown = JSON.parse(trimmed)
-      if (Array.isArray(decoded)) return decoded.map((item: unknown) => (typeof item === 'string' ? item : JSON.stringify(item)))
+      if (Array.isArray(decoded))
+        return decoded.map((item: unknown) => (typeof item === 'string' ? item : JSON.stringify(item)))
     } catch {
       // not JSON: a legacy value that happens to start with '['
     }
@@ -110,8 +111,8 @@ export function parseJobKeyList(text: string): string[] {
 const kNanosPerUnit: Readonly<Record<string, bigint>> = Object.freeze({
   ns: 1n,
   us: 1_000n,
-  'µs': 1_000n, // U+00B5 MICRO SIGN
-  'μs': 1_000n, // U+03BC GREEK SMALL LETTER MU
+  µs: 1_000n, // U+00B5 MICRO SIGN
+  μs: 1_000n, // U+03BC GREEK SMALL LETTER MU
   ms: 1_000_000n,
   s: 1_000_000_000n,
   m: 60_000_000_000n,
@@ -134,7 +135,9 @@ function fraction(v: bigint, prec: number): [string, bigint] {
 /** Go's `time.Duration(ns).String()`: `0s`, `1.5µs`, `10ms`, `1.5s`, `1m0s`, `2h3m4.005s`. */
 export function formatGoDuration(ns: bigint): string {
   if (ns < kInt64Min || ns > kInt64Max) {
-    throw new InvalidArgumentError(`a Go duration must fit a signed 64-bit integer of nanoseconds (got ${ns}n)`, { data: { option: 'ns' } })
+    throw new InvalidArgumentError(`a Go duration must fit a signed 64-bit integer of nanoseconds (got ${ns}n)`, {
+      data: { option: 'ns' },
+    })
   }
   const sign = ns < 0n ? '-' : ''
   const u = ns < 0n ? -ns : ns

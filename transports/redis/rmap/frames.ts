@@ -41,7 +41,12 @@ export function encodeFrame(frame: MapFrame): Buffer {
   const rev = String(frame.rev)
   switch (frame.op) {
     case 'set':
-      return Buffer.concat([Buffer.from('set:'), ...lengthPrefixed(frame.key), ...lengthPrefixed(frame.value), ...lengthPrefixed(rev)])
+      return Buffer.concat([
+        Buffer.from('set:'),
+        ...lengthPrefixed(frame.key),
+        ...lengthPrefixed(frame.value),
+        ...lengthPrefixed(rev),
+      ])
     case 'del':
       return Buffer.concat([Buffer.from('del:'), ...lengthPrefixed(frame.key), ...lengthPrefixed(rev)])
     case 'reset':

@@ -120,7 +120,9 @@ export class MapSubscription {
   }
 
   #rejectInFlight(): void {
-    const error = new RedisConnectionError(`the pub/sub connection of ${this.channel} was lost`, { data: { channel: this.channel } })
+    const error = new RedisConnectionError(`the pub/sub connection of ${this.channel} was lost`, {
+      data: { channel: this.channel },
+    })
     for (const entry of this.#inFlight) entry.reject(error)
     this.#inFlight.clear()
   }
@@ -130,7 +132,8 @@ export class MapSubscription {
     if (this.#closed) return
     this.#closed = true
     const client = this.#client
-    const ended = client.status === 'end' ? Promise.resolve() : new Promise<void>((resolve) => client.once('end', () => resolve()))
+    const ended =
+      client.status === 'end' ? Promise.resolve() : new Promise<void>((resolve) => client.once('end', () => resolve()))
     if (client.status === 'reconnecting' || client.status === 'close') {
       // ioredis' disconnect() leaves a client that waits to reconnect in that state for ever, its
       // queued commands unsettled (redis/ioredis#2169): finish the job as its close handler would.
@@ -182,4 +185,3 @@ export class MapSubscription {
     if (!this.#closed) this.#handlers.onError(coerceError(error))
   }
 }
-

@@ -21,7 +21,10 @@ export interface StreamEntry {
 
 /** The field/value arguments of XADD for one entry. */
 export function entryArgs(fields: EntryFields): (string | Buffer)[] {
-  const payload = typeof fields.payload === 'string' ? fields.payload : Buffer.from(fields.payload.buffer, fields.payload.byteOffset, fields.payload.byteLength)
+  const payload =
+    typeof fields.payload === 'string'
+      ? fields.payload
+      : Buffer.from(fields.payload.buffer, fields.payload.byteOffset, fields.payload.byteLength)
   const args: (string | Buffer)[] = ['n', fields.name, 'p', payload]
   if (fields.topic !== undefined) args.push('t', fields.topic)
   return args

@@ -50,7 +50,10 @@ class Scan {
   header(type: number): number {
     const buf = this.buf
     if (this.pos >= buf.length) throw kIncomplete
-    if (buf[this.pos] !== type) throw new Error(`expected ${String.fromCharCode(type)} at ${this.pos}, found ${JSON.stringify(String.fromCharCode(buf[this.pos] ?? 0))}`)
+    if (buf[this.pos] !== type)
+      throw new Error(
+        `expected ${String.fromCharCode(type)} at ${this.pos}, found ${JSON.stringify(String.fromCharCode(buf[this.pos] ?? 0))}`,
+      )
     let i = this.pos + 1
     let negative = false
     if (buf[i] === 0x2d) {
@@ -194,7 +197,10 @@ function readStream(scan: Scan): ReadColumns {
 }
 
 /** The XREAD / XREADGROUP reply decoder: null on a timeout, else one `ReadColumns` per stream. */
-export const decodeReadReply: ReplyDecoder<ReadColumns[] | null> = (buf: Buffer, start: number): Decoded<ReadColumns[] | null> | undefined => {
+export const decodeReadReply: ReplyDecoder<ReadColumns[] | null> = (
+  buf: Buffer,
+  start: number,
+): Decoded<ReadColumns[] | null> | undefined => {
   const scan = new Scan(buf, start)
   try {
     const streams = scan.header(0x2a)

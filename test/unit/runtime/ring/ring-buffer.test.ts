@@ -14,7 +14,8 @@ const producerUrl = new URL('../../../fixtures/threads/ring-producer.ts', import
 
 describe('ring buffer, one thread', () => {
   it('rejects capacities that are not powers of two', () => {
-    for (const bad of [0, 63, 100, 1.5, -64]) expect(() => createRingBuffer(bad)).toThrow(/PULSE_ERR_INVALID_ARG|power of two/)
+    for (const bad of [0, 63, 100, 1.5, -64])
+      expect(() => createRingBuffer(bad)).toThrow(/PULSE_ERR_INVALID_ARG|power of two/)
   })
 
   it('carries frames of every size across the wrap-around, in order', () => {
@@ -53,7 +54,9 @@ describe('ring buffer, one thread', () => {
     expect(writer.maxPayload).toBe(60)
     expect(writer.tryWrite(new Uint8Array(60))).toBe(true)
     new RingReader(ring).drain(() => undefined)
-    expect(() => writer.tryWrite(new Uint8Array(61))).toThrow(expect.objectContaining({ code: 'PULSE_ERR_INVALID_ARG' }) as Error)
+    expect(() => writer.tryWrite(new Uint8Array(61))).toThrow(
+      expect.objectContaining({ code: 'PULSE_ERR_INVALID_ARG' }) as Error,
+    )
     expect(writer.usedBytes).toBe(0)
   })
 
@@ -101,18 +104,22 @@ interface Scenario {
   readPausesMs: number[]
 }
 
-const scenario: fc.Arbitrary<Scenario> = fc
-  .constantFrom(64, 128, 256, 1024, 4096)
-  .chain((capacity) =>
-    fc.record({
-      capacity: fc.constant(capacity),
-      sizes: fc.array(fc.oneof(fc.integer({ min: 0, max: 8 }), fc.integer({ min: 0, max: capacity - 4 })), { minLength: 1, maxLength: 400 }),
-      batches: fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 8 }),
-      pausesUs: fc.array(fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 300 })), { minLength: 1, maxLength: 8 }),
-      readMax: fc.array(fc.integer({ min: 1, max: 100 }), { minLength: 1, maxLength: 8 }),
-      readPausesMs: fc.array(fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: 1, max: 2 })), { minLength: 1, maxLength: 8 }),
+const scenario: fc.Arbitrary<Scenario> = fc.constantFrom(64, 128, 256, 1024, 4096).chain((capacity) =>
+  fc.record({
+    capacity: fc.constant(capacity),
+    sizes: fc.array(fc.oneof(fc.integer({ min: 0, max: 8 }), fc.integer({ min: 0, max: capacity - 4 })), {
+      minLength: 1,
+      maxLength: 400,
     }),
-  )
+    batches: fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 8 }),
+    pausesUs: fc.array(fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 300 })), { minLength: 1, maxLength: 8 }),
+    readMax: fc.array(fc.integer({ min: 1, max: 100 }), { minLength: 1, maxLength: 8 }),
+    readPausesMs: fc.array(fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: 1, max: 2 })), {
+      minLength: 1,
+      maxLength: 8,
+    }),
+  }),
+)
 
 async function runScenario(producer: Worker, s: Scenario): Promise<{ received: number; bad: number[] }> {
   const ring = createRingBuffer(s.capacity)
@@ -125,10 +132,13 @@ async function runScenario(producer: Worker, s: Scenario): Promise<{ received: n
   let next = 0
   const deadline = Date.now() + 20_000
   for (let round = 0; next < s.sizes.length && Date.now() < deadline; round++) {
-    const handled = reader.drain((frame) => {
-      if (!checkFrame(frame, next, s.sizes[next] ?? -1)) bad.push(next)
-      next++
-    }, s.readMax[round % s.readMax.length])
+    const handled = reader.drain(
+      (frame) => {
+        if (!checkFrame(frame, next, s.sizes[next] ?? -1)) bad.push(next)
+        next++
+      },
+      s.readMax[round % s.readMax.length],
+    )
     const pause = s.readPausesMs[round % s.readPausesMs.length] ?? 0
     if (handled === 0) await bell.wait(() => reader.hasFrames(), 200)
     else if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause))
