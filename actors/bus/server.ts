@@ -1,5 +1,6 @@
 /**
- * `BusServer`: the HTTP API of ella.to/bus v0.6.4 (research §2) over a `Bus`, on `transports/http`.
+ * `BusServer`: the HTTP API of ella.to/bus v0.6.4 (research §2) over a `Bus`, on `transports/http`; its
+ * routes are `BusApi`, which other servers mount too (`pulse server`).
  *
  * | request                                            | answer                                                       |
  * |----------------------------------------------------|--------------------------------------------------------------|
@@ -101,92 +102,48 @@ function wantsJson(req: IncomingMessage): boolean {
   return (req.headers.accept ?? '').includes('application/json')
 }
 
-export class BusServer implements AsyncDisposable {
-  readonly http: HttpServer
+/**
+ * The bus's routes, to mount on any `Router` (`BusServer` mounts them on its own server; `pulse server`
+ * mounts them at `/` beside the jobs API). Every path the router does not route elsewhere is the bus's:
+ * mount it last.
+ */
+export class BusApi {
   readonly bus: Bus
   readonly #consumers = new Map<string, Subscription>()
   readonly #limits: Required<BusServerLimits>
 
-  private constructor(http: HttpServer, bus: Bus, limits: Required<BusServerLimits>) {
-    this.http = http
+  constructor(bus: Bus, limits: BusServerLimits = {}) {
+    if (typeof bus?.get !== 'function')
+      throw new InvalidArgumentError('options.bus must be a Bus', { data: { option: 'options.bus' } })
     this.bus = bus
-    this.#limits = limits
+    this.#limits = resolveLimits(limits)
   }
 
-  static async listen(options: BusServerOptions): Promise<BusServer> {
-    checkKnownKeys(options, ['bus', 'port', 'host', 'auth', 'tls', 'cors', 'limits', 'closeTimeoutMs', 'logger'])
-    if (typeof options.bus?.get !== 'function')
-      throw new InvalidArgumentError('options.bus must be a Bus', { data: { option: 'options.bus' } })
-    const given = options.limits ?? {}
-    checkKnownKeys(given, Object.keys(kDefaultLimits), 'options.limits')
-    if (given.maxBodyBytes !== undefined) checkInteger(given.maxBodyBytes, 'options.limits.maxBodyBytes', { min: 1 })
-    if (given.maxBufferedBytes !== undefined)
-      checkInteger(given.maxBufferedBytes, 'options.limits.maxBufferedBytes', { min: 1 })
-    if (given.stallTimeoutMs !== undefined)
-      checkDurationMs(given.stallTimeoutMs, 'options.limits.stallTimeoutMs', { min: 1 })
-    if (given.pingIntervalMs !== undefined) checkDurationMs(given.pingIntervalMs, 'options.limits.pingIntervalMs')
-    const limits = {
-      ...kDefaultLimits,
-      ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)),
-    } as Required<BusServerLimits>
-    const router = new Router()
-    const cors = options.cors === undefined || options.cors === true ? DEFAULT_BUS_CORS : options.cors
-    const http = await HttpServer.listen({
-      router,
-      host: options.host ?? '127.0.0.1',
-      port: options.port ?? 2021,
-      ...(options.tls === undefined ? {} : { tls: options.tls }),
-      ...(options.auth === undefined ? {} : { auth: options.auth }),
-      cors,
-      maxBodyBytes: limits.maxBodyBytes,
-      sse: { pingIntervalMs: limits.pingIntervalMs, maxBufferedBytes: limits.maxBufferedBytes },
-      errorStatus: BUS_ERROR_STATUS,
-      ...(options.closeTimeoutMs === undefined ? {} : { closeTimeoutMs: options.closeTimeoutMs }),
-      ...(options.logger === undefined ? {} : { logger: options.logger }),
-      name: 'BusServer',
-    })
-    const server = new BusServer(http, options.bus, limits)
+  /** The resolved limits (the server's body limit and SSE options come from them). */
+  get limits(): Required<BusServerLimits> {
+    return this.#limits
+  }
+
+  /** Adds the bus's routes: POST, GET, PUT and OPTIONS on every path. */
+  mount(router: Router): void {
     const guard = (fn: (ctx: HttpContext) => Promise<void>) => (ctx: HttpContext) =>
-      fn(ctx).catch((error: unknown) => server.#answerError(ctx, error))
+      fn(ctx).catch((error: unknown) => this.#answerError(ctx, error))
     router.on(
       'POST',
       '*',
-      guard((ctx) => server.#publish(ctx)),
+      guard((ctx) => this.#publish(ctx)),
     )
     router.on(
       'GET',
       '*',
-      guard((ctx) => server.#subscribe(ctx)),
+      guard((ctx) => this.#subscribe(ctx)),
     )
     router.on(
       'PUT',
       '*',
-      guard((ctx) => server.#ack(ctx)),
+      guard((ctx) => this.#ack(ctx)),
     )
     router.on('OPTIONS', '*', (ctx) => ctx.send(204))
-    return server
-  }
-
-  get url(): string {
-    return this.http.url
-  }
-
-  get port(): number {
-    return this.http.port
-  }
-
-  /** SSE streams open now. */
-  get openStreams(): number {
-    return this.http.openStreams
-  }
-
-  /** Stops accepting, ends every SSE stream (no final message), waits for requests in flight. The bus stays open. */
-  close(): Promise<void> {
-    return this.http.close()
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close()
   }
 
   /** Plain text (the reference's `http.Error`) unless the client asked for JSON or the body is unread. */
@@ -323,6 +280,74 @@ export class BusServer implements AsyncDisposable {
     await this.#consumers.get(consumerId)?.ackById(eventId)
     ctx.send(202)
   }
+}
+
+export class BusServer implements AsyncDisposable {
+  readonly http: HttpServer
+  readonly bus: Bus
+
+  private constructor(http: HttpServer, bus: Bus) {
+    this.http = http
+    this.bus = bus
+  }
+
+  static async listen(options: BusServerOptions): Promise<BusServer> {
+    checkKnownKeys(options, ['bus', 'port', 'host', 'auth', 'tls', 'cors', 'limits', 'closeTimeoutMs', 'logger'])
+    const api = new BusApi(options.bus, options.limits ?? {})
+    const router = new Router()
+    api.mount(router)
+    const cors = options.cors === undefined || options.cors === true ? DEFAULT_BUS_CORS : options.cors
+    const http = await HttpServer.listen({
+      router,
+      host: options.host ?? '127.0.0.1',
+      port: options.port ?? 2021,
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+      ...(options.auth === undefined ? {} : { auth: options.auth }),
+      cors,
+      maxBodyBytes: api.limits.maxBodyBytes,
+      sse: { pingIntervalMs: api.limits.pingIntervalMs, maxBufferedBytes: api.limits.maxBufferedBytes },
+      errorStatus: BUS_ERROR_STATUS,
+      ...(options.closeTimeoutMs === undefined ? {} : { closeTimeoutMs: options.closeTimeoutMs }),
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+      name: 'BusServer',
+    })
+    return new BusServer(http, options.bus)
+  }
+
+  get url(): string {
+    return this.http.url
+  }
+
+  get port(): number {
+    return this.http.port
+  }
+
+  /** SSE streams open now. */
+  get openStreams(): number {
+    return this.http.openStreams
+  }
+
+  /** Stops accepting, ends every SSE stream (no final message), waits for requests in flight. The bus stays open. */
+  close(): Promise<void> {
+    return this.http.close()
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+}
+
+/** `limits` over the defaults, each checked. */
+function resolveLimits(given: BusServerLimits): Required<BusServerLimits> {
+  checkKnownKeys(given, Object.keys(kDefaultLimits), 'options.limits')
+  if (given.maxBodyBytes !== undefined) checkInteger(given.maxBodyBytes, 'options.limits.maxBodyBytes', { min: 1 })
+  if (given.maxBufferedBytes !== undefined)
+    checkInteger(given.maxBufferedBytes, 'options.limits.maxBufferedBytes', { min: 1 })
+  if (given.stallTimeoutMs !== undefined)
+    checkDurationMs(given.stallTimeoutMs, 'options.limits.stallTimeoutMs', { min: 1 })
+  if (given.pingIntervalMs !== undefined) checkDurationMs(given.pingIntervalMs, 'options.limits.pingIntervalMs')
+  const set = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined))
+  return { ...kDefaultLimits, ...set }
 }
 
 function failRequired(): never {

@@ -36,11 +36,11 @@ export function patternError(pattern: string): string | undefined {
   let i = 0
   for (const c of pattern) {
     if (i === 0) {
-      if (c === '.') return 'subject should not starts with .'
+      if (c === '.') return 'subject should not starts with dot'
       if (c === '*') return 'subject should not starts with *'
       if (c === '>') return 'subject should not starts with >'
     }
-    if (i === last && c === '.') return 'subject should not ends with .'
+    if (i === last && c === '.') return 'subject should not ends with dot'
     if (c === ' ') return 'subject should not have spaces'
     if (i > 0 && c === '.' && pattern[i - 1] === '.') return 'subject should not have series of dots one after another'
     if (c === '>' && i !== last) return 'subject should not have anything after >'

@@ -20,6 +20,8 @@ export {
   type JobQueueOptions,
   type ResolvedJobQueueOptions,
 } from './options.js'
+export { JOBS_API_ERROR_STATUS, JOBS_API_ROUTES, JobsApi, type JobsApiOptions } from './http/api.js'
+export { jobsOpenApi } from './http/openapi.js'
 export { JobQueue } from './queue.js'
 export {
   after,
@@ -36,10 +38,12 @@ export {
 export type {
   AuditLogEntry,
   AuditLogOptions,
+  BulkActionOptions,
   DispatchStatus,
   EnqueueManyItem,
   EnqueueManyOptions,
   EnqueueOptions,
+  JobFilter,
   JobHistoryEntry,
   JobInfo,
   JobList,
@@ -51,6 +55,7 @@ export type {
   ListJobsOptions,
   OperatorOptions,
   PruneJobsOptions,
+  ScheduleDefinition,
   ScheduleInfo,
   ScheduleOptions,
   TransactionClient,

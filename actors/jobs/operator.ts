@@ -11,12 +11,26 @@ import { setDispatchPaused } from '../../transports/postgres/jobs/pause.js'
 import { PRUNABLE_STATUSES, pruneJobs } from '../../transports/postgres/jobs/prune.js'
 import type { Queryable } from '../../transports/postgres/jobs/queryable.js'
 import { deleteSchedule, setSchedulePaused, upsertSchedule } from '../../transports/postgres/jobs/schedules.js'
-import { CANCELABLE_STATUSES, REQUEUABLE_STATUSES, type JobStatus } from '../../transports/postgres/jobs/status.js'
+import { cancelMatching, countJobs, type JobFilterQuery, requeueMatching } from '../../transports/postgres/jobs/bulk.js'
+import {
+  CANCELABLE_STATUSES,
+  JOB_STATUSES,
+  REQUEUABLE_STATUSES,
+  type JobStatus,
+} from '../../transports/postgres/jobs/status.js'
 import { encodeArgs } from './args.js'
 import { checkId, type JobQueueInternals } from './internal.js'
 import { checkScheduleSpec, firstOccurrence } from './schedule-spec.js'
 import { checkText, kMaxDelayMs } from './submit.js'
-import type { DispatchStatus, OperatorOptions, PruneJobsOptions, ScheduleOptions } from './types.js'
+import type {
+  BulkActionOptions,
+  DispatchStatus,
+  JobFilter,
+  OperatorOptions,
+  PruneJobsOptions,
+  ScheduleDefinition,
+  ScheduleOptions,
+} from './types.js'
 
 interface Note {
   actor: string
@@ -96,14 +110,14 @@ export async function resumeDispatch(ctx: JobQueueInternals, options: OperatorOp
   })
 }
 
-/** Creates (or updates, by name) a schedule; resolves to its id. */
+/** Creates (or replaces, by name) a schedule; resolves to its id and whether it is new. */
 export async function schedule(
   ctx: JobQueueInternals,
   jobName: string,
   payload: unknown,
   spec: unknown,
   options: ScheduleOptions = {},
-): Promise<string> {
+): Promise<ScheduleDefinition> {
   checkKnownKeys(options, ['name', 'actor'])
   const job = checkText(jobName, 'jobName')
   const encoded = encodeArgs(payload, 'payload')
@@ -125,7 +139,7 @@ export async function schedule(
       target: `schedule:${row.id}`,
       data: { name, jobName: job, spec: valid },
     })
-    return row.id
+    return { id: row.id, created }
   })
 }
 
@@ -219,4 +233,64 @@ function checkStatuses(value: unknown): readonly JobStatus[] {
 
 function checkReason(value: unknown): string | undefined {
   return value === undefined ? undefined : checkText(value, 'reason', false)
+}
+
+const kMaxBulkLimit = 10_000
+
+/** `filter` as a query: its statuses, each within `allowed` (the default is all of `allowed`). */
+function checkFilter(filter: JobFilter, allowed: readonly JobStatus[], action: string): JobFilterQuery {
+  const given =
+    filter.status === undefined ? allowed : typeof filter.status === 'string' ? [filter.status] : filter.status
+  const statuses = Array.isArray(given) ? (given as unknown[]) : [given]
+  if (statuses.length === 0 || !statuses.every((s) => (allowed as readonly unknown[]).includes(s))) {
+    throw new InvalidArgumentError(
+      `options.status must be one or more of ${allowed.join(', ')} (the statuses a job can ${action} from)`,
+      { data: { option: 'options.status', allowed: [...allowed] } },
+    )
+  }
+  const name = filter.name === undefined ? undefined : checkText(filter.name, 'options.name')
+  return { statuses: statuses as JobStatus[], name }
+}
+
+/** How many jobs match `filter` (every status by default). */
+export async function count(ctx: JobQueueInternals, filter: JobFilter = {}): Promise<number> {
+  checkKnownKeys(filter, ['status', 'name'])
+  const query = checkFilter(filter, JOB_STATUSES, 'be in')
+  ctx.assertOpen('countJobs')
+  return countJobs(ctx.db, ctx.q, query)
+}
+
+type BulkTransition = typeof cancelMatching
+
+async function bulk(
+  ctx: JobQueueInternals,
+  options: BulkActionOptions,
+  what: 'cancel' | 'requeue',
+  allowed: readonly JobStatus[],
+  transition: BulkTransition,
+): Promise<{ count: number }> {
+  const note = checkNote(ctx, options, ['actor', 'reason', 'status', 'name', 'limit'])
+  const query = checkFilter(options, allowed, what)
+  const limit =
+    options.limit === undefined ? 1_000 : checkInteger(options.limit, 'options.limit', { min: 1, max: kMaxBulkLimit })
+  return transaction(ctx, `${what}Jobs`, async (tx) => {
+    const n = await transition(tx, ctx.q, query, limit, note)
+    await appendAudit(tx, ctx.q, {
+      ...note,
+      action: `job.${what}_many`,
+      target: 'jobs',
+      data: { statuses: [...query.statuses], name: query.name ?? null, limit, count: n },
+    })
+    return { count: n }
+  })
+}
+
+/** Cancels up to `limit` jobs matching the filter (pending, running and retrying ones by default). */
+export function cancelMany(ctx: JobQueueInternals, options: BulkActionOptions = {}): Promise<{ count: number }> {
+  return bulk(ctx, options, 'cancel', CANCELABLE_STATUSES, cancelMatching)
+}
+
+/** Requeues up to `limit` dead jobs matching the filter. */
+export function requeueMany(ctx: JobQueueInternals, options: BulkActionOptions = {}): Promise<{ count: number }> {
+  return bulk(ctx, options, 'requeue', REQUEUABLE_STATUSES, requeueMatching)
 }

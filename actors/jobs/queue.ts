@@ -39,16 +39,19 @@ import * as submit from './submit.js'
 import type {
   AuditLogEntry,
   AuditLogOptions,
+  BulkActionOptions,
   DispatchStatus,
   EnqueueManyItem,
   EnqueueManyOptions,
   EnqueueOptions,
+  JobFilter,
   JobInfo,
   JobList,
   JobStats,
   ListJobsOptions,
   OperatorOptions,
   PruneJobsOptions,
+  ScheduleDefinition,
   ScheduleInfo,
   ScheduleOptions,
 } from './types.js'
@@ -174,6 +177,34 @@ export class JobQueue implements AsyncDisposable {
     return this.#call('pruneJobs', () => operator.prune(this.#internals, options))
   }
 
+  /** How many jobs match the filter now (every job without one). */
+  countJobs(filter: JobFilter = {}): Promise<number> {
+    return this.#call('countJobs', () => operator.count(this.#internals, filter))
+  }
+
+  /**
+   * Cancels up to `limit` (1,000) jobs matching the filter — pending, running and retrying ones unless
+   * `status` narrows it — the oldest first, skipping rows another transaction holds; resolves to how
+   * many. Call it again until it cancels none. One audit row per call.
+   */
+  cancelJobs(options: BulkActionOptions = {}): Promise<{ count: number }> {
+    return this.#call('cancelJobs', () => operator.cancelMany(this.#internals, options))
+  }
+
+  /** Requeues up to `limit` (1,000) dead jobs matching the filter, as `cancelJobs` does for cancels. */
+  requeueJobs(options: BulkActionOptions = {}): Promise<{ count: number }> {
+    return this.#call('requeueJobs', () => operator.requeueMany(this.#internals, options))
+  }
+
+  /** One round trip to the database; resolves to how long it took, in ms. */
+  ping(): Promise<number> {
+    return this.#call('ping', async () => {
+      const t0 = performance.now()
+      await this.pool.query('SELECT 1')
+      return performance.now() - t0
+    })
+  }
+
   // ---- dispatch ----
 
   /**
@@ -200,7 +231,23 @@ export class JobQueue implements AsyncDisposable {
    * name (default: `jobName`) is updated instead of duplicated.
    */
   schedule(jobName: string, payload: unknown, spec: ScheduleSpec, options: ScheduleOptions = {}): Promise<string> {
-    return this.#call('schedule', () => operator.schedule(this.#internals, jobName, payload, spec, options))
+    return this.#call('schedule', async () => {
+      const { id } = await operator.schedule(this.#internals, jobName, payload, spec, options)
+      return id
+    })
+  }
+
+  /**
+   * `schedule`, telling also whether the schedule is new (`created: true`) or replaced the one of its
+   * name (`false`): replicas that re-declare their schedules at boot replace them.
+   */
+  defineSchedule(
+    jobName: string,
+    payload: unknown,
+    spec: ScheduleSpec,
+    options: ScheduleOptions = {},
+  ): Promise<ScheduleDefinition> {
+    return this.#call('defineSchedule', () => operator.schedule(this.#internals, jobName, payload, spec, options))
   }
 
   listSchedules(): Promise<ScheduleInfo[]> {

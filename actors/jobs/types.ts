@@ -57,6 +57,25 @@ export interface OperatorOptions {
   reason?: string | undefined
 }
 
+/** Jobs by status and name, for a count or a bulk action. */
+export interface JobFilter {
+  /** Only jobs in this status (or these); a bulk action's default is every status it applies to. */
+  status?: JobStatus | readonly JobStatus[] | undefined
+  name?: string | undefined
+}
+
+/** Which jobs `cancelJobs` / `requeueJobs` take, how many at most per call, and who asks. */
+export interface BulkActionOptions extends OperatorOptions, JobFilter {
+  /** Most jobs one call transitions (1…10,000), the oldest ids first. @default 1_000 */
+  limit?: number | undefined
+}
+
+/** A schedule's id, and whether `defineSchedule` created it (`false`: it replaced one of that name). */
+export interface ScheduleDefinition {
+  id: string
+  created: boolean
+}
+
 /** Which finished jobs `pruneJobs` deletes, and who asks. */
 export interface PruneJobsOptions extends OperatorOptions {
   /** Jobs finished (completed, dead or canceled) at least this long ago. */

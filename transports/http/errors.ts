@@ -1,7 +1,7 @@
 /**
  * Errors over HTTP: a `PulseError` becomes a status (by its `code`, from a table the caller may
- * extend) and a JSON body `{ "error": { name, code, message, data? } }` that a client turns back into
- * the same class with `errorFromBody` (`fromWire`). Anything that is not a `PulseError` is an
+ * extend) and a JSON body `{ code, message, name, data? }` that a client turns back into the same class
+ * with `errorFromBody` (`fromWire`; it also reads the `{ "error": { … } }` body of servers before 0.2). Anything that is not a `PulseError` is an
  * unexpected failure: it is answered 500 `PULSE_ERR_INTERNAL` with a generic message, so internals
  * never leak to the client (the server logs it).
  */
@@ -26,12 +26,10 @@ export const DEFAULT_ERROR_STATUS: ErrorStatusTable = Object.freeze({
 })
 
 export interface HttpErrorBody {
-  readonly error: {
-    readonly name: string
-    readonly code: ErrorCode
-    readonly message: string
-    readonly data?: ErrorData
-  }
+  readonly code: ErrorCode
+  readonly message: string
+  readonly name: string
+  readonly data?: ErrorData
 }
 
 /** The methods a `NoRouteError` says the path takes (its 405 case), if any. */
@@ -50,10 +48,9 @@ export function httpStatusOf(error: unknown, table: ErrorStatusTable = DEFAULT_E
 
 /** The JSON body for `error`; a non-Pulse error is reported as `PULSE_ERR_INTERNAL` "internal error". */
 export function errorBody(error: unknown): HttpErrorBody {
-  if (!isPulseError(error))
-    return { error: { name: 'PulseError', code: 'PULSE_ERR_INTERNAL', message: 'internal error' } }
+  if (!isPulseError(error)) return { code: 'PULSE_ERR_INTERNAL', message: 'internal error', name: 'PulseError' }
   const { name, code, message, data } = error
-  return { error: { name, code, message, ...(data === undefined ? {} : { data }) } }
+  return { code, message, name, ...(data === undefined ? {} : { data }) }
 }
 
 /**
@@ -81,7 +78,8 @@ export function sendError(res: ServerResponse, error: unknown, table: ErrorStatu
  * or, for a body that is not ours (a proxy's page), a `PulseError` `PULSE_ERR_INTERNAL` naming the status.
  */
 export function errorFromBody(status: number, body: unknown): Error {
-  const record = (body as { error?: unknown } | null | undefined)?.error
+  const nested = (body as { error?: unknown } | null | undefined)?.error
+  const record = typeof nested === 'object' && nested !== null ? nested : body
   if (typeof record === 'object' && record !== null && typeof (record as WireError).code === 'string') {
     const error = fromWire(record)
     if (isPulseError(error)) return error

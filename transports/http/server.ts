@@ -61,6 +61,8 @@ export interface HttpServerOptions {
   cors?: boolean | CorsOptions
   /** HTTP Basic auth against a users table; without it every request is let through. */
   auth?: BasicAuthOptions
+  /** Paths served without credentials when `auth` is on (exact pathnames, e.g. `/healthz`). @default none */
+  openPaths?: readonly string[]
   /** Largest request body `ctx.readBody()`/`readJson()` accept (413 past it). @default 1048576 (1 MiB) */
   maxBodyBytes?: number
   /** Defaults of every SSE stream (`ctx.sse(options)` overrides per stream). */
@@ -95,6 +97,7 @@ const kKnownOptions = [
   'router',
   'cors',
   'auth',
+  'openPaths',
   'maxBodyBytes',
   'sse',
   'errorStatus',
@@ -102,6 +105,14 @@ const kKnownOptions = [
   'logger',
   'name',
 ]
+
+function checkOpenPaths(paths: unknown): readonly string[] {
+  if (paths === undefined) return []
+  if (!Array.isArray(paths) || !paths.every((p) => typeof p === 'string' && p.startsWith('/'))) {
+    checkString(paths, 'options.openPaths (a list of paths starting with /)')
+  }
+  return paths as string[]
+}
 
 function checkTls(tls: unknown): TlsOptions {
   checkKnownKeys(tls as object, ['key', 'cert'], 'options.tls')
@@ -125,6 +136,7 @@ export class HttpServer implements AsyncDisposable {
   readonly #lifecycle: Lifecycle
   readonly #cors: Cors | undefined
   readonly #auth: BasicAuth | undefined
+  readonly #openPaths: ReadonlySet<string>
   readonly #errorStatus: ErrorStatusTable
   readonly #logger: Logger
   readonly #host: ContextHost
@@ -139,6 +151,7 @@ export class HttpServer implements AsyncDisposable {
       router: Router
       cors: Cors | undefined
       auth: BasicAuth | undefined
+      openPaths: ReadonlySet<string>
       errorStatus: ErrorStatusTable
       logger: Logger
       maxBodyBytes: number
@@ -152,6 +165,7 @@ export class HttpServer implements AsyncDisposable {
     this.router = options.router
     this.#cors = options.cors
     this.#auth = options.auth
+    this.#openPaths = options.openPaths
     this.#errorStatus = options.errorStatus
     this.#logger = options.logger
     const address = server.address() as AddressInfo
@@ -220,6 +234,7 @@ export class HttpServer implements AsyncDisposable {
       router: options.router ?? new Router(),
       cors,
       auth,
+      openPaths: new Set(checkOpenPaths(options.openPaths)),
       errorStatus: { ...DEFAULT_ERROR_STATUS, ...options.errorStatus },
       logger,
       maxBodyBytes: resolved.maxBodyBytes,
@@ -278,7 +293,10 @@ export class HttpServer implements AsyncDisposable {
         this.#cors.preflight(res)
         return
       }
-      const user = this.#auth === undefined ? undefined : await this.#auth.authenticate(req.headers.authorization)
+      const user =
+        this.#auth === undefined || this.#openPaths.has(url.pathname)
+          ? undefined
+          : await this.#auth.authenticate(req.headers.authorization)
       const { handler, params } = this.router.find(req.method ?? 'GET', url.pathname)
       ctx = new HttpContext({ req, res, url, params, user, signal: controller.signal }, this.#host)
       await handler(ctx)

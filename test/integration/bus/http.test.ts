@@ -122,7 +122,7 @@ describe('BusServer', () => {
       body: '{"subject":"a.*"}',
       headers: { ...auth, Accept: 'application/json' },
     })
-    expect(JSON.parse(json.body)).toMatchObject({ error: { code: 'PULSE_ERR_INVALID_ARG' } })
+    expect(JSON.parse(json.body)).toMatchObject({ code: 'PULSE_ERR_INVALID_ARG' })
     expect((await post('{"subject":"a.ok2","payload":2}')).status).toBe(202)
     await sse.waitFor('"a.ok2"')
     expect(records(sse.text()).map((r) => r.subject)).toEqual(['a.ok1', 'a.k', 'a.ok2'])
