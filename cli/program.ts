@@ -6,7 +6,18 @@ import { Command, CommanderError } from 'commander'
 
 import { coerceError } from '../runtime/errors.js'
 import { busCommand } from './commands/bus.js'
+import { configCommand } from './commands/config.js'
 import { devCommand } from './commands/dev.js'
+import { dispatchCommand } from './commands/dispatch.js'
+import { jobsCommand } from './commands/jobs.js'
+import { mapsCommand } from './commands/maps.js'
+import { passwdCommand } from './commands/passwd.js'
+import { poolCommand } from './commands/pool.js'
+import { schedulesCommand } from './commands/schedules.js'
+import { statsCommand } from './commands/stats.js'
+import { streamsCommand } from './commands/streams.js'
+import { submitCommand } from './commands/submit.js'
+import { serverCommand } from './commands/server.js'
 import { superviseCommand } from './commands/supervise.js'
 import { packageVersion } from './package-info.js'
 
@@ -16,15 +27,30 @@ export function buildProgram(): Command {
     .version(packageVersion())
     .option('--verbose', 'print stacks with errors')
   program.addCommand(devCommand())
+  program.addCommand(serverCommand())
   program.addCommand(superviseCommand())
   program.addCommand(busCommand())
+  program.addCommand(submitCommand())
+  program.addCommand(jobsCommand())
+  program.addCommand(dispatchCommand())
+  program.addCommand(schedulesCommand())
+  program.addCommand(statsCommand())
+  program.addCommand(passwdCommand())
+  program.addCommand(configCommand())
+  program.addCommand(streamsCommand())
+  program.addCommand(mapsCommand())
+  program.addCommand(poolCommand())
   overrideExits(program)
   return program
 }
 
-/** Usage errors of every command and subcommand reach `runCli` (exit code 2) instead of exiting there. */
+/**
+ * Usage errors of every command and subcommand reach `runCli` (exit code 2) instead of exiting there,
+ * after the command's usage.
+ */
 function overrideExits(command: Command): void {
   command.exitOverride()
+  command.showHelpAfterError()
   for (const sub of command.commands) overrideExits(sub)
 }
 

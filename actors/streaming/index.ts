@@ -5,6 +5,7 @@
 export { ClosedError, InvalidArgumentError, MalformedEntryError, PulseError } from '../../runtime/errors.js'
 export { Stream } from './stream.js'
 export type { NewEvent } from './stream.js'
+export type { SinkConsumerInfo, SinkInfo, StreamInfo } from './stream-info.js'
 export { Reader } from './reader.js'
 export type { ReaderStats } from './reader.js'
 export { Sink } from './sink.js'

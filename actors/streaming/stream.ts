@@ -25,6 +25,7 @@ import {
 } from './options.js'
 import { Reader } from './reader.js'
 import { Sink } from './sink.js'
+import { readStreamInfo, type StreamInfo } from './stream-info.js'
 
 /** An event to add with `addMany`. */
 export interface NewEvent {
@@ -118,6 +119,15 @@ export class Stream implements AsyncDisposable {
         [String(this.#ttlMs()), this.#ttlMode()],
       )
     }
+  }
+
+  /**
+   * What Redis holds of the stream now, read-only: its length, first and last event ids, and its sinks
+   * (consumer groups) with their pending counts and consumers; `undefined` when the stream does not
+   * exist (no key).
+   */
+  async info(): Promise<StreamInfo | undefined> {
+    return readStreamInfo(this.redis.client, this.name, this.key)
   }
 
   /** A reader with its own cursor; it starts reading when the first subscription iterates. */

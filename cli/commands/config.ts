@@ -1,0 +1,167 @@
+/**
+ * `pulse config save | view`: the CLI's saved settings.
+ *
+ * `save` merges the given settings into the config file (`$PULSE_CONFIG`, else
+ * `~/.config/pulse/config.json`), written with mode 0600 since URLs may hold passwords. `view` shows
+ * the settings a command would use — each from its flag, else the environment, else the file, else
+ * the default — with every password redacted (`--json`: `{ redis, database, schema, httpAddr,
+ * timeoutMs }`, null when unset).
+ */
+import { Command } from 'commander'
+
+import { InvalidArgumentError } from '../../runtime/errors.js'
+import { withConnectionFlags } from '../shared/connect.js'
+import { print, printJson, printRecord, printTable } from '../shared/output.js'
+import {
+  configPath,
+  type ConnectionFlags,
+  readSavedConfig,
+  redactUrl,
+  resolveSettings,
+  type SavedConfig,
+  writeSavedConfig,
+} from '../shared/settings.js'
+
+interface SaveFlags extends SavedConfig {
+  json?: boolean
+}
+
+interface ViewFlags extends ConnectionFlags {
+  httpAddr?: string
+  json?: boolean
+}
+
+/** Where each setting comes from besides its flag: its variable and its key in the file. */
+const kSources = [
+  { key: 'redis', env: 'REDIS_URL' },
+  { key: 'database', env: 'DATABASE_URL' },
+  { key: 'schema', env: 'PULSE_SCHEMA' },
+  { key: 'httpAddr', env: 'PULSE_HTTP_ADDR' },
+] as const
+
+/** The schema names `JobQueue.connect` accepts, checked here so that a bad one is never saved. */
+const kSchemaPattern = /^(?!pg_)[a-z_][a-z0-9_]{0,62}$/
+
+export function configCommand(): Command {
+  const config = new Command('config').description('save and view the CLI\u2019s settings')
+  config.addCommand(
+    new Command('save')
+      .description('save settings to the config file (mode 0600), keeping the ones not given')
+      .option('--redis <url>', 'Redis URL, redis:// or rediss://')
+      .option('--database <url>', 'PostgreSQL URL, postgres:// or postgresql://')
+      .option('--schema <name>', 'the job queue\u2019s schema')
+      .option('--http-addr <host:port>', 'the address of pulse server')
+      .option('--json', 'print {"path", "config"} as JSON, passwords redacted')
+      .action((flags: SaveFlags, command: Command) => runSave(flags, command)),
+  )
+  config.addCommand(
+    withConnectionFlags(new Command('view'), { redis: true, database: true })
+      .description('the settings commands use, and where each comes from; passwords redacted')
+      .option(
+        '--http-addr <host:port>',
+        'the address of pulse server (default: PULSE_HTTP_ADDR, then the saved config)',
+      )
+      .option('--json', 'print the settings as JSON')
+      .action((flags: ViewFlags, command: Command) => runView(flags, command)),
+  )
+  return config
+}
+
+function checkUrl(value: string, flag: string, protocols: readonly string[]): string {
+  let protocol: string | undefined
+  try {
+    protocol = new URL(value).protocol
+  } catch {
+    protocol = undefined
+  }
+  if (protocol === undefined || !protocols.includes(protocol)) {
+    throw new InvalidArgumentError(
+      `${flag} must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+      {
+        data: { option: flag },
+      },
+    )
+  }
+  return value
+}
+
+/** The settings of `flags`, checked; throws before anything is written. */
+function checkSaved(flags: SaveFlags): SavedConfig {
+  const saved: SavedConfig = {}
+  if (flags.redis !== undefined) saved.redis = checkUrl(flags.redis, '--redis', ['redis:', 'rediss:'])
+  if (flags.database !== undefined)
+    saved.database = checkUrl(flags.database, '--database', ['postgres:', 'postgresql:'])
+  if (flags.schema !== undefined) {
+    if (!kSchemaPattern.test(flags.schema)) {
+      throw new InvalidArgumentError(
+        '--schema must be a lower-case SQL identifier (a-z, 0-9, _), not starting with pg_',
+        {
+          data: { option: '--schema' },
+        },
+      )
+    }
+    saved.schema = flags.schema
+  }
+  if (flags.httpAddr !== undefined) {
+    const port = /^(?:\[[0-9a-f:.]+\]|[^\s:[\]]+):(\d{1,5})$/i.exec(flags.httpAddr)?.[1]
+    if (port === undefined || Number(port) > 65_535) {
+      throw new InvalidArgumentError('--http-addr must be host:port, e.g. 127.0.0.1:2021', {
+        data: { option: '--http-addr' },
+      })
+    }
+    saved.httpAddr = flags.httpAddr
+  }
+  return saved
+}
+
+function redacted(config: SavedConfig): SavedConfig {
+  const copy = { ...config }
+  if (copy.redis !== undefined) copy.redis = redactUrl(copy.redis) as string
+  if (copy.database !== undefined) copy.database = redactUrl(copy.database) as string
+  return copy
+}
+
+async function runSave(flags: SaveFlags, command: Command): Promise<void> {
+  const given = checkSaved(flags)
+  if (Object.keys(given).length === 0) {
+    command.error('error: give at least one setting to save: --redis, --database, --schema or --http-addr', {
+      exitCode: 2,
+    })
+  }
+  const path = configPath()
+  const config = { ...(await readSavedConfig(path)), ...given }
+  await writeSavedConfig(config, path)
+  print(flags.json, { path, config: redacted(config) }, () => {
+    process.stdout.write(`saved to ${path}\n`)
+    printRecord({ ...redacted(config) })
+  })
+}
+
+type Source = 'flag' | 'environment' | 'config file' | 'default' | 'not set'
+
+function sourceOf(flag: string | undefined, env: string | undefined, saved: string | undefined): Source {
+  if (flag !== undefined && flag !== '') return 'flag'
+  if (env !== undefined && env !== '') return 'environment'
+  return saved === undefined ? 'default' : 'config file'
+}
+
+async function runView(flags: ViewFlags, command: Command): Promise<void> {
+  const settings = await resolveSettings(flags)
+  const document = {
+    redis: redactUrl(settings.redis) ?? null,
+    database: redactUrl(settings.database) ?? null,
+    schema: settings.schema,
+    httpAddr: settings.httpAddr,
+    timeoutMs: settings.timeoutMs,
+  }
+  if (flags.json === true) return printJson(document)
+  const path = configPath()
+  const saved = await readSavedConfig(path)
+  const rows = kSources.map(({ key, env }) => {
+    const value = document[key]
+    return [key, value, value === null ? 'not set' : sourceOf(flags[key], process.env[env], saved[key])]
+  })
+  const timeoutFrom = command.getOptionValueSource('timeout') === 'default' ? 'default' : 'flag'
+  printTable(['setting', 'value', 'from'], [...rows, ['timeout', `${settings.timeoutMs} ms`, timeoutFrom]])
+  process.stdout.write(`config file: ${path}\n`)
+}

@@ -1,0 +1,111 @@
+/**
+ * `PulseServer`: the one HTTP server of `pulse server`, on `transports/http`:
+ *
+ * | path                     | what                                                   | auth        |
+ * |--------------------------|--------------------------------------------------------|-------------|
+ * | `/healthz`               | each dependency's round trip; 503 naming the down ones | open        |
+ * | `/metrics`               | Prometheus text (`metrics.ts`)                         | when on     |
+ * | `/api/v1/openapi.json`   | the jobs API's OpenAPI 3.1 document                    | when on     |
+ * | `/api/v1/…`              | the jobs API (`JobsApi`), with a job queue             | when on     |
+ * | `/` and every other path | the bus API (`BusApi`), with a bus                     | when on     |
+ *
+ * It owns nothing it is given: `close()` stops the HTTP server (ending SSE streams, waiting for
+ * requests in flight) and leaves the queue and the bus to their owner.
+ */
+import type { Bus } from '../../actors/bus/index.js'
+import { BUS_ERROR_STATUS, BusApi, type BusServerLimits, DEFAULT_BUS_CORS } from '../../actors/bus/index.js'
+import { JOBS_API_ERROR_STATUS, type JobQueue, JobsApi, jobsOpenApi } from '../../actors/jobs/index.js'
+import { NoRouteError } from '../../runtime/errors.js'
+import type { Logger } from '../../runtime/logger.js'
+import { type BasicAuthOptions, HttpServer, Router, type TlsOptions } from '../../transports/http/index.js'
+import { healthHandler, type HealthProbe } from './health.js'
+import { metricsHandler, serverRegistry } from './metrics.js'
+
+export const API_PREFIX = '/api/v1'
+
+export interface PulseServerOptions {
+  /** The job queue the jobs API serves; without one, `/api/v1/` answers 404. */
+  queue?: JobQueue | undefined
+  /** The bus the bus API serves; without one, the bus's paths answer 404. */
+  bus?: Bus | undefined
+  /** Dependencies `/healthz` checks, by name (e.g. `redis: () => client.ping()`); the queue's database is added. */
+  health?: Readonly<Record<string, HealthProbe>>
+  /** @default '127.0.0.1' */
+  host?: string
+  /** @default 2021 */
+  port?: number
+  tls?: TlsOptions | undefined
+  auth?: BasicAuthOptions | undefined
+  /** Largest request body. @default 1048576 */
+  maxBodyBytes?: number
+  busLimits?: BusServerLimits
+  /** Bound of each health probe. @default 2000 */
+  healthTimeoutMs?: number
+  closeTimeoutMs?: number
+  logger?: Logger
+}
+
+export class PulseServer implements AsyncDisposable {
+  readonly http: HttpServer
+
+  private constructor(http: HttpServer) {
+    this.http = http
+  }
+
+  static async listen(options: PulseServerOptions): Promise<PulseServer> {
+    const router = new Router()
+    const probes: Record<string, HealthProbe> = { ...options.health }
+    const { queue, bus } = options
+    if (queue !== undefined) probes.postgres = () => queue.ping()
+    router.get('/healthz', healthHandler(probes, options.healthTimeoutMs ?? 2_000))
+    router.get('/metrics', metricsHandler(serverRegistry(queue)))
+    if (queue !== undefined) {
+      const document = jobsOpenApi(API_PREFIX)
+      router.get(`${API_PREFIX}/openapi.json`, (ctx) => ctx.json(200, document))
+      new JobsApi(queue, {}).mount(router, API_PREFIX)
+    }
+    router.on('*', `${API_PREFIX}/*`, (ctx) => {
+      throw new NoRouteError(
+        queue === undefined
+          ? `the jobs API is off: start the server with a database (DATABASE_URL or --database)`
+          : `no route for ${ctx.method} ${ctx.url.pathname}`,
+        { data: { method: ctx.method, path: ctx.url.pathname } },
+      )
+    })
+    const busApi = bus === undefined ? undefined : new BusApi(bus, options.busLimits ?? {})
+    if (busApi !== undefined) busApi.mount(router)
+    const http = await HttpServer.listen({
+      router,
+      host: options.host ?? '127.0.0.1',
+      port: options.port ?? 2021,
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+      ...(options.auth === undefined ? {} : { auth: options.auth, openPaths: ['/healthz'] }),
+      cors: DEFAULT_BUS_CORS,
+      maxBodyBytes: options.maxBodyBytes ?? busApi?.limits.maxBodyBytes ?? 1024 * 1024,
+      ...(busApi === undefined
+        ? {}
+        : { sse: { pingIntervalMs: busApi.limits.pingIntervalMs, maxBufferedBytes: busApi.limits.maxBufferedBytes } }),
+      errorStatus: { ...BUS_ERROR_STATUS, ...JOBS_API_ERROR_STATUS },
+      ...(options.closeTimeoutMs === undefined ? {} : { closeTimeoutMs: options.closeTimeoutMs }),
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+      name: 'PulseServer',
+    })
+    return new PulseServer(http)
+  }
+
+  get url(): string {
+    return this.http.url
+  }
+
+  get port(): number {
+    return this.http.port
+  }
+
+  close(): Promise<void> {
+    return this.http.close()
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Where the CLI connects, and how: each setting from, first found, its flag, the environment, the saved
+ * config file, the default (docs/operators.md, "Configuration").
+ *
+ * The file is `$PULSE_CONFIG`, else `$XDG_CONFIG_HOME/pulse/config.json`, else
+ * `~/.config/pulse/config.json`; `pulse config save` writes it with mode 0600 (it may hold passwords),
+ * and `pulse config view` shows the resolved settings with every password redacted.
+ */
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import { dirname, join } from 'node:path'
+
+import { InvalidArgumentError } from '../../runtime/errors.js'
+import { parseDuration } from './duration.js'
+
+/** The settings a config file may hold (all optional). */
+export interface SavedConfig {
+  redis?: string
+  database?: string
+  schema?: string
+  httpAddr?: string
+}
+
+export interface Settings {
+  redis: string | undefined
+  database: string | undefined
+  schema: string
+  httpAddr: string
+  /** Bound of connecting and of each request to a server, ms. */
+  timeoutMs: number
+}
+
+/** The flags every command that connects takes (commander's camel-cased names). */
+export interface ConnectionFlags {
+  redis?: string | undefined
+  database?: string | undefined
+  schema?: string | undefined
+  timeout?: string | undefined
+}
+
+export const DEFAULT_SCHEMA = 'pulse'
+export const DEFAULT_HTTP_ADDR = '127.0.0.1:2021'
+export const DEFAULT_TIMEOUT = '10s'
+
+const kSavedKeys: readonly (keyof SavedConfig)[] = ['redis', 'database', 'schema', 'httpAddr']
+
+export function configPath(env: NodeJS.ProcessEnv = process.env): string {
+  if (nonEmpty(env.PULSE_CONFIG) !== undefined) return env.PULSE_CONFIG as string
+  const base = nonEmpty(env.XDG_CONFIG_HOME) ?? join(homedir(), '.config')
+  return join(base, 'pulse', 'config.json')
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value
+}
+
+/** The saved config, `{}` when there is none; a file that is not a JSON object is refused, naming it. */
+export async function readSavedConfig(path = configPath()): Promise<SavedConfig> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {}
+    throw error
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    throw new InvalidArgumentError(`the config file ${path} is not JSON; fix it or save it again`, {
+      data: { option: 'config' },
+    })
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new InvalidArgumentError(`the config file ${path} must hold a JSON object`, { data: { option: 'config' } })
+  }
+  const saved: SavedConfig = {}
+  for (const key of kSavedKeys) {
+    const value = (parsed as Record<string, unknown>)[key]
+    if (typeof value === 'string' && value !== '') saved[key] = value
+  }
+  return saved
+}
+
+/** Writes `config` to `path` with mode 0600, atomically (a temporary file renamed over it). */
+export async function writeSavedConfig(config: SavedConfig, path = configPath()): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 })
+  const temporary = `${path}.${process.pid}.tmp`
+  await writeFile(temporary, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 })
+  await chmod(temporary, 0o600)
+  await rename(temporary, path)
+}
+
+/** The settings of one run: flags > environment > saved config > defaults. */
+export async function resolveSettings(
+  flags: ConnectionFlags & { httpAddr?: string | undefined },
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Settings> {
+  const saved = await readSavedConfig(configPath(env))
+  return {
+    redis: nonEmpty(flags.redis) ?? nonEmpty(env.REDIS_URL) ?? saved.redis,
+    database: nonEmpty(flags.database) ?? nonEmpty(env.DATABASE_URL) ?? saved.database,
+    schema: nonEmpty(flags.schema) ?? nonEmpty(env.PULSE_SCHEMA) ?? saved.schema ?? DEFAULT_SCHEMA,
+    httpAddr: nonEmpty(flags.httpAddr) ?? nonEmpty(env.PULSE_HTTP_ADDR) ?? saved.httpAddr ?? DEFAULT_HTTP_ADDR,
+    timeoutMs: parseDuration(flags.timeout ?? DEFAULT_TIMEOUT, '--timeout', { min: 1 }),
+  }
+}
+
+/** `url` with its password replaced by `***` (a string that is not a URL is returned as it is). */
+export function redactUrl(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined
+  try {
+    const parsed = new URL(url)
+    if (parsed.password === '') return url
+    parsed.password = '***'
+    return parsed.toString()
+  } catch {
+    return url
+  }
+}
