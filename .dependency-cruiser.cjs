@@ -50,6 +50,13 @@ module.exports = {
       from: { path: '^actors/' },
       to: { path: '^(cli|dashboard)/|^index\\.ts$' },
     },
+    {
+      name: 'dashboard-is-a-surface',
+      comment: 'The dashboard is built on the public API; the CLI serves it, never the reverse.',
+      severity: 'error',
+      from: { path: '^dashboard/' },
+      to: { path: '^cli/|^index\\.ts$' },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

@@ -55,6 +55,8 @@ export const ERROR_CODES = {
   PULSE_ERR_BUS_DUPLICATE:
     'An event with this dedup `key` was already published on its subject within the dedup TTL; nothing was published (409).',
   PULSE_ERR_HTTP_UNAUTHORIZED: 'The HTTP request carried no valid credentials (401).',
+  PULSE_ERR_HTTP_FORBIDDEN:
+    'The user may not do this: a read-only user asked for an action, or a CSRF token was missing or wrong (403).',
   PULSE_ERR_HTTP_NO_ROUTE:
     "No route takes the HTTP request's path (404) or method (405; `data.allow` lists the methods).",
   PULSE_ERR_HTTP_BODY_TOO_LARGE: 'The HTTP request body is larger than `maxBodyBytes` (413).',
@@ -199,6 +201,7 @@ export const DuplicateEventError = defineErrorClass(
   'key was processed before',
 )
 export const UnauthorizedError = defineErrorClass('UnauthorizedError', 'PULSE_ERR_HTTP_UNAUTHORIZED', 'unauthorized')
+export const ForbiddenError = defineErrorClass('ForbiddenError', 'PULSE_ERR_HTTP_FORBIDDEN', 'forbidden')
 export const NoRouteError = defineErrorClass('NoRouteError', 'PULSE_ERR_HTTP_NO_ROUTE', 'no route')
 export const BodyTooLargeError = defineErrorClass(
   'BodyTooLargeError',
@@ -239,6 +242,7 @@ export type ScheduleStopError = InstanceType<typeof ScheduleStopError>
 export type NoResponderError = InstanceType<typeof NoResponderError>
 export type DuplicateEventError = InstanceType<typeof DuplicateEventError>
 export type UnauthorizedError = InstanceType<typeof UnauthorizedError>
+export type ForbiddenError = InstanceType<typeof ForbiddenError>
 export type NoRouteError = InstanceType<typeof NoRouteError>
 export type BodyTooLargeError = InstanceType<typeof BodyTooLargeError>
 export type SlowConsumerError = InstanceType<typeof SlowConsumerError>

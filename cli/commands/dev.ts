@@ -10,11 +10,15 @@ import { Command } from 'commander'
 
 import { createPgPool, migrate } from '../../transports/postgres/index.js'
 import { createRedis } from '../../transports/redis/index.js'
+import { JobQueue } from '../../actors/jobs/index.js'
+import { PulseServer } from '../server/pulse-server.js'
+import { parseAddr } from './server.js'
 import { LocalPostgres } from '../local-servers/postgres-server.js'
 import { LocalRedis } from '../local-servers/redis-server.js'
 import { type DemoWorkload, startDemoWorkload } from './dev-workload.js'
 
 interface DevOptions {
+  addr: string
   dir: string
   schema: string
   workload: boolean
@@ -26,6 +30,11 @@ export function devCommand(): Command {
       'start the local deployment: embedded Redis + PostgreSQL (unless REDIS_URL / DATABASE_URL are set); Ctrl-C stops all',
     )
     .option('--dir <path>', 'folder for the embedded servers\u2019 data', '.pulse')
+    .option(
+      '--addr <host:port>',
+      'where the server and dashboard listen',
+      process.env.PULSE_HTTP_ADDR ?? '127.0.0.1:2021',
+    )
     .option('--schema <name>', 'PostgreSQL schema', process.env.PULSE_SCHEMA ?? 'pulse')
     .option('--no-workload', 'do not run the example job workload')
     .action((options: DevOptions) => runDev(options))
@@ -49,6 +58,8 @@ async function runDev(options: DevOptions): Promise<void> {
   const redis = createRedis(redisUrl)
   const db = createPgPool(databaseUrl)
   let workload: DemoWorkload | undefined
+  let queue: JobQueue | undefined
+  let server: PulseServer | undefined
   try {
     const { applied } = await migrate(db, { schema: options.schema })
     console.log(`redis:    ${redisUrl}${redisServer === undefined ? '' : ` (embedded, data in ${redisServer.dir})`}`)
@@ -59,10 +70,17 @@ async function runDev(options: DevOptions): Promise<void> {
       `healthy: redis PING ${redisRtt}, postgres SELECT 1 ${pgRtt}, schema ${options.schema} (${applied.length} migrations applied now)`,
     )
     if (options.workload) workload = await startDemoWorkload(databaseUrl, options.schema, (line) => console.log(line))
+    queue = await JobQueue.connect({ pg: databaseUrl, schema: options.schema })
+    const { host, port } = parseAddr(options.addr)
+    server = await PulseServer.listen({ queue, redis, host, port })
+    console.log(`server: ${server.url} (jobs API at /api/v1/, /healthz, /metrics)`)
+    console.log(`dashboard: ${server.url}/ui/`)
     console.log('Ctrl-C stops the deployment.')
     const signal = await stopped
     console.log(`${signal}: stopping`)
   } finally {
+    await server?.close()
+    await queue?.close()
     await workload?.close()
     await Promise.allSettled([redis.close(), db.close()])
     await Promise.all([redisServer?.stop(), pgServer?.stop()])

@@ -128,6 +128,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
     const server = await PulseServer.listen({
       queue: opened.queue,
       bus: opened.bus,
+      redis,
       ...(redis === undefined ? {} : { health: { redis: () => redis.client.ping() } }),
       host,
       port,
@@ -135,6 +136,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
       auth: users === '' ? undefined : { users },
     })
     console.log(`pulse server listening on ${server.url}`)
+    console.log(`dashboard: ${server.url}/ui/`)
     console.log(
       [
         `jobs API: ${opened.queue === undefined ? 'off (no database)' : `on (schema ${settings.schema})`}`,

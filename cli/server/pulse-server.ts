@@ -7,6 +7,7 @@
  * | `/metrics`               | Prometheus text (`metrics.ts`)                         | when on     |
  * | `/api/v1/openapi.json`   | the jobs API's OpenAPI 3.1 document                    | when on     |
  * | `/api/v1/…`              | the jobs API (`JobsApi`), with a job queue             | when on     |
+ * | `/ui/…`                  | the dashboard (`dashboard/`), with its own sign-in     | its own     |
  * | `/` and every other path | the bus API (`BusApi`), with a bus                     | when on     |
  *
  * It owns nothing it is given: `close()` stops the HTTP server (ending SSE streams, waiting for
@@ -17,17 +18,27 @@ import { BUS_ERROR_STATUS, BusApi, type BusServerLimits, DEFAULT_BUS_CORS } from
 import { JOBS_API_ERROR_STATUS, type JobQueue, JobsApi, jobsOpenApi } from '../../actors/jobs/index.js'
 import { NoRouteError } from '../../runtime/errors.js'
 import type { Logger } from '../../runtime/logger.js'
-import { type BasicAuthOptions, HttpServer, Router, type TlsOptions } from '../../transports/http/index.js'
+import { Dashboard } from '../../dashboard/app.js'
+import type { Runtime } from '../../runtime/index.js'
+import { BasicAuth, type BasicAuthOptions, HttpServer, Router, type TlsOptions } from '../../transports/http/index.js'
+import type { PulseRedis } from '../../transports/redis/index.js'
 import { healthHandler, type HealthProbe } from './health.js'
 import { metricsHandler, serverRegistry } from './metrics.js'
 
 export const API_PREFIX = '/api/v1'
+export const DASHBOARD_PREFIX = '/ui'
 
 export interface PulseServerOptions {
   /** The job queue the jobs API serves; without one, `/api/v1/` answers 404. */
   queue?: JobQueue | undefined
   /** The bus the bus API serves; without one, the bus's paths answer 404. */
   bus?: Bus | undefined
+  /** Redis, for the dashboard's streams, pools and maps pages. */
+  redis?: PulseRedis | undefined
+  /** A runtime in this process, for the dashboard's runtime page. */
+  runtime?: Runtime | undefined
+  /** Signs the dashboard's session cookies. @default random per process */
+  sessionSecret?: string | undefined
   /** Dependencies `/healthz` checks, by name (e.g. `redis: () => client.ping()`); the queue's database is added. */
   health?: Readonly<Record<string, HealthProbe>>
   /** @default '127.0.0.1' */
@@ -72,6 +83,15 @@ export class PulseServer implements AsyncDisposable {
         { data: { method: ctx.method, path: ctx.url.pathname } },
       )
     })
+    new Dashboard({
+      queue,
+      bus,
+      redis: options.redis,
+      runtime: options.runtime,
+      auth: options.auth === undefined ? undefined : new BasicAuth(options.auth),
+      sessionSecret: options.sessionSecret,
+      prefix: DASHBOARD_PREFIX,
+    }).mount(router)
     const busApi = bus === undefined ? undefined : new BusApi(bus, options.busLimits ?? {})
     if (busApi !== undefined) busApi.mount(router)
     const http = await HttpServer.listen({
@@ -79,7 +99,7 @@ export class PulseServer implements AsyncDisposable {
       host: options.host ?? '127.0.0.1',
       port: options.port ?? 2021,
       ...(options.tls === undefined ? {} : { tls: options.tls }),
-      ...(options.auth === undefined ? {} : { auth: options.auth, openPaths: ['/healthz'] }),
+      ...(options.auth === undefined ? {} : { auth: options.auth, openPaths: ['/healthz', `${DASHBOARD_PREFIX}/*`] }),
       cors: DEFAULT_BUS_CORS,
       maxBodyBytes: options.maxBodyBytes ?? busApi?.limits.maxBodyBytes ?? 1024 * 1024,
       ...(busApi === undefined

@@ -93,10 +93,23 @@ function sha256(...parts: string[]): Buffer {
   return hash.digest()
 }
 
+/** The users a table marks read-only (a trailing `:ro`), and the table with those marks removed. */
+export function splitReadOnly(users: Map<string, string>): { users: Map<string, string>; readOnly: Set<string> } {
+  const readOnly = new Set<string>()
+  const plain = new Map<string, string>()
+  for (const [user, secret] of users) {
+    const marked = secret.endsWith(':ro') && secret.length > 3
+    if (marked) readOnly.add(user)
+    plain.set(user, marked ? secret.slice(0, -3) : secret)
+  }
+  return { users: plain, readOnly }
+}
+
 export class BasicAuth {
   /** The `WWW-Authenticate` value of a 401. */
   readonly challenge: string
   readonly #users: Map<string, string>
+  readonly #readOnly: Set<string>
   readonly #cacheSize: number
   /** SHA-256 (hex) of user and password that passed a bcrypt check; insertion order = age. */
   readonly #verified = new Set<string>()
@@ -104,7 +117,9 @@ export class BasicAuth {
 
   constructor(options: BasicAuthOptions, path = 'options.auth') {
     checkKnownKeys(options, ['users', 'realm', 'cacheSize'], path)
-    this.#users = parseUsers(options.users, `${path}.users`)
+    const { users, readOnly } = splitReadOnly(parseUsers(options.users, `${path}.users`))
+    this.#users = users
+    this.#readOnly = readOnly
     const realm =
       options.realm === undefined ? 'pulse' : checkString(options.realm, `${path}.realm`, { pattern: /^[^"\\\r\n]*$/ })
     this.#cacheSize =
@@ -118,11 +133,20 @@ export class BasicAuth {
     return this.#users.size
   }
 
+  /** Whether `user` is marked read-only. */
+  isReadOnly(user: string): boolean {
+    return this.#readOnly.has(user)
+  }
+
   /** The authenticated user of an Authorization header, or undefined. */
   async verify(authorization: string | undefined): Promise<string | undefined> {
     const credentials = parseBasicAuthorization(authorization)
     if (credentials === undefined) return undefined
-    const { user, password } = credentials
+    return this.verifyPassword(credentials.user, credentials.password)
+  }
+
+  /** `user` when `password` is theirs (a sign-in form's check), or undefined; same cost for unknown users. */
+  async verifyPassword(user: string, password: string): Promise<string | undefined> {
     const secret = this.#users.get(user)
     const ok = await this.#check(user, password, secret ?? this.#standIn)
     return ok && secret !== undefined ? user : undefined

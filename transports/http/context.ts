@@ -22,6 +22,8 @@ export class HttpContext {
   readonly params: Readonly<Record<string, string>>
   /** The authenticated user, when the server checks credentials. */
   readonly user: string | undefined
+  /** Whether that user is read-only (their requests other than reads are refused with 403). */
+  readonly readOnly: boolean
   /** Aborts when the client goes away before the response is complete, or the server is destroyed. */
   readonly signal: AbortSignal
   readonly #host: ContextHost
@@ -34,6 +36,7 @@ export class HttpContext {
       url: URL
       params: Readonly<Record<string, string>>
       user: string | undefined
+      readOnly?: boolean
       signal: AbortSignal
     },
     host: ContextHost,
@@ -44,6 +47,7 @@ export class HttpContext {
     this.url = init.url
     this.params = init.params
     this.user = init.user
+    this.readOnly = init.readOnly ?? false
     this.signal = init.signal
     this.#host = host
   }

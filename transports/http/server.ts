@@ -21,7 +21,14 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 
-import { ClosedError, coerceError, isPulseError, ProtocolError, UnauthorizedError } from '../../runtime/errors.js'
+import {
+  ClosedError,
+  coerceError,
+  ForbiddenError,
+  isPulseError,
+  ProtocolError,
+  UnauthorizedError,
+} from '../../runtime/errors.js'
 import { Lifecycle } from '../../runtime/lifecycle.js'
 import type { LifecycleState } from '../../runtime/lifecycle.js'
 import { checkLogger, SILENT_LOGGER } from '../../runtime/logger.js'
@@ -61,7 +68,10 @@ export interface HttpServerOptions {
   cors?: boolean | CorsOptions
   /** HTTP Basic auth against a users table; without it every request is let through. */
   auth?: BasicAuthOptions
-  /** Paths served without credentials when `auth` is on (exact pathnames, e.g. `/healthz`). @default none */
+  /**
+   * Paths served without Basic credentials when `auth` is on: exact pathnames (`/healthz`), or prefixes
+   * ending in `/*` (`/ui/*`: a surface with its own sign-in). @default none
+   */
   openPaths?: readonly string[]
   /** Largest request body `ctx.readBody()`/`readJson()` accept (413 past it). @default 1048576 (1 MiB) */
   maxBodyBytes?: number
@@ -105,6 +115,9 @@ const kKnownOptions = [
   'logger',
   'name',
 ]
+
+/** What a read-only user may ask for. */
+const kReadMethods = new Set(['GET', 'HEAD', 'OPTIONS'])
 
 function checkOpenPaths(paths: unknown): readonly string[] {
   if (paths === undefined) return []
@@ -271,6 +284,14 @@ export class HttpServer implements AsyncDisposable {
     return this.close()
   }
 
+  #isOpen(pathname: string): boolean {
+    if (this.#openPaths.has(pathname)) return true
+    for (const path of this.#openPaths) {
+      if (path.endsWith('/*') && (pathname === path.slice(0, -2) || pathname.startsWith(path.slice(0, -1)))) return true
+    }
+    return false
+  }
+
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const controller = new AbortController()
     this.#requests.add(controller)
@@ -294,11 +315,15 @@ export class HttpServer implements AsyncDisposable {
         return
       }
       const user =
-        this.#auth === undefined || this.#openPaths.has(url.pathname)
+        this.#auth === undefined || this.#isOpen(url.pathname)
           ? undefined
           : await this.#auth.authenticate(req.headers.authorization)
+      const readOnly = user !== undefined && this.#auth?.isReadOnly(user) === true
+      if (readOnly && !kReadMethods.has(req.method ?? 'GET')) {
+        throw new ForbiddenError(`user "${user}" is read-only`, { data: { user } })
+      }
       const { handler, params } = this.router.find(req.method ?? 'GET', url.pathname)
-      ctx = new HttpContext({ req, res, url, params, user, signal: controller.signal }, this.#host)
+      ctx = new HttpContext({ req, res, url, params, user, readOnly, signal: controller.signal }, this.#host)
       await handler(ctx)
       if (!res.headersSent) res.writeHead(204).end()
     } catch (error) {

@@ -28,6 +28,7 @@ function devEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env }
   delete env.REDIS_URL
   delete env.DATABASE_URL
+  env.PULSE_HTTP_ADDR = '127.0.0.1:0'
   return env
 }
 
@@ -47,6 +48,10 @@ describe('pulse dev (npm start)', () => {
     expect(await portOpen(first.redisPort)).toBe(true)
     expect(await portOpen(first.pgPort)).toBe(true)
     await first.child.waitForLine(/^workload: a job queue in schema pulse runs demo:greet/)
+    const dashboard = await first.child.waitForLine(/^dashboard: http:\/\/127\.0\.0\.1:\d+\/ui\/$/)
+    const page = await fetch(dashboard.slice('dashboard: '.length), { headers: { Accept: 'text/html' } })
+    expect(page.status).toBe(200)
+    expect(await page.text()).toContain('demo:greet')
     first.child.process.kill('SIGINT')
     expect(await first.child.exited).toBe(0)
     expect(first.child.lines).toContain('stopped')
