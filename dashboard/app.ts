@@ -19,6 +19,7 @@ import type { PulseRedis } from '../transports/redis/index.js'
 import { serveAsset } from './assets.js'
 import { html, type SafeHtml } from './html.js'
 import { layout, loginPage } from './layout.js'
+import type { PageDeps, PageRequest, PageResult, PageRoute } from './page.js'
 import { PAGES } from './pages/index.js'
 import { parseCookies, type Session, SESSION_COOKIE, sessionCookie, SessionKeys } from './session.js'
 
@@ -37,36 +38,6 @@ export interface DashboardOptions {
   sessionSecret?: string | undefined
   /** @default '/ui' */
   prefix?: string
-}
-
-/** What a page handler gets. */
-export interface PageRequest {
-  readonly ctx: HttpContext
-  readonly session: Session
-  readonly csrf: string
-  readonly prefix: string
-  readonly deps: Readonly<Omit<DashboardOptions, 'auth' | 'sessionSecret' | 'prefix'>>
-  /** Who the audit log records for this request's actions. */
-  readonly actor: string
-  /** The form fields of an action's body (`application/x-www-form-urlencoded`). */
-  form(): Promise<URLSearchParams>
-}
-
-/** A page: a full document (`title`, `body`), a fragment (`fragment`), or a redirect (`location`). */
-export type PageResult =
-  | { readonly title: string; readonly body: SafeHtml; readonly section?: string; readonly status?: number }
-  | { readonly fragment: SafeHtml }
-  | { readonly location: string }
-
-export interface PageRoute {
-  readonly method: 'GET' | 'POST'
-  /** Under the prefix: `/jobs`, `/jobs/:id`. */
-  readonly path: string
-  /** The nav section it belongs to. */
-  readonly section: string
-  readonly handler: (req: PageRequest) => Promise<PageResult | void>
-  /** A live stream (SSE) instead of a page: the handler runs it. */
-  readonly live?: boolean
 }
 
 const kCsp = [
@@ -93,7 +64,7 @@ export class Dashboard {
   readonly prefix: string
   readonly #keys: SessionKeys
   readonly #auth: BasicAuth | undefined
-  readonly #deps: PageRequest['deps']
+  readonly #deps: PageDeps
 
   constructor(options: DashboardOptions = {}) {
     this.prefix = options.prefix ?? '/ui'

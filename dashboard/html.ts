@@ -24,8 +24,9 @@ function render(value: unknown): string {
   if (Array.isArray(value)) return value.map(render).join('')
   if (value === undefined || value === null || value === false) return ''
   if (value instanceof Date) return escapeHtml(value.toISOString())
-  if (typeof value === 'object') return escapeHtml(JSON.stringify(value))
-  return escapeHtml(String(value))
+  if (typeof value === 'string') return escapeHtml(value)
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value)
+  return escapeHtml(JSON.stringify(value) ?? '')
 }
 
 export function html(strings: TemplateStringsArray, ...values: unknown[]): SafeHtml {

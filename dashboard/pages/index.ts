@@ -1,5 +1,5 @@
 /** Every page of the dashboard, in the order of the navigation. */
-import type { PageRoute } from '../app.js'
+import type { PageRoute } from '../page.js'
 import { OVERVIEW_ROUTES } from './overview.js'
 
 export const PAGES: readonly PageRoute[] = [...OVERVIEW_ROUTES]

@@ -1,5 +1,5 @@
 /** Overview: jobs per name × status, the oldest waiting job, the dispatch switch. */
-import type { PageRequest, PageResult, PageRoute } from '../app.js'
+import type { PageRequest, PageResult, PageRoute } from '../page.js'
 import { html, type SafeHtml } from '../html.js'
 
 const kStatuses = ['pending', 'running', 'retrying', 'completed', 'dead', 'canceled'] as const
