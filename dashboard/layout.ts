@@ -59,6 +59,7 @@ export function layout(input: LayoutInput): SafeHtml {
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <link rel="icon" href="data:," />
         <meta name="csrf-token" content="${input.csrf}" />
         <meta name="htmx-config" content='{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false}' />
         <title>${input.title} · Pulse</title>
@@ -85,6 +86,7 @@ export function loginPage(prefix: string, csrf: string, error: string | undefine
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <link rel="icon" href="data:," />
         <title>Sign in · Pulse</title>
         <link rel="stylesheet" href="${prefix}/assets/dashboard.css" />
       </head>

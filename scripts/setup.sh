@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests and `pulse dev` need from the system: redis-server and PostgreSQL's binaries,
-# and curl and openssl (the README's curl recipes and the TLS test run them).
+# curl and openssl (the README's curl recipes and the TLS test run them), and Debian's chromium (the
+# dashboard's end-to-end tests drive it with playwright-core).
 # With root rights it installs them with apt-get; otherwise it prints the exact command and fails.
 set -euo pipefail
 
@@ -8,12 +9,13 @@ need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if ! command -v initdb >/dev/null 2>&1 && ! command -v pg_config >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   need+=(postgresql)
 fi
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "setup: redis-server, PostgreSQL, curl and openssl are installed"
+  echo "setup: redis-server, PostgreSQL, curl, openssl and chromium are installed"
   exit 0
 fi
 

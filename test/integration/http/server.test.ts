@@ -46,7 +46,7 @@ describe('HttpServer', () => {
 
       const missing = await request(`${server.url}/nope`)
       expect(missing.status).toBe(404)
-      expect(JSON.parse(missing.body)).toMatchObject({ error: { code: 'PULSE_ERR_HTTP_NO_ROUTE' } })
+      expect(JSON.parse(missing.body)).toMatchObject({ code: 'PULSE_ERR_HTTP_NO_ROUTE' })
 
       const wrongMethod = await request(`${server.url}/json`, { method: 'GET' })
       expect(wrongMethod.status).toBe(405)
@@ -61,7 +61,9 @@ describe('HttpServer', () => {
       const boom = await request(`${server.url}/boom`)
       expect(boom.status).toBe(500)
       expect(JSON.parse(boom.body)).toEqual({
-        error: { name: 'PulseError', code: 'PULSE_ERR_INTERNAL', message: 'internal error' },
+        name: 'PulseError',
+        code: 'PULSE_ERR_INTERNAL',
+        message: 'internal error',
       })
     })
   })
@@ -74,7 +76,7 @@ describe('HttpServer', () => {
         headers: { 'Content-Type': 'application/json' },
       })
       expect(bad.status).toBe(400)
-      expect(JSON.parse(bad.body)).toMatchObject({ error: { code: 'PULSE_ERR_PROTOCOL' } })
+      expect(JSON.parse(bad.body)).toMatchObject({ code: 'PULSE_ERR_PROTOCOL' })
 
       const empty = await request(`${server.url}/json`, { method: 'POST', body: '' })
       expect(empty.status).toBe(400)
@@ -86,7 +88,8 @@ describe('HttpServer', () => {
       })
       expect(big.status).toBe(413)
       expect(JSON.parse(big.body)).toMatchObject({
-        error: { code: 'PULSE_ERR_HTTP_BODY_TOO_LARGE', data: { maxBytes: 1024 } },
+        code: 'PULSE_ERR_HTTP_BODY_TOO_LARGE',
+        data: { maxBytes: 1024 },
       })
 
       // Chunked (no Content-Length): refused once it passes the limit.
@@ -159,7 +162,7 @@ describe('HttpServer', () => {
       const none = await request(`${server.url}/whoami`)
       expect(none.status).toBe(401)
       expect(none.headers['www-authenticate']).toBe('Basic realm="bus", charset="UTF-8"')
-      expect(JSON.parse(none.body)).toMatchObject({ error: { code: 'PULSE_ERR_HTTP_UNAUTHORIZED' } })
+      expect(JSON.parse(none.body)).toMatchObject({ code: 'PULSE_ERR_HTTP_UNAUTHORIZED' })
       expect(errorFromBody(none.status, JSON.parse(none.body))).toBeInstanceOf(UnauthorizedError)
 
       const basic = (user: string, password: string) => ({

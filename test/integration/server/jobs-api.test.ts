@@ -19,7 +19,7 @@ beforeAll(async () => {
     DATABASE_URL: db.url,
     REDIS_URL: redisUrl(),
     PULSE_BUS_NAMESPACES: 'apitest',
-    PULSE_AUTH_USERS: 'alice:secret',
+    PULSE_AUTH_USERS: 'alice:secret,viewer:look:ro',
   })
   queue = await JobQueue.connect({ pg: db.url })
 })
@@ -138,6 +138,26 @@ describe('jobs API: submit, read, list', () => {
     expect(wrong.status).toBe(401)
     expect((await api('GET', '/jobs', undefined, basic('mallory', 'secret'))).status).toBe(401)
     expect(await queue.countJobs()).toBe(before)
+  })
+})
+
+describe('jobs API: a read-only user', () => {
+  it('reads, and is refused every action with 403, changing nothing', async () => {
+    const viewer = basic('viewer', 'look')
+    const id = await queue.enqueue('ro-target', {})
+    expect((await api('GET', `/jobs/${id}`, undefined, viewer)).status).toBe(200)
+    expect((await api('GET', '/stats', undefined, viewer)).status).toBe(200)
+    const before = await queue.countJobs()
+    expect(await api('POST', '/jobs', { name: 'x' }, viewer)).toMatchObject({
+      status: 403,
+      body: { code: 'PULSE_ERR_HTTP_FORBIDDEN' },
+    })
+    expect((await api('POST', `/jobs/${id}/cancel`, undefined, viewer)).status).toBe(403)
+    expect((await api('POST', '/dispatch/pause', { reason: 'x' }, viewer)).status).toBe(403)
+    expect((await api('DELETE', '/schedules/1', undefined, viewer)).status).toBe(403)
+    expect(await queue.countJobs()).toBe(before)
+    expect((await queue.getJob(id))?.status).toBe('pending')
+    expect((await queue.dispatchStatus()).paused).toBe(false)
   })
 })
 
