@@ -47,6 +47,7 @@ export type {
   JobHistoryEntry,
   JobInfo,
   JobList,
+  JobMatch,
   JobOptions,
   JobStats,
   JobStatus,
@@ -55,10 +56,30 @@ export type {
   ListJobsOptions,
   OperatorOptions,
   PruneJobsOptions,
+  ReadOptions,
   ScheduleDefinition,
   ScheduleInfo,
   ScheduleOptions,
   TransactionClient,
+} from './types.js'
+// The overview reads (insights.ts).
+export type {
+  DeadLetterTrend,
+  EstimatedJobStats,
+  EstimatedStatsOptions,
+  InsightOptions,
+  InsightPart,
+  InsightsOptions,
+  JobInsights,
+  JobLatency,
+  JobThroughput,
+  JobThroughputMinute,
+  JobWarning,
+  JobWorkers,
+  LatencyOptions,
+  LatencyPercentiles,
+  ThroughputOptions,
+  WaitingJob,
 } from './types.js'
 export {
   DEFAULT_JOB_CONCURRENCY,

@@ -7,6 +7,7 @@ import { getJob as readJob, jobStats, listJobs as readJobs } from '../../transpo
 import { listSchedules as readSchedules } from '../../transports/postgres/jobs/schedules.js'
 import { JOB_STATUSES, type JobStatus } from '../../transports/postgres/jobs/status.js'
 import { checkId, type JobQueueInternals } from './internal.js'
+import { boundedRead, checkJobMatch, checkReadOptions, checkReadTimeout, JOB_MATCH_KEYS } from './read-options.js'
 import type { ScheduleSpec } from './schedule-spec.js'
 import { checkText } from './submit.js'
 import type {
@@ -18,16 +19,23 @@ import type {
   JobStats,
   JobStatusCounts,
   ListJobsOptions,
+  ReadOptions,
   ScheduleInfo,
 } from './types.js'
 
 const kMaxPage = 1_000
 const kDefaultPage = 100
 
-export async function getJob(ctx: JobQueueInternals, id: string): Promise<JobInfo | undefined> {
+export async function getJob(
+  ctx: JobQueueInternals,
+  id: string,
+  options: ReadOptions = {},
+): Promise<JobInfo | undefined> {
   const jobId = checkId(id, 'id')
+  const timeoutMs = checkReadOptions(options)
   ctx.assertOpen('getJob')
-  return jobId === undefined ? undefined : readJob(ctx.db, ctx.q, jobId)
+  if (jobId === undefined) return undefined
+  return boundedRead(ctx, 'getJob', timeoutMs, (db) => readJob(db, ctx.q, jobId))
 }
 
 function checkStatuses(value: unknown): JobStatus[] {
@@ -42,9 +50,11 @@ function checkStatuses(value: unknown): JobStatus[] {
 }
 
 export async function listJobs(ctx: JobQueueInternals, options: ListJobsOptions = {}): Promise<JobList> {
-  checkKnownKeys(options, ['status', 'name', 'limit', 'cursor'])
+  checkKnownKeys(options, ['status', 'name', 'id', 'limit', 'cursor', 'timeoutMs', ...JOB_MATCH_KEYS])
   const statuses = options.status === undefined ? undefined : checkStatuses(options.status)
   const name = options.name === undefined ? undefined : checkText(options.name, 'options.name')
+  const match = checkJobMatch(options)
+  const timeoutMs = checkReadTimeout(options)
   const limit =
     options.limit === undefined ? kDefaultPage : checkInteger(options.limit, 'options.limit', { min: 1, max: kMaxPage })
   let before: string | undefined
@@ -55,8 +65,18 @@ export async function listJobs(ctx: JobQueueInternals, options: ListJobsOptions 
         data: { option: 'options.cursor' },
       })
   }
-  ctx.assertOpen('listJobs')
-  const page = await readJobs(ctx.db, ctx.q, { statuses, name, limit, before })
+  let id: string | undefined
+  if (options.id !== undefined) {
+    id = checkId(options.id, 'options.id')
+    // No job can have this id: an empty page, without a query.
+    if (id === undefined) {
+      ctx.assertOpen('listJobs')
+      return { jobs: [], cursor: undefined }
+    }
+  }
+  const page = await boundedRead(ctx, 'listJobs', timeoutMs, (db) =>
+    readJobs(db, ctx.q, { statuses, name, id, ...match, limit, before }),
+  )
   return { jobs: page.jobs, cursor: page.next }
 }
 
@@ -77,20 +97,22 @@ export async function stats(ctx: JobQueueInternals): Promise<JobStats> {
   return { byName: Object.fromEntries(byName), oldestPendingAgeMs }
 }
 
-export async function dispatchStatus(ctx: JobQueueInternals): Promise<DispatchStatus> {
-  ctx.assertOpen('dispatchStatus')
-  return getDispatchState(ctx.db, ctx.q)
+export async function dispatchStatus(ctx: JobQueueInternals, options: ReadOptions = {}): Promise<DispatchStatus> {
+  const timeoutMs = checkReadOptions(options)
+  return boundedRead(ctx, 'dispatchStatus', timeoutMs, (db) => getDispatchState(db, ctx.q))
 }
 
-export async function listSchedules(ctx: JobQueueInternals): Promise<ScheduleInfo[]> {
-  ctx.assertOpen('listSchedules')
-  const rows = await readSchedules(ctx.db, ctx.q)
+export async function listSchedules(ctx: JobQueueInternals, options: ReadOptions = {}): Promise<ScheduleInfo[]> {
+  const timeoutMs = checkReadOptions(options)
+  const rows = await boundedRead(ctx, 'listSchedules', timeoutMs, (db) => readSchedules(db, ctx.q))
   // Specs were checked when stored; a row edited by hand is still listed as it is.
   return rows.map((row) => ({ ...row, spec: row.spec as ScheduleSpec }))
 }
 
 export async function auditLog(ctx: JobQueueInternals, options: AuditLogOptions = {}): Promise<AuditLogEntry[]> {
-  checkKnownKeys(options, ['limit', 'before'])
+  checkKnownKeys(options, ['limit', 'before', 'action', 'timeoutMs'])
+  const timeoutMs = checkReadTimeout(options)
+  const actions = options.action === undefined ? undefined : checkActions(options.action)
   const limit =
     options.limit === undefined ? kDefaultPage : checkInteger(options.limit, 'options.limit', { min: 1, max: kMaxPage })
   let before: string | undefined
@@ -99,6 +121,16 @@ export async function auditLog(ctx: JobQueueInternals, options: AuditLogOptions 
     if (before === undefined)
       throw new InvalidArgumentError('options.before must be an audit entry id', { data: { option: 'options.before' } })
   }
-  ctx.assertOpen('auditLog')
-  return listAudit(ctx.db, ctx.q, { limit, before })
+  return boundedRead(ctx, 'auditLog', timeoutMs, (db) => listAudit(db, ctx.q, { limit, before, actions }))
+}
+
+function checkActions(value: string | readonly string[]): string[] {
+  const list: readonly unknown[] = typeof value === 'string' ? [value] : value
+  if (!Array.isArray(list) || list.length === 0)
+    throw new InvalidArgumentError('options.action must be an action or a non-empty list of them', {
+      data: { option: 'options.action' },
+    })
+  return list.map((action, i) =>
+    checkText(action, typeof value === 'string' ? 'options.action' : `options.action[${i}]`),
+  )
 }

@@ -20,6 +20,7 @@ import {
 } from '../../transports/postgres/jobs/status.js'
 import { encodeArgs } from './args.js'
 import { checkId, type JobQueueInternals } from './internal.js'
+import { boundedRead, checkJobMatch, checkReadOptions, JOB_MATCH_KEYS, jobMatchData } from './read-options.js'
 import { checkScheduleSpec, firstOccurrence } from './schedule-spec.js'
 import { checkText, kMaxDelayMs } from './submit.js'
 import type {
@@ -28,6 +29,7 @@ import type {
   JobFilter,
   OperatorOptions,
   PruneJobsOptions,
+  ReadOptions,
   ScheduleDefinition,
   ScheduleOptions,
 } from './types.js'
@@ -249,15 +251,19 @@ function checkFilter(filter: JobFilter, allowed: readonly JobStatus[], action: s
     )
   }
   const name = filter.name === undefined ? undefined : checkText(filter.name, 'options.name')
-  return { statuses: statuses as JobStatus[], name }
+  return { statuses: statuses as JobStatus[], name, ...checkJobMatch(filter) }
 }
 
 /** How many jobs match `filter` (every status by default). */
-export async function count(ctx: JobQueueInternals, filter: JobFilter = {}): Promise<number> {
-  checkKnownKeys(filter, ['status', 'name'])
+export async function count(
+  ctx: JobQueueInternals,
+  filter: JobFilter = {},
+  options: ReadOptions = {},
+): Promise<number> {
+  checkKnownKeys(filter, ['status', 'name', ...JOB_MATCH_KEYS])
   const query = checkFilter(filter, JOB_STATUSES, 'be in')
-  ctx.assertOpen('countJobs')
-  return countJobs(ctx.db, ctx.q, query)
+  const timeoutMs = checkReadOptions(options)
+  return boundedRead(ctx, 'countJobs', timeoutMs, (db) => countJobs(db, ctx.q, query))
 }
 
 type BulkTransition = typeof cancelMatching
@@ -269,7 +275,7 @@ async function bulk(
   allowed: readonly JobStatus[],
   transition: BulkTransition,
 ): Promise<{ count: number }> {
-  const note = checkNote(ctx, options, ['actor', 'reason', 'status', 'name', 'limit'])
+  const note = checkNote(ctx, options, ['actor', 'reason', 'status', 'name', 'limit', ...JOB_MATCH_KEYS])
   const query = checkFilter(options, allowed, what)
   const limit =
     options.limit === undefined ? 1_000 : checkInteger(options.limit, 'options.limit', { min: 1, max: kMaxBulkLimit })
@@ -279,7 +285,7 @@ async function bulk(
       ...note,
       action: `job.${what}_many`,
       target: 'jobs',
-      data: { statuses: [...query.statuses], name: query.name ?? null, limit, count: n },
+      data: { statuses: [...query.statuses], name: query.name ?? null, ...jobMatchData(query), limit, count: n },
     })
     return { count: n }
   })

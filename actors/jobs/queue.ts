@@ -24,6 +24,8 @@ import { quoteSchema } from '../../transports/postgres/jobs/queryable.js'
 import { migrate } from '../../transports/postgres/migrate.js'
 import { createPgPool, type PgPool } from '../../transports/postgres/pool.js'
 import * as inspect from './inspect.js'
+import * as insights from './insights.js'
+import { insights as readInsights } from './insights-summary.js'
 import { type JobQueueInternals, kJobQueueInternals, poolQueryable, preparedPoolQueryable } from './internal.js'
 import * as operator from './operator.js'
 import { type JobQueueOptions, resolveJobQueueOptions, type ResolvedJobQueueOptions } from './options.js'
@@ -51,9 +53,22 @@ import type {
   ListJobsOptions,
   OperatorOptions,
   PruneJobsOptions,
+  ReadOptions,
   ScheduleDefinition,
   ScheduleInfo,
   ScheduleOptions,
+} from './types.js'
+import type {
+  EstimatedJobStats,
+  EstimatedStatsOptions,
+  InsightOptions,
+  InsightsOptions,
+  JobInsights,
+  JobLatency,
+  JobThroughput,
+  JobWorkers,
+  LatencyOptions,
+  ThroughputOptions,
 } from './types.js'
 
 type Cleanup = { close: () => unknown; destroy: ((reason?: Error) => unknown) | undefined }
@@ -140,12 +155,20 @@ export class JobQueue implements AsyncDisposable {
 
   // ---- jobs: reads and operator actions ----
 
-  /** The job with its history, or `undefined` when no job has this id. */
-  getJob(id: string): Promise<JobInfo | undefined> {
-    return this.#call('getJob', () => inspect.getJob(this.#internals, id))
+  /**
+   * The job with its history, or `undefined` when no job has this id. `options.timeoutMs` bounds the
+   * read (`TimeoutError` past it).
+   */
+  getJob(id: string, options: ReadOptions = {}): Promise<JobInfo | undefined> {
+    return this.#call('getJob', () => inspect.getJob(this.#internals, id, options))
   }
 
-  /** A page of jobs, newest first; pass the returned `cursor` for the next one. */
+  /**
+   * A page of jobs, newest first; pass the returned `cursor` for the next one. Filters: status, name,
+   * id, args containment (`argsContain`, JSON `@>`), creation time (`createdAfter` ≤ t < `createdBefore`).
+   * Pages walk the primary key (keyset, no OFFSET); a filter that few recent jobs match walks far, so
+   * give an operator's search `timeoutMs` (`TimeoutError` past it).
+   */
   listJobs(options: ListJobsOptions = {}): Promise<JobList> {
     return this.#call('listJobs', () => inspect.listJobs(this.#internals, options))
   }
@@ -177,9 +200,9 @@ export class JobQueue implements AsyncDisposable {
     return this.#call('pruneJobs', () => operator.prune(this.#internals, options))
   }
 
-  /** How many jobs match the filter now (every job without one). */
-  countJobs(filter: JobFilter = {}): Promise<number> {
-    return this.#call('countJobs', () => operator.count(this.#internals, filter))
+  /** How many jobs match the filter now (every job without one); `options.timeoutMs` bounds the count. */
+  countJobs(filter: JobFilter = {}, options: ReadOptions = {}): Promise<number> {
+    return this.#call('countJobs', () => operator.count(this.#internals, filter, options))
   }
 
   /**
@@ -219,8 +242,8 @@ export class JobQueue implements AsyncDisposable {
     return this.#call('resumeDispatch', () => operator.resumeDispatch(this.#internals, options))
   }
 
-  dispatchStatus(): Promise<DispatchStatus> {
-    return this.#call('dispatchStatus', () => inspect.dispatchStatus(this.#internals))
+  dispatchStatus(options: ReadOptions = {}): Promise<DispatchStatus> {
+    return this.#call('dispatchStatus', () => inspect.dispatchStatus(this.#internals, options))
   }
 
   // ---- schedules ----
@@ -250,8 +273,8 @@ export class JobQueue implements AsyncDisposable {
     return this.#call('defineSchedule', () => operator.schedule(this.#internals, jobName, payload, spec, options))
   }
 
-  listSchedules(): Promise<ScheduleInfo[]> {
-    return this.#call('listSchedules', () => inspect.listSchedules(this.#internals))
+  listSchedules(options: ReadOptions = {}): Promise<ScheduleInfo[]> {
+    return this.#call('listSchedules', () => inspect.listSchedules(this.#internals, options))
   }
 
   /** Stops a schedule firing until resumed; `ScheduleNotFoundError` for an unknown id. */
@@ -271,9 +294,44 @@ export class JobQueue implements AsyncDisposable {
 
   // ---- audit ----
 
-  /** Operator actions, newest first. */
+  /** Operator actions, newest first; page with `before` (the last entry's id). */
   auditLog(options: AuditLogOptions = {}): Promise<AuditLogEntry[]> {
     return this.#call('auditLog', () => inspect.auditLog(this.#internals, options))
+  }
+
+  // ---- insights: bounded reads for overviews and dashboards (insights.ts) ----
+
+  /**
+   * The queue at a glance: counts, the oldest waiting job, the dispatch switch, the last hour's
+   * throughput and latency, the workers connected, and warnings (dispatch paused, dead-letters
+   * growing, a name with jobs waiting and no worker). Each part's statements are bounded by
+   * `timeoutMs`; a part past it is listed in `unavailable` instead of failing the call.
+   */
+  insights(options: InsightsOptions = {}): Promise<JobInsights> {
+    return this.#call('insights', () => readInsights(this.#internals, options))
+  }
+
+  /**
+   * Counts per name × status, exact on a table of at most `exactUpTo` rows, else estimated from a
+   * sample of its pages (`estimated: true`) so that a large table is not read whole.
+   */
+  estimatedStats(options: EstimatedStatsOptions = {}): Promise<EstimatedJobStats> {
+    return this.#call('estimatedStats', () => insights.estimatedStats(this.#internals, options))
+  }
+
+  /** Completed, failed and dead-lettered per minute over the last `sinceMs` (an hour). */
+  throughput(options: ThroughputOptions = {}): Promise<JobThroughput> {
+    return this.#call('throughput', () => insights.throughput(this.#internals, options))
+  }
+
+  /** Wait (due → start) and run (start → completion) percentiles of the newest completed attempts. */
+  latency(options: LatencyOptions = {}): Promise<JobLatency> {
+    return this.#call('latency', () => insights.latency(this.#internals, options))
+  }
+
+  /** The workers connected to this queue's schema, and the owners of the leases held now. */
+  workers(options: InsightOptions = {}): Promise<JobWorkers> {
+    return this.#call('workers', () => insights.workers(this.#internals, options))
   }
 
   // ---- execution (register, start, events): added by the execution side, through addCloseHook ----

@@ -57,8 +57,30 @@ export interface OperatorOptions {
   reason?: string | undefined
 }
 
-/** Jobs by status and name, for a count or a bulk action. */
-export interface JobFilter {
+/** How long an operator's read may take (`listJobs`, `countJobs`, `getJob`, `auditLog`, …). */
+export interface ReadOptions {
+  /**
+   * The database cancels the read past this many ms (1…600,000), and it rejects with `TimeoutError`
+   * (`PULSE_ERR_TIMEOUT`): for searches that could scan a large table. Without it, no bound but the pool's.
+   */
+  timeoutMs?: number | undefined
+}
+
+/** Filters of jobs beyond status and name, for a list, a count or a bulk action. */
+export interface JobMatch {
+  /**
+   * Only jobs whose JSON args contain this JSON object or array (PostgreSQL `@>`: `{ to: 'a@b.com' }`
+   * matches args holding that key with that value, among others). Jobs enqueued with bytes never match.
+   */
+  argsContain?: Readonly<Record<string, unknown>> | readonly unknown[] | undefined
+  /** Only jobs created at or after this time. */
+  createdAfter?: Date | undefined
+  /** Only jobs created before this time. */
+  createdBefore?: Date | undefined
+}
+
+/** Jobs by status, name, args and creation time, for a count or a bulk action. */
+export interface JobFilter extends JobMatch {
   /** Only jobs in this status (or these); a bulk action's default is every status it applies to. */
   status?: JobStatus | readonly JobStatus[] | undefined
   name?: string | undefined
@@ -98,10 +120,12 @@ export interface JobInfo extends JobRecord {
   history: JobHistoryEntry[]
 }
 
-export interface ListJobsOptions {
+export interface ListJobsOptions extends JobMatch, ReadOptions {
   /** Only jobs in this status (or these). */
   status?: JobStatus | readonly JobStatus[] | undefined
   name?: string | undefined
+  /** Only the job of this id (a page of one job, or none). */
+  id?: string | undefined
   /**
    * Most jobs on the page (1…1000).
    * @default 100
@@ -147,7 +171,7 @@ export interface ScheduleInfo extends Omit<ScheduleRecord, 'spec'> {
   spec: ScheduleSpec
 }
 
-export interface AuditLogOptions {
+export interface AuditLogOptions extends ReadOptions {
   /**
    * Most entries returned (1…1000).
    * @default 100
@@ -155,6 +179,150 @@ export interface AuditLogOptions {
   limit?: number | undefined
   /** Only entries older than this entry id (paging). */
   before?: string | undefined
+  /** Only entries of this action (or these): 'dispatch.pause', 'job.cancel', … */
+  action?: string | readonly string[] | undefined
 }
 
 export type AuditLogEntry = AuditRecord
+
+// ---- insights: bounded reads for overviews (insights.ts) ----
+
+/** The bound of an insight read's statements. */
+export interface InsightOptions {
+  /**
+   * The database cancels each statement past this many ms (1…600,000), and the read rejects with
+   * `TimeoutError` (`PULSE_ERR_TIMEOUT`); `insights()` reports the part as unavailable instead.
+   * @default 1_000
+   */
+  timeoutMs?: number | undefined
+}
+
+export interface EstimatedStatsOptions extends InsightOptions {
+  /**
+   * Counted exactly while the table holds at most this many rows (the planner's estimate, or a bounded
+   * count before the first ANALYZE); past it, estimated from a sample of the table's pages.
+   * @default 100_000
+   */
+  exactUpTo?: number | undefined
+}
+
+export interface EstimatedJobStats {
+  /** Counts per job name and status (every status present, 0 when none); scaled from a sample when `estimated`. */
+  byName: Record<string, JobStatusCounts>
+  /**
+   * The counts come from a sample (`TABLESAMPLE SYSTEM`) of the table's pages, each scaled by 100 /
+   * `samplePercent`: a name and status rare in the table may be off, or missing.
+   */
+  estimated: boolean
+  /** The percent of the table's pages read; `undefined` for exact counts. */
+  samplePercent: number | undefined
+  /** The sum of the counts. */
+  total: number
+}
+
+export interface ThroughputOptions extends InsightOptions {
+  /** The window, in ms, in whole minutes rounded up (1 minute … 24 hours). @default 3_600_000 */
+  sinceMs?: number | undefined
+}
+
+export interface JobThroughputMinute {
+  /** The minute's start. */
+  at: Date
+  /** Attempts that completed in the minute. */
+  completed: number
+  /** Attempts that failed (retried or dead-lettered after). */
+  failed: number
+  /** Jobs dead-lettered (no attempts left). */
+  dead: number
+}
+
+export interface JobThroughput {
+  /** One entry per minute of the window, oldest first; the last is the current, partial minute. */
+  minutes: JobThroughputMinute[]
+}
+
+export interface LatencyOptions extends InsightOptions {
+  /** The window, in ms (1 minute … 24 hours). @default 3_600_000 */
+  sinceMs?: number | undefined
+  /** Most completed attempts measured, the newest first (1…100,000). @default 10_000 */
+  sample?: number | undefined
+}
+
+export interface LatencyPercentiles {
+  p50: number
+  p90: number
+  p99: number
+}
+
+export interface JobLatency {
+  /** Completed attempts measured: the newest of the window, at most `sample`. */
+  attempts: number
+  /** From due (enqueued, its `runAt`, or its retry's time) to the attempt's start, ms; `undefined` without attempts. */
+  waitMs: LatencyPercentiles | undefined
+  /** From the attempt's start to its completion, ms. */
+  runMs: LatencyPercentiles | undefined
+}
+
+export interface JobWorkers {
+  /**
+   * Workers connected to this queue's schema now: each started `JobQueue` (or `JobWorker`) holds one
+   * wake-up connection (`LISTEN`), seen in `pg_stat_activity` — by the queue's database role for its
+   * own sessions, by a superuser or `pg_read_all_stats` for every role's.
+   */
+  connected: number
+  /** The distinct owners of the leases held now (running jobs), at most 100. */
+  runningOwners: string[]
+}
+
+/** The job waiting longest to be claimed. */
+export interface WaitingJob {
+  id: string
+  name: string
+  /** When it became due (its `runAt`, or its retry's time). */
+  dueAt: Date
+  ageMs: number
+}
+
+export interface DeadLetterTrend {
+  /** Jobs dead-lettered in the last `windowMs`. */
+  recent: number
+  /** Jobs dead-lettered in the `windowMs` before that. */
+  previous: number
+  windowMs: number
+}
+
+/** What an operator should look at now. */
+export type JobWarning =
+  | { kind: 'dispatch-paused'; reason: string | undefined; since: Date | undefined }
+  /** More jobs dead-lettered in the last window than in the one before, and some. */
+  | { kind: 'dead-letter-growing'; recent: number; previous: number; windowMs: number }
+  /**
+   * Jobs of `name` wait for a minute or more and no attempt of the name started in 5 minutes. `waiting`
+   * counts them among the oldest waiting jobs read (1,000 per priority, 10,000 in all).
+   */
+  | { kind: 'no-worker'; name: string; waiting: number; oldestAgeMs: number }
+
+export type InsightPart =
+  'counts' | 'oldestWaiting' | 'dispatch' | 'throughput' | 'latency' | 'workers' | 'deadLetters' | 'stalled'
+
+export type InsightsOptions = EstimatedStatsOptions
+
+/** An overview of the queue, each part bounded in time (`InsightOptions.timeoutMs`). */
+export interface JobInsights {
+  /** When it was read. */
+  at: Date
+  counts: EstimatedJobStats | undefined
+  /** `undefined` when no job waits (or the part is unavailable). */
+  oldestWaiting: WaitingJob | undefined
+  dispatch: DispatchStatus | undefined
+  /** The last hour. */
+  throughput: JobThroughput | undefined
+  /** The newest 10,000 completed attempts of the last hour. */
+  latency: JobLatency | undefined
+  workers: JobWorkers | undefined
+  /** Dead-letters of the last 15 minutes, and of the 15 before. */
+  deadLetters: DeadLetterTrend | undefined
+  warnings: JobWarning[]
+  /** The parts that did not finish within `timeoutMs`: their fields are `undefined`, their warnings absent. */
+  unavailable: InsightPart[]
+}

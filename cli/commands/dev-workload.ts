@@ -4,6 +4,7 @@
  * that the local deployment shows the queue at work (and `pulse` tools have something to look at).
  */
 import { every, JobQueue } from '../../actors/jobs/index.js'
+import type { Runtime } from '../../runtime/index.js'
 
 export interface DemoWorkload {
   close(): Promise<void>
@@ -15,6 +16,7 @@ export async function startDemoWorkload(
   databaseUrl: string,
   schema: string,
   log: (line: string) => void,
+  runtime?: Runtime,
 ): Promise<DemoWorkload> {
   const queue = await JobQueue.connect({ pg: databaseUrl, schema, actor: 'pulse dev' })
   let handled = 0
@@ -22,7 +24,8 @@ export async function startDemoWorkload(
     handled++
     return { greeting: `hello #${args.n}`, attempt: job.attempt }
   })
-  await queue.start({ concurrency: 8 })
+  // On the caller's runtime when given (the dashboard's runtime page shows its actors), else its own.
+  await queue.start({ concurrency: 8, ...(runtime === undefined ? {} : { runtime }) })
   await queue.enqueueMany(Array.from({ length: 100 }, (_, n) => ({ name: 'demo:greet', args: { n } })))
   await queue.schedule('demo:greet', { n: -1 }, every(2_000), { name: 'demo:greet every 2 s' })
   log(`workload: a job queue in schema ${schema} runs demo:greet (100 jobs now, then one every 2 s)`)

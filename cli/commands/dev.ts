@@ -2,7 +2,8 @@
  * `pulse dev`: the local deployment. Where REDIS_URL / DATABASE_URL are unset it starts redis-server
  * and PostgreSQL as guarded child processes with their data in `.pulse/` (kept between runs), migrates
  * the schema, prints the URLs and a health line, runs an example job workload (`--no-workload` to
- * skip it), and runs until Ctrl-C (or SIGTERM), then stops all.
+ * skip it) on a runtime the dashboard's runtime page shows, and runs until Ctrl-C (or SIGTERM), then
+ * stops all.
  */
 import { join, resolve } from 'node:path'
 
@@ -11,6 +12,7 @@ import { Command } from 'commander'
 import { createPgPool, migrate } from '../../transports/postgres/index.js'
 import { createRedis } from '../../transports/redis/index.js'
 import { JobQueue } from '../../actors/jobs/index.js'
+import { Runtime } from '../../runtime/index.js'
 import { PulseServer } from '../server/pulse-server.js'
 import { parseAddr } from './server.js'
 import { LocalPostgres } from '../local-servers/postgres-server.js'
@@ -57,6 +59,7 @@ async function runDev(options: DevOptions): Promise<void> {
   const databaseUrl = pgServer?.url ?? process.env.DATABASE_URL ?? ''
   const redis = createRedis(redisUrl)
   const db = createPgPool(databaseUrl)
+  let runtime: Runtime | undefined
   let workload: DemoWorkload | undefined
   let queue: JobQueue | undefined
   let server: PulseServer | undefined
@@ -69,10 +72,13 @@ async function runDev(options: DevOptions): Promise<void> {
     console.log(
       `healthy: redis PING ${redisRtt}, postgres SELECT 1 ${pgRtt}, schema ${options.schema} (${applied.length} migrations applied now)`,
     )
-    if (options.workload) workload = await startDemoWorkload(databaseUrl, options.schema, (line) => console.log(line))
+    if (options.workload) {
+      runtime = await Runtime.start()
+      workload = await startDemoWorkload(databaseUrl, options.schema, (line) => console.log(line), runtime)
+    }
     queue = await JobQueue.connect({ pg: databaseUrl, schema: options.schema })
     const { host, port } = parseAddr(options.addr)
-    server = await PulseServer.listen({ queue, redis, host, port })
+    server = await PulseServer.listen({ queue, redis, runtime, host, port })
     console.log(`server: ${server.url} (jobs API at /api/v1/, /healthz, /metrics)`)
     console.log(`dashboard: ${server.url}/ui/`)
     console.log('Ctrl-C stops the deployment.')
@@ -82,6 +88,7 @@ async function runDev(options: DevOptions): Promise<void> {
     await server?.close()
     await queue?.close()
     await workload?.close()
+    await runtime?.close()
     await Promise.allSettled([redis.close(), db.close()])
     await Promise.all([redisServer?.stop(), pgServer?.stop()])
   }

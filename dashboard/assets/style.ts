@@ -44,4 +44,10 @@ button:disabled { opacity: .5; cursor: not-allowed; }
 .login label { display: flex; flex-direction: column; gap: .25rem; }
 .pager { display: flex; gap: 1rem; margin: .5rem 0; }
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+ul.warnings { list-style: none; padding: 0; margin: 0 0 1rem; }
+figure { margin: .5rem 0; }
+figcaption { color: var(--muted); }
+code.payload { white-space: pre-wrap; word-break: break-word; }
+abbr[title] { text-decoration: none; }
+.card .value .unavailable, .card .value .muted { font-size: 1rem; font-weight: 400; }
 `

@@ -1,11 +1,36 @@
-/** Overview: jobs per name × status, the oldest waiting job, the dispatch switch. */
+/**
+ * Overview (`/`): the job queue at a glance from `JobQueue.insights()` — warnings, workers, the oldest
+ * waiting job, latency, jobs per name × status, the last hour's throughput — refreshed over SSE by
+ * `GET /live/overview`. Live viewers share one read per second per queue, so many open pages cost the
+ * database one overview at a time; each of its statements is bounded (250 ms), and a part that does not
+ * answer in time is shown as such.
+ */
+import type { JobInsights, JobQueue } from '../../actors/jobs/index.js'
+import { noQueue } from '../format.js'
+import { html } from '../html.js'
+import { serveLive } from '../live.js'
 import type { PageRequest, PageResult, PageRoute } from '../page.js'
-import { html, type SafeHtml } from '../html.js'
+import { overviewFragment } from './overview-view.js'
 
-const kStatuses = ['pending', 'running', 'retrying', 'completed', 'dead', 'canceled'] as const
+const kStatementTimeoutMs = 250
+const kSharedForMs = 1_000
 
-function noQueue(): SafeHtml {
-  return html`<p class="warning">No job queue: start the server with a database (DATABASE_URL).</p>`
+const recent = new WeakMap<JobQueue, { at: number; insights: Promise<JobInsights> }>()
+
+/**
+ * The queue's insights: a page load reads them (what it shows is current, an action's effect
+ * included); the live streams share the latest read while it is under `kSharedForMs` old.
+ */
+function sharedInsights(queue: JobQueue, fresh = false): Promise<JobInsights> {
+  const cached = recent.get(queue)
+  if (!fresh && cached !== undefined && performance.now() - cached.at < kSharedForMs) return cached.insights
+  const entry = { at: performance.now(), insights: queue.insights({ timeoutMs: kStatementTimeoutMs }) }
+  recent.set(queue, entry)
+  // A failed read is not shared: the next viewer tries again.
+  void entry.insights.catch(() => {
+    if (recent.get(queue) === entry) recent.delete(queue)
+  })
+  return entry.insights
 }
 
 async function overview(req: PageRequest): Promise<PageResult> {
@@ -16,33 +41,20 @@ async function overview(req: PageRequest): Promise<PageResult> {
       body: html`<h1>Overview</h1>
         ${noQueue()}`,
     }
-  const [stats, dispatch] = await Promise.all([queue.stats(), queue.dispatchStatus()])
-  const names = Object.keys(stats.byName).sort()
+  const fragment = overviewFragment(await sharedInsights(queue, true), req.prefix)
   const body = html`<h1>Overview</h1>
-    ${dispatch.paused ? html`<p class="warning" role="status">Dispatch is paused: ${dispatch.reason ?? ''}</p>` : ''}
-    <h2>Jobs per name and status</h2>
-    <table>
-      <thead>
-        <tr>
-          <th scope="col">name</th>
-          ${kStatuses.map((s) => html`<th scope="col" class="num">${s}</th>`)}
-        </tr>
-      </thead>
-      <tbody>
-        ${names.map(
-          (name) =>
-            html`<tr>
-              <th scope="row"><a href="${req.prefix}/jobs?name=${encodeURIComponent(name)}">${name}</a></th>
-              ${kStatuses.map((s) => html`<td class="num">${stats.byName[name]?.[s] ?? 0}</td>`)}
-            </tr>`,
-        )}
-      </tbody>
-    </table>
-    <p>
-      Oldest waiting job:
-      ${stats.oldestPendingAgeMs === undefined ? 'none' : `due ${Math.round(stats.oldestPendingAgeMs / 1000)} s ago`}
-    </p>`
+    <div data-live="${req.prefix}/live/overview">${fragment}</div>`
   return { title: 'Overview', body }
 }
 
-export const OVERVIEW_ROUTES: readonly PageRoute[] = [{ method: 'GET', path: '/', section: '/', handler: overview }]
+async function liveOverview(req: PageRequest): Promise<void> {
+  const { queue } = req.deps
+  await serveLive(req, async () =>
+    queue === undefined ? noQueue() : overviewFragment(await sharedInsights(queue), req.prefix),
+  )
+}
+
+export const OVERVIEW_ROUTES: readonly PageRoute[] = [
+  { method: 'GET', path: '/', section: '/', handler: overview },
+  { method: 'GET', path: '/live/overview', section: '/', handler: liveOverview, live: true },
+]

@@ -6,6 +6,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 import { ClosedError, InvalidArgumentError, JobNotFoundError, JobQueue } from '../../../actors/jobs/index.js'
+import { PULSE_MIGRATIONS } from '../../../transports/postgres/migrations/index.js'
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js'
 import { internals, uniqueName, withQueue } from './helpers.js'
 
@@ -391,13 +392,15 @@ describe('connect', () => {
         expect(ctx.q).toBe(`"${schema}"`)
         expect(await queue.dispatchStatus()).toEqual({ paused: false, reason: undefined, pausedAt: undefined })
         const { rows } = await ctx.db.query<{ id: number }>(`SELECT id FROM ${ctx.q}.migrations ORDER BY id`)
-        expect(rows.map((r) => r.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8])
+        expect(rows.map((r) => r.id)).toEqual(PULSE_MIGRATIONS.map((m) => m.id))
         // Migration 4: the unique keys are partial and the status-bearing name index is gone.
         const { rows: indexes } = await ctx.db.query<{ indexname: string; indexdef: string }>(
           `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'jobs' ORDER BY indexname`,
           [schema],
         )
+        // Migration 9: the dead and canceled jobs' partial index.
         expect(indexes.map((i) => i.indexname)).toEqual([
+          'jobs_dead_canceled',
           'jobs_idempotency_key',
           'jobs_leases',
           'jobs_pkey',

@@ -69,14 +69,17 @@ export interface AuditQuery {
   limit: number
   /** Only entries older than this id (paging). */
   before?: string | undefined
+  /** Only entries of these actions. */
+  actions?: readonly string[] | undefined
 }
 
 /** Entries, newest first. */
 export async function listAudit(db: Queryable, q: string, query: AuditQuery): Promise<AuditRecord[]> {
   const { rows } = await db.query<AuditRow>(
     `SELECT id::text, at, actor, action, target, reason, data FROM ${q}.audit_log
-      WHERE ($1::bigint IS NULL OR id < $1) ORDER BY audit_log.id DESC LIMIT $2`,
-    [query.before ?? null, query.limit],
+      WHERE ($1::bigint IS NULL OR id < $1) AND ($3::text[] IS NULL OR action = ANY($3::text[]))
+      ORDER BY audit_log.id DESC LIMIT $2`,
+    [query.before ?? null, query.limit, query.actions ?? null],
   )
   return rows.map(toRecord)
 }

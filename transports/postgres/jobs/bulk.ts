@@ -12,19 +12,38 @@ import type { OperatorNote } from './admin.js'
 import type { Queryable } from './queryable.js'
 import type { JobStatus } from './status.js'
 
-/** Which jobs a bulk action takes: those in one of `statuses`, and named `name` when given. */
+/**
+ * Which jobs a bulk action takes: those in one of `statuses`, and, when given, named `name`, whose JSON
+ * args contain `argsContain` (JSON text, `@>`), created in `[createdAfter, createdBefore)`.
+ */
 export interface JobFilterQuery {
   statuses: readonly JobStatus[]
   name?: string | undefined
+  argsContain?: string | undefined
+  createdAfter?: Date | undefined
+  createdBefore?: Date | undefined
 }
 
-const kMatch = `status = ANY($1::text[]) AND ($2::text IS NULL OR name = $2)`
+/** The filter's condition: statuses `$1`, name `$2`, then args, created after and before from `$from` on. */
+function match(from: number): string {
+  const [args, after, before] = [from, from + 1, from + 2]
+  return `status = ANY($1::text[]) AND ($2::text IS NULL OR name = $2)
+      AND ($${args}::jsonb IS NULL OR args @> $${args}::jsonb)
+      AND ($${after}::timestamptz IS NULL OR created_at >= $${after})
+      AND ($${before}::timestamptz IS NULL OR created_at < $${before})`
+}
+
+/** The values of `match`'s parameters from `$from` on. */
+function matchValues(filter: JobFilterQuery): unknown[] {
+  return [filter.argsContain ?? null, filter.createdAfter ?? null, filter.createdBefore ?? null]
+}
 
 /** How many jobs `filter` matches now. */
 export async function countJobs(db: Queryable, q: string, filter: JobFilterQuery): Promise<number> {
-  const { rows } = await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${q}.jobs WHERE ${kMatch}`, [
+  const { rows } = await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${q}.jobs WHERE ${match(3)}`, [
     filter.statuses,
     filter.name ?? null,
+    ...matchValues(filter),
   ])
   return Number(rows[0]?.n ?? 0)
 }
@@ -39,7 +58,7 @@ export async function cancelMatching(
 ): Promise<number> {
   const { rows } = await db.query<{ n: string }>(
     `WITH target AS (
-       SELECT id, status = 'running' AS ran FROM ${q}.jobs WHERE ${kMatch}
+       SELECT id, status = 'running' AS ran FROM ${q}.jobs WHERE ${match(6)}
         ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED
      ), canceled AS (
        UPDATE ${q}.jobs j
@@ -56,7 +75,7 @@ export async function cancelMatching(
          FROM canceled
      )
      SELECT count(*)::text AS n FROM canceled`,
-    [filter.statuses, filter.name ?? null, limit, note.actor, note.reason ?? null],
+    [filter.statuses, filter.name ?? null, limit, note.actor, note.reason ?? null, ...matchValues(filter)],
   )
   return Number(rows[0]?.n ?? 0)
 }
@@ -71,7 +90,7 @@ export async function requeueMatching(
 ): Promise<number> {
   const { rows } = await db.query<{ n: string }>(
     `WITH target AS (
-       SELECT id, attempt FROM ${q}.jobs WHERE ${kMatch}
+       SELECT id, attempt FROM ${q}.jobs WHERE ${match(6)}
         ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED
      ), requeued AS (
        UPDATE ${q}.jobs j
@@ -88,7 +107,7 @@ export async function requeueMatching(
          FROM requeued
      )
      SELECT count(*)::text AS n FROM requeued`,
-    [filter.statuses, filter.name ?? null, limit, note.actor, note.reason ?? null],
+    [filter.statuses, filter.name ?? null, limit, note.actor, note.reason ?? null, ...matchValues(filter)],
   )
   return Number(rows[0]?.n ?? 0)
 }

@@ -5,8 +5,10 @@
  *   the `job_events` of its transitions, ordered by `seq`) in one statement, so the history matches the
  *   row's state.
  * - `listJobs` pages by keyset on `id`, newest first: a page is `id < cursor`, so inserts and
- *   transitions never shift the pages (no OFFSET). With a name, it walks the
- *   primary key newest first and filters (no name index: migration 4 keeps the hot path lean).
+ *   transitions never shift the pages (no OFFSET). With a name, args containment or a creation time
+ *   range, it walks the primary key newest first and filters (no name, args or time index: migration 4
+ *   keeps the hot path lean); dead and canceled jobs come from their partial index (migration 9), the
+ *   waiting and running ones from the claim and lease indexes. Callers bound it in time (bounded.ts).
  * - `jobStats` counts per name × status (a full aggregate: an operator's read, not a hot one) and the
  *   age of the oldest job waiting to be claimed.
  */
@@ -132,6 +134,14 @@ export interface ListJobsQuery {
   /** Only jobs in one of these statuses. */
   statuses?: readonly JobStatus[] | undefined
   name?: string | undefined
+  /** Only the job of this id. */
+  id?: string | undefined
+  /** Only jobs whose JSON args contain this JSON text (`@>`). */
+  argsContain?: string | undefined
+  /** Only jobs created at or after this time. */
+  createdAfter?: Date | undefined
+  /** Only jobs created before this time. */
+  createdBefore?: Date | undefined
   /** Most jobs on the page. */
   limit: number
   /** Only jobs older than this id (the previous page's cursor). */
@@ -151,9 +161,22 @@ export async function listJobs(db: Queryable, q: string, query: ListJobsQuery): 
       WHERE ($1::text[] IS NULL OR j.status = ANY($1::text[]))
         AND ($2::text IS NULL OR j.name = $2)
         AND ($3::bigint IS NULL OR j.id < $3)
+        AND ($5::bigint IS NULL OR j.id = $5)
+        AND ($6::jsonb IS NULL OR j.args @> $6::jsonb)
+        AND ($7::timestamptz IS NULL OR j.created_at >= $7)
+        AND ($8::timestamptz IS NULL OR j.created_at < $8)
       ORDER BY j.id DESC
       LIMIT $4`,
-    [query.statuses ?? null, query.name ?? null, query.before ?? null, query.limit + 1],
+    [
+      query.statuses ?? null,
+      query.name ?? null,
+      query.before ?? null,
+      query.limit + 1,
+      query.id ?? null,
+      query.argsContain ?? null,
+      query.createdAfter ?? null,
+      query.createdBefore ?? null,
+    ],
   )
   const page = rows.slice(0, query.limit).map(toRecord)
   return { jobs: page, next: rows.length > query.limit ? page.at(-1)?.id : undefined }

@@ -11,6 +11,8 @@ import { sql as jobHistory } from './000005-job-history.js'
 import { sql as leaseTokenIffRunning } from './000006-lease-token-iff-running.js'
 import { sql as leaseTokenSequence } from './000007-lease-token-sequence.js'
 import { sql as startOnAttemptEnd } from './000008-start-on-attempt-end.js'
+import { sql as jobsFinishedIndex } from './000009-jobs-finished-index.js'
+import { sql as jobEventsTimeIndex } from './000010-job-events-time-index.js'
 
 /** One schema change. `sql` runs in a transaction of its own with `search_path` set to the target schema. */
 export interface Migration {
@@ -31,4 +33,6 @@ export const PULSE_MIGRATIONS: readonly Migration[] = Object.freeze([
   Object.freeze({ id: 6, name: 'lease-token-iff-running', sql: leaseTokenIffRunning }),
   Object.freeze({ id: 7, name: 'lease-token-sequence', sql: leaseTokenSequence }),
   Object.freeze({ id: 8, name: 'start-on-attempt-end', sql: startOnAttemptEnd }),
+  Object.freeze({ id: 9, name: 'jobs-finished-index', sql: jobsFinishedIndex }),
+  Object.freeze({ id: 10, name: 'job-events-time-index', sql: jobEventsTimeIndex }),
 ])

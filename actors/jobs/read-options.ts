@@ -1,0 +1,86 @@
+/**
+ * What operators' reads and bulk actions share: the check of the job filters beyond status and name
+ * (args containment, creation time range) into their SQL fields, and the time bound of a read
+ * (`timeoutMs`: the read runs under a statement timeout, bounded.ts).
+ */
+import { InvalidArgumentError } from '../../runtime/errors.js'
+import { checkDurationMs, checkKnownKeys } from '../../runtime/options.js'
+import { withStatementTimeout } from '../../transports/postgres/jobs/bounded.js'
+import type { Queryable } from '../../transports/postgres/jobs/queryable.js'
+import { encodeArgs } from './args.js'
+import type { JobQueueInternals } from './internal.js'
+import type { JobMatch, ReadOptions } from './types.js'
+
+/** The keys of `JobMatch`, for `checkKnownKeys`. */
+export const JOB_MATCH_KEYS: readonly string[] = Object.freeze(['argsContain', 'createdAfter', 'createdBefore'])
+
+/** `JobMatch` as the SQL takes it: the containment as JSON text. */
+export interface JobMatchQuery {
+  argsContain?: string | undefined
+  createdAfter?: Date | undefined
+  createdBefore?: Date | undefined
+}
+
+function checkDate(value: unknown, name: string): Date {
+  if (!(value instanceof Date) || Number.isNaN(value.getTime()))
+    throw new InvalidArgumentError(`${name} must be a valid Date`, { data: { option: name } })
+  return value
+}
+
+function checkContainment(value: unknown, name: string): string {
+  if (typeof value !== 'object' || value === null || value instanceof Uint8Array) {
+    throw new InvalidArgumentError(`${name} must be a JSON object or array`, { data: { option: name } })
+  }
+  encodeArgs(value, name)
+  return JSON.stringify(value)
+}
+
+/** The checked `JobMatch` fields of `options` (`path`: how messages name it). */
+export function checkJobMatch(options: JobMatch, path = 'options'): JobMatchQuery {
+  const query: JobMatchQuery = {}
+  if (options.argsContain !== undefined)
+    query.argsContain = checkContainment(options.argsContain, `${path}.argsContain`)
+  if (options.createdAfter !== undefined) query.createdAfter = checkDate(options.createdAfter, `${path}.createdAfter`)
+  if (options.createdBefore !== undefined)
+    query.createdBefore = checkDate(options.createdBefore, `${path}.createdBefore`)
+  return query
+}
+
+/** The given fields of `query` for an audit row (the containment as JSON again). */
+export function jobMatchData(query: JobMatchQuery): Record<string, unknown> {
+  const { argsContain, createdAfter, createdBefore } = query
+  return {
+    ...(argsContain === undefined ? {} : { argsContain: JSON.parse(argsContain) as unknown }),
+    ...(createdAfter === undefined ? {} : { createdAfter }),
+    ...(createdBefore === undefined ? {} : { createdBefore }),
+  }
+}
+
+const kMaxReadTimeoutMs = 600_000
+
+/** `options.timeoutMs`, checked; `undefined` when not given. */
+export function checkReadTimeout(options: ReadOptions, path = 'options'): number | undefined {
+  return options.timeoutMs === undefined
+    ? undefined
+    : checkDurationMs(options.timeoutMs, `${path}.timeoutMs`, { min: 1, max: kMaxReadTimeoutMs })
+}
+
+/** `options` of a read that takes nothing else (`ReadOptions`), checked: its `timeoutMs`, if any. */
+export function checkReadOptions(options: ReadOptions): number | undefined {
+  checkKnownKeys(options, ['timeoutMs'])
+  return checkReadTimeout(options)
+}
+
+/**
+ * Runs the read `fn` on the queue's database: under a statement timeout of `timeoutMs` when given
+ * (`TimeoutError` past it), else as plain autocommit statements.
+ */
+export function boundedRead<T>(
+  ctx: JobQueueInternals,
+  what: string,
+  timeoutMs: number | undefined,
+  fn: (db: Queryable) => Promise<T>,
+): Promise<T> {
+  ctx.assertOpen(what)
+  return timeoutMs === undefined ? fn(ctx.db) : withStatementTimeout(ctx.pool, timeoutMs, what, fn)
+}
