@@ -39,6 +39,9 @@ button { cursor: pointer; background: var(--panel); }
 button.danger { color: var(--bad); }
 button:disabled { opacity: .5; cursor: not-allowed; }
 .muted { color: var(--muted); }
+main dl { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; margin: .5rem 0 1rem; }
+main dt { color: var(--muted); }
+main dd { margin: 0; }
 .chart { min-height: 220px; }
 .login { max-width: 22rem; margin: 4rem auto; display: flex; flex-direction: column; gap: .75rem; }
 .login label { display: flex; flex-direction: column; gap: .25rem; }

@@ -28,8 +28,34 @@ beforeAll(async () => {
     Array.from({ length: 5 }, (_, i) => ({ name: 'send-email', args: { to: `u${i}@example.com` } })),
   )
   await queue.defineSchedule('nightly-report', { days: 1 }, every(86_400_000))
+  await runSomeJobs(db.url)
   server = await startServer({ DATABASE_URL: db.url, REDIS_URL: redisUrl() })
 })
+
+/** A worker completes 30 jobs and dead-letters 4, so that the overview has a history to show. */
+async function runSomeJobs(url: string): Promise<void> {
+  const worker = await JobQueue.connect({ pg: url })
+  try {
+    worker.register('resize-image', async () => {})
+    worker.register('charge-card', () => Promise.reject(new Error('card declined')))
+    await worker.enqueueMany([
+      ...Array.from({ length: 30 }, (_, i) => ({ name: 'resize-image', args: { i } })),
+      ...Array.from({ length: 4 }, (_, i) => ({ name: 'charge-card', args: { i }, maxAttempts: 1 })),
+    ])
+    let finished = 0
+    const done = new Promise<void>((resolve) => {
+      const onFinished = () => {
+        if (++finished === 34) resolve()
+      }
+      worker.events.on('completed', onFinished)
+      worker.events.on('dead', onFinished)
+    })
+    await worker.start()
+    await done
+  } finally {
+    await worker.close()
+  }
+}
 
 afterAll(async () => {
   await queue?.close()
