@@ -13,6 +13,7 @@ export {
   withTimeout,
 } from './lifecycle.js'
 export { checkLogger, type Logger, SILENT_LOGGER } from './logger.js'
+export { checkRegistry, type MetricsRegistry } from './metrics.js'
 export { liveResources, type LiveResource, type ResourceKind } from './resource-tracker.js'
 export {
   type ChildExit,

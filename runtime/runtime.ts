@@ -32,6 +32,8 @@ import { checkDurationMs, checkInteger, checkKnownKeys, checkString, resolveOpti
 import { BodyFormat, decodeBody, FrameKind, messageBytes, readEnvelope, writeMessage } from './ring/codec.js'
 import { Doorbell } from './ring/doorbell.js'
 import { isPowerOfTwo } from './ring/layout.js'
+import { checkRegistry, type MetricsRegistry } from './metrics.js'
+import { observeRuntime } from './runtime-metrics.js'
 import type { ActorStats } from './stats.js'
 import { isTypeScriptModule } from './thread-boot.js'
 import {
@@ -56,6 +58,8 @@ export interface RuntimeOptions {
   handlers?: HandlerPoolOptions
   /** Closes the runtime when aborted. */
   signal?: AbortSignal
+  /** Exports per-actor metrics there (`runtime-metrics.ts`), read from `stats()` at each scrape. */
+  metrics?: MetricsRegistry
 }
 
 interface ResolvedRuntimeOptions {
@@ -125,11 +129,12 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
   #corr = 0
   #pump: Promise<void> | undefined
   #pumping = true
+  #unobserve: (() => void) | undefined
 
   private constructor(options: RuntimeOptions) {
     super()
     validateRuntimeOptions(options)
-    const { supervision, signal, handlers, ...rest } = options
+    const { supervision, signal, handlers, metrics, ...rest } = options
     this.#handlerOptions = handlers === undefined ? {} : resolveHandlerPoolOptions(handlers, 'options.handlers')
     this.#options = resolveOptions(DEFAULT_RUNTIME_OPTIONS, rest)
     this.#supervision = resolveSupervision(supervision)
@@ -141,6 +146,7 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
       onDestroy: () => this.#terminate(),
     })
     signal?.addEventListener('abort', () => void this.close().catch(() => undefined), { once: true })
+    if (metrics !== undefined) this.#unobserve = observeRuntime(metrics, () => this.stats())
   }
 
   static async start(options: RuntimeOptions = {}): Promise<Runtime> {
@@ -569,6 +575,7 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
 
   /** Graceful close: threads in reverse creation order drain and stop their actors, then end. */
   async #shutdown(): Promise<void> {
+    this.#unobserve?.()
     for (const timer of this.#timers) clearTimeout(timer)
     this.#timers.clear()
     await Promise.allSettled(this.#starting.values())
@@ -582,6 +589,7 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
   }
 
   async #terminate(): Promise<void> {
+    this.#unobserve?.()
     await Promise.allSettled([...this.#threads.values()].map((thread) => thread.terminate()))
     await this.#stopPump()
     await this.#handlers?.destroy()
@@ -597,7 +605,16 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
 }
 
 function validateRuntimeOptions(options: RuntimeOptions): void {
-  checkKnownKeys(options, ['supervision', 'mailboxBytes', 'closeTimeoutMs', 'latencySampleEvery', 'handlers', 'signal'])
+  checkKnownKeys(options, [
+    'supervision',
+    'mailboxBytes',
+    'closeTimeoutMs',
+    'latencySampleEvery',
+    'handlers',
+    'signal',
+    'metrics',
+  ])
+  if (options.metrics !== undefined) checkRegistry(options.metrics)
   if (options.mailboxBytes !== undefined) {
     checkInteger(options.mailboxBytes, 'options.mailboxBytes', { min: 64 })
     if (!isPowerOfTwo(options.mailboxBytes))

@@ -41,6 +41,7 @@ import { InboxConnection } from '../../transports/redis/bus/inbox.js'
 import { BusKeys } from '../../transports/redis/bus/keys.js'
 import { busConfirm, busPut } from '../../transports/redis/bus/scripts.js'
 import { newEventId, newInbox, xid } from './ids.js'
+import { busMetrics, type BusMetrics } from './metrics.js'
 import type { BusOptions, GetOptions, ResolvedBusOptions } from './options.js'
 import { resolveBusOptions, resolveGetOptions } from './options.js'
 import type { Payload } from './record.js'
@@ -48,6 +49,7 @@ import { encodeRecord, formatTime, parseRecord, toPayload } from './record.js'
 import { checkPattern, checkSubject, hasWildcard, kInboxNamespace, matchSubject, namespaceOf } from './subject.js'
 import type { BusEvent, SubscriptionHost } from './subscription.js'
 import { BusSubscription, recordEvent } from './subscription.js'
+import { endPut, startPut, startPutBatch } from './tracing.js'
 
 export interface PutOptions {
   /** The event id; a new `e_…` by default. */
@@ -228,12 +230,14 @@ export class Bus implements AsyncDisposable {
   readonly #channelPrefix: string
   #loop: Promise<void> | undefined
   #heartbeat: NodeJS.Timeout | undefined
+  readonly #metrics: BusMetrics | undefined
 
   private constructor(redis: PulseRedis, options: ResolvedBusOptions) {
     this.#redis = redis
     this.options = options
     this.namespaces = options.namespaces
     this.#logger = options.logger
+    this.#metrics = options.metrics === undefined ? undefined : busMetrics(options.metrics)
     this.keys = new BusKeys(options.keyPrefix)
     this.#channelPrefix = redis.client.options.keyPrefix ?? ''
     this.#inboxes = new InboxConnection(redis.client, redis.name)
@@ -253,6 +257,7 @@ export class Bus implements AsyncDisposable {
       logger: this.#logger,
       batchSize: options.batchSize,
       bufferSize: options.bufferSize,
+      metrics: this.#metrics,
       newest: (ns) => bus.#newest(ns),
       confirm: (entry, consumerId) => bus.#confirm(entry, consumerId),
       register: (sub) => bus.#register(sub),
@@ -390,11 +395,25 @@ export class Bus implements AsyncDisposable {
       throw new NoResponderError(`no subscriber for subject ${subject}`, { data: { subject } })
     }
     if (ns === kInboxNamespace) return this.#publishInbox(fields)
-    if (confirm === 0) {
-      const [result] = await this.#append(ns, [fields])
-      return result as PutResult
+    const { span, traceContext } = startPut(subject)
+    const traced = traceContext === undefined ? fields : { ...fields, traceContext }
+    try {
+      const result =
+        confirm === 0
+          ? ((await this.#append(ns, [traced]))[0] as PutResult)
+          : await this.#putConfirmed(
+              ns,
+              traced,
+              confirm,
+              options.timeoutMs ?? this.options.confirmTimeoutMs,
+              options.signal,
+            )
+      endPut(span, { id: result.id })
+      return result
+    } catch (error) {
+      endPut(span, { error })
+      throw error
     }
-    return this.#putConfirmed(ns, fields, confirm, options.timeoutMs ?? this.options.confirmTimeoutMs, options.signal)
   }
 
   async #putBatch(items: readonly BatchItem[], options: Pick<PutOptions, 'signal'>): Promise<PutResult[]> {
@@ -428,7 +447,18 @@ export class Bus implements AsyncDisposable {
       } satisfies BusEntryFields
     })
     options.signal?.throwIfAborted()
-    return this.#append(ns as string, events)
+    const { span, traceContext } = startPutBatch(events)
+    try {
+      const results = await this.#append(
+        ns as string,
+        traceContext === undefined ? events : events.map((event) => ({ ...event, traceContext })),
+      )
+      endPut(span, { id: undefined })
+      return results
+    } catch (error) {
+      endPut(span, { error })
+      throw error
+    }
   }
 
   /** Runs `busPut-5`; `confirm` adds the confirmation hash for the inbox of the (single) event. */
@@ -473,6 +503,7 @@ export class Bus implements AsyncDisposable {
     const last = ids[ids.length - 2] as string
     const known = this.#lastPut.get(ns)
     if (known === undefined || compareEntryIds(last, known) > 0) this.#lastPut.set(ns, last)
+    this.#metrics?.published.inc({ namespace: ns }, events.length)
     return events.map((event, i) => ({
       id: event.id,
       index: seq - events.length + i,

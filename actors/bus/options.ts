@@ -2,6 +2,7 @@
 import { InvalidArgumentError } from '../../runtime/errors.js'
 import { checkLogger, SILENT_LOGGER } from '../../runtime/logger.js'
 import type { Logger } from '../../runtime/logger.js'
+import { checkRegistry, type MetricsRegistry } from '../../runtime/metrics.js'
 import {
   checkDurationMs,
   checkInteger,
@@ -45,9 +46,13 @@ export interface BusOptions {
   closeTimeoutMs?: number
   /** @default silent */
   logger?: Logger
+  /** Where the bus counts its events, and its `BusApi`s their SSE clients (metrics.ts). @default none */
+  metrics?: MetricsRegistry
 }
 
-export type ResolvedBusOptions = Required<BusOptions>
+export type ResolvedBusOptions = Required<Omit<BusOptions, 'metrics'>> & {
+  readonly metrics: MetricsRegistry | undefined
+}
 
 /** A hundred years: a retention past the timers' 24.8 days is common (a month of events). */
 const kMaxRetentionMs = 100 * 365 * 24 * 3_600_000
@@ -65,6 +70,7 @@ export const DEFAULT_BUS_OPTIONS = {
   bufferSize: 1024,
   closeTimeoutMs: 5_000,
   logger: SILENT_LOGGER,
+  metrics: undefined,
 } as const satisfies Omit<ResolvedBusOptions, 'namespaces'>
 
 export function resolveBusOptions(options: BusOptions): ResolvedBusOptions {
@@ -86,6 +92,7 @@ export function resolveBusOptions(options: BusOptions): ResolvedBusOptions {
   if (options.bufferSize !== undefined) checkInteger(options.bufferSize, 'options.bufferSize', { min: 1 })
   if (options.closeTimeoutMs !== undefined) checkDurationMs(options.closeTimeoutMs, 'options.closeTimeoutMs')
   if (options.logger !== undefined) checkLogger(options.logger)
+  if (options.metrics !== undefined) checkRegistry(options.metrics)
   return resolveOptions<ResolvedBusOptions>({ ...DEFAULT_BUS_OPTIONS, namespaces }, { ...options, namespaces })
 }
 

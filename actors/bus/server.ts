@@ -42,6 +42,7 @@ import type {
 } from '../../transports/http/index.js'
 import { httpStatusOf, HttpServer, Router } from '../../transports/http/index.js'
 import type { Bus, Subscription } from './bus.js'
+import { busMetrics } from './metrics.js'
 import { parseGoDuration, parsePublishBody } from './record.js'
 
 export const kBusHeaders = [
@@ -111,12 +112,16 @@ export class BusApi {
   readonly bus: Bus
   readonly #consumers = new Map<string, Subscription>()
   readonly #limits: Required<BusServerLimits>
+  /** `pulse_bus_sse_clients`, with the bus's `metrics`. */
+  readonly #sseClients: { inc(): void; dec(): void } | undefined
 
   constructor(bus: Bus, limits: BusServerLimits = {}) {
     if (typeof bus?.get !== 'function')
       throw new InvalidArgumentError('options.bus must be a Bus', { data: { option: 'options.bus' } })
     this.bus = bus
     this.#limits = resolveLimits(limits)
+    const { metrics } = bus.options
+    this.#sseClients = metrics === undefined ? undefined : busMetrics(metrics).sseClients
   }
 
   /** The resolved limits (the server's body limit and SSE options come from them). */
@@ -220,6 +225,7 @@ export class BusApi {
       if (ctx.signal.aborted) return
       const stream = ctx.sse({ headers: { 'X-BUS-CONSUMER-ID': sub.consumerId } })
       this.#consumers.set(sub.consumerId, sub)
+      this.#sseClients?.inc()
       stream.signal.addEventListener('abort', () => void sub.return(), { once: true })
       const { maxBufferedBytes, stallTimeoutMs } = this.#limits
       try {
@@ -240,6 +246,7 @@ export class BusApi {
         stream.fail(isPulseError(error) ? error : new Error('internal error'))
       } finally {
         this.#consumers.delete(sub.consumerId)
+        this.#sseClients?.dec()
         stream.end()
       }
     } finally {

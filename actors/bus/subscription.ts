@@ -23,15 +23,18 @@ import type { Redis } from 'ioredis'
 import { coerceError, InvalidArgumentError } from '../../runtime/errors.js'
 import { sleep } from '../../runtime/lifecycle.js'
 import type { Logger } from '../../runtime/logger.js'
+import type { Span } from '../../runtime/tracing.js'
 import { reconnectDelayMs } from '../../transports/redis/connection.js'
 import type { BusEntry } from '../../transports/redis/bus/entry.js'
 import { compareEntryIds, decodeBusEntries } from '../../transports/redis/bus/entry.js'
 import type { BusKeys } from '../../transports/redis/bus/keys.js'
 import { busCursor } from '../../transports/redis/bus/scripts.js'
 import { newConsumerId } from './ids.js'
+import type { BusMetrics } from './metrics.js'
 import type { ResolvedGetOptions } from './options.js'
 import { type BusRecord, encodeRecord } from './record.js'
 import { compilePattern } from './subject.js'
+import { endDelivery, startDelivery } from './tracing.js'
 
 /** One delivery of an event. */
 export interface BusEvent {
@@ -81,6 +84,8 @@ export interface SubscriptionHost {
   readonly logger: Logger
   readonly batchSize: number
   readonly bufferSize: number
+  /** The bus's metrics, with its `metrics` option. */
+  readonly metrics: BusMetrics | undefined
   /** The position `'newest'` means now in `ns`. */
   newest(ns: string): string
   /** Records a consumer's ack of an event that wants confirmations. */
@@ -150,12 +155,19 @@ export class BusSubscription implements AsyncIterableIterator<BusEvent> {
   /** ack: none — the last events yielded, by id, for acks by id (HTTP). */
   readonly #recent = new Map<string, BusEntry>()
   #cursorWrites: Promise<unknown> = Promise.resolve()
+  readonly #delivered: { inc(): void } | undefined
+  readonly #redelivered: { inc(): void } | undefined
   #onAbort: (() => void) | undefined
+  /** The `process` span of the event last yielded, until the consumer moves on (tracing.ts). */
+  #delivery: Span | undefined
 
   constructor(host: SubscriptionHost, pattern: string, namespace: string, options: ResolvedGetOptions) {
     this.#host = host
     this.pattern = pattern
     this.namespace = namespace
+    const labels = { namespace }
+    this.#delivered = host.metrics?.delivered.labels(labels)
+    this.#redelivered = host.metrics?.redelivered.labels(labels)
     this.options = options
     this.#match = compilePattern(pattern)
     // 'newest' is taken now, so that every event published after get() returned is seen.
@@ -241,6 +253,7 @@ export class BusSubscription implements AsyncIterableIterator<BusEvent> {
   }
 
   async next(): Promise<IteratorResult<BusEvent>> {
+    this.#endDelivery()
     if (this.#closed) return { done: true, value: undefined }
     await this.ready
     if (this.#startError !== undefined) {
@@ -258,6 +271,7 @@ export class BusSubscription implements AsyncIterableIterator<BusEvent> {
           inFlight.deliveries++
           inFlight.rearm()
           this.#arm(inFlight)
+          this.#delivery = startDelivery(inFlight.entry, this.pattern)
           return { done: false, value: this.#event(inFlight.entry, inFlight.deliveries) }
         }
         this.#host.logger.warn(
@@ -283,7 +297,15 @@ export class BusSubscription implements AsyncIterableIterator<BusEvent> {
       this.#recent.set(entry.id, entry)
       if (this.#recent.size > kRecent) this.#recent.delete(this.#recent.keys().next().value as string)
     }
+    this.#delivery = startDelivery(entry, this.pattern)
     return { done: false, value: this.#event(entry, 1) }
+  }
+
+  #endDelivery(): void {
+    const span = this.#delivery
+    if (span === undefined) return
+    this.#delivery = undefined
+    endDelivery(span)
   }
 
   #arm(flight: InFlight): void {
@@ -294,6 +316,8 @@ export class BusSubscription implements AsyncIterableIterator<BusEvent> {
   }
 
   #event(entry: BusEntry, delivery: number): BusEvent {
+    this.#delivered?.inc()
+    if (delivery > 1) this.#redelivered?.inc()
     const ack = () => this.#ack(entry)
     const consumerId = this.consumerId
     return {
@@ -387,6 +411,7 @@ export class BusSubscription implements AsyncIterableIterator<BusEvent> {
 
   /** Ends the subscription (`break` out of `for await`); a pending `next()` resolves done. */
   async return(): Promise<IteratorResult<BusEvent>> {
+    this.#endDelivery()
     if (!this.#closed) {
       this.#closed = true
       this.#closeController.abort()
@@ -404,6 +429,7 @@ export class BusSubscription implements AsyncIterableIterator<BusEvent> {
 
   /** Ends the subscription because its bus closes (no Redis writes: the connection is going). */
   end(): void {
+    this.#endDelivery()
     if (this.#closed) return
     this.#closed = true
     this.#closeController.abort()

@@ -16,6 +16,8 @@
  *   - `{ t: 'close' }` stops claiming: `{ t: 'closed' }` follows the `jobs` of the claims still in flight.
  *     `{ t: 'flush', seq }` is answered by `{ t: 'flushed', seq }` once the results sent before it are
  *     acked. The `stop` ask (or the actor's stop) releases the pools, the LISTEN client and the timers.
+ *   - With `metrics` (args), claims also return each job's wait and are counted; the `stats` ask answers
+ *     the counts since the last one (metrics.ts pulls them at each scrape).
  *
  * Claims and acks run on connections of their own, so neither waits for the other:
  *
@@ -155,6 +157,8 @@ class Dispatcher {
   /** Results in the ack statement in flight. */
   #ackingCount = 0
   #claimFailures = 0
+  /** Claim statements (and the empty ones) since the last `stats` ask; counted with `metrics` only. */
+  #claimCounts = { claims: 0, empty: 0 }
   #closing = false
   #stopped = false
   #completed: LeaseRef[] = []
@@ -227,6 +231,10 @@ class Dispatcher {
         return
       case 'stop':
         return this.stop().then(() => ctx.reply(true))
+      case 'stats':
+        ctx.reply(this.#claimCounts)
+        this.#claimCounts = { claims: 0, empty: 0 }
+        return
     }
   }
 
@@ -257,7 +265,7 @@ class Dispatcher {
   #emitJobs(jobs: ClaimedJob[]): void {
     if (this.#stopped) return
     try {
-      this.#ctx.emit({ t: 'jobs', jobs: toJobColumns(jobs) } satisfies DispatcherOut)
+      this.#ctx.emit({ t: 'jobs', jobs: toJobColumns(jobs, this.#args.metrics) } satisfies DispatcherOut)
       return
     } catch (error) {
       if (!(error instanceof InvalidArgumentError)) throw error
@@ -378,8 +386,13 @@ class Dispatcher {
         names: this.#names,
         limit,
         leaseTtlMs: this.#args.leaseTtlMs,
+        withWait: this.#args.metrics,
       })
       this.#claimFailures = 0
+      if (this.#args.metrics) {
+        this.#claimCounts.claims++
+        if (jobs.length === 0) this.#claimCounts.empty++
+      }
     } catch (error) {
       if (this.#stopped) return
       this.#ready = true

@@ -5,6 +5,7 @@ import type pg from 'pg'
 
 import { InvalidArgumentError } from '../../runtime/errors.js'
 import { checkLogger, type Logger, SILENT_LOGGER } from '../../runtime/logger.js'
+import { checkRegistry, type MetricsRegistry } from '../../runtime/metrics.js'
 import { checkDurationMs, checkInteger, checkKnownKeys, checkString, resolveOptions } from '../../runtime/options.js'
 import { type Backoff, checkBackoff, DEFAULT_BACKOFF_UNIT_MS } from './backoff.js'
 
@@ -60,6 +61,11 @@ export interface JobQueueOptions {
    * @default 30_000
    */
   closeTimeoutMs?: number | undefined
+  /**
+   * Where the queue counts its jobs, claims and lost leases (metrics.ts); its worker's actors too.
+   * @default none (nothing is counted)
+   */
+  metrics?: MetricsRegistry | undefined
 }
 
 /** `JobQueueOptions` after defaults. */
@@ -73,6 +79,7 @@ export interface ResolvedJobQueueOptions {
   readonly logger: JobQueueLogger
   readonly actor: string
   readonly closeTimeoutMs: number
+  readonly metrics: MetricsRegistry | undefined
 }
 
 export const DEFAULT_JOB_QUEUE_OPTIONS = Object.freeze({
@@ -84,6 +91,7 @@ export const DEFAULT_JOB_QUEUE_OPTIONS = Object.freeze({
   logger: SILENT_LOGGER,
   actor: 'api',
   closeTimeoutMs: 30_000,
+  metrics: undefined,
 }) satisfies Omit<ResolvedJobQueueOptions, 'pg'>
 
 const kKnownOptions = [
@@ -96,6 +104,7 @@ const kKnownOptions = [
   'logger',
   'actor',
   'closeTimeoutMs',
+  'metrics',
 ]
 /** migrate.ts's rule: a lower-case identifier that PostgreSQL does not reserve. */
 const kSchemaPattern = /^(?!pg_)[a-z_][a-z0-9_]{0,62}$/
@@ -130,5 +139,6 @@ export function resolveJobQueueOptions(options: JobQueueOptions): ResolvedJobQue
   if (options.logger !== undefined) checkLogger(options.logger)
   if (options.actor !== undefined) checkString(options.actor, 'options.actor', { nonEmpty: true })
   if (options.closeTimeoutMs !== undefined) checkDurationMs(options.closeTimeoutMs, 'options.closeTimeoutMs')
+  if (options.metrics !== undefined) checkRegistry(options.metrics)
   return resolveOptions<ResolvedJobQueueOptions>({ ...DEFAULT_JOB_QUEUE_OPTIONS, pg: options.pg }, options)
 }

@@ -32,10 +32,14 @@ export interface JobColumns {
   maxAttempts: number[]
   priority: number[]
   leaseToken: string[]
+  /** Only from a dispatcher with `metrics` (claims `withWait`). */
+  waitMs?: number[]
+  /** The jobs' trace contexts; absent when no job of the batch has one (none without an SDK). */
+  traceContext?: (string | null)[]
 }
 
-export function toJobColumns(jobs: readonly ClaimedJob[]): JobColumns {
-  return {
+export function toJobColumns(jobs: readonly ClaimedJob[], withWait = false): JobColumns {
+  const columns: JobColumns = {
     id: jobs.map((j) => j.id),
     name: jobs.map((j) => j.name),
     argsJson: jobs.map((j) => j.argsJson),
@@ -45,10 +49,13 @@ export function toJobColumns(jobs: readonly ClaimedJob[]): JobColumns {
     priority: jobs.map((j) => j.priority),
     leaseToken: jobs.map((j) => j.leaseToken),
   }
+  if (jobs.some((j) => j.traceContext !== null)) columns.traceContext = jobs.map((j) => j.traceContext)
+  if (withWait) columns.waitMs = jobs.map((j) => j.waitMs ?? 0)
+  return columns
 }
 
 export function fromJobColumns(c: JobColumns): ClaimedJob[] {
-  return c.id.map((id, i) => ({
+  const jobs: ClaimedJob[] = c.id.map((id, i) => ({
     id,
     name: c.name[i] as string,
     argsJson: c.argsJson[i] ?? null,
@@ -57,7 +64,11 @@ export function fromJobColumns(c: JobColumns): ClaimedJob[] {
     maxAttempts: c.maxAttempts[i] as number,
     priority: c.priority[i] as number,
     leaseToken: c.leaseToken[i] as string,
+    traceContext: c.traceContext?.[i] ?? null,
   }))
+  const wait = c.waitMs
+  if (wait !== undefined) jobs.forEach((job, i) => (job.waitMs = wait[i] ?? 0))
+  return jobs
 }
 
 /** Leases column by column: lease i is `{ id: ids[i], leaseToken: tokens[i] }`. */
@@ -83,6 +94,8 @@ export interface DispatcherArgs {
   claimBatchMax: number
   /** The owner's `concurrency + prefetch`: the credits it grants at start. */
   window: number
+  /** Count claims (the `stats` ask) and send each job's wait with it. */
+  metrics: boolean
 }
 
 export type DispatcherMsg =
@@ -101,6 +114,8 @@ export type DispatcherMsg =
   | { t: 'flush'; seq: number }
   /** Ask: release the pool, the LISTEN client and the timers (the actor stays, idle). */
   | { t: 'stop' }
+  /** Ask (with `metrics`): the claim counts since the last `stats` (`ClaimCounts`, metrics.ts). */
+  | { t: 'stats' }
 
 /** A fail outcome with the lease token it was acked for (so the owner can tell attempts apart). */
 export interface AckedFailure extends FailOutcome {

@@ -20,6 +20,7 @@
 import { coerceError } from '../../runtime/errors.js'
 import { Lifecycle } from '../../runtime/lifecycle.js'
 import { trackResource } from '../../runtime/resource-tracker.js'
+import { childOf } from '../../runtime/metrics.js'
 import { quoteSchema } from '../../transports/postgres/jobs/queryable.js'
 import { migrate } from '../../transports/postgres/migrate.js'
 import { createPgPool, type PgPool } from '../../transports/postgres/pool.js'
@@ -27,6 +28,7 @@ import * as inspect from './inspect.js'
 import * as insights from './insights.js'
 import { insights as readInsights } from './insights-summary.js'
 import { type JobQueueInternals, kJobQueueInternals, poolQueryable, preparedPoolQueryable } from './internal.js'
+import { type JobMetrics, jobMetrics } from './metrics.js'
 import * as operator from './operator.js'
 import { type JobQueueOptions, resolveJobQueueOptions, type ResolvedJobQueueOptions } from './options.js'
 import type { ScheduleSpec } from './schedule-spec.js'
@@ -88,6 +90,7 @@ export class JobQueue implements AsyncDisposable {
   /** Cleanups of the execution side, run first by `close()` (see `addCloseHook`). */
   readonly #onClose: Cleanup[] = []
   readonly #untrack: () => void
+  readonly #metrics: JobMetrics | undefined
   #worker: JobWorker | undefined
 
   /** Connects (and migrates the schema), then returns the queue. */
@@ -107,6 +110,7 @@ export class JobQueue implements AsyncDisposable {
     this.pool = pool
     this.options = options
     this.schema = quoteSchema(options.schema)
+    this.#metrics = options.metrics === undefined ? undefined : jobMetrics(options.metrics)
     const name = `JobQueue "${options.schema}"`
     this.#lifecycle = new Lifecycle({
       name,
@@ -145,12 +149,26 @@ export class JobQueue implements AsyncDisposable {
    * back as a `Buffer`). With an `idempotencyKey` already used, resolves to that job's id.
    */
   enqueue(name: string, args: unknown, options: EnqueueOptions = {}): Promise<string> {
-    return this.#call('enqueue', () => submit.enqueue(this.#internals, name, args, options))
+    const enqueued = this.#call('enqueue', () => submit.enqueue(this.#internals, name, args, options))
+    const metrics = this.#metrics
+    if (metrics === undefined) return enqueued
+    return enqueued.then((id) => {
+      childOf(metrics.enqueued, name).inc()
+      return id
+    })
   }
 
   /** Adds many jobs in one statement; resolves to their ids, in order. */
   enqueueMany(jobs: readonly EnqueueManyItem[], options: EnqueueManyOptions = {}): Promise<string[]> {
-    return this.#call('enqueueMany', () => submit.enqueueMany(this.#internals, jobs, options))
+    const enqueued = this.#call('enqueueMany', () => submit.enqueueMany(this.#internals, jobs, options))
+    const metrics = this.#metrics
+    if (metrics === undefined) return enqueued
+    return enqueued.then((ids) => {
+      const byName = new Map<string, number>()
+      for (const job of jobs) byName.set(job.name, (byName.get(job.name) ?? 0) + 1)
+      for (const [name, n] of byName) childOf(metrics.enqueued, name).inc(n)
+      return ids
+    })
   }
 
   // ---- jobs: reads and operator actions ----

@@ -19,6 +19,7 @@ import { insertJobs, type NewJob } from '../../transports/postgres/jobs/enqueue.
 import type { Queryable } from '../../transports/postgres/jobs/queryable.js'
 import { encodeArgs } from './args.js'
 import type { JobQueueInternals } from './internal.js'
+import { endEnqueue, startEnqueue, startEnqueueMany } from './tracing.js'
 import type { EnqueueManyItem, EnqueueManyOptions, EnqueueOptions, JobOptions, TransactionClient } from './types.js'
 
 const kJobOptionKeys = ['priority', 'runAt', 'delayMs', 'maxAttempts', 'idempotencyKey'] as const
@@ -97,13 +98,22 @@ export async function enqueue(
 ): Promise<string> {
   checkKnownKeys(options, [...kJobOptionKeys, 'client'])
   const job = toNewJob(name, args, options, { name: 'name', args: 'args', options: 'options' })
-  if (options.client === undefined) {
-    ctx.assertOpen('enqueue')
-    return batcherOf(ctx).add(job)
-  }
-  const db = checkClient(options.client, 'options.client')
+  const db = options.client === undefined ? undefined : checkClient(options.client, 'options.client')
   ctx.assertOpen('enqueue')
-  const [id] = await insertJobs(db, ctx.q, [job]).catch(rethrowMapped)
+  const send = startEnqueue(job.name)
+  if (send.traceContext !== undefined) job.traceContext = send.traceContext
+  try {
+    const id = db === undefined ? await batcherOf(ctx).add(job) : await insertOne(db, ctx.q, job)
+    endEnqueue(send.span, { id })
+    return id
+  } catch (error) {
+    endEnqueue(send.span, { error })
+    throw error
+  }
+}
+
+async function insertOne(db: Queryable, q: string, job: NewJob): Promise<string> {
+  const [id] = await insertJobs(db, q, [job]).catch(rethrowMapped)
   if (id === undefined) throw new Error('insertJobs returned no id')
   return id
 }
@@ -233,5 +243,15 @@ export async function enqueueMany(
   })
   const db = options.client === undefined ? ctx.prepared : checkClient(options.client, 'options.client')
   ctx.assertOpen('enqueueMany')
-  return insertJobs(db, ctx.q, jobs).catch(rethrowMapped)
+  if (jobs.length === 0) return []
+  const send = startEnqueueMany(jobs)
+  if (send.traceContext !== undefined) for (const job of jobs) job.traceContext = send.traceContext
+  try {
+    const ids = await insertJobs(db, ctx.q, jobs).catch(rethrowMapped)
+    endEnqueue(send.span, { id: undefined })
+    return ids
+  } catch (error) {
+    endEnqueue(send.span, { error })
+    throw error
+  }
 }

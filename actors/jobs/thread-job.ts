@@ -7,14 +7,21 @@
  * `job.heartbeat()` resolves at once: leases are renewed by the watchdog whatever the handler does.
  * `job.progress()` needs the caller's pool and rejects here; report progress from a handler on the
  * event loop instead.
+ *
+ * With `trace` (the attempt's `process` span, injected on the caller's thread), the handler runs in
+ * that span's context as the thread's propagator reads it: the spans it makes nest under the attempt
+ * when the module installs an SDK in this thread (a thread has none of the caller's).
  */
 import { InvalidArgumentError } from '../../runtime/errors.js'
+import { runInCarrier } from './tracing.js'
 
 export interface ThreadJobPayload {
   module: string
   export: string
   args: unknown
   job: { id: string; name: string; attempt: number; maxAttempts: number; priority: number }
+  /** The attempt's trace context (a propagation carrier); absent without an SDK. */
+  trace?: Record<string, string>
 }
 
 type JobFunction = (args: unknown, job: unknown) => unknown
@@ -33,5 +40,5 @@ export async function runJob(payload: ThreadJobPayload, { signal }: { signal: Ab
     heartbeat: () => Promise.resolve(),
     progress: () => Promise.reject(new InvalidArgumentError('job.progress() is not available in a thread handler')),
   }
-  return (fn as JobFunction)(payload.args, job)
+  return runInCarrier(payload.trace, () => (fn as JobFunction)(payload.args, job))
 }

@@ -55,6 +55,7 @@ import {
 } from '../../runtime/errors.js'
 import { HandlerPool, type HandlerPoolOptions } from '../../runtime/handler-pool.js'
 import { abortable, withTimeout } from '../../runtime/lifecycle.js'
+import { checkRegistry, childOf, type MetricsRegistry } from '../../runtime/metrics.js'
 import {
   checkDurationMs,
   checkFunction,
@@ -65,6 +66,7 @@ import {
   checkString,
 } from '../../runtime/options.js'
 import { trackResource } from '../../runtime/resource-tracker.js'
+import type { Span } from '../../runtime/tracing.js'
 import { Runtime } from '../../runtime/runtime.js'
 import {
   type ClaimedJob,
@@ -92,7 +94,9 @@ import {
   toLeaseColumns,
 } from './protocol.js'
 import type { JobQueueInternals } from './internal.js'
+import { type ClaimCounts, type JobMetrics, jobMetrics } from './metrics.js'
 import type { ThreadJobPayload } from './thread-job.js'
+import { endAttempt, runAttempt, startAttempt, threadCarrier } from './tracing.js'
 
 /** What a handler gets besides its args. `id` + `attempt` make an idempotency key. */
 export interface JobContext {
@@ -162,6 +166,8 @@ export interface JobWorkerOptions {
   owner?: string | undefined
   /** The drain bound of `close()` when it is called without `timeoutMs`. @default 10_000 */
   closeTimeoutMs?: number | undefined
+  /** Counts jobs, claims and lost leases there (metrics.ts), with the actors of the runtime it starts. */
+  metrics?: MetricsRegistry | undefined
 }
 
 export interface JobWorkerStartOptions {
@@ -270,6 +276,10 @@ interface Held {
    * Either way nothing more is reported for it; its credit comes back when it leaves `#held`.
    */
   outcome: 'none' | 'sent' | 'dropped'
+  /** `performance.now()` at the handler's start, with metrics only. */
+  startedAt: number
+  /** The attempt's `process` span, from its start until its outcome is known (tracing.ts). */
+  span: Span | undefined
 }
 
 /** A result sent to the dispatcher, kept until acked (to fire its events, or to send it again). */
@@ -380,6 +390,8 @@ export class JobWorker {
   readonly #flushWaiters = new Map<number, () => void>()
   #closedWaiter: (() => void) | undefined
   #untrack: (() => void) | undefined
+  readonly #registry: MetricsRegistry | undefined
+  readonly #metrics: JobMetrics | undefined
 
   constructor(options: JobWorkerOptions) {
     if (typeof options !== 'object' || options === null)
@@ -396,6 +408,7 @@ export class JobWorker {
       'scheduleTickMs',
       'owner',
       'closeTimeoutMs',
+      'metrics',
     ])
     const pool = options.pool as unknown
     if (
@@ -440,6 +453,8 @@ export class JobWorker {
         ? `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`
         : checkString(options.owner, 'options.owner', { nonEmpty: true })
     this.#connection = options.connection === undefined ? undefined : checkConnection(options.connection)
+    this.#registry = options.metrics === undefined ? undefined : checkRegistry(options.metrics)
+    this.#metrics = this.#registry === undefined ? undefined : jobMetrics(this.#registry)
     this.#q = quoteSchema(schema)
     const closeTimeoutMs =
       options.closeTimeoutMs === undefined
@@ -552,7 +567,12 @@ export class JobWorker {
     this.#connection ??= connectionOf(this.#pool)
     this.#untrack = trackResource('other', `JobWorker ${this.options.schema} ${this.options.owner}`)
     this.#ownsRuntime = options.runtime === undefined
-    const rt = options.runtime ?? (await Runtime.start({ closeTimeoutMs: kActorStepMs }))
+    const rt =
+      options.runtime ??
+      (await Runtime.start({
+        closeTimeoutMs: kActorStepMs,
+        ...(this.#registry === undefined ? {} : { metrics: this.#registry }),
+      }))
     this.#runtime = rt
     try {
       await this.#spawn(rt, options.schedules !== false)
@@ -590,6 +610,7 @@ export class JobWorker {
       pollIntervalMs: this.options.pollIntervalMs,
       claimBatchMax: this.options.claimBatchMax,
       window: this.#concurrency + this.#prefetch,
+      metrics: this.#metrics !== undefined,
     }
     const watchdogArgs: WatchdogArgs = {
       connection,
@@ -615,6 +636,7 @@ export class JobWorker {
     })
     this.#dispatcher = dispatcher as ActorRef<DispatcherMsg, unknown, DispatcherOut>
     this.#unsubscribe.push(this.#dispatcher.onMessage((msg) => this.#onDispatcher(msg)))
+    if (this.#metrics !== undefined) this.#unsubscribe.push(this.#metrics.dispatchers.add(() => this.#claimCounts()))
     const watchdog = await rt.spawn<WatchdogMsg, unknown, WatchdogArgs>(actorModule('watchdog.actor'), {
       name: `${prefix}:watchdog`,
       args: watchdogArgs,
@@ -632,6 +654,13 @@ export class JobWorker {
       this.#scheduler = scheduler as ActorRef<SchedulerMsg, unknown, SchedulerOut>
       this.#unsubscribe.push(this.#scheduler.onMessage((msg) => this.#onScheduler(msg)))
     }
+  }
+
+  /** The dispatcher's claim counts since the last scrape (metrics.ts). */
+  async #claimCounts(): Promise<ClaimCounts> {
+    const dispatcher = this.#dispatcher
+    if (dispatcher === undefined) return { claims: 0, empty: 0 }
+    return (await dispatcher.ask({ t: 'stats' }, { timeoutMs: kActorStepMs })) as ClaimCounts
   }
 
   /** After a restart an actor has lost its state: tell it again what it needs to know. */
@@ -678,6 +707,8 @@ export class JobWorker {
       case 'acked':
         this.#onAcked(msg.completed, msg.failed)
         for (const token of msg.fenced) this.#unacked.delete(token)
+        // A refused ack is a lease lost before its result landed (the watchdog's report of it skipped it).
+        if (msg.fenced.length > 0) this.#metrics?.leasesLost.inc(msg.fenced.length)
         return
       case 'closed':
         this.#closedWaiter?.()
@@ -694,6 +725,8 @@ export class JobWorker {
   #onWatchdog(msg: WatchdogOut): void {
     switch (msg.t) {
       case 'lost':
+        if (this.#metrics !== undefined)
+          this.#metrics.leasesLost.inc(msg.tokens.filter((token) => !this.#unacked.has(token)).length)
         msg.tokens.forEach((token) => this.#onLost(token))
         this.#scheduleFlush()
         return
@@ -701,6 +734,7 @@ export class JobWorker {
         for (const job of msg.jobs) {
           const error = kLeaseExpiredError
           const event = eventOf(job)
+          this.#countFailure(job.name, job.status)
           this.#emit('failed', { ...event, error, willRetry: job.status === 'retrying' })
           if (job.status === 'retrying') this.#emit('retrying', { ...event, error, retryAt: job.retryAt })
           else this.#emit('dead', { ...event, error })
@@ -727,7 +761,17 @@ export class JobWorker {
       }
       return
     }
-    const held: Held = { job, reg, state: 'waiting', controller: undefined, outcome: 'none' }
+    const held: Held = {
+      job,
+      reg,
+      state: 'waiting',
+      controller: undefined,
+      outcome: 'none',
+      startedAt: 0,
+      span: undefined,
+    }
+    if (this.#metrics !== undefined && job.waitMs !== undefined)
+      childOf(this.#metrics.wait, job.name).observe(job.waitMs / 1000)
     this.#held.set(job.leaseToken, held)
     if (this.#runningCount < this.#concurrency && reg.running < reg.concurrency && reg.waiting === 0) {
       this.#run(held)
@@ -766,6 +810,7 @@ export class JobWorker {
   }
 
   #abort(held: Held, reason: Error): void {
+    this.#endSpan(held, reason)
     held.controller ??= new AbortController()
     held.controller.abort(reason)
   }
@@ -798,18 +843,27 @@ export class JobWorker {
       const unacked = this.#unacked.get(leaseToken)
       if (unacked === undefined) continue
       this.#unacked.delete(leaseToken)
+      if (this.#metrics !== undefined) childOf(this.#metrics.completed, unacked.job.name).inc()
       if (listened) this.#emit('completed', eventOf(unacked.job))
     }
     for (const outcome of failed) {
       const unacked = this.#unacked.get(outcome.leaseToken)
       if (unacked === undefined) continue
       this.#unacked.delete(outcome.leaseToken)
+      this.#countFailure(unacked.job.name, outcome.status)
       const error = unacked.error ?? kReleasedError
       const event = eventOf(unacked.job)
       this.#emit('failed', { ...event, error, willRetry: outcome.status === 'retrying' })
       if (outcome.status === 'retrying') this.#emit('retrying', { ...event, error, retryAt: unacked.retryAt })
       else this.#emit('dead', { ...event, error })
     }
+  }
+
+  #countFailure(name: string, status: 'retrying' | 'dead'): void {
+    const metrics = this.#metrics
+    if (metrics === undefined) return
+    childOf(metrics.failed, name).inc()
+    if (status === 'dead') childOf(metrics.dead, name).inc()
   }
 
   // ---- running handlers ----
@@ -819,6 +873,7 @@ export class JobWorker {
     held.state = 'running'
     reg.running++
     this.#runningCount++
+    if (this.#metrics !== undefined) held.startedAt = performance.now()
     if (this.events.listenerCount('started') > 0)
       this.#emit('started', { id: job.id, name: job.name, attempt: job.attempt })
     let timer: NodeJS.Timeout | undefined
@@ -835,9 +890,11 @@ export class JobWorker {
         this.#report(held, error)
       }, timeoutMs)
     }
+    const span = (held.span = startAttempt(job))
     const args = parseArgs(job)
-    const outcome =
-      reg.thread === undefined ? this.#invoke(held, args) : this.#invokeInThread(held, args, this.#signal(held))
+    const outcome = runAttempt(span, () =>
+      reg.thread === undefined ? this.#invoke(held, args) : this.#invokeInThread(held, args, this.#signal(held)),
+    )
     const running: Promise<void> = outcome.then(
       () => this.#attemptEnded(held, running, timer, undefined),
       (error: unknown) => this.#attemptEnded(held, running, timer, coerceError(error)),
@@ -847,6 +904,8 @@ export class JobWorker {
 
   /** The handler's promise settled. */
   #attemptEnded(held: Held, running: Promise<void>, timer: NodeJS.Timeout | undefined, error: Error | undefined): void {
+    if (this.#metrics !== undefined)
+      childOf(this.#metrics.run, held.job.name).observe((performance.now() - held.startedAt) / 1000)
     this.#report(held, error)
     clearTimeout(timer)
     this.#running.delete(running)
@@ -873,11 +932,14 @@ export class JobWorker {
       args,
       job: { id: job.id, name: job.name, attempt: job.attempt, maxAttempts: job.maxAttempts, priority: job.priority },
     }
+    const trace = held.span === undefined ? undefined : threadCarrier(held.span)
+    if (trace !== undefined) payload.trace = trace
     return pool.run({ module: kThreadJob, export: 'runJob' }, payload, { signal })
   }
 
   /** The attempt's outcome, once: to the dispatcher for the next ack batch. */
   #report(held: Held, error: Error | undefined): void {
+    this.#endSpan(held, error)
     if (held.outcome !== 'none') return
     held.outcome = 'sent'
     const { job } = held
@@ -895,6 +957,14 @@ export class JobWorker {
       this.#unacked.set(job.leaseToken, { job, failure, error: wire, retryAt })
     }
     this.#scheduleFlush()
+  }
+
+  /** Ends the attempt's span, once: when its outcome is known, or when it is aborted. */
+  #endSpan(held: Held, error: Error | undefined): void {
+    const span = held.span
+    if (span === undefined) return
+    held.span = undefined
+    endAttempt(span, error)
   }
 
   /**
@@ -1155,6 +1225,7 @@ export function createQueueWorker(internals: JobQueueInternals): JobWorker {
     backoff: options.backoff,
     claimBatchMax: options.claimBatchMax,
     closeTimeoutMs: Math.min(DEFAULT_CLOSE_TIMEOUT_MS, Math.floor(options.closeTimeoutMs / 2)),
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
   })
   worker.events.on('warning', ({ message, error }) => options.logger.warn({ err: error }, `jobs: ${message}`))
   return worker

@@ -19,6 +19,7 @@ import { formatUnixNanos } from '../../transports/redis/pool/values.js'
 import { type NodeContext, nowNs } from './context.js'
 import { Failures } from './failures.js'
 import { isMisplaced, type LocalWorker, newLocalWorker } from './local-worker.js'
+import { poolMetrics } from './metrics.js'
 import type { NodeResources } from './node-resources.js'
 import { kWorkerStreamMaxLen } from './router.js'
 import { addNodeInit } from './streams.js'
@@ -50,11 +51,14 @@ export class LocalWorkers {
   readonly #workers = new Map<string, LocalWorker>()
   /** The active list the last rebalance acted on. */
   #lastActed: string[] = []
+  readonly #rebalances: { inc(): void } | undefined
 
   constructor(ctx: NodeContext, resources: NodeResources, jobs: WorkerJobs) {
     this.#ctx = ctx
     this.#resources = resources
     this.#jobs = jobs
+    const { metrics } = ctx.options
+    this.#rebalances = metrics === undefined ? undefined : poolMetrics(metrics).rebalances.labels({ pool: ctx.pool })
   }
 
   get(id: string): LocalWorker | undefined {
@@ -74,6 +78,13 @@ export class LocalWorkers {
   /** The workers whose keep-alives the watchdog writes: every local one until it is deregistered. */
   keptAlive(): string[] {
     return [...this.#workers.keys()]
+  }
+
+  /** Jobs running on the local workers. */
+  jobCount(): number {
+    let n = 0
+    for (const worker of this.#workers.values()) if (!worker.stopped) n += worker.jobs.size
+    return n
   }
 
   /** A local job's payload. */
@@ -127,6 +138,7 @@ export class LocalWorkers {
     if (what === 'keepalive' && ids.every((id) => this.#lastActed.includes(id))) return
     if (ids.join(',') === this.#lastActed.join(',')) return
     this.#lastActed = ids
+    this.#rebalances?.inc()
     for (const worker of this.running()) {
       for (const key of worker.jobs.keys()) {
         if (isMisplaced(ids, worker.id, key)) void this.#jobs.chain(worker, key, () => this.#jobs.move(worker, key))

@@ -111,7 +111,8 @@ export class NodeResources {
 
   async #startWatchdog(): Promise<void> {
     const { pool, nodeId, options, timings } = this.#ctx
-    this.#runtime = await Runtime.start({ closeTimeoutMs: 5_000 })
+    const { metrics } = options
+    this.#runtime = await Runtime.start({ closeTimeoutMs: 5_000, ...(metrics === undefined ? {} : { metrics }) })
     const args: WatchdogArgs = {
       url: this.#url,
       pool,

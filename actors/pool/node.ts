@@ -44,6 +44,7 @@ import { Dispatcher } from './dispatcher.js'
 import { Failures } from './failures.js'
 import { LocalWorkers } from './local-workers.js'
 import { type ActiveWorker, allJobKeys, byCreation } from './membership.js'
+import { poolMetrics, type PoolMetrics } from './metrics.js'
 import { checkJobKey, checkPoolName } from './names.js'
 import { readNodeStreams } from './node-reader.js'
 import { type MapChange, NodeResources } from './node-resources.js'
@@ -86,6 +87,8 @@ export class PoolNode implements AsyncDisposable {
   #shutdown = false
   /** This node asked for the shutdown: it destroys the pool once the others left. */
   #asker = false
+  readonly #metrics: PoolMetrics | undefined
+  #unobserve: (() => void) | undefined
 
   private constructor(name: string, id: string, source: string | Redis, options: ResolvedPoolOptions) {
     this.name = name
@@ -97,6 +100,7 @@ export class PoolNode implements AsyncDisposable {
     this.#dispatcher = new Dispatcher(this.#ctx, () => this.#state === 'closed')
     this.#jobs = new WorkerJobs(this.#ctx, () => this.#resources.activeIds())
     this.#workers = new LocalWorkers(this.#ctx, this.#resources, this.#jobs)
+    this.#metrics = options.metrics === undefined ? undefined : poolMetrics(options.metrics)
   }
 
   /**
@@ -138,6 +142,11 @@ export class PoolNode implements AsyncDisposable {
       onDispatchReturn: (ack) => this.#dispatcher.onReturn(ack),
     })
     this.#resources.watch((what) => this.#onMapChange(what))
+    this.#unobserve = this.#metrics?.nodes.add({
+      pool: this.name,
+      workers: () => this.#workers.running().length,
+      jobs: () => this.#workers.jobCount(),
+    })
   }
 
   #onMapChange(what: MapChange): void {
@@ -223,7 +232,15 @@ export class PoolNode implements AsyncDisposable {
     const bytes = toBuffer(payload, 'payload')
     this.#assertOpen('dispatchJob')
     this.#resources.assertNotShuttingDown()
-    await this.#dispatcher.dispatch(key, bytes)
+    const metrics = this.#metrics
+    if (metrics === undefined) return this.#dispatcher.dispatch(key, bytes)
+    try {
+      await this.#dispatcher.dispatch(key, bytes)
+      metrics.dispatches.inc({ pool: this.name, outcome: 'started' })
+    } catch (error) {
+      metrics.dispatches.inc({ pool: this.name, outcome: 'failed' })
+      throw error
+    }
   }
 
   /** Asks the job's current owner to stop it (fire-and-forget: resolves once the request is queued). */
@@ -292,6 +309,7 @@ export class PoolNode implements AsyncDisposable {
 
   async #runClose(mode: 'close' | 'shutdown'): Promise<void> {
     this.#state = 'closing'
+    this.#unobserve?.()
     if (mode === 'shutdown') this.#shutdown = true
     const failures = new Failures()
     for (const schedule of this.#schedules) await schedule.close().catch(failures.add)

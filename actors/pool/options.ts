@@ -11,11 +11,13 @@
  * | `ackGracePeriodMs` | `WithAckGracePeriod` | 20 s | sink redelivery; dispatch timeout and pending guard 2 × it |
  * | `clientOnly` | `WithClientOnly` | false | a node that dispatches, stops and notifies only |
  * | `logger` | `WithLogger` | silent | |
+ * | `metrics` | — | none | where the node counts dispatches, rebalances, workers and jobs (metrics.ts) |
  *
  * The reference's GoDoc says 10 s for the worker TTL; its code says 30 s, which is what runs.
  */
 import type { Logger } from '../../runtime/logger.js'
 import { checkLogger, SILENT_LOGGER } from '../../runtime/logger.js'
+import { checkRegistry, type MetricsRegistry } from '../../runtime/metrics.js'
 import {
   checkBoolean,
   checkDurationMs,
@@ -62,6 +64,8 @@ export interface PoolOptions {
   clientOnly?: boolean | undefined
   /** @default silent */
   logger?: Logger | undefined
+  /** Where the node counts dispatches, rebalances, workers and jobs (metrics.ts). @default none */
+  metrics?: MetricsRegistry | undefined
 }
 
 export interface ResolvedPoolOptions {
@@ -72,6 +76,7 @@ export interface ResolvedPoolOptions {
   readonly ackGracePeriodMs: number
   readonly clientOnly: boolean
   readonly logger: Logger
+  readonly metrics: MetricsRegistry | undefined
 }
 
 export const DEFAULT_POOL_OPTIONS = Object.freeze({
@@ -82,6 +87,7 @@ export const DEFAULT_POOL_OPTIONS = Object.freeze({
   ackGracePeriodMs: 20_000,
   clientOnly: false,
   logger: SILENT_LOGGER,
+  metrics: undefined,
 }) satisfies ResolvedPoolOptions
 
 const kKnownOptions = Object.keys(DEFAULT_POOL_OPTIONS)
@@ -110,6 +116,7 @@ export function resolvePoolOptions(options: PoolOptions | undefined): ResolvedPo
   }
   if (options.clientOnly !== undefined) checkBoolean(options.clientOnly, 'options.clientOnly')
   if (options.logger !== undefined) checkLogger(options.logger)
+  if (options.metrics !== undefined) checkRegistry(options.metrics)
   return resolveOptions<ResolvedPoolOptions>(DEFAULT_POOL_OPTIONS, options)
 }
 

@@ -3,6 +3,7 @@
  */
 import { InvalidArgumentError } from '../../runtime/errors.js'
 import { checkLogger, type Logger, SILENT_LOGGER } from '../../runtime/logger.js'
+import { checkRegistry, type MetricsRegistry } from '../../runtime/metrics.js'
 import { checkDurationMs, checkKnownKeys, checkSignal, resolveOptions } from '../../runtime/options.js'
 
 /** What it logs through: the kernel's `Logger` (pino's shape). */
@@ -28,6 +29,11 @@ export interface ReplicatedMapOptions {
   logger?: ReplicatedMapLogger | undefined
   /** Aborts the join (not the map once joined). */
   signal?: AbortSignal | undefined
+  /**
+   * Where the map counts its writes, applied updates and keys (metrics.ts).
+   * @default none (nothing is counted)
+   */
+  metrics?: MetricsRegistry | undefined
 }
 
 export interface ResolvedReplicatedMapOptions {
@@ -35,6 +41,7 @@ export interface ResolvedReplicatedMapOptions {
   readonly slidingTtlMs: number
   readonly logger: ReplicatedMapLogger
   readonly signal: AbortSignal | undefined
+  readonly metrics: MetricsRegistry | undefined
 }
 
 export const DEFAULT_REPLICATED_MAP_OPTIONS = Object.freeze({
@@ -42,9 +49,10 @@ export const DEFAULT_REPLICATED_MAP_OPTIONS = Object.freeze({
   slidingTtlMs: 0,
   logger: SILENT_LOGGER,
   signal: undefined,
+  metrics: undefined,
 }) satisfies ResolvedReplicatedMapOptions
 
-const kKnownOptions = ['ttlMs', 'slidingTtlMs', 'logger', 'signal']
+const kKnownOptions = ['ttlMs', 'slidingTtlMs', 'logger', 'signal', 'metrics']
 
 export function resolveReplicatedMapOptions(options: ReplicatedMapOptions | undefined): ResolvedReplicatedMapOptions {
   if (options === undefined) return DEFAULT_REPLICATED_MAP_OPTIONS
@@ -58,6 +66,7 @@ export function resolveReplicatedMapOptions(options: ReplicatedMapOptions | unde
   }
   if (options.logger !== undefined) checkLogger(options.logger)
   if (options.signal !== undefined) checkSignal(options.signal, 'options.signal')
+  if (options.metrics !== undefined) checkRegistry(options.metrics)
   return resolveOptions<ResolvedReplicatedMapOptions>(DEFAULT_REPLICATED_MAP_OPTIONS, options)
 }
 

@@ -16,10 +16,12 @@
  */
 import type { ActorRef } from '../../runtime/actor-ref.js'
 import { ClosedError, InvalidArgumentError } from '../../runtime/errors.js'
+import type { MetricsRegistry } from '../../runtime/metrics.js'
 import type { Runtime } from '../../runtime/runtime.js'
 import { ChangeFeed } from './change-feed.js'
 import type { ChangeFeedOptions, MapEventKind } from './change-feed.js'
 import { parseListValue } from './list-value.js'
+import { mapMetrics } from './metrics.js'
 import { checkMapName, resolveReplicatedMapOptions } from './options.js'
 import type { ReplicatedMapLogger } from './options.js'
 import type { ReplicaArgs, ReplicaEvent, ReplicaMsg } from './replica.actor.js'
@@ -37,6 +39,8 @@ export interface RmapReplicaOptions {
   thread?: string | undefined
   /** Address space reserved for the snapshot (pages are committed as it grows). @default 1 GiB */
   snapshotMaxBytes?: number | undefined
+  /** Where the writes and the keys of the snapshot are counted (metrics.ts). Only the first attachment's counts. */
+  metrics?: MetricsRegistry | undefined
 }
 
 const kReplicaModule = new URL(
@@ -55,6 +59,7 @@ interface Shared {
   ref: ActorRef<ReplicaMsg, unknown, ReplicaEvent> | undefined
   writer: ReplicatedMap | undefined
   unlisten: (() => void) | undefined
+  unobserve: (() => void) | undefined
   /** Attach and detach transitions, one at a time. */
   queue: Promise<unknown>
 }
@@ -97,6 +102,7 @@ export async function rmapReplica(
       ref: undefined,
       writer: undefined,
       unlisten: undefined,
+      unobserve: undefined,
       queue: Promise.resolve(),
     }
     registry.set(name, shared)
@@ -116,11 +122,12 @@ export async function rmapReplica(
 
 async function attach(shared: Shared, attachment: AttachedReplicatedMap): Promise<void> {
   if (shared.attachments.size === 0) {
-    const { ttlMs, slidingTtlMs, logger, thread } = shared.options
+    const { ttlMs, slidingTtlMs, logger, thread, metrics } = shared.options
     const ttl = { ...(ttlMs === undefined ? {} : { ttlMs }), ...(slidingTtlMs === undefined ? {} : { slidingTtlMs }) }
     const writer = await ReplicatedMap.writeOnly(shared.redisUrl, shared.name, {
       ...ttl,
       ...(logger === undefined ? {} : { logger }),
+      ...(metrics === undefined ? {} : { metrics }),
     })
     try {
       if (shared.ref === undefined) {
@@ -138,6 +145,8 @@ async function attach(shared: Shared, attachment: AttachedReplicatedMap): Promis
       throw error
     }
     shared.writer = writer
+    if (metrics !== undefined)
+      shared.unobserve = mapMetrics(metrics).copies.add([shared.name, () => shared.reader.content().size])
     shared.unlisten = shared.ref.onMessage((event) => {
       for (const each of shared.attachments) each._notify(event.kind)
     })
@@ -149,6 +158,8 @@ async function detach(shared: Shared, attachment: AttachedReplicatedMap): Promis
   if (!shared.attachments.delete(attachment) || shared.attachments.size > 0) return
   shared.unlisten?.()
   shared.unlisten = undefined
+  shared.unobserve?.()
+  shared.unobserve = undefined
   const writer = shared.writer
   shared.writer = undefined
   try {

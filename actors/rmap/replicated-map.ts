@@ -54,6 +54,7 @@ import type { RedisScript, ScriptArg } from '../../transports/redis/scripts.js'
 import { ChangeFeed, strongerKind } from './change-feed.js'
 import type { ChangeFeedOptions, MapEventKind } from './change-feed.js'
 import { parseListValue } from './list-value.js'
+import { mapMetrics } from './metrics.js'
 import { checkMapKey, checkMapName, checkMapValue, resolveReplicatedMapOptions } from './options.js'
 import type { ReplicatedMapLogger, ReplicatedMapOptions, ResolvedReplicatedMapOptions } from './options.js'
 import { RevisionWaiters } from './revision-waiters.js'
@@ -161,6 +162,9 @@ export class ReplicatedMap implements AsyncDisposable {
   #loadReason: LoadReason | undefined
   #loading: Promise<void> | undefined
   #stats = { applied: 0, ignored: 0, malformed: 0, loads: 0, regressions: 0, reconnects: 0 }
+  /** This map's counters, with `options.metrics` (metrics.ts). */
+  readonly #counted: { writes: { inc(): void }; applied: { inc(): void } } | undefined
+  #unobserve: (() => void) | undefined
 
   private constructor(
     redis: PulseRedis,
@@ -176,6 +180,11 @@ export class ReplicatedMap implements AsyncDisposable {
     this.#keys = [contentKey(name), updatesChannel(name)]
     this.#ttlArgs = options.ttlMs > 0 ? [String(options.ttlMs), 'absolute'] : [String(options.slidingTtlMs), 'sliding']
     this.#logger = options.logger
+    const metrics = options.metrics === undefined ? undefined : mapMetrics(options.metrics)
+    this.#counted =
+      metrics === undefined
+        ? undefined
+        : { writes: metrics.writes.labels({ map: name }), applied: metrics.applied.labels({ map: name }) }
     this.#lifecycle = new Lifecycle({
       name: `rmap ${JSON.stringify(name)}`,
       closeTimeoutMs: kCloseTimeoutMs,
@@ -236,6 +245,8 @@ export class ReplicatedMap implements AsyncDisposable {
     }
     try {
       await abortable(map.#join(), resolved.signal)
+      if (resolved.metrics !== undefined)
+        map.#unobserve = mapMetrics(resolved.metrics).copies.add([name, () => map.#content.size])
     } catch (error) {
       await map.#lifecycle.destroy().catch(noop)
       throw error
@@ -492,8 +503,10 @@ export class ReplicatedMap implements AsyncDisposable {
     args: readonly ScriptArg[],
     { afterClose = false } = {},
   ): Promise<unknown> {
-    if (this.#lifecycle.state === 'open') return script.run(this.#redis, this.#keys, [...this.#ttlArgs, ...args])
-    if (!afterClose) throw this.#closedError(operation)
+    const open = this.#lifecycle.state === 'open'
+    if (!open && !afterClose) throw this.#closedError(operation)
+    this.#counted?.writes.inc()
+    if (open) return script.run(this.#redis, this.#keys, [...this.#ttlArgs, ...args])
     // reset() and destroy() after close(): through the caller's client, or a short-lived one.
     if (typeof this.#source !== 'string') return script.run(this.#source, this.#keys, [...this.#ttlArgs, ...args])
     const redis = createRedis(this.#source, { name: 'pulse-rmap' })
@@ -568,6 +581,7 @@ export class ReplicatedMap implements AsyncDisposable {
     }
     this.#rev = frame.rev
     this.#stats.applied += 1
+    this.#counted?.applied.inc()
     switch (frame.op) {
       case 'set':
         this.#content.set(frame.key, frame.value)
@@ -724,6 +738,7 @@ export class ReplicatedMap implements AsyncDisposable {
   }
 
   async #shutdown(force: boolean): Promise<void> {
+    this.#unobserve?.()
     this.#mode = 'closed'
     this.#queued = []
     this.#loadReason = undefined

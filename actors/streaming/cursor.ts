@@ -80,11 +80,13 @@ export function columnsOf(batch: StreamBatch): ReadColumns {
     ends.push(offset)
   }
   const hasTopic = entries.some((entry) => entry.topic !== undefined)
+  const hasTrace = entries.some((entry) => entry.trace !== undefined)
   return {
     key: batch.key,
     ids: entries.map((entry) => entry.id),
     names: entries.map((entry) => entry.name),
     topics: hasTopic ? entries.map((entry) => entry.topic) : null,
+    traces: hasTrace ? entries.map((entry) => entry.trace) : null,
     src: Buffer.concat(entries.map((entry) => entry.payload)),
     starts,
     ends,

@@ -9,6 +9,9 @@
  * `low` is the lowest cursor of the subscriptions (it stays put while there are none, so what was
  * pushed before the first subscription goes to it). Items before `low` are dropped in batches.
  * `end()` finishes every subscription at once (what is held is not yielded: the owner closed).
+ *
+ * `onTake` (the owner's delivery span, tracing.ts) is called as a subscription takes an item; what it
+ * returns is ended when that subscription moves on: its next `next()`, or its `return()`.
  */
 /** What `take` returns when there is nothing to take (no object per item taken). */
 export const kNone: unique symbol = Symbol('none')
@@ -17,10 +20,16 @@ interface Waiter {
   readonly resolve: () => void
 }
 
+/** What the subscription holds while its consumer has the item it took (a span). */
+export interface Taken {
+  end(): void
+}
+
 export class Subscription<T> implements AsyncIterableIterator<T> {
   readonly #fanout: Fanout<T>
   cursor: number
   #wake: (() => void) | undefined
+  #taken: Taken | undefined
   done = false
 
   constructor(fanout: Fanout<T>, cursor: number) {
@@ -29,10 +38,14 @@ export class Subscription<T> implements AsyncIterableIterator<T> {
   }
 
   async next(): Promise<IteratorResult<T>> {
+    this.#moveOn()
     for (;;) {
       if (this.done) return { done: true, value: undefined }
       const item = this.#fanout.take(this)
-      if (item !== kNone) return { done: false, value: item }
+      if (item !== kNone) {
+        this.#taken = this.#fanout.onTake?.(item)
+        return { done: false, value: item }
+      }
       const error = this.#fanout.error
       if (error !== undefined) throw error
       await new Promise<void>((resolve) => (this.#wake = resolve))
@@ -41,12 +54,20 @@ export class Subscription<T> implements AsyncIterableIterator<T> {
 
   /** `break` out of `for await`: the subscription leaves; the owner keeps running. */
   return(): Promise<IteratorResult<T>> {
+    this.#moveOn()
     this.#fanout.leave(this)
     return Promise.resolve({ done: true, value: undefined })
   }
 
   [Symbol.asyncIterator](): this {
     return this
+  }
+
+  #moveOn(): void {
+    const taken = this.#taken
+    if (taken === undefined) return
+    this.#taken = undefined
+    taken.end()
   }
 
   wake(): void {
@@ -69,6 +90,8 @@ export class Fanout<T> {
   onSubscribe: (() => void) | undefined
   /** Called when items were consumed (the owner may read more). */
   onSpace: (() => void) | undefined
+  /** Called when a subscription takes an item; what it returns is ended when that subscription moves on. */
+  onTake: ((item: T) => Taken | undefined) | undefined
 
   constructor(capacity: number) {
     this.capacity = capacity

@@ -4,6 +4,7 @@
  */
 import { InvalidArgumentError } from '../../runtime/errors.js'
 import { checkLogger, type Logger, SILENT_LOGGER } from '../../runtime/logger.js'
+import { checkRegistry, type MetricsRegistry } from '../../runtime/metrics.js'
 import {
   checkBoolean,
   checkDurationMs,
@@ -28,6 +29,8 @@ export interface StreamOptions {
   slidingTtlMs?: number | undefined
   /** @default silent */
   logger?: Logger | undefined
+  /** Where the stream and its sinks count events (metrics.ts). @default none (nothing is counted) */
+  metrics?: MetricsRegistry | undefined
 }
 
 export interface ResolvedStreamOptions {
@@ -35,6 +38,7 @@ export interface ResolvedStreamOptions {
   readonly ttlMs: number
   readonly slidingTtlMs: number
   readonly logger: Logger
+  readonly metrics: MetricsRegistry | undefined
 }
 
 export const DEFAULT_STREAM_OPTIONS: ResolvedStreamOptions = Object.freeze({
@@ -42,6 +46,7 @@ export const DEFAULT_STREAM_OPTIONS: ResolvedStreamOptions = Object.freeze({
   ttlMs: 0,
   slidingTtlMs: 0,
   logger: SILENT_LOGGER,
+  metrics: undefined,
 })
 
 export interface AddOptions {
@@ -127,7 +132,7 @@ const kSinkKeys = [...kReaderKeys, 'ackGracePeriodMs', 'noAck', 'idleCheckMs', '
 
 export function resolveStreamOptions(options: StreamOptions | undefined): ResolvedStreamOptions {
   if (options === undefined) return DEFAULT_STREAM_OPTIONS
-  checkKnownKeys(options, ['maxLen', 'ttlMs', 'slidingTtlMs', 'logger'])
+  checkKnownKeys(options, ['maxLen', 'ttlMs', 'slidingTtlMs', 'logger', 'metrics'])
   const ttlMs = options.ttlMs === undefined ? 0 : checkDurationMs(options.ttlMs, 'options.ttlMs')
   const slidingTtlMs =
     options.slidingTtlMs === undefined ? 0 : checkDurationMs(options.slidingTtlMs, 'options.slidingTtlMs')
@@ -144,6 +149,7 @@ export function resolveStreamOptions(options: StreamOptions | undefined): Resolv
     ttlMs,
     slidingTtlMs,
     logger: options.logger === undefined ? SILENT_LOGGER : checkLogger(options.logger),
+    metrics: options.metrics === undefined ? undefined : checkRegistry(options.metrics),
   }
 }
 

@@ -19,6 +19,7 @@ import { streamNameOf } from '../../transports/redis/streaming/keys.js'
 import { parseReadReply, resolveStart } from './cursor.js'
 import { type StreamEvent, streamEvent } from './event.js'
 import { Fanout, type Subscription } from './fanout.js'
+import { keepTrace, startDelivery } from './tracing.js'
 import {
   type AddStreamOptions,
   resolveAddStreamOptions,
@@ -58,6 +59,7 @@ export class Reader implements AsyncIterable<StreamEvent>, AsyncDisposable {
     this.#fanout.onSubscribe = () => {
       this.#loop ??= this.#run()
     }
+    this.#fanout.onTake = startDelivery
     this.#lifecycle = new Lifecycle({
       name: `Reader of "${stream.name}"`,
       closeTimeoutMs: 5_000,
@@ -195,7 +197,11 @@ export class Reader implements AsyncIterable<StreamEvent>, AsyncDisposable {
     const events: StreamEvent[] = []
     for (const entry of entries) {
       if (filter !== undefined && !filter(entry.topic)) this.#stats.filtered++
-      else events.push(streamEvent(streamName, entry))
+      else {
+        const event = streamEvent(streamName, entry)
+        keepTrace(event, entry.trace)
+        events.push(event)
+      }
     }
     this.#stats.delivered += events.length
     this.#fanout.push(events)

@@ -17,7 +17,8 @@ import type { SinkStartArgs, StreamTtl } from './sink-group.js'
  * array per event to encode and decode). Strings cost a native call each to encode, so the ids travel
  * as one string joined by `\n` (ids are digits and `-`), and event names as a table of the distinct
  * names plus an index per event (`nameOf`, null when there is one name). `topics` is null when no event
- * of the batch has one, `deliveries` when every event is a first delivery (count 1). The payloads are
+ * of the batch has one, `traces` (the adds' trace contexts) likewise, `deliveries` when every event is a
+ * first delivery (count 1). The payloads are
  * one buffer (one copy across the ring, one decode), event `i`'s from `ends[i - 1]` (0 for the first) to
  * `ends[i]`.
  */
@@ -27,6 +28,7 @@ export interface WireBatch {
   readonly names: string[]
   readonly nameOf: number[] | null
   readonly topics: (string | null)[] | null
+  readonly traces: (string | null)[] | null
   readonly data: Uint8Array
   readonly ends: number[]
   readonly deliveries: number[] | null

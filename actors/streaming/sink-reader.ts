@@ -70,6 +70,7 @@ interface BatchBuilder {
   readonly nameIndex: Map<string, number>
   nameOf: number[] | null
   topics: (string | null)[] | null
+  traces: (string | null)[] | null
   deliveries: number[] | null
   /** What the batch costs in its message (payloads, strings, overhead), and its payload bytes alone. */
   bytes: number
@@ -85,6 +86,7 @@ function newBatch(stream: string, from: ReadColumns): BatchBuilder {
     nameIndex: new Map(),
     nameOf: null,
     topics: null,
+    traces: null,
     deliveries: null,
     bytes: 0,
     payloadBytes: 0,
@@ -345,7 +347,7 @@ export class SinkReader {
   }
 
   #deliver(batch: ReadColumns, deliveries: ReadonlyMap<string, number> | undefined): void {
-    const { key, ids, names, topics, starts, ends } = batch
+    const { key, ids, names, topics, traces, starts, ends } = batch
     const stream = streamNameOf(key)
     if (batch.malformed.length > 0) {
       this.#stats.malformed += batch.malformed.length
@@ -370,7 +372,9 @@ export class SinkReader {
       }
       const name = names[i] as string
       const payloadBytes = (ends[i] as number) - (starts[i] as number)
-      const cost = payloadBytes + id.length + name.length + (topic?.length ?? 0) + kEventOverheadBytes
+      const trace = traces?.[i]
+      const cost =
+        payloadBytes + id.length + name.length + (topic?.length ?? 0) + (trace?.length ?? 0) + kEventOverheadBytes
       if (cost > limit) {
         this.#skipOversized(key, id, cost)
         continue
@@ -385,6 +389,8 @@ export class SinkReader {
       addName(out, name, n)
       if (topic !== undefined) (out.topics ??= new Array<string | null>(n).fill(null)).push(topic)
       else out.topics?.push(null)
+      if (trace !== undefined) (out.traces ??= new Array<string | null>(n).fill(null)).push(trace)
+      else out.traces?.push(null)
       const count = deliveries?.get(id) ?? 1
       if (count !== 1) (out.deliveries ??= new Array<number>(n).fill(1)).push(count)
       else out.deliveries?.push(1)
@@ -414,10 +420,10 @@ export class SinkReader {
     if (n === 0) return
     this.#credits -= n
     this.#stats.delivered += n
-    const { stream, from, index, names, nameOf, topics, deliveries } = batch
+    const { stream, from, index, names, nameOf, topics, traces, deliveries } = batch
     const ids = n === from.ids.length ? from.ids.join('\n') : index.map((i) => from.ids[i]).join('\n')
     const { data, ends } = payloadData(batch)
-    const wire: WireBatch = { stream, ids, names, nameOf, topics, data, ends, deliveries }
+    const wire: WireBatch = { stream, ids, names, nameOf, topics, traces, data, ends, deliveries }
     this.#ctx.emit({ t: 'events', ...wire } satisfies SinkReaderOut)
   }
 

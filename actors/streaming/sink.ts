@@ -36,6 +36,8 @@ import {
 import type { StreamTtl } from './sink-group.js'
 import type { AckRun, SinkReaderArgs, SinkReaderMsg, SinkReaderOut, SinkStats, WireBatch } from './sink-protocol.js'
 import type { StreamHandle as Stream } from './stream-handle.js'
+import { SinkCounts, streamMetrics } from './metrics.js'
+import { keepTrace, startDelivery } from './tracing.js'
 
 const kActorModule = new URL(
   import.meta.url.endsWith('.ts') ? './sink-reader.actor.ts' : './sink-reader.actor.js',
@@ -76,6 +78,8 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
   #unconfirmed: Extract<SinkReaderMsg, { t: 'ack' }>[] = []
   #lastSent = 0
   #ping: NodeJS.Timeout | undefined
+  /** With the stream's `metrics`: what this instance delivered, confirmed and holds (metrics.ts). */
+  #counts: SinkCounts | undefined
 
   private constructor(name: string, options: ResolvedSinkOptions, logger: Logger) {
     this.name = name
@@ -85,6 +89,7 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
     this.#fanout = new Fanout(options.bufferSize)
     this.#fanout.onSubscribe = () => this.#grant()
     this.#fanout.onSpace = () => this.#grant()
+    this.#fanout.onTake = startDelivery
     this.#lifecycle = new Lifecycle({
       name: `Sink "${name}"`,
       closeTimeoutMs: Math.max(5_000, options.blockMs + 2_000),
@@ -98,6 +103,8 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
     const resolved = resolveSinkOptions(options)
     resolved.signal?.throwIfAborted()
     const sink = new Sink(name, resolved, stream.options.logger)
+    const { metrics } = stream.options
+    if (metrics !== undefined) sink.#counts = new SinkCounts(streamMetrics(metrics), name)
     try {
       await sink.#start(stream)
     } catch (error) {
@@ -204,7 +211,9 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
 
   async #start(stream: Stream): Promise<void> {
     const o = this.#options
-    const runtime = o.runtime ?? (await Runtime.start({ closeTimeoutMs: 5_000 }))
+    const { metrics } = stream.options
+    const runtime =
+      o.runtime ?? (await Runtime.start({ closeTimeoutMs: 5_000, ...(metrics === undefined ? {} : { metrics }) }))
     this.#runtime = runtime
     this.#ownsRuntime = o.runtime === undefined
     const args: SinkReaderArgs = {
@@ -270,10 +279,13 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
     switch (msg.t) {
       case 'events':
         this.#received += msg.ends.length
-        this.#fanout.push(this.#events(msg))
+        this.#deliver(this.#events(msg))
         break
       case 'acked':
-        while (this.#unconfirmed[0] !== undefined && this.#unconfirmed[0].seq <= msg.seq) this.#unconfirmed.shift()
+        while (this.#unconfirmed[0] !== undefined && this.#unconfirmed[0].seq <= msg.seq) {
+          const confirmed = this.#unconfirmed.shift() as Extract<SinkReaderMsg, { t: 'ack' }>
+          this.#counts?.acked(confirmed.runs)
+        }
         while (this.#pendingAcks[0] !== undefined && this.#pendingAcks[0].seq <= msg.seq)
           this.#pendingAcks.shift()?.resolve()
         break
@@ -283,7 +295,22 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
     }
   }
 
-  #events({ stream: streamName, ids: joined, names, nameOf, topics, data, ends, deliveries }: WireBatch): SinkEvent[] {
+  #deliver(events: SinkEvent[]): void {
+    this.#counts?.delivered(events, this.#options.noAck)
+    this.#fanout.push(events)
+  }
+
+  #events({
+    stream: streamName,
+    ids: joined,
+    names,
+    nameOf,
+    topics,
+    traces,
+    data,
+    ends,
+    deliveries,
+  }: WireBatch): SinkEvent[] {
     const ids = joined.split('\n')
     const events = new Array<SinkEvent>(ids.length)
     const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
@@ -291,7 +318,7 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i] as string
       const end = ends[i] as number
-      events[i] = {
+      const event: SinkEvent = {
         id,
         streamName,
         eventName: names[nameOf?.[i] ?? 0] as string,
@@ -301,6 +328,8 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
         sinkName: this.name,
         deliveryCount: deliveries?.[i] ?? 1,
       }
+      if (traces !== null) keepTrace(event, traces[i])
+      events[i] = event
       start = end
     }
     return events
@@ -382,6 +411,7 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
   }
 
   async #release(): Promise<void> {
+    this.#counts?.close()
     this.#unlisten?.()
     this.#unlisten = undefined
     const ref = this.#ref

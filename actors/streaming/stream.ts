@@ -26,6 +26,8 @@ import {
 import { Reader } from './reader.js'
 import { Sink } from './sink.js'
 import { readStreamInfo, type StreamInfo } from './stream-info.js'
+import { streamMetrics } from './metrics.js'
+import { endAdd, startAdd } from './tracing.js'
 
 /** An event to add with `addMany`. */
 export interface NewEvent {
@@ -42,6 +44,8 @@ export class Stream implements AsyncDisposable {
   /** Where readers and sinks connect: the URL or client the stream was made with. */
   readonly source: string | Redis
   readonly #lifecycle: Lifecycle
+  /** `pulse_stream_events_added_total` of this stream, with `options.metrics`. */
+  readonly #added: { inc(n?: number): void } | undefined
   #redis: PulseRedis | undefined
 
   constructor(redis: string | Redis, name: string, options?: StreamOptions) {
@@ -55,6 +59,8 @@ export class Stream implements AsyncDisposable {
     this.key = streamKey(this.name)
     this.options = resolveStreamOptions(options)
     this.source = redis
+    const { metrics } = this.options
+    this.#added = metrics === undefined ? undefined : streamMetrics(metrics).added.labels({ stream: this.name })
     this.#lifecycle = new Lifecycle({
       name: `Stream "${this.name}"`,
       closeTimeoutMs: 5_000,
@@ -74,10 +80,18 @@ export class Stream implements AsyncDisposable {
     const { topic, onlyIfExists } = resolveAddOptions(options)
     const fields = checkEvent({ name: eventName, payload, topic }, '')
     const pipeline = this.redis.client.pipeline()
-    pipeline.xadd(this.key, ...this.#xaddHead(onlyIfExists), ...entryArgs(fields))
+    const { span, trace } = startAdd(this.name)
+    pipeline.xadd(this.key, ...this.#xaddHead(onlyIfExists), ...entryArgs(fields, trace))
     this.#expire(pipeline)
-    const [[, id]] = (await pipeline.exec()) as [[null, string | null]]
-    return id ?? undefined
+    try {
+      const [[, id]] = (await pipeline.exec()) as [[null, string | null]]
+      endAdd(span, { id: id ?? undefined })
+      if (id !== null) this.#added?.inc()
+      return id ?? undefined
+    } catch (error) {
+      endAdd(span, { error })
+      throw error
+    }
   }
 
   /** Adds events in one pipelined round trip; resolves their ids in order. */
@@ -91,10 +105,18 @@ export class Stream implements AsyncDisposable {
     })
     if (checked.length === 0) return []
     const pipeline = this.redis.client.pipeline()
-    for (const fields of checked) pipeline.xadd(this.key, ...this.#xaddHead(false), ...entryArgs(fields))
+    const { span, trace } = startAdd(this.name, checked.length)
+    for (const fields of checked) pipeline.xadd(this.key, ...this.#xaddHead(false), ...entryArgs(fields, trace))
     this.#expire(pipeline)
-    const results = (await pipeline.exec()) as [null, string][]
-    return results.slice(0, checked.length).map(([, id]) => id)
+    try {
+      const results = (await pipeline.exec()) as [null, string][]
+      endAdd(span, { id: undefined })
+      this.#added?.inc(checked.length)
+      return results.slice(0, checked.length).map(([, id]) => id)
+    } catch (error) {
+      endAdd(span, { error })
+      throw error
+    }
   }
 
   /** Deletes entries by id (XDEL); resolves how many existed. */

@@ -3,7 +3,7 @@
  * jobs at start and a schedule that adds one every few seconds, and a progress line now and then — so
  * that the local deployment shows the queue at work (and `pulse` tools have something to look at).
  */
-import { every, JobQueue } from '../../actors/jobs/index.js'
+import { every, JobQueue, type JobQueueOptions } from '../../actors/jobs/index.js'
 import type { Runtime } from '../../runtime/index.js'
 
 export interface DemoWorkload {
@@ -17,8 +17,9 @@ export async function startDemoWorkload(
   schema: string,
   log: (line: string) => void,
   runtime?: Runtime,
+  observers: Pick<JobQueueOptions, 'logger' | 'metrics'> = {},
 ): Promise<DemoWorkload> {
-  const queue = await JobQueue.connect({ pg: databaseUrl, schema, actor: 'pulse dev' })
+  const queue = await JobQueue.connect({ pg: databaseUrl, schema, actor: 'pulse dev', ...observers })
   let handled = 0
   queue.register<{ n: number }>('demo:greet', (args, job) => {
     handled++

@@ -3,7 +3,8 @@
  * and PostgreSQL as guarded child processes with their data in `.pulse/` (kept between runs), migrates
  * the schema, prints the URLs and a health line, runs an example job workload (`--no-workload` to
  * skip it) on a runtime the dashboard's runtime page shows, and runs until Ctrl-C (or SIGTERM), then
- * stops all.
+ * stops all. Like `pulse server`, it logs through pino and serves one metrics registry at `/metrics`
+ * (the runtime's actors, the job queues and the process).
  */
 import { join, resolve } from 'node:path'
 
@@ -13,7 +14,9 @@ import { createPgPool, migrate } from '../../transports/postgres/index.js'
 import { createRedis } from '../../transports/redis/index.js'
 import { JobQueue } from '../../actors/jobs/index.js'
 import { Runtime } from '../../runtime/index.js'
+import { serverRegistry } from '../server/metrics.js'
 import { PulseServer } from '../server/pulse-server.js'
+import { cliLogger } from '../shared/logger.js'
 import { parseAddr } from './server.js'
 import { LocalPostgres } from '../local-servers/postgres-server.js'
 import { LocalRedis } from '../local-servers/redis-server.js'
@@ -59,6 +62,8 @@ async function runDev(options: DevOptions): Promise<void> {
   const databaseUrl = pgServer?.url ?? process.env.DATABASE_URL ?? ''
   const redis = createRedis(redisUrl)
   const db = createPgPool(databaseUrl)
+  const logger = cliLogger('pulse dev')
+  const metrics = serverRegistry()
   let runtime: Runtime | undefined
   let workload: DemoWorkload | undefined
   let queue: JobQueue | undefined
@@ -73,18 +78,22 @@ async function runDev(options: DevOptions): Promise<void> {
       `healthy: redis PING ${redisRtt}, postgres SELECT 1 ${pgRtt}, schema ${options.schema} (${applied.length} migrations applied now)`,
     )
     if (options.workload) {
-      runtime = await Runtime.start()
-      workload = await startDemoWorkload(databaseUrl, options.schema, (line) => console.log(line), runtime)
+      runtime = await Runtime.start({ metrics })
+      workload = await startDemoWorkload(databaseUrl, options.schema, (line) => console.log(line), runtime, {
+        logger,
+        metrics,
+      })
     }
-    queue = await JobQueue.connect({ pg: databaseUrl, schema: options.schema })
+    queue = await JobQueue.connect({ pg: databaseUrl, schema: options.schema, logger, metrics })
     const { host, port } = parseAddr(options.addr)
-    server = await PulseServer.listen({ queue, redis, runtime, host, port })
+    server = await PulseServer.listen({ queue, redis, runtime, host, port, logger, metrics })
     console.log(`server: ${server.url} (jobs API at /api/v1/, /healthz, /metrics)`)
     console.log(`dashboard: ${server.url}/ui/`)
     console.log('Ctrl-C stops the deployment.')
     const signal = await stopped
     console.log(`${signal}: stopping`)
   } finally {
+    logger.info('stopping: the HTTP server, the job queues, the runtime, the connections, the embedded servers')
     await server?.close()
     await queue?.close()
     await workload?.close()

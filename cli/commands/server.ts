@@ -8,10 +8,15 @@
  * `--namespaces` / `PULSE_BUS_NAMESPACES` (the bus API; comma-separated), `PULSE_AUTH_USERS` (Basic
  * auth), `PULSE_TLS_CERT` + `PULSE_TLS_KEY` (PEM files, or PEM text). The saved config
  * (`pulse config save`) fills in what neither gives.
+ *
+ * It logs through pino (`cli/shared/logger.ts`): the queue's, the bus's and the HTTP server's warnings
+ * and errors, and the steps of the stop; the banner and the stop lines stay plain lines. `/metrics`
+ * serves one registry: the process's default metrics, the queue's, the bus's and the job gauges.
  */
 import { readFileSync } from 'node:fs'
 
 import { Command } from 'commander'
+import type { Registry } from 'prom-client'
 
 import { Bus } from '../../actors/bus/index.js'
 import type { JobQueue } from '../../actors/jobs/index.js'
@@ -20,7 +25,9 @@ import type { TlsOptions } from '../../transports/http/index.js'
 import { createRedis, type PulseRedis } from '../../transports/redis/index.js'
 import { openQueue, within, withConnectionFlags } from '../shared/connect.js'
 import { redactUrl, resolveSettings, type Settings } from '../shared/settings.js'
+import { serverRegistry } from '../server/metrics.js'
 import { PulseServer } from '../server/pulse-server.js'
+import { type CliLogger, cliLogger } from '../shared/logger.js'
 
 interface ServerFlags {
   addr?: string
@@ -82,29 +89,42 @@ interface Opened {
   redis: PulseRedis | undefined
 }
 
-async function openDependencies(settings: Settings, namespaces: string[]): Promise<Opened> {
+/** What the library objects are given: where they log and count. */
+interface Observers {
+  logger: CliLogger
+  metrics: Registry
+}
+
+async function openDependencies(settings: Settings, namespaces: string[], observers: Observers): Promise<Opened> {
   const opened: Opened = { queue: undefined, bus: undefined, redis: undefined }
   try {
-    if (settings.database !== undefined) opened.queue = await openQueue(settings)
+    if (settings.database !== undefined) opened.queue = await openQueue(settings, observers)
     if (settings.redis !== undefined) {
       const redis = createRedis(settings.redis, { name: 'pulse:server' })
       opened.redis = redis
       await within(redis.client.ping(), settings.timeoutMs, `Redis at ${redactUrl(settings.redis) ?? ''}`)
       if (namespaces.length > 0) {
-        opened.bus = await within(Bus.connect(redis, { namespaces }), settings.timeoutMs, 'the bus')
+        opened.bus = await within(Bus.connect(redis, { namespaces, ...observers }), settings.timeoutMs, 'the bus')
       }
     }
     return opened
   } catch (error) {
-    await closeAll(opened)
+    await closeAll(opened, observers.logger)
     throw error
   }
 }
 
-async function closeAll(opened: Opened): Promise<void> {
-  await opened.bus?.close().catch(() => undefined)
-  await opened.queue?.close().catch(() => undefined)
-  await opened.redis?.close().catch(() => undefined)
+async function closeAll(opened: Opened, logger: CliLogger): Promise<void> {
+  const steps = [
+    ['bus', opened.bus],
+    ['job queue', opened.queue],
+    ['Redis connection', opened.redis],
+  ] as const
+  for (const [what, closable] of steps) {
+    if (closable === undefined) continue
+    logger.info(`closing the ${what}`)
+    await closable.close().catch((error: unknown) => logger.warn({ err: error }, `closing the ${what} failed`))
+  }
 }
 
 async function runServer(flags: ServerFlags): Promise<void> {
@@ -122,7 +142,9 @@ async function runServer(flags: ServerFlags): Promise<void> {
     process.once('SIGINT', () => done('SIGINT'))
     process.once('SIGTERM', () => done('SIGTERM'))
   })
-  const opened = await openDependencies(settings, namespaces)
+  const logger = cliLogger('pulse server')
+  const metrics = serverRegistry()
+  const opened = await openDependencies(settings, namespaces, { logger, metrics })
   const { redis } = opened
   try {
     const server = await PulseServer.listen({
@@ -134,6 +156,8 @@ async function runServer(flags: ServerFlags): Promise<void> {
       port,
       tls,
       auth: users === '' ? undefined : { users },
+      logger,
+      metrics,
     })
     console.log(`pulse server listening on ${server.url}`)
     console.log(`dashboard: ${server.url}/ui/`)
@@ -147,9 +171,10 @@ async function runServer(flags: ServerFlags): Promise<void> {
     )
     const signal = await stopped
     console.log(`${signal}: stopping`)
+    logger.info('closing the HTTP server (SSE streams end, requests in flight finish)')
     await server.close()
   } finally {
-    await closeAll(opened)
+    await closeAll(opened, logger)
   }
   console.log('stopped')
 }

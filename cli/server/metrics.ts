@@ -1,54 +1,56 @@
 /**
- * `/metrics`: Prometheus text from a prom-client `Registry` — the process's default metrics and, when
- * the server has a job queue, the job counts read at each scrape: `pulse_jobs{name,status}` and
+ * `/metrics`: Prometheus text from one prom-client `Registry` — the process's default metrics, the
+ * library's own (each part registers there when given it as `metrics`: jobs, bus, runtime), and, for
+ * a server with a job queue, the job counts read at each scrape: `pulse_jobs{name,status}` and
  * `pulse_jobs_oldest_waiting_seconds` (how long the oldest job waiting to be claimed has been due; 0
  * when none waits).
  */
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client'
+import { collectDefaultMetrics, Registry } from 'prom-client'
 
 import type { JobQueue } from '../../actors/jobs/index.js'
+import { coalesce, gauge, perRegistry, ScrapeSources } from '../../runtime/metrics.js'
 import type { HttpContext } from '../../transports/http/index.js'
 
-/** A registry with the process metrics and, given a queue, its job gauges. */
-export function serverRegistry(queue: JobQueue | undefined): Registry {
+/** A registry with the process's default metrics, for the library objects and `/metrics`. */
+export function serverRegistry(): Registry {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
-  if (queue !== undefined) addJobGauges(registry, queue)
   return registry
 }
 
-/** `read`, shared by the callers that come while one call is in flight (the gauges of one scrape). */
-function shared<T>(read: () => Promise<T>): () => Promise<T> {
-  let inFlight: Promise<T> | undefined
-  return () => {
-    inFlight ??= read().finally(() => (inFlight = undefined))
-    return inFlight
-  }
-}
+type JobStatsSource = () => ReturnType<JobQueue['stats']>
 
-function addJobGauges(registry: Registry, queue: JobQueue): void {
-  const stats = shared(() => queue.stats())
-  new Gauge({
+function buildJobGauges(registry: Registry): ScrapeSources<JobStatsSource> {
+  const queues = new ScrapeSources<JobStatsSource>()
+  const stats = coalesce(() => Promise.all([...queues].map((read) => read())))
+  gauge(registry, {
     name: 'pulse_jobs',
     help: 'Jobs in the queue by name and status.',
-    labelNames: ['name', 'status'] as const,
-    registers: [registry],
+    labelNames: ['name', 'status'],
     async collect() {
-      const { byName } = await stats()
+      const all = await stats()
       this.reset()
-      for (const [name, counts] of Object.entries(byName)) {
-        for (const [status, count] of Object.entries(counts)) this.set({ name, status }, count)
+      for (const { byName } of all) {
+        for (const [name, counts] of Object.entries(byName)) {
+          for (const [status, count] of Object.entries(counts)) this.inc({ name, status }, count)
+        }
       }
     },
   })
-  new Gauge({
+  gauge(registry, {
     name: 'pulse_jobs_oldest_waiting_seconds',
     help: 'How long the oldest job waiting to be claimed has been due (0 when none waits).',
-    registers: [registry],
     async collect() {
-      this.set(((await stats()).oldestPendingAgeMs ?? 0) / 1000)
+      const all = await stats()
+      this.set(Math.max(0, ...all.map((s) => s.oldestPendingAgeMs ?? 0)) / 1000)
     },
   })
+  return queues
+}
+
+/** Reads `queue`'s counts into the job gauges of `registry` at each scrape; the returned function stops it. */
+export function addJobGauges(registry: Registry, queue: JobQueue): () => void {
+  return perRegistry(registry, 'pulse-server:jobs', buildJobGauges).add(() => queue.stats())
 }
 
 /** The `/metrics` handler over `registry`. */

@@ -13,6 +13,8 @@
  * It owns nothing it is given: `close()` stops the HTTP server (ending SSE streams, waiting for
  * requests in flight) and leaves the queue and the bus to their owner.
  */
+import type { Registry } from 'prom-client'
+
 import type { Bus } from '../../actors/bus/index.js'
 import { BUS_ERROR_STATUS, BusApi, type BusServerLimits, DEFAULT_BUS_CORS } from '../../actors/bus/index.js'
 import { JOBS_API_ERROR_STATUS, type JobQueue, JobsApi, jobsOpenApi } from '../../actors/jobs/index.js'
@@ -23,7 +25,7 @@ import type { Runtime } from '../../runtime/index.js'
 import { BasicAuth, type BasicAuthOptions, HttpServer, Router, type TlsOptions } from '../../transports/http/index.js'
 import type { PulseRedis } from '../../transports/redis/index.js'
 import { healthHandler, type HealthProbe } from './health.js'
-import { metricsHandler, serverRegistry } from './metrics.js'
+import { addJobGauges, metricsHandler, serverRegistry } from './metrics.js'
 
 export const API_PREFIX = '/api/v1'
 export const DASHBOARD_PREFIX = '/ui'
@@ -54,13 +56,20 @@ export interface PulseServerOptions {
   healthTimeoutMs?: number
   closeTimeoutMs?: number
   logger?: Logger
+  /**
+   * What `/metrics` serves: the registry the caller gave the queue, the bus and the runtime as their
+   * `metrics`; the job gauges are added to it. @default a registry of the process's default metrics
+   */
+  metrics?: Registry | undefined
 }
 
 export class PulseServer implements AsyncDisposable {
   readonly http: HttpServer
+  readonly #unobserve: () => void
 
-  private constructor(http: HttpServer) {
+  private constructor(http: HttpServer, unobserve: () => void) {
     this.http = http
+    this.#unobserve = unobserve
   }
 
   static async listen(options: PulseServerOptions): Promise<PulseServer> {
@@ -69,7 +78,8 @@ export class PulseServer implements AsyncDisposable {
     const { queue, bus } = options
     if (queue !== undefined) probes.postgres = () => queue.ping()
     router.get('/healthz', healthHandler(probes, options.healthTimeoutMs ?? 2_000))
-    router.get('/metrics', metricsHandler(serverRegistry(queue)))
+    const registry = options.metrics ?? serverRegistry()
+    router.get('/metrics', metricsHandler(registry))
     if (queue !== undefined) {
       const document = jobsOpenApi(API_PREFIX)
       router.get(`${API_PREFIX}/openapi.json`, (ctx) => ctx.json(200, document))
@@ -94,6 +104,7 @@ export class PulseServer implements AsyncDisposable {
     }).mount(router)
     const busApi = bus === undefined ? undefined : new BusApi(bus, options.busLimits ?? {})
     if (busApi !== undefined) busApi.mount(router)
+    const unobserve = queue === undefined ? () => undefined : addJobGauges(registry, queue)
     const http = await HttpServer.listen({
       router,
       host: options.host ?? '127.0.0.1',
@@ -109,8 +120,11 @@ export class PulseServer implements AsyncDisposable {
       ...(options.closeTimeoutMs === undefined ? {} : { closeTimeoutMs: options.closeTimeoutMs }),
       ...(options.logger === undefined ? {} : { logger: options.logger }),
       name: 'PulseServer',
+    }).catch((error: unknown) => {
+      unobserve()
+      throw error
     })
-    return new PulseServer(http)
+    return new PulseServer(http, unobserve)
   }
 
   get url(): string {
@@ -122,6 +136,7 @@ export class PulseServer implements AsyncDisposable {
   }
 
   close(): Promise<void> {
+    this.#unobserve()
     return this.http.close()
   }
 

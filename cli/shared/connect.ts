@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander'
 
-import { JobQueue } from '../../actors/jobs/index.js'
+import { JobQueue, type JobQueueOptions } from '../../actors/jobs/index.js'
 import {
   InvalidArgumentError,
   isPulseError,
@@ -62,9 +62,12 @@ export function requireRedis(settings: Settings): string {
 }
 
 /** Opens the job queue of `settings` (migrating its schema), within the timeout. */
-export async function openQueue(settings: Settings): Promise<JobQueue> {
+export async function openQueue(
+  settings: Settings,
+  extra: Pick<JobQueueOptions, 'logger' | 'metrics'> = {},
+): Promise<JobQueue> {
   const url = requireDatabase(settings)
-  const opening = JobQueue.connect({ pg: url, schema: settings.schema, actor: `cli:${cliUser()}` })
+  const opening = JobQueue.connect({ pg: url, schema: settings.schema, actor: `cli:${cliUser()}`, ...extra })
   try {
     return await within(opening, settings.timeoutMs, `PostgreSQL at ${redactUrl(url) ?? ''}`)
   } catch (error) {

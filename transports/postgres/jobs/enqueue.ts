@@ -4,6 +4,9 @@
  * trigger wakes idle dispatchers once per statement. No `job_events` row is written: a job's creation
  * is its row (`created_at`, `event_seq` 1), and `job_history` (migration 5) shows it as the 'enqueued'
  * entry of seq 1, so the transitions after it are the only event rows.
+ *
+ * A row with a trace context (`trace_context`, migration 11) takes a statement with that column: the
+ * rows of an untraced application keep their statements, the column NULL.
  */
 import { idList, type Queryable, textArray, textPerSchema } from './queryable.js'
 
@@ -18,18 +21,25 @@ export interface NewJob {
   idempotencyKey?: string
   scheduleId?: string
   occurrence?: Date
+  /**
+   * The trace context of the enqueue's span (JSON text, stored as jsonb): set only under a valid span
+   * context, so that untraced inserts keep their statements (without the column).
+   */
+  traceContext?: string
 }
 
-const insertSql = textPerSchema(
-  (q) => `WITH input AS (
+/** The insert of rows that may carry unique keys; `traced` adds `trace_context` ($10). */
+function keyedInsert(q: string, traced: boolean): string {
+  const trace = traced ? ', trace_context' : ''
+  return `WITH input AS (
        SELECT t.*, nextval((SELECT pg_get_serial_sequence('${q}.jobs', 'id'))::regclass) AS new_id
-         FROM unnest($1::text[], $2::jsonb[], $3::bytea[], $4::int[], $5::timestamptz[], $6::int[], $7::text[], $8::bigint[], $9::timestamptz[])
-              WITH ORDINALITY AS t(name, args, args_bytes, priority, run_at, max_attempts, idempotency_key, schedule_id, occurrence, ord)
+         FROM unnest($1::text[], $2::jsonb[], $3::bytea[], $4::int[], $5::timestamptz[], $6::int[], $7::text[], $8::bigint[], $9::timestamptz[]${traced ? ', $10::jsonb[]' : ''})
+              WITH ORDINALITY AS t(name, args, args_bytes, priority, run_at, max_attempts, idempotency_key, schedule_id, occurrence${trace}, ord)
      ), inserted AS (
-       INSERT INTO ${q}.jobs (id, name, args, args_bytes, priority, run_at, max_attempts, idempotency_key, schedule_id, occurrence)
+       INSERT INTO ${q}.jobs (id, name, args, args_bytes, priority, run_at, max_attempts, idempotency_key, schedule_id, occurrence${trace})
        OVERRIDING SYSTEM VALUE
        SELECT new_id, name, args, args_bytes, coalesce(priority, 0), coalesce(run_at, now()), coalesce(max_attempts, 5),
-              idempotency_key, schedule_id, occurrence
+              idempotency_key, schedule_id, occurrence${trace}
          FROM input ORDER BY ord
        ON CONFLICT DO NOTHING
        RETURNING id
@@ -39,18 +49,24 @@ const insertSql = textPerSchema(
                WHERE e.idempotency_key = input.idempotency_key OR (e.schedule_id = input.schedule_id AND e.occurrence = input.occurrence)
                LIMIT 1))::text AS id
        FROM input LEFT JOIN inserted i ON i.id = input.new_id
-      ORDER BY input.ord`,
-)
+      ORDER BY input.ord`
+}
+
+const insertSql = textPerSchema((q) => keyedInsert(q, false))
+const tracedInsertSql = textPerSchema((q) => keyedInsert(q, true))
 
 /** Inserts the jobs in one statement; returns their ids in input order (existing ids for known keys). */
 export async function insertJobs(db: Queryable, q: string, jobs: readonly NewJob[]): Promise<string[]> {
   if (jobs.length === 0) return []
-  if (jobs.every((j) => j.idempotencyKey === undefined && j.scheduleId === undefined)) return insertKeyless(db, q, jobs)
-  const { rows } = await db.query<{ id: string | null }>(insertSql(q), [
+  const traced = jobs.some((j) => j.traceContext !== undefined)
+  if (jobs.every((j) => j.idempotencyKey === undefined && j.scheduleId === undefined))
+    return insertKeyless(db, q, jobs, traced)
+  const { rows } = await db.query<{ id: string | null }>(traced ? tracedInsertSql(q) : insertSql(q), [
     ...baseColumns(jobs),
     jobs.map((j) => j.idempotencyKey ?? null),
     jobs.map((j) => j.scheduleId ?? null),
     jobs.map((j) => j.occurrence ?? null),
+    ...(traced ? [traceColumn(jobs)] : []),
   ])
   const ids = rows.map((r) => r.id)
   // A duplicate of a key that a concurrent transaction had just inserted is not visible to this
@@ -89,6 +105,16 @@ const plainInsertSql = textPerSchema((q) =>
   keylessInsert(q, 'name, args', 'ROWS FROM (unnest($1::text[]), jsonb_array_elements($2::jsonb))', 'name, args'),
 )
 
+/** The keyless insert of rows of which some carry a trace context (an SDK is installed): `trace_context` as $7. */
+const tracedKeylessInsertSql = textPerSchema((q) =>
+  keylessInsert(
+    q,
+    'name, args, args_bytes, priority, run_at, max_attempts, trace_context',
+    'unnest($1::text[], $2::jsonb[], $3::bytea[], $4::int[], $5::timestamptz[], $6::int[], $7::jsonb[])',
+    'name, args, args_bytes, coalesce(priority, 0), coalesce(run_at, now()), coalesce(max_attempts, 5), trace_context',
+  ),
+)
+
 /**
  * The common case: no row carries a unique key (the unique indexes on keys are partial, so such rows
  * cannot conflict and the id comes from the sequence): a plain INSERT, without the arbiter checks and
@@ -101,7 +127,14 @@ const plainInsertSql = textPerSchema((q) =>
  * all take the table's defaults for priority, run_at and max_attempts send two columns instead of six
  * (about 1.3 µs less PostgreSQL CPU per row).
  */
-async function insertKeyless(db: Queryable, q: string, jobs: readonly NewJob[]): Promise<string[]> {
+async function insertKeyless(db: Queryable, q: string, jobs: readonly NewJob[], traced: boolean): Promise<string[]> {
+  if (traced) {
+    const { rows } = await db.query<{ ids: string }>(tracedKeylessInsertSql(q), [
+      ...baseColumns(jobs),
+      traceColumn(jobs),
+    ])
+    return idList(rows[0]?.ids)
+  }
   const plain = jobs.every(
     (j) =>
       j.argsBytes === undefined && j.priority === undefined && j.runAt === undefined && j.maxAttempts === undefined,
@@ -135,6 +168,11 @@ function baseColumns(jobs: readonly NewJob[]): unknown[] {
     jobs.map((j) => j.runAt ?? null),
     jobs.map((j) => j.maxAttempts ?? null),
   ]
+}
+
+/** The trace context column: JSON text, or null for a job enqueued without one. */
+function traceColumn(jobs: readonly NewJob[]): (string | null)[] {
+  return jobs.map((j) => j.traceContext ?? null)
 }
 
 /** The args as JSON text, or null for a job whose args are bytes. */

@@ -37,6 +37,10 @@ export interface ClaimedJob {
   maxAttempts: number
   priority: number
   leaseToken: string
+  /** The trace context its enqueue stored (`trace_context`, migration 11: JSON text); null when none was. */
+  traceContext: string | null
+  /** Milliseconds from the job's due time (`run_at`) to this claim; only from a claim `withWait`. */
+  waitMs?: number
 }
 
 export interface ClaimOptions {
@@ -44,6 +48,8 @@ export interface ClaimOptions {
   names: readonly string[]
   limit: number
   leaseTtlMs: number
+  /** Return each job's `waitMs` too (for metrics). @default false */
+  withWait?: boolean | undefined
 }
 
 /**
@@ -51,10 +57,10 @@ export interface ClaimOptions {
  * leased and stamped `started_at` in the same UPDATE (the attempt's 'started' entry, see the top of the
  * module). A row per job: the batch as one JSON text was tried (b7bba9d) and moved ~2 µs per job from
  * the jobs thread to the server, the one resource every worker shares, and put a whole batch of large
- * args in one string.
+ * args in one string. The variant `withWait` also returns how long each job waited since it was due.
  */
-const claimSql = textPerSchema(
-  (q) => `WITH claimed AS (
+function claimText(q: string, withWait: boolean): string {
+  return `WITH claimed AS (
        UPDATE ${q}.jobs j
           SET status = 'running', attempt = j.attempt + 1, lease_owner = $1, lease_token = nextval(${regclassLiteral(q, 'jobs_lease_token_seq')}),
               lease_expires_at = now() + $2 * interval '1 millisecond', event_seq = j.event_seq + 1, started_at = now(), updated_at = now()
@@ -65,11 +71,13 @@ const claimSql = textPerSchema(
            ORDER BY priority DESC, run_at, id
            LIMIT $4
            FOR UPDATE SKIP LOCKED))
-       RETURNING j.id, j.name, j.args, j.args_bytes, j.attempt, j.max_attempts, j.priority, j.lease_token
+       RETURNING j.id, j.name, j.args, j.args_bytes, j.attempt, j.max_attempts, j.priority, j.lease_token, j.trace_context${withWait ? ', j.run_at' : ''}
      )
-     SELECT id::text, name, args::text AS args_json, args_bytes, attempt, max_attempts, priority, lease_token::text FROM claimed
-     ORDER BY claimed.priority DESC, claimed.id`,
-)
+     SELECT id::text, name, args::text AS args_json, args_bytes, attempt, max_attempts, priority, lease_token::text, trace_context::text${withWait ? ', (extract(epoch FROM now() - run_at) * 1000)::float8 AS wait_ms' : ''} FROM claimed
+     ORDER BY claimed.priority DESC, claimed.id`
+}
+const claimSql = textPerSchema((q) => claimText(q, false))
+const claimWithWaitSql = textPerSchema((q) => claimText(q, true))
 
 /** A claimed job's args: its bytes, or its JSON parsed. */
 export function parseArgs(job: Pick<ClaimedJob, 'argsJson' | 'argsBytes'>): unknown {
@@ -81,11 +89,18 @@ export function parseArgs(job: Pick<ClaimedJob, 'argsJson' | 'argsBytes'>): unkn
 export async function claimJobs(
   db: Queryable,
   q: string,
-  { owner, names, limit, leaseTtlMs }: ClaimOptions,
+  { owner, names, limit, leaseTtlMs, withWait = false }: ClaimOptions,
 ): Promise<ClaimedJob[]> {
   if (limit <= 0 || names.length === 0) return []
-  const { rows } = await db.query<ClaimRow>(claimSql(q), [owner, leaseTtlMs, names, limit])
-  return rows.map(claimedJob)
+  const text = withWait ? claimWithWaitSql(q) : claimSql(q)
+  const { rows } = await db.query<ClaimRow>(text, [owner, leaseTtlMs, names, limit])
+  return withWait ? rows.map(claimedJobWithWait) : rows.map(claimedJob)
+}
+
+function claimedJobWithWait(r: ClaimRow): ClaimedJob {
+  const job = claimedJob(r)
+  if (r.wait_ms !== undefined) job.waitMs = Math.max(0, r.wait_ms)
+  return job
 }
 
 function claimedJob(r: ClaimRow): ClaimedJob {
@@ -98,6 +113,7 @@ function claimedJob(r: ClaimRow): ClaimedJob {
     maxAttempts: r.max_attempts,
     priority: r.priority,
     leaseToken: r.lease_token,
+    traceContext: r.trace_context,
   }
 }
 
@@ -110,6 +126,8 @@ interface ClaimRow {
   max_attempts: number
   priority: number
   lease_token: string
+  trace_context: string | null
+  wait_ms?: number
 }
 
 /**

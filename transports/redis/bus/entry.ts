@@ -10,8 +10,12 @@
  * | `t`   | trace id                                |
  * | `r`   | response subject (`_bus_.…`)            |
  * | `p`   | payload: the raw JSON bytes             |
+ * | `x`   | trace context of the put                |
  *
- * The canonical record JSON the HTTP API streams is built from these fields (`actors/bus/record.ts`).
+ * The canonical record JSON the HTTP API streams is built from these fields (`actors/bus/record.ts`),
+ * all but `x`: the OpenTelemetry propagation carrier of the put's span as JSON (`{"traceparent":"00-…"}`),
+ * written only under a valid span context. It is not the reference's `trace_id`, which stays the
+ * publisher's own string, as given.
  */
 import { fieldText, letterFields } from '../entry-fields.js'
 
@@ -24,6 +28,8 @@ export interface BusEntryFields {
   readonly responseSubject?: string | undefined
   /** Raw JSON bytes; empty for none. */
   readonly payload: Buffer
+  /** The put's trace context (`x`), not part of the record. */
+  readonly traceContext?: string | undefined
 }
 
 /** A decoded entry with its stream id. */
@@ -31,7 +37,7 @@ export interface BusEntry extends BusEntryFields {
   readonly entryId: string
 }
 
-/** The seven per-event arguments of `busPut-5`, in its order. */
+/** The eight per-event arguments of `busPut-5`, in its order. */
 export function putArgs(fields: BusEntryFields): (string | Buffer)[] {
   return [
     fields.id,
@@ -41,6 +47,7 @@ export function putArgs(fields: BusEntryFields): (string | Buffer)[] {
     fields.traceId ?? '',
     fields.responseSubject ?? '',
     fields.payload,
+    fields.traceContext ?? '',
   ]
 }
 
@@ -62,6 +69,7 @@ export function decodeBusEntry(entryId: string, fields: unknown): BusEntry | und
     traceId: fieldText(values, 't'),
     responseSubject: fieldText(values, 'r'),
     payload,
+    traceContext: fieldText(values, 'x'),
   }
 }
 

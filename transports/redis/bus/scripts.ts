@@ -29,7 +29,8 @@ export const busPut = defineScript({
     ARGV[4]  number of events n
     ARGV[5]  retention: most entries kept (0: no bound)
     ARGV[6]  retention: oldest age kept, ms, by the entry id's time (0: no bound)
-    ARGV[7…] per event, 7 values: id, subject, created_at, key, trace id, response subject, payload
+    ARGV[7…] per event, 8 values: id, subject, created_at, key, trace id, response subject, payload,
+             trace context
   Reply: { entry id 1, …, entry id n, counter after the last }.
   Errors: DUPLICATE <i> <subject> — event i (0-based) has a key already published on its subject.
 ]]
@@ -41,7 +42,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local seen = {}
 local anyKey = false
 for i = 0, n - 1 do
-  local b = kFirst + i * 7
+  local b = kFirst + i * 8
   local key = ARGV[b + 3]
   if key ~= '' then
     anyKey = true
@@ -55,11 +56,11 @@ for i = 0, n - 1 do
 end
 if anyKey and ttl > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now) end
 local reply = {}
-local fields = { 'k', 't', 'r', 'p' }
+local fields = { 'k', 't', 'r', 'p', 'x' }
 for i = 0, n - 1 do
-  local b = kFirst + i * 7
+  local b = kFirst + i * 8
   local args = { 'i', ARGV[b], 's', ARGV[b + 1], 'c', ARGV[b + 2] }
-  for f = 1, 4 do
+  for f = 1, 5 do
     local v = ARGV[b + 2 + f]
     if v ~= '' then
       args[#args + 1] = fields[f]

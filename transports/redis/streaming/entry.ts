@@ -2,6 +2,10 @@
  * Stream entries as Pulse writes them: field `n` the event name, `p` the payload bytes, and `t` the
  * topic when there is one (research §2.1). Entries written by anything else are recognised here, so
  * the read loops can skip them instead of failing.
+ *
+ * Field `x`, when there is one, is the trace context of the add (the OpenTelemetry propagation carrier
+ * as JSON, `{"traceparent":"00-…"}`), written only under a valid span context. It is Pulse for Node's
+ * own: goa.design/pulse readers, and older ones of this package, read fields by name and ignore it.
  */
 import { fieldText, letterFields } from '../entry-fields.js'
 
@@ -17,16 +21,19 @@ export interface StreamEntry {
   readonly name: string
   readonly payload: Buffer
   readonly topic: string | undefined
+  /** The `x` field: the add's trace context; undefined when it has none. */
+  readonly trace: string | undefined
 }
 
-/** The field/value arguments of XADD for one entry. */
-export function entryArgs(fields: EntryFields): (string | Buffer)[] {
+/** The field/value arguments of XADD for one entry; `trace` is the add's trace context (field `x`), if any. */
+export function entryArgs(fields: EntryFields, trace?: string): (string | Buffer)[] {
   const payload =
     typeof fields.payload === 'string'
       ? fields.payload
       : Buffer.from(fields.payload.buffer, fields.payload.byteOffset, fields.payload.byteLength)
   const args: (string | Buffer)[] = ['n', fields.name, 'p', payload]
   if (fields.topic !== undefined) args.push('t', fields.topic)
+  if (trace !== undefined) args.push('x', trace)
   return args
 }
 
@@ -42,7 +49,7 @@ export function decodeEntry(id: string, fields: unknown): StreamEntry | undefine
   const name = fieldText(values, 'n')
   const payload = values.get(0x70) // p
   if (name === undefined || payload === undefined) return undefined
-  return { id, name, payload, topic: fieldText(values, 't') }
+  return { id, name, payload, topic: fieldText(values, 't'), trace: fieldText(values, 'x') }
 }
 
 /** The millisecond part of an entry id `<ms>-<seq>`. */

@@ -20,6 +20,8 @@ export interface ReadColumns {
   readonly names: string[]
   /** null when no entry has a topic; else undefined where an entry has none. */
   topics: (string | undefined)[] | null
+  /** The `x` fields (trace contexts, entry.ts), as `topics`. */
+  traces: (string | undefined)[] | null
   /** The reply's bytes: payload `i` is `src[starts[i], ends[i])`. */
   readonly src: Buffer
   readonly starts: number[]
@@ -138,6 +140,7 @@ function readStream(scan: Scan): ReadColumns {
     ids: [],
     names: [],
     topics: null,
+    traces: null,
     src: buf,
     starts: [],
     ends: [],
@@ -156,6 +159,7 @@ function readStream(scan: Scan): ReadColumns {
     if (fields < 0) continue // deleted since delivered
     let name: string | undefined
     let topic: string | undefined
+    let trace: string | undefined
     let start = -1
     let end = -1
     let valid = fields % 2 === 0
@@ -179,6 +183,7 @@ function readStream(scan: Scan): ReadColumns {
         start = scan.start
         end = scan.end
       } else if (key === 0x74) topic = topics.text(buf, scan.start, scan.end)
+      else if (key === 0x78) trace = buf.toString('utf8', scan.start, scan.end)
     }
     if (fields % 2 === 1) scan.skip()
     if (!valid || name === undefined || start < 0) {
@@ -192,6 +197,8 @@ function readStream(scan: Scan): ReadColumns {
     columns.ends.push(end)
     if (topic !== undefined) (columns.topics ??= new Array<string | undefined>(n).fill(undefined)).push(topic)
     else columns.topics?.push(undefined)
+    if (trace !== undefined) (columns.traces ??= new Array<string | undefined>(n).fill(undefined)).push(trace)
+    else columns.traces?.push(undefined)
   }
   return columns
 }
