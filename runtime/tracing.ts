@@ -117,6 +117,34 @@ export function startProcess(destination: string, link: SpanContext | undefined)
   return span
 }
 
+/** A send span and the trace context its messages carry (undefined: none to carry). */
+export interface SendTrace {
+  readonly span: Span
+  readonly traceContext: string | undefined
+}
+
+/** `startSend` with the context its messages carry. */
+export function startSendTrace(destination: string | undefined, batch?: number): SendTrace {
+  const span = startSend(destination, batch)
+  return { span, traceContext: injectContext(span) }
+}
+
+/** The destination a batch's messages share, or undefined when they go to several. */
+export function commonDestination(destinations: readonly string[]): string | undefined {
+  const first = destinations[0]
+  return first !== undefined && destinations.every((d) => d === first) ? first : undefined
+}
+
+/** Ends a send span: with the message id of a single send (when known), or the error. */
+export function endSend(span: Span, outcome: { id: string | undefined } | { error: unknown }): void {
+  if ('error' in outcome) {
+    endSpan(span, outcome.error)
+    return
+  }
+  if (outcome.id !== undefined && span.isRecording()) span.setAttribute(ATTR.messageId, outcome.id)
+  endSpan(span)
+}
+
 /** Ends `span`; with an error, it records `error.type` (the error's code, else its name) and status ERROR. */
 export function endSpan(span: Span, error?: unknown): void {
   if (error !== undefined && span.isRecording()) {

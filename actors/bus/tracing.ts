@@ -17,43 +17,30 @@
  */
 import {
   ATTR,
+  commonDestination,
+  endSend,
   endSpan,
   extractContext,
-  injectContext,
   parseTraceparent,
+  type SendTrace,
   type Span,
   startProcess,
-  startSend,
+  startSendTrace,
 } from '../../runtime/tracing.js'
 import type { BusEntry } from '../../transports/redis/bus/entry.js'
 
-/** The send span of a put and the trace context its events carry (undefined: none). */
-export interface PutTrace {
-  readonly span: Span
-  readonly traceContext: string | undefined
-}
+export type PutTrace = SendTrace
 
 export function startPut(subject: string): PutTrace {
-  const span = startSend(subject)
-  return { span, traceContext: injectContext(span) }
+  return startSendTrace(subject)
 }
 
 export function startPutBatch(events: readonly { readonly subject: string }[]): PutTrace {
-  const first = events[0]?.subject
-  const one = first !== undefined && events.every((event) => event.subject === first)
-  const span = startSend(one ? first : undefined, events.length)
-  return { span, traceContext: injectContext(span) }
+  return startSendTrace(commonDestination(events.map((event) => event.subject)), events.length)
 }
 
 /** Ends a put's span: with the event id of a single put, or the error. */
-export function endPut(span: Span, outcome: { id: string | undefined } | { error: unknown }): void {
-  if ('error' in outcome) {
-    endSpan(span, outcome.error)
-    return
-  }
-  if (outcome.id !== undefined && span.isRecording()) span.setAttribute(ATTR.messageId, outcome.id)
-  endSpan(span)
-}
+export const endPut = endSend
 
 /** The `process` span of a delivery of `entry` to a subscription of `pattern`, linked to its put. */
 export function startDelivery(entry: BusEntry, pattern: string): Span {

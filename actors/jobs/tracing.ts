@@ -12,45 +12,32 @@
  */
 import {
   ATTR,
+  commonDestination,
+  endSend,
   endSpan,
   extractContext,
   injectCarrier,
-  injectContext,
   runInExtracted,
   runInSpan,
+  type SendTrace,
   type Span,
   startProcess,
-  startSend,
+  startSendTrace,
 } from '../../runtime/tracing.js'
 import type { ClaimedJob } from '../../transports/postgres/jobs/hot-path.js'
 
-/** The send span of one enqueue call and the trace context its jobs carry (undefined: none). */
-export interface SendTrace {
-  readonly span: Span
-  readonly traceContext: string | undefined
-}
+export type { SendTrace }
 
 export function startEnqueue(name: string): SendTrace {
-  const span = startSend(name)
-  return { span, traceContext: injectContext(span) }
+  return startSendTrace(name)
 }
 
 export function startEnqueueMany(jobs: readonly { readonly name: string }[]): SendTrace {
-  const first = jobs[0]?.name
-  const one = first !== undefined && jobs.every((job) => job.name === first)
-  const span = startSend(one ? first : undefined, jobs.length)
-  return { span, traceContext: injectContext(span) }
+  return startSendTrace(commonDestination(jobs.map((job) => job.name)), jobs.length)
 }
 
 /** Ends a send span once its insert settled: with the job's id (a single enqueue), or the error. */
-export function endEnqueue(span: Span, outcome: { id: string | undefined } | { error: unknown }): void {
-  if ('error' in outcome) {
-    endSpan(span, outcome.error)
-    return
-  }
-  if (outcome.id !== undefined && span.isRecording()) span.setAttribute(ATTR.messageId, outcome.id)
-  endSpan(span)
-}
+export const endEnqueue = endSend
 
 /** The `process` span of an attempt of `job`, linked to its enqueue's span when the row carried one. */
 export function startAttempt(job: ClaimedJob): Span {

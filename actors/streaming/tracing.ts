@@ -11,15 +11,7 @@
  * across the ring in its batch's `traces`, and stays with the event object here (a WeakMap: an event
  * without one costs nothing).
  */
-import {
-  ATTR,
-  endSpan,
-  extractContext,
-  injectContext,
-  type Span,
-  startProcess,
-  startSend,
-} from '../../runtime/tracing.js'
+import { ATTR, endSend, extractContext, type Span, startProcess, startSendTrace } from '../../runtime/tracing.js'
 import type { SinkEvent, StreamEvent } from './event.js'
 
 const kTraces = new WeakMap<StreamEvent, string>()
@@ -31,19 +23,12 @@ export function keepTrace(event: StreamEvent, trace: string | null | undefined):
 
 /** The send span of an add (or of an `addMany`: `batch` events) and the trace context its entries carry. */
 export function startAdd(stream: string, batch?: number): { span: Span; trace: string | undefined } {
-  const span = startSend(stream, batch)
-  return { span, trace: injectContext(span) }
+  const { span, traceContext } = startSendTrace(stream, batch)
+  return { span, trace: traceContext }
 }
 
 /** Ends an add's span: with the entry id of a single add (none when `onlyIfExists` added nothing), or the error. */
-export function endAdd(span: Span, outcome: { id: string | undefined } | { error: unknown }): void {
-  if ('error' in outcome) {
-    endSpan(span, outcome.error)
-    return
-  }
-  if (outcome.id !== undefined && span.isRecording()) span.setAttribute(ATTR.messageId, outcome.id)
-  endSpan(span)
-}
+export const endAdd = endSend
 
 /** The `process` span of a delivery (`Fanout.onTake`): linked to the add's span when the entry carried one. */
 export function startDelivery(event: StreamEvent | SinkEvent): Span {
