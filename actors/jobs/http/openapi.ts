@@ -23,6 +23,11 @@ const reason = body({ type: 'object', properties: { reason: { type: 'string' } }
 
 const kStatus = { type: 'string', enum: [...JOB_STATUSES] }
 const kDate = { type: 'string', format: 'date-time' }
+const kMatchParams = [
+  query('args', { type: 'string' }, 'JSON the args contain (PostgreSQL @>), e.g. {"to":"a@example.com"}.'),
+  query('createdAfter', kDate, 'Jobs created at or after this time.'),
+  query('createdBefore', kDate, 'Jobs created before this time.'),
+]
 
 const schemas = {
   Error: {
@@ -100,6 +105,9 @@ const schemas = {
     properties: {
       status: { oneOf: [kStatus, { type: 'array', items: kStatus }] },
       name: { type: 'string' },
+      args: { type: ['object', 'array'], description: 'Jobs whose JSON args contain this (PostgreSQL @>).' },
+      createdAfter: { ...kDate, description: 'Jobs created at or after this time.' },
+      createdBefore: { ...kDate, description: 'Jobs created before this time.' },
       reason: { type: 'string' },
     },
   },
@@ -203,6 +211,8 @@ export function jobsOpenApi(prefix = '/api/v1'): Record<string, unknown> {
               'Repeat or comma-separate; dead is the dead-letter inbox.',
             ),
             query('name', { type: 'string' }, 'Jobs of this name.'),
+            ...kMatchParams,
+            query('id', { type: 'string' }, 'The job of this id (one or none).'),
             query('limit', { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, 'Page size.'),
             query('cursor', { type: 'string' }, 'The previous page’s cursor.'),
           ],
@@ -238,6 +248,7 @@ export function jobsOpenApi(prefix = '/api/v1'): Record<string, unknown> {
           parameters: [
             query('status', { type: 'array', items: kStatus }, 'Statuses.'),
             query('name', { type: 'string' }, 'Name.'),
+            ...kMatchParams,
           ],
           responses: { 200: ok('How many match', ref('Count')), ...errors(400, 401) },
         },

@@ -8,7 +8,7 @@ import ms from 'ms'
 import { InvalidArgumentError, ProtocolError } from '../../../runtime/errors.js'
 import { checkKnownKeys } from '../../../runtime/options.js'
 import { at, cron, every, type ScheduleSpec } from '../schedule-spec.js'
-import type { BulkActionOptions, EnqueueManyItem, JobStatus, ListJobsOptions } from '../types.js'
+import type { BulkActionOptions, EnqueueManyItem, JobFilter, JobMatch, JobStatus, ListJobsOptions } from '../types.js'
 
 export type Json = Record<string, unknown>
 
@@ -72,30 +72,56 @@ export function integer(query: URLSearchParams, name: string): number | undefine
   return Number(text)
 }
 
-/** `?status=dead&status=…&name=&limit=&cursor=` as `listJobs` options. */
-export function listQuery(query: URLSearchParams): ListJobsOptions {
-  const status = statuses(query)
-  const limit = integer(query, 'limit')
+/** `?args=<JSON>&createdAfter=<date>&createdBefore=<date>` as the filters beyond status and name. */
+function matchQuery(query: URLSearchParams): JobMatch {
+  const args = query.get('args')
+  const after = query.get('createdAfter')
+  const before = query.get('createdBefore')
   return {
-    ...(status === undefined ? {} : { status }),
-    ...(query.get('name') === null ? {} : { name: query.get('name') as string }),
+    ...(args === null ? {} : { argsContain: jsonParam(args, 'args') as JobMatch['argsContain'] }),
+    ...(after === null ? {} : { createdAfter: date(after, 'createdAfter') }),
+    ...(before === null ? {} : { createdBefore: date(before, 'createdBefore') }),
+  }
+}
+
+function jsonParam(text: string, name: string): unknown {
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    throw new InvalidArgumentError(`${name} must be JSON, e.g. {"to":"a@example.com"}`, { data: { option: name } })
+  }
+}
+
+/** `?status=dead&status=…&name=&id=&args=&createdAfter=&createdBefore=&limit=&cursor=` as `listJobs` options. */
+export function listQuery(query: URLSearchParams): ListJobsOptions {
+  const limit = integer(query, 'limit')
+  const id = query.get('id')
+  return {
+    ...filterQuery(query),
+    ...(id === null ? {} : { id }),
     ...(limit === undefined ? {} : { limit }),
     ...(query.get('cursor') === null ? {} : { cursor: query.get('cursor') as string }),
   }
 }
 
-/** `?status=&name=` as a filter. */
-export function filterQuery(query: URLSearchParams): { status?: JobStatus[]; name?: string } {
+/** `?status=&name=&args=&createdAfter=&createdBefore=` as a filter. */
+export function filterQuery(query: URLSearchParams): JobFilter {
   const status = statuses(query)
   const name = query.get('name')
-  return { ...(status === undefined ? {} : { status }), ...(name === null ? {} : { name }) }
+  return { ...(status === undefined ? {} : { status }), ...(name === null ? {} : { name }), ...matchQuery(query) }
 }
 
-/** A bulk action's body: `{ status?, name?, reason? }` (an empty body is every job the action takes). */
+/** A bulk action's body: `{ status?, name?, args?, createdAfter?, createdBefore?, reason? }` (empty: every job the action takes). */
 export function bulkBody(body: unknown): Omit<BulkActionOptions, 'actor' | 'limit'> {
-  const fields = body === undefined ? {} : objectBody(body, 'a filter { status?, name?, reason? }')
-  checkKnownKeys(fields, ['status', 'name', 'reason'], 'body')
-  return fields
+  const fields = body === undefined ? {} : objectBody(body, 'a filter { status?, name?, args?, createdAfter?, … }')
+  checkKnownKeys(fields, ['status', 'name', 'reason', 'args', 'createdAfter', 'createdBefore'], 'body')
+  const { args, createdAfter, createdBefore, ...rest } = fields
+  return {
+    ...rest,
+    ...(args === undefined ? {} : { argsContain: args as JobMatch['argsContain'] }),
+    ...(createdAfter === undefined ? {} : { createdAfter: date(createdAfter, 'createdAfter') }),
+    ...(createdBefore === undefined ? {} : { createdBefore: date(createdBefore, 'createdBefore') }),
+  }
 }
 
 /** `{ reason? }`, or an empty body. */

@@ -99,6 +99,26 @@ describe('jobs API: submit, read, list', () => {
     expect((await api('GET', '/jobs/count?name=batch-list')).body).toEqual({ count: 5 })
   })
 
+  it('filters by id, payload containment and creation time, for a list, a count and a bulk action', async () => {
+    const [a, b] = await queue.enqueueMany([
+      { name: 'match-api', args: { to: 'ada@example.com', n: 1 } },
+      { name: 'match-api', args: { to: 'bob@example.com', n: 2 } },
+    ])
+    const args = encodeURIComponent(JSON.stringify({ to: 'ada@example.com' }))
+    const listed = await api('GET', `/jobs?name=match-api&args=${args}`)
+    expect((listed.body.jobs as { id: string }[]).map((j) => j.id)).toEqual([a])
+    expect((await api('GET', `/jobs?id=${b}`)).body.jobs).toEqual([expect.objectContaining({ id: b })])
+    const future = encodeURIComponent(new Date(Date.now() + 60_000).toISOString())
+    expect((await api('GET', `/jobs/count?name=match-api&createdAfter=${future}`)).body).toEqual({ count: 0 })
+    expect((await api('GET', `/jobs/count?name=match-api&args=${args}`)).body).toEqual({ count: 1 })
+    const canceled = await api('POST', '/jobs/cancel', { name: 'match-api', args: { to: 'bob@example.com' } })
+    expect(canceled.body).toEqual({ count: 1 })
+    expect((await queue.getJob(a ?? ''))?.status).toBe('pending')
+    expect((await queue.getJob(b ?? ''))?.status).toBe('canceled')
+    expect(await api('GET', '/jobs?args={nope')).toMatchObject({ status: 400, body: { code: 'PULSE_ERR_INVALID_ARG' } })
+    expect(await api('GET', '/jobs?createdAfter=yesterday')).toMatchObject({ status: 400 })
+  })
+
   it('answers 404 with the code for an unknown id, and 400 for bad input, writing nothing', async () => {
     const before = await queue.countJobs()
     expect(await api('GET', '/jobs/99999999')).toMatchObject({ status: 404, body: { code: 'PULSE_ERR_JOB_NOT_FOUND' } })
