@@ -1,5 +1,5 @@
 /**
- * `BusServer`: the HTTP API of ella.to/bus v0.6.4 (research §2) over a `Bus`, on `transports/http`; its
+ * `BusServer`: the HTTP API of ella.to/bus v0.6.4 (docs/bus-http-api.md) over a `Bus`, on `transports/http`; its
  * routes are `BusApi`, which other servers mount too (`pulse server`).
  *
  * | request                                            | answer                                                       |

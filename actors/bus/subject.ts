@@ -1,5 +1,5 @@
 /**
- * Subjects and patterns, exactly as ella.to/bus v0.6.4 (`../../../shared/research/bus.md` §3). Pure: no I/O.
+ * Subjects and patterns, exactly as ella.to/bus v0.6.4 (docs/bus-http-api.md). Pure: no I/O.
  *
  * - A **subject** (what `put` publishes to) is dot-separated tokens whose first token is the namespace.
  *   Publishing only requires it non-empty, free of `*` and `>`, and with a namespace (`a.b-c`, `a..b`

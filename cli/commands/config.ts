@@ -10,8 +10,8 @@
 import { Command } from 'commander'
 
 import { InvalidArgumentError } from '../../runtime/errors.js'
-import { withConnectionFlags } from '../shared/connect.js'
-import { print, printJson, printRecord, printTable } from '../shared/output.js'
+import { withConnectionFlags } from '../common/connect.js'
+import { print, printJson, printRecord, printTable } from '../common/output.js'
 import {
   configPath,
   type ConnectionFlags,
@@ -20,7 +20,7 @@ import {
   resolveSettings,
   type SavedConfig,
   writeSavedConfig,
-} from '../shared/settings.js'
+} from '../common/settings.js'
 
 interface SaveFlags extends SavedConfig {
   json?: boolean

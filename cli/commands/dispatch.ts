@@ -7,9 +7,9 @@
 import { Command } from 'commander'
 
 import type { DispatchStatus, JobQueue } from '../../actors/jobs/index.js'
-import { withConnectionFlags, within, withQueue } from '../shared/connect.js'
-import { print, printRecord } from '../shared/output.js'
-import type { ConnectionFlags } from '../shared/settings.js'
+import { withConnectionFlags, within, withQueue } from '../common/connect.js'
+import { print, printRecord } from '../common/output.js'
+import type { ConnectionFlags } from '../common/settings.js'
 
 interface DispatchFlags extends ConnectionFlags {
   message?: string

@@ -15,10 +15,10 @@ import { Command, Option } from 'commander'
 import type { JobInfo, JobQueue, JobStatus, JobSummary } from '../../actors/jobs/index.js'
 import { InvalidArgumentError, JobNotFoundError } from '../../runtime/errors.js'
 import { CANCELABLE_STATUSES, JOB_STATUSES, REQUEUABLE_STATUSES } from '../../transports/postgres/jobs/status.js'
-import { withConnectionFlags, within, withQueue } from '../shared/connect.js'
-import { cell, print, printRecord, printTable } from '../shared/output.js'
-import type { ConnectionFlags, Settings } from '../shared/settings.js'
-import { parseInteger } from '../shared/parse.js'
+import { withConnectionFlags, within, withQueue } from '../common/connect.js'
+import { cell, print, printRecord, printTable } from '../common/output.js'
+import type { ConnectionFlags, Settings } from '../common/settings.js'
+import { parseInteger } from '../common/parse.js'
 
 interface OutputFlags extends ConnectionFlags {
   json?: boolean

@@ -20,11 +20,11 @@ import { Command } from 'commander'
 
 import { ReplicatedMap } from '../../actors/rmap/index.js'
 import { InvalidArgumentError } from '../../runtime/errors.js'
-import { redisRequest, requireRedis, withConnectionFlags } from '../shared/connect.js'
-import { parseCount } from '../shared/parse.js'
-import { stopOnSignals } from '../shared/signals.js'
-import { cell, printJson, printTable } from '../shared/output.js'
-import { type ConnectionFlags, resolveSettings, type Settings } from '../shared/settings.js'
+import { redisRequest, requireRedis, withConnectionFlags } from '../common/connect.js'
+import { parseCount } from '../common/parse.js'
+import { stopOnSignals } from '../common/signals.js'
+import { cell, printJson, printTable } from '../common/output.js'
+import { type ConnectionFlags, resolveSettings, type Settings } from '../common/settings.js'
 
 interface JsonFlags extends ConnectionFlags {
   json?: boolean

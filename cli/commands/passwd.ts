@@ -8,8 +8,8 @@ import bcrypt from 'bcryptjs'
 import { Command } from 'commander'
 
 import { InvalidArgumentError } from '../../runtime/errors.js'
-import { print } from '../shared/output.js'
-import { parseInteger } from '../shared/parse.js'
+import { print } from '../common/output.js'
+import { parseInteger } from '../common/parse.js'
 
 interface PasswdFlags {
   cost: string

@@ -12,10 +12,10 @@ import { Command } from 'commander'
 import { readPoolStatus } from '../../actors/pool/index.js'
 import type { PoolStatus } from '../../actors/pool/index.js'
 import { InvalidArgumentError } from '../../runtime/errors.js'
-import { redisRequest, requireRedis, withConnectionFlags } from '../shared/connect.js'
-import { parseDuration } from '../shared/duration.js'
-import { cell, printJson, printRecord, printTable } from '../shared/output.js'
-import { type ConnectionFlags, resolveSettings } from '../shared/settings.js'
+import { redisRequest, requireRedis, withConnectionFlags } from '../common/connect.js'
+import { parseDuration } from '../common/duration.js'
+import { cell, printJson, printRecord, printTable } from '../common/output.js'
+import { type ConnectionFlags, resolveSettings } from '../common/settings.js'
 
 interface StatusFlags extends ConnectionFlags {
   workerTtl: string

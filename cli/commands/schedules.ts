@@ -11,11 +11,11 @@ import { Command, Option } from 'commander'
 
 import { at, cron, every, type JobQueue, type ScheduleInfo, type ScheduleSpec } from '../../actors/jobs/index.js'
 import { InvalidArgumentError, PulseError, ScheduleNotFoundError } from '../../runtime/errors.js'
-import { withConnectionFlags, within, withQueue } from '../shared/connect.js'
-import { formatDuration, parseDuration } from '../shared/duration.js'
-import { cell, print, printTable } from '../shared/output.js'
-import type { ConnectionFlags } from '../shared/settings.js'
-import { parseIsoDate, parseJsonArgument } from '../shared/parse.js'
+import { withConnectionFlags, within, withQueue } from '../common/connect.js'
+import { formatDuration, parseDuration } from '../common/duration.js'
+import { cell, print, printTable } from '../common/output.js'
+import type { ConnectionFlags } from '../common/settings.js'
+import { parseIsoDate, parseJsonArgument } from '../common/parse.js'
 
 interface OutputFlags extends ConnectionFlags {
   json?: boolean

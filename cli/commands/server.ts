@@ -9,7 +9,7 @@
  * auth), `PULSE_TLS_CERT` + `PULSE_TLS_KEY` (PEM files, or PEM text). The saved config
  * (`pulse config save`) fills in what neither gives.
  *
- * It logs through pino (`cli/shared/logger.ts`): the queue's, the bus's and the HTTP server's warnings
+ * It logs through pino (`cli/common/logger.ts`): the queue's, the bus's and the HTTP server's warnings
  * and errors, and the steps of the stop; the banner and the stop lines stay plain lines. `/metrics`
  * serves one registry: the process's default metrics, the queue's, the bus's and the job gauges.
  */
@@ -23,11 +23,11 @@ import type { JobQueue } from '../../actors/jobs/index.js'
 import { InvalidArgumentError } from '../../runtime/errors.js'
 import type { TlsOptions } from '../../transports/http/index.js'
 import { createRedis, type PulseRedis } from '../../transports/redis/index.js'
-import { openQueue, within, withConnectionFlags } from '../shared/connect.js'
-import { redactUrl, resolveSettings, type Settings } from '../shared/settings.js'
+import { openQueue, within, withConnectionFlags } from '../common/connect.js'
+import { redactUrl, resolveSettings, type Settings } from '../common/settings.js'
 import { serverRegistry } from '../server/metrics.js'
 import { PulseServer } from '../server/pulse-server.js'
-import { type CliLogger, cliLogger } from '../shared/logger.js'
+import { type CliLogger, cliLogger } from '../common/logger.js'
 
 interface ServerFlags {
   addr?: string

@@ -7,10 +7,10 @@ import { Command } from 'commander'
 
 import type { JobStats } from '../../actors/jobs/index.js'
 import { JOB_STATUSES } from '../../transports/postgres/jobs/status.js'
-import { withConnectionFlags, within, withQueue } from '../shared/connect.js'
-import { formatDuration } from '../shared/duration.js'
-import { print, printTable } from '../shared/output.js'
-import type { ConnectionFlags } from '../shared/settings.js'
+import { withConnectionFlags, within, withQueue } from '../common/connect.js'
+import { formatDuration } from '../common/duration.js'
+import { print, printTable } from '../common/output.js'
+import type { ConnectionFlags } from '../common/settings.js'
 
 interface StatsFlags extends ConnectionFlags {
   json?: boolean

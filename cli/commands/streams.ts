@@ -18,11 +18,11 @@ import { Command } from 'commander'
 import { Stream } from '../../actors/streaming/index.js'
 import type { Reader, SinkInfo, StartPosition, StreamEvent, StreamInfo } from '../../actors/streaming/index.js'
 import { InvalidArgumentError } from '../../runtime/errors.js'
-import { redisRequest, requireRedis, withConnectionFlags } from '../shared/connect.js'
-import { parseCount } from '../shared/parse.js'
-import { stopOnSignals } from '../shared/signals.js'
-import { cell, printJson, printRecord, printTable } from '../shared/output.js'
-import { type ConnectionFlags, resolveSettings, type Settings } from '../shared/settings.js'
+import { redisRequest, requireRedis, withConnectionFlags } from '../common/connect.js'
+import { parseCount } from '../common/parse.js'
+import { stopOnSignals } from '../common/signals.js'
+import { cell, printJson, printRecord, printTable } from '../common/output.js'
+import { type ConnectionFlags, resolveSettings, type Settings } from '../common/settings.js'
 
 interface TailFlags extends ConnectionFlags {
   from: string

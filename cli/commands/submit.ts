@@ -4,10 +4,10 @@
 import { Command } from 'commander'
 
 import type { EnqueueOptions } from '../../actors/jobs/index.js'
-import { withConnectionFlags, within, withQueue } from '../shared/connect.js'
-import { cell, print } from '../shared/output.js'
-import { parseInteger, parseIsoDate, parseJsonArgument } from '../shared/parse.js'
-import type { ConnectionFlags } from '../shared/settings.js'
+import { withConnectionFlags, within, withQueue } from '../common/connect.js'
+import { cell, print } from '../common/output.js'
+import { parseInteger, parseIsoDate, parseJsonArgument } from '../common/parse.js'
+import type { ConnectionFlags } from '../common/settings.js'
 
 interface SubmitFlags extends ConnectionFlags {
   priority?: string

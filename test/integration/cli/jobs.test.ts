@@ -6,27 +6,16 @@ import { existsSync } from 'node:fs'
 
 import { describe, expect, it } from 'vitest'
 
-import { kJobQueueInternals } from '../../../actors/jobs/internal.js'
-import { claimJobs, failJobs } from '../../../transports/postgres/jobs/hot-path.js'
 import { cliEnv, kPulseBin, pulseJson, runPulse, useCliDatabase } from '../../helpers/cli.js'
 import { uniqueName } from '../jobs/helpers.js'
+import { deadJobs as deadJobsOf } from '../dashboard/job-fixtures.js'
 
 const cli = useCliDatabase(uniqueName('cli_jobs'), 'ada')
 const withQueue = cli.withQueue.bind(cli)
 
-/** `n` jobs named `name`, dead-lettered without a worker: enqueued with one attempt, claimed, failed. */
-async function deadJobs(name: string, n: number): Promise<string[]> {
-  return withQueue(async (queue) => {
-    const ids = await queue.enqueueMany(Array.from({ length: n }, (_, i) => ({ name, args: { i }, maxAttempts: 1 })))
-    const { db: pg, q } = queue[kJobQueueInternals]
-    const claimed = await claimJobs(pg, q, { owner: 'test', names: [name], limit: n, leaseTtlMs: 30_000 })
-    await failJobs(
-      pg,
-      q,
-      claimed.map((job) => ({ ...job, error: { name: 'Error', message: 'smtp down' }, retryAt: undefined })),
-    )
-    return ids
-  })
+/** `n` jobs named `name`, dead-lettered without a worker (`job-fixtures.ts`). */
+function deadJobs(name: string, n: number): Promise<string[]> {
+  return withQueue((queue) => deadJobsOf(queue, name, n))
 }
 
 /** Every job of the schema as `id:status`, to show a refused command changed nothing. */
