@@ -1,7 +1,7 @@
 /** Pool tickers and schedules (scenarios 38, 39). */
 import { afterEach, describe, expect, it } from 'vitest'
 
-import { ScheduleStopError, type JobPlan, type Ticker } from '../../../actors/pool/index.js'
+import { ScheduleStopError, type JobPlan, type JobProducer, type Ticker } from '../../../actors/pool/index.js'
 import { useRawRedis } from '../../helpers/redis.js'
 import { Pools, recorder, until } from './helpers.js'
 
@@ -106,16 +106,19 @@ describe('schedule', () => {
     const b = await pools.join(name)
     const handler = recorder()
     await a.addWorker(handler)
-    let calls = 0
-    const producer = {
-      name: 'ending',
-      plan: (): JobPlan => {
-        if (calls++ === 0) return { start: [{ key: 'kept', payload: 'x' }] }
-        throw new ScheduleStopError('done')
-      },
+    // Each node plans once at start; any tick after that stops the schedule, whichever node wins it.
+    const producer = (first: JobPlan): JobProducer => {
+      let calls = 0
+      return {
+        name: 'ending',
+        plan: (): JobPlan => {
+          if (calls++ === 0) return first
+          throw new ScheduleStopError('done')
+        },
+      }
     }
-    const first = await a.schedule(producer, 100)
-    const second = await b.schedule({ name: 'ending', plan: () => ({}) }, 100)
+    const first = await a.schedule(producer({ start: [{ key: 'kept', payload: 'x' }] }), 100)
+    const second = await b.schedule(producer({}), 100)
     expect(handler.running.has('kept')).toBe(true)
     await until(
       async () => (await raw.hexists(`map:${name}:tickers:content`, `${name}:ending`)) === 0,
