@@ -45,6 +45,13 @@ module.exports = {
       to: { path: '^actors/', pathNot: '^actors/(bus|streaming)/' },
     },
     {
+      name: 'the-composed-runtime-is-on-top',
+      comment: 'actors/runtime/ binds every feature to the kernel; no feature imports it.',
+      severity: 'error',
+      from: { path: '^actors/', pathNot: '^actors/runtime/' },
+      to: { path: '^actors/runtime/' },
+    },
+    {
       name: 'actors-do-not-import-surfaces',
       severity: 'error',
       from: { path: '^actors/' },

@@ -129,9 +129,11 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
   #corr = 0
   #pump: Promise<void> | undefined
   #pumping = true
+  #closingOwned = false
   #unobserve: (() => void) | undefined
 
-  private constructor(options: RuntimeOptions) {
+  /** @internal `Runtime.start`, or a subclass's (the composed runtime of `actors/runtime/`). */
+  protected constructor(options: RuntimeOptions) {
     super()
     validateRuntimeOptions(options)
     const { supervision, signal, handlers, metrics, ...rest } = options
@@ -147,12 +149,26 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
     })
     signal?.addEventListener('abort', () => void this.close().catch(() => undefined), { once: true })
     if (metrics !== undefined) this.#unobserve = observeRuntime(metrics, () => this.stats())
+    this.#pump = this.#runPump()
   }
 
+  /** Starts a runtime; an already-aborted `signal` rejects with its reason. */
   static async start(options: RuntimeOptions = {}): Promise<Runtime> {
-    const rt = new Runtime(options)
-    rt.#pump = rt.#runPump()
-    return Promise.resolve(rt)
+    options.signal?.throwIfAborted()
+    return Promise.resolve(new Runtime(options))
+  }
+
+  /** Closes what a subclass built on the runtime, before the actors stop (within `closeTimeoutMs`). */
+  protected async closeOwned(): Promise<void> {}
+
+  /** Messages still flow while `closeOwned` runs: the features it closes talk to their actors. */
+  #assertMessaging(what: string): void {
+    if (!this.#closingOwned) this.#lifecycle.assertOpen(what)
+  }
+
+  /** Throws `ClosedError` naming `what` once the runtime is closing. */
+  protected assertOpen(what: string): void {
+    this.#lifecycle.assertOpen(what)
   }
 
   /** The pool for handler code that asks for a thread (CPU-bound work); closed with the runtime. */
@@ -206,7 +222,7 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
   }
 
   async ask(name: string, msg: unknown, options: AskOptions = {}): Promise<unknown> {
-    this.#lifecycle.assertOpen('ask')
+    this.#assertMessaging('ask')
     options.signal?.throwIfAborted()
     const timeoutMs =
       options.timeoutMs === undefined ? DEFAULT_ASK_TIMEOUT_MS : checkDurationMs(options.timeoutMs, 'options.timeoutMs')
@@ -251,7 +267,7 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
   }
 
   async threadCall(name: string, call: 'drain' | 'pause' | 'resume'): Promise<void> {
-    this.#lifecycle.assertOpen(call)
+    this.#assertMessaging(call)
     const thread = this.#record(name).thread
     if (thread === undefined) throw new ActorCrashedError(`actor "${name}" has no running thread`)
     await thread.call((control) => control[call]())
@@ -263,7 +279,7 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
    * Stopping an actor that is not there (any more) does nothing.
    */
   async stopActor(name: string): Promise<void> {
-    this.#lifecycle.assertOpen('stopActor')
+    this.#assertMessaging('stopActor')
     const record = this.#actors.get(name)
     if (record === undefined || record.state === 'stopped') return
     record.state = 'stopped'
@@ -406,7 +422,7 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
 
   /** The record if the actor can take a message now (throws after close, undefined while restarting). */
   #live(name: string): ActorRecord | undefined {
-    this.#lifecycle.assertOpen('tell')
+    this.#assertMessaging('tell')
     const record = this.#record(name)
     return record.state === 'running' && record.thread?.alive === true ? record : undefined
   }
@@ -575,6 +591,12 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
 
   /** Graceful close: threads in reverse creation order drain and stop their actors, then end. */
   async #shutdown(): Promise<void> {
+    this.#closingOwned = true
+    const owned = await this.closeOwned().then(
+      () => undefined,
+      (error: unknown) => coerceError(error),
+    )
+    this.#closingOwned = false
     this.#unobserve?.()
     for (const timer of this.#timers) clearTimeout(timer)
     this.#timers.clear()
@@ -586,6 +608,7 @@ export class Runtime extends EventEmitter implements ActorRefTarget {
     for (const record of this.#actors.values()) record.state = 'stopped'
     await this.#stopPump()
     await this.#handlers?.close()
+    if (owned !== undefined) throw owned
   }
 
   async #terminate(): Promise<void> {

@@ -7,6 +7,7 @@ import { InvalidArgumentError } from '../../runtime/errors.js'
 import { checkLogger, type Logger, SILENT_LOGGER } from '../../runtime/logger.js'
 import { checkRegistry, type MetricsRegistry } from '../../runtime/metrics.js'
 import { checkDurationMs, checkInteger, checkKnownKeys, checkString, resolveOptions } from '../../runtime/options.js'
+import { Runtime } from '../../runtime/runtime.js'
 import { type Backoff, checkBackoff, DEFAULT_BACKOFF_UNIT_MS } from './backoff.js'
 
 /** What it logs through: the kernel's `Logger` (pino's shape). */
@@ -66,6 +67,12 @@ export interface JobQueueOptions {
    * @default none (nothing is counted)
    */
   metrics?: MetricsRegistry | undefined
+  /**
+   * The runtime whose threads run the worker's actors when `start` names none (it is not closed by the
+   * queue's `close()`).
+   * @default none (`start` starts a runtime of its own)
+   */
+  runtime?: Runtime | undefined
 }
 
 /** `JobQueueOptions` after defaults. */
@@ -80,6 +87,7 @@ export interface ResolvedJobQueueOptions {
   readonly actor: string
   readonly closeTimeoutMs: number
   readonly metrics: MetricsRegistry | undefined
+  readonly runtime: Runtime | undefined
 }
 
 export const DEFAULT_JOB_QUEUE_OPTIONS = Object.freeze({
@@ -92,6 +100,7 @@ export const DEFAULT_JOB_QUEUE_OPTIONS = Object.freeze({
   actor: 'api',
   closeTimeoutMs: 30_000,
   metrics: undefined,
+  runtime: undefined,
 }) satisfies Omit<ResolvedJobQueueOptions, 'pg'>
 
 const kKnownOptions = [
@@ -105,6 +114,7 @@ const kKnownOptions = [
   'actor',
   'closeTimeoutMs',
   'metrics',
+  'runtime',
 ]
 /** migrate.ts's rule: a lower-case identifier that PostgreSQL does not reserve. */
 const kSchemaPattern = /^(?!pg_)[a-z_][a-z0-9_]{0,62}$/
@@ -140,5 +150,7 @@ export function resolveJobQueueOptions(options: JobQueueOptions): ResolvedJobQue
   if (options.actor !== undefined) checkString(options.actor, 'options.actor', { nonEmpty: true })
   if (options.closeTimeoutMs !== undefined) checkDurationMs(options.closeTimeoutMs, 'options.closeTimeoutMs')
   if (options.metrics !== undefined) checkRegistry(options.metrics)
+  if (options.runtime !== undefined && !(options.runtime instanceof Runtime))
+    throw new InvalidArgumentError('options.runtime must be a Runtime', { data: { option: 'options.runtime' } })
   return resolveOptions<ResolvedJobQueueOptions>({ ...DEFAULT_JOB_QUEUE_OPTIONS, pg: options.pg }, options)
 }

@@ -370,7 +370,14 @@ export class JobQueue implements AsyncDisposable {
 
   /** Runs the dispatcher, watchdog and scheduler actors and the handlers; `close()` drains them first. */
   start(options: JobWorkerStartOptions = {}): Promise<void> {
-    return this.#call('start', () => this.#executor().start(options))
+    const { runtime } = this.options
+    const withRuntime = runtime === undefined || options.runtime !== undefined ? options : { ...options, runtime }
+    return this.#call('start', () => this.#executor().start(withRuntime))
+  }
+
+  /** Jobs this queue's worker holds (claimed, not settled), runs and has not acked yet; zeros before `start`. */
+  get load(): { held: number; running: number; unacked: number } {
+    return this.#worker?.load ?? { held: 0, running: 0, unacked: 0 }
   }
 
   /** The execution side, made on first use; `close()` closes it first (a close hook). */

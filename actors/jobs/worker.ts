@@ -1146,6 +1146,8 @@ export class JobWorker {
     await Promise.allSettled(
       refs.map((ref) => (ref as ActorRef<{ t: 'stop' }>).ask({ t: 'stop' }, { timeoutMs: kActorStepMs })),
     )
+    // The runtime lives on: free the names (and the thread) so that a later start can spawn them again.
+    await Promise.allSettled(refs.map((ref) => rt.stopActor(ref.name)))
   }
 
   #warn(message: string, error: Error): void {

@@ -60,6 +60,7 @@ export class NodeResources {
   #shutdownMap!: ReplicatedMap
   #tickersMap: Promise<ReplicatedMap> | undefined
   #runtime: Runtime | undefined
+  #ownsRuntime = true
   #watchdog: ActorRef<WatchdogMsg, unknown, WatchdogOut> | undefined
   #retell: NodeJS.Timeout | undefined
   /** A full node's replicas (undefined on a client-only node). */
@@ -112,7 +113,9 @@ export class NodeResources {
   async #startWatchdog(): Promise<void> {
     const { pool, nodeId, options, timings } = this.#ctx
     const { metrics } = options
-    this.#runtime = await Runtime.start({ closeTimeoutMs: 5_000, ...(metrics === undefined ? {} : { metrics }) })
+    this.#ownsRuntime = options.runtime === undefined
+    this.#runtime =
+      options.runtime ?? (await Runtime.start({ closeTimeoutMs: 5_000, ...(metrics === undefined ? {} : { metrics }) }))
     const args: WatchdogArgs = {
       url: this.#url,
       pool,
@@ -260,7 +263,8 @@ export class NodeResources {
     for (const reader of this.#readers) await reader.close().catch(() => undefined)
     if (this.#watchdog !== undefined)
       await this.#watchdog.ask({ t: 'stop' }, { timeoutMs: 10_000 }).catch(() => undefined)
-    await this.#runtime?.close().catch(() => undefined)
+    if (this.#ownsRuntime) await this.#runtime?.close().catch(() => undefined)
+    else await this.#watchdog?.stop().catch(() => undefined)
     if (redis.state === 'open') {
       await mapWrite(redis, 'delete', nodeKeepAliveMapName(pool), [nodeId]).catch(() => undefined)
       await redis.client.del(streamKey(nodeStreamName(pool, nodeId))).catch(() => undefined)

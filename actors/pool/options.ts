@@ -17,6 +17,7 @@
  */
 import type { Logger } from '../../runtime/logger.js'
 import { checkLogger, SILENT_LOGGER } from '../../runtime/logger.js'
+import { InvalidArgumentError } from '../../runtime/errors.js'
 import { checkRegistry, type MetricsRegistry } from '../../runtime/metrics.js'
 import {
   checkBoolean,
@@ -26,6 +27,7 @@ import {
   kMaxTimerMs,
   resolveOptions,
 } from '../../runtime/options.js'
+import { Runtime } from '../../runtime/runtime.js'
 
 export interface PoolOptions {
   /**
@@ -66,6 +68,8 @@ export interface PoolOptions {
   logger?: Logger | undefined
   /** Where the node counts dispatches, rebalances, workers and jobs (metrics.ts). @default none */
   metrics?: MetricsRegistry | undefined
+  /** The runtime whose thread runs the node's watchdog actor. @default none (the node starts its own) */
+  runtime?: Runtime | undefined
 }
 
 export interface ResolvedPoolOptions {
@@ -77,6 +81,7 @@ export interface ResolvedPoolOptions {
   readonly clientOnly: boolean
   readonly logger: Logger
   readonly metrics: MetricsRegistry | undefined
+  readonly runtime: Runtime | undefined
 }
 
 export const DEFAULT_POOL_OPTIONS = Object.freeze({
@@ -88,6 +93,7 @@ export const DEFAULT_POOL_OPTIONS = Object.freeze({
   clientOnly: false,
   logger: SILENT_LOGGER,
   metrics: undefined,
+  runtime: undefined,
 }) satisfies ResolvedPoolOptions
 
 const kKnownOptions = Object.keys(DEFAULT_POOL_OPTIONS)
@@ -117,6 +123,8 @@ export function resolvePoolOptions(options: PoolOptions | undefined): ResolvedPo
   if (options.clientOnly !== undefined) checkBoolean(options.clientOnly, 'options.clientOnly')
   if (options.logger !== undefined) checkLogger(options.logger)
   if (options.metrics !== undefined) checkRegistry(options.metrics)
+  if (options.runtime !== undefined && !(options.runtime instanceof Runtime))
+    throw new InvalidArgumentError('options.runtime must be a Runtime', { data: { option: 'options.runtime' } })
   return resolveOptions<ResolvedPoolOptions>(DEFAULT_POOL_OPTIONS, options)
 }
 

@@ -31,6 +31,8 @@ export interface StreamOptions {
   logger?: Logger | undefined
   /** Where the stream and its sinks count events (metrics.ts). @default none (nothing is counted) */
   metrics?: MetricsRegistry | undefined
+  /** The runtime of its sinks' actors when a sink names none. @default none (each sink starts its own) */
+  runtime?: Runtime | undefined
 }
 
 export interface ResolvedStreamOptions {
@@ -39,6 +41,7 @@ export interface ResolvedStreamOptions {
   readonly slidingTtlMs: number
   readonly logger: Logger
   readonly metrics: MetricsRegistry | undefined
+  readonly runtime: Runtime | undefined
 }
 
 export const DEFAULT_STREAM_OPTIONS: ResolvedStreamOptions = Object.freeze({
@@ -47,6 +50,7 @@ export const DEFAULT_STREAM_OPTIONS: ResolvedStreamOptions = Object.freeze({
   slidingTtlMs: 0,
   logger: SILENT_LOGGER,
   metrics: undefined,
+  runtime: undefined,
 })
 
 export interface AddOptions {
@@ -132,7 +136,7 @@ const kSinkKeys = [...kReaderKeys, 'ackGracePeriodMs', 'noAck', 'idleCheckMs', '
 
 export function resolveStreamOptions(options: StreamOptions | undefined): ResolvedStreamOptions {
   if (options === undefined) return DEFAULT_STREAM_OPTIONS
-  checkKnownKeys(options, ['maxLen', 'ttlMs', 'slidingTtlMs', 'logger', 'metrics'])
+  checkKnownKeys(options, ['maxLen', 'ttlMs', 'slidingTtlMs', 'logger', 'metrics', 'runtime'])
   const ttlMs = options.ttlMs === undefined ? 0 : checkDurationMs(options.ttlMs, 'options.ttlMs')
   const slidingTtlMs =
     options.slidingTtlMs === undefined ? 0 : checkDurationMs(options.slidingTtlMs, 'options.slidingTtlMs')
@@ -150,6 +154,7 @@ export function resolveStreamOptions(options: StreamOptions | undefined): Resolv
     slidingTtlMs,
     logger: options.logger === undefined ? SILENT_LOGGER : checkLogger(options.logger),
     metrics: options.metrics === undefined ? undefined : checkRegistry(options.metrics),
+    runtime: options.runtime,
   }
 }
 

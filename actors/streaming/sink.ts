@@ -212,10 +212,11 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
   async #start(stream: Stream): Promise<void> {
     const o = this.#options
     const { metrics } = stream.options
+    const given = o.runtime ?? stream.options.runtime
     const runtime =
-      o.runtime ?? (await Runtime.start({ closeTimeoutMs: 5_000, ...(metrics === undefined ? {} : { metrics }) }))
+      given ?? (await Runtime.start({ closeTimeoutMs: 5_000, ...(metrics === undefined ? {} : { metrics }) }))
     this.#runtime = runtime
-    this.#ownsRuntime = o.runtime === undefined
+    this.#ownsRuntime = given === undefined
     const args: SinkReaderArgs = {
       redisUrl: redisUrlOf(stream.source),
       sink: this.name,

@@ -1,46 +1,127 @@
 /**
- * The example workload of `pulse dev`: a job queue on the local database with a handler, a batch of
- * jobs at start and a schedule that adds one every few seconds, and a progress line now and then — so
- * that the local deployment shows the queue at work (and `pulse` tools have something to look at).
+ * The example workload of `pulse dev`: every feature of one `Runtime` at work, so that the local
+ * deployment shows them all (and `pulse` tools and the dashboard have something to look at):
+ *
+ * - jobs: `demo:greet` handled here, 100 at start, then one every 2 s by a schedule;
+ * - a stream `dev-events` that gets an event every 2 s, read and acked by the sink `dev-audit`;
+ * - a pool `dev` with two workers running four long-lived jobs;
+ * - a replicated map `dev-status` holding the counts below;
+ * - the bus: a `dev.tick` every 2 s, read by a subscription on `dev.>`.
+ *
+ * `status()` is the one-line summary `pulse dev` prints every few seconds.
  */
-import { every, JobQueue, type JobQueueOptions } from '../../actors/jobs/index.js'
-import type { Runtime } from '../../runtime/index.js'
+import type { Bus, Subscription } from '../../actors/bus/index.js'
+import { every } from '../../actors/jobs/index.js'
+import type { WorkerHandler } from '../../actors/pool/index.js'
+import type { Runtime } from '../../actors/runtime/index.js'
+import type { Sink } from '../../actors/streaming/index.js'
 
 export interface DemoWorkload {
+  status(): string
   close(): Promise<void>
 }
 
-const kReportEveryMs = 10_000
+const kTickMs = 2_000
+const kPoolJobs = ['dev-job-1', 'dev-job-2', 'dev-job-3', 'dev-job-4']
 
-export async function startDemoWorkload(
-  databaseUrl: string,
-  schema: string,
-  log: (line: string) => void,
-  runtime?: Runtime,
-  observers: Pick<JobQueueOptions, 'logger' | 'metrics'> = {},
-): Promise<DemoWorkload> {
-  const queue = await JobQueue.connect({ pg: databaseUrl, schema, actor: 'pulse dev', ...observers })
-  let handled = 0
-  queue.register<{ n: number }>('demo:greet', (args, job) => {
-    handled++
-    return { greeting: `hello #${args.n}`, attempt: job.attempt }
-  })
-  // On the caller's runtime when given (the dashboard's runtime page shows its actors), else its own.
-  await queue.start({ concurrency: 8, ...(runtime === undefined ? {} : { runtime }) })
-  await queue.enqueueMany(Array.from({ length: 100 }, (_, n) => ({ name: 'demo:greet', args: { n } })))
-  await queue.schedule('demo:greet', { n: -1 }, every(2_000), { name: 'demo:greet every 2 s' })
-  log(`workload: a job queue in schema ${schema} runs demo:greet (100 jobs now, then one every 2 s)`)
-  const report = setInterval(() => {
-    void queue.stats().then(
-      (stats) =>
-        log(`workload: ${handled} jobs handled here; by status: ${JSON.stringify(stats.byName['demo:greet'] ?? {})}`),
-      () => undefined,
-    )
-  }, kReportEveryMs)
+interface Counts {
+  jobs: number
+  events: number
+  bus: number
+  running: Set<string>
+}
+
+export async function startDemoWorkload(rt: Runtime, log: (line: string) => void): Promise<DemoWorkload> {
+  const counts: Counts = { jobs: 0, events: 0, bus: 0, running: new Set() }
+  const stopped = new AbortController()
+  await startJobs(rt, counts)
+  const sink = await startStream(rt, counts, stopped.signal)
+  await startPool(rt, counts)
+  const map = await rt.map('dev-status')
+  const bus = await rt.bus({ namespaces: ['dev'] })
+  const subscription = readBus(bus, counts)
+  const ticks = setInterval(() => void tick(rt, bus, counts, map.set.bind(map)), kTickMs)
+  log(
+    'workload: jobs demo:greet, stream dev-events with sink dev-audit, pool dev with 2 workers, map dev-status, bus dev.>',
+  )
   return {
+    status: () => {
+      const stats = rt.jobs.load
+      return (
+        `status: jobs ${counts.jobs} handled (${stats.running} running), stream ${counts.events} events read, ` +
+        `pool ${counts.running.size} jobs running, map ${map.size} keys, bus ${counts.bus} events`
+      )
+    },
     async close() {
-      clearInterval(report)
-      await queue.close()
+      clearInterval(ticks)
+      stopped.abort()
+      await subscription.return()
+      await sink.close()
     },
   }
+}
+
+async function startJobs(rt: Runtime, counts: Counts): Promise<void> {
+  rt.jobs.register<{ n: number }>('demo:greet', (args, job) => {
+    counts.jobs++
+    return { greeting: `hello #${args.n}`, attempt: job.attempt }
+  })
+  await rt.jobs.start({ concurrency: 8 })
+  await rt.jobs.enqueueMany(Array.from({ length: 100 }, (_, n) => ({ name: 'demo:greet', args: { n } })))
+  await rt.jobs.schedule('demo:greet', { n: -1 }, every(kTickMs), { name: 'demo:greet every 2 s' })
+}
+
+async function startStream(rt: Runtime, counts: Counts, signal: AbortSignal): Promise<Sink> {
+  const sink = await rt.stream('dev-events').newSink('dev-audit')
+  void (async () => {
+    for await (const event of sink) {
+      counts.events++
+      await sink.ack(event)
+      if (signal.aborted) break
+    }
+  })().catch(() => undefined)
+  return sink
+}
+
+async function startPool(rt: Runtime, counts: Counts): Promise<void> {
+  const node = await rt.pool('dev')
+  const handler: WorkerHandler = {
+    start: (job) => void counts.running.add(job.key),
+    stop: (key) => void counts.running.delete(key),
+  }
+  await node.addWorker(handler)
+  await node.addWorker(handler)
+  // A job kept from an earlier run (the data in .pulse/ persists) is running already: JobExistsError.
+  for (const key of kPoolJobs) await node.dispatchJob(key, 'demo').catch(ignoreJobExists)
+}
+
+function ignoreJobExists(error: unknown): void {
+  if ((error as { code?: unknown }).code !== 'PULSE_ERR_JOB_EXISTS') throw error
+}
+
+function readBus(bus: Bus, counts: Counts): Subscription {
+  const subscription = bus.get('dev.>')
+  void (async () => {
+    for await (const event of subscription) {
+      void event
+      counts.bus++
+    }
+  })().catch(() => undefined)
+  return subscription
+}
+
+async function tick(
+  rt: Runtime,
+  bus: Bus,
+  counts: Counts,
+  set: (key: string, value: string) => Promise<unknown>,
+): Promise<void> {
+  const at = new Date().toISOString()
+  await Promise.allSettled([
+    rt.stream('dev-events').add('tick', at),
+    bus.put('dev.tick', at),
+    set('jobs.handled', String(counts.jobs)),
+    set('stream.read', String(counts.events)),
+    set('bus.read', String(counts.bus)),
+  ])
 }

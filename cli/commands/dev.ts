@@ -1,10 +1,11 @@
 /**
- * `pulse dev`: the local deployment. Where REDIS_URL / DATABASE_URL are unset it starts redis-server
- * and PostgreSQL as guarded child processes with their data in `.pulse/` (kept between runs), migrates
- * the schema, prints the URLs and a health line, runs an example job workload (`--no-workload` to
- * skip it) on a runtime the dashboard's runtime page shows, and runs until Ctrl-C (or SIGTERM), then
- * stops all. Like `pulse server`, it logs through pino and serves one metrics registry at `/metrics`
- * (the runtime's actors, the job queues and the process).
+ * `pulse dev`: the whole local deployment. Where REDIS_URL / DATABASE_URL are unset it starts
+ * redis-server and PostgreSQL as guarded child processes with their data in `.pulse/` (kept between
+ * runs), migrates the schema, prints the URLs and a health line, starts one `Runtime` with every
+ * feature at work (dev-workload.ts; `--no-workload` leaves the runtime idle), serves the jobs API, the
+ * bus API, the dashboard and `/metrics` on one address, prints a status line every `--status-every`,
+ * and runs until Ctrl-C (or SIGTERM), then stops all. It logs through pino; one metrics registry holds
+ * the runtime's actors, every feature and the process.
  */
 import { join, resolve } from 'node:path'
 
@@ -12,10 +13,10 @@ import { Command } from 'commander'
 
 import { createPgPool, migrate } from '../../transports/postgres/index.js'
 import { createRedis } from '../../transports/redis/index.js'
-import { JobQueue } from '../../actors/jobs/index.js'
-import { Runtime } from '../../runtime/index.js'
+import { Runtime } from '../../actors/runtime/index.js'
 import { serverRegistry } from '../server/metrics.js'
 import { PulseServer } from '../server/pulse-server.js'
+import { parseDuration } from '../common/duration.js'
 import { cliLogger } from '../common/logger.js'
 import { parseAddr } from './server.js'
 import { LocalPostgres } from '../local-servers/postgres-server.js'
@@ -27,6 +28,7 @@ interface DevOptions {
   dir: string
   schema: string
   workload: boolean
+  statusEvery: string
 }
 
 export function devCommand(): Command {
@@ -41,7 +43,8 @@ export function devCommand(): Command {
       process.env.PULSE_HTTP_ADDR ?? '127.0.0.1:2021',
     )
     .option('--schema <name>', 'PostgreSQL schema', process.env.PULSE_SCHEMA ?? 'pulse')
-    .option('--no-workload', 'do not run the example job workload')
+    .option('--no-workload', 'do not run the example workload of every feature')
+    .option('--status-every <duration>', 'how often the status line is printed', '10s')
     .action((options: DevOptions) => runDev(options))
 }
 
@@ -53,6 +56,7 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, string]> {
 
 async function runDev(options: DevOptions): Promise<void> {
   const dir = resolve(options.dir)
+  const statusEveryMs = parseDuration(options.statusEvery, '--status-every', { min: 100 })
   const stopped = new Promise<string>((done) => {
     process.once('SIGINT', () => done('SIGINT'))
     process.once('SIGTERM', () => done('SIGTERM'))
@@ -66,8 +70,8 @@ async function runDev(options: DevOptions): Promise<void> {
   const metrics = serverRegistry()
   let runtime: Runtime | undefined
   let workload: DemoWorkload | undefined
-  let queue: JobQueue | undefined
   let server: PulseServer | undefined
+  let status: NodeJS.Timeout | undefined
   try {
     const { applied } = await migrate(db, { schema: options.schema })
     console.log(`redis:    ${redisUrl}${redisServer === undefined ? '' : ` (embedded, data in ${redisServer.dir})`}`)
@@ -77,25 +81,32 @@ async function runDev(options: DevOptions): Promise<void> {
     console.log(
       `healthy: redis PING ${redisRtt}, postgres SELECT 1 ${pgRtt}, schema ${options.schema} (${applied.length} migrations applied now)`,
     )
-    if (options.workload) {
-      runtime = await Runtime.start({ metrics })
-      workload = await startDemoWorkload(databaseUrl, options.schema, (line) => console.log(line), runtime, {
-        logger,
-        metrics,
-      })
-    }
-    queue = await JobQueue.connect({ pg: databaseUrl, schema: options.schema, logger, metrics })
+    runtime = await Runtime.start({
+      redis: redis.client,
+      postgres: databaseUrl,
+      jobs: { schema: options.schema, actor: 'pulse dev' },
+      logger,
+      metrics,
+    })
+    const rt = runtime
+    if (options.workload) workload = await startDemoWorkload(rt, (line) => console.log(line))
+    const bus = options.workload ? await rt.bus() : undefined
     const { host, port } = parseAddr(options.addr)
-    server = await PulseServer.listen({ queue, redis, runtime, host, port, logger, metrics })
-    console.log(`server: ${server.url} (jobs API at /api/v1/, /healthz, /metrics)`)
+    server = await PulseServer.listen({ queue: rt.jobs, bus, redis, runtime: rt, host, port, logger, metrics })
+    console.log(
+      `server: ${server.url} (jobs API at /api/v1/, /healthz, /metrics${bus === undefined ? '' : ', bus API at /'})`,
+    )
     console.log(`dashboard: ${server.url}/ui/`)
+    console.log(`metrics: ${server.url}/metrics`)
     console.log('Ctrl-C stops the deployment.')
+    const summary = workload
+    if (summary !== undefined) status = setInterval(() => console.log(summary.status()), statusEveryMs)
     const signal = await stopped
     console.log(`${signal}: stopping`)
   } finally {
-    logger.info('stopping: the HTTP server, the job queues, the runtime, the connections, the embedded servers')
+    logger.info('stopping: the HTTP server, the workload, the runtime, the connections, the embedded servers')
+    clearInterval(status)
     await server?.close()
-    await queue?.close()
     await workload?.close()
     await runtime?.close()
     await Promise.allSettled([redis.close(), db.close()])

@@ -33,7 +33,7 @@ function devEnv(): NodeJS.ProcessEnv {
 }
 
 async function runDevUntilHealthy() {
-  const child = spawnTs('cli/main.ts', ['dev', '--dir', dir], devEnv())
+  const child = spawnTs('cli/main.ts', ['dev', '--dir', dir, '--status-every', '500ms'], devEnv())
   const health = await child.waitForLine(/^healthy:/, 60_000)
   const port = (name: string) =>
     Number(new RegExp(`^${name}:\\s+\\S+:(\\d+)`).exec(child.lines.find((l) => l.startsWith(`${name}:`)) ?? '')?.[1])
@@ -41,13 +41,19 @@ async function runDevUntilHealthy() {
 }
 
 describe('pulse dev (npm start)', () => {
-  it('starts embedded Redis + PostgreSQL, reports health, stops cleanly on Ctrl-C and keeps its data', async () => {
+  it('starts embedded Redis + PostgreSQL and every feature, reports health and status, stops cleanly on Ctrl-C and keeps its data', async () => {
     const first = await runDevUntilHealthy()
     expect(first.health).toMatch(/redis PING [\d.]+ ms, postgres SELECT 1 [\d.]+ ms, schema pulse/)
     expect(first.health).toContain(`(${PULSE_MIGRATIONS.length} migrations applied now)`)
     expect(await portOpen(first.redisPort)).toBe(true)
     expect(await portOpen(first.pgPort)).toBe(true)
-    await first.child.waitForLine(/^workload: a job queue in schema pulse runs demo:greet/)
+    await first.child.waitForLine(/^workload: jobs demo:greet, stream dev-events/)
+    // Every feature at work: jobs handled, stream events read by the sink, 4 pool jobs on 2 workers, the
+    // map's keys written, bus events read.
+    await first.child.waitForLine(
+      /^status: jobs [1-9]\d* handled .*stream [1-9]\d* events read, pool 4 jobs running, map 3 keys, bus [1-9]\d* events$/,
+      30_000,
+    )
     const dashboard = await first.child.waitForLine(/^dashboard: http:\/\/127\.0\.0\.1:\d+\/ui\/$/)
     const page = await fetch(dashboard.slice('dashboard: '.length), { headers: { Accept: 'text/html' } })
     expect(page.status).toBe(200)
@@ -60,9 +66,11 @@ describe('pulse dev (npm start)', () => {
 
     const second = await runDevUntilHealthy()
     expect(second.health).toMatch(/\(0 migrations applied now\)/)
+    // The pool's jobs of the first run are kept (and run again), not dispatched twice.
+    await second.child.waitForLine(/^status: .*pool 4 jobs running/, 30_000)
     second.child.process.kill('SIGTERM')
     expect(await second.child.exited).toBe(0)
-  })
+  }, 120_000)
 
   it('exits 2 on a usage error, of the program and of a subcommand', async () => {
     const child = spawnTs('cli/main.ts', ['no-such-command'])

@@ -375,6 +375,17 @@ describe('Runtime: close', () => {
     expect((await rt.stats()).map((s) => s.thread).sort()).toEqual(['a'])
   })
 
+  it('an already-aborted signal makes start reject with its reason; a later abort closes the runtime', async () => {
+    const reason = new Error('shutting down')
+    await expect(Runtime.start({ signal: AbortSignal.abort(reason) })).rejects.toBe(reason)
+    const controller = new AbortController()
+    const rt = await start({ signal: controller.signal })
+    const ref = await spawnCounter(rt, 'a', {})
+    controller.abort()
+    expect(await rt.closed).toBeUndefined()
+    await expect(ref.ask({ op: 'get' })).rejects.toMatchObject({ code: 'PULSE_ERR_CLOSED' })
+  })
+
   it('is bounded: a stop that never ends is cut off by closeTimeoutMs', async () => {
     const rt = await start({ ...fast, closeTimeoutMs: 300 })
     const j = journal()

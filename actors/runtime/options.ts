@@ -1,0 +1,76 @@
+/**
+ * `Runtime.start` options of the composed runtime: the kernel's (runtime/runtime.ts) plus where the
+ * features' data lives. Validation happens before anything connects.
+ */
+import type { Redis } from 'ioredis'
+import type pg from 'pg'
+
+import { InvalidArgumentError } from '../../runtime/errors.js'
+import { checkLogger, type Logger } from '../../runtime/logger.js'
+import type { RuntimeOptions as KernelRuntimeOptions } from '../../runtime/runtime.js'
+import type { JobQueueOptions } from '../jobs/options.js'
+
+/** The job queue's options that the runtime does not set itself (it sets the pool, logger, metrics, runtime). */
+export type RuntimeJobsOptions = Omit<JobQueueOptions, 'pg' | 'logger' | 'metrics' | 'runtime'>
+
+export interface RuntimeOptions extends KernelRuntimeOptions {
+  /**
+   * Redis of the maps, streams, pools and the bus: a URL (the runtime connects, and closes the
+   * connection at `close()`) or an ioredis client (the caller's: left open).
+   * @default none (`map`, `stream`, `pool` and `bus` throw `PULSE_ERR_INVALID_ARG`)
+   */
+  redis?: string | Redis | undefined
+  /**
+   * PostgreSQL of the job queue: a connection string (the runtime makes a pool and ends it at
+   * `close()`) or a `pg.Pool` (the caller's: left open).
+   * @default none (`jobs` throws `PULSE_ERR_INVALID_ARG`)
+   */
+  postgres?: string | pg.Pool | undefined
+  /** Where every feature logs. @default silent */
+  logger?: Logger | undefined
+  /** Options of `rt.jobs` (schema, lease, backoff…). */
+  jobs?: RuntimeJobsOptions | undefined
+}
+
+/** What the composed runtime takes out of the options before the kernel sees the rest. */
+export interface FeatureSources {
+  readonly redis: string | Redis | undefined
+  readonly postgres: string | pg.Pool | undefined
+  readonly logger: Logger | undefined
+  readonly jobs: RuntimeJobsOptions
+}
+
+function isRedisClient(value: unknown): value is Redis {
+  return typeof value === 'object' && value !== null && typeof (value as { xadd?: unknown }).xadd === 'function'
+}
+
+function isPgPool(value: unknown): value is pg.Pool {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { connect?: unknown }).connect === 'function' &&
+    typeof (value as { end?: unknown }).end === 'function'
+  )
+}
+
+/** Splits and checks the options; the kernel validates what is left. */
+export function splitRuntimeOptions(options: RuntimeOptions): {
+  sources: FeatureSources
+  kernel: KernelRuntimeOptions
+} {
+  if (typeof options !== 'object' || (options as unknown) === null)
+    throw new InvalidArgumentError('options must be an object', { data: { option: 'options' } })
+  const { redis, postgres, logger, jobs, ...kernel } = options
+  if (redis !== undefined && typeof redis !== 'string' && !isRedisClient(redis))
+    throw new InvalidArgumentError('options.redis must be a Redis URL or an ioredis client', {
+      data: { option: 'options.redis' },
+    })
+  if (postgres !== undefined && typeof postgres !== 'string' && !isPgPool(postgres))
+    throw new InvalidArgumentError('options.postgres must be a connection string or a pg.Pool', {
+      data: { option: 'options.postgres' },
+    })
+  if (logger !== undefined) checkLogger(logger)
+  if (jobs !== undefined && (typeof jobs !== 'object' || (jobs as unknown) === null))
+    throw new InvalidArgumentError('options.jobs must be an object', { data: { option: 'options.jobs' } })
+  return { sources: { redis, postgres, logger, jobs: jobs ?? {} }, kernel }
+}
