@@ -5,6 +5,8 @@
  */
 import { randomUUID } from 'node:crypto'
 
+import { Redis } from 'ioredis'
+import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 
 import { Runtime } from '../../../actors/runtime/index.js'
@@ -168,6 +170,23 @@ describe('Runtime: close and abort', () => {
     await expect(stream.add('x', 'y')).rejects.toThrow(ClosedError)
     expect(() => rt?.map('again')).toThrow(ClosedError)
     rt = undefined
+  })
+
+  it("shares the caller's Redis client and pg.Pool, and leaves them open", async () => {
+    const client = new Redis(redisUrl())
+    const pool = new pg.Pool({ connectionString: db.url, max: 2 })
+    try {
+      const runtime = await Runtime.start({ redis: client, postgres: pool, jobs: { schema: 'rt_shared' } })
+      const stream = runtime.stream(unique('rt-shared'))
+      await stream.add('e', 'p')
+      await runtime.jobs.enqueue('x', {})
+      await runtime.close()
+      expect(await client.ping()).toBe('PONG')
+      expect((await pool.query<{ n: string }>('SELECT count(*) AS n FROM rt_shared.jobs')).rows[0]?.n).toBe('1')
+    } finally {
+      client.disconnect()
+      await pool.end()
+    }
   })
 
   it('rejects with the reason of an already-aborted signal', async () => {
