@@ -16,14 +16,13 @@
  * at the end.
  */
 import { type Job, Queue, Worker } from 'bullmq'
-import { Redis } from 'ioredis'
 import pg from 'pg'
 
 import { JobQueue } from '../../actors/jobs/index.js'
 import { printTable } from '../../cli/common/output.js'
-import { LocalRedis } from '../../cli/local-servers/redis-server.js'
 import { openServer, pollUntil } from '../jobs/server.js'
 import { captureEnv, envMarkdown } from '../lib/env.js'
+import { openRedis } from '../lib/redis-server.js'
 import { machineState } from '../lib/runner.js'
 
 interface Settings {
@@ -304,21 +303,11 @@ function printFigures(s: Settings, results: readonly Figures[]): void {
   process.stdout.write(`${JSON.stringify({ ...s, concurrency: 1, results })}\n`)
 }
 
-async function redisVersion(redisUrl: string): Promise<string> {
-  const client = new Redis(redisUrl)
-  try {
-    return /redis_version:(\S+)/.exec(await client.info('server'))?.[1] ?? 'unknown'
-  } finally {
-    await client.quit()
-  }
-}
-
 async function main(): Promise<void> {
   const s = settingsFromArgv(process.argv.slice(2))
   const server = await openServer()
-  const given = process.env['REDIS_URL']
-  const redis = given === undefined || given === '' ? await LocalRedis.start() : undefined
-  const redisUrl = redis?.url ?? given ?? ''
+  const redis = await openRedis()
+  const redisUrl = redis.url
   try {
     const url = await server.createDatabase('pulse_bench_blocked')
     const before = await machineState()
@@ -330,10 +319,10 @@ async function main(): Promise<void> {
     const after = await machineState()
     printFigures(s, [pulse, bull])
     process.stdout.write(
-      `\n${envMarkdown(captureEnv(['bullmq', 'ioredis', 'pg']))}\n\nPostgreSQL: ${server.version} (${server.settings}); Redis: ${await redisVersion(redisUrl)}.\nMachine state: at start ${before}; at end ${after}.\n`,
+      `\n${envMarkdown(captureEnv(['bullmq', 'ioredis', 'pg']))}\n\nPostgreSQL: ${server.version} (${server.settings}); Redis: ${await redis.version()}.\nMachine state: at start ${before}; at end ${after}.\n`,
     )
   } finally {
-    await redis?.close()
+    await redis.close()
     await server.close()
   }
 }

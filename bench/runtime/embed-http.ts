@@ -32,10 +32,8 @@ import { isMainThread, parentPort, type Worker, workerData } from 'node:worker_t
 
 import autocannon from 'autocannon'
 import { Queue, Worker as BullWorker } from 'bullmq'
-import { Redis } from 'ioredis'
 
 import { printTable } from '../../cli/common/output.js'
-import { LocalRedis } from '../../cli/local-servers/redis-server.js'
 import {
   type HttpListener,
   kOrderJob,
@@ -47,6 +45,7 @@ import {
 } from '../../examples/embed-http/service.js'
 import { openServer, pollUntil } from '../jobs/server.js'
 import { captureEnv, envMarkdown } from '../lib/env.js'
+import { openRedis } from '../lib/redis-server.js'
 import { latencyHistogram, percentilesUs, recordMs } from '../lib/histogram.js'
 import { cpuMicros, cpuTicks } from '../lib/proc-cpu.js'
 import { machineState, roundRobin, series, suiteArgs } from '../lib/runner.js'
@@ -435,15 +434,6 @@ function printJobsOnly(results: Map<string, PhaseResult[]>, s: Settings): void {
   printTable(['phase', 'jobs/s', 'main CPU ms/s', 'main CPU ms/job', 'main ELU', 'host busy'], rows)
 }
 
-async function redisVersion(url: string): Promise<string> {
-  const client = new Redis(url)
-  try {
-    return /redis_version:(\S+)/.exec(await client.info('server'))?.[1] ?? 'unknown'
-  } finally {
-    await client.quit()
-  }
-}
-
 // ---- main ----
 
 async function measure(redisUrl: string, databaseUrl: string, s: Settings): Promise<Map<string, PhaseResult[]>> {
@@ -476,9 +466,8 @@ async function measure(redisUrl: string, databaseUrl: string, s: Settings): Prom
 async function main(): Promise<void> {
   const s = settingsFromArgs()
   const server = await openServer()
-  const given = process.env['REDIS_URL']
-  const redis = given === undefined || given === '' ? await LocalRedis.start() : undefined
-  const redisUrl = redis?.url ?? given ?? ''
+  const redis = await openRedis()
+  const redisUrl = redis.url
   try {
     const databaseUrl = await server.createDatabase('pulse_bench_embed_http')
     const before = await machineState()
@@ -486,7 +475,7 @@ async function main(): Promise<void> {
     const results = await measure(redisUrl, databaseUrl, s)
     const after = await machineState()
     const busyOverIdle = report(results, s)
-    const redisServer = await redisVersion(redisUrl)
+    const redisServer = await redis.version()
     process.stdout.write(
       `${JSON.stringify({ settings: s, results: Object.fromEntries(results), busyOverIdleP99: busyOverIdle, redis: redisServer, postgres: server.version })}\n`,
     )
@@ -494,7 +483,7 @@ async function main(): Promise<void> {
       `\n${envMarkdown(captureEnv(['bullmq', 'autocannon', 'ioredis', 'pg']))}\n\nPostgreSQL: ${server.version} (${server.settings}); Redis: ${redisServer}.\nMachine state: at start ${before}; at end ${after}.\n`,
     )
   } finally {
-    await redis?.close()
+    await redis.close()
     await server.close()
   }
 }

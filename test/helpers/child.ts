@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 
-import { afterEach } from 'vitest'
+import { afterEach, expect } from 'vitest'
 
 /** Children still running when a test ends (it failed or timed out) are killed, so none outlives its test. */
 const running = new Set<ChildProcess>()
@@ -60,5 +60,16 @@ export function spawnTs(entry: string, args: readonly string[], env: NodeJS.Proc
         )
       })
     },
+  }
+}
+
+/** Whether process `pid` runs (signal 0); any error but "no such process" fails the test. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    expect((error as NodeJS.ErrnoException).code).toBe('ESRCH')
+    return false
   }
 }

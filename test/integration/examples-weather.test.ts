@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 
 import { freePort } from '../../cli/local-servers/free-port.js'
+import { alive } from '../helpers/child.js'
 import { type RunningPulse, spawnPulse } from '../helpers/cli.js'
 import { deleteByPrefix, useRawRedis } from '../helpers/redis.js'
 import { redisUrl } from '../helpers/servers.js'
@@ -70,16 +71,6 @@ function killQuietly(pid: number): void {
     process.kill(pid, 'SIGKILL')
   } catch {
     // gone already
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    expect((error as NodeJS.ErrnoException).code).toBe('ESRCH')
-    return false
   }
 }
 

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 
-import { type Child, spawnTs } from '../../helpers/child.js'
+import { alive, type Child, spawnTs } from '../../helpers/child.js'
 
 const fixture = (name: string) => fileURLToPath(new URL(`../../fixtures/processes/${name}`, import.meta.url))
 const dir = mkdtempSync(join(tmpdir(), 'pulse-supervise-test-'))
@@ -16,16 +16,6 @@ function writeConfig(config: unknown): string {
   const file = join(dir, `config-${++configs}.json`)
   writeFileSync(file, typeof config === 'string' ? config : JSON.stringify(config))
   return file
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    expect((error as NodeJS.ErrnoException).code).toBe('ESRCH')
-    return false
-  }
 }
 
 // What a test started, killed even when it failed.

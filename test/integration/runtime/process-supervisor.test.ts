@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 
 import { InvalidArgumentError, type PulseError } from '../../../runtime/errors.js'
+import { alive } from '../../helpers/child.js'
 import {
   type ChildExit,
   type ChildStatus,
@@ -77,16 +78,6 @@ function next<K extends EventName>(
     }
     emitter.on(event, listener)
   })
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    expect((error as NodeJS.ErrnoException).code).toBe('ESRCH')
-    return false
-  }
 }
 
 const started: ProcessSupervisor[] = []
