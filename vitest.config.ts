@@ -1,16 +1,35 @@
-import { defineConfig } from 'vitest/config'
+import { configDefaults, defineConfig } from 'vitest/config'
+
+/** What both projects share. */
+const common = {
+  setupFiles: ['test/helpers/leaks.ts'],
+  // Tests spawn worker threads and child processes; a process per file keeps them apart.
+  pool: 'forks' as const,
+  testTimeout: 30_000,
+  hookTimeout: 60_000,
+  teardownTimeout: 30_000,
+}
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // Real Redis and PostgreSQL servers for the whole run (or REDIS_URL / DATABASE_URL when set).
+    // Real Redis, PostgreSQL and PgBouncer servers for the whole run (or REDIS_URL / DATABASE_URL when
+    // set), started once for both projects.
     globalSetup: ['test/helpers/global-setup.ts'],
-    setupFiles: ['test/helpers/leaks.ts'],
-    // Tests spawn worker threads and child processes; a process per file keeps them apart.
-    pool: 'forks',
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
-    teardownTimeout: 30_000,
+    ...common,
     reporters: ['default', ['json', { outputFile: '.vitest-results.json' }]],
+    projects: [
+      { test: { ...common, name: 'direct', include: ['test/**/*.test.ts'] } },
+      {
+        // The job queue's integration tests again, through PgBouncer in transaction mode
+        // (test/helpers/postgres.ts); pgbouncer.test.ts runs once, in `direct`, with PgBouncers of its own.
+        test: {
+          ...common,
+          name: 'pgbouncer',
+          include: ['test/integration/jobs/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, 'test/integration/jobs/pgbouncer.test.ts'],
+          env: { PULSE_TEST_PGBOUNCER: '1' },
+        },
+      },
+    ],
   },
 })

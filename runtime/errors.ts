@@ -38,6 +38,8 @@ export const ERROR_CODES = {
   PULSE_ERR_JOB_STATE:
     "The job's status does not allow the transition (cancel a finished job, requeue one that is not dead); `data.status` is its status.",
   PULSE_ERR_JOB_SCHEDULE_NOT_FOUND: 'No schedule has this id.',
+  PULSE_ERR_JOB_LISTEN_OFF:
+    "A job worker's warning: it does not LISTEN (`transactionPooler` without `listenUrl`), so it finds new jobs by polling every `pollIntervalMs`.",
   PULSE_ERR_STREAM_EVENT_TOO_LARGE:
     "A sink skipped (acked) an event too large for one message of its runtime's mailbox (`mailboxBytes`, default 1 MiB): it stays in the stream; the log names the stream, entry id and sizes, and `stats().oversized` counts it.",
   PULSE_ERR_STREAM_MALFORMED_ENTRY:

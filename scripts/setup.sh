@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the tests and `pulse dev` need from the system: redis-server and PostgreSQL's binaries,
-# curl and openssl (the README's curl recipes and the TLS test run them), and Debian's chromium (the
-# dashboard's end-to-end tests drive it with playwright-core).
+# pgbouncer (the job queue's tests run once more through it, in transaction mode), curl and openssl (the
+# README's curl recipes and the TLS test run them), and Debian's chromium (the dashboard's end-to-end
+# tests drive it with playwright-core).
 # With root rights it installs them with apt-get; otherwise it prints the exact command and fails.
 set -euo pipefail
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need+=(pgbouncer)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
@@ -15,7 +17,7 @@ if ! command -v initdb >/dev/null 2>&1 && ! command -v pg_config >/dev/null 2>&1
 fi
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "setup: redis-server, PostgreSQL, curl, openssl and chromium are installed"
+  echo "setup: redis-server, PostgreSQL, pgbouncer, curl, openssl and chromium are installed"
   exit 0
 fi
 
@@ -23,7 +25,8 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "setup: installing ${need[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-  # Debian starts a system redis-server on 6379 only under systemd; nothing here relies on it.
+  # Debian starts a system redis-server on 6379 and a pgbouncer on 6432 only under systemd; nothing here
+  # relies on them.
   echo "setup: installed ${need[*]}"
 else
   echo "setup: missing ${need[*]}; install with: sudo apt-get install -y ${need[*]}" >&2

@@ -2,6 +2,13 @@
  * PostgreSQL plumbing the job actors share on their thread: a small pool of their own, a LISTEN client
  * that reconnects, and the backoff of retries after a connection error.
  *
+ * An actor's statements carry settings (`INDEX_PLANS_SQL`, the dispatcher's plan and commit settings).
+ * On a direct connection they are session settings, run once per connection, and the hot statements
+ * are named prepared statements. Through a transaction pooler (`transactionPooler`: PgBouncer in
+ * transaction mode hands each transaction to any of its server sessions) a session is not the actor's,
+ * so each statement runs in a transaction of its own that sets them first (`SET LOCAL`), unnamed:
+ * `BEGIN; SET LOCAL …`, the statement, `COMMIT` (two more round trips per statement).
+ *
  * NotifyListener:
  *
  *   connecting --connected + LISTEN ok (onReady)--> listening --error / end--> waiting --backoff--> connecting
@@ -28,6 +35,44 @@ import { type ConnectionConfig, poolConfig } from './protocol.js'
  * costs that grow with the table instead of the batch.
  */
 export const INDEX_PLANS_SQL = 'SET enable_bitmapscan = off; SET enable_seqscan = off'
+/** `INDEX_PLANS_SQL` for one transaction (through a transaction pooler). */
+export const INDEX_PLANS_LOCAL_SQL = 'SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off'
+
+/** An actor's settings: per session on a direct connection, per transaction through a transaction pooler. */
+export interface ActorSettings {
+  /** `SET …` statements, run on each new connection. */
+  readonly session: string
+  /** `SET LOCAL …` statements, run at the start of each statement's transaction. */
+  readonly transaction: string
+}
+
+export interface ActorDbOptions {
+  connection: ConnectionConfig
+  max: number
+  applicationName: string
+  /** The connection goes through a transaction-mode pooler (see the top of the module). */
+  transactionPooler: boolean
+  settings?: ActorSettings | undefined
+  /** Named prepared statements on a direct connection (never through a transaction pooler). */
+  prepared?: boolean | undefined
+}
+
+/** An actor's pool (to end at stop) and how its statements run on it. */
+export interface ActorDb {
+  readonly pool: pg.Pool
+  readonly db: Queryable
+}
+
+/** Opens an actor's pool and its `Queryable`, as the top of the module describes. */
+export function openActorDb(options: ActorDbOptions): ActorDb {
+  const { connection, max, applicationName, settings } = options
+  if (options.transactionPooler) {
+    const pool = openActorPool(connection, max, applicationName)
+    return { pool, db: settings === undefined ? pool : transactionQueryable(pool, settings.transaction) }
+  }
+  const pool = openActorPool(connection, max, applicationName, settings?.session)
+  return { pool, db: options.prepared === true ? preparedQueryable(pool) : pool }
+}
 
 /**
  * A pool with the `'error'` listener that keeps a dying idle client from crashing the thread.
@@ -61,6 +106,42 @@ export function preparedQueryable(pool: pg.Pool): Queryable {
   return {
     query: <R extends pg.QueryResultRow>(text: string, values?: unknown[]) =>
       pool.query<R>(preparedStatement(text, values)),
+  }
+}
+
+/**
+ * `pool` as a `Queryable` whose every statement runs in a transaction of its own that starts with
+ * `localSql` (`SET LOCAL …`): `BEGIN; <localSql>` in one round trip, the statement (unnamed), `COMMIT`.
+ * A client whose transaction may still be open (its ROLLBACK failed) is discarded, not reused.
+ */
+export function transactionQueryable(pool: pg.Pool, localSql: string): Queryable {
+  const begin = `BEGIN; ${localSql}`
+  return {
+    query: async <R extends pg.QueryResultRow>(text: string, values?: unknown[]) => {
+      const client = await pool.connect()
+      let discard: Error | undefined
+      try {
+        await client.query(begin)
+        const result = await client.query<R>(text, values)
+        await client.query('COMMIT')
+        return result
+      } catch (error) {
+        discard = await rollback(client, error)
+        throw error
+      } finally {
+        client.release(discard)
+      }
+    },
+  }
+}
+
+/** Rolls back after `error`; returns the reason to discard the client when the rollback failed too. */
+async function rollback(client: pg.PoolClient, error: unknown): Promise<Error | undefined> {
+  try {
+    await client.query('ROLLBACK')
+    return undefined
+  } catch {
+    return coerceError(error)
   }
 }
 

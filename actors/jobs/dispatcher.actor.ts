@@ -4,8 +4,9 @@
  * Protocol (messages in `DispatcherMsg`, emits in `DispatcherOut`, protocol.ts):
  *
  *   - The owner grants credits, `{ t: 'credit', n }` (its `concurrency + prefetch` at start, then one
- *     back per job whose handler finished or that it dropped), and says which names it can take now:
- *     `{ t: 'names', names }`. A claim asks for at most its free credits (and the limits below),
+ *     back per job whose handler finished or that it dropped; more, or fewer, when its claim window
+ *     grows or shrinks, whose new size `window` the message then carries), and says which names it
+ *     can take now: `{ t: 'names', names }`. A claim asks for at most its free credits (and the limits below),
  *     subtracts what it got, writes the leases into the owner's lease book (the co-located watchdog
  *     renews them from then on) and emits `{ t: 'jobs', jobs }`. No names, no claim. So the owner never
  *     holds more than `concurrency + prefetch` claimed jobs whose handler has not finished.
@@ -71,11 +72,12 @@ import {
 } from '../../transports/postgres/jobs/hot-path.js'
 import { type Queryable, quoteSchema } from '../../transports/postgres/jobs/queryable.js'
 import {
+  type ActorSettings,
   endPool,
+  INDEX_PLANS_LOCAL_SQL,
   INDEX_PLANS_SQL,
   NotifyListener,
-  openActorPool,
-  preparedQueryable,
+  openActorDb,
   retryDelayMs,
   wireOf,
 } from './actor-pg.js'
@@ -126,12 +128,32 @@ const kAckDelayMs = 5
  * each row's token compared with at most 64 (`bench/jobs/ack-plan.ts`: 100–350 µs less of the server's
  * CPU per statement of 1–16 jobs, even at 256, 10–13 % more at 500). The claim commits asynchronously
  * (see the top of this module). A test explains each statement's plan as its session runs it.
+ *
+ * Through a transaction pooler the settings go with each statement instead
+ * (`DISPATCHER_TRANSACTION_SQL`), and LISTEN runs on `listenConnection` only: without one, the poll
+ * tick is the wake for new jobs.
  */
 export const DISPATCHER_SESSION_SQL = {
   claim: `${INDEX_PLANS_SQL}; SET plan_cache_mode = force_generic_plan; SET synchronous_commit = off`,
   ack: `${INDEX_PLANS_SQL}; SET plan_cache_mode = force_custom_plan`,
   smallAck: `${INDEX_PLANS_SQL}; SET plan_cache_mode = force_generic_plan`,
 } as const
+
+/**
+ * The same settings through a transaction pooler (`transactionPooler`), set by each statement's
+ * transaction (actor-pg.ts). The statements are unnamed there, so each is planned for its values when
+ * it runs (a custom plan), and `plan_cache_mode` has nothing to choose: only the index plans and the
+ * claim's asynchronous commit remain.
+ */
+export const DISPATCHER_TRANSACTION_SQL = {
+  claim: `${INDEX_PLANS_LOCAL_SQL}; SET LOCAL synchronous_commit = off`,
+  ack: INDEX_PLANS_LOCAL_SQL,
+  smallAck: INDEX_PLANS_LOCAL_SQL,
+} as const
+
+function dispatcherSettings(session: keyof typeof DISPATCHER_SESSION_SQL): ActorSettings {
+  return { session: DISPATCHER_SESSION_SQL[session], transaction: DISPATCHER_TRANSACTION_SQL[session] }
+}
 
 class Dispatcher {
   readonly #args: DispatcherArgs
@@ -142,8 +164,11 @@ class Dispatcher {
   readonly #ackDb: Queryable
   readonly #smallAckDb: Queryable
   readonly #book: LeaseBook
-  readonly #listener: NotifyListener
+  /** None when LISTEN is off (a transaction pooler and no `listenConnection`): the poll finds the jobs. */
+  readonly #listener: NotifyListener | undefined
   #credits = 0
+  /** The owner's claim window (`concurrency + prefetch`); a credit message may resize it. */
+  #window: number
   #names: string[] = []
   /** A claim is wanted: ready jobs may exist that no claim in flight will see. */
   #ready = true
@@ -175,31 +200,43 @@ class Dispatcher {
 
   constructor(args: DispatcherArgs, ctx: ActorContext) {
     this.#args = args
+    this.#window = args.window
     this.#ctx = ctx
     this.#q = quoteSchema(args.schema)
-    const claimPool = openActorPool(
-      args.connection,
-      kClaimsInFlight,
-      'pulse-jobs-dispatcher',
-      DISPATCHER_SESSION_SQL.claim,
-    )
-    const ackPool = openActorPool(args.connection, kAckConnections, 'pulse-jobs-dispatcher', DISPATCHER_SESSION_SQL.ack)
-    const smallAckPool = openActorPool(args.connection, 1, 'pulse-jobs-dispatcher', DISPATCHER_SESSION_SQL.smallAck)
-    this.#pools = [claimPool, ackPool, smallAckPool]
-    this.#claimDb = preparedQueryable(claimPool)
-    this.#ackDb = preparedQueryable(ackPool)
-    this.#smallAckDb = preparedQueryable(smallAckPool)
+    const open = (max: number, session: keyof typeof DISPATCHER_SESSION_SQL) =>
+      openActorDb({
+        connection: args.connection,
+        max,
+        applicationName: 'pulse-jobs-dispatcher',
+        transactionPooler: args.transactionPooler,
+        settings: dispatcherSettings(session),
+        prepared: true,
+      })
+    const claim = open(kClaimsInFlight, 'claim')
+    const ack = open(kAckConnections, 'ack')
+    const smallAck = open(1, 'smallAck')
+    this.#pools = [claim.pool, ack.pool, smallAck.pool]
+    this.#claimDb = claim.db
+    this.#ackDb = ack.db
+    this.#smallAckDb = smallAck.db
     this.#book = leaseBook(args.schema, args.owner)
-    this.#listener = new NotifyListener({
-      connection: args.connection,
+    this.#listener = this.#listen(args)
+    this.#pollTimer = setInterval(() => this.#wake(), args.pollIntervalMs)
+  }
+
+  /** The LISTEN client on `args.listenConnection`, started; none when that is null (LISTEN is off). */
+  #listen(args: DispatcherArgs): NotifyListener | undefined {
+    if (args.listenConnection === null) return undefined
+    const listener = new NotifyListener({
+      connection: args.listenConnection,
       channel: `pulse_jobs:${args.schema}`,
       applicationName: 'pulse-jobs-listen',
       onNotify: () => this.#wake(),
       onReady: () => this.#wake(),
       onError: (error) => this.#warn('LISTEN connection lost; reconnecting', error),
     })
-    this.#listener.start()
-    this.#pollTimer = setInterval(() => this.#wake(), args.pollIntervalMs)
+    listener.start()
+    return listener
   }
 
   receive(msg: DispatcherMsg, ctx: ActorContext): void | Promise<void> {
@@ -207,6 +244,7 @@ class Dispatcher {
     switch (msg.t) {
       case 'credit':
         this.#credits = msg.reset === true ? msg.n : this.#credits + msg.n
+        if (msg.window !== undefined) this.#window = msg.window
         this.#kickSoon()
         return
       case 'names':
@@ -249,7 +287,7 @@ class Dispatcher {
       clearTimeout(pause.timer)
       pause.resolve()
     }
-    await this.#listener.close()
+    await this.#listener?.close()
     await Promise.all(this.#pools.map((pool) => endPool(pool)))
   })
 
@@ -314,8 +352,8 @@ class Dispatcher {
       this.#names.length === 0
     )
       return 0
-    const room = this.#args.window + this.#credits - this.#unacked()
-    const share = Math.ceil(this.#args.window / kWindowShares)
+    const room = this.#window + this.#credits - this.#unacked()
+    const share = Math.ceil(this.#window / kWindowShares)
     return Math.max(0, Math.min(this.#credits, this.#args.claimBatchMax, share, room))
   }
 
@@ -340,7 +378,7 @@ class Dispatcher {
       this.#ackDue ||
       this.#closing ||
       this.#flushes.length > 0 ||
-      waiting >= Math.min(this.#args.claimBatchMax, this.#args.window)
+      waiting >= Math.min(this.#args.claimBatchMax, this.#window)
     )
       return true
     this.#ackTimer ??= setTimeout(() => {

@@ -19,7 +19,10 @@ export interface JobQueueInternals {
   readonly q: string
   /** `pool` as a `Queryable` for the SQL modules (one statement per call, autocommit). */
   readonly db: Queryable
-  /** `db` for the fixed texts of the hot path (the inserts): named prepared statements, parsed once per connection. */
+  /**
+   * `db` for the fixed texts of the hot path (the inserts): named prepared statements, parsed once per
+   * connection — but `db` itself through a transaction pooler (`options.transactionPooler`).
+   */
   readonly prepared: Queryable
   readonly options: ResolvedJobQueueOptions
   /** Aborts when `close()` (or a destroy) starts. */

@@ -6,7 +6,14 @@ import type pg from 'pg'
 import { InvalidArgumentError } from '../../runtime/errors.js'
 import { checkLogger, type Logger, SILENT_LOGGER } from '../../runtime/logger.js'
 import { checkRegistry, type MetricsRegistry } from '../../runtime/metrics.js'
-import { checkDurationMs, checkInteger, checkKnownKeys, checkString, resolveOptions } from '../../runtime/options.js'
+import {
+  checkBoolean,
+  checkDurationMs,
+  checkInteger,
+  checkKnownKeys,
+  checkString,
+  resolveOptions,
+} from '../../runtime/options.js'
 import { Runtime } from '../../runtime/runtime.js'
 import { type Backoff, checkBackoff, DEFAULT_BACKOFF_UNIT_MS } from './backoff.js'
 
@@ -19,6 +26,23 @@ export interface JobQueueOptions {
    * queue builds a pool of its own and ends it on `close()`).
    */
   pg: pg.Pool | string
+  /**
+   * `pg` goes through a connection pooler in transaction mode (PgBouncer's `pool_mode = transaction`),
+   * which hands each transaction to any of its server connections: the queue then keeps no session
+   * state there — no named prepared statements, no session `SET`s (the workers' settings go with each
+   * transaction, `SET LOCAL`), no session advisory lock (migrations take a transaction's lock) — and
+   * LISTENs only on `listenUrl`.
+   * @default false
+   */
+  transactionPooler?: boolean | undefined
+  /**
+   * Where the workers LISTEN for new jobs: a connection string that reaches the database directly or
+   * through a session-mode pooler (a LISTEN belongs to one server session). Without it, LISTEN uses
+   * `pg`, or, with `transactionPooler`, is off: the workers find new jobs by polling every
+   * `pollIntervalMs`, and each emits a 'warning' once saying so.
+   * @default none (`pg`)
+   */
+  listenUrl?: string | undefined
   /**
    * The schema holding the queue's tables; created and migrated by `connect`.
    * @default 'pulse'
@@ -78,6 +102,8 @@ export interface JobQueueOptions {
 /** `JobQueueOptions` after defaults. */
 export interface ResolvedJobQueueOptions {
   readonly pg: pg.Pool | string
+  readonly transactionPooler: boolean
+  readonly listenUrl: string | undefined
   readonly schema: string
   readonly leaseTtlMs: number
   readonly pollIntervalMs: number
@@ -91,6 +117,8 @@ export interface ResolvedJobQueueOptions {
 }
 
 export const DEFAULT_JOB_QUEUE_OPTIONS = Object.freeze({
+  transactionPooler: false,
+  listenUrl: undefined,
   schema: 'pulse',
   leaseTtlMs: 30_000,
   pollIntervalMs: 1_000,
@@ -105,6 +133,8 @@ export const DEFAULT_JOB_QUEUE_OPTIONS = Object.freeze({
 
 const kKnownOptions = [
   'pg',
+  'transactionPooler',
+  'listenUrl',
   'schema',
   'leaseTtlMs',
   'pollIntervalMs',
@@ -139,6 +169,8 @@ export function resolveJobQueueOptions(options: JobQueueOptions): ResolvedJobQue
     throw new InvalidArgumentError('options.pg must be a pg.Pool or a connection string', {
       data: { option: 'options.pg' },
     })
+  if (options.transactionPooler !== undefined) checkBoolean(options.transactionPooler, 'options.transactionPooler')
+  if (options.listenUrl !== undefined) checkString(options.listenUrl, 'options.listenUrl', { nonEmpty: true })
   if (options.schema !== undefined) checkString(options.schema, 'options.schema', { pattern: kSchemaPattern })
   if (options.leaseTtlMs !== undefined) checkDurationMs(options.leaseTtlMs, 'options.leaseTtlMs', { min: 30 })
   if (options.pollIntervalMs !== undefined)

@@ -87,6 +87,10 @@ export function fromLeaseColumns(c: LeaseColumns): LeaseRef[] {
 
 export interface DispatcherArgs {
   connection: ConnectionConfig
+  /** `connection` goes through a transaction-mode pooler: no session state there (actor-pg.ts). */
+  transactionPooler: boolean
+  /** Where to LISTEN for new jobs; null: nowhere (LISTEN is off, the poll finds them). */
+  listenConnection: ConnectionConfig | null
   schema: string
   owner: string
   leaseTtlMs: number
@@ -103,7 +107,7 @@ export type DispatcherMsg =
    * `n` more jobs it may claim (a credit is spent by a claim and returned when the job's handler
    * finished, before its ack); `reset` replaces the count (after a restart).
    */
-  | { t: 'credit'; n: number; reset?: boolean }
+  | { t: 'credit'; n: number; reset?: boolean; window?: number }
   /** The job names it may claim (an empty list claims nothing). */
   | { t: 'names'; names: string[] }
   /** Results to ack. */
@@ -138,6 +142,8 @@ export type DispatcherOut =
 
 export interface WatchdogArgs {
   connection: ConnectionConfig
+  /** `connection` goes through a transaction-mode pooler: no session state there (actor-pg.ts). */
+  transactionPooler: boolean
   schema: string
   owner: string
   leaseTtlMs: number

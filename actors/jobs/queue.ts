@@ -98,7 +98,7 @@ export class JobQueue implements AsyncDisposable {
     const resolved = resolveJobQueueOptions(options)
     const pool = createPgPool(resolved.pg)
     try {
-      await migrate(pool, { schema: resolved.schema })
+      await migrate(pool, { schema: resolved.schema, transactionPooler: resolved.transactionPooler })
     } catch (error) {
       await pool.close().catch(() => undefined)
       throw error
@@ -125,7 +125,9 @@ export class JobQueue implements AsyncDisposable {
       pool,
       q: this.schema,
       db: poolQueryable(pool),
-      prepared: preparedPoolQueryable(pool),
+      // Through a transaction pooler a named statement would be prepared on one server session and
+      // executed on another: the hot texts go unnamed there.
+      prepared: options.transactionPooler ? poolQueryable(pool) : preparedPoolQueryable(pool),
       options,
       signal: lifecycle.signal,
       assertOpen: (what: string) => lifecycle.assertOpen(what),

@@ -267,7 +267,8 @@ export interface JobWorkers {
   /**
    * Workers connected to this queue's schema now: each started `JobQueue` (or `JobWorker`) holds one
    * wake-up connection (`LISTEN`), seen in `pg_stat_activity` — by the queue's database role for its
-   * own sessions, by a superuser or `pg_read_all_stats` for every role's.
+   * own sessions, by a superuser or `pg_read_all_stats` for every role's. A worker whose LISTEN is off
+   * (`transactionPooler` without `listenUrl`) is not counted.
    */
   connected: number
   /** The distinct owners of the leases held now (running jobs), at most 100. */

@@ -25,8 +25,8 @@ import type pg from 'pg'
 import { defineActor, type ActorContext } from '../../runtime/actor.js'
 import { onceAsync } from '../../runtime/lifecycle.js'
 import { reapExpiredLeases, renewLeases } from '../../transports/postgres/jobs/hot-path.js'
-import { quoteSchema } from '../../transports/postgres/jobs/queryable.js'
-import { endPool, INDEX_PLANS_SQL, openActorPool, wireOf } from './actor-pg.js'
+import { type Queryable, quoteSchema } from '../../transports/postgres/jobs/queryable.js'
+import { endPool, INDEX_PLANS_LOCAL_SQL, INDEX_PLANS_SQL, openActorDb, wireOf } from './actor-pg.js'
 import { delayFromTable } from './backoff.js'
 import { dropLeaseBook, type LeaseBook, leaseBook } from './lease-book.js'
 import type { ReapedJob, WatchdogArgs, WatchdogMsg, WatchdogOut } from './protocol.js'
@@ -36,12 +36,15 @@ const kReapBatch = 100
 const kReapBatchesPerSweep = 20
 /** The watchdog's sessions: renewals find the held leases by primary key, reaps the lapsed ones through `jobs_leases`. */
 export const WATCHDOG_SESSION_SQL = INDEX_PLANS_SQL
+/** `WATCHDOG_SESSION_SQL` for each statement's transaction, through a transaction pooler (actor-pg.ts). */
+export const WATCHDOG_TRANSACTION_SQL = INDEX_PLANS_LOCAL_SQL
 
 class Watchdog {
   readonly #args: WatchdogArgs
   readonly #ctx: ActorContext
   readonly #q: string
   readonly #pool: pg.Pool
+  readonly #db: Queryable
   readonly #book: LeaseBook
   #renewTimer: NodeJS.Timeout | undefined
   #sweepTimer: NodeJS.Timeout | undefined
@@ -52,7 +55,15 @@ class Watchdog {
     this.#ctx = ctx
     this.#q = quoteSchema(args.schema)
     // Renewal and reaping each hold a connection at most: neither waits behind the other.
-    this.#pool = openActorPool(args.connection, 2, 'pulse-jobs-watchdog', WATCHDOG_SESSION_SQL)
+    const { pool, db } = openActorDb({
+      connection: args.connection,
+      max: 2,
+      applicationName: 'pulse-jobs-watchdog',
+      transactionPooler: args.transactionPooler,
+      settings: { session: WATCHDOG_SESSION_SQL, transaction: WATCHDOG_TRANSACTION_SQL },
+    })
+    this.#pool = pool
+    this.#db = db
     this.#book = leaseBook(args.schema, args.owner)
     this.#armRenew(this.#renewEveryMs())
     this.#armSweep(args.sweepIntervalMs)
@@ -104,7 +115,7 @@ class Watchdog {
     const leases = this.#book.all()
     try {
       if (leases.length > 0) {
-        const lostIds = new Set(await renewLeases(this.#pool, this.#q, leases, this.#args.leaseTtlMs))
+        const lostIds = new Set(await renewLeases(this.#db, this.#q, leases, this.#args.leaseTtlMs))
         // Only what is still in the book: a lease acked meanwhile is no loss.
         const lost = leases.filter((lease) => lostIds.has(lease.id) && this.#book.holds(lease))
         if (lost.length > 0) {
@@ -124,9 +135,9 @@ class Watchdog {
       for (let batch = 0; batch < kReapBatchesPerSweep && !this.#stopped; batch++) {
         const now = Date.now()
         const retryAt = (attempt: number) => new Date(now + delayFromTable(this.#args.backoffTable, attempt))
-        const outcomes = await reapExpiredLeases(this.#pool, this.#q, kReapBatch, retryAt)
+        const outcomes = await reapExpiredLeases(this.#db, this.#q, kReapBatch, retryAt)
         if (outcomes.length > 0) {
-          const { rows } = await this.#pool.query<{ id: string; name: string }>(
+          const { rows } = await this.#db.query<{ id: string; name: string }>(
             `SELECT id::text, name FROM ${this.#q}.jobs WHERE id = ANY($1::bigint[])`,
             [outcomes.map((o) => o.id)],
           )

@@ -16,8 +16,9 @@
  *                                                             ▼   released (retry now)
  *                                                 its slot comes back when the handler's promise settles
  *
- * Backpressure. The worker grants the dispatcher `concurrency + prefetch` credits (prefetch defaults
- * to 0). A job holds its credit from its claim until its handler settles (or it is dropped or
+ * Backpressure. The worker grants the dispatcher `concurrency + prefetch` credits (the claim window:
+ * prefetch `'auto'`, the default, sizes itself from the handlers' run time, claim-window.ts). A job
+ * holds its credit from its claim until its handler settles (or it is dropped or
  * released), and the dispatcher never claims past its credits: this worker never holds more than
  * `concurrency + prefetch` unfinished jobs. The credit comes back with the result, before the
  * database confirmed it, so the next claim does not wait for the ack (acks go in batches of their
@@ -50,6 +51,7 @@ import {
   InvalidArgumentError,
   JobTimeoutError,
   LeaseLostError,
+  PulseError,
   toWire,
   type WireError,
 } from '../../runtime/errors.js'
@@ -57,6 +59,7 @@ import { HandlerPool, type HandlerPoolOptions } from '../../runtime/handler-pool
 import { abortable, withTimeout } from '../../runtime/lifecycle.js'
 import { checkRegistry, childOf, type MetricsRegistry } from '../../runtime/metrics.js'
 import {
+  checkBoolean,
   checkDurationMs,
   checkFunction,
   checkInteger,
@@ -67,6 +70,7 @@ import {
 } from '../../runtime/options.js'
 import { trackResource } from '../../runtime/resource-tracker.js'
 import type { Span } from '../../runtime/tracing.js'
+import { checkPrefetch, ClaimWindow, type PrefetchOption } from './claim-window.js'
 import { Runtime } from '../../runtime/runtime.js'
 import {
   type ClaimedJob,
@@ -148,6 +152,18 @@ export interface JobWorkerOptions {
    * @default the plain config of `pool` (`pool.options` without functions and pool settings)
    */
   connection?: ConnectionConfig | undefined
+  /**
+   * `connection` goes through a transaction-mode pooler (PgBouncer's `pool_mode = transaction`): the
+   * actors keep no session state there (actor-pg.ts) and LISTEN only on `listenConnection`.
+   * @default false
+   */
+  transactionPooler?: boolean | undefined
+  /**
+   * Where the dispatcher LISTENs for new jobs: a direct or session-pooled connection.
+   * @default `connection`; none with `transactionPooler` (LISTEN is off: the poll finds new jobs, and
+   * `start` emits a 'warning' saying so)
+   */
+  listenConnection?: ConnectionConfig | undefined
   /** @default 'pulse' */
   schema?: string | undefined
   /** @default 30_000 */
@@ -177,10 +193,12 @@ export interface JobWorkerStartOptions {
    * Jobs claimed beyond `concurrency`, waiting on this side for a slot (their leases are renewed, so
    * they are never reaped while they wait). A job counts as claimed until its handler settles; the
    * claim batch is at most `concurrency + prefetch` (and `claimBatchMax`), so a prefetch buys bigger
-   * batches — fewer statements per job — for short jobs.
-   * @default 0
+   * batches — fewer statements per job — for short jobs. `'auto'` sizes it from the handlers' mean run
+   * time: enough held jobs to keep every slot busy for ~100 ms, at most `claimBatchMax − concurrency`,
+   * none for long jobs (claim-window.ts).
+   * @default 'auto'
    */
-  prefetch?: number | undefined
+  prefetch?: PrefetchOption | undefined
   /** Closes the worker when aborted. */
   signal?: AbortSignal | undefined
   /** Spawn the actors on this runtime (not closed by `close()`); by default the worker starts its own. */
@@ -348,6 +366,10 @@ export class JobWorker {
   readonly #pool: pg.Pool
   /** Given, or derived from the pool at `start` (a pool that cannot cross a thread fails there). */
   #connection: ConnectionConfig | undefined
+  /** The actors' connection goes through a transaction-mode pooler. */
+  readonly #transactionPooler: boolean
+  /** Where the dispatcher LISTENs, when given (see `#listenTo`). */
+  readonly #listenConnection: ConnectionConfig | undefined
   readonly #q: string
   readonly #handlers = new Map<string, Registration>()
   readonly #held = new Map<string, Held>()
@@ -371,7 +393,8 @@ export class JobWorker {
   #handlerPoolOptions: HandlerPoolOptions | undefined
   #unsubscribe: (() => void)[] = []
   #concurrency = DEFAULT_JOB_CONCURRENCY
-  #prefetch = 0
+  /** The claim window (claim-window.ts), made at `start`. */
+  #window: ClaimWindow | undefined
   #starting: Promise<void> | undefined
   #closing: Promise<void> | undefined
   readonly #drainCut = new AbortController()
@@ -409,6 +432,8 @@ export class JobWorker {
       'owner',
       'closeTimeoutMs',
       'metrics',
+      'transactionPooler',
+      'listenConnection',
     ])
     const pool = options.pool as unknown
     if (
@@ -453,6 +478,14 @@ export class JobWorker {
         ? `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`
         : checkString(options.owner, 'options.owner', { nonEmpty: true })
     this.#connection = options.connection === undefined ? undefined : checkConnection(options.connection)
+    this.#transactionPooler =
+      options.transactionPooler === undefined
+        ? false
+        : checkBoolean(options.transactionPooler, 'options.transactionPooler')
+    this.#listenConnection =
+      options.listenConnection === undefined
+        ? undefined
+        : checkConnection(options.listenConnection, 'options.listenConnection')
     this.#registry = options.metrics === undefined ? undefined : checkRegistry(options.metrics)
     this.#metrics = this.#registry === undefined ? undefined : jobMetrics(this.#registry)
     this.#q = quoteSchema(schema)
@@ -555,10 +588,8 @@ export class JobWorker {
       options.concurrency === undefined
         ? DEFAULT_JOB_CONCURRENCY
         : checkInteger(options.concurrency, 'options.concurrency', { min: 1, max: 1_000_000 })
-    this.#prefetch =
-      options.prefetch === undefined
-        ? 0
-        : checkInteger(options.prefetch, 'options.prefetch', { min: 0, max: 1_000_000 })
+    const prefetch = options.prefetch === undefined ? 'auto' : checkPrefetch(options.prefetch, 'options.prefetch')
+    this.#window = new ClaimWindow(this.#concurrency, prefetch, this.options.claimBatchMax)
     const signal = options.signal === undefined ? undefined : checkSignal(options.signal, 'options.signal')
     if (options.runtime !== undefined && !(options.runtime instanceof Runtime)) {
       throw new InvalidArgumentError('options.runtime must be a Runtime', { data: { option: 'options.runtime' } })
@@ -585,7 +616,7 @@ export class JobWorker {
     }
     if ([...this.#handlers.values()].some((reg) => reg.thread !== undefined))
       this.#handlerPool ??= new HandlerPool(this.#handlerPoolOptions)
-    this.#credit += this.#concurrency + this.#prefetch
+    this.#credit += this.#window.size
     this.#sentNames = undefined
     this.#syncNames()
     this.#flushNow()
@@ -604,16 +635,19 @@ export class JobWorker {
     const prefix = `pulse-jobs:${schema}:${owner}`
     const dispatcherArgs: DispatcherArgs = {
       connection,
+      transactionPooler: this.#transactionPooler,
+      listenConnection: this.#listenTo(connection),
       schema,
       owner,
       leaseTtlMs,
       pollIntervalMs: this.options.pollIntervalMs,
       claimBatchMax: this.options.claimBatchMax,
-      window: this.#concurrency + this.#prefetch,
+      window: (this.#window as ClaimWindow).size,
       metrics: this.#metrics !== undefined,
     }
     const watchdogArgs: WatchdogArgs = {
       connection,
+      transactionPooler: this.#transactionPooler,
       schema,
       owner,
       leaseTtlMs,
@@ -656,6 +690,20 @@ export class JobWorker {
     }
   }
 
+  /**
+   * Where the dispatcher LISTENs: `listenConnection`, else `connection` — but not through a
+   * transaction pooler, whose sessions are not the worker's: LISTEN is off then (null), which the
+   * worker's 'warning' says once.
+   */
+  #listenTo(connection: ConnectionConfig): ConnectionConfig | null {
+    if (this.#listenConnection !== undefined) return this.#listenConnection
+    if (!this.#transactionPooler) return connection
+    const { pollIntervalMs } = this.options
+    const message = `LISTEN is off: the connection goes through a transaction pooler (transactionPooler) and no listenUrl (listenConnection) is given, so new jobs are found by polling every ${pollIntervalMs} ms`
+    this.#warn(message, new PulseError('PULSE_ERR_JOB_LISTEN_OFF', message, { data: { pollIntervalMs } }))
+    return null
+  }
+
   /** The dispatcher's claim counts since the last scrape (metrics.ts). */
   async #claimCounts(): Promise<ClaimCounts> {
     const dispatcher = this.#dispatcher
@@ -677,11 +725,8 @@ export class JobWorker {
         if (failure === undefined) this.#completed.push(job)
         else this.#failed.push(failure)
       }
-      this.#outbox.push({
-        t: 'credit',
-        n: Math.max(0, this.#concurrency + this.#prefetch - this.#held.size),
-        reset: true,
-      })
+      const window = this.#window as ClaimWindow
+      this.#outbox.push({ t: 'credit', n: window.restart(this.#held.size), window: window.size, reset: true })
       this.#sentNames = undefined
       this.#syncNames()
     } else if (name === this.#watchdog?.name) {
@@ -756,7 +801,7 @@ export class JobWorker {
       // A name this worker does not handle (never claimed on purpose) or a claim that raced close().
       this.#release(job)
       if (!this.#stopClaiming) {
-        this.#credit++
+        this.#credit += this.#window?.settled(undefined) ?? 1
         this.#scheduleFlush()
       }
       return
@@ -873,7 +918,7 @@ export class JobWorker {
     held.state = 'running'
     reg.running++
     this.#runningCount++
-    if (this.#metrics !== undefined) held.startedAt = performance.now()
+    held.startedAt = performance.now()
     if (this.events.listenerCount('started') > 0)
       this.#emit('started', { id: job.id, name: job.name, attempt: job.attempt })
     let timer: NodeJS.Timeout | undefined
@@ -975,11 +1020,13 @@ export class JobWorker {
     if (this.#held.get(held.job.leaseToken) !== held) return
     this.#held.delete(held.job.leaseToken)
     const { reg } = held
-    if (held.state === 'running') {
+    const ran = held.state === 'running'
+    if (ran) {
       reg.running--
       this.#runningCount--
     }
-    if (!this.#stopClaiming) this.#credit++
+    if (!this.#stopClaiming)
+      this.#credit += this.#window?.settled(ran ? performance.now() - held.startedAt : undefined) ?? 1
     this.#pump()
     this.#syncNames()
     this.#scheduleFlush()
@@ -1056,8 +1103,9 @@ export class JobWorker {
       this.#completed = []
       this.#failed = []
     }
-    if (this.#credit > 0 && !this.#stopClaiming) {
-      this.#outbox.push({ t: 'credit', n: this.#credit })
+    const window = this.#window?.takeChange()
+    if ((this.#credit > 0 || window !== undefined) && !this.#stopClaiming) {
+      this.#outbox.push({ t: 'credit', n: this.#credit, ...(window === undefined ? {} : { window }) })
       this.#credit = 0
     }
     if (this.#outbox.length === 0) return
@@ -1174,20 +1222,20 @@ function bounded(promise: Promise<unknown>, ms: number): Promise<void> {
   ).catch(() => undefined)
 }
 
-function checkConnection(value: unknown): ConnectionConfig {
-  if (typeof value === 'string') return checkString(value, 'options.connection', { nonEmpty: true })
+function checkConnection(value: unknown, name = 'options.connection'): ConnectionConfig {
+  if (typeof value === 'string') return checkString(value, name, { nonEmpty: true })
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     for (const [key, field] of Object.entries(value)) {
       if (typeof field === 'function') {
-        throw new InvalidArgumentError(`options.connection.${key} must be plain data (it is sent to the jobs thread)`, {
-          data: { option: `options.connection.${key}` },
+        throw new InvalidArgumentError(`${name}.${key} must be plain data (it is sent to the jobs thread)`, {
+          data: { option: `${name}.${key}` },
         })
       }
     }
     return value as ConnectionConfig
   }
-  throw new InvalidArgumentError('options.connection must be a connection string or a plain pg config', {
-    data: { option: 'options.connection' },
+  throw new InvalidArgumentError(`${name} must be a connection string or a plain pg config`, {
+    data: { option: name },
   })
 }
 
@@ -1227,6 +1275,8 @@ export function createQueueWorker(internals: JobQueueInternals): JobWorker {
     backoff: options.backoff,
     claimBatchMax: options.claimBatchMax,
     closeTimeoutMs: Math.min(DEFAULT_CLOSE_TIMEOUT_MS, Math.floor(options.closeTimeoutMs / 2)),
+    transactionPooler: options.transactionPooler,
+    ...(options.listenUrl === undefined ? {} : { listenConnection: options.listenUrl }),
     ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
   })
   worker.events.on('warning', ({ message, error }) => options.logger.warn({ err: error }, `jobs: ${message}`))

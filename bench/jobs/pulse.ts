@@ -23,13 +23,13 @@ export async function cleanPulse(url: string, schema = kPulseSchema): Promise<vo
 }
 
 /**
- * `prefetch`: jobs claimed beyond `concurrency` (the queue's default is 0); named `pulse+prefetch` when
- * set. `claimBatchMax`: the queue's option (its default when undefined). `args`: the bulk phase's job
+ * `prefetch`: jobs claimed beyond `concurrency`; undefined leaves the queue's default (`'auto'`, the
+ * `pulse` variant: what a user gets), a number is the `pulse+prefetch` variant. `claimBatchMax`: the queue's option (its default when undefined). `args`: the bulk phase's job
  * args (`{}` when undefined).
  */
 export function pulseAdapter(
   url: string,
-  prefetch = 0,
+  prefetch?: number,
   options: { claimBatchMax?: number | undefined; ownRuntime?: boolean; args?: unknown } = {},
 ): JobsAdapter {
   const connect = (): Promise<JobQueue> =>
@@ -39,7 +39,7 @@ export function pulseAdapter(
   const shared = async (): Promise<Runtime | undefined> =>
     options.ownRuntime === true ? undefined : (runtime ??= await Runtime.start())
   return {
-    name: (prefetch === 0 ? 'pulse' : 'pulse+prefetch') + (options.ownRuntime === true ? ' (own runtime)' : ''),
+    name: (prefetch === undefined ? 'pulse' : 'pulse+prefetch') + (options.ownRuntime === true ? ' (own runtime)' : ''),
     async setup() {
       const q = await JobQueue.connect({ pg: url, schema: kPulseSchema })
       await q.close()
@@ -55,7 +55,7 @@ export function pulseAdapter(
         q.events.on('completed', () => {
           if (++completed === n) resolveDone(performance.now())
         })
-        await q.start({ concurrency, prefetch, runtime: await shared() })
+        await q.start({ concurrency, ...(prefetch === undefined ? {} : { prefetch }), runtime: await shared() })
         const items = Array.from({ length: 1000 }, () => ({ name: 'noop', args: options.args ?? {} }))
         const t0 = performance.now()
         for (let sent = 0; sent < n; sent += 1000)
@@ -73,7 +73,11 @@ export function pulseAdapter(
       try {
         const recorder = new LatencyRecorder()
         q.register('noop', (args) => recorder.onStart(args))
-        await q.start({ concurrency: options.concurrency, prefetch, runtime: await shared() })
+        await q.start({
+          concurrency: options.concurrency,
+          ...(prefetch === undefined ? {} : { prefetch }),
+          runtime: await shared(),
+        })
         return await paced(options, recorder, (args) => q.enqueue('noop', args))
       } finally {
         await q.close()

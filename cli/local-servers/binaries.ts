@@ -28,6 +28,18 @@ export function redisServerBinary(): string {
   )
 }
 
+const kDebianPgBouncer = '/usr/sbin/pgbouncer'
+
+/** PgBouncer's binary: PULSE_PGBOUNCER, the PATH, or Debian's /usr/sbin/pgbouncer (off a user's PATH). */
+export function pgbouncerBinary(): string {
+  const found = process.env.PULSE_PGBOUNCER ?? which('pgbouncer') ?? kDebianPgBouncer
+  if (isExecutable(found)) return found
+  throw new PulseError(
+    'PULSE_ERR_INTERNAL',
+    'pgbouncer is not installed: run `npm run setup` (it installs it with apt-get when it can), or `sudo apt-get install -y pgbouncer`, or set PULSE_PGBOUNCER',
+  )
+}
+
 /** The folder holding PostgreSQL's `initdb` and `postgres`: PULSE_PG_BIN, pg_config, Debian's layout, or the PATH. */
 export function postgresBinDir(): string {
   const fromEnv = process.env.PULSE_PG_BIN

@@ -24,7 +24,7 @@ export interface LocalPostgresOptions {
   readyTimeoutMs?: number
 }
 
-interface RunAs {
+export interface RunAs {
   uid: number
   gid: number
 }
@@ -149,7 +149,8 @@ export class LocalPostgres {
   }
 }
 
-async function canQuery(url: string): Promise<boolean> {
+/** True when `url` answers `SELECT 1` (within a second to connect). */
+export async function canQuery(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 })
   client.on('error', () => undefined)
   try {
@@ -163,8 +164,8 @@ async function canQuery(url: string): Promise<boolean> {
   }
 }
 
-/** The account PostgreSQL runs as when we are root: `postgres`, created when missing. */
-function postgresUser(): RunAs {
+/** The account PostgreSQL (and PgBouncer) run as when we are root: `postgres`, created when missing. */
+export function postgresUser(): RunAs {
   const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim())
   try {
     return { uid: id('-u'), gid: id('-g') }

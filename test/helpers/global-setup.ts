@@ -1,7 +1,9 @@
 /**
  * The run's servers. With REDIS_URL / DATABASE_URL set, those servers are used; otherwise a fresh
  * redis-server and PostgreSQL cluster start on free loopback ports in temporary folders, and stop (and
- * vanish) at the end of the run — also when the run is killed, through their guards. A template
+ * vanish) at the end of the run — also when the run is killed, through their guards. A PgBouncer in
+ * transaction mode starts in front of the PostgreSQL server the same way (every database reachable
+ * through it): the job queue's tests run through it too (test/helpers/postgres.ts). A template
  * database gets the package's migrations once; each test file clones it (test/helpers/postgres.ts).
  */
 import { randomUUID } from 'node:crypto'
@@ -9,6 +11,7 @@ import { randomUUID } from 'node:crypto'
 import pg from 'pg'
 import type { TestProject } from 'vitest/node'
 
+import { LocalPgBouncer } from '../../cli/local-servers/pgbouncer-server.js'
 import { LocalPostgres } from '../../cli/local-servers/postgres-server.js'
 import { LocalRedis } from '../../cli/local-servers/redis-server.js'
 import { migrate } from '../../transports/postgres/migrate.js'
@@ -43,11 +46,20 @@ export default async function setup(project: TestProject): Promise<() => Promise
   ])
   const redisUrl = redis?.url ?? process.env.REDIS_URL ?? ''
   const databaseUrl = postgres?.url ?? process.env.DATABASE_URL ?? ''
+  let pgbouncer: LocalPgBouncer
+  try {
+    pgbouncer = await LocalPgBouncer.start({ target: databaseUrl })
+  } catch (error) {
+    await Promise.all([redis?.close(), postgres?.close()])
+    throw error
+  }
   const template = await createTemplate(databaseUrl)
   project.provide('redisUrl', redisUrl)
   project.provide('databaseUrl', databaseUrl)
+  project.provide('pgbouncerUrl', pgbouncer.url)
   project.provide('templateDatabase', template)
   return async () => {
+    await pgbouncer.close()
     if (postgres === undefined) await adminQuery(databaseUrl, `DROP DATABASE IF EXISTS ${template} WITH (FORCE)`)
     await Promise.all([redis?.close(), postgres?.close()])
   }

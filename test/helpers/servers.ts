@@ -5,6 +5,7 @@ declare module 'vitest' {
   export interface ProvidedContext {
     redisUrl: string
     databaseUrl: string
+    pgbouncerUrl: string
     templateDatabase: string
   }
 }
@@ -16,6 +17,11 @@ export function redisUrl(): string {
 /** The server's maintenance database (for CREATE DATABASE); tests use `createTestDatabase()`. */
 export function databaseUrl(): string {
   return inject('databaseUrl')
+}
+
+/** A PgBouncer in transaction mode in front of `databaseUrl()`'s server (its maintenance database). */
+export function pgbouncerUrl(): string {
+  return inject('pgbouncerUrl')
 }
 
 export function templateDatabase(): string {

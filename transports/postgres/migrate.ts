@@ -13,6 +13,11 @@
  * 5. It unlocks, whatever happened (a client whose work failed is discarded, which ends its session and
  *    so its lock too).
  *
+ * With `transactionPooler` (the pool goes through PgBouncer in transaction mode, which may run each
+ * transaction on another server session, so a session lock would stay behind on one of them), steps
+ * 2–4 run in ONE transaction that first takes `pg_advisory_xact_lock`: the lock ends with it, and a
+ * failed migration rolls back the whole run.
+ *
  * The code's migrations must have ids 1..n in order; otherwise `MigrationError` before connecting.
  * A lost connection is thrown as `PostgresConnectionError` (running `migrate` again is safe); any other
  * failure of a migration as `MigrationError` with the server's error as `cause`.
@@ -27,7 +32,7 @@ import {
   PostgresConnectionError,
   PostgresQueryError,
 } from '../../runtime/errors.js'
-import { checkInteger, checkKnownKeys, checkString } from '../../runtime/options.js'
+import { checkBoolean, checkInteger, checkKnownKeys, checkString } from '../../runtime/options.js'
 import { mapPgError } from './errors.js'
 import { type Migration, PULSE_MIGRATIONS } from './migrations/index.js'
 import { createPgPool, PgPool } from './pool.js'
@@ -51,6 +56,12 @@ export interface MigrateOptions {
    * @default derived from `schema`
    */
   lockKey?: number | bigint | undefined
+  /**
+   * The pool goes through a transaction-mode pooler: everything runs in one transaction under
+   * `pg_advisory_xact_lock` (see the module comment).
+   * @default false
+   */
+  transactionPooler?: boolean | undefined
 }
 
 export interface MigrateResult {
@@ -123,13 +134,18 @@ function checkMigrations(value: unknown, schema: string): readonly Migration[] {
 
 /** Brings `options.schema` up to date; see the module comment. */
 export async function migrate(source: pg.Pool | PgPool, options: MigrateOptions = {}): Promise<MigrateResult> {
-  checkKnownKeys(options, ['schema', 'migrations', 'lockKey'])
+  checkKnownKeys(options, ['schema', 'migrations', 'lockKey', 'transactionPooler'])
   const schema =
     options.schema === undefined
       ? DEFAULT_MIGRATION_SCHEMA
       : checkString(options.schema, 'options.schema', { pattern: kSchemaPattern })
   const migrations = checkMigrations(options.migrations ?? PULSE_MIGRATIONS, schema)
   const lockKey = String(options.lockKey === undefined ? defaultLockKey(schema) : checkLockKey(options.lockKey))
+  const pooled =
+    options.transactionPooler === undefined
+      ? false
+      : checkBoolean(options.transactionPooler, 'options.transactionPooler')
+  const run = pooled ? runInOneTransaction : runUnderSessionLock
 
   if (source instanceof PgPool) return run(source, schema, migrations, lockKey)
   const wrapper = createPgPool(source)
@@ -140,7 +156,20 @@ export async function migrate(source: pg.Pool | PgPool, options: MigrateOptions 
   }
 }
 
-async function run(
+/** Steps 2–4 in one transaction under a transaction-level lock: nothing stays on the session. */
+function runInOneTransaction(
+  pool: PgPool,
+  schema: string,
+  migrations: readonly Migration[],
+  lockKey: string,
+): Promise<MigrateResult> {
+  return pool.withTransaction(async (client) => {
+    await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey])
+    return applyPending(client, schema, migrations, writeOne)
+  })
+}
+
+async function runUnderSessionLock(
   pool: PgPool,
   schema: string,
   migrations: readonly Migration[],
@@ -151,7 +180,7 @@ async function run(
     const unlock = () => client.query('SELECT pg_advisory_unlock($1::bigint)', [lockKey])
     let result: MigrateResult
     try {
-      result = await applyPending(client, schema, migrations)
+      result = await applyPending(client, schema, migrations, applyOne)
     } catch (error) {
       // withClient discards this client since we throw: its session, and so the lock, ends anyway.
       await unlock().catch(() => undefined)
@@ -167,10 +196,14 @@ async function run(
   })
 }
 
+/** How one migration is applied: in a transaction of its own (`applyOne`) or in the caller's (`writeOne`). */
+type ApplyMigration = (client: pg.PoolClient, quoted: string, schema: string, migration: Migration) => Promise<void>
+
 async function applyPending(
   client: pg.PoolClient,
   schema: string,
   migrations: readonly Migration[],
+  apply: ApplyMigration,
 ): Promise<MigrateResult> {
   const quoted = pg.escapeIdentifier(schema)
   const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])
@@ -188,7 +221,7 @@ async function applyPending(
 
   const applied: number[] = []
   for (const migration of migrations.slice(rows.length)) {
-    await applyOne(client, quoted, schema, migration)
+    await apply(client, quoted, schema, migration)
     applied.push(migration.id)
   }
   return { applied }
@@ -224,6 +257,17 @@ function verifyApplied(rows: readonly AppliedRow[], migrations: readonly Migrati
 async function applyOne(client: pg.PoolClient, quoted: string, schema: string, migration: Migration): Promise<void> {
   await client.query('BEGIN')
   try {
+    await writeOne(client, quoted, schema, migration)
+    await client.query('COMMIT')
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined)
+    throw migrationFailure(error, schema, migration)
+  }
+}
+
+/** Applies and records `migration` inside the transaction already open on `client`. */
+async function writeOne(client: pg.PoolClient, quoted: string, schema: string, migration: Migration): Promise<void> {
+  try {
     await client.query(`SET LOCAL search_path TO ${quoted}, public`)
     await client.query(migration.sql)
     await client.query(`INSERT INTO ${quoted}.migrations (id, name, checksum) VALUES ($1, $2, $3)`, [
@@ -231,18 +275,22 @@ async function applyOne(client: pg.PoolClient, quoted: string, schema: string, m
       migration.name,
       migrationChecksum(migration.sql),
     ])
-    await client.query('COMMIT')
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined)
-    const mapped = mapPgError(error)
-    if (mapped instanceof PostgresConnectionError) throw mapped
-    const sqlstate = mapped instanceof PostgresQueryError ? mapped.data?.sqlstate : undefined
-    throw new MigrationError(
-      `migration ${migration.id} (${migration.name}) failed in schema "${schema}": ${mapped.message}`,
-      {
-        cause: mapped,
-        data: { schema, id: migration.id, name: migration.name, ...(sqlstate === undefined ? {} : { sqlstate }) },
-      },
-    )
+    throw migrationFailure(error, schema, migration)
   }
+}
+
+/** A lost connection as it is (running `migrate` again is safe); any other failure as `MigrationError`. */
+function migrationFailure(error: unknown, schema: string, migration: Migration): Error {
+  if (error instanceof MigrationError) return error
+  const mapped = mapPgError(error)
+  if (mapped instanceof PostgresConnectionError) return mapped
+  const sqlstate = mapped instanceof PostgresQueryError ? mapped.data?.sqlstate : undefined
+  return new MigrationError(
+    `migration ${migration.id} (${migration.name}) failed in schema "${schema}": ${mapped.message}`,
+    {
+      cause: mapped,
+      data: { schema, id: migration.id, name: migration.name, ...(sqlstate === undefined ? {} : { sqlstate }) },
+    },
+  )
 }

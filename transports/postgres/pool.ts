@@ -44,7 +44,8 @@ export interface PgPoolOptions {
    */
   connectionTimeoutMs?: number | undefined
   /**
-   * The server-side `statement_timeout` of every session, in ms; 0 leaves the server's setting.
+   * The server-side `statement_timeout` of every session, in ms (a startup parameter, which PgBouncer
+   * refuses: leave it 0 through PgBouncer); 0 leaves the server's setting.
    * @default 0
    */
   statementTimeoutMs?: number | undefined

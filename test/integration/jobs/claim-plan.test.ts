@@ -1,12 +1,15 @@
 /**
  * The claim's plan: on a freshly VACUUM ANALYZEd table of 100 k ready jobs, the claim statement finds
  * its rows through the partial index `jobs_ready` (spec/jobs.md, "A test asserts the claim statement's
- * plan"), not through the primary key plus a filter.
+ * plan"), not through the primary key plus a filter. The actors' statements are planned as each form
+ * runs them: with session settings and named statements on a direct connection (so those tests use
+ * the database's direct URL, even in the PgBouncer pass), and with `SET LOCAL` in a transaction of
+ * their own, unnamed, through a transaction pooler.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
-import { DISPATCHER_SESSION_SQL } from '../../../actors/jobs/dispatcher.actor.js'
-import { WATCHDOG_SESSION_SQL } from '../../../actors/jobs/watchdog.actor.js'
+import { DISPATCHER_SESSION_SQL, DISPATCHER_TRANSACTION_SQL } from '../../../actors/jobs/dispatcher.actor.js'
+import { WATCHDOG_SESSION_SQL, WATCHDOG_TRANSACTION_SQL } from '../../../actors/jobs/watchdog.actor.js'
 import { claimJobs, completeJobs, failJobs, renewLeases } from '../../../transports/postgres/jobs/hot-path.js'
 import type { Queryable } from '../../../transports/postgres/jobs/queryable.js'
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js'
@@ -108,7 +111,7 @@ describe('claim plan', () => {
         ]
         for (const [session, statement, send] of statements) {
           const captured = await capture(send)
-          const used = await withClients(db.url, 1, async ([client]) => {
+          const used = await withClients(db.directUrl, 1, async ([client]) => {
             if (client === undefined) throw new Error('no client')
             await client.query(DISPATCHER_SESSION_SQL[session])
             // Prepared as the dispatcher prepares it, run past the five executions after which PostgreSQL's
@@ -152,6 +155,57 @@ describe('claim plan', () => {
     )
   })
 
+  it("the dispatcher's statements, as a transaction pooler's transactions plan them (SET LOCAL, unnamed), claim through jobs_ready and ack 500 jobs without a nested loop", async () => {
+    await withQueue(
+      db.url,
+      async (_queue, { db: sql, q }) => {
+        await sql.query(`INSERT INTO ${q}.jobs (name, args) SELECT 'work', '{}' FROM generate_series(1, 20000)`)
+        await sql.query(`VACUUM ANALYZE ${q}.jobs`)
+        const running = await claimJobs(sql, q, { owner: 'plan', names: ['work'], limit: 500, leaseTtlMs: 30_000 })
+        const failed = running.map((job) => ({ ...job, error: { message: 'no' }, retryAt: new Date() }))
+        const statements: Array<
+          [keyof typeof DISPATCHER_TRANSACTION_SQL, string, (db: Queryable) => Promise<unknown>]
+        > = [
+          [
+            'claim',
+            'claim',
+            (recorder) => claimJobs(recorder, q, { owner: 'plan', names: ['work'], limit: 500, leaseTtlMs: 30_000 }),
+          ],
+          ['ack', 'complete', (recorder) => completeJobs(recorder, q, running)],
+          ['smallAck', 'complete_small', (recorder) => completeJobs(recorder, q, running.slice(0, 64))],
+          ['ack', 'fail', (recorder) => failJobs(recorder, q, failed)],
+        ]
+        for (const [transaction, statement, send] of statements) {
+          const captured = await capture(send)
+          const used = await withClients(db.url, 1, async ([client]) => {
+            if (client === undefined) throw new Error('no client')
+            await client.query(`BEGIN; ${DISPATCHER_TRANSACTION_SQL[transaction]}`)
+            try {
+              const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
+                `EXPLAIN (FORMAT JSON) ${captured.text}`,
+                captured.values,
+              )
+              return nodes(rows[0]?.['QUERY PLAN'][0].Plan as PlanNode)
+            } finally {
+              await client.query('ROLLBACK')
+            }
+          })
+          const shape = JSON.stringify(used.map((n) => [n['Node Type'], n['Index Name'] ?? n['Relation Name']]))
+          if (statement === 'claim')
+            expect(
+              used.some((n) => n['Index Name'] === 'jobs_ready'),
+              shape,
+            ).toBe(true)
+          expect(
+            used.some((n) => n['Node Type'] === 'Seq Scan' || n['Node Type'] === 'Nested Loop'),
+            `${statement}: ${shape}`,
+          ).toBe(false)
+        }
+      },
+      { schema: uniqueName('plan') },
+    )
+  })
+
   it('acks and renewals read only the leases they name, however many jobs other workers run', async () => {
     await withQueue(
       db.url,
@@ -161,17 +215,28 @@ describe('claim plan', () => {
         const mine = await claimJobs(sql, q, { owner: 'mine', names: ['work'], limit: 500, leaseTtlMs: 60_000 })
         await sql.query(`VACUUM ANALYZE ${q}.jobs`)
         const failed = mine.map((job) => ({ ...job, error: { message: 'no' }, retryAt: new Date() }))
-        const statements: Array<[string, string, (db: Queryable) => Promise<unknown>]> = [
-          ['complete', DISPATCHER_SESSION_SQL.ack, (recorder) => completeJobs(recorder, q, mine)],
-          ['fail', DISPATCHER_SESSION_SQL.ack, (recorder) => failJobs(recorder, q, failed)],
-          ['renew', WATCHDOG_SESSION_SQL, (recorder) => renewLeases(recorder, q, mine, 60_000)],
+        const statements: Array<[string, string, string, (db: Queryable) => Promise<unknown>]> = [
+          ['complete', DISPATCHER_SESSION_SQL.ack, DISPATCHER_TRANSACTION_SQL.ack, (r) => completeJobs(r, q, mine)],
+          ['fail', DISPATCHER_SESSION_SQL.ack, DISPATCHER_TRANSACTION_SQL.ack, (r) => failJobs(r, q, failed)],
+          ['renew', WATCHDOG_SESSION_SQL, WATCHDOG_TRANSACTION_SQL, (r) => renewLeases(r, q, mine, 60_000)],
         ]
-        for (const [statement, session, send] of statements) {
+        // Each statement as a direct connection's session runs it, and as a transaction pooler's transaction.
+        const forms = statements.flatMap(([statement, session, transaction, send]) => [
+          { statement, url: db.directUrl, before: session, begin: 'BEGIN', send },
+          {
+            statement: `${statement} (SET LOCAL)`,
+            url: db.url,
+            before: undefined,
+            begin: `BEGIN; ${transaction}`,
+            send,
+          },
+        ])
+        for (const { statement, url, before, begin, send } of forms) {
           const captured = await capture(send)
-          const used = await withClients(db.url, 1, async ([client]) => {
+          const used = await withClients(url, 1, async ([client]) => {
             if (client === undefined) throw new Error('no client')
-            await client.query(session)
-            await client.query('BEGIN')
+            if (before !== undefined) await client.query(before)
+            await client.query(begin)
             try {
               const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
                 `EXPLAIN (ANALYZE, FORMAT JSON) ${captured.text}`,

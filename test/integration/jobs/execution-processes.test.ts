@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest'
 
 import { JobWorker } from '../../../actors/jobs/worker.js'
 import { type Child, spawnTs } from '../../helpers/child.js'
-import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js'
+import { createTestDatabase, poolerOptions, type TestDatabase } from '../../helpers/postgres.js'
 import { enqueue, history, jobRow, nextEvents, q, testPool, waitUntil } from '../../fixtures/jobs/execution-support.js'
 
 const entry = fileURLToPath(new URL('../../fixtures/jobs/worker-process.ts', import.meta.url))
@@ -38,7 +38,7 @@ afterEach(async () => {
 })
 
 function spawnWorker(config: Record<string, unknown>): Child {
-  return spawnTs(entry, [JSON.stringify({ url: db.url, ...config })])
+  return spawnTs(entry, [JSON.stringify({ url: db.url, pooler: poolerOptions(db.url, 'worker'), ...config })])
 }
 
 async function stop(child: Child): Promise<number | string> {
@@ -56,7 +56,14 @@ it('kill -9 of a worker process mid-job: after the lease lapses another worker r
   child.process.kill('SIGKILL')
   expect(await child.exited).toBe('SIGKILL')
 
-  const rescuer = new JobWorker({ pool, leaseTtlMs: 1_000, sweepIntervalMs: 200, pollIntervalMs: 100, backoff: 10 })
+  const rescuer = new JobWorker({
+    pool,
+    leaseTtlMs: 1_000,
+    sweepIntervalMs: 200,
+    pollIntervalMs: 100,
+    backoff: 10,
+    ...poolerOptions(db.url, 'worker'),
+  })
   workers.push(rescuer)
   const ran: number[] = []
   rescuer.register(name, (_args, job) => void ran.push(job.attempt))
@@ -102,7 +109,7 @@ it('SIGTERM drains a worker process: in-flight jobs finish, the process exits wi
     last_error: { code: 'PULSE_ERR_CLOSED', message: 'released at shutdown' },
   })
 
-  const other = new JobWorker({ pool, pollIntervalMs: 100 })
+  const other = new JobWorker({ pool, pollIntervalMs: 100, ...poolerOptions(db.url, 'worker') })
   workers.push(other)
   other.register('stuck', () => undefined)
   const completed = nextEvents(other, 'completed', 1)

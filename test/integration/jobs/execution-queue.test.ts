@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 
 import { ClosedError, every, JobQueue } from '../../../actors/jobs/index.js'
 import { kJobQueueInternals } from '../../../actors/jobs/internal.js'
-import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js'
+import { createTestDatabase, poolerOptions, type TestDatabase } from '../../helpers/postgres.js'
 import { gate, nextEvents } from '../../fixtures/jobs/execution-support.js'
 
 let db: TestDatabase
@@ -20,7 +20,7 @@ afterAll(async () => {
 })
 
 it('registers, starts, fires events and runs schedules; close() drains the worker first', async () => {
-  const q = await JobQueue.connect({ pg: db.url, pollIntervalMs: 100, backoff: 20 })
+  const q = await JobQueue.connect({ pg: db.url, pollIntervalMs: 100, backoff: 20, ...poolerOptions(db.url) })
   try {
     const seen: { args: unknown; attempt: number }[] = []
     q.register('send-email', (args, job) => {
@@ -65,7 +65,7 @@ it('registers, starts, fires events and runs schedules; close() drains the worke
   } finally {
     await q.close()
   }
-  const check = await JobQueue.connect({ pg: db.url })
+  const check = await JobQueue.connect({ pg: db.url, ...poolerOptions(db.url) })
   try {
     const jobs = await check.listJobs({ name: 'long' })
     expect(jobs.jobs.map((j) => j.status)).toEqual(['completed'])
@@ -75,7 +75,7 @@ it('registers, starts, fires events and runs schedules; close() drains the worke
 })
 
 it('passes claimBatchMax to its worker: no claim takes more jobs than that', async () => {
-  const q = await JobQueue.connect({ pg: db.url, schema: 'pulse_batch', claimBatchMax: 3 })
+  const q = await JobQueue.connect({ pg: db.url, schema: 'pulse_batch', claimBatchMax: 3, ...poolerOptions(db.url) })
   try {
     q.register('tiny', () => undefined)
     await q.enqueueMany(Array.from({ length: 10 }, (_, i) => ({ name: 'tiny', args: i })))

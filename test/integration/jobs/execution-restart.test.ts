@@ -2,16 +2,21 @@
  * The database restarts under load: a private server (restarting the run's shared one would disturb
  * the other files) is stopped and started while a worker works through 500 jobs. Nothing is lost:
  * every job completes, and the worker recovers by itself (claims, acks, renewals and LISTEN retry).
+ * In the PgBouncer pass the worker reaches that server through a PgBouncer of its own (transaction
+ * mode), which stays up while the server restarts behind it; LISTEN goes to the server directly.
  */
 import pg from 'pg'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 
 import { JobWorker } from '../../../actors/jobs/worker.js'
+import { LocalPgBouncer } from '../../../cli/local-servers/pgbouncer-server.js'
 import { LocalPostgres } from '../../../cli/local-servers/postgres-server.js'
 import { migrate } from '../../../transports/postgres/migrate.js'
 import { countByStatus, enqueue, nextEvents, q, testPool, waitUntil } from '../../fixtures/jobs/execution-support.js'
+import { throughPgBouncer } from '../../helpers/postgres.js'
 
 let server: LocalPostgres
+let bouncer: LocalPgBouncer | undefined
 
 beforeAll(async () => {
   server = await LocalPostgres.start({ fast: true })
@@ -21,15 +26,24 @@ beforeAll(async () => {
   } finally {
     await admin.end()
   }
+  if (throughPgBouncer) bouncer = await LocalPgBouncer.start({ target: server.url })
 })
 
 afterAll(async () => {
+  await bouncer?.close()
   await server.close()
 })
 
 it('completes every job across a PostgreSQL restart mid-run', async () => {
-  const pool = testPool(server.url)
-  const worker = new JobWorker({ pool, leaseTtlMs: 5_000, sweepIntervalMs: 500, pollIntervalMs: 100, backoff: 10 })
+  const pool = testPool(bouncer?.url ?? server.url)
+  const worker = new JobWorker({
+    pool,
+    leaseTtlMs: 5_000,
+    sweepIntervalMs: 500,
+    pollIntervalMs: 100,
+    backoff: 10,
+    ...(bouncer === undefined ? {} : { transactionPooler: true, listenConnection: server.url }),
+  })
   const warnings: string[] = []
   worker.events.on('warning', ({ message }) => warnings.push(message))
   const ran = new Map<string, number>()

@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest'
 import { every, firstOccurrence } from '../../../actors/jobs/schedule-spec.js'
 import { JobWorker } from '../../../actors/jobs/worker.js'
 import { upsertSchedule } from '../../../transports/postgres/jobs/schedules.js'
-import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js'
+import { createTestDatabase, poolerOptions, type TestDatabase } from '../../helpers/postgres.js'
 import { q, testPool, waitUntil } from '../../fixtures/jobs/execution-support.js'
 
 let db: TestDatabase
@@ -37,7 +37,7 @@ it('three scheduler replicas fire each occurrence of an every() schedule exactly
   const periodMs = 250
   const runs: { id: string; attempt: number; replica: number }[] = []
   workers = [0, 1, 2].map((replica) => {
-    const worker = new JobWorker({ pool, pollIntervalMs: 50, scheduleTickMs: 50 })
+    const worker = new JobWorker({ pool, pollIntervalMs: 50, scheduleTickMs: 50, ...poolerOptions(db.url, 'worker') })
     worker.register('tick', (_args, job) => void runs.push({ id: job.id, attempt: job.attempt, replica }))
     return worker
   })

@@ -8,7 +8,7 @@ import type pg from 'pg'
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest'
 
 import { JobWorker } from '../../../actors/jobs/worker.js'
-import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js'
+import { createTestDatabase, poolerOptions, type TestDatabase } from '../../helpers/postgres.js'
 import { enqueue, history, jobRow, nextEvents, testPool } from '../../fixtures/jobs/execution-support.js'
 
 const cpuJob = new URL('../../fixtures/jobs/cpu-job.ts', import.meta.url)
@@ -27,7 +27,7 @@ afterAll(async () => {
 
 beforeEach(() => {
   pool = testPool(db.url)
-  worker = new JobWorker({ pool, pollIntervalMs: 100, backoff: 10 })
+  worker = new JobWorker({ pool, pollIntervalMs: 100, backoff: 10, ...poolerOptions(db.url, 'worker') })
 })
 
 afterEach(async () => {

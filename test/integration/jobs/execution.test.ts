@@ -38,7 +38,7 @@ import {
   testPool,
   waitUntil,
 } from '../../fixtures/jobs/execution-support.js'
-import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js'
+import { createTestDatabase, poolerOptions, type TestDatabase } from '../../helpers/postgres.js'
 
 let db: TestDatabase
 let pool: pg.Pool
@@ -74,7 +74,7 @@ async function startWorker(
   setup: (w: JobWorker) => void = () => undefined,
   start: JobWorkerStartOptions = {},
 ): Promise<JobWorker> {
-  const worker = new JobWorker({ pool, ...fast, ...options })
+  const worker = new JobWorker({ pool, ...fast, ...poolerOptions(db.url, 'worker'), ...options })
   workers.push(worker)
   setup(worker)
   await worker.start({ schedules: false, ...start })
@@ -388,6 +388,51 @@ describe('claims', () => {
     },
   )
 
+  it("the default prefetch ('auto') widens the claim window for short jobs: fewer, bigger claims", async () => {
+    const name = uniq('auto')
+    await enqueue(
+      pool,
+      Array.from({ length: 2_000 }, (_, i) => ({ name, args: i })),
+    )
+    let maxHeld = 0
+    const worker: JobWorker = await startWorker(
+      {},
+      (w) =>
+        w.register(name, () => {
+          maxHeld = Math.max(maxHeld, worker.load.held)
+        }),
+      { concurrency: 4 },
+    )
+    await nextEvents(worker, 'completed', 2_000, (e) => e.name === name)
+    // A fixed window of 4 would take 2 jobs per claim (half the window): 1,000 claims.
+    expect(maxHeld).toBeGreaterThan(4)
+    expect((await claimSizes(name)).length).toBeLessThan(200)
+  })
+
+  it("the default prefetch ('auto') holds no jobs beyond the slots for long jobs: two workers share them", async () => {
+    const name = uniq('fair')
+    const ran = new Map<JobWorker, number>()
+    const handler = (w: JobWorker) =>
+      w.register(name, async () => {
+        ran.set(w, (ran.get(w) ?? 0) + 1)
+        await new Promise((resolve) => setTimeout(resolve, 200))
+      })
+    const a = await startWorker({}, handler, { concurrency: 2 })
+    const b = await startWorker({}, handler, { concurrency: 2 })
+    const completed = new Promise<void>((resolve) => {
+      let n = 0
+      for (const w of [a, b]) w.events.on('completed', (e) => e.name === name && ++n === 40 && resolve())
+    })
+    await enqueue(
+      pool,
+      Array.from({ length: 40 }, (_, i) => ({ name, args: i })),
+    )
+    await completed
+    // Each worker ran its share: 2 slots each, 200 ms jobs; neither hoarded the queue.
+    expect(ran.get(a)).toBeGreaterThanOrEqual(10)
+    expect(ran.get(b)).toBeGreaterThanOrEqual(10)
+  })
+
   it('acks go out in batches of their own: jobs claimed together and finishing together take one claim and one ack', async () => {
     const name = uniq('acks')
     const n = 5
@@ -681,6 +726,10 @@ describe('lifecycle', () => {
     expect(() => new JobWorker({ pool, schema: 'Bad-Schema' })).toThrow(/options.schema/)
     expect(() => new JobWorker({ pool: {} as pg.Pool })).toThrow(/options.pool/)
     expect(() => new JobWorker({ pool, connection: { password: () => 'x' } })).toThrow(/options.connection.password/)
+    expect(() => new JobWorker({ pool, transactionPooler: 'yes' as never })).toThrow(/options.transactionPooler/)
+    expect(() => new JobWorker({ pool, listenConnection: { password: () => 'x' } })).toThrow(
+      /options.listenConnection.password/,
+    )
     const worker = new JobWorker({ pool })
     expect(() => worker.register('', () => undefined)).toThrow(/name/)
     expect(() => worker.register('x', undefined)).toThrow(/fn/)

@@ -5,6 +5,7 @@ import pg from 'pg'
 
 import { JobQueue, type JobQueueOptions } from '../../../actors/jobs/index.js'
 import { type JobQueueInternals, kJobQueueInternals } from '../../../actors/jobs/internal.js'
+import { poolerOptions } from '../../helpers/postgres.js'
 
 export function uniqueName(prefix: string): string {
   return `${prefix}_${randomUUID().replaceAll('-', '').slice(0, 12)}`
@@ -14,13 +15,16 @@ export function internals(queue: JobQueue): JobQueueInternals {
   return queue[kJobQueueInternals]
 }
 
-/** Runs `fn` with a queue on `url` (closed afterwards, whatever happens). */
+/**
+ * Runs `fn` with a queue on `url` (closed afterwards, whatever happens); through PgBouncer, with what
+ * the queue needs there (`poolerOptions`).
+ */
 export async function withQueue<T>(
   url: string,
   fn: (queue: JobQueue, ctx: JobQueueInternals) => Promise<T>,
   options: Omit<JobQueueOptions, 'pg'> = {},
 ): Promise<T> {
-  const queue = await JobQueue.connect({ pg: url, ...options })
+  const queue = await JobQueue.connect({ pg: url, ...poolerOptions(url), ...options })
   try {
     return await fn(queue, internals(queue))
   } finally {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 import { ClosedError, InvalidArgumentError, JobNotFoundError, JobQueue } from '../../../actors/jobs/index.js'
 import { PULSE_MIGRATIONS } from '../../../transports/postgres/migrations/index.js'
-import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js'
+import { createTestDatabase, poolerOptions, type TestDatabase, throughPgBouncer } from '../../helpers/postgres.js'
 import { internals, uniqueName, withQueue } from './helpers.js'
 
 let db: TestDatabase
@@ -205,7 +205,7 @@ describe('enqueue', () => {
       }
     })
     try {
-      const queue = await JobQueue.connect({ pg: raw })
+      const queue = await JobQueue.connect({ pg: raw, ...poolerOptions(db.url) })
       try {
         const name = uniqueName('many')
         statements.length = 0
@@ -359,6 +359,12 @@ describe('connect', () => {
     await expect(JobQueue.connect({ pg: db.url, other: 1 } as never)).rejects.toMatchObject({
       data: { option: 'options.other' },
     })
+    await expect(JobQueue.connect({ pg: db.url, transactionPooler: 'yes' as never })).rejects.toMatchObject({
+      data: { option: 'options.transactionPooler' },
+    })
+    await expect(JobQueue.connect({ pg: db.url, listenUrl: '' })).rejects.toMatchObject({
+      data: { option: 'options.listenUrl' },
+    })
     for (const claimBatchMax of [0, 10_001, 1.5, '10']) {
       await expect(JobQueue.connect({ pg: db.url, claimBatchMax: claimBatchMax as never })).rejects.toMatchObject({
         code: 'PULSE_ERR_INVALID_ARG',
@@ -374,14 +380,17 @@ describe('connect', () => {
       return u.toString()
     }
     // Class 28 (invalid authorization): 28000 for a role that does not exist, 28P01 where the server checks passwords.
-    await expect(JobQueue.connect({ pg: url((u) => (u.username = uniqueName('no_role'))) })).rejects.toMatchObject({
-      code: 'PULSE_ERR_PG_QUERY',
-      data: { sqlstate: expect.stringMatching(/^28/) as unknown, retryable: false },
-    })
-    await expect(JobQueue.connect({ pg: url((u) => (u.pathname = `/${uniqueName('no_db')}`)) })).rejects.toMatchObject({
-      code: 'PULSE_ERR_PG_QUERY',
-      data: { sqlstate: '3D000', retryable: false },
-    })
+    // Through PgBouncer, PgBouncer refuses the login itself, with its own error (08P01, a connection error).
+    const refused = (sqlstate: unknown) =>
+      throughPgBouncer
+        ? { code: 'PULSE_ERR_PG_CONNECTION', data: { sqlstate: '08P01' } }
+        : { code: 'PULSE_ERR_PG_QUERY', data: { sqlstate, retryable: false } }
+    await expect(JobQueue.connect({ pg: url((u) => (u.username = uniqueName('no_role'))) })).rejects.toMatchObject(
+      refused(expect.stringMatching(/^28/)),
+    )
+    await expect(JobQueue.connect({ pg: url((u) => (u.pathname = `/${uniqueName('no_db')}`)) })).rejects.toMatchObject(
+      refused('3D000'),
+    )
   })
 
   it('migrates a new schema on connect', async () => {
@@ -430,7 +439,7 @@ describe('unknown ids (§11 #33)', () => {
 
 describe('lifecycle', () => {
   it('close is idempotent and memoised; later calls reject with ClosedError', async () => {
-    const queue = await JobQueue.connect({ pg: db.url })
+    const queue = await JobQueue.connect({ pg: db.url, ...poolerOptions(db.url) })
     const first = queue.close()
     expect(queue.close()).toBe(first)
     await first
@@ -458,7 +467,7 @@ describe('lifecycle', () => {
   })
 
   it('runs the close hooks first (last added first, all of them), then releases the pool', async () => {
-    const queue = await JobQueue.connect({ pg: db.url })
+    const queue = await JobQueue.connect({ pg: db.url, ...poolerOptions(db.url) })
     const ctx = internals(queue)
     const order: string[] = []
     ctx.addCloseHook(async () => {
@@ -483,7 +492,7 @@ describe('lifecycle', () => {
   it('disposes with await using semantics (Symbol.asyncDispose) and leaves a given pool open', async () => {
     const raw = new pg.Pool({ connectionString: db.url, max: 2 })
     try {
-      const queue = await JobQueue.connect({ pg: raw })
+      const queue = await JobQueue.connect({ pg: raw, ...poolerOptions(db.url) })
       await queue[Symbol.asyncDispose]()
       await expect(queue.getJob('1')).rejects.toBeInstanceOf(ClosedError)
       expect(raw.ending).toBe(false)
@@ -561,7 +570,7 @@ describe('group commit of single enqueues', () => {
   })
 
   it('close() waits for the enqueues it accepted', async () => {
-    const queue = await JobQueue.connect({ pg: db.url, schema: uniqueName('gc') })
+    const queue = await JobQueue.connect({ pg: db.url, schema: uniqueName('gc'), ...poolerOptions(db.url) })
     const pending = Array.from({ length: 50 }, (_, i) => queue.enqueue('late', i))
     await queue.close()
     expect(await Promise.all(pending)).toHaveLength(50)

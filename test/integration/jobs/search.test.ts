@@ -7,7 +7,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 import { JobQueue } from '../../../actors/jobs/index.js'
-import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js'
+import { createTestDatabase, poolerOptions, type TestDatabase } from '../../helpers/postgres.js'
 import { uniqueName } from './helpers.js'
 
 let db: TestDatabase
@@ -15,7 +15,7 @@ let queue: JobQueue
 
 beforeAll(async () => {
   db = await createTestDatabase()
-  queue = await JobQueue.connect({ pg: db.url })
+  queue = await JobQueue.connect({ pg: db.url, ...poolerOptions(db.url) })
 })
 
 afterAll(async () => {

@@ -1,6 +1,7 @@
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
+import { LocalPgBouncer } from '../../../cli/local-servers/pgbouncer-server.js'
 import { MigrationError } from '../../../runtime/errors.js'
 import {
   createPgPool,
@@ -181,5 +182,58 @@ describe('migrate', () => {
     const schema = uniqueName('mig')
     expect(await migrate(pool, { schema, lockKey: 42n })).toEqual({ applied: allIds })
     expect(await migrate(pool, { schema, lockKey: -7 })).toEqual({ applied: [] })
+  })
+})
+
+describe('migrate through a transaction pooler (transactionPooler)', () => {
+  let bouncer: LocalPgBouncer
+
+  beforeAll(async () => {
+    // Two server sessions: a session lock taken on one would stay there while the run goes on the other.
+    bouncer = await LocalPgBouncer.start({ target: db.url, poolSize: 2 })
+  })
+
+  afterAll(async () => {
+    await bouncer.close()
+  })
+
+  it('applies each migration once when 5 processes migrate at once through PgBouncer, and leaves no lock', async () => {
+    const schema = uniqueName('mig')
+    const pools = Array.from({ length: 5 }, () => createPgPool(bouncer.url, { max: 1 }))
+    try {
+      const results = await Promise.all(
+        pools.map((p) => migrate(p, { schema, migrations: testMigrations(), transactionPooler: true })),
+      )
+      expect(results.filter((r) => r.applied.length > 0)).toEqual([{ applied: [1, 2, 3] }])
+      expect((await recorded(schema)).map((r) => r.id)).toEqual([1, 2, 3])
+      expect(await pool.query(`SELECT count(*)::int AS n FROM ${schema}.items`)).toEqual([{ n: 1 }])
+      expect(await advisoryLocks()).toBe(0)
+    } finally {
+      await Promise.all(pools.map((p) => p.close()))
+    }
+  })
+
+  it('runs in one transaction: a failing migration rolls back the whole run', async () => {
+    const schema = uniqueName('mig')
+    const [first, second] = testMigrations()
+    const broken = [first, { id: 2, name: 'broken', sql: 'CREATE TABLE oops (' }] as Migration[]
+    const through = createPgPool(bouncer.url, { max: 1 })
+    try {
+      const error = await migrate(through, { schema, migrations: broken, transactionPooler: true }).catch(
+        (e: unknown) => e,
+      )
+      expect(error).toMatchObject({ code: 'PULSE_ERR_PG_MIGRATION', data: { schema, id: 2, sqlstate: '42601' } })
+      expect(await pool.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).toEqual([])
+      expect(await advisoryLocks()).toBe(0)
+      const fixed = [first, second] as Migration[]
+      expect(await migrate(through, { schema, migrations: fixed, transactionPooler: true })).toEqual({
+        applied: [1, 2],
+      })
+      await expect(migrate(through, { transactionPooler: 'yes' as never })).rejects.toMatchObject({
+        data: { option: 'options.transactionPooler' },
+      })
+    } finally {
+      await through.close()
+    }
   })
 })
