@@ -27,7 +27,7 @@
  * one (or without `=rev` while the local one is > 0) is a regression too: the snapshot wins and the
  * notification is `'reset'`.
  */
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 
 import {
   ClosedError,
@@ -38,7 +38,13 @@ import {
 } from '../../runtime/errors.js'
 import { abortable, Lifecycle, sleep, throwIfAborted } from '../../runtime/lifecycle.js'
 import { checkInteger } from '../../runtime/options.js'
-import { createRedis, PulseRedis, reconnectDelayMs } from '../../transports/redis/connection.js'
+import {
+  createRedis,
+  isClusterClient,
+  isRedisClient,
+  PulseRedis,
+  reconnectDelayMs,
+} from '../../transports/redis/connection.js'
 import {
   contentKey,
   decodeFrame,
@@ -230,7 +236,7 @@ export class ReplicatedMap implements AsyncDisposable {
     if (redis instanceof PulseRedis) {
       connection = redis
       owns = false
-    } else if (typeof redis === 'string' || redis instanceof Redis) {
+    } else if (typeof redis === 'string' || isRedisClient(redis) || isClusterClient(redis)) {
       connection = createRedis(redis, { name: 'pulse-rmap' })
       owns = true
     } else {

@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis'
 import { InvalidArgumentError } from '../../runtime/errors.js'
 import { Lifecycle } from '../../runtime/lifecycle.js'
 import { checkKnownKeys, checkString } from '../../runtime/options.js'
-import { createRedis, type PulseRedis } from '../../transports/redis/connection.js'
+import { createRedis, isClusterClient, isRedisClient, type PulseRedis } from '../../transports/redis/connection.js'
 import { contentKey, updatesChannel } from '../../transports/redis/rmap/keys.js'
 import { kMapScripts } from '../../transports/redis/rmap/scripts.js'
 import { entryArgs, type EntryFields } from '../../transports/redis/streaming/entry.js'
@@ -49,10 +49,8 @@ export class Stream implements AsyncDisposable {
   #redis: PulseRedis | undefined
 
   constructor(redis: string | Redis, name: string, options?: StreamOptions) {
-    if (
-      typeof redis !== 'string' &&
-      (typeof redis !== 'object' || redis === null || typeof (redis as { xadd?: unknown }).xadd !== 'function')
-    ) {
+    if (typeof redis !== 'string' && !isRedisClient(redis)) {
+      if (isClusterClient(redis)) createRedis(redis) // throws: names why a Cluster is refused
       throw new InvalidArgumentError('redis must be a Redis URL or an ioredis client', { data: { option: 'redis' } })
     }
     this.name = checkStreamName(name, 'name')

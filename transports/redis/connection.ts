@@ -233,8 +233,10 @@ class GuardedRedis extends Redis {
   readonly guard: ClientGuard
 
   constructor(url: string | undefined, options: RedisOptions, owner: GuardOwner) {
-    if (url === undefined) super(options)
-    else super(url, options)
+    // ioredis 6 types its constructors per reply mapping; Pulse's clients use the default ('legacy').
+    const legacy = options as RedisOptions & { replyMapping?: 'legacy' }
+    if (url === undefined) super(legacy)
+    else super(url, legacy)
     this.guard = new ClientGuard(this, owner, true)
   }
 
@@ -320,8 +322,37 @@ function validateOptions(options: RedisClientOptions, fromUrl: boolean): Resolve
   return resolved
 }
 
+/**
+ * An ioredis client of any copy and major (5 or 6): recognised by what it can do, not by its class,
+ * since the application's ioredis is often not Pulse's own copy. A `Cluster` is not one.
+ */
+export function isRedisClient(value: unknown): value is Redis {
+  if (typeof value !== 'object' || value === null) return false
+  const client = value as Record<string, unknown>
+  return (
+    typeof client.sendCommand === 'function' &&
+    typeof client.duplicate === 'function' &&
+    typeof client.status === 'string' &&
+    typeof client.options === 'object' &&
+    client.options !== null &&
+    client.isCluster !== true
+  )
+}
+
+/** An ioredis `Cluster` client (of any copy). */
+export function isClusterClient(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  const client = value as Record<string, unknown>
+  return client.isCluster === true && typeof client.nodes === 'function'
+}
+
 function checkSource(source: unknown): string | Redis {
-  if (source instanceof Redis) return source
+  if (isRedisClient(source)) return source
+  if (isClusterClient(source))
+    invalid(
+      'source',
+      'is an ioredis Cluster client: not supported yet (the key layout puts the keys of one map, stream, pool or bus namespace in several hash slots, which a cluster refuses with CROSSSLOT); use a client of one Redis server',
+    )
   if (typeof source !== 'string') invalid('source', 'must be a Redis URL or an ioredis Redis client')
   if (source.startsWith('/')) return source // a unix socket path
   let protocol: string | undefined

@@ -1,5 +1,13 @@
 /** The Redis transport: connections with typed errors, error classification, Lua scripts by SHA. */
-export { createRedis, DEFAULT_REDIS_CLIENT_OPTIONS, PulseRedis, reconnectDelayMs, redisUrlOf } from './connection.js'
+export {
+  createRedis,
+  DEFAULT_REDIS_CLIENT_OPTIONS,
+  isClusterClient,
+  isRedisClient,
+  PulseRedis,
+  reconnectDelayMs,
+  redisUrlOf,
+} from './connection.js'
 export type { RedisClientOptions, ResolvedRedisClientOptions } from './connection.js'
 export { classifyRedisError, kReplyPolicies, mapRedisError, replyPolicy, replyPrefix } from './errors.js'
 export type { RedisErrorClass, RedisErrorKind, ReplyPolicy } from './errors.js'

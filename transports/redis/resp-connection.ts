@@ -35,7 +35,8 @@ export interface RespEndpoint {
   readonly username?: string | null | undefined
   readonly password?: string | null | undefined
   readonly db?: number | undefined
-  readonly tls?: tls.ConnectionOptions | undefined
+  /** TLS options; a string is an ioredis 6 TLS profile name, connected to with Node's default TLS options. */
+  readonly tls?: tls.ConnectionOptions | string | undefined
   readonly connectTimeout?: number | undefined
 }
 
@@ -207,7 +208,8 @@ function connect(endpoint: RespEndpoint): Promise<net.Socket> {
       endpoint.path !== undefined && endpoint.path !== ''
         ? { path: endpoint.path }
         : { host: endpoint.host ?? '127.0.0.1', port: endpoint.port ?? 6379 }
-    const socket = endpoint.tls === undefined ? net.connect(target) : tls.connect({ ...endpoint.tls, ...target })
+    const tlsOptions = typeof endpoint.tls === 'string' ? {} : endpoint.tls
+    const socket = tlsOptions === undefined ? net.connect(target) : tls.connect({ ...tlsOptions, ...target })
     const ready = endpoint.tls === undefined ? 'connect' : 'secureConnect'
     const timer = setTimeout(() => socket.destroy(new Error(`connect timed out after ${timeoutMs} ms`)), timeoutMs)
     const onError = (error: Error) => {
