@@ -67,7 +67,14 @@ export async function openQueue(
   extra: Pick<JobQueueOptions, 'logger' | 'metrics'> = {},
 ): Promise<JobQueue> {
   const url = requireDatabase(settings)
-  const opening = JobQueue.connect({ pg: url, schema: settings.schema, actor: `cli:${cliUser()}`, ...extra })
+  const opening = JobQueue.connect({
+    pg: url,
+    schema: settings.schema,
+    actor: `cli:${cliUser()}`,
+    transactionPooler: settings.transactionPooler,
+    ...(settings.listenUrl === undefined ? {} : { listenUrl: settings.listenUrl }),
+    ...extra,
+  })
   try {
     return await within(opening, settings.timeoutMs, `PostgreSQL at ${redactUrl(url) ?? ''}`)
   } catch (error) {

@@ -28,6 +28,10 @@ export interface Settings {
   httpAddr: string
   /** Bound of connecting and of each request to a server, ms. */
   timeoutMs: number
+  /** `PULSE_PG_TRANSACTION_POOLER=1`: the database URL goes through PgBouncer in transaction mode. */
+  transactionPooler: boolean
+  /** `PULSE_LISTEN_URL`: where workers LISTEN (direct or session-pooled) when the URL goes through a pooler. */
+  listenUrl: string | undefined
 }
 
 /** The flags every command that connects takes (commander's camel-cased names). */
@@ -103,6 +107,8 @@ export async function resolveSettings(
     schema: nonEmpty(flags.schema) ?? nonEmpty(env.PULSE_SCHEMA) ?? saved.schema ?? DEFAULT_SCHEMA,
     httpAddr: nonEmpty(flags.httpAddr) ?? nonEmpty(env.PULSE_HTTP_ADDR) ?? saved.httpAddr ?? DEFAULT_HTTP_ADDR,
     timeoutMs: parseDuration(flags.timeout ?? DEFAULT_TIMEOUT, '--timeout', { min: 1 }),
+    transactionPooler: env.PULSE_PG_TRANSACTION_POOLER === '1' || env.PULSE_PG_TRANSACTION_POOLER === 'true',
+    listenUrl: nonEmpty(env.PULSE_LISTEN_URL),
   }
 }
 
