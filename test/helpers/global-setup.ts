@@ -5,6 +5,7 @@
  * transaction mode starts in front of the PostgreSQL server the same way (every database reachable
  * through it): the job queue's tests run through it too (test/helpers/postgres.ts). A template
  * database gets the package's migrations once; each test file clones it (test/helpers/postgres.ts).
+ * With PULSE_TEST_SERVERS=none (`npm run test:unit`) nothing starts.
  */
 import { randomUUID } from 'node:crypto'
 
@@ -40,6 +41,8 @@ async function createTemplate(databaseUrl: string): Promise<string> {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // `npm run test:unit`: the unit project needs no server, so none starts.
+  if (process.env.PULSE_TEST_SERVERS === 'none') return async () => {}
   const [redis, postgres] = await Promise.all([
     process.env.REDIS_URL === undefined ? LocalRedis.start() : undefined,
     process.env.DATABASE_URL === undefined ? LocalPostgres.start({ fast: true }) : undefined,
