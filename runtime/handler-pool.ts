@@ -44,16 +44,13 @@
  * threads are terminated, pending tasks reject with `ClosedError`, and close() rejects with
  * `CloseTimeoutError`.
  *
- * Defaults (perf-anchors §A3, piscina tuning measured on the 2-core project machine): one thread kept
- * warm (minThreads 1), 16 tasks in flight per thread (no-op throughput 143 k/s against 18 k/s at 1),
- * idle threads above the minimum kept for 60 s, `atomics: 'sync'`, timing off. `maxThreads` is
- * `availableParallelism() - 1` (at least 1): handlers that ask for a thread are CPU-bound, and the main
- * thread needs a core for its event loop; on the 2-core machine that is one thread, which A3 also found
- * fastest (2 threads: 115 k/s). `maxQueue` 10 000 bounds a runaway producer (piscina's default is
- * unbounded). Measured here (built code, 1,000 no-op tasks in flight): about 90 % of bare piscina with
- * the same settings in the same run. With `atomics: 'sync'` an idle thread blocks in `Atomics.wait`, so
- * anything a handler leaves running after it settles (timers, sockets) is frozen until the thread's
- * next task: handlers await what they start.
+ * Defaults: one thread kept warm (minThreads 1); 16 tasks in flight per thread, so a thread never
+ * waits idle while a result crosses back to the caller; idle threads above the minimum kept for 60 s;
+ * `atomics: 'sync'`; timing off. `maxThreads` is `availableParallelism() - 1` (at least 1): handlers
+ * that ask for a thread are CPU-bound, and the main thread needs a core for its event loop. `maxQueue`
+ * 10 000 bounds a runaway producer (piscina's default is unbounded). With `atomics: 'sync'` an idle
+ * thread blocks in `Atomics.wait`, so anything a handler leaves running after it settles (timers,
+ * sockets) is frozen until the thread's next task: handlers await what they start.
  */
 import { randomUUID } from 'node:crypto'
 import { availableParallelism } from 'node:os'

@@ -1,5 +1,5 @@
 /**
- * The close/dispose contract every long-lived object follows (aesthetics §8.4), and abort helpers.
+ * The close/dispose contract every long-lived object follows, and abort helpers.
  *
  * A long-lived object composes a `Lifecycle` and delegates to it. Its states:
  *

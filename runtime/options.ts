@@ -8,7 +8,8 @@
  * Each check returns the value, narrowed. Absent optional fields are the caller's business:
  * `if (options.x !== undefined) checkInteger(options.x, 'options.x', { min: 0 })`.
  *
- * Then `resolveOptions(DEFAULT_X_OPTIONS, options)` merges and freezes (aesthetics §8.5).
+ * Then `resolveOptions(DEFAULT_X_OPTIONS, options)` merges and freezes: every option is optional, and
+ * each module has one frozen `DEFAULT_*` object holding its defaults.
  */
 import { InvalidArgumentError } from './errors.js'
 

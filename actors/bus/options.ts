@@ -1,4 +1,4 @@
-/** Options of the bus, `get` and `put`, with their defaults and validation (aesthetics §8.5). */
+/** Options of the bus, `get` and `put`, with their defaults and validation. */
 import { InvalidArgumentError } from '../../runtime/errors.js'
 import { checkLogger, SILENT_LOGGER } from '../../runtime/logger.js'
 import type { Logger } from '../../runtime/logger.js'

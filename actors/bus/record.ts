@@ -1,9 +1,9 @@
 /**
- * The canonical event record of the HTTP API (ella.to/bus v0.6.4, research §2.6): JSON with a fixed
- * key order — `id`, [`trace_id`], [`key`], `subject`, [`response_subject`], `created_at`, [`payload`] —
- * no whitespace, the payload as its raw JSON bytes. Also: payload normalisation (`toPayload`), the
- * RFC 3339 timestamps, and a scanner that finds the raw bytes of a field's value in a JSON object
- * (so a published payload keeps its spacing byte for byte).
+ * The canonical event record of the HTTP API (ella.to/bus v0.6.4; docs/bus-http-api.md, "The event
+ * record"): JSON with a fixed key order — `id`, [`trace_id`], [`key`], `subject`, [`response_subject`],
+ * `created_at`, [`payload`] — no whitespace, the payload as its raw JSON bytes. Also: payload
+ * normalisation (`toPayload`), the RFC 3339 timestamps, and a scanner that finds the raw bytes of a
+ * field's value in a JSON object (so a published payload keeps its spacing byte for byte).
  */
 import { ProtocolError } from '../../runtime/errors.js'
 

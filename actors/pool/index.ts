@@ -1,6 +1,6 @@
 /**
- * `pulse-runtime/pool`: keyed worker pools with jump consistent hashing. The errors of its contract
- * (spec/pool.md) are exported here and from the root entry.
+ * `pulse-runtime/pool`: keyed worker pools with jump consistent hashing. The errors of its API are
+ * exported here and from the root entry.
  */
 export {
   ClosedError,

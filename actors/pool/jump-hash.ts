@@ -1,6 +1,7 @@
 /**
  * Routing: a job key goes to `activeWorkers[jumpHash(key, activeWorkers.length)]`, exactly as in
- * goa.design/pulse v1.6.5 (research §3.2), so that Go and Node nodes of one pool agree on every owner.
+ * goa.design/pulse v1.6.5 (docs/redis-layout.md, "Routing"), so that Go and Node nodes of one pool agree
+ * on every owner.
  *
  * 1. The key's UTF-8 bytes are hashed with CRC-64/XZ — what Go's `crc64.Checksum(data,
  *    crc64.MakeTable(crc64.ECMA))` computes: the ECMA-182 polynomial reflected (`0xC96C5795D7870F42`),

@@ -149,7 +149,7 @@ export class LocalWorkers {
   /**
    * A local worker that another node removed from `P:workers` (a cleaner judged it dead: its
    * keep-alives did not reach Redis in time) has lost its jobs to their new owners: they are stopped
-   * here, without touching the pool's maps, and the worker is dropped (research §3.8, step 1).
+   * here, without touching the pool's maps, and the worker is dropped, as a Go node drops it.
    */
   #dropRemoved(): void {
     const map = this.#resources.workersMap

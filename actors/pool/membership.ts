@@ -1,7 +1,7 @@
 /**
  * Who is in the pool, computed alike by every node from the pool's maps (PROTOCOL.md, "Members and
- * liveness"; research §3.3): the active workers ordered by creation time (ties by id), the dead ones
- * a cleaner may take, and the owners of a job key.
+ * liveness"): the active workers ordered by creation time (ties by id), the dead ones a cleaner may
+ * take, and the owners of a job key.
  */
 import { isWithinHorizon, parseJobKeyList, parseWorkerEntry } from '../../transports/redis/pool/values.js'
 import { isMemberId } from './names.js'

@@ -5,8 +5,8 @@
  * streams `P:node:<nodeId>`, ticker entries `P:<ticker>` (a key of the `P:tickers` map), scheduler
  * maps `P:<producer>`. goa.design/pulse checks only the derived names, when it joins a map or creates
  * a stream: 1–512 characters without space, `*`, `?`, `[`, `]` or NUL; map keys non-empty without `=`
- * (research §2.2, §5). The rules below are those, applied to the parts, with bounds that keep every
- * derived name within 512 characters:
+ * (docs/redis-layout.md, "Names"). The rules below are those, applied to the parts, with bounds that
+ * keep every derived name within 512 characters:
  *
  * | part | rule |
  * |---|---|
@@ -17,7 +17,7 @@
  * | job key | non-empty, no `=`, well-formed UTF-16 (no lone surrogate) |
  *
  * Producer names are stricter than the reference's, where a producer named `jobs` shares the jobs
- * map of its pool (research §2.3) and `x:jobs` that of pool `P:x`. A job key with a lone surrogate
+ * map of its pool (`P:jobs`) and `x:jobs` that of pool `P:x`. A job key with a lone surrogate
  * would travel as U+FFFD and hash as another key, so it is refused rather than moved silently.
  */
 import { InvalidArgumentError } from '../../runtime/errors.js'

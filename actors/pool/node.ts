@@ -1,6 +1,6 @@
 /**
- * `PoolNode`: one process's membership of a keyed worker pool (spec/pool.md, PROTOCOL.md). This file
- * holds its public API and its lifecycle; the parts it is made of are:
+ * `PoolNode`: one process's membership of a keyed worker pool (PROTOCOL.md). This file holds its public
+ * API and its lifecycle; the parts it is made of are:
  * - node-resources.ts: the maps, the watchdog, the connections, the node stream (join and release);
  * - dispatcher.ts: `dispatchJob` (claim, admission, the wait for the start's outcome), `s` and `n`;
  * - local-workers.ts: this node's workers (add, retire, drop, rebalance), local-worker.ts: one of them;

@@ -1,6 +1,6 @@
 /**
- * `PoolNode.join` options (spec/pool.md) with the defaults of goa.design/pulse v1.6.5's
- * `defaultPoolOptions()` (research §1.4), and the periods the protocol derives from them:
+ * `PoolNode.join` options with the defaults of goa.design/pulse v1.6.5's `defaultPoolOptions()`, and the
+ * periods the protocol derives from them:
  *
  * | option | reference | default | drives |
  * |---|---|---|---|
@@ -98,7 +98,7 @@ export const DEFAULT_POOL_OPTIONS = Object.freeze({
 
 const kKnownOptions = Object.keys(DEFAULT_POOL_OPTIONS)
 
-/** A pool event older than this (by its stream id) is acknowledged and dropped unrouted (research §3.4). */
+/** A pool event older than this (by its stream id) is acknowledged and dropped unrouted (PROTOCOL.md, "Routing"). */
 export const kPendingEventTtlMs = 120_000
 
 /** The longest `maxQueuedJobs`: the admission counter is a Redis integer, the bound a sanity one. */
@@ -128,7 +128,7 @@ export function resolvePoolOptions(options: PoolOptions | undefined): ResolvedPo
   return resolveOptions<ResolvedPoolOptions>(DEFAULT_POOL_OPTIONS, options)
 }
 
-/** The periods and horizons the protocol derives from the options (research §3.4–§3.7). */
+/** The periods and horizons the protocol derives from the options (PROTOCOL.md). */
 export interface PoolTimings {
   /** How often a node writes its own and its workers' keep-alives: ttl / 2. */
   readonly keepAliveEveryMs: number

@@ -1,5 +1,5 @@
 /**
- * Pool tickers and schedules (PROTOCOL.md, "Tickers and schedules"; research §3.12).
+ * Pool tickers and schedules (PROTOCOL.md, "Tickers and schedules").
  *
  * A ticker's state is one entry of `P:tickers`: `P:<name>` → `<next tick, unix µs>|<Go duration>`.
  * Each node arms a timer for the due time; when it fires, `testAndSet(current → next)` decides: the

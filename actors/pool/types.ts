@@ -1,4 +1,4 @@
-/** The shapes of the pool's API (spec/pool.md, "Shapes fixed by this contract"). */
+/** The shapes of the pool's API. */
 
 /** A job as its worker's `start` gets it. */
 export interface Job {

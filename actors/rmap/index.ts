@@ -1,7 +1,7 @@
 /**
- * `pulse-runtime/rmap`: replicated maps on Redis (spec `rmap.md`). A map is a Redis hash that every
- * joined process keeps a local copy of; writes are Lua scripts, updates travel on pub/sub, and the
- * layout and frames are those of goa.design/pulse v1.6.5, so Go and Node replicas share maps.
+ * `pulse-runtime/rmap`: replicated maps on Redis. A map is a Redis hash that every joined process keeps
+ * a local copy of; writes are Lua scripts, updates travel on pub/sub, and the layout and frames are
+ * those of goa.design/pulse v1.6.5, so Go and Node replicas share maps.
  */
 export {
   ClosedError,

@@ -1,5 +1,5 @@
 /**
- * `ReplicatedMap.join` options and argument checks (aesthetics §8.5): names, keys, values.
+ * `ReplicatedMap.join` options and argument checks: names, keys, values.
  */
 import { InvalidArgumentError } from '../../runtime/errors.js'
 import { checkLogger, type Logger, SILENT_LOGGER } from '../../runtime/logger.js'

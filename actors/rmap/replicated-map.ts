@@ -1,6 +1,6 @@
 /**
- * `ReplicatedMap`: a read-optimised, eventually consistent string map shared by every process that
- * joins it (spec `rmap.md`; Redis layout and frames of goa.design/pulse v1.6.5, research §2.2 and §5).
+ * `ReplicatedMap`: a read-optimised, eventually consistent string map shared by every process that joins
+ * it (Redis layout and frames of goa.design/pulse v1.6.5: docs/redis-layout.md, "Maps").
  *
  * The hash `map:<name>:content` is the truth. Every write is one Lua script (`transports/redis/rmap`)
  * that mutates it, bumps `=rev`, sets `=kind` and publishes a frame on `map:<name>:updates`. Each
@@ -17,7 +17,7 @@
  *              publication order, which is revision order. A frame with rev ≤ the local rev now means
  *              the counter went backwards — the hash was deleted (DEL, TTL, FLUSHDB, data loss) and
  *              recreated from rev 1 — and the replica reloads. (v1.6.5 ignores such frames until the
- *              counter overtakes its old value: research §5, "Pitfall".)
+ *              counter overtakes its old value: docs/redis-layout.md, "Revisions".)
  *   'down'     the pub/sub connection dropped: reads go on from the last copy; when it is back, the
  *              replica subscribes again and reloads.
  *

@@ -1,5 +1,5 @@
 /**
- * The shared-memory snapshot of a replica (design A of spec `rmap.md`, "Runtime integration"): the
+ * The shared-memory snapshot of a replica, so that any thread reads a map without asking its actor: the
  * `rmap-replica` actor serialises its map into a growable SharedArrayBuffer, and readers on any thread
  * of the process decode it lazily — only when the generation changed — into a private `Map`.
  *

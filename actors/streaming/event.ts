@@ -1,4 +1,4 @@
-/** The events readers and sinks yield (spec streaming.md, "Shapes fixed by this contract"). */
+/** The events readers and sinks yield: their shape is part of the public API. */
 import { entryTimeMs, type StreamEntry } from '../../transports/redis/streaming/entry.js'
 
 export interface StreamEvent {

@@ -1,6 +1,6 @@
 /**
- * `pulse-runtime/streaming`: streams, readers and sinks on Redis streams (spec streaming.md), laid out
- * like goa.design/pulse v1.6.5 so Go and Node services share streams.
+ * `pulse-runtime/streaming`: streams, readers and sinks on Redis streams, laid out like goa.design/pulse
+ * v1.6.5 so Go and Node services share streams.
  */
 export { ClosedError, InvalidArgumentError, MalformedEntryError, PulseError } from '../../runtime/errors.js'
 export { Stream } from './stream.js'

@@ -1,6 +1,6 @@
 /**
- * Options of streams, readers and sinks (spec streaming.md), their defaults (v1.6.5's, research §1.2)
- * and checks. Invalid options throw `InvalidArgumentError` naming the option.
+ * Options of streams, readers and sinks, their defaults (those of goa.design/pulse v1.6.5) and checks.
+ * Invalid options throw `InvalidArgumentError` naming the option.
  */
 import { InvalidArgumentError } from '../../runtime/errors.js'
 import { checkLogger, type Logger, SILENT_LOGGER } from '../../runtime/logger.js'

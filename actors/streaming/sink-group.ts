@@ -1,8 +1,8 @@
 /**
- * A sink's membership in Redis, as v1.6.5 lays it out (research §2.1, §4): the consumer group named
- * after the sink on each stream, one consumer per instance, the instance listed in the stream's sinks
- * map and its keep-alive in the sink's keep-alive map (both replicated maps, written with the rmap
- * scripts so replicas — Go ones too — hear of it).
+ * A sink's membership in Redis, as v1.6.5 lays it out (docs/redis-layout.md, "Sinks"): the consumer
+ * group named after the sink on each stream, one consumer per instance, the instance listed in the
+ * stream's sinks map and its keep-alive in the sink's keep-alive map (both replicated maps, written with
+ * the rmap scripts so replicas — Go ones too — hear of it).
  *
  * Stale consumers are removed more carefully than v1.6.5 does: only a consumer whose keep-alive is
  * older than 2 × the grace period (or missing while Redis saw it idle that long) AND that has nothing

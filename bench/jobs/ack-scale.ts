@@ -8,7 +8,7 @@
  *   npx tsx bench/jobs/ack-scale.ts [batch] [acks]      # DATABASE_URL or a LocalPostgres of its own
  */
 import { DISPATCHER_SESSION_SQL } from '../../actors/jobs/dispatcher.actor.js'
-import { openActorPool, preparedQueryable } from '../../actors/jobs/actor-pg.js'
+import { openActorPool, preparedQueryable } from '../../transports/postgres/jobs/actor-pool.js'
 import { JobQueue } from '../../actors/jobs/queue.js'
 import { claimJobs, completeJobs, type LeaseRef } from '../../transports/postgres/jobs/hot-path.js'
 import { type Queryable, quoteSchema } from '../../transports/postgres/jobs/queryable.js'

@@ -1,12 +1,12 @@
 /**
- * The ceiling: a bare SQL claim/ack loop with no library (perf-anchors §C/§D). Table `bare_jobs` with a
- * partial index on `(id) WHERE status = 0` and a statement-level NOTIFY trigger; one claim loop takes up
- * to 500 jobs (FOR UPDATE SKIP LOCKED), runs them with at most C handlers in flight, and acks batch k in
- * the claim statement of batch k + 1 (one data-modifying CTE, autocommit: durable). No retries, leases
- * or stalled-job recovery: a ceiling, not an equivalent. Durable completion = the claim that carried
- * the ack returned.
+ * The ceiling: a bare SQL claim/ack loop with no library. Table `bare_jobs` with a partial index on
+ * `(id) WHERE status = 0` and a statement-level NOTIFY trigger; one claim loop takes up to 500 jobs (FOR
+ * UPDATE SKIP LOCKED), runs them with at most C handlers in flight, and acks batch k in the claim
+ * statement of batch k + 1 (one data-modifying CTE, autocommit: durable). No retries, leases or
+ * stalled-job recovery: a ceiling, not an equivalent. Durable completion = the claim that carried the
+ * ack returned.
  *
- * `bare SQL + history` is the same loop with the bookkeeping the spec asks of every transition and no
+ * `bare SQL + history` is the same loop with the bookkeeping pulse does on every transition and no
  * more, kept as pulse keeps it: a fenced lease per claim (a token from a sequence, an expiry under a
  * partial index for a reaper to find), and an event row per attempt, keyed `(job_id, seq)` for a job's
  * history, written by the statement that ends it ('completed') and carrying the attempt's start (the

@@ -1,5 +1,5 @@
 /**
- * graphile-worker 0.18.0 with the configuration of its Performance page (perf-anchors §D):
+ * graphile-worker 0.18.0 with the configuration its documentation's Performance page gives:
  * `localQueue: { size: 500 }`, `completeJobBatchDelay: 0`, `failJobBatchDelay: 0`, `concurrentJobs: C`,
  * `maxPoolSize: max(10, C + 2)`; `addJobs` in chunks of 1,000 / `addJob`. Completed jobs are deleted:
  * durable completion = `_private_jobs` polled empty (every 20 ms).

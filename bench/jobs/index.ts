@@ -1,6 +1,6 @@
 /**
  * The job-queue suite: pulse's `JobQueue` side by side with graphile-worker, pg-boss and a bare SQL
- * claim/ack loop (alone, and with the lease and event rows the spec asks of every transition: bare.ts),
+ * claim/ack loop (alone, and with the lease and event rows pulse writes on every transition: bare.ts),
  * on one PostgreSQL server, each library in a database of its own.
  *
  *   npm run bench:jobs                     # 3 interleaved rounds, full workload

@@ -9,7 +9,7 @@
  */
 import pg from 'pg'
 
-import { preparedQueryable } from '../../actors/jobs/actor-pg.js'
+import { preparedQueryable } from '../../transports/postgres/jobs/actor-pool.js'
 import { JobQueue } from '../../actors/jobs/queue.js'
 import { insertJobs } from '../../transports/postgres/jobs/enqueue.js'
 import { quoteSchema } from '../../transports/postgres/jobs/queryable.js'

@@ -1,5 +1,5 @@
 /**
- * pg-boss 12.38.0 as perf-anchors §D configured it: `useListenNotify: true`, queue `{ notify: true }`,
+ * pg-boss 12.38.0 configured for throughput: `useListenNotify: true`, queue `{ notify: true }`,
  * `work()` with `batchSize: C`, `localConcurrency: 1`, `burstWhenBatchFull: true`,
  * `pollingIntervalSeconds: 0.5`; `insert` in chunks of 1,000 / `send`. Durable completion = the
  * queue's rows in state 'completed' polled (every 20 ms) up to n.

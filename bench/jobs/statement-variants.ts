@@ -17,7 +17,7 @@
  */
 import type pg from 'pg'
 
-import { openActorPool, preparedQueryable } from '../../actors/jobs/actor-pg.js'
+import { openActorPool, preparedQueryable } from '../../transports/postgres/jobs/actor-pool.js'
 import { DISPATCHER_SESSION_SQL } from '../../actors/jobs/dispatcher.actor.js'
 import { JobQueue } from '../../actors/jobs/queue.js'
 import { insertJobs } from '../../transports/postgres/jobs/enqueue.js'

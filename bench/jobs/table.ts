@@ -273,5 +273,5 @@ export function targetsMarkdown(r: JobsResults): string {
       x,
     )
   }
-  return table(['target (spec/jobs.md)', 'measured, median [min–max]', 'verdict'], rows)
+  return table(['target', 'measured, median [min–max]', 'verdict'], rows)
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:pool`: the pool's figures (spec/pool.md, "Performance").
+ * `npm run bench:pool`: the pool's figures (BENCHMARKS.md, "pool").
  *
  *   1. `dispatchJob` round trip p50/p99: 2 nodes × 8 workers in this process, one dispatch at a time
  *      (claim script → router → worker stream → start → ack → `d` back to the dispatcher);

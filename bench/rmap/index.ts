@@ -1,5 +1,5 @@
 /**
- * `npm run bench:rmap`: the replicated map's figures (spec `rmap.md`, "Performance").
+ * `npm run bench:rmap`: the replicated map's figures (BENCHMARKS.md, "rmap").
  *
  *   1. local `get` ops/s on the main thread: a plain `ReplicatedMap`, the runtime-attached replica
  *      read from its shared snapshot (design A), and the same replica asked over the ring (design B,

@@ -91,7 +91,7 @@ function payloads(quick: boolean): Payload[] {
       count: 500_000 * scale,
       variants: ['tellMany', 'tell', 'pm', 'pm×100'],
     },
-    // perf-anchors A1 measured postMessage with 64-character strings: this row reproduces it.
+    // postMessage of 64-character strings: the usual baseline figure for worker_threads messaging.
     {
       key: 'str',
       label: '64-char string',

@@ -22,7 +22,7 @@ export function jobPool(n = 100): JobMessage[] {
   return Array.from({ length: n }, (_, i) => job(i))
 }
 
-/** `n` distinct strings of `chars` ASCII characters (the payload of perf-anchors A1). */
+/** `n` distinct strings of `chars` ASCII characters. */
 export function stringPool(chars: number, n = 100): string[] {
   return Array.from({ length: n }, (_, i) => `${i}:`.padEnd(chars, 'x'))
 }

@@ -1,10 +1,10 @@
 /**
  * The baseline: a bare single-producer single-consumer ring of FIXED-SIZE records over a
- * SharedArrayBuffer, with no length prefix, no codec and no actor layer (perf-anchors A2). The producer
- * publishes its tail per record; the consumer copies every record out into one reused buffer (through a
- * view per slot made once, so nothing is allocated per record) and publishes its head once per drained
- * batch. Either side spins briefly, then parks with Atomics.wait;
- * a side notifies only when its peer announced that it sleeps.
+ * SharedArrayBuffer, with no length prefix, no codec and no actor layer. The producer publishes its tail
+ * per record; the consumer copies every record out into one reused buffer (through a view per slot made
+ * once, so nothing is allocated per record) and publishes its head once per drained batch. Either side
+ * spins briefly, then parks with Atomics.wait; a side notifies only when its peer announced that it
+ * sleeps.
  */
 const TAIL = 0 // Int32 words, each on its own 64-byte line
 const HEAD = 16

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:streaming`: the streaming figures of spec streaming.md ("Performance"), side by side in
+ * `npm run bench:streaming`: the streaming figures (BENCHMARKS.md, "streaming"), side by side in
  * one run on one redis-server (started by the bench unless REDIS_URL is set):
  *
  *   1. throughput, no-op consumer (throughput.ts): the raw ioredis `XREADGROUP COUNT 100` + `XACK` loop
@@ -198,7 +198,7 @@ if (only.has('throughput')) {
   }
   md.push(
     table(
-      ['target (spec streaming.md)', 'measured (drain), median [min–max]', 'verdict'],
+      ['target', 'measured (drain), median [min–max]', 'verdict'],
       [
         [
           'sink ≥ 0.6 × raw XREADGROUP COUNT 100 + XACK',

@@ -1,6 +1,6 @@
 /**
  * Where the CLI connects, and how: each setting from, first found, its flag, the environment, the saved
- * config file, the default (docs/operators.md, "Configuration").
+ * config file, the default (README.md, "Configuration").
  *
  * The file is `$PULSE_CONFIG`, else `$XDG_CONFIG_HOME/pulse/config.json`, else
  * `~/.config/pulse/config.json`; `pulse config save` writes it with mode 0600 (it may hold passwords),

@@ -1,6 +1,6 @@
 /**
- * The `ProcessSupervisor`'s options: their types, defaults and validation (aesthetics §8.5). Every check
- * throws `InvalidArgumentError` (`PULSE_ERR_INVALID_ARG`) naming the option by its full path, e.g.
+ * The `ProcessSupervisor`'s options: their types, defaults and validation. Every check throws
+ * `InvalidArgumentError` (`PULSE_ERR_INVALID_ARG`) naming the option by its full path, e.g.
  * `options.children[0].restart`.
  */
 import { InvalidArgumentError } from '../errors.js'

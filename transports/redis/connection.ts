@@ -25,7 +25,7 @@
  *   `'error'` event; the last socket error becomes the `cause` of the fail-fast `RedisConnectionError`.
  *
  * Why a wrapper and not a subclass of ioredis `Redis`: `PulseRedis` owns up to two connections, and it
- * must also wrap a client it did not create (the spec injects clients), which it may not quit. The error
+ * must also wrap a client it did not create (callers may pass their own), which it may not quit. The error
  * mapping has to sit on the send path, where every command — direct, pipelined, MULTI, script — passes
  * through `sendCommand(command)` and settles through `command.reject`. It sits there in two ways: the
  * clients created here are a small private subclass (`GuardedRedis`) overriding `sendCommand`; a client

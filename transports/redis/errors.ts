@@ -1,5 +1,5 @@
 /**
- * What a Redis failure means, decided by tables rather than `if` chains (aesthetics §8.3).
+ * What a Redis failure means, decided by tables rather than `if` chains: a new case is a new row.
  *
  * Three kinds of failure reach a caller of ioredis:
  * - `reply`: the server answered with an error reply (`ReplyError`). Its first word is the reply

@@ -1,4 +1,4 @@
-// BusServer and BusClient over a real HTTP server and the real Redis: research bus.md §2 and §10.
+// BusServer and BusClient over a real HTTP server and the real Redis: the API of docs/bus-http-api.md.
 import { afterEach, describe, expect, it } from 'vitest'
 
 import { BusClient, BusServer, NoResponderError, TimeoutError } from '../../../actors/bus/index.js'
@@ -28,7 +28,7 @@ function records(sse: string): { id: string; subject: string; payload?: unknown 
 }
 
 describe('BusServer', () => {
-  it('POST answers 202 with the X-BUS headers; GET streams id/event/data frames with the canonical record (§10.1-2, §10.10, §10.29)', async () => {
+  it('POST answers 202 with the X-BUS headers; GET streams id/event/data frames with the canonical record', async () => {
     const bus = await opened.bus()
     const server = await serve(bus)
     const post = await request(`${server.url}/`, {
@@ -60,7 +60,7 @@ describe('BusServer', () => {
     again.req.destroy()
   })
 
-  it('errors: plain-text 400s with the reference messages, 401, 413, 409, 405 — and nothing else is lost (§10.4-5, §10.16, §10.18)', async () => {
+  it('errors: plain-text 400s with the reference messages, 401, 413, 409, 405 — and nothing else is lost', async () => {
     const bus = await opened.bus({ dedupTtlMs: 60_000 })
     const server = await serve(bus, { auth: { users: 'ada:secret' }, limits: { maxBodyBytes: 1024 } })
     const auth = { Authorization: `Basic ${Buffer.from('ada:secret').toString('base64')}` }
@@ -155,7 +155,7 @@ describe('BusServer', () => {
     sse.req.destroy()
   })
 
-  it('redelivers over SSE with the same id exactly redelivery_count times (§10.13)', async () => {
+  it('redelivers over SSE with the same id exactly redelivery_count times', async () => {
     const bus = await opened.bus()
     const server = await serve(bus)
     await bus.put('a.r', 1)
@@ -169,7 +169,7 @@ describe('BusServer', () => {
     sse.req.destroy()
   })
 
-  it('a server restart ends streams; a Last-Event-ID reconnect resumes with no loss and no duplicate (§10.9, §10.25-26)', async () => {
+  it('a server restart ends streams; a Last-Event-ID reconnect resumes with no loss and no duplicate', async () => {
     const bus = await opened.bus()
     let server = await serve(bus)
     const port = server.port
@@ -235,7 +235,7 @@ describe('BusServer', () => {
     fast.req.destroy()
   })
 
-  it('sends : ping on idle streams (§10.28)', async () => {
+  it('sends : ping on idle streams', async () => {
     const bus = await opened.bus()
     const server = await serve(bus, { limits: { pingIntervalMs: 50 } })
     const sse = await openSse(`${server.url}/?subject=a.>`)

@@ -1,4 +1,4 @@
-/** Cleanup: dead workers and nodes, orphaned payloads, requeued failures, frozen event loops (34–37). */
+/** Cleanup: dead workers and nodes, orphaned payloads, requeued failures, frozen event loops. */
 import { afterEach, describe, expect, it } from 'vitest'
 
 import type { Logger } from '../../../runtime/logger.js'
@@ -32,7 +32,7 @@ async function plantDeadWorker(pool: string, wid: string, keys: string[]): Promi
 }
 
 describe('cleanup sweeps', () => {
-  it('a dead worker is cleaned by exactly one of three nodes; its jobs restart on live workers (34)', async () => {
+  it('a dead worker is cleaned by exactly one of three nodes; its jobs restart on live workers', async () => {
     pools = new Pools()
     const name = pools.name()
     const loggers = [capture(), capture(), capture()]
@@ -67,7 +67,7 @@ describe('cleanup sweeps', () => {
     expect(handlers.reduce((n, h) => n + h.events.filter((e) => e.startsWith('start:')).length, 0)).toBe(4)
   })
 
-  it('a dead node’s stream and keep-alive are removed (36)', async () => {
+  it('a dead node’s stream and keep-alive are removed', async () => {
     pools = new Pools()
     const name = pools.name()
     const node = await pools.join(name)
@@ -97,7 +97,7 @@ describe('cleanup sweeps', () => {
     expect(await consumers()).toContain(node.id)
   })
 
-  it('an orphaned payload is requeued after max(2 × ttl, grace); a requeued job whose start fails keeps its payload (35, 37)', async () => {
+  it('an orphaned payload is requeued after max(2 × ttl, grace); a requeued job whose start fails keeps its payload', async () => {
     pools = new Pools()
     const name = pools.name()
     const node = await pools.join(name)

@@ -1,4 +1,4 @@
-/** Dispatch: concurrent claims, existing jobs and guards, timeouts, admission, slow starts (25, 26, 27, 40). */
+/** Dispatch: concurrent claims, existing jobs and guards, timeouts, admission, slow starts. */
 import { afterEach, describe, expect, it, vi } from 'vitest'
 
 import {
@@ -21,7 +21,7 @@ const pendingKey = (pool: string) => `map:${pool}:pending-jobs:content`
 const payloadKey = (pool: string) => `map:${pool}:job-payloads:content`
 
 describe('dispatchJob', () => {
-  it('of one key from two nodes at once: exactly one succeeds, the other gets JobExistsError (25)', async () => {
+  it('of one key from two nodes at once: exactly one succeeds, the other gets JobExistsError', async () => {
     pools = new Pools()
     const name = pools.name()
     // A generous grace period: under load, 2 × 100 ms can pass before 20 concurrent starts are acked.
@@ -46,7 +46,7 @@ describe('dispatchJob', () => {
     expect(handler.events.filter((e) => e === 'start:many')).toHaveLength(1)
   })
 
-  it('refuses a key whose payload exists in Redis and leaves no guard; replaces a stale guard; a malformed guard is a ProtocolError (26)', async () => {
+  it('refuses a key whose payload exists in Redis and leaves no guard; replaces a stale guard; a malformed guard is a ProtocolError', async () => {
     pools = new Pools()
     const name = pools.name()
     const node = await pools.join(name)
@@ -65,7 +65,7 @@ describe('dispatchJob', () => {
     expect(error).not.toBeInstanceOf(JobExistsError)
   })
 
-  it('with only client-only nodes: times out after 2 × ackGracePeriodMs, releases its guard, and fills the queue (27, 40)', async () => {
+  it('with only client-only nodes: times out after 2 × ackGracePeriodMs, releases its guard, and fills the queue', async () => {
     pools = new Pools()
     const name = pools.name()
     const client = await pools.join(name, { clientOnly: true, maxQueuedJobs: 2, ackGracePeriodMs: 100 })
@@ -84,7 +84,7 @@ describe('dispatchJob', () => {
     await client.close()
   })
 
-  it('releases its guard on timeout only while the guard is still its own (27)', async () => {
+  it('releases its guard on timeout only while the guard is still its own', async () => {
     pools = new Pools()
     const name = pools.name()
     const client = await pools.join(name, { clientOnly: true, ackGracePeriodMs: 150 })
@@ -98,7 +98,7 @@ describe('dispatchJob', () => {
     await client.close()
   })
 
-  it('a refused dispatch in the same millisecond as the winner leaves the winner’s guard alone (25)', async () => {
+  it('a refused dispatch in the same millisecond as the winner leaves the winner’s guard alone', async () => {
     pools = new Pools()
     const name = pools.name()
     const client = await pools.join(name, { clientOnly: true, maxQueuedJobs: 10, ackGracePeriodMs: 500 })
@@ -115,7 +115,7 @@ describe('dispatchJob', () => {
     await client.close()
   })
 
-  it('admission counts unconsumed jobs only: once a worker consumes them, dispatches are admitted again (40)', async () => {
+  it('admission counts unconsumed jobs only: once a worker consumes them, dispatches are admitted again', async () => {
     pools = new Pools()
     const name = pools.name()
     const node = await pools.join(name, { maxQueuedJobs: 3 })
@@ -127,7 +127,7 @@ describe('dispatchJob', () => {
     await until(async () => (await raw.xlen(`pulse:stream:${name}:pool`)) === 0, 5_000, 'the pool stream to empty')
   })
 
-  it('a start slower than the ack grace period is called once (40)', async () => {
+  it('a start slower than the ack grace period is called once', async () => {
     pools = new Pools()
     // The start lasts until the event was redelivered (after the 1 s grace) and handed over again; the
     // dispatch waits up to 2 × 1 s.

@@ -1,4 +1,4 @@
-/** Routing, rebalancing, close and shutdown (scenarios 28, 31, 32, 33). */
+/** Routing, rebalancing, close and shutdown. */
 import { afterEach, describe, expect, it } from 'vitest'
 
 import { jumpHash, type WorkerHandler } from '../../../actors/pool/index.js'
@@ -55,7 +55,7 @@ async function ownersIn(pool: string): Promise<Map<string, string[]>> {
 }
 
 describe('routing', () => {
-  it('sends each key to activeWorkers[jumpHash(key, n)], workers by creation time (28)', async () => {
+  it('sends each key to activeWorkers[jumpHash(key, n)], workers by creation time', async () => {
     pools = new Pools()
     const node = await pools.join(pools.name())
     const { handlers } = sharedHandlers(3)
@@ -76,7 +76,7 @@ describe('routing', () => {
 })
 
 describe('rebalancing', () => {
-  it('a new worker takes only the keys of its bucket; each is stopped before it starts there; one owner each; payloads kept (31)', async () => {
+  it('a new worker takes only the keys of its bucket; each is stopped before it starts there; one owner each; payloads kept', async () => {
     pools = new Pools()
     const name = pools.name()
     const node = await pools.join(name, { ackGracePeriodMs: 1_000 })
@@ -134,7 +134,7 @@ describe('removeWorker and ownership gaps', () => {
     for (const key of keys) expect(second.payloads.get(key)).toBe(key)
   })
 
-  it('stopJob issued while jobs move to a new worker reaches their current owner (29)', async () => {
+  it('stopJob issued while jobs move to a new worker reaches their current owner', async () => {
     pools = new Pools()
     const name = pools.name()
     const node = await pools.join(name, { ackGracePeriodMs: 200 })
@@ -161,7 +161,7 @@ describe('removeWorker and ownership gaps', () => {
 })
 
 describe('rebalancing at scale', () => {
-  it('a worker joins while 1,000 jobs run: only the jobs of the new bucket move, each stopped before it starts there (31)', async () => {
+  it('a worker joins while 1,000 jobs run: only the jobs of the new bucket move, each stopped before it starts there', async () => {
     pools = new Pools()
     const name = pools.name()
     const a = await pools.join(name, { workerTtlMs: 1_000, ackGracePeriodMs: 1_000 })
@@ -196,7 +196,7 @@ describe('rebalancing at scale', () => {
 })
 
 describe('close and shutdown', () => {
-  it('close() stops and requeues the node’s jobs onto the other node; its workers leave; payloads stay (32)', async () => {
+  it('close() stops and requeues the node’s jobs onto the other node; its workers leave; payloads stay', async () => {
     pools = new Pools()
     const name = pools.name()
     const a = await pools.join(name)
@@ -219,7 +219,7 @@ describe('close and shutdown', () => {
     for (const key of keys) expect(hb.payloads.get(key)).toBe(key)
   })
 
-  it('shutdown() stops every job on every node, closes them, destroys the pool; join works again (33)', async () => {
+  it('shutdown() stops every job on every node, closes them, destroys the pool; join works again', async () => {
     pools = new Pools()
     const name = pools.name()
     const a = await pools.join(name)

@@ -1,4 +1,4 @@
-/** One node: dispatch, start errors, job exists, stop, notify, reads, close (scenarios 24, 26, 29, 30). */
+/** One node: dispatch, start errors, job exists, stop, notify, reads, close. */
 import { afterEach, describe, expect, it } from 'vitest'
 
 import {
@@ -18,7 +18,7 @@ afterEach(async () => {
 })
 
 describe('PoolNode, one node', () => {
-  it('dispatchJob resolves once start resolved; the job is owned and its payload kept (24)', async () => {
+  it('dispatchJob resolves once start resolved; the job is owned and its payload kept', async () => {
     pools = new Pools()
     const name = pools.name()
     const node = await pools.join(name)
@@ -35,7 +35,7 @@ describe('PoolNode, one node', () => {
     expect(handler.events).toEqual(['start:job-1'])
   })
 
-  it('a start error rejects with WorkerStartError whose cause keeps class and code (24)', async () => {
+  it('a start error rejects with WorkerStartError whose cause keeps class and code', async () => {
     pools = new Pools()
     const node = await pools.join(pools.name())
     class BillingError extends Error {
@@ -67,7 +67,7 @@ describe('PoolNode, one node', () => {
     await node.dispatchJob('good', 'x')
   })
 
-  it('stopJob reaches the owner; ownership and payload are gone (29)', async () => {
+  it('stopJob reaches the owner; ownership and payload are gone', async () => {
     pools = new Pools()
     const node = await pools.join(pools.name())
     const handler = recorder()
@@ -83,7 +83,7 @@ describe('PoolNode, one node', () => {
     expect(handler.payloads.get('a')).toBe('2')
   })
 
-  it('notifyWorker reaches the owner; without notify it is dropped and the job runs on (30)', async () => {
+  it('notifyWorker reaches the owner; without notify it is dropped and the job runs on', async () => {
     pools = new Pools()
     const node = await pools.join(pools.name())
     const handler = recorder()
@@ -140,7 +140,7 @@ describe('PoolNode, one node', () => {
   })
 })
 
-describe('RequeueError from a handler (37)', () => {
+describe('RequeueError from a handler', () => {
   it('is not acknowledged: the start, stop or notification comes back after the grace period', async () => {
     pools = new Pools()
     const node = await pools.join(pools.name(), { ackGracePeriodMs: 300 })

@@ -1,5 +1,5 @@
 /**
- * Nodes in separate processes (test/fixtures/pool/node.ts): cascading kill -9 (34), and a process whose
+ * Nodes in separate processes (test/fixtures/pool/node.ts): cascading kill -9, and a process whose
  * handler freezes its event loop for 5 × ttl is not declared dead while a killed one is.
  */
 import { afterEach, describe, expect, it } from 'vitest'
@@ -76,7 +76,7 @@ class Proc {
 }
 
 describe('pool nodes in separate processes', () => {
-  it('3 processes, 25 jobs, two killed (-9) one after the other: all 25 run on the survivor, each once at a time (34)', async () => {
+  it('3 processes, 25 jobs, two killed (-9) one after the other: all 25 run on the survivor, each once at a time', async () => {
     pools = new Pools()
     const name = pools.name()
     const procs: Proc[] = []

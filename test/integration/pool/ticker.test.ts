@@ -1,4 +1,4 @@
-/** Pool tickers and schedules (scenarios 38, 39). */
+/** Pool tickers and schedules. */
 import { afterEach, describe, expect, it } from 'vitest'
 
 import { ScheduleStopError, type JobPlan, type JobProducer, type Ticker } from '../../../actors/pool/index.js'
@@ -18,7 +18,7 @@ function collect(ticker: Ticker, into: number[]): Promise<void> {
 }
 
 describe('newTicker', () => {
-  it('one tick per period across three nodes; close() is local; stop() ends it everywhere (38)', async () => {
+  it('one tick per period across three nodes; close() is local; stop() ends it everywhere', async () => {
     pools = new Pools()
     const name = pools.name()
     const nodes = await Promise.all([pools.join(name), pools.join(name), pools.join(name)])
@@ -43,7 +43,7 @@ describe('newTicker', () => {
     expect(await raw.hexists(`map:${name}:tickers:content`, `${name}:rollup`)).toBe(0)
   })
 
-  it('is rescheduled when created again with another period (38)', async () => {
+  it('is rescheduled when created again with another period', async () => {
     pools = new Pools()
     const name = pools.name()
     const node = await pools.join(name)
@@ -61,7 +61,7 @@ describe('newTicker', () => {
 })
 
 describe('schedule', () => {
-  it('plans at once, then on ticks: starts, stops, and stopAll spares the keys it starts (39)', async () => {
+  it('plans at once, then on ticks: starts, stops, and stopAll spares the keys it starts', async () => {
     pools = new Pools()
     const name = pools.name()
     const node = await pools.join(name)
@@ -99,7 +99,7 @@ describe('schedule', () => {
     await raw.del(`map:${name}:reconcile:content`)
   })
 
-  it('ScheduleStopError from plan() ends the schedule on every node; its jobs keep running (39)', async () => {
+  it('ScheduleStopError from plan() ends the schedule on every node; its jobs keep running', async () => {
     pools = new Pools()
     const name = pools.name()
     const a = await pools.join(name)

@@ -1,6 +1,7 @@
 /**
  * Convergence under races: the join window, slow subscribers, and revision regressions (the hash
- * deleted behind the replicas' backs), which v1.6.5 replicas ignore for ever (research §5, "Pitfall").
+ * deleted behind the replicas' backs), which v1.6.5 replicas ignore until the counter catches up
+ * (docs/redis-layout.md, "Revisions").
  */
 import type { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'

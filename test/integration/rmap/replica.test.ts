@@ -1,5 +1,5 @@
 /**
- * `rmapReplica`: the runtime integration of spec `rmap.md` — one `rmap-replica` actor per map per
+ * `rmapReplica`: the runtime integration of replicated maps — one `rmap-replica` actor per map per
  * runtime, reads from its shared-memory snapshot (this thread and another worker thread), writes
  * straight to Redis, notifications relayed from the actor, and detach semantics.
  */

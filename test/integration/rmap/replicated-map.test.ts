@@ -1,6 +1,6 @@
 /**
- * ReplicatedMap against the run's redis-server: the API of spec rmap.md and the acceptance scenarios
- * 16, 17, 20, 21, 22 and 23 of research goa-pulse.md §9.
+ * ReplicatedMap against the run's redis-server: join and replication, setAndWait, the list helpers,
+ * inc and the test-and-* writes, validation, close and TTLs.
  */
 import type { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -40,7 +40,7 @@ afterAll(async () => {
   await raw.quit()
 })
 
-describe('join and replication (scenario 16)', () => {
+describe('join and replication', () => {
   it('sees the full current content, and a set by A reaches B with a change notification', async () => {
     const n = name()
     await raw.hset(`map:${n}:content`, 'a', '1', 'b', '', '=rev', '7', '=kind', 'set')
@@ -102,7 +102,7 @@ describe('join and replication (scenario 16)', () => {
   })
 })
 
-describe('setAndWait (scenario 17)', () => {
+describe('setAndWait', () => {
   it('returns once the local copy holds the write, under concurrent writers on both sides', async () => {
     const n = name()
     const a = await join(n)
@@ -151,7 +151,7 @@ describe('setAndWait (scenario 17)', () => {
   })
 })
 
-describe('list helpers (scenario 20)', () => {
+describe('list helpers', () => {
   it('stores cjson arrays, dedups in order, and removes with the fixed shapes', async () => {
     const n = name()
     const a = await join(n)
@@ -186,7 +186,7 @@ describe('list helpers (scenario 20)', () => {
   })
 })
 
-describe('inc, test-and-set, test-and-delete, test-and-reset (scenario 21)', () => {
+describe('inc, test-and-set, test-and-delete, test-and-reset', () => {
   it('inc starts a missing key from 0 and rejects a non-integer value with a PulseError', async () => {
     const n = name()
     const a = await join(n)
@@ -248,7 +248,7 @@ describe('inc, test-and-set, test-and-delete, test-and-reset (scenario 21)', () 
   })
 })
 
-describe('validation (scenario 22)', () => {
+describe('validation', () => {
   it('rejects bad map names at join', async () => {
     for (const bad of ['', 'a b', 'a*', 'a?', 'a[', 'a]', 'a\0b', 'x'.repeat(513)]) {
       await expect(ReplicatedMap.join(redisUrl(), bad)).rejects.toMatchObject({ code: 'PULSE_ERR_INVALID_ARG' })
@@ -299,7 +299,7 @@ describe('validation (scenario 22)', () => {
   })
 })
 
-describe('close (scenario 23)', () => {
+describe('close', () => {
   it('keeps the last snapshot for reads, rejects writes with ClosedError, allows reset and destroy', async () => {
     const n = name()
     const a = await join(n)

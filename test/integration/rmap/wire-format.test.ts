@@ -1,7 +1,7 @@
 /**
- * Scenario 18: the pub/sub frames and the hash layout are those of goa.design/pulse v1.6.5
- * (research goa-pulse.md §2.2). The expected bytes are built here from that description — a 4-byte
- * little-endian length before each field, Lua's struct.pack("ic0…") — never with the library's encoder.
+ * The pub/sub frames and the hash layout are those of goa.design/pulse v1.6.5 (docs/redis-layout.md,
+ * "Maps"). The expected bytes are built here from that description — a 4-byte little-endian length
+ * before each field, Lua's struct.pack("ic0…") — never with the library's encoder.
  */
 import type { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'

@@ -1,6 +1,6 @@
 /**
- * `Reader` against the run's redis-server: acceptance scenarios 5–8, 13 and 14 of research
- * goa-pulse.md §9 for readers, start positions, malformed entries, backpressure and close.
+ * `Reader` against the run's redis-server: delivery to every subscription, start positions, several
+ * readers and streams, topic filters, malformed entries, backpressure and close.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 
@@ -23,7 +23,7 @@ const fast = { blockMs: 100 } as const
 const names = (events: readonly StreamEvent[]) => events.map((e) => e.eventName)
 
 describe('Reader', () => {
-  it('scenario 5: from oldest, every existing and new event in id order, to every subscription', async () => {
+  it('from oldest, every existing and new event in id order, to every subscription', async () => {
     opened = new Opened()
     const s = stream()
     await s.addMany([
@@ -47,7 +47,7 @@ describe('Reader', () => {
     expect(names(await take(reader.subscribe(), 1))).toEqual(['after'])
   })
 
-  it('scenario 6: { after } is exclusive; { at } starts at that millisecond, <ms>-0 included', async () => {
+  it('{ after } is exclusive; { at } starts at that millisecond, <ms>-0 included', async () => {
     opened = new Opened()
     const s = stream()
     const id1 = await raw.xadd(s.key, '1000-0', 'n', 'first', 'p', '')
@@ -61,7 +61,7 @@ describe('Reader', () => {
     expect(names(await take(zero.subscribe(), 3))).toEqual(['first', 'second', 'third'])
   })
 
-  it('scenario 7: nothing is read before the first subscription; an event added before it is still delivered', async () => {
+  it('nothing is read before the first subscription; an event added before it is still delivered', async () => {
     opened = new Opened()
     const s = stream()
     const reader = opened.add(await s.newReader({ ...fast, start: 'oldest' }))
@@ -70,7 +70,7 @@ describe('Reader', () => {
     expect(names(await take(reader.subscribe(), 1))).toEqual(['early'])
   })
 
-  it('scenario 8: two readers each receive all events', async () => {
+  it('two readers each receive all events', async () => {
     opened = new Opened()
     const s = stream()
     const r1 = opened.add(await s.newReader(fast))
@@ -82,7 +82,7 @@ describe('Reader', () => {
     expect(names(await take(i2, 50))).toEqual(expected)
   })
 
-  it('scenario 13: topic and topic-pattern filters (search semantics); an invalid pattern fails creation', async () => {
+  it('topic and topic-pattern filters (search semantics); an invalid pattern fails creation', async () => {
     opened = new Opened()
     const s = stream()
     const exact = opened.add(await s.newReader({ ...fast, topic: 'my-topic' }))
@@ -104,7 +104,7 @@ describe('Reader', () => {
     await expect(s.newReader({ start: 'yesterday' as never })).rejects.toThrow(/options\.start/)
   })
 
-  it('scenario 14: addStream reads both (streamName set); removeStream stops one; re-adding { after } resumes', async () => {
+  it('addStream reads both (streamName set); removeStream stops one; re-adding { after } resumes', async () => {
     opened = new Opened()
     const s1 = stream('one')
     const s2 = stream('two')

@@ -62,7 +62,7 @@ describe('sink instances across threads and processes', () => {
     await child.exited
   })
 
-  it('scenario 9 across processes: two instances of a sink split the events, disjoint, union = all', async () => {
+  it('two instances of a sink in two processes split the events, disjoint, union = all', async () => {
     opened = new Opened()
     const s = opened.add(new Stream(redisUrl(), opened.name('s')))
     const args = JSON.stringify({

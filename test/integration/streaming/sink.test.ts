@@ -1,6 +1,7 @@
 /**
- * `Sink` against the run's redis-server: acceptance scenarios 6 and 9–14 of research goa-pulse.md §9
- * for sinks, redelivery with deliveryCount, acks, malformed entries and close. (Processes: sink-processes.test.ts.)
+ * `Sink` against the run's redis-server: start positions, same-name instances splitting the events,
+ * redelivery with deliveryCount, acks, `noAck`, topic filters, several streams, malformed entries and
+ * close. (Processes: sink-processes.test.ts.)
  */
 import { afterEach, describe, expect, it } from 'vitest'
 
@@ -47,7 +48,7 @@ describe('Sink', () => {
     await expect(sink.ackMany('x' as never)).rejects.toThrow(/events must be an array/)
   })
 
-  it('scenario 6: a sink started { after } gets only later events; the start applies when the group is created', async () => {
+  it('a sink started { after } gets only later events; the start applies when the group is created', async () => {
     opened = new Opened()
     const s = stream()
     const [id1] = await s.addMany([
@@ -67,7 +68,7 @@ describe('Sink', () => {
     expect(names(first)).toEqual(['three'])
   })
 
-  it('scenario 9: same-name sinks split the events (disjoint, union = all); another name gets all', async () => {
+  it('same-name sinks split the events (disjoint, union = all); another name gets all', async () => {
     opened = new Opened()
     const s = stream()
     const name = opened.name('split')
@@ -103,7 +104,7 @@ describe('Sink', () => {
     await Promise.all(loops)
   })
 
-  it('scenario 10: an unacked event is redelivered (deliveryCount 2) after the grace period; never after an ack', async () => {
+  it('an unacked event is redelivered (deliveryCount 2) after the grace period; never after an ack', async () => {
     opened = new Opened()
     const s = stream()
     const sink = opened.add(await s.newSink(opened.name('k'), fast))
@@ -128,7 +129,7 @@ describe('Sink', () => {
     expect((await sink.stats()).claimed).toBeGreaterThanOrEqual(1)
   })
 
-  it('scenario 11: a closed instance’s unacked event goes to another; its consumer is removed once stale', async () => {
+  it('a closed instance’s unacked event goes to another; its consumer is removed once stale', async () => {
     opened = new Opened()
     const s = stream()
     const name = opened.name('k')
@@ -160,7 +161,7 @@ describe('Sink', () => {
     expect(JSON.parse(sinks ?? '[]')).toEqual([survivor.consumer])
   })
 
-  it('scenario 12: a noAck sink leaves nothing pending', async () => {
+  it('a noAck sink leaves nothing pending', async () => {
     opened = new Opened()
     const s = stream()
     const sink = opened.add(await s.newSink(opened.name('k'), { ...fast, noAck: true }))
@@ -176,7 +177,7 @@ describe('Sink', () => {
     )
   })
 
-  it('scenario 13: topic filters in a sink; filtered-out events are acked (not this sink’s work)', async () => {
+  it('topic filters in a sink; filtered-out events are acked (not this sink’s work)', async () => {
     opened = new Opened()
     const s = stream()
     const sink = opened.add(await s.newSink(opened.name('k'), { ...fast, topicPattern: /^eu-/ }))
@@ -194,7 +195,7 @@ describe('Sink', () => {
     )
   })
 
-  it('scenario 14: addStream reads both; removeStream stops one (the last instance destroys its group); re-adding { after } resumes', async () => {
+  it('addStream reads both; removeStream stops one (the last instance destroys its group); re-adding { after } resumes', async () => {
     opened = new Opened()
     const s1 = stream('one')
     const s2 = stream('two')

@@ -1,6 +1,7 @@
 /**
- * `Stream` against the run's redis-server: acceptance scenarios 1–4 and 15 of research goa-pulse.md §9,
- * `addMany`, `remove`, validation, and the entry format shared with Go peers (raw XADD / XRANGE).
+ * `Stream` against the run's redis-server: `add` and its options (topic, `onlyIfExists`, `maxLen`, TTLs),
+ * `destroy`, `addMany`, `remove`, validation, and the entry format shared with Go peers (raw XADD /
+ * XRANGE; docs/redis-layout.md, "Entries").
  */
 import { afterEach, describe, expect, it } from 'vitest'
 
@@ -35,7 +36,7 @@ describe('Stream', () => {
     expect(s.options.maxLen).toBe(1000)
   })
 
-  it('scenario 1: add writes n, p (and t) and returns the id; the payload bytes round-trip', async () => {
+  it('add writes n, p (and t) and returns the id; the payload bytes round-trip', async () => {
     opened = new Opened()
     const s = stream()
     const bytes = Uint8Array.from({ length: 256 }, (_, i) => i)
@@ -61,7 +62,7 @@ describe('Stream', () => {
     expect(second?.payload.toString()).toBe('plain text')
   })
 
-  it('scenario 2: onlyIfExists on a missing stream adds nothing and creates no key', async () => {
+  it('onlyIfExists on a missing stream adds nothing and creates no key', async () => {
     opened = new Opened()
     const s = stream()
     expect(await s.add('e', 'x', { onlyIfExists: true })).toBeUndefined()
@@ -71,7 +72,7 @@ describe('Stream', () => {
     expect(await raw.xlen(s.key)).toBe(2)
   })
 
-  it('scenario 3: maxLen trims approximately; maxLen 0 never trims', async () => {
+  it('maxLen trims approximately; maxLen 0 never trims', async () => {
     opened = new Opened()
     const trimmed = stream('trim', { maxLen: 100 })
     const untrimmed = stream('all', { maxLen: 0 })
@@ -84,7 +85,7 @@ describe('Stream', () => {
     expect(await raw.xlen(untrimmed.key)).toBe(2_000)
   })
 
-  it('scenario 4: an absolute TTL is set once; a sliding TTL is refreshed by every add', async () => {
+  it('an absolute TTL is set once; a sliding TTL is refreshed by every add', async () => {
     opened = new Opened()
     const absolute = stream('abs', { ttlMs: 60_000 })
     const sliding = stream('sld', { slidingTtlMs: 60_000 })
@@ -140,7 +141,7 @@ describe('Stream', () => {
     expect(ev?.createdAt.getTime()).toBe(Number(goId?.split('-')[0]))
   })
 
-  it('scenario 15: destroy deletes the stream and leaves the sinks map as a destroy tombstone', async () => {
+  it('destroy deletes the stream and leaves the sinks map as a destroy tombstone', async () => {
     opened = new Opened()
     const s = stream()
     await s.destroy() // never written: fine

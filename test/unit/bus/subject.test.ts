@@ -14,7 +14,7 @@ import {
 } from '../../../actors/bus/subject.js'
 import { InvalidArgumentError } from '../../../runtime/errors.js'
 
-/** The truth table of research/bus.md §3, plus the rows scenario 6 of §10 names. */
+/** The matching cases of docs/bus-http-api.md ("Subjects and patterns"), and more. */
 const kMatchTable: readonly [subject: string, pattern: string, matches: boolean][] = [
   ['a.b.c', 'a.*.c', true],
   ['a.b', 'a.*', true],
@@ -70,7 +70,7 @@ const kPatternTable: readonly [pattern: string, error: string | undefined][] = [
   ['a-b..', 'subject should have only consists of alphanumerics, dots, *, > and _'],
 ]
 
-describe('subjects and patterns (research/bus.md §3)', () => {
+describe('subjects and patterns', () => {
   it.each(kMatchTable)('matchSubject(%j, %j) is %s', (subject, pattern, expected) => {
     expect(matchSubject(subject, pattern)).toBe(expected)
   })
@@ -154,7 +154,7 @@ function checkable(pattern: string): boolean {
   return patternError(pattern) === undefined && pattern.includes('.')
 }
 
-// ---- Property tests against a reference written from §3's prose ------------------------------------
+// ---- Property tests against a reference written from the rules' prose (docs/bus-http-api.md) -------
 
 /** Tokens as the reference's walk sees them: none for '', and no empty token after a trailing dot. */
 function refTokens(s: string): string[] {
@@ -164,7 +164,7 @@ function refTokens(s: string): string[] {
   return parts
 }
 
-/** §3 for valid patterns: `>` matches the rest (zero or more tokens), `*` one token, others equal. */
+/** Matching for valid patterns: `>` matches the rest (zero or more tokens), `*` one token, others equal. */
 function refMatch(subject: string, pattern: string): boolean {
   const s = refTokens(subject)
   const p = refTokens(pattern)
@@ -176,7 +176,7 @@ function refMatch(subject: string, pattern: string): boolean {
   }
 }
 
-/** §3's rules restated as a whole-string check (letters, digits, `_`; `*` a whole token; `>` the whole last one). */
+/** The pattern rules as a whole-string check (letters, digits, `_`; `*` a whole token; `>` the whole last one). */
 function refValid(pattern: string): boolean {
   if (pattern === '') return false
   const tokens = pattern.split('.')

@@ -45,7 +45,8 @@ describe('crc64xz', () => {
   })
 })
 
-describe('jumpHash: the reference vectors (research §3.2)', () => {
+// The vectors of docs/redis-layout.md, "Routing", computed with Go's crc64 and jump hash.
+describe('jumpHash: the same buckets as goa.design/pulse v1.6.5', () => {
   const vectors: [string, number[]][] = [
     ['a', [0, 0, 0, 0, 9]],
     ['job1', [0, 0, 2, 2, 2]],

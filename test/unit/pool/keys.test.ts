@@ -25,7 +25,8 @@ import {
   workerStreamName,
 } from '../../../transports/redis/pool/keys.js'
 
-describe('pool key layout (research §2.3)', () => {
+// The layout of docs/redis-layout.md, "Pools".
+describe('pool key layout', () => {
   it('names the maps after the pool', () => {
     expect(shutdownMapName('P')).toBe('P:shutdown')
     expect(nodeKeepAliveMapName('P')).toBe('P:node-keepalive')

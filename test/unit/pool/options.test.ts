@@ -20,7 +20,7 @@ function message(fn: () => unknown): string {
 }
 
 describe('pool options', () => {
-  it('default to the reference values (research §1.4)', () => {
+  it('default to the values of goa.design/pulse v1.6.5', () => {
     expect(DEFAULT_POOL_OPTIONS).toEqual({
       workerTtlMs: 30_000,
       workerShutdownTtlMs: 120_000,

@@ -1,7 +1,7 @@
 /**
  * The binary payloads of the pool's stream events, byte for byte those of goa.design/pulse v1.6.5
- * (`pool/marshal.go`, research §2.3), plus two trailing extensions that v1.6.5 readers skip (they read
- * their fields in order and ignore what follows — reasoned from its `bytes.Reader` decoding).
+ * (its `pool/marshal.go`; docs/redis-layout.md, "Event payloads"), plus two trailing extensions that
+ * v1.6.5 readers skip: they read their fields in order with a `bytes.Reader` and ignore what follows.
  *
  * `str` and `bytes` are an int32 little-endian byte length, then the bytes; strings are UTF-8.
  *
@@ -268,7 +268,7 @@ export function decodeJobKey(bytes: Uint8Array): string {
 
 /**
  * The job key of a `j`, `s` or `n` payload: its first field, the rest unread — what the router needs
- * to route any of the three (research §3.4).
+ * to route any of the three (PROTOCOL.md, "Routing").
  */
 export function peekJobKey(bytes: Uint8Array): string {
   return new Reader(bytes, 'pool event').str('key')

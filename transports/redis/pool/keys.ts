@@ -1,6 +1,6 @@
 /**
- * The Redis layout of a worker pool named `P`, shared with goa.design/pulse v1.6.5 (research §2.3), so
- * that Go and Node nodes can join one pool.
+ * The Redis layout of a worker pool named `P`, shared with goa.design/pulse v1.6.5
+ * (docs/redis-layout.md, "Pools"), so that Go and Node nodes can join one pool.
  *
  * Replicated maps (rmap layout: hash `map:<name>:content`, channel `map:<name>:updates`):
  *
@@ -27,7 +27,7 @@
  *
  * The sink name `events` is the same for every pool, and so are the sink's keep-alive map
  * (`map:sink:events:keepalive:*`) and idle-check lease (`sink:events:stalelease`): shared by all the
- * pools of a Redis (research §3.13). Changing it would split a mixed Go/Node pool, so it stays.
+ * pools of a Redis. Changing it would split a mixed Go/Node pool, so it stays.
  *
  * `pendingEventKey` is not in Redis: it keys a routing node's table of events handed to workers.
  */
@@ -41,7 +41,7 @@ export const kWorkerRemoving = '-'
 export const kPoolSinkName = 'events'
 /** The approximate MAXLEN of a node stream. */
 export const kNodeStreamMaxLen = 1_000
-/** The prefix of a stream's Redis key (streaming's layout, research §2.1). */
+/** The prefix of a stream's Redis key (streaming's layout, docs/redis-layout.md, "Streams"). */
 export const kStreamKeyPrefix = 'pulse:stream:'
 
 export function shutdownMapName(pool: string): string {

@@ -4,7 +4,8 @@
  * byte for byte, so every replica — Go or Node — sees the write. The other map writes of the pool use
  * rmap's scripts (`kMapScripts`) through `mapWrite`.
  *
- * - `poolClaimDispatch-4`: the dispatch claim, admission and enqueue in one step (research §3.4, §3.10).
+ * - `poolClaimDispatch-4`: the dispatch claim, admission and enqueue in one step (PROTOCOL.md,
+ *   "Dispatch").
  * - `poolClaimJob-2`: a worker's ownership claim before `start`: the key is appended to its `P:jobs`
  *   list only when no other active worker's list holds it.
  * - `poolCleanupLock-2`: the per-member cleanup lock: set when absent or stale, refused when fresh.

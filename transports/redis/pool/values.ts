@@ -1,6 +1,6 @@
 /**
  * The text values of the pool's maps (`keys.ts`), as goa.design/pulse v1.6.5 writes and reads them
- * (research §2.3, §3.5, §3.7, §3.12):
+ * (docs/redis-layout.md, "Pools"):
  *
  * | map | value | here |
  * |---|---|---|

@@ -1,6 +1,6 @@
 /**
  * The update frames published on `map:<name>:updates`, byte for byte those of goa.design/pulse v1.6.5
- * (research §2.2), so that Go and Node replicas share a map:
+ * (docs/redis-layout.md, "Frames"), so that Go and Node replicas share a map:
  *
  *     set:<u32le len><key><u32le len><value><u32le len><rev>     Lua struct.pack("ic0ic0ic0", …)
  *     del:<u32le len><key><u32le len><rev>                       struct.pack("ic0ic0", …)

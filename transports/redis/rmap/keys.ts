@@ -1,5 +1,6 @@
 /**
- * The Redis layout of a replicated map, shared with goa.design/pulse v1.6.5 (research §2.2):
+ * The Redis layout of a replicated map, shared with goa.design/pulse v1.6.5 (docs/redis-layout.md,
+ * "Maps"):
  *
  * - `map:<name>:content` — a hash: the user fields plus two reserved ones, `=rev` (a counter every
  *   mutation bumps with HINCRBY) and `=kind` (`set | del | reset | destroy`, the last mutation).

@@ -1,7 +1,7 @@
 /**
  * The Lua scripts of a replicated map: one per write. Each one mutates the hash, bumps `=rev`, sets
- * `=kind` and publishes the update frame, atomically, exactly as goa.design/pulse v1.6.5 does (research
- * §2.2), so a Go replica reads what they publish and the other way round.
+ * `=kind` and publishes the update frame, atomically, exactly as goa.design/pulse v1.6.5 does
+ * (docs/redis-layout.md, "Maps"), so a Go replica reads what they publish and the other way round.
  *
  * Every script takes the same two keys and two leading arguments:
  *

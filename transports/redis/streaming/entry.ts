@@ -1,7 +1,7 @@
 /**
  * Stream entries as Pulse writes them: field `n` the event name, `p` the payload bytes, and `t` the
- * topic when there is one (research §2.1). Entries written by anything else are recognised here, so
- * the read loops can skip them instead of failing.
+ * topic when there is one (docs/redis-layout.md, "Entries"). Entries written by anything else are
+ * recognised here, so the read loops can skip them instead of failing.
  *
  * Field `x`, when there is one, is the trace context of the add (the OpenTelemetry propagation carrier
  * as JSON, `{"traceparent":"00-…"}`), written only under a valid span context. It is Pulse for Node's

@@ -1,4 +1,4 @@
-/** Streams and sinks on Redis: key layout, entry encoding, the idle-check lease (research §2.1). */
+/** Streams and sinks on Redis: keys, entries, the idle-check lease (docs/redis-layout.md, "Streams"). */
 export { keepAliveMapName, kStreamNamePattern, sinksMapName, staleLeaseKey, streamKey, streamNameOf } from './keys.js'
 export { compareIds, decodeEntry, entryArgs, entryTimeMs, idBeforeMs, isEntryId } from './entry.js'
 export type { EntryFields, StreamEntry } from './entry.js'

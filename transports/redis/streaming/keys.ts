@@ -1,5 +1,6 @@
 /**
- * The Redis layout of streams and sinks, shared with goa.design/pulse v1.6.5 (research §2.1):
+ * The Redis layout of streams and sinks, shared with goa.design/pulse v1.6.5 (docs/redis-layout.md,
+ * "Streams"):
  *
  * | key / object                          | type          | content                                            |
  * |---------------------------------------|---------------|----------------------------------------------------|
