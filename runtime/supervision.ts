@@ -2,6 +2,7 @@
  * Supervision rules, pure: which exits restart an actor, how long to wait first, and when the restarts
  * come too fast for restarting to help (then the runtime gives up and closes).
  */
+import { backoffMs as exponentialBackoffMs } from './backoff.js'
 import { checkDurationMs, checkInteger, checkKnownKeys, checkOneOf, resolveOptions } from './options.js'
 
 export type RestartPolicy = 'permanent' | 'transient' | 'temporary'
@@ -46,7 +47,7 @@ export function shouldRestart(policy: RestartPolicy, normal: boolean): boolean {
 
 /** Restart delay after `recent` restarts of the same actor within the window. */
 export function backoffDelayMs(backoffMs: number, recent: number): number {
-  return backoffMs * 2 ** Math.min(Math.max(recent - 1, 0), 6)
+  return exponentialBackoffMs(recent, { baseMs: backoffMs, maxDoublings: 6 })
 }
 
 /** Restarts within a sliding window; `record()` says whether one more is still allowed. */

@@ -10,6 +10,7 @@
  */
 import { type ChildProcess, spawn, type StdioOptions } from 'node:child_process'
 
+import { backoffMs as exponentialBackoffMs } from '../backoff.js'
 import { coerceError, ProcessStartError, TimeoutError } from '../errors.js'
 import { trackResource } from '../resource-tracker.js'
 import { LinePrefixer } from './line-prefixer.js'
@@ -263,8 +264,8 @@ export class ChildInstance {
     { backoffMs, maxBackoffMs, stableRunMs }: { backoffMs: number; maxBackoffMs: number; stableRunMs: number },
   ): number {
     if (run.uptimeMs >= stableRunMs) this.#consecutive = 0
-    const delayMs = Math.min(backoffMs * 2 ** this.#consecutive, maxBackoffMs)
     this.#consecutive += 1
+    const delayMs = exponentialBackoffMs(this.#consecutive, { baseMs: backoffMs, maxMs: maxBackoffMs })
     return delayMs
   }
 

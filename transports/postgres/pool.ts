@@ -1,6 +1,6 @@
 /**
  * A `pg.Pool` with the house rules: typed errors, transactions with retry, and a bounded, idempotent
- * close (aesthetics §8.4).
+ * close (the contract of `runtime/lifecycle.ts`).
  *
  * - Built from a connection string, the pool is *owned*: `close()` ends it. Given a `pg.Pool`, it is
  *   not: `close()` only stops this wrapper's intake, waits for its own operations and removes the
@@ -18,6 +18,7 @@
  */
 import pg from 'pg'
 
+import { backoffMs } from '../../runtime/backoff.js'
 import { ClosedError, InvalidArgumentError, PostgresConnectionError, PostgresQueryError } from '../../runtime/errors.js'
 import { Lifecycle, onceAsync, sleep, withTimeout } from '../../runtime/lifecycle.js'
 import {
@@ -129,9 +130,8 @@ function describeTarget(connectionString: string): string {
   }
 }
 
-function backoffMs(attempt: number): number {
-  const ceiling = Math.min(kBackoffMaxMs, kBackoffBaseMs * 2 ** attempt)
-  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2)
+function retryBackoffMs(attempt: number): number {
+  return backoffMs(attempt + 1, { baseMs: kBackoffBaseMs, maxMs: kBackoffMaxMs, jitter: true })
 }
 
 export class PgPool implements AsyncDisposable {
@@ -245,7 +245,7 @@ export class PgPool implements AsyncDisposable {
           return await this.#transactionOnce(fn, begin)
         } catch (error) {
           if (attempt >= retries || !isRetryable(error) || this.#lifecycle.signal.aborted) throw error
-          await sleep(backoffMs(attempt), this.#lifecycle.signal).catch(() => {
+          await sleep(retryBackoffMs(attempt), this.#lifecycle.signal).catch(() => {
             throw error
           })
         }

@@ -35,6 +35,7 @@
 import type { RedisOptions } from 'ioredis'
 import { Command, Redis } from 'ioredis'
 
+import { backoffMs } from '../../runtime/backoff.js'
 import { ClosedError, coerceError, InvalidArgumentError, RedisConnectionError } from '../../runtime/errors.js'
 import { Lifecycle, withTimeout } from '../../runtime/lifecycle.js'
 import type { LifecycleState } from '../../runtime/lifecycle.js'
@@ -96,8 +97,7 @@ const kDisconnectTimeoutMs = 1_000
  * its upper half ("equal jitter"), so that many clients do not reconnect in step.
  */
 export function reconnectDelayMs(attempt: number, minMs: number, maxMs: number): number {
-  const ceiling = Math.min(maxMs, minMs * 2 ** Math.max(0, attempt - 1))
-  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2)
+  return backoffMs(attempt, { baseMs: minMs, maxMs, jitter: true })
 }
 
 type WriteableStream = Parameters<Redis['sendCommand']>[1]
