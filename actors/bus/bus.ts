@@ -40,7 +40,7 @@ import { compareEntryIds, decodeBusEntries, putArgs } from '../../transports/red
 import { InboxConnection } from '../../transports/redis/bus/inbox.js'
 import { BusKeys } from '../../transports/redis/bus/keys.js'
 import { busConfirm, busPut } from '../../transports/redis/bus/scripts.js'
-import { newEventId, newInbox, xid } from './ids.js'
+import { newEventId, newInbox } from './ids.js'
 import { busMetrics, type BusMetrics } from './metrics.js'
 import type { BusOptions, GetOptions, ResolvedBusOptions } from './options.js'
 import { resolveBusOptions, resolveGetOptions } from './options.js'
@@ -48,167 +48,30 @@ import type { Payload } from './record.js'
 import { encodeRecord, formatTime, parseRecord, toPayload } from './record.js'
 import { checkPattern, checkSubject, hasWildcard, kInboxNamespace, matchSubject, namespaceOf } from './subject.js'
 import type { BusEvent, SubscriptionHost } from './subscription.js'
-import { BusSubscription, recordEvent } from './subscription.js'
+import { BusSubscription } from './subscription.js'
 import { endPut, startPut, startPutBatch } from './tracing.js'
+import { InboxSubscription } from './inbox-subscription.js'
+import type {
+  BatchItem,
+  PutOptions,
+  PutResult,
+  ReplyHandle,
+  ReplyHandler,
+  ReplyOptions,
+  RequestOptions,
+  Subscription,
+} from './types.js'
 
-export interface PutOptions {
-  /** The event id; a new `e_…` by default. */
-  id?: string
-  /** Dedup key: a second put with the same key on the same subject within `dedupTtlMs` rejects with `DuplicateEventError`. */
-  key?: string
-  traceId?: string
-  /** Resolve only once this many distinct consumers acked the event. */
-  confirm?: number
-  /** Deadline of a confirm. @default the bus's confirmTimeoutMs */
-  timeoutMs?: number
-  signal?: AbortSignal
-  /** The reply inbox (`_bus_.…`), for callers that run their own request/reply. */
-  responseSubject?: string
-  /** Publish only when some live subscription matches the subject, else reject with `NoResponderError`. */
-  requireSubscriber?: boolean
-  /** An RFC 3339 creation time to keep (the reference's `WithCreatedAt`); now by default. */
-  createdAt?: string
-}
-
-export interface BatchItem {
-  subject: string
-  payload?: Payload
-  id?: string
-  key?: string
-  traceId?: string
-}
-
-export interface PutResult {
-  readonly id: string
-  /** The event's position in its namespace (0, 1, …); -1 for an inbox publish. */
-  readonly index: number
-  readonly createdAt: Date
-  /** The RFC 3339 text of `createdAt`, as stored. */
-  readonly createdAtText: string
-}
-
-export interface RequestOptions {
-  /** @default the bus's requestTimeoutMs */
-  timeoutMs?: number
-  signal?: AbortSignal
-  key?: string
-  traceId?: string
-}
-
-export interface ReplyOptions {
-  /** Requests handled at once. @default 16 */
-  concurrency?: number
-}
-
-export type ReplyHandler = (request: BusEvent) => Payload | undefined | Promise<Payload | undefined>
-
-export interface ReplyHandle {
-  /** Resolves once the responder listens. */
-  readonly ready: Promise<void>
-  close(): Promise<void>
-}
-
-/** An iterator of bus events: a stream subscription or an inbox subscription. */
-export interface Subscription extends AsyncIterableIterator<BusEvent> {
-  readonly consumerId: string
-  readonly pattern: string
-  readonly ready: Promise<void>
-  readonly closed: boolean
-  /** Acks by event id (the HTTP API's PUT); false when the event is not in flight / not recent. */
-  ackById(eventId: string): Promise<boolean>
-  return(): Promise<IteratorResult<BusEvent>>
-}
-
-const kInboxQueue = 256
-
-/** `get('_bus_.x')`: what is published to the inbox while subscribed; `start` and `ack` do not apply. */
-class InboxSubscription implements Subscription {
-  readonly consumerId = `c_${xid()}`
-  readonly pattern: string
-  readonly ready: Promise<void>
-  #queue: BusEvent[] = []
-  #wake: (() => void) | undefined
-  #closed = false
-  #stop: (() => Promise<void>) | undefined
-  #error: Error | undefined
-  readonly #onClose: (sub: InboxSubscription) => void
-
-  constructor(
-    inboxes: InboxConnection,
-    channel: string,
-    subject: string,
-    logger: Logger,
-    onClose: (sub: InboxSubscription) => void,
-  ) {
-    this.pattern = subject
-    this.#onClose = onClose
-    this.ready = inboxes
-      .subscribe(channel, (message) => {
-        if (this.#queue.length >= kInboxQueue) {
-          logger.warn({ inbox: subject }, 'pulse bus: inbox subscriber is full, dropping a message')
-          return
-        }
-        try {
-          const record = parseRecord(message.toString('utf8'))
-          this.#queue.push(inboxEvent(record, message.toString('utf8'), this.consumerId))
-          const wake = this.#wake
-          this.#wake = undefined
-          wake?.()
-        } catch (error) {
-          logger.warn({ err: error, inbox: subject }, 'pulse bus: malformed inbox message')
-        }
-      })
-      .then(
-        (stop) => {
-          this.#stop = stop
-          if (this.#closed) void stop()
-        },
-        (error: unknown) => {
-          this.#error = coerceError(error)
-        },
-      )
-  }
-
-  get closed(): boolean {
-    return this.#closed
-  }
-
-  async next(): Promise<IteratorResult<BusEvent>> {
-    await this.ready
-    if (this.#error !== undefined) throw this.#error
-    for (;;) {
-      if (this.#closed) return { done: true, value: undefined }
-      const event = this.#queue.shift()
-      if (event !== undefined) return { done: false, value: event }
-      await new Promise<void>((resolve) => (this.#wake = resolve))
-    }
-  }
-
-  ackById(): Promise<boolean> {
-    return Promise.resolve(false)
-  }
-
-  async return(): Promise<IteratorResult<BusEvent>> {
-    if (!this.#closed) {
-      this.#closed = true
-      this.#queue = []
-      const wake = this.#wake
-      this.#wake = undefined
-      wake?.()
-      this.#onClose(this)
-      await this.#stop?.()
-    }
-    return { done: true, value: undefined }
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this
-  }
-}
-
-function inboxEvent(record: ReturnType<typeof parseRecord>, text: string, consumerId: string): BusEvent {
-  return recordEvent(record, text, consumerId, () => Promise.resolve())
-}
+export type {
+  BatchItem,
+  PutOptions,
+  PutResult,
+  ReplyHandle,
+  ReplyHandler,
+  ReplyOptions,
+  RequestOptions,
+  Subscription,
+} from './types.js'
 
 type Source = string | Redis | PulseRedis
 

@@ -6,41 +6,68 @@
  *   - The owner grants credits, `{ t: 'credit', n }` (its `concurrency + prefetch` at start, then one
  *     back per job whose handler finished or that it dropped; more, or fewer, when its claim window
  *     grows or shrinks, whose new size `window` the message then carries), and says which names it
- *     can take now: `{ t: 'names', names }`. A claim asks for at most its free credits (and the limits below),
- *     subtracts what it got, writes the leases into the owner's lease book (the co-located watchdog
- *     renews them from then on) and emits `{ t: 'jobs', jobs }`. No names, no claim. So the owner never
- *     holds more than `concurrency + prefetch` claimed jobs whose handler has not finished.
+ *     can take now: `{ t: 'names', names }`. A claim asks for at most its free credits (and the limits
+ *     below), subtracts what it got, writes the leases into the owner's lease book (the co-located
+ *     watchdog renews them from then on) and emits `{ t: 'jobs', jobs }`. No names, no claim. So the
+ *     owner never holds more than `concurrency + prefetch` claimed jobs whose handler has not finished.
  *   - The owner returns results: `{ t: 'done', completed, failed }`. Their credits came back with the
  *     handler's end, not with the ack: claims never wait for acks. `{ t: 'acked', completed, failed,
  *     fenced }` lists the transitions the database confirmed and the leases it refused; the leases
  *     leave the book then. A database error keeps the results and retries them.
- *   - `{ t: 'close' }` stops claiming: `{ t: 'closed' }` follows the `jobs` of the claims still in flight.
- *     `{ t: 'flush', seq }` is answered by `{ t: 'flushed', seq }` once the results sent before it are
- *     acked. The `stop` ask (or the actor's stop) releases the pools, the LISTEN client and the timers.
+ *   - `{ t: 'close' }` stops claiming: `{ t: 'closed' }` follows the `jobs` of the claim still in
+ *     flight. `{ t: 'flush', seq }` is answered by `{ t: 'flushed', seq }` once the results sent before
+ *     it are acked. The `stop` ask (or the actor's stop) releases the pools, the LISTEN client and the
+ *     timers.
  *   - With `metrics` (args), claims also return each job's wait and are counted; the `stats` ask answers
  *     the counts since the last one (metrics.ts pulls them at each scrape).
  *
+ * Its state is five named states, one per concern, beside the counters (credits, the window, the
+ * results waiting and in flight):
+ *
+ *   lifecycle  open ──close──▶ closing ──stop──▶ stopped              (open ──stop──▶ stopped)
+ *              closing: no claim starts, waiting results are due at once, and 'closed' goes out as soon
+ *              as no claim is in flight. stopped: nothing runs or is emitted any more.
+ *
+ *   claim      idle            ──wake──────────────────────▶ wanted
+ *              wanted          ──limit > 0: claimJobs──────▶ claiming
+ *              claiming        ──wake──────────────────────▶ claiming-wanted
+ *              claiming        ──short batch───────────────▶ idle     (the queue was empty at its snapshot)
+ *              claiming        ──full batch────────────────▶ wanted   (more may wait)
+ *              claiming-wanted ──any batch─────────────────▶ wanted
+ *              claiming(-wanted) ──error──▶ backoff ──delay──▶ wanted
+ *
+ *   ack        idle    ──results due──▶ acking ──settled, more due──▶ acking
+ *                                       acking ──settled, none due──▶ idle
+ *                                       acking ──error──▶ backoff ──delay──▶ acking (the same results)
+ *
+ *   batch      collecting        ──results waiting, not due──────────▶ timed (the kAckDelayMs timer)
+ *   (waiting   timed             ──kAckDelayMs───────────────────────▶ due
+ *   results)   collecting, timed ──a job dead-lettered, an ack failed──▶ due
+ *              any               ──taken by an ack statement─────────▶ collecting
+ *
+ *   kick       none ──credit, names or done──▶ queued ──microtask: kick──▶ none
+ *
+ * A wake is a NOTIFY, a poll tick, a retry falling due, a LISTEN reconnection or new names. A kick
+ * starts what may start: the claim when its limit is > 0, and the ack loop when results are due.
+ * Results are due once the batch is `due`, the lifecycle is not `open`, a flush waits on them, or
+ * they fill a batch.
+ *
  * Claims and acks run on connections of their own, so neither waits for the other:
  *
- *   claims   a wish to claim (`ready`: set by a wake — NOTIFY, poll tick, retry due, reconnect — or by a
- *            claim that came back full; taken by the next claim) and a limit > 0 (credits, the batch,
- *            half the window, the bound below): claimJobs → hold leases → emit jobs. One claim at a
- *            time, of at most half the window: the next one goes out as soon as the last one's jobs
- *            are emitted, while they run. So the batches come out in the order the database handed
- *            out the rows: priority order (two claims in flight could come back in either order, and
- *            a worker then ran a lower-priority job first).
- *   acks     results waiting and due (`kAckDelayMs` after the first, at once for a flush, the close or
- *            a full batch), one statement pair at a time: completeJobs ∥ failJobs → emit acked → flushed
- *   either: error → results kept / `ready` set, retry after a backoff
+ *   claims   one claim statement at a time, of at most half the window: the next one goes out as
+ *            soon as the last one's jobs are emitted, while they run. So the batches come out in the
+ *            order the database handed out the rows, priority order (two claims in flight can come
+ *            back in either order, and a worker would then run a lower-priority job first).
+ *   acks     one statement pair at a time: completeJobs ∥ failJobs → emit acked → flushed
+ *   either   error → results kept / claim wanted, retry after a backoff
  *
  * Durability. An ack commits durably before `acked` is emitted (the owner's `completed`, `failed` and
  * `dead` events follow it). A claim commits asynchronously (`synchronous_commit = off`): it returns
- * without waiting for its WAL flush (~0.3 ms of fdatasync here, and the queueing behind other flushes),
- * which is most of a claim's time at a steady trickle. A claim only moves a ready job to running under
- * a lease; the flush of any later durable commit (the job's ack first of all) carries it. Should the
- * server crash before that, the job is ready again after recovery, its worker's renewals and ack are
- * fenced off (the token is gone), and it runs again — the at-least-once the queue promises, with the
- * lost claim's 'started' event missing from the history.
+ * without waiting for its WAL flush, which is most of a claim's time at a steady trickle. A claim only
+ * moves a ready job to running under a lease; the flush of any later durable commit (the job's ack
+ * first of all) carries it. Should the server crash before that, the job is ready again after
+ * recovery, its worker's renewals and ack are fenced off (the token is gone), and it runs again — the
+ * at-least-once the queue promises, with the lost claim's 'started' event missing from the history.
  *
  * Bound: the database shows at most 2 × window running jobs of this owner (window = concurrency +
  * prefetch, the credits granted at start). Those rows are the owner's unfinished jobs (window − credits)
@@ -53,14 +80,22 @@
  * instead of one per finished job. The dispatcher also arms a timer for the earliest `retryAt` it acked,
  * so a retry is claimed on time without NOTIFY.
  *
- * `receive` only updates counters and starts statements; they run in the actor's own async functions,
- * so the thread stays free for the co-located watchdog and scheduler.
+ * `receive` only updates counters and states and starts statements; they run in the actor's own async
+ * functions, so the thread stays free for the co-located watchdog and scheduler.
  */
 import type pg from 'pg'
 
 import { defineActor, type ActorContext } from '../../runtime/actor.js'
 import { InvalidArgumentError, JobTooLargeError } from '../../runtime/errors.js'
 import { onceAsync } from '../../runtime/lifecycle.js'
+import {
+  type ActorSettings,
+  endPool,
+  INDEX_PLANS_LOCAL_SQL,
+  INDEX_PLANS_SQL,
+  openActorDb,
+  retryDelayMs,
+} from '../../transports/postgres/jobs/actor-pool.js'
 import {
   type ClaimedJob,
   claimJobs,
@@ -70,17 +105,8 @@ import {
   type FailOutcome,
   type LeaseRef,
 } from '../../transports/postgres/jobs/hot-path.js'
+import { NotifyListener } from '../../transports/postgres/jobs/notify-listener.js'
 import { type Queryable, quoteSchema } from '../../transports/postgres/jobs/queryable.js'
-import {
-  type ActorSettings,
-  endPool,
-  INDEX_PLANS_LOCAL_SQL,
-  INDEX_PLANS_SQL,
-  NotifyListener,
-  openActorDb,
-  retryDelayMs,
-  wireOf,
-} from './actor-pg.js'
 import { type LeaseBook, leaseBook } from './lease-book.js'
 import {
   type AckedFailure,
@@ -89,14 +115,20 @@ import {
   type DispatcherOut,
   fromLeaseColumns,
   toJobColumns,
+  wireOf,
 } from './protocol.js'
 
-/**
- * Claim statements at once. One: two in flight came back in either order under load (the second
- * claim's backend could lock the first rows, or reply first), and their jobs ran out of priority order;
- * one at a time measured as fast in bulk (BENCHMARKS.md, jobs: "One claim at a time").
- */
-const kClaimsInFlight = 1
+/** The dispatcher as a whole (see the top of the module). */
+type Lifecycle = 'open' | 'closing' | 'stopped'
+/** The claim side: whether a claim is wanted, and whether one is in flight or waiting out a backoff. */
+type ClaimState = 'idle' | 'wanted' | 'claiming' | 'claiming-wanted' | 'backoff'
+/** The ack loop: idle, running a statement pair, or waiting out a backoff after a failed one. */
+type AckState = 'idle' | 'acking' | 'backoff'
+/** The results waiting: not due yet (no timer, or the `kAckDelayMs` timer armed), or due now. */
+type BatchState = 'collecting' | 'timed' | 'due'
+/** A kick waiting for the end of the batch of messages being received. */
+type KickState = 'none' | 'queued'
+
 /** A claim takes at most 1/kWindowShares of the window, so that the next one can go out while its jobs run. */
 const kWindowShares = 2
 /** Ack connections planned per execution: completions and failures run at once. */
@@ -118,16 +150,15 @@ const kAckDelayMs = 5
  *
  * The statements are prepared (`preparedQueryable`). The claim runs on its generic plan, planned once
  * per connection: its plan does not depend on the values (the ordered scan under LIMIT), and planning it
- * costs more of the server's CPU than running it at a steady trickle (0.3–0.5 ms, measured). Acks are
- * planned per execution (`force_custom_plan`): a custom plan sees the acked tokens as a constant array
- * and hashes it, where a generic plan compares each acked row with every token (500 × 500 at a full
- * batch); failures join their `(id, token)` pairs, which a generic plan did in a nested loop that
- * rescanned the pairs per row (500 acks: 28–36 ms instead of 0.6 ms). But planning is about half of a
- * small ack's cost — a steady trickle acks a few jobs at a time — so completions of up to
- * `kGenericAckMax` jobs run on a session of their own on the generic plan: the same primary-key lookups,
- * each row's token compared with at most 64 (`bench/jobs/ack-plan.ts`: 100–350 µs less of the server's
- * CPU per statement of 1–16 jobs, even at 256, 10–13 % more at 500). The claim commits asynchronously
- * (see the top of this module). A test explains each statement's plan as its session runs it.
+ * costs more of the server's CPU than running it at a steady trickle. Acks are planned per execution
+ * (`force_custom_plan`): a custom plan sees the acked tokens as a constant array and hashes it, where a
+ * generic plan compares each acked row with every token (500 × 500 at a full batch); failures join
+ * their `(id, token)` pairs, which a generic plan does in a nested loop that rescans the pairs per row.
+ * But planning is about half of a small ack's cost — a steady trickle acks a few jobs at a time — so
+ * completions of up to `kGenericAckMax` jobs run on a session of their own on the generic plan: the
+ * same primary-key lookups, each row's token compared with at most 64 (`bench/jobs/ack-plan.ts`
+ * compares the plans). The claim commits asynchronously (see the top of this module). A test explains
+ * each statement's plan as its session runs it.
  *
  * Through a transaction pooler the settings go with each statement instead
  * (`DISPATCHER_TRANSACTION_SQL`), and LISTEN runs on `listenConnection` only: without one, the poll
@@ -141,9 +172,9 @@ export const DISPATCHER_SESSION_SQL = {
 
 /**
  * The same settings through a transaction pooler (`transactionPooler`), set by each statement's
- * transaction (actor-pg.ts). The statements are unnamed there, so each is planned for its values when
- * it runs (a custom plan), and `plan_cache_mode` has nothing to choose: only the index plans and the
- * claim's asynchronous commit remain.
+ * transaction (transports/postgres/jobs/actor-pool.ts). The statements are unnamed there, so each is
+ * planned for its values when it runs (a custom plan), and `plan_cache_mode` has nothing to choose: only
+ * the index plans and the claim's asynchronous commit remain.
  */
 export const DISPATCHER_TRANSACTION_SQL = {
   claim: `${INDEX_PLANS_LOCAL_SQL}; SET LOCAL synchronous_commit = off`,
@@ -166,33 +197,29 @@ class Dispatcher {
   readonly #book: LeaseBook
   /** None when LISTEN is off (a transaction pooler and no `listenConnection`): the poll finds the jobs. */
   readonly #listener: NotifyListener | undefined
+  #lifecycle: Lifecycle = 'open'
+  /** Wanted at start: ready jobs may exist already. */
+  #claim: ClaimState = 'wanted'
+  #ack: AckState = 'idle'
+  #batch: BatchState = 'collecting'
+  #kick: KickState = 'none'
   #credits = 0
   /** The owner's claim window (`concurrency + prefetch`); a credit message may resize it. */
   #window: number
   #names: string[] = []
-  /** A claim is wanted: ready jobs may exist that no claim in flight will see. */
-  #ready = true
-  #kickQueued = false
-  /** Claim statements in flight. */
-  #claims = 0
-  /** Claims wait out a backoff after a failed one. */
-  #claimsPaused = false
-  /** The ack loop runs. */
-  #acking = false
   /** Results in the ack statement in flight. */
   #ackingCount = 0
   #claimFailures = 0
   /** Claim statements (and the empty ones) since the last `stats` ask; counted with `metrics` only. */
   #claimCounts = { claims: 0, empty: 0 }
-  #closing = false
-  #stopped = false
+  /** The results waiting for an ack statement. */
   #completed: LeaseRef[] = []
   #failed: FailedJob[] = []
+  /** The `seq` of the flushes waiting for the results sent before them. */
   #flushes: number[] = []
   #pollTimer: NodeJS.Timeout | undefined
-  /** Makes the waiting results due `kAckDelayMs` after the first of them came. */
+  /** Armed in the `timed` batch state: it makes the waiting results due. */
   #ackTimer: NodeJS.Timeout | undefined
-  #ackDue = false
   #retryTimer: NodeJS.Timeout | undefined
   #retryTimerAt = Infinity
   /** The backoffs after failed statements, cut short by `stop`. */
@@ -212,7 +239,8 @@ class Dispatcher {
         settings: dispatcherSettings(session),
         prepared: true,
       })
-    const claim = open(kClaimsInFlight, 'claim')
+    // One claim statement at a time (the claim states), so one connection.
+    const claim = open(1, 'claim')
     const ack = open(kAckConnections, 'ack')
     const smallAck = open(1, 'smallAck')
     this.#pools = [claim.pool, ack.pool, smallAck.pool]
@@ -240,7 +268,7 @@ class Dispatcher {
   }
 
   receive(msg: DispatcherMsg, ctx: ActorContext): void | Promise<void> {
-    if (this.#stopped) return
+    if (this.#stopped()) return
     switch (msg.t) {
       case 'credit':
         this.#credits = msg.reset === true ? msg.n : this.#credits + msg.n
@@ -249,7 +277,7 @@ class Dispatcher {
         return
       case 'names':
         this.#names = msg.names
-        this.#ready = true
+        this.#want()
         this.#kickSoon()
         return
       case 'done':
@@ -258,14 +286,14 @@ class Dispatcher {
         this.#kickSoon()
         return
       case 'close':
-        this.#closing = true
-        if (this.#claims === 0) this.#emit({ t: 'closed' })
-        this.#kick()
+        this.#lifecycle = 'closing'
+        if (!this.#claimInFlight()) this.#emit({ t: 'closed' })
+        this.#kickNow()
         return
       case 'flush':
-        if (!this.#acking && this.#waiting() === 0) this.#emit({ t: 'flushed', seq: msg.seq })
+        if (this.#ack === 'idle' && this.#waiting() === 0) this.#emit({ t: 'flushed', seq: msg.seq })
         else this.#flushes.push(msg.seq)
-        this.#kick()
+        this.#kickNow()
         return
       case 'stop':
         return this.stop().then(() => ctx.reply(true))
@@ -278,8 +306,7 @@ class Dispatcher {
 
   /** Releases everything; results not acked yet are left to lapse (the watchdogs reap them). */
   readonly stop = onceAsync(async (): Promise<void> => {
-    this.#stopped = true
-    this.#closing = true
+    this.#lifecycle = 'stopped'
     clearInterval(this.#pollTimer)
     clearTimeout(this.#retryTimer)
     clearTimeout(this.#ackTimer)
@@ -291,8 +318,13 @@ class Dispatcher {
     await Promise.all(this.#pools.map((pool) => endPool(pool)))
   })
 
+  /** Read through a call: the state changes across the awaits of the statements. */
+  #stopped(): boolean {
+    return this.#lifecycle === 'stopped'
+  }
+
   #emit(out: DispatcherOut): void {
-    if (!this.#stopped) this.#ctx.emit(out)
+    if (!this.#stopped()) this.#ctx.emit(out)
   }
 
   /**
@@ -301,7 +333,7 @@ class Dispatcher {
    * at once; the owner never sees it) instead of staying leased and never run.
    */
   #emitJobs(jobs: ClaimedJob[]): void {
-    if (this.#stopped) return
+    if (this.#stopped()) return
     try {
       this.#ctx.emit({ t: 'jobs', jobs: toJobColumns(jobs, this.#args.metrics) } satisfies DispatcherOut)
       return
@@ -324,7 +356,7 @@ class Dispatcher {
     )
     this.#credits += 1
     this.#failed.push({ id: job.id, leaseToken: job.leaseToken, error: wireOf(tooLarge), retryAt: undefined })
-    this.#ackDue = true
+    this.#batch = 'due'
     this.#warn(`dead-lettered job ${job.id}: too large for the mailbox`, tooLarge)
   }
 
@@ -332,10 +364,19 @@ class Dispatcher {
     this.#emit({ t: 'warning', message, error: wireOf(error) })
   }
 
-  /** Ready jobs may exist. */
+  /** Ready jobs may exist: a claim is wanted (after the one in flight, if any). */
+  #want(): void {
+    if (this.#claim === 'idle') this.#claim = 'wanted'
+    else if (this.#claim === 'claiming') this.#claim = 'claiming-wanted'
+  }
+
   #wake(): void {
-    this.#ready = true
-    this.#kick()
+    this.#want()
+    this.#kickNow()
+  }
+
+  #claimInFlight(): boolean {
+    return this.#claim === 'claiming' || this.#claim === 'claiming-wanted' || this.#claim === 'backoff'
   }
 
   /**
@@ -344,14 +385,7 @@ class Dispatcher {
    * one's jobs run), and the bound above.
    */
   #claimLimit(): number {
-    if (
-      this.#closing ||
-      !this.#ready ||
-      this.#claimsPaused ||
-      this.#claims >= kClaimsInFlight ||
-      this.#names.length === 0
-    )
-      return 0
+    if (this.#lifecycle !== 'open' || this.#claim !== 'wanted' || this.#names.length === 0) return 0
     const room = this.#window + this.#credits - this.#unacked()
     const share = Math.ceil(this.#window / kWindowShares)
     return Math.max(0, Math.min(this.#credits, this.#args.claimBatchMax, share, room))
@@ -375,17 +409,20 @@ class Dispatcher {
     const waiting = this.#waiting()
     if (waiting === 0) return false
     if (
-      this.#ackDue ||
-      this.#closing ||
+      this.#batch === 'due' ||
+      this.#lifecycle !== 'open' ||
       this.#flushes.length > 0 ||
       waiting >= Math.min(this.#args.claimBatchMax, this.#window)
     )
       return true
-    this.#ackTimer ??= setTimeout(() => {
-      this.#ackTimer = undefined
-      this.#ackDue = true
-      this.#kick()
-    }, kAckDelayMs)
+    if (this.#batch === 'collecting') {
+      this.#batch = 'timed'
+      this.#ackTimer = setTimeout(() => {
+        this.#ackTimer = undefined
+        this.#batch = 'due'
+        this.#kickNow()
+      }, kAckDelayMs)
+    }
     return false
   }
 
@@ -394,28 +431,29 @@ class Dispatcher {
    * together (one `tellMany`), and are acted on together.
    */
   #kickSoon(): void {
-    if (this.#kickQueued) return
-    this.#kickQueued = true
+    if (this.#kick === 'queued') return
+    this.#kick = 'queued'
     queueMicrotask(() => {
-      this.#kickQueued = false
-      this.#kick()
+      this.#kick = 'none'
+      this.#kickNow()
     })
   }
 
-  #kick(): void {
-    if (this.#stopped) return
-    for (let limit = this.#claimLimit(); limit > 0; limit = this.#claimLimit()) void this.#claim(limit)
-    if (!this.#acking && this.#acksDue()) void this.#ackLoop()
+  /** Starts what may start: the claim when its limit is > 0, the ack loop when results are due. */
+  #kickNow(): void {
+    if (this.#stopped()) return
+    const limit = this.#claimLimit()
+    if (limit > 0) void this.#runClaim(limit)
+    if (this.#ack === 'idle' && this.#acksDue()) void this.#ackLoop()
   }
 
   /**
-   * One claim statement. It takes the wish (`ready`) with it; a full batch leaves one behind (more
-   * may wait), a short one proves the queue empty at its snapshot (a wake since then has set `ready`
-   * again). Its credits are held while it runs, and the unused ones come back with its result.
+   * One claim statement (`wanted` → `claiming`). A full batch leaves a claim wanted (more may wait), a
+   * short one proves the queue empty at its snapshot (unless a wake came meanwhile: `claiming-wanted`).
+   * Its credits are held while it runs, and the unused ones come back with its result.
    */
-  async #claim(limit: number): Promise<void> {
-    this.#ready = false
-    this.#claims++
+  async #runClaim(limit: number): Promise<void> {
+    this.#claim = 'claiming'
     this.#credits -= limit
     let jobs: ClaimedJob[] = []
     try {
@@ -432,39 +470,37 @@ class Dispatcher {
         if (jobs.length === 0) this.#claimCounts.empty++
       }
     } catch (error) {
-      if (this.#stopped) return
-      this.#ready = true
+      if (this.#stopped()) return
+      this.#claim = 'backoff'
       this.#warn('claim failed; retrying', error)
-      this.#claimsPaused = true
       await this.#backoff(++this.#claimFailures)
-      this.#claimsPaused = false
     } finally {
-      this.#claims--
       this.#credits += limit - jobs.length
+      this.#claim = this.#claim === 'claiming' && jobs.length < limit ? 'idle' : 'wanted'
     }
-    if (this.#stopped) return
-    if (jobs.length >= limit) this.#ready = true
+    if (this.#stopped()) return
     if (jobs.length > 0) {
       this.#book.hold(jobs)
       this.#emitJobs(jobs)
     }
-    // The claims that were in flight when `close` came have delivered their jobs: nothing more will come.
-    if (this.#closing && this.#claims === 0) this.#emit({ t: 'closed' })
-    this.#kick()
+    // The claim that was in flight when `close` came has delivered its jobs: nothing more will come.
+    if (this.#lifecycle === 'closing') this.#emit({ t: 'closed' })
+    this.#kickNow()
   }
 
   async #ackLoop(): Promise<void> {
-    this.#acking = true
+    this.#ack = 'acking'
     let failures = 0
     try {
-      while (!this.#stopped && this.#acksDue()) {
+      while (!this.#stopped() && this.#acksDue()) {
         const completed = this.#completed
         const failed = this.#failed
         this.#completed = []
         this.#failed = []
-        this.#ackDue = false
+        this.#batch = 'collecting'
         clearTimeout(this.#ackTimer)
         this.#ackTimer = undefined
+        this.#ack = 'acking'
         this.#ackingCount = completed.length + failed.length
         const completeDb = completed.length <= kGenericAckMax ? this.#smallAckDb : this.#ackDb
         const [done, outcomes] = await Promise.allSettled([
@@ -472,9 +508,9 @@ class Dispatcher {
           failJobs(this.#ackDb, this.#q, failed),
         ])
         this.#ackingCount = 0
-        if (this.#stopped) return
+        if (this.#stopped()) return
         this.#acked(completed, failed, done, outcomes)
-        this.#kick()
+        this.#kickNow()
         if (this.#waiting() === 0) {
           for (const seq of this.#flushes.splice(0)) this.#emit({ t: 'flushed', seq })
         }
@@ -485,11 +521,12 @@ class Dispatcher {
           continue
         }
         this.#warn('ack failed; retrying', error)
-        this.#ackDue = true
+        this.#batch = 'due'
+        this.#ack = 'backoff'
         await this.#backoff(++failures)
       }
     } finally {
-      this.#acking = false
+      this.#ack = 'idle'
     }
   }
 
@@ -548,9 +585,9 @@ class Dispatcher {
       this.#emit({ t: 'acked', completed: acked, failed: ackedFailures, fenced })
   }
 
-  /** Wakes the claim loop at `at` (the earliest wanted time wins). */
+  /** Wakes the claim side at `at` (the earliest wanted time wins). */
   #armRetry(at: number): void {
-    if (this.#stopped || at >= this.#retryTimerAt) return
+    if (this.#stopped() || at >= this.#retryTimerAt) return
     clearTimeout(this.#retryTimer)
     this.#retryTimerAt = at
     this.#retryTimer = setTimeout(

@@ -1,5 +1,5 @@
 /**
- * `pulse-runtime/jobs`: the durable job queue on PostgreSQL. The errors of its contract (spec/jobs.md)
+ * `pulse-runtime/jobs`: the durable job queue on PostgreSQL. The errors it throws
  * are exported here and from the root entry.
  */
 export {

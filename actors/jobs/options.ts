@@ -1,21 +1,17 @@
 /**
- * `JobQueue.connect` options: validation, defaults, resolution (aesthetics §8.5).
+ * `JobQueue.connect` options: their defaults, their checks (each throws `PULSE_ERR_INVALID_ARG` naming
+ * the option) and their resolution. The settings the queue shares with its worker (schema, lease,
+ * poll, backoff, claim batch) are checked and defaulted by queue-settings.ts, the worker's code too.
  */
 import type pg from 'pg'
 
 import { InvalidArgumentError } from '../../runtime/errors.js'
 import { checkLogger, type Logger, SILENT_LOGGER } from '../../runtime/logger.js'
 import { checkRegistry, type MetricsRegistry } from '../../runtime/metrics.js'
-import {
-  checkBoolean,
-  checkDurationMs,
-  checkInteger,
-  checkKnownKeys,
-  checkString,
-  resolveOptions,
-} from '../../runtime/options.js'
+import { checkBoolean, checkDurationMs, checkKnownKeys, checkString, resolveOptions } from '../../runtime/options.js'
 import { Runtime } from '../../runtime/runtime.js'
-import { type Backoff, checkBackoff, DEFAULT_BACKOFF_UNIT_MS } from './backoff.js'
+import type { Backoff } from './backoff.js'
+import { DEFAULT_QUEUE_SETTINGS, QUEUE_SETTING_KEYS, resolveQueueSettings } from './queue-settings.js'
 
 /** What it logs through: the kernel's `Logger` (pino's shape). */
 export type JobQueueLogger = Logger
@@ -119,11 +115,7 @@ export interface ResolvedJobQueueOptions {
 export const DEFAULT_JOB_QUEUE_OPTIONS = Object.freeze({
   transactionPooler: false,
   listenUrl: undefined,
-  schema: 'pulse',
-  leaseTtlMs: 30_000,
-  pollIntervalMs: 1_000,
-  backoff: DEFAULT_BACKOFF_UNIT_MS,
-  claimBatchMax: 500,
+  ...DEFAULT_QUEUE_SETTINGS,
   logger: SILENT_LOGGER,
   actor: 'api',
   closeTimeoutMs: 30_000,
@@ -135,19 +127,13 @@ const kKnownOptions = [
   'pg',
   'transactionPooler',
   'listenUrl',
-  'schema',
-  'leaseTtlMs',
-  'pollIntervalMs',
-  'backoff',
-  'claimBatchMax',
+  ...QUEUE_SETTING_KEYS,
   'logger',
   'actor',
   'closeTimeoutMs',
   'metrics',
   'runtime',
 ]
-/** migrate.ts's rule: a lower-case identifier that PostgreSQL does not reserve. */
-const kSchemaPattern = /^(?!pg_)[a-z_][a-z0-9_]{0,62}$/
 
 function isPool(value: unknown): value is pg.Pool {
   return (
@@ -171,18 +157,15 @@ export function resolveJobQueueOptions(options: JobQueueOptions): ResolvedJobQue
     })
   if (options.transactionPooler !== undefined) checkBoolean(options.transactionPooler, 'options.transactionPooler')
   if (options.listenUrl !== undefined) checkString(options.listenUrl, 'options.listenUrl', { nonEmpty: true })
-  if (options.schema !== undefined) checkString(options.schema, 'options.schema', { pattern: kSchemaPattern })
-  if (options.leaseTtlMs !== undefined) checkDurationMs(options.leaseTtlMs, 'options.leaseTtlMs', { min: 30 })
-  if (options.pollIntervalMs !== undefined)
-    checkDurationMs(options.pollIntervalMs, 'options.pollIntervalMs', { min: 1 })
-  if (options.backoff !== undefined) checkBackoff(options.backoff, 'options.backoff')
-  if (options.claimBatchMax !== undefined)
-    checkInteger(options.claimBatchMax, 'options.claimBatchMax', { min: 1, max: 10_000 })
+  const settings = resolveQueueSettings(options)
   if (options.logger !== undefined) checkLogger(options.logger)
   if (options.actor !== undefined) checkString(options.actor, 'options.actor', { nonEmpty: true })
   if (options.closeTimeoutMs !== undefined) checkDurationMs(options.closeTimeoutMs, 'options.closeTimeoutMs')
   if (options.metrics !== undefined) checkRegistry(options.metrics)
   if (options.runtime !== undefined && !(options.runtime instanceof Runtime))
     throw new InvalidArgumentError('options.runtime must be a Runtime', { data: { option: 'options.runtime' } })
-  return resolveOptions<ResolvedJobQueueOptions>({ ...DEFAULT_JOB_QUEUE_OPTIONS, pg: options.pg }, options)
+  return resolveOptions<ResolvedJobQueueOptions>(
+    { ...DEFAULT_JOB_QUEUE_OPTIONS, pg: options.pg },
+    { ...options, ...settings },
+  )
 }

@@ -1,5 +1,5 @@
 /**
- * `JobQueue`: the durable job queue on PostgreSQL (spec/jobs.md).
+ * `JobQueue`: the durable job queue on PostgreSQL.
  *
  *   const q = await JobQueue.connect({ pg: pool | databaseUrl })   // migrates the schema first
  *   const id = await q.enqueue('send-email', { to: 'a@b.com' }, { priority: 5 })
@@ -12,7 +12,7 @@
  * `register`, `start`, `events`, the drain at close — joins through the same internals: it reads the
  * pool and options there and adds its cleanups with `addCloseHook`, which `close()` runs first.
  *
- * Lifecycle (aesthetics §8.4): `close()` stops intake (later calls reject with `ClosedError`), runs the
+ * Lifecycle: `close()` stops intake (later calls reject with `ClosedError`), runs the
  * close hooks (last added first, all of them), then closes the pool — ending it only when the queue
  * built it from a connection string. It is idempotent, memoised and bounded by `closeTimeoutMs`, after
  * which the queue is destroyed.

@@ -15,8 +15,8 @@ import { defineActor, type ActorContext } from '../../runtime/actor.js'
 import { onceAsync } from '../../runtime/lifecycle.js'
 import { quoteSchema } from '../../transports/postgres/jobs/queryable.js'
 import { fireDueSchedules } from '../../transports/postgres/jobs/schedules.js'
-import { endPool, openActorPool, wireOf } from './actor-pg.js'
-import type { SchedulerArgs, SchedulerMsg, SchedulerOut } from './protocol.js'
+import { endPool, openActorPool } from '../../transports/postgres/jobs/actor-pool.js'
+import { type SchedulerArgs, type SchedulerMsg, type SchedulerOut, wireOf } from './protocol.js'
 import { nextOccurrence } from './schedule-spec.js'
 
 class Scheduler {

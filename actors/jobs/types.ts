@@ -1,4 +1,4 @@
-/** The shapes the job queue's storage-facing API takes and returns (spec/jobs.md). */
+/** The shapes the job queue's storage-facing API takes and returns (its shapes are fixed: changing one is a breaking change). */
 import type pg from 'pg'
 
 import type { AuditRecord } from '../../transports/postgres/jobs/audit.js'

@@ -25,18 +25,23 @@ import type pg from 'pg'
 import { defineActor, type ActorContext } from '../../runtime/actor.js'
 import { onceAsync } from '../../runtime/lifecycle.js'
 import { reapExpiredLeases, renewLeases } from '../../transports/postgres/jobs/hot-path.js'
+import {
+  endPool,
+  INDEX_PLANS_LOCAL_SQL,
+  INDEX_PLANS_SQL,
+  openActorDb,
+} from '../../transports/postgres/jobs/actor-pool.js'
 import { type Queryable, quoteSchema } from '../../transports/postgres/jobs/queryable.js'
-import { endPool, INDEX_PLANS_LOCAL_SQL, INDEX_PLANS_SQL, openActorDb, wireOf } from './actor-pg.js'
 import { delayFromTable } from './backoff.js'
 import { dropLeaseBook, type LeaseBook, leaseBook } from './lease-book.js'
-import type { ReapedJob, WatchdogArgs, WatchdogMsg, WatchdogOut } from './protocol.js'
+import { type ReapedJob, type WatchdogArgs, type WatchdogMsg, type WatchdogOut, wireOf } from './protocol.js'
 
 const kReapBatch = 100
 /** Batches per sweep at most; the rest waits for the next sweep. */
 const kReapBatchesPerSweep = 20
 /** The watchdog's sessions: renewals find the held leases by primary key, reaps the lapsed ones through `jobs_leases`. */
 export const WATCHDOG_SESSION_SQL = INDEX_PLANS_SQL
-/** `WATCHDOG_SESSION_SQL` for each statement's transaction, through a transaction pooler (actor-pg.ts). */
+/** `WATCHDOG_SESSION_SQL` for each statement's transaction, through a transaction pooler (actor-pool.ts). */
 export const WATCHDOG_TRANSACTION_SQL = INDEX_PLANS_LOCAL_SQL
 
 class Watchdog {

@@ -27,7 +27,6 @@
  * one (or without `=rev` while the local one is > 0) is a regression too: the snapshot wins and the
  * notification is `'reset'`.
  */
-import type { Redis } from 'ioredis'
 
 import {
   ClosedError,
@@ -48,9 +47,7 @@ import {
 import {
   contentKey,
   decodeFrame,
-  kKindField,
   kMapScripts,
-  kRevField,
   MapSubscription,
   parseRevision,
   updatesChannel,
@@ -64,45 +61,12 @@ import { mapMetrics } from './metrics.js'
 import { checkMapKey, checkMapName, checkMapValue, resolveReplicatedMapOptions } from './options.js'
 import type { ReplicatedMapLogger, ReplicatedMapOptions, ResolvedReplicatedMapOptions } from './options.js'
 import { RevisionWaiters } from './revision-waiters.js'
+import { isReserved, type LoadReason, parseSnapshot, type Snapshot, strongerReason } from './hash-content.js'
+import type { RedisSource, RemoveValuesResult, ReplicatedMapStats, SetAndWaitOptions } from './types.js'
 
-/** What `join` accepts: a Redis URL, an ioredis client (left open by `close()`), or a `PulseRedis`. */
-export type RedisSource = string | Redis | PulseRedis
-
-export interface SetAndWaitOptions {
-  /** Stops the wait (the write itself may still happen); rejects with the signal's reason. */
-  signal?: AbortSignal | undefined
-}
-
-export interface RemoveValuesResult {
-  /** The list after the removal; `undefined` when the key is missing or the list emptied (and was deleted). */
-  remaining: string[] | undefined
-  /** Whether at least one item was removed. */
-  removed: boolean
-}
-
-/** Counters of one replica, for tests and dashboards. */
-export interface ReplicatedMapStats {
-  /** The revision the local copy holds. */
-  readonly revision: number
-  readonly size: number
-  /** Frames applied to the local copy. */
-  readonly applied: number
-  /** Frames ignored because the copy already held their revision. */
-  readonly ignored: number
-  /** Frames that could not be decoded (logged and ignored). */
-  readonly malformed: number
-  /** Loads of the hash: the join's, and one per reconnect, regression or overflow. */
-  readonly loads: number
-  /** Revision regressions detected (a frame or a load behind the local revision). */
-  readonly regressions: number
-  /** Times the pub/sub connection came back after a drop. */
-  readonly reconnects: number
-}
+export type { RedisSource, RemoveValuesResult, ReplicatedMapStats, SetAndWaitOptions } from './types.js'
 
 type Mode = 'buffer' | 'lenient' | 'strict' | 'down' | 'closed'
-type LoadReason = 'join' | 'reconnect' | 'regression' | 'overflow'
-
-const kLoadPriority: Readonly<Record<LoadReason, number>> = { join: 0, overflow: 1, regression: 2, reconnect: 3 }
 
 /** Frames queued during a load beyond this are dropped, and another load follows. */
 const kMaxQueuedFrames = 100_000
@@ -111,32 +75,6 @@ const kCloseTimeoutMs = 5_000
 /** Backoff of failed reloads (HGETALL or SUBSCRIBE failing while Redis is down). */
 const kRetryMinMs = 100
 const kRetryMaxMs = 5_000
-
-function strongerReason(a: LoadReason | undefined, b: LoadReason): LoadReason {
-  return a === undefined || kLoadPriority[b] > kLoadPriority[a] ? b : a
-}
-
-interface Snapshot {
-  readonly content: Map<string, string>
-  readonly rev: number
-  readonly kind: string | undefined
-}
-
-function parseSnapshot(raw: Record<string, string>): Snapshot {
-  const content = new Map<string, string>()
-  let rev = 0
-  let kind: string | undefined
-  for (const [field, value] of Object.entries(raw)) {
-    if (field === kRevField) rev = parseRevision(value) ?? 0
-    else if (field === kKindField) kind = value
-    else content.set(field, value)
-  }
-  return { content, rev, kind }
-}
-
-function isReserved(key: string): boolean {
-  return key === kRevField || key === kKindField
-}
 
 function noop(): void {}
 

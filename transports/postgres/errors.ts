@@ -1,6 +1,6 @@
 /**
- * PostgreSQL failures, classified by tables rather than `if` chains (aesthetics §8.3, graphile-worker's
- * `RETRYABLE_ERROR_CODES`).
+ * PostgreSQL failures, classified by tables rather than `if` chains, so a new case is a new row (as
+ * graphile-worker's `RETRYABLE_ERROR_CODES`).
  *
  * `mapPgError(err)` turns whatever `pg` threw into one of:
  * - `PostgresConnectionError` (`PULSE_ERR_PG_CONNECTION`, always retryable): the connection could not be

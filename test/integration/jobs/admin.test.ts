@@ -1,6 +1,6 @@
 /**
  * Operator actions and reads: cancel per state, the dead-letter requeue, stats, the audit log, and
- * paging (bete-pulse §11 #9, #39, #40).
+ * paging (docs/jobs-scenarios.md, scenarios 9, 39, 40).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
@@ -49,7 +49,7 @@ async function jobInEachStatus(queue: JobQueue, ctx: JobQueueInternals, name: st
   return { pending, running, retrying, completed, dead, canceled }
 }
 
-describe('cancel (§11 #9)', () => {
+describe('cancel (scenario 9)', () => {
   it('is allowed from pending, running and retrying, and rejected from completed, canceled and dead', async () => {
     await withQueue(db.url, async (queue, ctx) => {
       const name = uniqueName('cancel')
@@ -93,7 +93,7 @@ describe('cancel (§11 #9)', () => {
   })
 })
 
-describe('dead-letter requeue and stats (§11 #40)', () => {
+describe('dead-letter requeue and stats (scenario 40)', () => {
   it('requeue moves a dead job back to pending with a fresh attempt budget and a visible record', async () => {
     await withQueue(db.url, async (queue, ctx) => {
       const name = uniqueName('dlq')
@@ -204,7 +204,7 @@ describe('listJobs', () => {
   })
 })
 
-describe('audit log (§11 #39)', () => {
+describe('audit log (scenario 39)', () => {
   it('records pause, resume, cancel, requeue and schedule changes with actor and reason', async () => {
     await withQueue(
       db.url,

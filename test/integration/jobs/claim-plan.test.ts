@@ -1,7 +1,7 @@
 /**
  * The claim's plan: on a freshly VACUUM ANALYZEd table of 100 k ready jobs, the claim statement finds
- * its rows through the partial index `jobs_ready` (spec/jobs.md, "A test asserts the claim statement's
- * plan"), not through the primary key plus a filter. The actors' statements are planned as each form
+ * its rows through the partial index `jobs_ready` (a test the
+ * queue keeps: a slower plan would not fail any other test), not through the primary key plus a filter. The actors' statements are planned as each form
  * runs them: with session settings and named statements on a direct connection (so those tests use
  * the database's direct URL, even in the PgBouncer pass), and with `SET LOCAL` in a transaction of
  * their own, unnamed, through a transaction pooler.

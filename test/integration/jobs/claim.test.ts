@@ -1,6 +1,6 @@
 /**
  * The hot path against the storage contract: claim order, illegal transitions, the claim race, result
- * fencing, and gap-free histories under concurrent writers (bete-pulse §11 #2, #3, #8, #10, #14, #35).
+ * fencing, and gap-free histories under concurrent writers (docs/jobs-scenarios.md, scenarios 2, 3, 8, 10, 14, 35).
  */
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -35,7 +35,7 @@ function claim(sql: Queryable, q: string, names: string[], limit = 1, owner = 't
   return claimJobs(sql, q, { owner, names, limit, leaseTtlMs: kLease })
 }
 
-describe('claim order (§11 #2, #3)', () => {
+describe('claim order (scenarios 2, 3)', () => {
   it('claims by priority, FIFO within a priority, after a resume', async () => {
     await withQueue(
       db.url,
@@ -119,7 +119,7 @@ describe('claimed jobs', () => {
   })
 })
 
-describe('illegal transitions (§11 #8)', () => {
+describe('illegal transitions (scenario 8)', () => {
   it('complete on a pending job, complete twice, fail a completed job: nothing changes', async () => {
     await withQueue(db.url, async (queue, { db: sql, q }) => {
       const name = uniqueName('illegal')
@@ -149,7 +149,7 @@ describe('illegal transitions (§11 #8)', () => {
   })
 })
 
-describe('claim race (§11 #10)', () => {
+describe('claim race (scenario 10)', () => {
   it('20 claimers on their own connections over 1,000 jobs: each (job, attempt) claimed exactly once', async () => {
     await withQueue(db.url, async (queue, { db: sql, q }) => {
       const name = uniqueName('race')
@@ -182,7 +182,7 @@ describe('claim race (§11 #10)', () => {
   })
 })
 
-describe('result fencing (§11 #14)', () => {
+describe('result fencing (scenario 14)', () => {
   it("a stale lease token's complete, fail and renew change nothing after the job was re-claimed", async () => {
     await withQueue(db.url, async (queue, { db: sql, q }) => {
       const name = uniqueName('fence')
@@ -443,7 +443,7 @@ describe("an attempt's start on the row that ends it (migration 8)", () => {
   })
 })
 
-describe('history sequences (§11 #35)', () => {
+describe('history sequences (scenario 35)', () => {
   it('stay unique and gap-free under 50 concurrent writers', async () => {
     await withQueue(db.url, async (queue, { db: sql, q }) => {
       const name = uniqueName('seq')

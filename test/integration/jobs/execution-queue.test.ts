@@ -1,6 +1,6 @@
 /**
  * The execution side through the public `JobQueue`: `register`, `start`, `events`, and `close()`
- * draining the worker before it releases the database — the shapes of spec/jobs.md.
+ * draining the worker before it releases the database — the shapes of actors/jobs/types.ts.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest'
 

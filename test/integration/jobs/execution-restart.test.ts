@@ -76,8 +76,9 @@ it('completes every job across a PostgreSQL restart mid-run', async () => {
     )
     expect(await countByStatus(pool)).toEqual({ completed: 500 })
     expect(ids.every((id) => ran.has(id))).toBe(true)
-    // The outage was noticed (and survived).
-    expect(warnings.length).toBeGreaterThan(0)
+    // The outage was noticed (and survived). Through PgBouncer it may not be: PgBouncer keeps the
+    // worker's connections open and queues their statements until the server is back.
+    if (bouncer === undefined) expect(warnings.length).toBeGreaterThan(0)
     // A job run twice had its first attempt end in the history before its second started.
     const { rows } = await pool.query<{ job_id: string; types: string[] }>(
       `SELECT job_id::text, array_agg(type ORDER BY seq) AS types FROM ${q}.job_history GROUP BY job_id HAVING count(*) FILTER (WHERE type = 'started') > 1`,

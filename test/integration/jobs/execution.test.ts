@@ -1,13 +1,12 @@
 /**
  * Job execution in one process: the JobWorker and its actors (dispatcher, watchdog) against a real
- * PostgreSQL. Scenario numbers refer to research/bete-pulse.md §11.
+ * PostgreSQL. Scenario numbers refer to docs/jobs-scenarios.md.
  */
 import { randomUUID } from 'node:crypto'
 
 import pg from 'pg'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 
-import { connectionOf } from '../../../actors/jobs/protocol.js'
 import {
   type JobContext,
   JobWorker,
@@ -28,6 +27,7 @@ import {
   reapExpiredLeases,
   renewLeases,
 } from '../../../transports/postgres/jobs/hot-path.js'
+import { connectionOf } from '../../../transports/postgres/jobs/actor-pool.js'
 import {
   enqueue,
   gate,
@@ -370,7 +370,7 @@ describe('claims', () => {
       expect(maxRunning).toBe(2)
       // Held here (running + waiting for a slot): never past the credits granted. A credit comes back
       // when the handler settles, before its ack: the database also shows the finished jobs whose ack
-      // is on its way, at most as many again (worker.ts, "Backpressure").
+      // is on its way, at most as many again (dispatcher-link.ts, "Backpressure").
       expect(maxHeld).toBeLessThanOrEqual(2 + prefetch)
       expect(maxClaimed).toBeLessThanOrEqual(2 * (2 + prefetch))
       if (prefetch > 0) expect(maxHeld).toBeGreaterThan(2)

@@ -1,6 +1,6 @@
 /**
  * Dispatch pause: durable, claims stop, submits land, running jobs finish, status and resume, and a
- * pause that survives a new connect (bete-pulse §11 #28, #29, #31).
+ * pause that survives a new connect (docs/jobs-scenarios.md, scenarios 28, 29, 31).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
@@ -21,7 +21,7 @@ afterAll(async () => {
 const claimOptions = (names: string[], limit = 10) => ({ owner: 'test', names, limit, leaseTtlMs: 30_000 })
 
 describe('pauseDispatch', () => {
-  it('stops claims on every connection while enqueues and running jobs go on (§11 #28)', async () => {
+  it('stops claims on every connection while enqueues and running jobs go on (scenario 28)', async () => {
     await withQueue(
       db.url,
       async (queue, { db: sql, q }) => {
@@ -49,7 +49,7 @@ describe('pauseDispatch', () => {
     )
   })
 
-  it('reports paused, reason and pausedAt; resume clears the reason and keeps pausedAt (§11 #31)', async () => {
+  it('reports paused, reason and pausedAt; resume clears the reason and keeps pausedAt (scenario 31)', async () => {
     await withQueue(
       db.url,
       async (queue, { db: sql, q }) => {
@@ -93,7 +93,7 @@ describe('pauseDispatch', () => {
     )
   })
 
-  it('survives a new JobQueue.connect: a queue booted while paused claims nothing (§11 #29)', async () => {
+  it('survives a new JobQueue.connect: a queue booted while paused claims nothing (scenario 29)', async () => {
     const schema = uniqueName('pause')
     const name = uniqueName('boot')
     const pausedAt = await withQueue(

@@ -1,6 +1,6 @@
 /**
  * JobQueue: connect, enqueue (durability, options, idempotency, the caller's transaction, one statement
- * for many), the getJob shape, refused args, and the lifecycle (bete-pulse §11 #1, #33, #36).
+ * for many), the getJob shape, refused args, and the lifecycle (docs/jobs-scenarios.md, scenarios 1, 33, 36).
  */
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -27,7 +27,7 @@ async function countRows(queue: JobQueue, where: string, values: unknown[]): Pro
 }
 
 describe('enqueue', () => {
-  it('makes a pending job visible with the getJob shape of the contract (§11 #1)', async () => {
+  it('makes a pending job visible with the getJob shape of the contract (scenario 1)', async () => {
     await withQueue(db.url, async (queue) => {
       const name = uniqueName('send')
       const before = Date.now()
@@ -139,7 +139,7 @@ describe('enqueue', () => {
       const job = await queue.getJob(id)
       expect(Buffer.isBuffer(job?.args)).toBe(true)
       expect([...(job?.args as Buffer)]).toEqual([0, 1, 2, 255])
-      // A string stays a (JSON) string; jsonb takes it quoted (bete-pulse §12 #4).
+      // A string stays a (JSON) string; jsonb takes it quoted (docs/jobs-scenarios.md, the note after the table).
       const text = await queue.enqueue(uniqueName('text'), 'hello')
       expect((await queue.getJob(text))?.args).toBe('hello')
     })
@@ -266,7 +266,7 @@ describe('enqueue', () => {
     })
   })
 
-  it('refuses args that are not JSON-serialisable with PULSE_ERR_INVALID_ARG naming where (§11 #36)', async () => {
+  it('refuses args that are not JSON-serialisable with PULSE_ERR_INVALID_ARG naming where (scenario 36)', async () => {
     await withQueue(db.url, async (queue) => {
       const name = uniqueName('bad')
       const cycle: Record<string, unknown> = { a: 1 }
@@ -425,7 +425,7 @@ describe('connect', () => {
   })
 })
 
-describe('unknown ids (§11 #33)', () => {
+describe('unknown ids (scenario 33)', () => {
   it('getJob answers undefined; cancel and requeue throw JobNotFoundError', async () => {
     await withQueue(db.url, async (queue) => {
       for (const id of ['999999999', 'abc', '0', '99999999999999999999']) {

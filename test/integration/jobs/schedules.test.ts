@@ -1,6 +1,6 @@
 /**
  * Schedules: at / after / every / cron, pause and resume, exactly once per occurrence across
- * concurrent firers, the compare-and-set advance, deletion and lineage (bete-pulse §11 #19–#27, #33).
+ * concurrent firers, the compare-and-set advance, deletion and lineage (docs/jobs-scenarios.md, scenarios 19–27, 33).
  *
  * Firing takes `now` as an argument, so the tests move time by passing it instead of waiting.
  */
@@ -61,7 +61,7 @@ async function jobsOf(ctx: JobQueueInternals, scheduleId: string): Promise<{ id:
 
 const ms = (d: Date | undefined) => d?.getTime() ?? Number.NaN
 
-describe('at and after (§11 #19, #20)', () => {
+describe('at and after (scenarios 19, 20)', () => {
   it('at(t) fires once at or after t with schedule lineage, then is deleted', async () => {
     await withScheduleQueue(async (queue, ctx) => {
       const past = new Date(Date.now() - 1_000)
@@ -115,7 +115,7 @@ describe('at and after (§11 #19, #20)', () => {
   })
 })
 
-describe('every (§11 #21)', () => {
+describe('every (scenario 21)', () => {
   it('fires each occurrence once with lineage, and missed occurrences collapse into one fire', async () => {
     await withScheduleQueue(async (queue, ctx) => {
       const created = Date.now()
@@ -170,7 +170,7 @@ describe('every (§11 #21)', () => {
   })
 })
 
-describe('cron (§11 #22)', () => {
+describe('cron (scenario 22)', () => {
   it('created at 10:30, "0 * * * *" first fires at 11:00, then at 12:00', async () => {
     await withScheduleQueue(async (queue, ctx) => {
       const spec = cron('0 * * * *')
@@ -211,7 +211,7 @@ describe('cron (§11 #22)', () => {
     })
   })
 
-  it('refuses an invalid cron expression, every(0) and other bad specs at create with PULSE_ERR_INVALID_ARG (§11 #33)', async () => {
+  it('refuses an invalid cron expression, every(0) and other bad specs at create with PULSE_ERR_INVALID_ARG (scenario 33)', async () => {
     await withScheduleQueue(async (queue) => {
       for (const expr of ['bogus', '61 * * * *', '* * *', '', '0 0 30 2 *', '* * * * * * *']) {
         expect(() => cron(expr), expr).toThrow(InvalidArgumentError)
@@ -242,7 +242,7 @@ describe('cron (§11 #22)', () => {
   })
 })
 
-describe('pause and resume (§11 #23)', () => {
+describe('pause and resume (scenario 23)', () => {
   it('a paused schedule does not fire; resumed past due, it fires once and resyncs forward', async () => {
     await withScheduleQueue(async (queue, ctx) => {
       const id = await queue.schedule('beat', {}, every(1_000))
@@ -275,7 +275,7 @@ describe('pause and resume (§11 #23)', () => {
   })
 })
 
-describe('exactly once per occurrence (§11 #24, #25)', () => {
+describe('exactly once per occurrence (scenarios 24, 25)', () => {
   it('3 concurrent firers over the same due schedules at the same now: each occurrence yields one job', async () => {
     await withScheduleQueue(async (queue, ctx) => {
       const ids: string[] = []
@@ -328,7 +328,7 @@ describe('exactly once per occurrence (§11 #24, #25)', () => {
   })
 })
 
-describe('compare-and-set advance (§11 #26)', () => {
+describe('compare-and-set advance (scenario 26)', () => {
   it('a stale firer cannot move next_run_at backwards', async () => {
     await withScheduleQueue(async (queue, ctx) => {
       const id = await queue.schedule('cas', {}, every(1_000))
@@ -347,7 +347,7 @@ describe('compare-and-set advance (§11 #26)', () => {
   })
 })
 
-describe('delete (§11 #27)', () => {
+describe('delete (scenario 27)', () => {
   it('a deleted schedule stops firing; its past jobs keep their schedule_id', async () => {
     await withScheduleQueue(async (queue, ctx) => {
       const id = await queue.schedule('gone', {}, every(1_000))

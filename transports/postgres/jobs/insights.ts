@@ -9,7 +9,7 @@
  * - `oldestWaiting`: the job waiting longest to be claimed, by a loose index scan of `jobs_ready` (one
  *   descent per distinct priority) instead of reading every waiting job.
  * - `listeningWorkers`: the wake-up connections (`LISTEN "pulse_jobs:<schema>"`, one per started worker,
- *   actor-pg.ts) in `pg_stat_activity`; `runningOwners`: the lease owners of running jobs.
+ *   notify-listener.ts) in `pg_stat_activity`; `runningOwners`: the lease owners of running jobs.
  * - `stalledNames`: names whose jobs wait for a while with no attempt of the name started lately.
  */
 import type { JobStatus } from './status.js'
@@ -107,7 +107,7 @@ export async function oldestWaiting(db: Queryable, q: string): Promise<WaitingJo
   return row === undefined ? undefined : { id: row.id, name: row.name, dueAt: row.run_at, ageMs: row.age_ms }
 }
 
-/** The statement a started worker's wake-up connection ran last (`NotifyListener`, actor-pg.ts). */
+/** The statement a started worker's wake-up connection ran last (`NotifyListener`, notify-listener.ts). */
 export function listenStatement(schema: string): string {
   return `LISTEN "${`pulse_jobs:${schema}`.replaceAll('"', '""')}"`
 }

@@ -1,6 +1,7 @@
 /**
- * PostgreSQL plumbing the job actors share on their thread: a small pool of their own, a LISTEN client
- * that reconnects, and the backoff of retries after a connection error.
+ * The PostgreSQL connections of the job actors, which run on a thread of their own: how they connect
+ * (a plain config that can cross a thread), a small pool per actor, how its statements carry the
+ * actor's settings, and the delay before a retry after a connection error.
  *
  * An actor's statements carry settings (`INDEX_PLANS_SQL`, the dispatcher's plan and commit settings).
  * On a direct connection they are session settings, run once per connection, and the hot statements
@@ -9,30 +10,29 @@
  * so each statement runs in a transaction of its own that sets them first (`SET LOCAL`), unnamed:
  * `BEGIN; SET LOCAL …`, the statement, `COMMIT` (two more round trips per statement).
  *
- * NotifyListener:
- *
- *   connecting --connected + LISTEN ok (onReady)--> listening --error / end--> waiting --backoff--> connecting
- *        |                                                                        ^
- *        +--connect or LISTEN failed---------------------------------------------+
- *   any state --close()--> closed
- *
- * `onReady` runs after every (re)connection: notifications sent while it was down are gone, so the
- * owner claims once to cover the gap (the poll timer covers the rest).
+ * Invariant: no pool made here crashes its thread: a dying idle client is dropped, and a client whose
+ * transaction may still be open is discarded, never handed out again.
  */
 import pg from 'pg'
 
-import { coerceError, toWire, type WireError } from '../../runtime/errors.js'
-import { withTimeout } from '../../runtime/lifecycle.js'
-import { preparedStatement, type Queryable } from '../../transports/postgres/jobs/queryable.js'
-import { type ConnectionConfig, poolConfig } from './protocol.js'
+import { backoffMs } from '../../../runtime/backoff.js'
+import { coerceError, InvalidArgumentError } from '../../../runtime/errors.js'
+import { withTimeout } from '../../../runtime/lifecycle.js'
+import { preparedStatement, type Queryable } from './queryable.js'
+
+/**
+ * How an actor connects: a connection string, or a plain `pg` client config (what `pg.Pool#options`
+ * holds, minus functions and pool settings). A `pg.Pool` itself cannot cross a thread.
+ */
+export type ConnectionConfig = string | Readonly<Record<string, unknown>>
 
 /**
  * Session settings of the job actors' connections: every statement they send finds its rows through an
  * index (ready jobs through `jobs_ready`, named jobs by primary key, lapsed leases through
  * `jobs_leases`), so none may scan the table. With stale statistics (a table analysed while small or
- * empty, then filled: a fresh deployment, a TRUNCATE) the planner took a bitmap scan of the whole
- * backlog plus a sort for every claim, and a sequential scan of the table for a renewal of a few leases:
- * costs that grow with the table instead of the batch.
+ * empty, then filled: a fresh deployment, a TRUNCATE) the planner would otherwise pick a bitmap scan of
+ * the whole backlog plus a sort for a claim, and a sequential scan of the table for a renewal of a few
+ * leases: costs that grow with the table instead of the batch.
  */
 export const INDEX_PLANS_SQL = 'SET enable_bitmapscan = off; SET enable_seqscan = off'
 /** `INDEX_PLANS_SQL` for one transaction (through a transaction pooler). */
@@ -77,8 +77,8 @@ export function openActorDb(options: ActorDbOptions): ActorDb {
 /**
  * A pool with the `'error'` listener that keeps a dying idle client from crashing the thread.
  * `sessionSql`: run on every new connection before the pool hands it out (pg-pool's `onConnect`; a
- * failure ends that client and fails the checkout). A statement,
- * not the `options` startup parameter, which connection poolers such as PgBouncer refuse.
+ * failure ends that client and fails the checkout). A statement, not the `options` startup parameter,
+ * which connection poolers such as PgBouncer refuse.
  */
 export function openActorPool(
   connection: ConnectionConfig,
@@ -153,81 +153,68 @@ export async function endPool(pool: pg.Pool, ms = 2_000): Promise<void> {
 
 /** Delay before retry `failures` (1-based) after a database error: 50 ms doubling, capped, jittered. */
 export function retryDelayMs(failures: number, capMs = 2_000): number {
-  const ceiling = Math.min(capMs, 50 * 2 ** Math.min(20, Math.max(0, failures - 1)))
-  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2)
+  return backoffMs(failures, { baseMs: 50, maxMs: capMs, jitter: true })
 }
 
-export function wireOf(error: unknown): WireError {
-  const wire = toWire(error)
-  // Stacks of transient database errors are noise across the ring.
-  const { stack: _stack, ...rest } = wire
-  return rest
+// ---- connection config ----
+
+/** Settings of the pool, not of a connection: an actor's own pool sets its own. */
+const kPoolOnlyKeys = new Set([
+  'max',
+  'min',
+  'idleTimeoutMillis',
+  'maxUses',
+  'maxLifetimeSeconds',
+  'allowExitOnIdle',
+  'log',
+  'Client',
+  'Promise',
+  'onConnect',
+])
+
+function isPlainData(value: unknown, depth = 0): boolean {
+  if (value === null || ['string', 'number', 'boolean', 'undefined'].includes(typeof value)) return true
+  if (typeof value !== 'object' || depth > 4) return false
+  if (Buffer.isBuffer(value) || value instanceof Date) return true
+  if (Array.isArray(value)) return value.every((v) => isPlainData(v, depth + 1))
+  const proto = Object.getPrototypeOf(value) as unknown
+  if (proto !== Object.prototype && proto !== null) return false
+  return Object.values(value).every((v) => isPlainData(v, depth + 1))
 }
 
-export interface NotifyListenerOptions {
-  connection: ConnectionConfig
-  channel: string
-  applicationName: string
-  onNotify(): void
-  onReady(): void
-  onError(error: Error): void
+/**
+ * The plain connection config of a `pg.Pool`: its `options` without pool settings and without
+ * `undefined` fields. A function (a password callback, a custom stream) cannot cross a thread: it is
+ * refused with `PULSE_ERR_INVALID_ARG` naming the field, and the caller passes `connection` instead.
+ */
+export function connectionOf(pool: pg.Pool, name = 'options.pool'): ConnectionConfig {
+  const out: Record<string, unknown> = {}
+  const options = pool.options as unknown as Record<string, unknown>
+  // Own names, not entries: pg-pool keeps `password` non-enumerable (out of logs).
+  for (const key of Object.getOwnPropertyNames(options)) {
+    const value = options[key]
+    if (kPoolOnlyKeys.has(key) || value === undefined) continue
+    if (!isPlainData(value)) {
+      throw new InvalidArgumentError(
+        `${name}.options.${key} is not plain data (a function or class instance cannot cross to the jobs thread): give options.connection`,
+        { data: { option: `${name}.options.${key}` } },
+      )
+    }
+    out[key] = value
+  }
+  return out
 }
 
-export class NotifyListener {
-  readonly #options: NotifyListenerOptions
-  #client: pg.Client | undefined
-  #timer: NodeJS.Timeout | undefined
-  #failures = 0
-  #closed = false
-
-  constructor(options: NotifyListenerOptions) {
-    this.#options = options
-  }
-
-  start(): void {
-    void this.#connect()
-  }
-
-  async close(): Promise<void> {
-    this.#closed = true
-    clearTimeout(this.#timer)
-    const client = this.#client
-    this.#client = undefined
-    if (client !== undefined)
-      await withTimeout(client.end(), 2_000, () => new Error('LISTEN client did not end')).catch(() => undefined)
-  }
-
-  async #connect(): Promise<void> {
-    if (this.#closed) return
-    const config = poolConfig(this.#options.connection, 1, this.#options.applicationName)
-    const client = new pg.Client(config)
-    let dropped = false
-    const drop = (error: Error | undefined) => {
-      if (dropped) return
-      dropped = true
-      if (this.#client === client) this.#client = undefined
-      client.end().catch(() => undefined)
-      if (this.#closed) return
-      if (error !== undefined) this.#options.onError(error)
-      this.#failures++
-      this.#timer = setTimeout(() => void this.#connect(), retryDelayMs(this.#failures, 5_000))
-    }
-    client.on('error', (error) => drop(error))
-    client.on('end', () => drop(undefined))
-    client.on('notification', () => this.#options.onNotify())
-    try {
-      await client.connect()
-      await client.query(`LISTEN "${this.#options.channel.replaceAll('"', '""')}"`)
-    } catch (error) {
-      drop(coerceError(error))
-      return
-    }
-    if (this.#closed || dropped) {
-      if (!dropped) await client.end().catch(() => undefined)
-      return
-    }
-    this.#client = client
-    this.#failures = 0
-    this.#options.onReady()
+/** A `pg.Pool` config for an actor's own small pool. */
+export function poolConfig(connection: ConnectionConfig, max: number, applicationName: string): pg.PoolConfig {
+  const base: pg.PoolConfig =
+    typeof connection === 'string' ? { connectionString: connection } : { ...(connection as pg.PoolConfig) }
+  return {
+    connectionTimeoutMillis: 5_000,
+    application_name: applicationName,
+    keepAlive: true,
+    ...base,
+    max,
+    idleTimeoutMillis: 30_000,
   }
 }
