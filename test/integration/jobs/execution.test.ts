@@ -2,17 +2,10 @@
  * Job execution in one process: the JobWorker and its actors (dispatcher, watchdog) against a real
  * PostgreSQL. Scenario numbers refer to docs/jobs-scenarios.md.
  */
-import { randomUUID } from 'node:crypto'
-
 import pg from 'pg'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 
-import {
-  type JobContext,
-  JobWorker,
-  type JobWorkerOptions,
-  type JobWorkerStartOptions,
-} from '../../../actors/jobs/worker.js'
+import { type JobContext, JobWorker } from '../../../actors/jobs/worker.js'
 import {
   ClosedError,
   InvalidArgumentError,
@@ -35,91 +28,42 @@ import {
   jobRow,
   nextEvents,
   q,
-  testPool,
+  uniq,
+  useWorkerBench,
   waitUntil,
 } from '../../fixtures/jobs/execution-support.js'
-import { createTestDatabase, poolerOptions, type TestDatabase } from '../../helpers/postgres.js'
 
-let db: TestDatabase
-let pool: pg.Pool
-let workers: JobWorker[] = []
-
-beforeAll(async () => {
-  db = await createTestDatabase()
-})
-
-afterAll(async () => {
-  await db.drop()
-})
-
-afterEach(async () => {
-  await Promise.allSettled(workers.map((w) => w.close({ timeoutMs: 1_000 })))
-  workers = []
-  await pool.end()
-})
-
-// A fresh pool per test: the leak check counts the sockets a test leaves open.
-beforeEach(() => {
-  pool = testPool(db.url)
-})
-
-function uniq(prefix: string): string {
-  return `${prefix}-${randomUUID().slice(0, 8)}`
-}
-
-const fast: Omit<JobWorkerOptions, 'pool'> = { pollIntervalMs: 100, backoff: 50 }
-
-async function startWorker(
-  options: Partial<JobWorkerOptions> = {},
-  setup: (w: JobWorker) => void = () => undefined,
-  start: JobWorkerStartOptions = {},
-): Promise<JobWorker> {
-  const worker = new JobWorker({ pool, ...fast, ...poolerOptions(db.url, 'worker'), ...options })
-  workers.push(worker)
-  setup(worker)
-  await worker.start({ schedules: false, ...start })
-  return worker
-}
-
-/** The sizes of the claims that started the jobs of `name` (a claim's 'started' events share its timestamp). */
-async function claimSizes(name: string): Promise<number[]> {
-  const { rows } = await pool.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM ${q}.job_history e JOIN ${q}.jobs j ON j.id = e.job_id
-      WHERE j.name = $1 AND e.type = 'started' GROUP BY e.at`,
-    [name],
-  )
-  return rows.map((r) => r.n)
-}
+const bench = useWorkerBench()
 
 describe('delivery and retries', () => {
   it('runs a job once: one started and one completed record (scenario 4)', async () => {
     const name = uniq('ok')
     const seen: { args: unknown; job: Pick<JobContext, 'id' | 'name' | 'attempt' | 'maxAttempts'> }[] = []
-    const worker = await startWorker({}, (w) =>
+    const worker = await bench.startWorker({}, (w) =>
       w.register(name, (args, job) => {
         seen.push({ args, job: { id: job.id, name: job.name, attempt: job.attempt, maxAttempts: job.maxAttempts } })
       }),
     )
     const started = nextEvents(worker, 'started', 1)
     const completed = nextEvents(worker, 'completed', 1)
-    const [id] = await enqueue(pool, [{ name, args: { to: 'a@b.c' } }])
+    const [id] = await enqueue(bench.pool, [{ name, args: { to: 'a@b.c' } }])
     expect(await completed).toEqual([{ id, name, attempt: 1 }])
     expect(await started).toEqual([{ id, name, attempt: 1 }])
     expect(seen).toEqual([{ args: { to: 'a@b.c' }, job: { id, name, attempt: 1, maxAttempts: 5 } }])
-    expect((await history(pool, id as string)).map((h) => [h.type, h.attempt])).toEqual([
+    expect((await history(bench.pool, id as string)).map((h) => [h.type, h.attempt])).toEqual([
       ['enqueued', 0],
       ['started', 1],
       ['completed', 1],
     ])
-    expect((await jobRow(pool, id as string)).status).toBe('completed')
+    expect((await jobRow(bench.pool, id as string)).status).toBe('completed')
   })
 
   it('passes byte args as a Buffer', async () => {
     const name = uniq('bytes')
     let got: unknown
-    const worker = await startWorker({}, (w) => w.register(name, (args) => void (got = args)))
+    const worker = await bench.startWorker({}, (w) => w.register(name, (args) => void (got = args)))
     const completed = nextEvents(worker, 'completed', 1)
-    await enqueue(pool, [{ name, argsBytes: Buffer.from([1, 2, 255]) }])
+    await enqueue(bench.pool, [{ name, argsBytes: Buffer.from([1, 2, 255]) }])
     await completed
     expect(Buffer.isBuffer(got)).toBe(true)
     expect([...(got as Buffer)]).toEqual([1, 2, 255])
@@ -128,7 +72,7 @@ describe('delivery and retries', () => {
   it('fails once, then succeeds: history started, failed, retrying, started, completed; not before the retry time (scenario 5)', async () => {
     const name = uniq('flaky')
     const calls: { attempt: number; at: number }[] = []
-    const worker = await startWorker({ backoff: 200 }, (w) =>
+    const worker = await bench.startWorker({ backoff: 200 }, (w) =>
       w.register(name, (_args, job) => {
         calls.push({ attempt: job.attempt, at: Date.now() })
         if (job.attempt === 1) throw new Error('first try fails')
@@ -136,11 +80,11 @@ describe('delivery and retries', () => {
     )
     const retrying = nextEvents(worker, 'retrying', 1, (e) => e.name === name)
     const completed = nextEvents(worker, 'completed', 1)
-    const [id] = (await enqueue(pool, [{ name }])) as [string]
+    const [id] = (await enqueue(bench.pool, [{ name }])) as [string]
     const [retry] = await retrying
     expect(retry).toMatchObject({ id, name, attempt: 1, error: { name: 'Error', message: 'first try fails' } })
     expect(await completed).toEqual([{ id, name, attempt: 2 }])
-    const h = await history(pool, id)
+    const h = await history(bench.pool, id)
     expect(h.map((e) => [e.type, e.attempt])).toEqual([
       ['enqueued', 0],
       ['started', 1],
@@ -161,14 +105,14 @@ describe('delivery and retries', () => {
     const name = uniq('backoff')
     const unit = 150
     const calls: number[] = []
-    const worker = await startWorker({ backoff: unit }, (w) =>
+    const worker = await bench.startWorker({ backoff: unit }, (w) =>
       w.register(name, () => {
         calls.push(Date.now())
         throw new Error('always')
       }),
     )
     const dead = nextEvents(worker, 'dead', 1, (e) => e.name === name)
-    await enqueue(pool, [{ name, maxAttempts: 3 }])
+    await enqueue(bench.pool, [{ name, maxAttempts: 3 }])
     await dead
     expect(calls).toHaveLength(3)
     const [a = 0, b = 0, c = 0] = calls
@@ -179,7 +123,7 @@ describe('delivery and retries', () => {
   it('takes a backoff function', async () => {
     const name = uniq('backoff-fn')
     const asked: number[] = []
-    const worker = await startWorker(
+    const worker = await bench.startWorker(
       {
         backoff: (attempt) => {
           asked.push(attempt)
@@ -192,7 +136,7 @@ describe('delivery and retries', () => {
         }),
     )
     const dead = nextEvents(worker, 'dead', 1, (e) => e.name === name)
-    await enqueue(pool, [{ name, maxAttempts: 3 }])
+    await enqueue(bench.pool, [{ name, maxAttempts: 3 }])
     await dead
     // The table for the watchdog (64 attempts) is built at construction; the failures ask again.
     expect(asked.slice(-2)).toEqual([1, 2])
@@ -201,7 +145,7 @@ describe('delivery and retries', () => {
   it('delivers an always-failing job exactly maxAttempts times, then dead with the last error (scenario 7)', async () => {
     const name = uniq('doomed')
     const attempts: number[] = []
-    const worker = await startWorker({ backoff: 10 }, (w) =>
+    const worker = await bench.startWorker({ backoff: 10 }, (w) =>
       w.register(name, (_args, job) => {
         attempts.push(job.attempt)
         throw new InvalidArgumentError(`fail ${job.attempt}`, { data: { attempt: job.attempt } })
@@ -209,7 +153,7 @@ describe('delivery and retries', () => {
     )
     const failed = nextEvents(worker, 'failed', 3, (e) => e.name === name)
     const dead = nextEvents(worker, 'dead', 1, (e) => e.name === name)
-    const [id] = (await enqueue(pool, [{ name, maxAttempts: 3 }])) as [string]
+    const [id] = (await enqueue(bench.pool, [{ name, maxAttempts: 3 }])) as [string]
     const [last] = await dead
     expect(last).toMatchObject({
       id,
@@ -222,22 +166,22 @@ describe('delivery and retries', () => {
       [2, true],
       [3, false],
     ])
-    const row = await jobRow(pool, id)
+    const row = await jobRow(bench.pool, id)
     expect(row).toMatchObject({
       status: 'dead',
       attempt: 3,
       last_error: { name: 'InvalidArgumentError', code: 'PULSE_ERR_INVALID_ARG', message: 'fail 3' },
     })
     // Dead is final: no claim can take it again (claims take pending and retrying rows only).
-    expect(await claimJobs(pool, q, { owner: 'probe', names: [name], limit: 10, leaseTtlMs: 1_000 })).toEqual([])
+    expect(await claimJobs(bench.pool, q, { owner: 'probe', names: [name], limit: 10, leaseTtlMs: 1_000 })).toEqual([])
     expect(attempts).toEqual([1, 2, 3])
-    expect((await history(pool, id)).filter((e) => e.type === 'started')).toHaveLength(3)
+    expect((await history(bench.pool, id)).filter((e) => e.type === 'started')).toHaveLength(3)
   })
 
   it('fails an attempt that overruns timeoutMs with JobTimeoutError and aborts its signal', async () => {
     const name = uniq('slow')
     const reasons: unknown[] = []
-    const worker = await startWorker({}, (w) =>
+    const worker = await bench.startWorker({}, (w) =>
       w.register(
         name,
         (_args, job) =>
@@ -252,19 +196,19 @@ describe('delivery and retries', () => {
     )
     const dead = nextEvents(worker, 'dead', 1, (e) => e.name === name)
     const started = Date.now()
-    const [id] = (await enqueue(pool, [{ name, maxAttempts: 1 }])) as [string]
+    const [id] = (await enqueue(bench.pool, [{ name, maxAttempts: 1 }])) as [string]
     const [event] = await dead
     expect(Date.now() - started).toBeGreaterThanOrEqual(150)
     expect(event?.error).toMatchObject({ name: 'JobTimeoutError', code: 'PULSE_ERR_JOB_TIMEOUT' })
     expect(reasons).toHaveLength(1)
     expect(reasons[0]).toBeInstanceOf(JobTimeoutError)
-    expect((await jobRow(pool, id)).last_error).toMatchObject({ code: 'PULSE_ERR_JOB_TIMEOUT' })
+    expect((await jobRow(bench.pool, id)).last_error).toMatchObject({ code: 'PULSE_ERR_JOB_TIMEOUT' })
   })
 
   it('stores progress (fenced by the lease) and fires progress events', async () => {
     const name = uniq('progress')
     const release = gate()
-    const worker = await startWorker({}, (w) =>
+    const worker = await bench.startWorker({}, (w) =>
       w.register(name, async (_args, job) => {
         await job.progress(10)
         // The context's functions also work taken off it.
@@ -276,12 +220,12 @@ describe('delivery and retries', () => {
     )
     const progress = nextEvents(worker, 'progress', 2)
     const completed = nextEvents(worker, 'completed', 1)
-    const [id] = (await enqueue(pool, [{ name }])) as [string]
+    const [id] = (await enqueue(bench.pool, [{ name }])) as [string]
     expect((await progress).map((p) => [p.id, p.attempt, p.progress])).toEqual([
       [id, 1, 10],
       [id, 1, 50],
     ])
-    expect((await jobRow(pool, id)).progress).toBe(50)
+    expect((await jobRow(bench.pool, id)).progress).toBe(50)
     release.open()
     await completed
   })
@@ -289,13 +233,13 @@ describe('delivery and retries', () => {
   it('dead-letters a job too large for the mailbox with JobTooLargeError; the jobs claimed with it run', async () => {
     const name = uniq('big')
     const seen: number[] = []
-    const worker = await startWorker({}, (w) =>
+    const worker = await bench.startWorker({}, (w) =>
       w.register(name, (args: { s: string }) => void seen.push(args.s.length)),
     )
     const warned = nextEvents(worker, 'warning', 1)
     const completed = nextEvents(worker, 'completed', 2)
     // Before: the claim batch's one message was too large, so none of its jobs ran; they stayed leased for ever.
-    const [big, ...small] = (await enqueue(pool, [
+    const [big, ...small] = (await enqueue(bench.pool, [
       { name, args: { s: 'x'.repeat(2_000_000) } },
       { name, args: { s: 'a' } },
       { name, args: { s: 'bc' } },
@@ -306,236 +250,14 @@ describe('delivery and retries', () => {
     expect(warning?.error).toBeInstanceOf(JobTooLargeError)
     expect(warning?.error.message).toContain(big)
     // Its failure is acked by the cycle after the claim: dead, with the error, kept for a requeue.
-    await waitUntil(async () => (await jobRow(pool, big)).status === 'dead', 5_000, 50, 'the job to be dead-lettered')
-    expect((await jobRow(pool, big)).last_error).toMatchObject({ code: 'PULSE_ERR_JOB_TOO_LARGE' })
-    expect((await history(pool, big)).map((e) => e.type)).toEqual(['enqueued', 'started', 'failed', 'dead'])
-  })
-})
-
-describe('claims', () => {
-  it('claims only the names it registered; with none it claims nothing (scenario 34)', async () => {
-    const mine = uniq('mine')
-    const other = uniq('other')
-    const idle = await startWorker()
-    const [otherId] = (await enqueue(pool, [{ name: other, priority: 10 }])) as [string]
-    const ran: string[] = []
-    const worker = await startWorker({}, (w) => w.register(mine, (_args, job) => void ran.push(job.id)), {
-      concurrency: 1,
-    })
-    const completed = nextEvents(worker, 'completed', 1)
-    const [mineId] = (await enqueue(pool, [{ name: mine }])) as [string]
-    await completed
-    expect(ran).toEqual([mineId])
-    // Several poll rounds of both workers later, the other name is untouched.
-    await new Promise((resolve) => setTimeout(resolve, 500))
-    expect(await jobRow(pool, otherId)).toMatchObject({ status: 'pending', attempt: 0 })
-    expect((await history(pool, otherId)).map((e) => e.type)).toEqual(['enqueued'])
-    // A name registered after start is claimed from then on.
-    const late = nextEvents(idle, 'completed', 1)
-    idle.register(other, () => undefined)
-    expect(await late).toEqual([{ id: otherId, name: other, attempt: 1 }])
-  })
-
-  it.each([0, 3])(
-    'never holds more than concurrency + prefetch (%i) unfinished jobs, nor twice that running in the database; unstarted jobs are never reaped (scenario 17)',
-    async (prefetch) => {
-      const name = uniq('bp')
-      let running = 0
-      let maxRunning = 0
-      let maxHeld = 0
-      let maxClaimed = 0
-      const worker: JobWorker = await startWorker(
-        { leaseTtlMs: 600, sweepIntervalMs: 100 },
-        (w) =>
-          w.register(name, async () => {
-            running++
-            maxRunning = Math.max(maxRunning, running)
-            maxHeld = Math.max(maxHeld, worker.load.held)
-            const { rows } = await pool.query<{ n: number }>(
-              `SELECT count(*)::int AS n FROM ${q}.jobs WHERE name = $1 AND status = 'running'`,
-              [name],
-            )
-            maxClaimed = Math.max(maxClaimed, rows[0]?.n ?? 0)
-            await new Promise((resolve) => setTimeout(resolve, 15))
-            running--
-          }),
-        { concurrency: 2, prefetch },
-      )
-      const completed = nextEvents(worker, 'completed', 100, (e) => e.name === name)
-      await enqueue(
-        pool,
-        Array.from({ length: 100 }, (_, i) => ({ name, args: i })),
-      )
-      await completed
-      expect(maxRunning).toBe(2)
-      // Held here (running + waiting for a slot): never past the credits granted. A credit comes back
-      // when the handler settles, before its ack: the database also shows the finished jobs whose ack
-      // is on its way, at most as many again (dispatcher-link.ts, "Backpressure").
-      expect(maxHeld).toBeLessThanOrEqual(2 + prefetch)
-      expect(maxClaimed).toBeLessThanOrEqual(2 * (2 + prefetch))
-      if (prefetch > 0) expect(maxHeld).toBeGreaterThan(2)
-      // 100 × 15 ms / 2 = 750 ms > the lease TTL: a job reaped while it waited would show here.
-      const { rows } = await pool.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM ${q}.job_events e JOIN ${q}.jobs j ON j.id = e.job_id WHERE j.name = $1 AND e.type IN ('failed', 'retrying')`,
-        [name],
-      )
-      expect(rows[0]?.n).toBe(0)
-      const { rows: attempts } = await pool.query<{ max: number }>(
-        `SELECT max(attempt)::int AS max FROM ${q}.jobs WHERE name = $1`,
-        [name],
-      )
-      expect(attempts[0]?.max).toBe(1)
-    },
-  )
-
-  it("the default prefetch ('auto') widens the claim window for short jobs: fewer, bigger claims", async () => {
-    const name = uniq('auto')
-    await enqueue(
-      pool,
-      Array.from({ length: 2_000 }, (_, i) => ({ name, args: i })),
+    await waitUntil(
+      async () => (await jobRow(bench.pool, big)).status === 'dead',
+      5_000,
+      50,
+      'the job to be dead-lettered',
     )
-    let maxHeld = 0
-    const worker: JobWorker = await startWorker(
-      {},
-      (w) =>
-        w.register(name, () => {
-          maxHeld = Math.max(maxHeld, worker.load.held)
-        }),
-      { concurrency: 4 },
-    )
-    await nextEvents(worker, 'completed', 2_000, (e) => e.name === name)
-    // A fixed window of 4 would take 2 jobs per claim (half the window): 1,000 claims.
-    expect(maxHeld).toBeGreaterThan(4)
-    expect((await claimSizes(name)).length).toBeLessThan(200)
-  })
-
-  it("the default prefetch ('auto') holds no jobs beyond the slots for long jobs: two workers share them", async () => {
-    const name = uniq('fair')
-    const ran = new Map<JobWorker, number>()
-    const handler = (w: JobWorker) =>
-      w.register(name, async () => {
-        ran.set(w, (ran.get(w) ?? 0) + 1)
-        await new Promise((resolve) => setTimeout(resolve, 200))
-      })
-    const a = await startWorker({}, handler, { concurrency: 2 })
-    const b = await startWorker({}, handler, { concurrency: 2 })
-    const completed = new Promise<void>((resolve) => {
-      let n = 0
-      for (const w of [a, b]) w.events.on('completed', (e) => e.name === name && ++n === 40 && resolve())
-    })
-    await enqueue(
-      pool,
-      Array.from({ length: 40 }, (_, i) => ({ name, args: i })),
-    )
-    await completed
-    // Each worker ran its share: 2 slots each, 200 ms jobs; neither hoarded the queue.
-    expect(ran.get(a)).toBeGreaterThanOrEqual(10)
-    expect(ran.get(b)).toBeGreaterThanOrEqual(10)
-  })
-
-  it('acks go out in batches of their own: jobs claimed together and finishing together take one claim and one ack', async () => {
-    const name = uniq('acks')
-    const n = 5
-    await enqueue(
-      pool,
-      Array.from({ length: n }, (_, i) => ({ name, args: i })),
-    )
-    // A claim takes up to half the window (two may be in flight): a window of 2n claims the n at once.
-    const worker = await startWorker({ pollIntervalMs: 60_000 }, (w) => w.register(name, () => undefined), {
-      concurrency: 2 * n,
-    })
-    await nextEvents(worker, 'completed', n, (e) => e.name === name)
-    // One transaction, one now(): the claim of the n jobs, then the ack of the n results.
-    const { rows } = await pool.query<{ type: string; transactions: number; events: number }>(
-      `SELECT e.type, count(DISTINCT e.at)::int AS transactions, count(*)::int AS events
-         FROM ${q}.job_history e JOIN ${q}.jobs j ON j.id = e.job_id
-        WHERE j.name = $1 AND e.type <> 'enqueued' GROUP BY e.type ORDER BY e.type`,
-      [name],
-    )
-    expect(rows).toEqual([
-      { type: 'completed', transactions: 1, events: n },
-      { type: 'started', transactions: 1, events: n },
-    ])
-  })
-
-  it('claims at most half the window per statement, so the next claim can go out while its jobs run', async () => {
-    const name = uniq('half')
-    await enqueue(
-      pool,
-      Array.from({ length: 12 }, (_, i) => ({ name, args: i })),
-    )
-    const worker = await startWorker({}, (w) => w.register(name, () => undefined), { concurrency: 4 })
-    await nextEvents(worker, 'completed', 12, (e) => e.name === name)
-    const sizes = await claimSizes(name)
-    expect(sizes.reduce((sum, n) => sum + n, 0)).toBe(12)
-    expect(Math.max(...sizes)).toBe(2)
-  })
-
-  it('claims at most claimBatchMax jobs per statement', async () => {
-    const name = uniq('batch')
-    await enqueue(
-      pool,
-      Array.from({ length: 12 }, (_, i) => ({ name, args: i })),
-    )
-    const worker = await startWorker({ claimBatchMax: 2 }, (w) => w.register(name, () => undefined), {
-      concurrency: 10,
-    })
-    expect(worker.options.claimBatchMax).toBe(2)
-    await nextEvents(worker, 'completed', 12, (e) => e.name === name)
-    const sizes = await claimSizes(name)
-    expect(sizes.reduce((sum, n) => sum + n, 0)).toBe(12)
-    expect(Math.max(...sizes)).toBeLessThanOrEqual(2)
-  })
-
-  it('renews the lease of a prefetched job while it waits longer than the lease TTL for a slot (scenario 17)', async () => {
-    const name = uniq('wait')
-    const leaseTtlMs = 400
-    const starts: number[] = []
-    const worker = await startWorker(
-      { leaseTtlMs, sweepIntervalMs: 50 },
-      (w) =>
-        w.register(name, async (_args, job) => {
-          starts.push(job.attempt)
-          await new Promise((resolve) => setTimeout(resolve, 2 * leaseTtlMs))
-        }),
-      { concurrency: 1, prefetch: 2 },
-    )
-    const completed = nextEvents(worker, 'completed', 3)
-    const ids = await enqueue(pool, [{ name }, { name }, { name }])
-    await waitUntil(() => worker.load.held === 3, 5_000, 10, 'three jobs claimed')
-    expect(worker.load.running).toBe(1)
-    await completed
-    // The third job waited about 4 × the TTL unstarted, and still ran as attempt 1.
-    expect(starts).toEqual([1, 1, 1])
-    for (const id of ids)
-      expect((await history(pool, id)).map((e) => e.type)).toEqual(['enqueued', 'started', 'completed'])
-  })
-
-  it('respects a per-name concurrency within the worker', async () => {
-    const a = uniq('a1')
-    const b = uniq('bn')
-    let runningA = 0
-    let maxA = 0
-    const worker = await startWorker({}, (w) => {
-      w.register(
-        a,
-        async () => {
-          runningA++
-          maxA = Math.max(maxA, runningA)
-          await new Promise((resolve) => setTimeout(resolve, 10))
-          runningA--
-        },
-        { concurrency: 1 },
-      )
-      w.register(b, () => new Promise((resolve) => setTimeout(resolve, 5)))
-    })
-    const completed = nextEvents(worker, 'completed', 40)
-    await enqueue(pool, [
-      ...Array.from({ length: 20 }, () => ({ name: a })),
-      ...Array.from({ length: 20 }, () => ({ name: b })),
-    ])
-    await completed
-    expect(maxA).toBe(1)
+    expect((await jobRow(bench.pool, big)).last_error).toMatchObject({ code: 'PULSE_ERR_JOB_TOO_LARGE' })
+    expect((await history(bench.pool, big)).map((e) => e.type)).toEqual(['enqueued', 'started', 'failed', 'dead'])
   })
 })
 
@@ -544,7 +266,7 @@ describe('leases', () => {
     const name = uniq('block')
     const leaseTtlMs = 800
     let blocked = false
-    const worker = await startWorker(
+    const worker = await bench.startWorker(
       { leaseTtlMs, sweepIntervalMs: 100 },
       (w) =>
         w.register(name, () => {
@@ -556,13 +278,13 @@ describe('leases', () => {
       { concurrency: 2 },
     )
     // Another worker's watchdog (its own runtime thread) would reap a lapsed lease too.
-    await startWorker({ leaseTtlMs, sweepIntervalMs: 100 })
+    await bench.startWorker({ leaseTtlMs, sweepIntervalMs: 100 })
     const completed = nextEvents(worker, 'completed', 2, () => true, 25_000)
     // The second job is claimed with the first or while the loop is blocked: it waits unseen for 5 TTLs.
-    const ids = await enqueue(pool, [{ name }, { name }])
+    const ids = await enqueue(bench.pool, [{ name }, { name }])
     expect((await completed).map((e) => e.attempt)).toEqual([1, 1])
     for (const id of ids) {
-      expect((await history(pool, id)).map((e) => [e.type, e.attempt])).toEqual([
+      expect((await history(bench.pool, id)).map((e) => [e.type, e.attempt])).toEqual([
         ['enqueued', 0],
         ['started', 1],
         ['completed', 1],
@@ -576,7 +298,7 @@ describe('leases', () => {
     const release = gate()
     let staleSignal: AbortSignal | undefined
     // One slot, which the stale handler keeps until released: this worker cannot take the job back.
-    const stale = await startWorker(
+    const stale = await bench.startWorker(
       { leaseTtlMs: 3_000 },
       (w) =>
         w.register(name, async (_args, job) => {
@@ -586,17 +308,17 @@ describe('leases', () => {
         }),
       { concurrency: 1 },
     )
-    const [id] = (await enqueue(pool, [{ name, maxAttempts: 5 }])) as [string]
+    const [id] = (await enqueue(bench.pool, [{ name, maxAttempts: 5 }])) as [string]
     await entered.promise
-    const { lease_token: staleToken } = await jobRow(pool, id)
+    const { lease_token: staleToken } = await jobRow(bench.pool, id)
     expect(staleToken).not.toBeNull()
     const stale1 = { id, leaseToken: staleToken as string }
     // What a reaper does after a lapse: fail the old lease, retry at once.
-    await failJobs(pool, q, [{ ...stale1, error: { message: 'lease expired' }, retryAt: new Date() }])
+    await failJobs(bench.pool, q, [{ ...stale1, error: { message: 'lease expired' }, retryAt: new Date() }])
     // Worker B takes it: attempt 2.
-    const [claimed] = await claimJobs(pool, q, { owner: 'worker-b', names: [name], limit: 1, leaseTtlMs: 60_000 })
+    const [claimed] = await claimJobs(bench.pool, q, { owner: 'worker-b', names: [name], limit: 1, leaseTtlMs: 60_000 })
     expect(claimed).toMatchObject({ id, attempt: 2 })
-    const before = await pool.query<{ lease_expires_at: Date }>(
+    const before = await bench.pool.query<{ lease_expires_at: Date }>(
       `SELECT lease_expires_at FROM ${q}.jobs WHERE id = $1`,
       [id],
     )
@@ -605,23 +327,25 @@ describe('leases', () => {
     await waitUntil(() => staleSignal?.aborted === true, 20_000, 20, 'the stale signal aborts')
     expect(staleSignal?.reason).toBeInstanceOf(LeaseLostError)
     // Its heartbeat, completion and failure for the old lease change nothing.
-    expect(await renewLeases(pool, q, [stale1], 3_600_000)).toEqual([id])
-    expect(await completeJobs(pool, q, [stale1])).toEqual([])
-    expect(await failJobs(pool, q, [{ ...stale1, error: { message: 'late' }, retryAt: undefined }])).toEqual([])
+    expect(await renewLeases(bench.pool, q, [stale1], 3_600_000)).toEqual([id])
+    expect(await completeJobs(bench.pool, q, [stale1])).toEqual([])
+    expect(await failJobs(bench.pool, q, [{ ...stale1, error: { message: 'late' }, retryAt: undefined }])).toEqual([])
     // And the worker itself reports nothing for it once the handler returns.
     const completions: unknown[] = []
     stale.events.on('completed', (e) => completions.push(e))
     release.open()
     await waitUntil(() => stale.load.held === 0, 5_000, 10, 'the stale handler settles')
-    const row = await pool.query<{ status: string; attempt: number; lease_owner: string; lease_expires_at: Date }>(
-      `SELECT status, attempt, lease_owner, lease_expires_at FROM ${q}.jobs WHERE id = $1`,
-      [id],
-    )
+    const row = await bench.pool.query<{
+      status: string
+      attempt: number
+      lease_owner: string
+      lease_expires_at: Date
+    }>(`SELECT status, attempt, lease_owner, lease_expires_at FROM ${q}.jobs WHERE id = $1`, [id])
     expect(row.rows[0]).toMatchObject({ status: 'running', attempt: 2, lease_owner: 'worker-b' })
     expect(row.rows[0]?.lease_expires_at.getTime()).toBe(before.rows[0]?.lease_expires_at.getTime())
     // B completes it.
-    expect(await completeJobs(pool, q, [{ id, leaseToken: claimed?.leaseToken as string }])).toEqual([id])
-    expect((await history(pool, id)).map((e) => [e.type, e.attempt])).toEqual([
+    expect(await completeJobs(bench.pool, q, [{ id, leaseToken: claimed?.leaseToken as string }])).toEqual([id])
+    expect((await history(bench.pool, id)).map((e) => [e.type, e.attempt])).toEqual([
       ['enqueued', 0],
       ['started', 1],
       ['failed', 1],
@@ -634,18 +358,18 @@ describe('leases', () => {
 
   it('recovers a job whose worker vanished after claiming it, once its lease lapses (scenario 15)', async () => {
     const name = uniq('orphan')
-    const [id] = (await enqueue(pool, [{ name }])) as [string]
+    const [id] = (await enqueue(bench.pool, [{ name }])) as [string]
     // A worker that claims and is never heard from again.
-    const [orphan] = await claimJobs(pool, q, { owner: 'vanished', names: [name], limit: 1, leaseTtlMs: 300 })
+    const [orphan] = await claimJobs(bench.pool, q, { owner: 'vanished', names: [name], limit: 1, leaseTtlMs: 300 })
     expect(orphan).toMatchObject({ id, attempt: 1 })
-    const worker = await startWorker({ leaseTtlMs: 5_000, sweepIntervalMs: 100, backoff: 10 }, (w) =>
+    const worker = await bench.startWorker({ leaseTtlMs: 5_000, sweepIntervalMs: 100, backoff: 10 }, (w) =>
       w.register(name, () => undefined),
     )
     const retrying = nextEvents(worker, 'retrying', 1, (e) => e.name === name)
     const completed = nextEvents(worker, 'completed', 1)
     expect((await retrying)[0]).toMatchObject({ id, name, attempt: 1, error: { code: 'PULSE_ERR_JOB_LEASE_LOST' } })
     expect(await completed).toEqual([{ id, name, attempt: 2 }])
-    expect((await history(pool, id)).map((e) => [e.type, e.attempt])).toEqual([
+    expect((await history(bench.pool, id)).map((e) => [e.type, e.attempt])).toEqual([
       ['enqueued', 0],
       ['started', 1],
       ['failed', 1],
@@ -657,19 +381,19 @@ describe('leases', () => {
 
   it('leaves alone a job that finished between the scan and the reap (scenario 16)', async () => {
     const name = uniq('late')
-    const [id] = (await enqueue(pool, [{ name }])) as [string]
-    const [claimed] = await claimJobs(pool, q, { owner: 'slowpoke', names: [name], limit: 1, leaseTtlMs: 50 })
+    const [id] = (await enqueue(bench.pool, [{ name }])) as [string]
+    const [claimed] = await claimJobs(bench.pool, q, { owner: 'slowpoke', names: [name], limit: 1, leaseTtlMs: 50 })
     await waitUntil(async () => {
-      const { rows } = await pool.query<{ lapsed: boolean }>(
+      const { rows } = await bench.pool.query<{ lapsed: boolean }>(
         `SELECT lease_expires_at < now() AS lapsed FROM ${q}.jobs WHERE id = $1`,
         [id],
       )
       return rows[0]?.lapsed === true
     })
     // The worker's late completion lands first (the scan saw the lapsed lease, the action comes after).
-    expect(await completeJobs(pool, q, [{ id, leaseToken: claimed?.leaseToken as string }])).toEqual([id])
-    expect(await reapExpiredLeases(pool, q, 100, () => new Date())).toEqual([])
-    expect((await history(pool, id)).map((e) => e.type)).toEqual(['enqueued', 'started', 'completed'])
+    expect(await completeJobs(bench.pool, q, [{ id, leaseToken: claimed?.leaseToken as string }])).toEqual([id])
+    expect(await reapExpiredLeases(bench.pool, q, 100, () => new Date())).toEqual([])
+    expect((await history(bench.pool, id)).map((e) => e.type)).toEqual(['enqueued', 'started', 'completed'])
   })
 })
 
@@ -678,7 +402,7 @@ describe('lifecycle', () => {
     const name = uniq('stuck')
     const entered = gate()
     let reason: unknown
-    const first = await startWorker({}, (w) =>
+    const first = await bench.startWorker({}, (w) =>
       w.register(name, (_args, job) => {
         entered.open()
         // Ignores its signal past noting it.
@@ -688,24 +412,24 @@ describe('lifecycle', () => {
         return new Promise(() => undefined)
       }),
     )
-    const [id] = (await enqueue(pool, [{ name }])) as [string]
+    const [id] = (await enqueue(bench.pool, [{ name }])) as [string]
     await entered.promise
     const started = Date.now()
     await first.close({ timeoutMs: 300 })
     expect(Date.now() - started).toBeLessThan(3_000)
     expect(reason).toBeInstanceOf(ClosedError)
-    expect(await jobRow(pool, id)).toMatchObject({
+    expect(await jobRow(bench.pool, id)).toMatchObject({
       status: 'retrying',
       attempt: 1,
       last_error: { message: 'released at shutdown' },
     })
-    const second = await startWorker({}, (w) => w.register(name, () => undefined))
+    const second = await bench.startWorker({}, (w) => w.register(name, () => undefined))
     const completed = nextEvents(second, 'completed', 1)
     expect(await completed).toEqual([{ id, name, attempt: 2 }])
   })
 
   it('close() is idempotent and memoised; register and start refuse afterwards', async () => {
-    const worker = await startWorker()
+    const worker = await bench.startWorker()
     const a = worker.close()
     expect(worker.close()).toBe(a)
     await a
@@ -715,35 +439,39 @@ describe('lifecycle', () => {
 
   it('closes when its start signal aborts', async () => {
     const controller = new AbortController()
-    const worker = await startWorker({}, () => undefined, { signal: controller.signal })
+    const worker = await bench.startWorker({}, () => undefined, { signal: controller.signal })
     controller.abort()
     await worker.close()
     expect(() => worker.register('x', () => undefined)).toThrow(ClosedError)
   })
 
   it('validates its options and registrations', async () => {
-    expect(() => new JobWorker({ pool, leaseTtlMs: -1 })).toThrow(/options.leaseTtlMs/)
-    expect(() => new JobWorker({ pool, schema: 'Bad-Schema' })).toThrow(/options.schema/)
+    expect(() => new JobWorker({ pool: bench.pool, leaseTtlMs: -1 })).toThrow(/options.leaseTtlMs/)
+    expect(() => new JobWorker({ pool: bench.pool, schema: 'Bad-Schema' })).toThrow(/options.schema/)
     expect(() => new JobWorker({ pool: {} as pg.Pool })).toThrow(/options.pool/)
-    expect(() => new JobWorker({ pool, connection: { password: () => 'x' } })).toThrow(/options.connection.password/)
-    expect(() => new JobWorker({ pool, transactionPooler: 'yes' as never })).toThrow(/options.transactionPooler/)
-    expect(() => new JobWorker({ pool, listenConnection: { password: () => 'x' } })).toThrow(
+    expect(() => new JobWorker({ pool: bench.pool, connection: { password: () => 'x' } })).toThrow(
+      /options.connection.password/,
+    )
+    expect(() => new JobWorker({ pool: bench.pool, transactionPooler: 'yes' as never })).toThrow(
+      /options.transactionPooler/,
+    )
+    expect(() => new JobWorker({ pool: bench.pool, listenConnection: { password: () => 'x' } })).toThrow(
       /options.listenConnection.password/,
     )
-    const worker = new JobWorker({ pool })
+    const worker = new JobWorker({ pool: bench.pool })
     expect(() => worker.register('', () => undefined)).toThrow(/name/)
     expect(() => worker.register('x', undefined)).toThrow(/fn/)
     expect(() => worker.register('x', () => undefined, { concurrency: 0 })).toThrow(/options.concurrency/)
     worker.register('x', () => undefined)
     expect(() => worker.register('x', () => undefined)).toThrow(/registered already/)
     await worker.close()
-    // A pool whose config cannot cross to the jobs thread is refused at start, naming the way out.
-    const callbackPool = new pg.Pool({ connectionString: db.url, password: () => 'secret' })
+    // A bench.pool whose config cannot cross to the jobs thread is refused at start, naming the way out.
+    const callbackPool = new pg.Pool({ connectionString: bench.url, password: () => 'secret' })
     const refused = new JobWorker({ pool: callbackPool })
     await expect(refused.start()).rejects.toThrow(/options.pool.options.password .*options.connection/)
     await refused.close()
     await callbackPool.end()
-    // A plain password is carried over, although pg-pool hides it from enumeration.
+    // A plain password is carried over, although pg-bench.pool hides it from enumeration.
     const passwordPool = new pg.Pool({ host: '127.0.0.1', user: 'u', password: 'pw', max: 7 })
     expect(connectionOf(passwordPool)).toEqual({ host: '127.0.0.1', user: 'u', password: 'pw' })
     await passwordPool.end()
