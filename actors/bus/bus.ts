@@ -62,17 +62,6 @@ import type {
   Subscription,
 } from './types.js'
 
-export type {
-  BatchItem,
-  PutOptions,
-  PutResult,
-  ReplyHandle,
-  ReplyHandler,
-  ReplyOptions,
-  RequestOptions,
-  Subscription,
-} from './types.js'
-
 type Source = string | Redis | PulseRedis
 
 export class Bus implements AsyncDisposable {

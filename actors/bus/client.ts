@@ -42,7 +42,7 @@ import type {
   ReplyOptions,
   RequestOptions,
   Subscription,
-} from './bus.js'
+} from './types.js'
 import { newEventId, newInbox } from './ids.js'
 import type { GetOptions } from './options.js'
 import { resolveGetOptions } from './options.js'

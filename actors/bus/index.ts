@@ -35,7 +35,7 @@ export type {
   ReplyOptions,
   RequestOptions,
   Subscription,
-} from './bus.js'
+} from './types.js'
 export type { BusEvent } from './subscription.js'
 export { DEFAULT_BUS_OPTIONS, DEFAULT_GET_OPTIONS } from './options.js'
 export type { AckMode, BusOptions, GetOptions, RedeliveryOptions } from './options.js'

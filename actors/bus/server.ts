@@ -41,7 +41,8 @@ import type {
   TlsOptions,
 } from '../../transports/http/index.js'
 import { httpStatusOf, HttpServer, Router } from '../../transports/http/index.js'
-import type { Bus, Subscription } from './bus.js'
+import type { Bus } from './bus.js'
+import type { Subscription } from './types.js'
 import { busMetrics } from './metrics.js'
 import { parseGoDuration, parsePublishBody } from './record.js'
 

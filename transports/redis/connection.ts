@@ -373,6 +373,10 @@ function urlClientOptions(options: ResolvedRedisClientOptions): RedisOptions {
   return {
     lazyConnect: false,
     enableOfflineQueue: true,
+    // A command whose reply a dropped connection lost may have run: sent again, a non-idempotent one
+    // (an `inc`, an XADD) would run twice while its caller sees one success. It fails instead, with a
+    // retryable RedisConnectionError, and the caller decides.
+    autoResendUnfulfilledCommands: false,
     enableReadyCheck: true,
     maxRetriesPerRequest: options.maxRetriesPerRequest,
     connectTimeout: options.connectTimeoutMs,

@@ -54,6 +54,27 @@ async function capture(send: (db: Queryable) => Promise<unknown>): Promise<{ tex
   return captured
 }
 
+/**
+ * 20,000 ready jobs, freshly analysed, 500 of them claimed; then the dispatcher's statements as
+ * [its session or transaction settings, the statement's name, a function that sends it].
+ */
+async function dispatcherStatements(
+  sql: Queryable,
+  q: string,
+): Promise<Array<[keyof typeof DISPATCHER_SESSION_SQL, string, (db: Queryable) => Promise<unknown>]>> {
+  await sql.query(`INSERT INTO ${q}.jobs (name, args) SELECT 'work', '{}' FROM generate_series(1, 20000)`)
+  await sql.query(`VACUUM ANALYZE ${q}.jobs`)
+  const claim = { owner: 'plan', names: ['work'], limit: 500, leaseTtlMs: 30_000 }
+  const running = await claimJobs(sql, q, claim)
+  const failed = running.map((job) => ({ ...job, error: { message: 'no' }, retryAt: new Date() }))
+  return [
+    ['claim', 'claim', (recorder) => claimJobs(recorder, q, claim)],
+    ['ack', 'complete', (recorder) => completeJobs(recorder, q, running)],
+    ['smallAck', 'complete_small', (recorder) => completeJobs(recorder, q, running.slice(0, 64))],
+    ['ack', 'fail', (recorder) => failJobs(recorder, q, failed)],
+  ]
+}
+
 describe('claim plan', () => {
   it('uses jobs_ready on 100 k ready jobs right after VACUUM ANALYZE', async () => {
     await withQueue(
@@ -95,20 +116,7 @@ describe('claim plan', () => {
     await withQueue(
       db.url,
       async (_queue, { db: sql, q }) => {
-        await sql.query(`INSERT INTO ${q}.jobs (name, args) SELECT 'work', '{}' FROM generate_series(1, 20000)`)
-        await sql.query(`VACUUM ANALYZE ${q}.jobs`)
-        const running = await claimJobs(sql, q, { owner: 'plan', names: ['work'], limit: 500, leaseTtlMs: 30_000 })
-        const failed = running.map((job) => ({ ...job, error: { message: 'no' }, retryAt: new Date() }))
-        const statements: Array<[keyof typeof DISPATCHER_SESSION_SQL, string, (db: Queryable) => Promise<unknown>]> = [
-          [
-            'claim',
-            'claim',
-            (recorder) => claimJobs(recorder, q, { owner: 'plan', names: ['work'], limit: 500, leaseTtlMs: 30_000 }),
-          ],
-          ['ack', 'complete', (recorder) => completeJobs(recorder, q, running)],
-          ['smallAck', 'complete_small', (recorder) => completeJobs(recorder, q, running.slice(0, 64))],
-          ['ack', 'fail', (recorder) => failJobs(recorder, q, failed)],
-        ]
+        const statements = await dispatcherStatements(sql, q)
         for (const [session, statement, send] of statements) {
           const captured = await capture(send)
           const used = await withClients(db.directUrl, 1, async ([client]) => {
@@ -159,22 +167,7 @@ describe('claim plan', () => {
     await withQueue(
       db.url,
       async (_queue, { db: sql, q }) => {
-        await sql.query(`INSERT INTO ${q}.jobs (name, args) SELECT 'work', '{}' FROM generate_series(1, 20000)`)
-        await sql.query(`VACUUM ANALYZE ${q}.jobs`)
-        const running = await claimJobs(sql, q, { owner: 'plan', names: ['work'], limit: 500, leaseTtlMs: 30_000 })
-        const failed = running.map((job) => ({ ...job, error: { message: 'no' }, retryAt: new Date() }))
-        const statements: Array<
-          [keyof typeof DISPATCHER_TRANSACTION_SQL, string, (db: Queryable) => Promise<unknown>]
-        > = [
-          [
-            'claim',
-            'claim',
-            (recorder) => claimJobs(recorder, q, { owner: 'plan', names: ['work'], limit: 500, leaseTtlMs: 30_000 }),
-          ],
-          ['ack', 'complete', (recorder) => completeJobs(recorder, q, running)],
-          ['smallAck', 'complete_small', (recorder) => completeJobs(recorder, q, running.slice(0, 64))],
-          ['ack', 'fail', (recorder) => failJobs(recorder, q, failed)],
-        ]
+        const statements = await dispatcherStatements(sql, q)
         for (const [transaction, statement, send] of statements) {
           const captured = await capture(send)
           const used = await withClients(db.url, 1, async ([client]) => {
