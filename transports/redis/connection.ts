@@ -21,6 +21,9 @@
  *   `RedisConnectionError`, and so does, at once, every command issued while the outage lasts (ioredis
  *   alone would queue it again for another `maxRetriesPerRequest` attempts). The same client works
  *   again as soon as the server is back; nothing is recreated.
+ * - A command already sent when the connection drops is not sent again (it may have run: a second run
+ *   of an `inc` or an XADD would count twice): it fails with `RedisConnectionError`, and its caller
+ *   decides whether to retry.
  * - An `'error'` listener is attached, so an unreachable server never surfaces as an unhandled
  *   `'error'` event; the last socket error becomes the `cause` of the fail-fast `RedisConnectionError`.
  *
