@@ -3,6 +3,7 @@
 // swapped into the page after a change.
 import { randomUUID } from 'node:crypto'
 
+import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 import { JobQueue } from '../../actors/jobs/index.js'
@@ -10,7 +11,7 @@ import { PoolNode } from '../../actors/pool/index.js'
 import { ReplicatedMap } from '../../actors/rmap/index.js'
 import { Stream } from '../../actors/streaming/index.js'
 import { seriousA11yViolations, useBrowser } from '../helpers/browser.js'
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js'
+import { createTestDatabase, filePool, type TestDatabase } from '../helpers/postgres.js'
 import { deleteByPrefix, useRawRedis } from '../helpers/redis.js'
 import { redisUrl } from '../helpers/servers.js'
 import { kFast, recorder } from '../integration/pool/helpers.js'
@@ -22,6 +23,7 @@ const tag = `e2e${randomUUID().slice(0, 8)}`
 let db: TestDatabase
 let server: RunningServer
 let queue: JobQueue
+let pool: pg.Pool | undefined
 let stream: Stream
 let map: ReplicatedMap
 let node: PoolNode
@@ -29,7 +31,8 @@ let workerId = ''
 
 beforeAll(async () => {
   db = await createTestDatabase()
-  queue = await JobQueue.connect({ pg: db.url })
+  pool = filePool(db.url)
+  queue = await JobQueue.connect({ pg: pool })
   queue.register('e2e-report', () => 'ok')
   await queue.start({ concurrency: 2, schedules: false })
   const done = new Promise((resolve) => queue.events.once('completed', resolve))
@@ -53,6 +56,7 @@ afterAll(async () => {
   await map?.close()
   await stream?.close()
   await queue?.close()
+  await pool?.end()
   await db?.drop()
   for (const prefix of [`pulse:stream:${tag}`, `map:${tag}`, `pulse:stream:worker:${workerId}`])
     await deleteByPrefix(raw, prefix)

@@ -4,13 +4,14 @@
 // accessibility violations. With PULSE_SCREENSHOTS=1 the pages are saved as docs/screenshots/*.png.
 import { mkdirSync } from 'node:fs'
 
+import type pg from 'pg'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 import { every, JobQueue } from '../../actors/jobs/index.js'
 import { NAV } from '../../dashboard/layout.js'
 import { seriousA11yViolations, useBrowser } from '../helpers/browser.js'
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js'
+import { createTestDatabase, filePool, type TestDatabase } from '../helpers/postgres.js'
 import { redisUrl } from '../helpers/servers.js'
 import { deadJobs } from '../integration/dashboard/job-fixtures.js'
 import { type RunningServer, startServer } from '../integration/server/helpers.js'
@@ -20,10 +21,12 @@ const kXss = '<script>window.__pwned = 1</script><img src=x onerror="window.__pw
 let db: TestDatabase
 let server: RunningServer
 let queue: JobQueue
+let pool: pg.Pool | undefined
 
 beforeAll(async () => {
   db = await createTestDatabase()
-  queue = await JobQueue.connect({ pg: db.url })
+  pool = filePool(db.url)
+  queue = await JobQueue.connect({ pg: pool })
   await queue.enqueueMany(
     Array.from({ length: 5 }, (_, i) => ({ name: 'send-email', args: { to: `u${i}@example.com` } })),
   )
@@ -59,6 +62,7 @@ async function runSomeJobs(url: string): Promise<void> {
 
 afterAll(async () => {
   await queue?.close()
+  await pool?.end()
   expect(await server?.stop()).toBe(0)
   await db?.drop()
 })
