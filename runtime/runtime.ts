@@ -647,3 +647,10 @@ function validateRuntimeOptions(options: RuntimeOptions): void {
   if (options.latencySampleEvery !== undefined)
     checkInteger(options.latencySampleEvery, 'options.latencySampleEvery', { min: 1 })
 }
+
+/** `value` as a `Runtime` (of this kernel, or one built on it); else `PULSE_ERR_INVALID_ARG` naming `name`. */
+export function checkRuntime(value: unknown, name: string): Runtime {
+  if (!(value instanceof Runtime))
+    throw new InvalidArgumentError(`${name} must be a Runtime`, { data: { option: name } })
+  return value
+}

@@ -9,7 +9,8 @@ import { InvalidArgumentError } from '../../runtime/errors.js'
 import { checkLogger, type Logger, SILENT_LOGGER } from '../../runtime/logger.js'
 import { checkRegistry, type MetricsRegistry } from '../../runtime/metrics.js'
 import { checkBoolean, checkDurationMs, checkKnownKeys, checkString, resolveOptions } from '../../runtime/options.js'
-import { Runtime } from '../../runtime/runtime.js'
+import { checkRuntime, type Runtime } from '../../runtime/runtime.js'
+import { isPgPool } from '../../transports/postgres/pool.js'
 import type { Backoff } from './backoff.js'
 import { DEFAULT_QUEUE_SETTINGS, QUEUE_SETTING_KEYS, resolveQueueSettings } from './queue-settings.js'
 
@@ -135,15 +136,6 @@ const kKnownOptions = [
   'runtime',
 ]
 
-function isPool(value: unknown): value is pg.Pool {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as pg.Pool).connect === 'function' &&
-    typeof (value as pg.Pool).end === 'function'
-  )
-}
-
 export function resolveJobQueueOptions(options: JobQueueOptions): ResolvedJobQueueOptions {
   if (typeof options !== 'object' || (options as unknown) === null) {
     throw new InvalidArgumentError('options must be an object with at least { pg }', { data: { option: 'options' } })
@@ -151,7 +143,7 @@ export function resolveJobQueueOptions(options: JobQueueOptions): ResolvedJobQue
   checkKnownKeys(options, kKnownOptions)
   const source: unknown = options.pg
   if (typeof source === 'string') checkString(source, 'options.pg', { nonEmpty: true })
-  else if (!isPool(source))
+  else if (!isPgPool(source))
     throw new InvalidArgumentError('options.pg must be a pg.Pool or a connection string', {
       data: { option: 'options.pg' },
     })
@@ -162,8 +154,7 @@ export function resolveJobQueueOptions(options: JobQueueOptions): ResolvedJobQue
   if (options.actor !== undefined) checkString(options.actor, 'options.actor', { nonEmpty: true })
   if (options.closeTimeoutMs !== undefined) checkDurationMs(options.closeTimeoutMs, 'options.closeTimeoutMs')
   if (options.metrics !== undefined) checkRegistry(options.metrics)
-  if (options.runtime !== undefined && !(options.runtime instanceof Runtime))
-    throw new InvalidArgumentError('options.runtime must be a Runtime', { data: { option: 'options.runtime' } })
+  if (options.runtime !== undefined) checkRuntime(options.runtime, 'options.runtime')
   return resolveOptions<ResolvedJobQueueOptions>(
     { ...DEFAULT_JOB_QUEUE_OPTIONS, pg: options.pg },
     { ...options, ...settings },

@@ -21,7 +21,7 @@ import {
   checkSignal,
   checkString,
 } from '../../runtime/options.js'
-import { Runtime } from '../../runtime/runtime.js'
+import { checkRuntime, type Runtime } from '../../runtime/runtime.js'
 import type { ConnectionConfig } from '../../transports/postgres/jobs/actor-pool.js'
 import type { Backoff } from './backoff.js'
 import { checkPrefetch, type PrefetchOption } from './claim-window.js'
@@ -210,9 +210,7 @@ export function resolveJobWorkerStartOptions(options: JobWorkerStartOptions): Re
       : checkInteger(options.concurrency, 'options.concurrency', { min: 1, max: 1_000_000 })
   const prefetch = options.prefetch === undefined ? 'auto' : checkPrefetch(options.prefetch, 'options.prefetch')
   const signal = options.signal === undefined ? undefined : checkSignal(options.signal, 'options.signal')
-  if (options.runtime !== undefined && !(options.runtime instanceof Runtime)) {
-    throw new InvalidArgumentError('options.runtime must be a Runtime', { data: { option: 'options.runtime' } })
-  }
+  if (options.runtime !== undefined) checkRuntime(options.runtime, 'options.runtime')
   return {
     concurrency,
     prefetch,

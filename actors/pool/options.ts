@@ -17,7 +17,6 @@
  */
 import type { Logger } from '../../runtime/logger.js'
 import { checkLogger, SILENT_LOGGER } from '../../runtime/logger.js'
-import { InvalidArgumentError } from '../../runtime/errors.js'
 import { checkRegistry, type MetricsRegistry } from '../../runtime/metrics.js'
 import {
   checkBoolean,
@@ -27,7 +26,7 @@ import {
   kMaxTimerMs,
   resolveOptions,
 } from '../../runtime/options.js'
-import { Runtime } from '../../runtime/runtime.js'
+import { checkRuntime, type Runtime } from '../../runtime/runtime.js'
 
 export interface PoolOptions {
   /**
@@ -123,8 +122,7 @@ export function resolvePoolOptions(options: PoolOptions | undefined): ResolvedPo
   if (options.clientOnly !== undefined) checkBoolean(options.clientOnly, 'options.clientOnly')
   if (options.logger !== undefined) checkLogger(options.logger)
   if (options.metrics !== undefined) checkRegistry(options.metrics)
-  if (options.runtime !== undefined && !(options.runtime instanceof Runtime))
-    throw new InvalidArgumentError('options.runtime must be a Runtime', { data: { option: 'options.runtime' } })
+  if (options.runtime !== undefined) checkRuntime(options.runtime, 'options.runtime')
   return resolveOptions<ResolvedPoolOptions>(DEFAULT_POOL_OPTIONS, options)
 }
 

@@ -8,6 +8,8 @@ import type pg from 'pg'
 import { InvalidArgumentError } from '../../runtime/errors.js'
 import { checkLogger, type Logger } from '../../runtime/logger.js'
 import type { RuntimeOptions as KernelRuntimeOptions } from '../../runtime/runtime.js'
+import { isPgPool } from '../../transports/postgres/pool.js'
+import { isClusterClient, isRedisClient } from '../../transports/redis/connection.js'
 import type { JobQueueOptions } from '../jobs/options.js'
 
 /** The job queue's options that the runtime does not set itself (it sets the pool, logger, metrics, runtime). */
@@ -40,19 +42,6 @@ export interface FeatureSources {
   readonly jobs: RuntimeJobsOptions
 }
 
-function isRedisClient(value: unknown): value is Redis {
-  return typeof value === 'object' && value !== null && typeof (value as { xadd?: unknown }).xadd === 'function'
-}
-
-function isPgPool(value: unknown): value is pg.Pool {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as { connect?: unknown }).connect === 'function' &&
-    typeof (value as { end?: unknown }).end === 'function'
-  )
-}
-
 /** Splits and checks the options; the kernel validates what is left. */
 export function splitRuntimeOptions(options: RuntimeOptions): {
   sources: FeatureSources
@@ -61,7 +50,7 @@ export function splitRuntimeOptions(options: RuntimeOptions): {
   if (typeof options !== 'object' || (options as unknown) === null)
     throw new InvalidArgumentError('options must be an object', { data: { option: 'options' } })
   const { redis, postgres, logger, jobs, ...kernel } = options
-  if (redis !== undefined && typeof redis !== 'string' && !isRedisClient(redis))
+  if (redis !== undefined && typeof redis !== 'string' && !isRedisClient(redis) && !isClusterClient(redis))
     throw new InvalidArgumentError('options.redis must be a Redis URL or an ioredis client', {
       data: { option: 'options.redis' },
     })

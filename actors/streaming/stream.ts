@@ -9,7 +9,13 @@ import type { Redis } from 'ioredis'
 import { InvalidArgumentError } from '../../runtime/errors.js'
 import { Lifecycle } from '../../runtime/lifecycle.js'
 import { checkKnownKeys, checkString } from '../../runtime/options.js'
-import { createRedis, isClusterClient, isRedisClient, type PulseRedis } from '../../transports/redis/connection.js'
+import {
+  checkRedisSource,
+  createRedis,
+  isClusterClient,
+  isRedisClient,
+  type PulseRedis,
+} from '../../transports/redis/connection.js'
 import { contentKey, updatesChannel } from '../../transports/redis/rmap/keys.js'
 import { kMapScripts } from '../../transports/redis/rmap/scripts.js'
 import { entryArgs, type EntryFields } from '../../transports/redis/streaming/entry.js'
@@ -50,7 +56,7 @@ export class Stream implements AsyncDisposable {
 
   constructor(redis: string | Redis, name: string, options?: StreamOptions) {
     if (typeof redis !== 'string' && !isRedisClient(redis)) {
-      if (isClusterClient(redis)) createRedis(redis) // throws: names why a Cluster is refused
+      if (isClusterClient(redis)) checkRedisSource(redis) // throws, naming why a Cluster is refused
       throw new InvalidArgumentError('redis must be a Redis URL or an ioredis client', { data: { option: 'redis' } })
     }
     this.name = checkStreamName(name, 'name')

@@ -110,7 +110,8 @@ type Release = (discard?: Error) => void
 
 function noop(): void {}
 
-function isPool(value: unknown): value is pg.Pool {
+/** A `pg.Pool` (of any copy of `pg`): recognised by what it can do. */
+export function isPgPool(value: unknown): value is pg.Pool {
   return (
     typeof value === 'object' &&
     value !== null &&
@@ -176,7 +177,7 @@ export class PgPool implements AsyncDisposable {
       })
       this.owned = true
       label = `PgPool ${describeTarget(source)}`
-    } else if (isPool(source)) {
+    } else if (isPgPool(source)) {
       const misplaced = kBuildOptions.find((key) => options[key] !== undefined)
       if (misplaced !== undefined) {
         throw new InvalidArgumentError(

@@ -349,7 +349,8 @@ export function isClusterClient(value: unknown): boolean {
   return client.isCluster === true && typeof client.nodes === 'function'
 }
 
-function checkSource(source: unknown): string | Redis {
+/** `source` as a URL, socket path or ioredis client; a Cluster or anything else is `PULSE_ERR_INVALID_ARG`. */
+export function checkRedisSource(source: unknown): string | Redis {
   if (isRedisClient(source)) return source
   if (isClusterClient(source))
     invalid(
@@ -407,7 +408,7 @@ export class PulseRedis implements AsyncDisposable {
   #blocking: Redis | undefined
 
   constructor(source: string | Redis, options: RedisClientOptions = {}) {
-    const checked = checkSource(source)
+    const checked = checkRedisSource(source)
     const fromUrl = typeof checked === 'string'
     const resolved = validateOptions(options, fromUrl)
     this.name = resolved.name

@@ -3,7 +3,7 @@
  * the AsyncLocalStorage context manager (context follows awaits) and the W3C propagator, registered
  * globally for the file (the library's tracer is taken once) and emptied before each test.
  */
-import { context, propagation, type Span, type SpanContext, trace } from '@opentelemetry/api'
+import { context, propagation, type Span, type SpanContext, SpanKind, trace } from '@opentelemetry/api'
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
 import { W3CTraceContextPropagator } from '@opentelemetry/core'
 import {
@@ -12,7 +12,7 @@ import {
   type ReadableSpan,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base'
-import { afterAll, beforeAll, beforeEach } from 'vitest'
+import { afterAll, beforeAll, beforeEach, expect } from 'vitest'
 
 export interface TraceSdk {
   /** The spans ended so far (after a flush of the processor). */
@@ -65,4 +65,36 @@ export function useTraceSdk(): TraceSdk {
 /** `a` and `b` name the same span. */
 export function sameSpan(a: SpanContext | undefined, b: SpanContext | undefined): boolean {
   return a !== undefined && b !== undefined && a.traceId === b.traceId && a.spanId === b.spanId
+}
+
+/**
+ * The one send span `name`: a PRODUCER child of `parent` with the messaging attributes of a send of
+ * message `id` to `destination`.
+ */
+export async function expectSendSpan(
+  sdk: TraceSdk,
+  name: string,
+  parent: Span,
+  destination: string,
+  id: string,
+): Promise<ReadableSpan> {
+  const send = await sdk.span(name)
+  expect(send.kind).toBe(SpanKind.PRODUCER)
+  expect(sameSpan(send.parentSpanContext, parent.spanContext())).toBe(true)
+  expect(send.attributes).toEqual({
+    'messaging.system': 'pulse',
+    'messaging.operation.type': 'send',
+    'messaging.operation.name': 'send',
+    'messaging.destination.name': destination,
+    'messaging.message.id': id,
+  })
+  return send
+}
+
+/** `process` is a CONSUMER span of a trace of its own, linked to `send`. */
+export function expectLinkedProcess(process: ReadableSpan, send: ReadableSpan): void {
+  expect(process.kind).toBe(SpanKind.CONSUMER)
+  expect(process.parentSpanContext).toBeUndefined()
+  expect(process.links).toHaveLength(1)
+  expect(sameSpan(process.links[0]?.context, send.spanContext())).toBe(true)
 }

@@ -3,12 +3,12 @@
  * context in the entry's `x` field (not in the record, whose `trace_id` stays the publisher's), and
  * `process <subject>` (CONSUMER) per delivery to a `get` subscription, linked to the put.
  */
-import { SpanKind, trace } from '@opentelemetry/api'
+import { trace } from '@opentelemetry/api'
 import { afterEach, describe, expect, it } from 'vitest'
 
 import { useRawRedis } from '../../helpers/redis.js'
 import { Opened, take } from '../bus/helpers.js'
-import { sameSpan, useTraceSdk } from './trace-sdk.js'
+import { expectLinkedProcess, expectSendSpan, sameSpan, useTraceSdk } from './trace-sdk.js'
 
 const sdk = useTraceSdk()
 const raw = useRawRedis()
@@ -27,16 +27,7 @@ describe('bus traces', () => {
       bus.put('a.created', { name: 'ada' }, { traceId: 'req-7' }),
     )
 
-    const send = await sdk.span('send a.created')
-    expect(send.kind).toBe(SpanKind.PRODUCER)
-    expect(sameSpan(send.parentSpanContext, parent.spanContext())).toBe(true)
-    expect(send.attributes).toEqual({
-      'messaging.system': 'pulse',
-      'messaging.operation.type': 'send',
-      'messaging.operation.name': 'send',
-      'messaging.destination.name': 'a.created',
-      'messaging.message.id': result.id,
-    })
+    const send = await expectSendSpan(sdk, 'send a.created', parent, 'a.created', result.id)
     const [entry] = await raw.xrange(bus.keys.log('a'), '-', '+')
     const fields = entry?.[1] ?? []
     const { traceId, spanId } = send.spanContext()
@@ -48,10 +39,7 @@ describe('bus traces', () => {
     expect(event?.record).not.toContain('traceparent')
     await sub.return()
     const process = await sdk.span('process a.created')
-    expect(process.kind).toBe(SpanKind.CONSUMER)
-    expect(process.parentSpanContext).toBeUndefined()
-    expect(process.links).toHaveLength(1)
-    expect(sameSpan(process.links[0]?.context, send.spanContext())).toBe(true)
+    expectLinkedProcess(process, send)
     expect(process.attributes).toEqual({
       'messaging.system': 'pulse',
       'messaging.operation.type': 'process',

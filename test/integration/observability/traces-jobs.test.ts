@@ -10,7 +10,7 @@ import { JobQueue } from '../../../actors/jobs/index.js'
 import { kJobQueueInternals } from '../../../actors/jobs/internal.js'
 import { nextEvents } from '../../fixtures/jobs/execution-support.js'
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js'
-import { sameSpan, useTraceSdk } from './trace-sdk.js'
+import { expectLinkedProcess, expectSendSpan, sameSpan, useTraceSdk } from './trace-sdk.js'
 
 const sdk = useTraceSdk()
 const tracedJob = new URL('../../fixtures/jobs/traced-job.ts', import.meta.url)
@@ -53,27 +53,15 @@ describe('job traces', () => {
       const { result: id, span: parent } = await sdk.inSpan('request', () => queue.enqueue('email', { to: 'a' }))
       await completed
 
-      const send = await sdk.span('send email')
-      expect(send.kind).toBe(SpanKind.PRODUCER)
-      expect(sameSpan(send.parentSpanContext, parent.spanContext())).toBe(true)
-      expect(send.attributes).toEqual({
-        'messaging.system': 'pulse',
-        'messaging.operation.type': 'send',
-        'messaging.operation.name': 'send',
-        'messaging.destination.name': 'email',
-        'messaging.message.id': id,
-      })
+      const send = await expectSendSpan(sdk, 'send email', parent, 'email', id)
       const { traceId, spanId } = send.spanContext()
       expect(await traceContextOf(queue, id)).toEqual({ traceparent: `00-${traceId}-${spanId}-01` })
 
       const attempts = (await sdk.spans()).filter((s) => s.name === 'process email')
       expect(attempts.map((s) => s.attributes['pulse.job.attempt'])).toEqual([1, 2])
       for (const attempt of attempts) {
-        expect(attempt.kind).toBe(SpanKind.CONSUMER)
-        expect(attempt.parentSpanContext).toBeUndefined()
+        expectLinkedProcess(attempt, send)
         expect(attempt.spanContext().traceId).not.toBe(traceId)
-        expect(attempt.links).toHaveLength(1)
-        expect(sameSpan(attempt.links[0]?.context, send.spanContext())).toBe(true)
         expect(attempt.attributes).toMatchObject({
           'messaging.system': 'pulse',
           'messaging.operation.type': 'process',

@@ -3,14 +3,13 @@
  * context, its context in the entry's `x` field, and `process <stream>` (CONSUMER) per event a sink's or
  * reader's subscription takes, linked to the add and ended when the subscription moves on.
  */
-import { SpanKind } from '@opentelemetry/api'
 import { afterEach, describe, expect, it } from 'vitest'
 
 import { Stream } from '../../../actors/streaming/index.js'
 import { useRawRedis } from '../../helpers/redis.js'
 import { redisUrl } from '../../helpers/servers.js'
 import { Opened, take } from '../streaming/helpers.js'
-import { sameSpan, useTraceSdk } from './trace-sdk.js'
+import { expectLinkedProcess, expectSendSpan, sameSpan, useTraceSdk } from './trace-sdk.js'
 
 const sdk = useTraceSdk()
 const raw = useRawRedis()
@@ -29,16 +28,7 @@ describe('stream traces', () => {
       stream.add('placed', '{"order":1}', { topic: 'eu' }),
     )
 
-    const send = await sdk.span(`send ${stream.name}`)
-    expect(send.kind).toBe(SpanKind.PRODUCER)
-    expect(sameSpan(send.parentSpanContext, parent.spanContext())).toBe(true)
-    expect(send.attributes).toEqual({
-      'messaging.system': 'pulse',
-      'messaging.operation.type': 'send',
-      'messaging.operation.name': 'send',
-      'messaging.destination.name': stream.name,
-      'messaging.message.id': id,
-    })
+    const send = await expectSendSpan(sdk, `send ${stream.name}`, parent, stream.name, id as string)
     const [entry] = await raw.xrange(stream.key, '-', '+')
     const fields = entry?.[1] ?? []
     const { traceId, spanId } = send.spanContext()
@@ -54,10 +44,7 @@ describe('stream traces', () => {
     await subscription.return()
 
     const process = await sdk.span(`process ${stream.name}`)
-    expect(process.kind).toBe(SpanKind.CONSUMER)
-    expect(process.parentSpanContext).toBeUndefined()
-    expect(process.links).toHaveLength(1)
-    expect(sameSpan(process.links[0]?.context, send.spanContext())).toBe(true)
+    expectLinkedProcess(process, send)
     expect(process.attributes).toEqual({
       'messaging.system': 'pulse',
       'messaging.operation.type': 'process',
