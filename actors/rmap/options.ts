@@ -5,6 +5,7 @@ import { InvalidArgumentError } from '../../runtime/errors.js'
 import { checkLogger, type Logger, SILENT_LOGGER } from '../../runtime/logger.js'
 import { checkRegistry, type MetricsRegistry } from '../../runtime/metrics.js'
 import { checkDurationMs, checkKnownKeys, checkSignal, resolveOptions } from '../../runtime/options.js'
+import type { KeyLayout } from '../../transports/redis/key-layout.js'
 
 /** What it logs through: the kernel's `Logger` (pino's shape). */
 export type ReplicatedMapLogger = Logger
@@ -34,6 +35,12 @@ export interface ReplicatedMapOptions {
    * @default none (nothing is counted)
    */
   metrics?: MetricsRegistry | undefined
+  /**
+   * The map's keys: `compat` (those of goa.design/pulse v1.6.5, one Redis server) or `cluster` (the
+   * name in a hash tag, so a Redis Cluster takes them; docs/redis-layout.md, "Redis Cluster").
+   * @default 'cluster' on a Redis Cluster, else 'compat'
+   */
+  keyLayout?: KeyLayout | undefined
 }
 
 export interface ResolvedReplicatedMapOptions {
@@ -42,6 +49,8 @@ export interface ResolvedReplicatedMapOptions {
   readonly logger: ReplicatedMapLogger
   readonly signal: AbortSignal | undefined
   readonly metrics: MetricsRegistry | undefined
+  /** Undefined: the default for the connection (`resolveKeyLayout`). */
+  readonly keyLayout: KeyLayout | undefined
 }
 
 export const DEFAULT_REPLICATED_MAP_OPTIONS = Object.freeze({
@@ -50,9 +59,10 @@ export const DEFAULT_REPLICATED_MAP_OPTIONS = Object.freeze({
   logger: SILENT_LOGGER,
   signal: undefined,
   metrics: undefined,
+  keyLayout: undefined,
 }) satisfies ResolvedReplicatedMapOptions
 
-const kKnownOptions = ['ttlMs', 'slidingTtlMs', 'logger', 'signal', 'metrics']
+const kKnownOptions = ['ttlMs', 'slidingTtlMs', 'logger', 'signal', 'metrics', 'keyLayout']
 
 export function resolveReplicatedMapOptions(options: ReplicatedMapOptions | undefined): ResolvedReplicatedMapOptions {
   if (options === undefined) return DEFAULT_REPLICATED_MAP_OPTIONS

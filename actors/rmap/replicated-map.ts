@@ -40,6 +40,7 @@ import { checkInteger } from '../../runtime/options.js'
 import {
   createRedis,
   isClusterClient,
+  isClusterSource,
   isRedisClient,
   PulseRedis,
   reconnectDelayMs,
@@ -58,6 +59,7 @@ import { ChangeFeed, strongerKind } from './change-feed.js'
 import type { ChangeFeedOptions, MapEventKind } from './change-feed.js'
 import { parseListValue } from './list-value.js'
 import { mapMetrics } from './metrics.js'
+import { type KeyLayout, resolveKeyLayout } from '../../transports/redis/key-layout.js'
 import { checkMapKey, checkMapName, checkMapValue, resolveReplicatedMapOptions } from './options.js'
 import type { ReplicatedMapLogger, ReplicatedMapOptions, ResolvedReplicatedMapOptions } from './options.js'
 import { RevisionWaiters } from './revision-waiters.js'
@@ -85,6 +87,8 @@ function isArray(value: unknown): boolean {
 
 export class ReplicatedMap implements AsyncDisposable {
   readonly name: string
+  /** Where the map's keys are (`compat` or `cluster`; transports/redis/key-layout.ts). */
+  readonly keyLayout: KeyLayout
   readonly #redis: PulseRedis
   readonly #ownsRedis: boolean
   readonly #source: RedisSource
@@ -121,7 +125,9 @@ export class ReplicatedMap implements AsyncDisposable {
     this.#redis = redis
     this.#ownsRedis = ownsRedis
     this.#source = source
-    this.#keys = [contentKey(name), updatesChannel(name)]
+    const layout = resolveKeyLayout(options.keyLayout, redis.cluster)
+    this.keyLayout = layout
+    this.#keys = [contentKey(name, layout), updatesChannel(name, layout)]
     this.#ttlArgs = options.ttlMs > 0 ? [String(options.ttlMs), 'absolute'] : [String(options.slidingTtlMs), 'sliding']
     this.#logger = options.logger
     const metrics = options.metrics === undefined ? undefined : mapMetrics(options.metrics)
@@ -168,6 +174,7 @@ export class ReplicatedMap implements AsyncDisposable {
   ): Promise<ReplicatedMap> {
     checkMapName(name)
     const resolved = resolveReplicatedMapOptions(options)
+    resolveKeyLayout(resolved.keyLayout, isClusterSource(redis)) // refused before any connection is made
     throwIfAborted(resolved.signal)
     let connection: PulseRedis
     let owns: boolean

@@ -15,6 +15,8 @@ export interface LocalRedisOptions {
   port?: number
   /** Keep data across restarts with an append-only file (for `pulse dev`; tests need none). */
   persist?: boolean
+  /** More redis-server arguments (e.g. `--cluster-enabled yes`), appended to Pulse's. */
+  extraArgs?: readonly string[]
   readyTimeoutMs?: number
 }
 
@@ -29,6 +31,7 @@ export class LocalRedis {
   readonly #temporary: boolean
   readonly #readyTimeoutMs: number
   readonly #persist: boolean
+  readonly #extraArgs: readonly string[]
   #process: GuardedProcess | undefined
 
   private constructor(dir: string, port: number, temporary: boolean, options: LocalRedisOptions) {
@@ -37,6 +40,7 @@ export class LocalRedis {
     this.#temporary = temporary
     this.#readyTimeoutMs = options.readyTimeoutMs ?? 10_000
     this.#persist = options.persist ?? false
+    this.#extraArgs = options.extraArgs ?? []
   }
 
   static async start(options: LocalRedisOptions = {}): Promise<LocalRedis> {
@@ -66,6 +70,7 @@ export class LocalRedis {
       '',
       '--appendonly',
       this.#persist ? 'yes' : 'no',
+      ...this.#extraArgs,
     ]
     this.#process = new GuardedProcess({
       command: redisServerBinary(),
@@ -75,6 +80,11 @@ export class LocalRedis {
       logFile: join(this.dir, 'redis.log'),
     })
     await this.#waitReady()
+  }
+
+  /** Whether the server process runs. */
+  get running(): boolean {
+    return this.#process?.running === true
   }
 
   /** Stops the server and keeps its folder. */

@@ -1,10 +1,11 @@
 /** Redis isolation: a unique key prefix per test, cleaned by prefix; never FLUSHALL. */
 import { randomUUID } from 'node:crypto'
 
-import { Redis as IORedis, type Redis } from 'ioredis'
+import { Cluster, Redis as IORedis, type Redis } from 'ioredis'
 import { afterAll, beforeAll } from 'vitest'
 
-import { redisUrl } from './servers.js'
+import { parseClusterUrl } from '../../transports/redis/cluster-url.js'
+import { redisClusterUrl, redisUrl } from './servers.js'
 
 export function testPrefix(): string {
   return `t:${randomUUID().slice(0, 8)}:`
@@ -32,4 +33,33 @@ export function useRawRedis(): Redis {
     await raw.quit()
   })
   return raw
+}
+
+/** An ioredis Cluster client to the run's cluster for a test file: connected before its tests, quit after. */
+export function useRawCluster(): Cluster {
+  const { nodes } = parseClusterUrl(redisClusterUrl())
+  const raw = new Cluster([...nodes], { lazyConnect: true })
+  beforeAll(async () => {
+    await raw.connect()
+    // Every node's connection is made now, not in the first test that reaches it (the leak check counts them).
+    await Promise.all(raw.nodes('all').map((node) => node.ping()))
+  })
+  afterAll(async () => {
+    await raw.quit()
+  })
+  return raw
+}
+
+/** Deletes every key matching `pattern` on every master of a cluster, one key per UNLINK (keys of several slots). */
+export async function deleteOnCluster(cluster: Cluster, pattern: string): Promise<number> {
+  let deleted = 0
+  for (const node of cluster.nodes('master')) {
+    let cursor = '0'
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500)
+      cursor = next
+      for (const key of keys) deleted += await node.unlink(key)
+    } while (cursor !== '0')
+  }
+  return deleted
 }

@@ -4,6 +4,7 @@ import { inject } from 'vitest'
 declare module 'vitest' {
   export interface ProvidedContext {
     redisUrl: string
+    redisClusterUrl: string
     databaseUrl: string
     pgbouncerUrl: string
     templateDatabase: string
@@ -12,6 +13,11 @@ declare module 'vitest' {
 
 export function redisUrl(): string {
   return inject('redisUrl')
+}
+
+/** The run's Redis Cluster (3 masters, 3 replicas): a `redis-cluster://` URL of every node. */
+export function redisClusterUrl(): string {
+  return inject('redisClusterUrl')
 }
 
 /** The server's maintenance database (for CREATE DATABASE); tests use `createTestDatabase()`. */

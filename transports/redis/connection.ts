@@ -36,7 +36,7 @@
  * its owner keeps plain ioredis behaviour and sees no listener or option of ours.
  */
 import type { RedisOptions } from 'ioredis'
-import { Command, Redis } from 'ioredis'
+import { Cluster, Command, Redis } from 'ioredis'
 
 import { backoffMs } from '../../runtime/backoff.js'
 import { ClosedError, coerceError, InvalidArgumentError, RedisConnectionError } from '../../runtime/errors.js'
@@ -44,6 +44,7 @@ import { Lifecycle, withTimeout } from '../../runtime/lifecycle.js'
 import type { LifecycleState } from '../../runtime/lifecycle.js'
 import { checkDurationMs, checkInteger, checkKnownKeys, checkString, resolveOptions } from '../../runtime/options.js'
 import { trackResource } from '../../runtime/resource-tracker.js'
+import { clusterUrlOf, isClusterUrl, parseClusterUrl } from './cluster-url.js'
 import { mapRedisError } from './errors.js'
 
 export interface RedisClientOptions {
@@ -226,6 +227,7 @@ class ClientGuard {
 
 /** `host:port` or the socket path, never credentials. */
 function describeClient(client: Redis): string {
+  if (isClusterClient(client)) return 'cluster'
   const options = client.options
   if (typeof options.path === 'string' && options.path !== '') return options.path
   return `${options.host ?? 'localhost'}:${options.port ?? 6379}`
@@ -265,6 +267,7 @@ interface IoredisInternals {
  */
 function forceDisconnect(client: Redis): void {
   if (client.status === 'end') return
+  if (isClusterClient(client)) return (client as unknown as Cluster).disconnect()
   const internals = client as unknown as IoredisInternals
   if (
     client.status === 'reconnecting' &&
@@ -325,6 +328,9 @@ function validateOptions(options: RedisClientOptions, fromUrl: boolean): Resolve
   return resolved
 }
 
+/** What a feature accepts as its Redis: a URL (`redis://`, `rediss://`, `redis-cluster://`…), a socket path, or a client. */
+export type RedisSource = string | Redis | Cluster
+
 /**
  * An ioredis client of any copy and major (5 or 6): recognised by what it can do, not by its class,
  * since the application's ioredis is often not Pulse's own copy. A `Cluster` is not one.
@@ -343,22 +349,27 @@ export function isRedisClient(value: unknown): value is Redis {
 }
 
 /** An ioredis `Cluster` client (of any copy). */
-export function isClusterClient(value: unknown): boolean {
+export function isClusterClient(value: unknown): value is Cluster {
   if (typeof value !== 'object' || value === null) return false
   const client = value as Record<string, unknown>
   return client.isCluster === true && typeof client.nodes === 'function'
 }
 
-/** `source` as a URL, socket path or ioredis client; a Cluster or anything else is `PULSE_ERR_INVALID_ARG`. */
-export function checkRedisSource(source: unknown): string | Redis {
-  if (isRedisClient(source)) return source
-  if (isClusterClient(source))
-    invalid(
-      'source',
-      'is an ioredis Cluster client: not supported yet (the key layout puts the keys of one map, stream, pool or bus namespace in several hash slots, which a cluster refuses with CROSSSLOT); use a client of one Redis server',
-    )
-  if (typeof source !== 'string') invalid('source', 'must be a Redis URL or an ioredis Redis client')
+/** Whether `source` (a URL, a client or a `PulseRedis`) reaches a Redis Cluster; an invalid one is not. */
+export function isClusterSource(source: unknown): boolean {
+  if (source instanceof PulseRedis) return source.cluster
+  return isClusterClient(source) || (typeof source === 'string' && isClusterUrl(source))
+}
+
+/** `source` as a URL, socket path or ioredis client (`Redis` or `Cluster`); anything else is `PULSE_ERR_INVALID_ARG`. */
+export function checkRedisSource(source: unknown): RedisSource {
+  if (isRedisClient(source) || isClusterClient(source)) return source
+  if (typeof source !== 'string') invalid('source', 'must be a Redis URL or an ioredis Redis or Cluster client')
   if (source.startsWith('/')) return source // a unix socket path
+  if (isClusterUrl(source)) {
+    parseClusterUrl(source) // throws on a malformed one
+    return source
+  }
   let protocol: string | undefined
   try {
     protocol = new URL(source).protocol
@@ -367,7 +378,7 @@ export function checkRedisSource(source: unknown): string | Redis {
   }
   // The URL itself is not shown: it may hold a password.
   if (protocol !== 'redis:' && protocol !== 'rediss:')
-    invalid('source', 'must be a redis:// or rediss:// URL, or a unix socket path')
+    invalid('source', 'must be a redis://, rediss:// or redis-cluster:// URL, or a unix socket path')
   return source
 }
 
@@ -391,13 +402,41 @@ function urlClientOptions(options: ResolvedRedisClientOptions): RedisOptions {
   }
 }
 
+/** The options of a Cluster built from a `redis-cluster://` URL: the policy above, per node. */
+type ClusterClientOptions = NonNullable<ConstructorParameters<typeof Cluster>[1]>
+
+function clusterClientOptions(url: string, options: ResolvedRedisClientOptions): ClusterClientOptions {
+  const address = parseClusterUrl(url)
+  const { reconnectMinDelayMs: min, reconnectMaxDelayMs: max } = options
+  const { retryStrategy: _retry, lazyConnect: _lazy, replyMapping: _mapping, ...perNode } = urlClientOptions(options)
+  // ioredis 6 types its options per reply mapping; Pulse's clients use the default ('legacy').
+  const legacy: Omit<ClusterClientOptions, 'replyMapping'> = {
+    clusterRetryStrategy: (attempt: number) => reconnectDelayMs(attempt, min, max),
+    enableOfflineQueue: true,
+    enableReadyCheck: true,
+    scaleReads: 'master' as const,
+    redisOptions: {
+      ...perNode,
+      ...(address.username === undefined ? {} : { username: address.username }),
+      ...(address.password === undefined ? {} : { password: address.password }),
+      ...(address.tls ? { tls: {} } : {}),
+    },
+  }
+  return legacy
+}
+
 /**
  * One Redis connection for commands and, on demand, one for blocking reads. Build it with
  * `createRedis()`; see the module comment.
  */
 export class PulseRedis implements AsyncDisposable {
-  /** The connection for ordinary commands; its failures are typed. Do not quit it: close this object. */
+  /**
+   * The connection for ordinary commands; its failures are typed. Do not quit it: close this object.
+   * On a cluster it is a `Cluster` (typed as a `Redis`: the commands the features send are the same).
+   */
   readonly client: Redis
+  /** Whether `client` is a Redis Cluster client. */
+  readonly cluster: boolean
   readonly name: string
   /** Whether this object created `client` (and so quits it on close). */
   readonly ownsClient: boolean
@@ -407,7 +446,7 @@ export class PulseRedis implements AsyncDisposable {
   readonly #created: { client: Redis; untrack: () => void }[] = []
   #blocking: Redis | undefined
 
-  constructor(source: string | Redis, options: RedisClientOptions = {}) {
+  constructor(source: RedisSource, options: RedisClientOptions = {}) {
     const checked = checkRedisSource(source)
     const fromUrl = typeof checked === 'string'
     const resolved = validateOptions(options, fromUrl)
@@ -419,13 +458,19 @@ export class PulseRedis implements AsyncDisposable {
       onClose: () => this.#close(),
       onDestroy: () => this.#destroy(),
     })
-    if (typeof checked === 'string') {
+    this.cluster = isClusterClient(checked) || (typeof checked === 'string' && isClusterUrl(checked))
+    if (typeof checked === 'string' && isClusterUrl(checked)) {
+      this.client = this.#createCluster(
+        'main',
+        new Cluster([...parseClusterUrl(checked).nodes], clusterClientOptions(checked, resolved)),
+      )
+    } else if (typeof checked === 'string') {
       const options = urlClientOptions(resolved)
       this.client = checked.startsWith('/')
         ? this.#create('main', undefined, { ...options, path: checked })
         : this.#create('main', checked, options)
     } else {
-      this.client = this.#wrap(checked)
+      this.client = this.#wrap(checked as Redis, false)
     }
   }
 
@@ -449,6 +494,12 @@ export class PulseRedis implements AsyncDisposable {
    */
   blocking(): Redis {
     this.#lifecycle.assertOpen('open a blocking connection')
+    if (this.#blocking === undefined && this.cluster) {
+      this.#blocking = this.#createCluster(
+        'blocking',
+        (this.client as unknown as Cluster).duplicate([], { enableAutoPipelining: false }),
+      )
+    }
     if (this.#blocking === undefined) {
       const base = this.client.options
       this.#blocking = this.#create('blocking', undefined, {
@@ -484,9 +535,17 @@ export class PulseRedis implements AsyncDisposable {
     return client
   }
 
-  /** A view of a client passed in whose `sendCommand` is guarded; the client itself is not changed. */
-  #wrap(client: Redis): Redis {
-    const guard = new ClientGuard(client, this.#lifecycle, false)
+  /** Guards and tracks a Cluster this object made; it is returned as the `Redis` the features use. */
+  #createCluster(role: 'main' | 'blocking', cluster: Cluster): Redis {
+    const client = cluster as unknown as Redis
+    const label = `${role === 'main' ? this.name : `${this.name}:blocking`} cluster`
+    this.#created.push({ client, untrack: trackResource('redis', label) })
+    return this.#wrap(client, true)
+  }
+
+  /** A view of a client whose `sendCommand` is guarded; the client itself is not changed. */
+  #wrap(client: Redis, listenForErrors: boolean): Redis {
+    const guard = new ClientGuard(client, this.#lifecycle, listenForErrors)
     this.#guards.push(guard)
     const send = function (this: Redis, command: Command, stream?: WriteableStream): unknown {
       return guard.send(command, stream, (c, s) => client.sendCommand.call(this, c, s))
@@ -535,7 +594,7 @@ export class PulseRedis implements AsyncDisposable {
  * `client` is a typed-error view of it (a Proxy, so `redis.client !== yourClient`). Its `blocking()`
  * connection is a new client made with the same options, owned and closed by the `PulseRedis`.
  */
-export function createRedis(source: string | Redis, options?: RedisClientOptions): PulseRedis {
+export function createRedis(source: RedisSource, options?: RedisClientOptions): PulseRedis {
   return new PulseRedis(source, options)
 }
 
@@ -545,8 +604,9 @@ export function createRedis(source: string | Redis, options?: RedisClientOptions
  * password, database and TLS (as `rediss:`, with default TLS options) are carried over; a unix socket
  * path is returned alone.
  */
-export function redisUrlOf(source: string | Redis): string {
+export function redisUrlOf(source: RedisSource): string {
   if (typeof source === 'string') return source
+  if (isClusterClient(source)) return clusterUrlOf(source)
   const o = source.options
   const auth =
     o.password === undefined || o.password === null

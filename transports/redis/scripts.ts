@@ -28,12 +28,15 @@
  */
 import { createHash } from 'node:crypto'
 
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 
 import { InvalidArgumentError, PulseError } from '../../runtime/errors.js'
 import { checkInteger, checkString } from '../../runtime/options.js'
-import { PulseRedis } from './connection.js'
+import { isClusterClient, PulseRedis } from './connection.js'
 import { classifyRedisError, mapRedisError } from './errors.js'
+
+/** What a script runs on: an ioredis client (one server or a cluster) or a `PulseRedis`. */
+export type ScriptClient = Redis | Cluster | PulseRedis
 
 export type ScriptKey = string | Buffer
 export type ScriptArg = string | Buffer | number
@@ -53,9 +56,9 @@ export interface RedisScript {
   /** SHA1 of `lua`, hex: the name the server caches the script under. */
   readonly sha: string
   /** Runs the script; bulk replies arrive as strings. */
-  run(client: Redis | PulseRedis, keys: readonly ScriptKey[], args?: readonly ScriptArg[]): Promise<unknown>
+  run(client: ScriptClient, keys: readonly ScriptKey[], args?: readonly ScriptArg[]): Promise<unknown>
   /** Runs the script; bulk replies arrive as Buffers. */
-  runBuffer(client: Redis | PulseRedis, keys: readonly ScriptKey[], args?: readonly ScriptArg[]): Promise<unknown>
+  runBuffer(client: ScriptClient, keys: readonly ScriptKey[], args?: readonly ScriptArg[]): Promise<unknown>
 }
 
 const kScriptName = /^[a-z][A-Za-z0-9]*-(\d+)$/
@@ -89,7 +92,7 @@ export function defineScript(definition: ScriptDefinition): RedisScript {
       : redis.evalsha(sha, numberOfKeys, ...keys, ...args)
 
   const execute = async (
-    client: Redis | PulseRedis,
+    client: ScriptClient,
     buffers: boolean,
     keys: readonly ScriptKey[],
     args: readonly ScriptArg[] = [],
@@ -99,12 +102,23 @@ export function defineScript(definition: ScriptDefinition): RedisScript {
         data: { script: name, keys: keys.length },
       })
     }
-    const redis = client instanceof PulseRedis ? client.client : client
+    const redis: Redis = client instanceof PulseRedis ? client.client : (client as Redis)
+    const clustered = client instanceof PulseRedis ? client.cluster : isClusterClient(client)
     try {
       return await evalsha(redis, buffers, keys, args)
     } catch (error) {
       const mapped = mapRedisError(error, 'evalsha')
       if (classifyRedisError(mapped).reply !== 'NOSCRIPT') throw mapped
+    }
+    // A cluster routes SCRIPT LOAD to any node, not the keys' one; EVAL goes there and caches the script.
+    if (clustered) {
+      try {
+        return await (buffers
+          ? redis.callBuffer('eval', [lua, numberOfKeys, ...keys, ...args])
+          : redis.eval(lua, numberOfKeys, ...keys, ...args))
+      } catch (error) {
+        throw mapRedisError(error, 'eval')
+      }
     }
     let loaded: unknown
     try {
@@ -127,9 +141,9 @@ export function defineScript(definition: ScriptDefinition): RedisScript {
     lua,
     numberOfKeys,
     sha,
-    run: (client: Redis | PulseRedis, keys: readonly ScriptKey[], args?: readonly ScriptArg[]) =>
+    run: (client: ScriptClient, keys: readonly ScriptKey[], args?: readonly ScriptArg[]) =>
       execute(client, false, keys, args),
-    runBuffer: (client: Redis | PulseRedis, keys: readonly ScriptKey[], args?: readonly ScriptArg[]) =>
+    runBuffer: (client: ScriptClient, keys: readonly ScriptKey[], args?: readonly ScriptArg[]) =>
       execute(client, true, keys, args),
   })
 }

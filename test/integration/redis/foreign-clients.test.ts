@@ -1,11 +1,11 @@
 /**
  * Clients made by another copy of ioredis — the application's own 5.x or 6.x install, not Pulse's — are
- * accepted by every feature (recognised by what they can do, not by their class); a `Cluster` client is
- * refused at once with a clear error instead of a CROSSSLOT at run time.
+ * accepted by every feature (recognised by what they can do, not by their class), and so are their
+ * `Cluster` clients (test/integration/cluster/ runs every feature on a cluster).
  */
 import { randomUUID } from 'node:crypto'
 
-import { Redis as Redis5 } from 'ioredis5'
+import { Cluster as Cluster5, Redis as Redis5 } from 'ioredis5'
 import { Cluster as Cluster6, Redis as Redis6 } from 'ioredis6'
 import type { Redis } from 'ioredis'
 import { describe, expect, it } from 'vitest'
@@ -15,7 +15,9 @@ import { PoolNode } from '../../../actors/pool/index.js'
 import { ReplicatedMap } from '../../../actors/rmap/index.js'
 import { Runtime } from '../../../actors/runtime/index.js'
 import { Stream } from '../../../actors/streaming/index.js'
-import { redisUrl } from '../../helpers/servers.js'
+import { parseClusterUrl } from '../../../transports/redis/cluster-url.js'
+import { createRedis } from '../../../transports/redis/connection.js'
+import { redisClusterUrl, redisUrl } from '../../helpers/servers.js'
 
 const unique = (prefix: string): string => `${prefix}${randomUUID().slice(0, 8)}`
 
@@ -56,19 +58,19 @@ describe.each(Object.entries(copies))('a client of %s', (_label, make) => {
   })
 })
 
-describe('a Cluster client', () => {
-  it('is refused at once, naming the reason', async () => {
-    const cluster = new Cluster6([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true })
+describe.each([
+  ['ioredis 5 (a separate copy)', Cluster5],
+  ['ioredis 6 (a separate install)', Cluster6],
+])('a Cluster client of %s', (_label, Make) => {
+  it('is accepted as a connection', async () => {
+    const cluster = new Make([...parseClusterUrl(redisClusterUrl()).nodes])
+    const redis = createRedis(cluster as unknown as Redis)
     try {
-      const refusal = { code: 'PULSE_ERR_INVALID_ARG', message: /Cluster/ }
-      const client = cluster as unknown as Redis
-      await expect(ReplicatedMap.join(client, 'm')).rejects.toMatchObject(refusal)
-      await expect(PoolNode.join(client, 'p')).rejects.toMatchObject(refusal)
-      await expect(Bus.connect(client, { namespaces: ['n'] })).rejects.toMatchObject(refusal)
-      await expect(Runtime.start({ redis: client })).rejects.toMatchObject(refusal)
-      expect(() => new Stream(client, 's')).toThrow(/Cluster/)
+      expect(redis.cluster).toBe(true)
+      expect(await redis.client.ping()).toBe('PONG')
     } finally {
-      cluster.disconnect()
+      await redis.close()
+      await cluster.quit()
     }
   })
 })
