@@ -97,9 +97,8 @@ const keylessInsertSql = textPerSchema((q) =>
 /**
  * The commonest case of all: every row takes the defaults of its options and has JSON args. The names
  * go as one text[] literal (`textArray`), the args as one JSON array, split by the server: as a
- * `jsonb[]` the driver escaped every quote of every arg once more into an array literal. For an 8-key
- * payload the caller's CPU per job fell from 8.1–9.5 µs to 2.8–3.3, the server's by ~2.5 µs
- * (bench/jobs/insert-variants.ts).
+ * `jsonb[]` the driver would escape every quote of every arg once more into an array literal, which costs
+ * both the caller and the server CPU per job (bench/jobs/insert-variants.ts compares the forms).
  */
 const plainInsertSql = textPerSchema((q) =>
   keylessInsert(q, 'name, args', 'ROWS FROM (unnest($1::text[]), jsonb_array_elements($2::jsonb))', 'name, args'),
@@ -121,11 +120,8 @@ const tracedKeylessInsertSql = textPerSchema((q) =>
  * speculative insertion of `ON CONFLICT` and without the lookup of existing ids. The rows go in in input
  * order and draw their ids from the sequence as they go, so the ids sorted are the ids in input order;
  * they come back as one comma-separated text, not a row each (the client parses one row instead of a
- * thousand). Measured on 1,000-row statements, per row: PostgreSQL CPU 9–13 µs for the earlier form
- * (ids drawn in a materialized CTE with a per-row sequence lookup, rows sorted into the insert) and
- * 5–6.5 µs for this one; the caller's CPU 1.6–3.3 µs with a row per id, 1.1 µs with one text. Rows that
- * all take the table's defaults for priority, run_at and max_attempts send two columns instead of six
- * (about 1.3 µs less PostgreSQL CPU per row).
+ * thousand). Rows that all take the table's defaults for priority, run_at and max_attempts send two
+ * columns instead of six, which PostgreSQL then need not unnest and coalesce.
  */
 async function insertKeyless(db: Queryable, q: string, jobs: readonly NewJob[], traced: boolean): Promise<string[]> {
   if (traced) {

@@ -55,9 +55,9 @@ export interface ClaimOptions {
 /**
  * One `FOR UPDATE SKIP LOCKED` pick over the ready rows ($1 owner, $2 lease ms, $3 names, $4 limit),
  * leased and stamped `started_at` in the same UPDATE (the attempt's 'started' entry, see the top of the
- * module). A row per job: the batch as one JSON text was tried (b7bba9d) and moved ~2 µs per job from
- * the jobs thread to the server, the one resource every worker shares, and put a whole batch of large
- * args in one string. The variant `withWait` also returns how long each job waited since it was due.
+ * module). A row per job, not the batch as one JSON text: that would move work from the jobs thread to
+ * the server, the one resource every worker shares, and put a whole batch of large args in one string.
+ * The variant `withWait` also returns how long each job waited since it was due.
  */
 function claimText(q: string, withWait: boolean): string {
   return `WITH claimed AS (

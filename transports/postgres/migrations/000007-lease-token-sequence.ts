@@ -3,9 +3,8 @@
  *
  * A token only has to differ from every token the job had before, so that a stale holder's ack,
  * failure, renewal or progress matches nothing (fencing); a sequence gives that, and increasing numbers
- * are the classic fencing token. A random uuid per claimed row cost the claim ~2.5 µs of server CPU
- * per job (the strong random source behind it), and the ack ~1.5 µs more to parse and compare; a
- * `nextval` is a fraction of that (BENCHMARKS.md, jobs: "Fencing tokens from a sequence").
+ * are the classic fencing token. A random uuid per claimed row costs the claim server CPU (the strong
+ * random source behind it) and the ack more to parse and compare; a `nextval` is a fraction of that.
  *
  * The column is replaced, not converted, so the table is not rewritten (a type change would copy every
  * row and rebuild every index under the exclusive lock): a new column, set for the running jobs only

@@ -6,8 +6,8 @@
  * on the claim stamps `started_at` on the job (its owner is `lease_owner`, which is now kept after the
  * attempt as the owner of the last lease), and the row that ends the attempt — 'completed', 'failed'
  * (a retry's or a dead-letter's, a reaped lease's too) or 'canceled' — carries both (`started_at`,
- * `owner`). So a job that runs once leaves one event row instead of two, and the claim ~3.5 µs less
- * server CPU per job (BENCHMARKS.md, jobs: "An attempt's start on the row that ends it").
+ * `owner`). So a job that runs once leaves one event row instead of two, and the claim writes one tuple
+ * less per job.
  *
  * `job_history` is still the full history, each entry with the seq it had: the events, the 'enqueued'
  * entry made from the job row (migration 5), the 'started' entry of every ended attempt made from the
