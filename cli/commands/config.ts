@@ -47,7 +47,7 @@ export function configCommand(): Command {
   config.addCommand(
     new Command('save')
       .description('save settings to the config file (mode 0600), keeping the ones not given')
-      .option('--redis <url>', 'Redis URL, redis:// or rediss://')
+      .option('--redis <url>', 'Redis URL: redis://, rediss:// or redis-cluster://host:port,host:port')
       .option('--database <url>', 'PostgreSQL URL, postgres:// or postgresql://')
       .option('--schema <name>', 'the job queue\u2019s schema')
       .option('--http-addr <host:port>', 'the address of pulse server')
@@ -68,9 +68,11 @@ export function configCommand(): Command {
 }
 
 function checkUrl(value: string, flag: string, protocols: readonly string[]): string {
-  let protocol: string | undefined
+  // A cluster URL lists several host:port pairs, which the URL parser refuses: its scheme is enough here
+  // (the connection checks the rest).
+  let protocol = /^(rediss?-cluster:)\/\//.exec(value)?.[1]
   try {
-    protocol = new URL(value).protocol
+    protocol ??= new URL(value).protocol
   } catch {
     protocol = undefined
   }
@@ -88,7 +90,9 @@ function checkUrl(value: string, flag: string, protocols: readonly string[]): st
 /** The settings of `flags`, checked; throws before anything is written. */
 function checkSaved(flags: SaveFlags): SavedConfig {
   const saved: SavedConfig = {}
-  if (flags.redis !== undefined) saved.redis = checkUrl(flags.redis, '--redis', ['redis:', 'rediss:'])
+  if (flags.redis !== undefined) {
+    saved.redis = checkUrl(flags.redis, '--redis', ['redis:', 'rediss:', 'redis-cluster:', 'rediss-cluster:'])
+  }
   if (flags.database !== undefined)
     saved.database = checkUrl(flags.database, '--database', ['postgres:', 'postgresql:'])
   if (flags.schema !== undefined) {

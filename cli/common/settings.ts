@@ -115,6 +115,8 @@ export async function resolveSettings(
 /** `url` with its password replaced by `***` (a string that is not a URL is returned as it is). */
 export function redactUrl(url: string | undefined): string | undefined {
   if (url === undefined) return undefined
+  // A cluster URL (several host:port pairs) is not one the URL parser takes: its password is cut by hand.
+  if (/^rediss?-cluster:\/\//.test(url)) return url.replace(/^([a-z-]+:\/\/[^:@/]*:)[^@]*@/, '$1***@')
   try {
     const parsed = new URL(url)
     if (parsed.password === '') return url

@@ -64,6 +64,16 @@ describe('pulse config', () => {
     expect(table.stdout).not.toContain('s3cret')
   })
 
+  it('save takes a Redis Cluster URL (several host:port pairs) and view redacts its password', async () => {
+    const env = { PULSE_CONFIG: configFile() }
+    const url = 'redis-cluster://app:cl0ster@10.0.0.1:7000,10.0.0.2:7000'
+    const saved = await pulseJson(['config', 'save', '--redis', url], { env })
+    expect(saved).toMatchObject({ config: { redis: 'redis-cluster://app:***@10.0.0.1:7000,10.0.0.2:7000' } })
+    const view = await runPulse(['config', 'view', '--json'], { env })
+    expect(view.stdout).not.toContain('cl0ster')
+    expect(JSON.parse(view.stdout)).toMatchObject({ redis: 'redis-cluster://app:***@10.0.0.1:7000,10.0.0.2:7000' })
+  })
+
   it('view: a flag beats the environment, which beats the file, which beats the default', async () => {
     const path = configFile()
     await pulseJson(['config', 'save', '--database', 'postgres://file@h/f', '--schema', 'from_file'], {
