@@ -28,7 +28,13 @@ export {
 } from './process-supervisor.js'
 export { type ActorContext, type ActorDefinition, defineActor } from './actor.js'
 export { ActorRef, type AskOptions } from './actor-ref.js'
-export { DEFAULT_RUNTIME_OPTIONS, Runtime, type RuntimeOptions, type SpawnOptions } from './runtime.js'
+export {
+  DEFAULT_RUNTIME_OPTIONS,
+  Runtime,
+  type RuntimeEventMap,
+  type RuntimeOptions,
+  type SpawnOptions,
+} from './runtime.js'
 export type { ActorStats } from './stats.js'
 export { DEFAULT_SUPERVISION_OPTIONS, type RestartPolicy, type SupervisionOptions } from './supervision.js'
 export {

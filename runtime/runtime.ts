@@ -113,7 +113,17 @@ interface PendingAsk {
   reject(error: Error): void
 }
 
-export class Runtime extends EventEmitter implements ActorRefTarget {
+/** What a `Runtime` emits (`rt.on('crash', ({ name, error }) => …)`). */
+export type RuntimeEventMap = {
+  /** An actor crashed (its pending asks are rejected with `error`); a restart may follow. */
+  crash: [{ readonly name: string; readonly error: ActorCrashedError }]
+  /** An actor was restarted by its policy; `restarts` counts its restarts so far. */
+  restart: [{ readonly name: string; readonly restarts: number }]
+  /** Supervision gave up (`SupervisorGaveUpError`; the runtime closes), or a listener of `ref.on` threw. */
+  error: [Error]
+}
+
+export class Runtime extends EventEmitter<RuntimeEventMap> implements ActorRefTarget {
   readonly #options: Readonly<ResolvedRuntimeOptions>
   readonly #supervision: ReturnType<typeof resolveSupervision>
   readonly #lifecycle: Lifecycle

@@ -51,11 +51,16 @@ function journal(): { buffer: SharedArrayBuffer; entries(): { id: number; count:
   }
 }
 
-async function restarted(rt: Runtime, name: string): Promise<void> {
-  for (;;) {
-    const [event] = (await once(rt, 'restart')) as [{ name: string }]
-    if (event.name === name) return
-  }
+/** Resolves at the next restart of the actor `name` (the events are typed: `RuntimeEventMap`). */
+function restarted(rt: Runtime, name: string): Promise<void> {
+  return new Promise((resolve) => {
+    const onRestart = (event: { readonly name: string; readonly restarts: number }): void => {
+      if (event.name !== name) return
+      rt.off('restart', onRestart)
+      resolve()
+    }
+    rt.on('restart', onRestart)
+  })
 }
 
 describe('Runtime: messages', () => {
@@ -218,6 +223,8 @@ describe('Runtime: supervision', () => {
   it('a throw crashes the actor: its pending asks reject with ActorCrashedError and it restarts fresh', async () => {
     const rt = await start()
     const ref = await spawnCounter(rt, 'c', { start: 1 })
+    const crashes: string[] = []
+    rt.on('crash', ({ name, error }) => crashes.push(`${name}: ${error.code}`))
     ref.tell({ op: 'inc' })
     const restart = restarted(rt, 'c')
     const waiting = ref.ask({ op: 'sleep', ms: 10 })
@@ -229,6 +236,7 @@ describe('Runtime: supervision', () => {
     expect((err as Error).cause).toMatchObject({ message: 'kaboom' })
     await expect(behind).rejects.toBeInstanceOf(ActorCrashedError)
     await restart
+    expect(crashes).toEqual(['c: PULSE_ERR_ACTOR_CRASHED'])
     expect(await ref.ask({ op: 'get' })).toBe(1)
     expect((await ref.stats())?.restarts).toBe(1)
   })
