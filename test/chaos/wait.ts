@@ -1,22 +1,11 @@
-/** Bounded waits on observed state: the chaos scenarios poll the database or Redis, never sleep blind. */
+/** Bounded waits on observed state (test/helpers/wait.ts) and periodic sampling for the chaos scenarios. */
 import { setTimeout as sleep } from 'node:timers/promises'
 
-export interface WaitOptions {
-  /** Fails past this. */
-  readonly timeoutMs: number
-  /** Between two checks. @default 50 */
-  readonly intervalMs?: number
-  /** Named in the error. */
-  readonly what: string
-}
+import { waitFor as waitForState, type WaitOptions } from '../helpers/wait.js'
 
-/** Resolves once `check` holds; rejects after `timeoutMs`, naming `what`. */
-export async function waitFor(check: () => boolean | Promise<boolean>, options: WaitOptions): Promise<void> {
-  const deadline = Date.now() + options.timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${options.what}: not within ${options.timeoutMs} ms`)
-    await sleep(options.intervalMs ?? 50)
-  }
+/** `waitFor` of test/helpers/wait.ts, checking every 50 ms by default: the checks query servers under faults. */
+export function waitFor(check: () => boolean | Promise<boolean>, options: WaitOptions): Promise<void> {
+  return waitForState(check, { intervalMs: 50, ...options })
 }
 
 /** Calls `sample` every `intervalMs` until `stop()`; `stop()` resolves after the sample under way. */

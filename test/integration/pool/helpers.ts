@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis'
 import { PoolNode, type PoolOptions, type WorkerHandler } from '../../../actors/pool/index.js'
 import { deleteByPrefix } from '../../helpers/redis.js'
 import { redisUrl } from '../../helpers/servers.js'
+import { waitFor } from '../../helpers/wait.js'
 
 /**
  * Short timings, as the reference's tests use: dead members are found within a few hundred ms, and
@@ -101,9 +102,5 @@ export async function until(
   ms = 10_000,
   what = 'the condition',
 ): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`${what} did not hold within ${ms} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
+  await waitFor(predicate, { timeoutMs: ms, what })
 }
