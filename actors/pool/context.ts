@@ -1,10 +1,11 @@
 /**
- * What the parts of one `PoolNode` share: the pool's name, the node's id, its options and timings, its
- * main Redis connection and its log (every record tagged with the pool and the node).
+ * What the parts of one `PoolNode` share: the pool's name and key layout, the node's id, its options and
+ * timings, its main Redis connection and its log (every record tagged with the pool and the node).
  */
 import { coerceError } from '../../runtime/errors.js'
 import type { Logger } from '../../runtime/logger.js'
 import type { PulseRedis } from '../../transports/redis/connection.js'
+import type { KeyLayout } from '../../transports/redis/key-layout.js'
 import { msToUnixNanos } from '../../transports/redis/pool/values.js'
 import type { PoolTimings, ResolvedPoolOptions } from './options.js'
 
@@ -12,6 +13,8 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 
 export interface NodeContext {
   readonly pool: string
+  /** The layout of the pool's keys (transports/redis/pool/keys.ts), resolved at join. */
+  readonly keyLayout: KeyLayout
   readonly nodeId: string
   readonly options: ResolvedPoolOptions
   readonly timings: PoolTimings
@@ -22,6 +25,7 @@ export interface NodeContext {
 
 export function nodeContext(
   pool: string,
+  keyLayout: KeyLayout,
   nodeId: string,
   options: ResolvedPoolOptions,
   timings: PoolTimings,
@@ -30,6 +34,7 @@ export function nodeContext(
   const logger = options.logger
   return {
     pool,
+    keyLayout,
     nodeId,
     options,
     timings,

@@ -58,7 +58,7 @@ export class Dispatcher {
 
   /** Claims, admits and enqueues the job, then waits for its start's outcome. */
   async dispatch(key: string, payload: Buffer): Promise<void> {
-    const { pool, nodeId, timings, redis } = this.#ctx
+    const { pool, keyLayout, nodeId, timings, redis } = this.#ctx
     const dispatchId = randomUUID()
     const now = nowNs()
     const pendingUntil = formatUnixNanos(now + BigInt(timings.dispatchTimeoutMs) * 1_000_000n)
@@ -76,16 +76,24 @@ export class Dispatcher {
       // Owner-aware release: only a guard this dispatch wrote, and only while it still holds its value. A
       // refused dispatch releases nothing: in the same millisecond its pendingUntil equals the winner's.
       if (claimed && !this.#isClosed())
-        await mapWrite(redis, 'testAndDelete', pendingJobMapName(pool), [key, pendingUntil]).catch(() => undefined)
+        await mapWrite(redis, 'testAndDelete', pendingJobMapName(pool, keyLayout), keyLayout, [
+          key,
+          pendingUntil,
+        ]).catch(() => undefined)
     }
   }
 
   /** The claim and admission script: resolves once the `j` is queued, throws why it was refused. */
   async #claim(key: string, now: bigint, pendingUntil: string, job: Buffer): Promise<void> {
-    const { pool, options, redis } = this.#ctx
+    const { pool, keyLayout, options, redis } = this.#ctx
     const reply = (await kPoolScripts.claimDispatch.run(
       redis,
-      claimDispatchKeys(jobPayloadMapName(pool), pendingJobMapName(pool), streamKey(poolStreamName(pool))),
+      claimDispatchKeys(
+        jobPayloadMapName(pool, keyLayout),
+        pendingJobMapName(pool, keyLayout),
+        streamKey(poolStreamName(pool, keyLayout)),
+        keyLayout,
+      ),
       [key, formatUnixNanos(now), pendingUntil, options.maxQueuedJobs, job],
     )) as [number, string]
     const [status, detail] = reply
@@ -151,11 +159,12 @@ export class Dispatcher {
 
   /** Asks the job's current owner to stop it. */
   async stop(key: string): Promise<void> {
-    await addPoolEvent(this.#ctx.redis, this.#ctx.pool, kPoolEvents.stopJob, encodeJobKey(key))
+    await addPoolEvent(this.#ctx.redis, this.#ctx.pool, this.#ctx.keyLayout, kPoolEvents.stopJob, encodeJobKey(key))
   }
 
   /** Sends `payload` to the job's current owner's `notify`. */
   async notify(key: string, payload: Buffer): Promise<void> {
-    await addPoolEvent(this.#ctx.redis, this.#ctx.pool, kPoolEvents.notify, encodeNotification({ key, payload }))
+    const { redis, pool, keyLayout } = this.#ctx
+    await addPoolEvent(redis, pool, keyLayout, kPoolEvents.notify, encodeNotification({ key, payload }))
   }
 }

@@ -11,6 +11,7 @@
  */
 import { ulid } from 'ulid'
 
+import type { KeyLayout } from '../../transports/redis/key-layout.js'
 import { streamKey, workerStreamName } from '../../transports/redis/pool/keys.js'
 import { unixNanosToMs } from '../../transports/redis/pool/values.js'
 
@@ -46,7 +47,8 @@ export interface LocalWorker {
 /** How many start outcomes a worker remembers (the oldest is forgotten first). */
 const kMaxOutcomes = 10_000
 
-export function newLocalWorker(handler: WorkerHandler): LocalWorker {
+/** A new worker of the pool `pool`, its stream named in the pool's key layout. */
+export function newLocalWorker(handler: WorkerHandler, pool: string, layout: KeyLayout): LocalWorker {
   const id = ulid()
   const createdAtNs = nowNs()
   return {
@@ -54,7 +56,7 @@ export function newLocalWorker(handler: WorkerHandler): LocalWorker {
     createdAt: new Date(unixNanosToMs(createdAtNs)),
     createdAtNs,
     handler,
-    stream: streamKey(workerStreamName(id)),
+    stream: streamKey(workerStreamName(pool, id, layout)),
     jobs: new Map(),
     chains: new Map(),
     outcomes: new Map(),

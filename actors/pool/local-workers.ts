@@ -103,7 +103,7 @@ export class LocalWorkers {
   async add(handler: WorkerHandler): Promise<LocalWorker> {
     checkHandler(handler)
     const resources = this.#resources
-    const worker = newLocalWorker(handler)
+    const worker = newLocalWorker(handler, this.#ctx.pool, this.#ctx.keyLayout)
     await this.#ctx.redis.client.xadd(
       worker.stream,
       'MAXLEN',
@@ -121,7 +121,7 @@ export class LocalWorkers {
     await resources.workersMap?.setAndWait(worker.id, formatUnixNanos(worker.createdAtNs))
     worker.registered = true
     // Makes the blocked XREAD return, so that it reads the new set of streams.
-    await addNodeInit(this.#ctx.redis, this.#ctx.pool, this.#ctx.nodeId)
+    await addNodeInit(this.#ctx.redis, this.#ctx.pool, this.#ctx.keyLayout, this.#ctx.nodeId)
     await resources.awaitActive(worker.id)
     this.onMembership('workers')
     return worker
@@ -190,10 +190,9 @@ export class LocalWorkers {
     await this.#releaseAll(worker, mode, failures)
     this.#workers.delete(worker.id)
     await this.#resources.tellWorkers().catch(failures.add)
-    const pool = this.#ctx.pool
-    for (const map of [workerMapName(pool), workerKeepAliveMapName(pool), cleanupMapName(pool), jobMapName(pool)]) {
-      await mapWrite(this.#ctx.redis, 'delete', map, [worker.id]).catch(failures.add)
-    }
+    const { pool, keyLayout: layout } = this.#ctx
+    const maps = [workerMapName, workerKeepAliveMapName, cleanupMapName, jobMapName].map((name) => name(pool, layout))
+    for (const map of maps) await mapWrite(this.#ctx.redis, 'delete', map, layout, [worker.id]).catch(failures.add)
     await this.#ctx.redis.client.del(worker.stream).catch(failures.add)
     failures.throwIfAny(`removing worker ${worker.id} failed`)
   }

@@ -2,6 +2,8 @@
  * The loop that feeds this node's handlers: one blocking XREAD over the node's stream (the dispatch
  * returns, `d`) and its running workers' streams (`j`, `s`, `n`), until the node stops reading. The
  * node stream is read with a plain XREAD, so the router (watchdog thread) sees the same entries for `a`.
+ * The streams of one read belong to one pool: in the `cluster` layout they share its slot, and the read
+ * goes through `blocking()` (on a cluster, a Cluster connection of its own) to that slot's master.
  */
 import { sleep } from '../../runtime/lifecycle.js'
 import type { PulseRedis } from '../../transports/redis/connection.js'
@@ -26,7 +28,7 @@ export async function readNodeStreams(
   signal: AbortSignal,
   handlers: NodeReaderHandlers,
 ): Promise<void> {
-  const nodeStream = streamKey(nodeStreamName(ctx.pool, ctx.nodeId))
+  const nodeStream = streamKey(nodeStreamName(ctx.pool, ctx.nodeId, ctx.keyLayout))
   const blockMs = Math.max(1, Math.min(ctx.options.jobSinkBlockMs, ctx.timings.workerReadBlockMs))
   let nodeStreamLastId = '0'
   while (!signal.aborted) {

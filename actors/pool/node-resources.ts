@@ -7,14 +7,15 @@
  * Its life: `open` (shutdown map first, refused while the pool shuts down; a full node's maps and the
  * pool stream's group; the node stream; the watchdog) → `release` (idempotent; also after a failed
  * `open`, for whatever was opened).
+ *
+ * The maps are joined, and the watchdog (router included) started, with the pool's key layout; the
+ * watchdog connects from `redisUrlOf(source)`, a `redis-cluster://` URL for a cluster.
  */
-import type { Redis } from 'ioredis'
-
 import type { ActorRef } from '../../runtime/actor-ref.js'
 import { fromWire, PoolShuttingDownError } from '../../runtime/errors.js'
 import { sleep } from '../../runtime/lifecycle.js'
 import { Runtime } from '../../runtime/runtime.js'
-import { createRedis, redisUrlOf, type PulseRedis } from '../../transports/redis/connection.js'
+import { createRedis, redisUrlOf, type PulseRedis, type RedisSource } from '../../transports/redis/connection.js'
 import {
   cleanupMapName,
   jobMapName,
@@ -70,7 +71,7 @@ export class NodeResources {
   jobsMap: ReplicatedMap | undefined
   payloadsMap: ReplicatedMap | undefined
 
-  constructor(ctx: NodeContext, source: string | Redis, keptAlive: () => string[]) {
+  constructor(ctx: NodeContext, source: RedisSource, keptAlive: () => string[]) {
     this.#ctx = ctx
     this.#url = redisUrlOf(source)
     this.#keptAlive = keptAlive
@@ -82,36 +83,37 @@ export class NodeResources {
   }
 
   async #join(name: string): Promise<ReplicatedMap> {
-    const map = await ReplicatedMap.join(this.#ctx.redis, name, { logger: this.#ctx.logger })
+    const { redis, logger, keyLayout } = this.#ctx
+    const map = await ReplicatedMap.join(redis, name, { logger, keyLayout })
     this.#maps.push(map)
     return map
   }
 
   async open(): Promise<void> {
-    const { pool, redis } = this.#ctx
-    this.#shutdownMap = await this.#join(shutdownMapName(pool))
+    const { pool, keyLayout: layout, redis } = this.#ctx
+    this.#shutdownMap = await this.#join(shutdownMapName(pool, layout))
     this.assertNotShuttingDown()
     if (!this.#ctx.options.clientOnly) {
       ;[this.workersMap, this.keepAliveMap, this.cleanupMap, this.jobsMap, this.payloadsMap] = await Promise.all([
-        this.#join(workerMapName(pool)),
-        this.#join(workerKeepAliveMapName(pool)),
-        this.#join(cleanupMapName(pool)),
-        this.#join(jobMapName(pool)),
-        this.#join(jobPayloadMapName(pool)),
+        this.#join(workerMapName(pool, layout)),
+        this.#join(workerKeepAliveMapName(pool, layout)),
+        this.#join(cleanupMapName(pool, layout)),
+        this.#join(jobMapName(pool, layout)),
+        this.#join(jobPayloadMapName(pool, layout)),
       ])
       try {
-        await redis.client.xgroup('CREATE', streamKey(poolStreamName(pool)), kPoolSinkName, '0', 'MKSTREAM')
+        await redis.client.xgroup('CREATE', streamKey(poolStreamName(pool, layout)), kPoolSinkName, '0', 'MKSTREAM')
       } catch (error) {
         if (!String((error as Error).message).includes('BUSYGROUP')) throw error
       }
     }
     // The node stream exists from now on (an `i` entry), and is read from its oldest entry.
-    await addNodeInit(redis, pool, this.#ctx.nodeId)
+    await addNodeInit(redis, pool, layout, this.#ctx.nodeId)
     await this.#startWatchdog()
   }
 
   async #startWatchdog(): Promise<void> {
-    const { pool, nodeId, options, timings } = this.#ctx
+    const { pool, keyLayout, nodeId, options, timings } = this.#ctx
     const { metrics } = options
     this.#ownsRuntime = options.runtime === undefined
     this.#runtime =
@@ -119,6 +121,7 @@ export class NodeResources {
     const args: WatchdogArgs = {
       url: this.#url,
       pool,
+      keyLayout,
       nodeId,
       clientOnly: options.clientOnly,
       keepAliveEveryMs: timings.keepAliveEveryMs,
@@ -207,12 +210,13 @@ export class NodeResources {
 
   /** The pool's ticker map, joined on first use. */
   tickersMap(): Promise<ReplicatedMap> {
-    this.#tickersMap ??= ReplicatedMap.join(this.#ctx.redis, tickerMapName(this.#ctx.pool), {
-      logger: this.#ctx.logger,
-    }).then((map) => {
-      this.#maps.push(map)
-      return map
-    })
+    const { redis, pool, keyLayout, logger } = this.#ctx
+    this.#tickersMap ??= ReplicatedMap.join(redis, tickerMapName(pool, keyLayout), { logger, keyLayout }).then(
+      (map) => {
+        this.#maps.push(map)
+        return map
+      },
+    )
     return this.#tickersMap
   }
 
@@ -227,7 +231,10 @@ export class NodeResources {
     await this.#watchdog?.ask({ t: 'active', id, timeoutMs: staleAfterMs }, { timeoutMs: staleAfterMs + 10_000 })
   }
 
-  /** A connection of its own for a blocking reader; closed by `stopReading`. */
+  /**
+   * A connection of its own for a blocking reader (its `blocking()`: on a cluster, a Cluster of its own,
+   * which sends the read to the master of the pool's slot); closed by `stopReading`.
+   */
   newReader(): PulseRedis {
     const reader = createRedis(this.#ctx.redis.client, { name: 'pulse-pool-reader' })
     this.#readers.push(reader)
@@ -242,21 +249,21 @@ export class NodeResources {
 
   /** The shutdown asker: once the other nodes' workers left (bounded), the pool's maps and stream go. */
   async destroyPool(): Promise<void> {
-    const { pool, redis, options } = this.#ctx
+    const { pool, keyLayout: layout, redis, options } = this.#ctx
     const deadline = Date.now() + Math.min(options.workerShutdownTtlMs, 10_000)
-    const workersKey = mapKeys(workerMapName(pool)).content
+    const workersKey = mapKeys(workerMapName(pool, layout), layout).content
     while (Date.now() < deadline) {
       const fields = await redis.client.hkeys(workersKey)
       if (fields.every((f) => f.startsWith('='))) break
       await sleep(20)
     }
-    for (const map of poolMapNames(pool)) await mapWrite(redis, 'destroy', map, [])
-    await redis.client.del(streamKey(poolStreamName(pool)))
+    for (const map of poolMapNames(pool, layout)) await mapWrite(redis, 'destroy', map, layout, [])
+    await redis.client.del(streamKey(poolStreamName(pool, layout)))
   }
 
   /** Releases what this node holds: feeds, watchdog, node keep-alive and stream, maps, connections. */
   async release(): Promise<void> {
-    const { pool, nodeId, redis } = this.#ctx
+    const { pool, keyLayout: layout, nodeId, redis } = this.#ctx
     this.#abort.abort()
     clearInterval(this.#retell)
     for (const feed of this.#feeds) void feed.return()
@@ -266,8 +273,8 @@ export class NodeResources {
     if (this.#ownsRuntime) await this.#runtime?.close().catch(() => undefined)
     else await this.#watchdog?.stop().catch(() => undefined)
     if (redis.state === 'open') {
-      await mapWrite(redis, 'delete', nodeKeepAliveMapName(pool), [nodeId]).catch(() => undefined)
-      await redis.client.del(streamKey(nodeStreamName(pool, nodeId))).catch(() => undefined)
+      await mapWrite(redis, 'delete', nodeKeepAliveMapName(pool, layout), layout, [nodeId]).catch(() => undefined)
+      await redis.client.del(streamKey(nodeStreamName(pool, nodeId, layout))).catch(() => undefined)
     }
     for (const map of this.#maps) await map.close().catch(() => undefined)
     if (this.#tickersMap !== undefined)

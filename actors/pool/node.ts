@@ -31,12 +31,11 @@
  * `ClosedError`; the shutdown asker destroys the pool; the node's resources are released. Every step
  * runs even after a failure; the failures are thrown at the end.
  */
-import type { Redis } from 'ioredis'
-
 import { ulid } from 'ulid'
 
 import { ClosedError, InvalidArgumentError } from '../../runtime/errors.js'
-import { createRedis } from '../../transports/redis/connection.js'
+import { createRedis, isClusterSource, type RedisSource } from '../../transports/redis/connection.js'
+import { type KeyLayout, resolveKeyLayout } from '../../transports/redis/key-layout.js'
 import { mapKeys, workerMapName } from '../../transports/redis/pool/keys.js'
 import { parseWorkerEntry, unixNanosToMs } from '../../transports/redis/pool/values.js'
 import { type NodeContext, nodeContext } from './context.js'
@@ -72,6 +71,8 @@ export class PoolNode implements AsyncDisposable {
   readonly name: string
   /** This node's id (a ULID). */
   readonly id: string
+  /** The layout of the pool's Redis keys: `options.keyLayout`, else the default for the connection. */
+  readonly keyLayout: KeyLayout
   readonly options: ResolvedPoolOptions
   readonly timings: PoolTimings
   readonly #ctx: NodeContext
@@ -90,12 +91,14 @@ export class PoolNode implements AsyncDisposable {
   readonly #metrics: PoolMetrics | undefined
   #unobserve: (() => void) | undefined
 
-  private constructor(name: string, id: string, source: string | Redis, options: ResolvedPoolOptions) {
+  private constructor(name: string, id: string, source: RedisSource, layout: KeyLayout, options: ResolvedPoolOptions) {
     this.name = name
     this.id = id
+    this.keyLayout = layout
     this.options = options
     this.timings = poolTimings(options)
-    this.#ctx = nodeContext(name, id, options, this.timings, createRedis(source, { name: 'pulse-pool' }))
+    const redis = createRedis(source, { name: 'pulse-pool' })
+    this.#ctx = nodeContext(name, layout, id, options, this.timings, redis)
     this.#resources = new NodeResources(this.#ctx, source, () => this.#workers.keptAlive())
     this.#dispatcher = new Dispatcher(this.#ctx, () => this.#state === 'closed')
     this.#jobs = new WorkerJobs(this.#ctx, () => this.#resources.activeIds())
@@ -105,12 +108,15 @@ export class PoolNode implements AsyncDisposable {
 
   /**
    * Joins the pool `name` (full node by default: it runs workers and routes; `clientOnly`: it only
-   * dispatches, stops and notifies). Rejects with `PoolShuttingDownError` while the pool shuts down.
+   * dispatches, stops and notifies). `redis`: a URL (`redis-cluster://` for a Redis Cluster), an ioredis
+   * client or Cluster. Rejects with `PoolShuttingDownError` while the pool shuts down; throws
+   * `PULSE_ERR_INVALID_ARG` for `keyLayout: 'compat'` on a cluster, before any connection is made.
    */
-  static async join(redis: string | Redis, name: string, options?: PoolOptions): Promise<PoolNode> {
+  static async join(redis: RedisSource, name: string, options?: PoolOptions): Promise<PoolNode> {
     checkPoolName(name, 'name')
     const resolved = resolvePoolOptions(options)
-    const node = new PoolNode(name, ulid(), redis, resolved)
+    const layout = resolveKeyLayout(resolved.keyLayout, isClusterSource(redis))
+    const node = new PoolNode(name, ulid(), redis, layout, resolved)
     try {
       await node.#start()
     } catch (error) {
@@ -194,7 +200,8 @@ export class PoolNode implements AsyncDisposable {
   /** Every worker registered in the pool (read from Redis), by creation time. */
   async poolWorkers(): Promise<Worker[]> {
     this.#assertOpen('poolWorkers')
-    const raw = await this.#ctx.redis.client.hgetall(mapKeys(workerMapName(this.name)).content)
+    const layout = this.keyLayout
+    const raw = await this.#ctx.redis.client.hgetall(mapKeys(workerMapName(this.name, layout), layout).content)
     const out: ActiveWorker[] = []
     for (const [id, value] of Object.entries(raw)) {
       if (id.startsWith('=')) continue

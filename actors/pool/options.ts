@@ -12,10 +12,12 @@
  * | `clientOnly` | `WithClientOnly` | false | a node that dispatches, stops and notifies only |
  * | `logger` | `WithLogger` | silent | |
  * | `metrics` | — | none | where the node counts dispatches, rebalances, workers and jobs (metrics.ts) |
+ * | `keyLayout` | — | `cluster` on a cluster, else `compat` | the pool's Redis keys (transports/redis/pool/keys.ts) |
  *
  * The reference's GoDoc says 10 s for the worker TTL; its code says 30 s, which is what runs.
  */
 import type { Logger } from '../../runtime/logger.js'
+import { type KeyLayout, kKeyLayouts } from '../../transports/redis/key-layout.js'
 import { checkLogger, SILENT_LOGGER } from '../../runtime/logger.js'
 import { checkRegistry, type MetricsRegistry } from '../../runtime/metrics.js'
 import {
@@ -23,6 +25,7 @@ import {
   checkDurationMs,
   checkInteger,
   checkKnownKeys,
+  checkOneOf,
   kMaxTimerMs,
   resolveOptions,
 } from '../../runtime/options.js'
@@ -69,6 +72,13 @@ export interface PoolOptions {
   metrics?: MetricsRegistry | undefined
   /** The runtime whose thread runs the node's watchdog actor. @default none (the node starts its own) */
   runtime?: Runtime | undefined
+  /**
+   * The pool's Redis keys (transports/redis/key-layout.ts): `compat` (goa.design/pulse's, one Redis
+   * server) or `cluster` (every key of the pool in one hash slot). `compat` on a cluster is refused by
+   * `join`, before any connection is made.
+   * @default 'cluster' on a Redis Cluster, else 'compat'
+   */
+  keyLayout?: KeyLayout | undefined
 }
 
 export interface ResolvedPoolOptions {
@@ -81,6 +91,8 @@ export interface ResolvedPoolOptions {
   readonly logger: Logger
   readonly metrics: MetricsRegistry | undefined
   readonly runtime: Runtime | undefined
+  /** Undefined: the default for the connection (`resolveKeyLayout`). */
+  readonly keyLayout: KeyLayout | undefined
 }
 
 export const DEFAULT_POOL_OPTIONS = Object.freeze({
@@ -93,6 +105,7 @@ export const DEFAULT_POOL_OPTIONS = Object.freeze({
   logger: SILENT_LOGGER,
   metrics: undefined,
   runtime: undefined,
+  keyLayout: undefined,
 }) satisfies ResolvedPoolOptions
 
 const kKnownOptions = Object.keys(DEFAULT_POOL_OPTIONS)
@@ -123,6 +136,7 @@ export function resolvePoolOptions(options: PoolOptions | undefined): ResolvedPo
   if (options.logger !== undefined) checkLogger(options.logger)
   if (options.metrics !== undefined) checkRegistry(options.metrics)
   if (options.runtime !== undefined) checkRuntime(options.runtime, 'options.runtime')
+  if (options.keyLayout !== undefined) checkOneOf(options.keyLayout, 'options.keyLayout', kKeyLayouts)
   return resolveOptions<ResolvedPoolOptions>(DEFAULT_POOL_OPTIONS, options)
 }
 

@@ -13,12 +13,16 @@
  *   the dispatching node, with the job's dispatch id; then it XACK + XDELs the pool event, so the
  *   pool stream holds unsettled events only (what admission counts). The node's main thread reads
  *   the same stream (plain XREAD: both see every entry) for the `d`s of its own dispatches.
+ *
+ * Its blocking reads (XREADGROUP, XREAD) go through `blocking()` of connections of their own: on a
+ * Redis Cluster, Cluster connections that send each read to the master of the pool's slot.
  */
 import type { Redis } from 'ioredis'
 
 import { coerceError } from '../../runtime/errors.js'
 import type { Logger } from '../../runtime/logger.js'
 import { createRedis, type PulseRedis } from '../../transports/redis/connection.js'
+import type { KeyLayout } from '../../transports/redis/key-layout.js'
 import {
   type AckRecord,
   decodeAck,
@@ -62,6 +66,7 @@ const kEarlyAckMs = 10_000
 export interface RouterArgs {
   readonly url: string
   readonly pool: string
+  readonly keyLayout: KeyLayout
   readonly nodeId: string
   readonly ackGracePeriodMs: number
   readonly jobSinkBlockMs: number
@@ -117,17 +122,17 @@ export class Router {
   }
 
   async start(): Promise<void> {
-    const pool = this.#args.pool
+    const { pool, keyLayout } = this.#args
     const join = async (name: string) => {
-      const map = await ReplicatedMap.join(this.#redis, name, { logger: this.#logger })
+      const map = await ReplicatedMap.join(this.#redis, name, { logger: this.#logger, keyLayout })
       this.#maps.push(map)
       return map
     }
     ;[this.#workers, this.#keepAlives, this.#cleanup, this.#jobs] = await Promise.all([
-      join(workerMapName(pool)),
-      join(workerKeepAliveMapName(pool)),
-      join(cleanupMapName(pool)),
-      join(jobMapName(pool)),
+      join(workerMapName(pool, keyLayout)),
+      join(workerKeepAliveMapName(pool, keyLayout)),
+      join(cleanupMapName(pool, keyLayout)),
+      join(jobMapName(pool, keyLayout)),
     ])
     await this.#createGroup()
     this.#loops.push(this.#routeLoop(), this.#ackLoop())
@@ -154,16 +159,15 @@ export class Router {
 
   async #createGroup(): Promise<void> {
     try {
-      await this.#redis.client.xgroup(
-        'CREATE',
-        streamKey(poolStreamName(this.#args.pool)),
-        kPoolSinkName,
-        '0',
-        'MKSTREAM',
-      )
+      await this.#redis.client.xgroup('CREATE', this.#poolStream(), kPoolSinkName, '0', 'MKSTREAM')
     } catch (error) {
       if (!String((error as Error).message).includes('BUSYGROUP')) throw error
     }
+  }
+
+  /** The Redis key of the pool stream. */
+  #poolStream(): string {
+    return streamKey(poolStreamName(this.#args.pool, this.#args.keyLayout))
   }
 
   /** Resolves once this router sees worker `id` active (its replicas caught up), or after `timeoutMs`. */
@@ -188,7 +192,7 @@ export class Router {
   }
 
   async #routeLoop(): Promise<void> {
-    const key = streamKey(poolStreamName(this.#args.pool))
+    const key = this.#poolStream()
     const claimEveryMs = Math.max(10, Math.floor(this.#args.ackGracePeriodMs / 2))
     const blockMs = Math.max(1, Math.min(this.#args.jobSinkBlockMs, claimEveryMs))
     let nextClaim = Date.now() + claimEveryMs
@@ -257,7 +261,7 @@ export class Router {
   }
 
   async #settle(poolEventId: string): Promise<void> {
-    const key = streamKey(poolStreamName(this.#args.pool))
+    const key = this.#poolStream()
     await this.#redis.client.multi().xack(key, kPoolSinkName, poolEventId).xdel(key, poolEventId).exec()
   }
 
@@ -298,7 +302,9 @@ export class Router {
         return
       }
       // No owner: an ownership gap (the payload exists) waits; else the job is gone.
-      const exists = await this.#redis.client.hexists(mapKeys(jobPayloadMapName(this.#args.pool)).content, key)
+      const { pool, keyLayout } = this.#args
+      const payloads = mapKeys(jobPayloadMapName(pool, keyLayout), keyLayout).content
+      const exists = await this.#redis.client.hexists(payloads, key)
       if (exists === 0) await this.#settle(id)
     } catch (error) {
       this.#log('warn', 'pool: routing an event failed', error, { id })
@@ -314,7 +320,7 @@ export class Router {
   ): Promise<void> {
     const envelope = encodeEnvelope({ sender: this.#args.nodeId, payload })
     const eventId = await this.#redis.client.xadd(
-      streamKey(workerStreamName(workerId)),
+      streamKey(workerStreamName(this.#args.pool, workerId, this.#args.keyLayout)),
       'NOMKSTREAM',
       'MAXLEN',
       '~',
@@ -337,7 +343,7 @@ export class Router {
 
   /** Reads the node's stream for the workers' acks (`a`). */
   async #ackLoop(): Promise<void> {
-    const stream = streamKey(nodeStreamName(this.#args.pool, this.#args.nodeId))
+    const stream = streamKey(nodeStreamName(this.#args.pool, this.#args.nodeId, this.#args.keyLayout))
     const blockMs = Math.max(1, this.#args.jobSinkBlockMs)
     const signal = this.#abort.signal
     let lastId = '0'
@@ -388,6 +394,7 @@ export class Router {
       await addNodeEvent(
         this.#redis,
         this.#args.pool,
+        this.#args.keyLayout,
         job.nodeId,
         kPoolEvents.dispatchReturn,
         encodeEnvelope({ sender: this.#args.nodeId, payload: back }),

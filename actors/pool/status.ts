@@ -4,12 +4,15 @@
  * picture is one moment's; liveness is judged as nodes judge it (PROTOCOL.md, "Members and liveness"),
  * with the pool's `workerTtlMs`, which is not stored in Redis and so is an option here.
  *
- * Redis does not record which node runs which worker, so nodes and workers are listed apart.
+ * Redis does not record which node runs which worker, so nodes and workers are listed apart. The key
+ * layout is an option too (the default for the connection, as `PoolNode.join`'s); in the `cluster`
+ * layout the maps share one slot, so the MULTI runs on a Redis Cluster.
  */
 import type { Redis } from 'ioredis'
 
 import { checkDurationMs, checkKnownKeys } from '../../runtime/options.js'
-import { createRedis } from '../../transports/redis/connection.js'
+import { createRedis, isClusterSource, type RedisSource } from '../../transports/redis/connection.js'
+import { type KeyLayout, resolveKeyLayout } from '../../transports/redis/key-layout.js'
 import {
   cleanupMapName,
   jobMapName,
@@ -77,6 +80,8 @@ export interface PoolWorkerStatus {
 export interface PoolStatusOptions {
   /** The pool's `workerTtlMs`: a keep-alive older than this is stale. @default 30_000 */
   workerTtlMs?: number | undefined
+  /** The pool's key layout (`PoolOptions.keyLayout`). @default 'cluster' on a Redis Cluster, else 'compat' */
+  keyLayout?: KeyLayout | undefined
 }
 
 /** A pool's maps as one MULTI reads them (reserved `=` fields left out). */
@@ -92,41 +97,43 @@ interface PoolMaps {
 }
 
 /**
- * The status of the pool `name` on `redis` (a URL, connected and closed here, or an ioredis client,
- * left open); `undefined` when the pool does not exist: no node, no worker, no job (owned or stored)
- * and no shutdown under way.
+ * The status of the pool `name` on `redis` (a URL, connected and closed here, or an ioredis client or
+ * Cluster, left open); `undefined` when the pool does not exist: no node, no worker, no job (owned or
+ * stored) and no shutdown under way.
  */
 export async function readPoolStatus(
-  redis: string | Redis,
+  redis: RedisSource,
   name: string,
   options: PoolStatusOptions = {},
 ): Promise<PoolStatus | undefined> {
   checkPoolName(name, 'name')
-  checkKnownKeys(options, ['workerTtlMs'])
+  checkKnownKeys(options, ['workerTtlMs', 'keyLayout'])
   const ttlMs =
     options.workerTtlMs === undefined
       ? DEFAULT_POOL_OPTIONS.workerTtlMs
       : checkDurationMs(options.workerTtlMs, 'options.workerTtlMs', { min: 1 })
+  const layout = resolveKeyLayout(options.keyLayout, isClusterSource(redis))
   const connection = createRedis(redis, { name: 'pulse-pool-status' })
   try {
-    return statusOf(name, await readMaps(connection.client, name), msToUnixNanos(Date.now()), ttlMs)
+    return statusOf(name, await readMaps(connection.client, name, layout), msToUnixNanos(Date.now()), ttlMs)
   } finally {
     await connection.close()
   }
 }
 
-async function readMaps(client: Redis, pool: string): Promise<PoolMaps> {
+/** One MULTI: in the `cluster` layout the pool's maps share one slot, so it runs on a cluster too. */
+async function readMaps(client: Redis, pool: string, layout: KeyLayout): Promise<PoolMaps> {
   const names = [
-    shutdownMapName(pool),
-    nodeKeepAliveMapName(pool),
-    workerMapName(pool),
-    workerKeepAliveMapName(pool),
-    cleanupMapName(pool),
-    jobMapName(pool),
-  ]
+    shutdownMapName,
+    nodeKeepAliveMapName,
+    workerMapName,
+    workerKeepAliveMapName,
+    cleanupMapName,
+    jobMapName,
+  ].map((mapName) => mapName(pool, layout))
   const multi = client.multi()
-  for (const map of names) multi.hgetall(mapKeys(map).content)
-  multi.hkeys(mapKeys(jobPayloadMapName(pool)).content)
+  for (const map of names) multi.hgetall(mapKeys(map, layout).content)
+  multi.hkeys(mapKeys(jobPayloadMapName(pool, layout), layout).content)
   const replies = ((await multi.exec()) ?? []).map(([error, reply]) => {
     if (error !== null) throw error
     return reply

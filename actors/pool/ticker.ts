@@ -11,6 +11,7 @@ import { coerceError, InvalidArgumentError } from '../../runtime/errors.js'
 import type { Logger } from '../../runtime/logger.js'
 import { checkDurationMs } from '../../runtime/options.js'
 import type { PulseRedis } from '../../transports/redis/connection.js'
+import type { KeyLayout } from '../../transports/redis/key-layout.js'
 import { schedulerMapName, tickerKey } from '../../transports/redis/pool/keys.js'
 import {
   formatTickerEntry,
@@ -200,6 +201,7 @@ export class Ticker implements AsyncIterable<Date> {
 /** What `PoolNode.schedule` needs from the node. */
 export interface ScheduleHost {
   readonly name: string
+  readonly keyLayout: KeyLayout
   dispatchJob(key: string, payload: Uint8Array | string): Promise<void>
   stopJob(key: string): Promise<void>
   newTicker(name: string, periodMs: number): Promise<Ticker>
@@ -226,7 +228,8 @@ export async function runSchedule(
   }
   const name = checkProducerName(producer.name)
   checkDurationMs(intervalMs, 'intervalMs', { min: 1 })
-  const jobs = await ReplicatedMap.join(redis, schedulerMapName(host.name, name), { logger })
+  const { keyLayout } = host
+  const jobs = await ReplicatedMap.join(redis, schedulerMapName(host.name, name, keyLayout), { logger, keyLayout })
   let ticker: Ticker | undefined
   const apply = async (plan: JobPlan): Promise<void> => {
     const start = plan.start ?? []

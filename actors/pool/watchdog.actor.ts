@@ -10,6 +10,7 @@
 import { defineActor, type ActorContext } from '../../runtime/actor.js'
 import { toWire, type WireError } from '../../runtime/errors.js'
 import { createRedis, type PulseRedis } from '../../transports/redis/connection.js'
+import type { KeyLayout } from '../../transports/redis/key-layout.js'
 import { encodeJob, kPoolEvents } from '../../transports/redis/pool/codec.js'
 import {
   cleanupMapName,
@@ -27,6 +28,7 @@ import {
   workerStreamName,
 } from '../../transports/redis/pool/keys.js'
 import { kPoolScripts, mapWrite } from '../../transports/redis/pool/scripts.js'
+import type { ScriptArg } from '../../transports/redis/scripts.js'
 import {
   formatUnixNanos,
   isWithinHorizon,
@@ -40,8 +42,10 @@ import { Router } from './router.js'
 import { addPoolEvent } from './streams.js'
 
 export interface WatchdogArgs {
+  /** `redisUrlOf` the node's source: a `redis-cluster://` URL for a cluster. */
   readonly url: string
   readonly pool: string
+  readonly keyLayout: KeyLayout
   readonly nodeId: string
   readonly clientOnly: boolean
   readonly keepAliveEveryMs: number
@@ -104,6 +108,7 @@ class Watchdog {
         {
           url: args.url,
           pool: args.pool,
+          keyLayout: args.keyLayout,
           nodeId: args.nodeId,
           ackGracePeriodMs: args.ackGracePeriodMs,
           jobSinkBlockMs: args.jobSinkBlockMs,
@@ -170,23 +175,34 @@ class Watchdog {
   async #keepAlive(): Promise<void> {
     if (this.#stopped) return
     const now = formatUnixNanos(nowNs())
-    const { pool, nodeId } = this.#args
+    const { pool, keyLayout: layout, nodeId } = this.#args
+    const workers = workerKeepAliveMapName(pool, layout)
     try {
       await Promise.all([
-        mapWrite(this.#redis, 'set', nodeKeepAliveMapName(pool), [nodeId, now]),
-        ...this.#workers.map((wid) => mapWrite(this.#redis, 'set', workerKeepAliveMapName(pool), [wid, now])),
+        this.#write('set', nodeKeepAliveMapName(pool, layout), [nodeId, now]),
+        ...this.#workers.map((wid) => this.#write('set', workers, [wid, now])),
       ])
     } catch (error) {
       this.#log('warn', 'pool: keep-alive write failed', error)
     }
   }
 
+  /** The Redis keys of the pool's map `name` (a name from keys.ts, built for the pool's layout). */
+  #keys(name: string): { readonly content: string; readonly updates: string } {
+    return mapKeys(name, this.#args.keyLayout)
+  }
+
+  /** One of rmap's write scripts on the pool's map `name`. */
+  #write(script: Parameters<typeof mapWrite>[1], name: string, args: readonly ScriptArg[]): Promise<unknown> {
+    return mapWrite(this.#redis, script, name, this.#args.keyLayout, args)
+  }
+
   async #hgetall(name: string): Promise<Map<string, string>> {
-    return content(await this.#redis.client.hgetall(mapKeys(name).content))
+    return content(await this.#redis.client.hgetall(this.#keys(name).content))
   }
 
   async #lock(field: string, now: bigint): Promise<boolean> {
-    const keys = mapKeys(cleanupMapName(this.#args.pool))
+    const keys = this.#keys(cleanupMapName(this.#args.pool, this.#args.keyLayout))
     const taken = await kPoolScripts.cleanupLock.run(
       this.#redis,
       [keys.content, keys.updates],
@@ -197,12 +213,12 @@ class Watchdog {
 
   async #requeue(key: string, payload: Buffer, now: bigint): Promise<void> {
     const job = encodeJob({ key, nodeId: this.#args.nodeId, payload, createdAtNs: now, requeued: true })
-    await addPoolEvent(this.#redis, this.#args.pool, kPoolEvents.startJob, job)
+    await addPoolEvent(this.#redis, this.#args.pool, this.#args.keyLayout, kPoolEvents.startJob, job)
   }
 
   async #dropGoneConsumers(nodes: Map<string, string>, now: bigint): Promise<void> {
-    const { pool, nodeId, staleAfterMs } = this.#args
-    const key = streamKey(poolStreamName(pool))
+    const { pool, keyLayout, nodeId, staleAfterMs } = this.#args
+    const key = streamKey(poolStreamName(pool, keyLayout))
     let consumers: unknown
     try {
       consumers = await this.#redis.client.xinfo('CONSUMERS', key, kPoolSinkName)
@@ -224,31 +240,31 @@ class Watchdog {
 
   async #sweep(): Promise<void> {
     if (this.#stopped) return
-    const { pool, nodeId, staleAfterMs } = this.#args
+    const { pool, keyLayout: layout, nodeId, staleAfterMs } = this.#args
     try {
       // Our own keep-alives first: after a stall of this thread, the sweep must not find its own workers stale.
       await this.#keepAlive()
       const now = nowNs()
       const [workers, keepAlives, cleanup, jobs, nodes, pending, payloadKeys] = await Promise.all([
-        this.#hgetall(workerMapName(pool)),
-        this.#hgetall(workerKeepAliveMapName(pool)),
-        this.#hgetall(cleanupMapName(pool)),
-        this.#hgetall(jobMapName(pool)),
-        this.#hgetall(nodeKeepAliveMapName(pool)),
-        this.#hgetall(pendingJobMapName(pool)),
-        this.#redis.client.hkeys(mapKeys(jobPayloadMapName(pool)).content),
+        this.#hgetall(workerMapName(pool, layout)),
+        this.#hgetall(workerKeepAliveMapName(pool, layout)),
+        this.#hgetall(cleanupMapName(pool, layout)),
+        this.#hgetall(jobMapName(pool, layout)),
+        this.#hgetall(nodeKeepAliveMapName(pool, layout)),
+        this.#hgetall(pendingJobMapName(pool, layout)),
+        this.#redis.client.hkeys(this.#keys(jobPayloadMapName(pool, layout)).content),
       ])
       // Dead nodes: their stream and keep-alive go.
       for (const [id, value] of nodes) {
         if (id === nodeId || isWithinHorizon(value, now, staleAfterMs)) continue
         if (!(await this.#lock(`node:${id}`, now))) continue
-        await this.#redis.client.del(streamKey(nodeStreamName(pool, id)))
-        await mapWrite(this.#redis, 'testAndDelete', nodeKeepAliveMapName(pool), [id, value])
-        await mapWrite(this.#redis, 'delete', cleanupMapName(pool), [`node:${id}`])
+        await this.#redis.client.del(streamKey(nodeStreamName(pool, id, layout)))
+        await this.#write('testAndDelete', nodeKeepAliveMapName(pool, layout), [id, value])
+        await this.#write('delete', cleanupMapName(pool, layout), [`node:${id}`])
         this.#log('info', 'pool: removed a dead node', undefined, { node: id })
       }
       // Dead workers: their jobs are requeued, then they are deregistered.
-      const payloadsKey = mapKeys(jobPayloadMapName(pool)).content
+      const payloadsKey = this.#keys(jobPayloadMapName(pool, layout)).content
       for (const wid of deadWorkers(workers, jobs, keepAlives, cleanup, now, staleAfterMs)) {
         if (this.#stopped) return
         if (this.#workers.includes(wid)) continue // ours: alive, this thread writes its keep-alives
@@ -258,7 +274,7 @@ class Watchdog {
           try {
             const payload = await this.#redis.client.hgetBuffer(payloadsKey, key)
             if (payload !== null) await this.#requeue(key, payload, now)
-            await mapWrite(this.#redis, 'remove', jobMapName(pool), [wid, key])
+            await this.#write('remove', jobMapName(pool, layout), [wid, key])
           } catch (error) {
             complete = false
             this.#log('warn', 'pool: requeuing a dead worker job failed', error, { worker: wid, key })
@@ -266,11 +282,11 @@ class Watchdog {
         }
         // On a partial failure the lock stays: it goes stale and the next cleaner resumes.
         if (!complete) continue
-        await mapWrite(this.#redis, 'delete', workerMapName(pool), [wid])
-        await mapWrite(this.#redis, 'delete', workerKeepAliveMapName(pool), [wid])
-        await mapWrite(this.#redis, 'delete', jobMapName(pool), [wid])
-        await this.#redis.client.del(streamKey(workerStreamName(wid)))
-        await mapWrite(this.#redis, 'delete', cleanupMapName(pool), [wid])
+        await this.#write('delete', workerMapName(pool, layout), [wid])
+        await this.#write('delete', workerKeepAliveMapName(pool, layout), [wid])
+        await this.#write('delete', jobMapName(pool, layout), [wid])
+        await this.#redis.client.del(streamKey(workerStreamName(pool, wid, layout)))
+        await this.#write('delete', cleanupMapName(pool, layout), [wid])
         this.#log('info', 'pool: removed a dead worker', undefined, { worker: wid })
       }
       // Orphaned payloads: no owner and no dispatch in flight for orphanGraceMs → requeued once.
@@ -301,7 +317,7 @@ class Watchdog {
       // Expired dispatch guards.
       for (const [key, value] of pending) {
         if (pendingGuardState(value, now) === 'stale')
-          await mapWrite(this.#redis, 'testAndDelete', pendingJobMapName(pool), [key, value])
+          await this.#write('testAndDelete', pendingJobMapName(pool, layout), [key, value])
       }
     } catch (error) {
       this.#log('warn', 'pool: cleanup sweep failed', error)

@@ -108,6 +108,7 @@ export class WorkerJobs {
     await addNodeEvent(
       this.#ctx.redis,
       this.#ctx.pool,
+      this.#ctx.keyLayout,
       routingNode,
       kPoolEvents.ack,
       encodeEnvelope({ sender: worker.id, payload: ack }),
@@ -144,13 +145,13 @@ export class WorkerJobs {
 
   /** Claims ownership, stores the payload and calls `start`: the error of `start`, or 'not-owner' (no ack). */
   async #start(worker: LocalWorker, job: LocalJob, requeued: boolean): Promise<Error | undefined | 'not-owner'> {
-    const { pool, redis } = this.#ctx
+    const { pool, keyLayout, redis } = this.#ctx
     const others = this.#activeIds().filter((id) => id !== worker.id)
-    const keys = mapKeys(jobMapName(pool))
+    const keys = mapKeys(jobMapName(pool, keyLayout), keyLayout)
     const owned = await kPoolScripts.claimJob.run(redis, [keys.content, keys.updates], [worker.id, job.key, ...others])
     if (owned !== 1) return 'not-owner'
     try {
-      await mapWrite(redis, 'set', jobPayloadMapName(pool), [job.key, job.payload])
+      await mapWrite(redis, 'set', jobPayloadMapName(pool, keyLayout), keyLayout, [job.key, job.payload])
     } catch (error) {
       await this.#disown(worker, job.key).catch(() => undefined)
       throw error
@@ -171,14 +172,16 @@ export class WorkerJobs {
       worker.jobs.delete(job.key)
       await this.#disown(worker, job.key).catch(() => undefined)
       // A fresh job that failed is gone; a requeued one keeps its payload (orphan recovery retries it).
-      if (!requeued) await mapWrite(redis, 'delete', jobPayloadMapName(pool), [job.key]).catch(() => undefined)
+      if (!requeued)
+        await mapWrite(redis, 'delete', jobPayloadMapName(pool, keyLayout), keyLayout, [job.key]).catch(() => undefined)
     }
     return failure
   }
 
   /** Removes `key` from the worker's `P:jobs` list. */
   async #disown(worker: LocalWorker, key: string): Promise<void> {
-    await mapWrite(this.#ctx.redis, 'remove', jobMapName(this.#ctx.pool), [worker.id, key])
+    const { pool, keyLayout, redis } = this.#ctx
+    await mapWrite(redis, 'remove', jobMapName(pool, keyLayout), keyLayout, [worker.id, key])
   }
 
   async #onStop(worker: LocalWorker, key: string, eventId: string, sender: string): Promise<void> {
@@ -227,7 +230,7 @@ export class WorkerJobs {
     mode: 'requeue' | 'stop',
     requeueable = false,
   ): Promise<Error | undefined | typeof kRequeued> {
-    const { pool, redis } = this.#ctx
+    const { pool, keyLayout, redis } = this.#ctx
     let failure: Error | undefined
     try {
       await worker.handler.stop(job.key)
@@ -241,7 +244,7 @@ export class WorkerJobs {
     try {
       await this.#disown(worker, job.key)
       if (mode === 'stop') {
-        await mapWrite(redis, 'delete', jobPayloadMapName(pool), [job.key])
+        await mapWrite(redis, 'delete', jobPayloadMapName(pool, keyLayout), keyLayout, [job.key])
         return failure
       }
       const event = encodeJob({
@@ -252,7 +255,7 @@ export class WorkerJobs {
         requeued: true,
         dispatchId: job.dispatchId,
       })
-      await addPoolEvent(redis, pool, kPoolEvents.startJob, event)
+      await addPoolEvent(redis, pool, keyLayout, kPoolEvents.startJob, event)
     } catch (error) {
       if (mode === 'stop') throw error
       this.#ctx.log('warn', 'pool: requeuing a job failed; restarting it here', error, {

@@ -23,26 +23,27 @@ import {
   workerKeepAliveMapName,
   workerMapName,
   workerStreamName,
+  poolKeyPrefix,
 } from '../../../transports/redis/pool/keys.js'
 
 // The layout of docs/redis-layout.md, "Pools".
-describe('pool key layout', () => {
+describe('pool key layout (compat)', () => {
   it('names the maps after the pool', () => {
-    expect(shutdownMapName('P')).toBe('P:shutdown')
-    expect(nodeKeepAliveMapName('P')).toBe('P:node-keepalive')
-    expect(workerMapName('P')).toBe('P:workers')
-    expect(workerKeepAliveMapName('P')).toBe('P:worker-keepalive')
-    expect(cleanupMapName('P')).toBe('P:cleanup')
-    expect(jobMapName('P')).toBe('P:jobs')
-    expect(pendingJobMapName('P')).toBe('P:pending-jobs')
-    expect(jobPayloadMapName('P')).toBe('P:job-payloads')
-    expect(tickerMapName('P')).toBe('P:tickers')
+    expect(shutdownMapName('P', 'compat')).toBe('P:shutdown')
+    expect(nodeKeepAliveMapName('P', 'compat')).toBe('P:node-keepalive')
+    expect(workerMapName('P', 'compat')).toBe('P:workers')
+    expect(workerKeepAliveMapName('P', 'compat')).toBe('P:worker-keepalive')
+    expect(cleanupMapName('P', 'compat')).toBe('P:cleanup')
+    expect(jobMapName('P', 'compat')).toBe('P:jobs')
+    expect(pendingJobMapName('P', 'compat')).toBe('P:pending-jobs')
+    expect(jobPayloadMapName('P', 'compat')).toBe('P:job-payloads')
+    expect(tickerMapName('P', 'compat')).toBe('P:tickers')
     expect(tickerKey('P', 'rollup')).toBe('P:rollup')
-    expect(schedulerMapName('P', 'reconcile')).toBe('P:reconcile')
+    expect(schedulerMapName('P', 'reconcile', 'compat')).toBe('P:reconcile')
   })
 
   it('lists the pool maps in the reference order, and the client-only ones', () => {
-    expect(poolMapNames('email')).toEqual([
+    expect(poolMapNames('email', 'compat')).toEqual([
       'email:node-keepalive',
       'email:shutdown',
       'email:workers',
@@ -53,19 +54,22 @@ describe('pool key layout', () => {
       'email:job-payloads',
       'email:tickers',
     ])
-    expect(clientMapNames('email')).toEqual(['email:shutdown', 'email:node-keepalive'])
+    expect(clientMapNames('email', 'compat')).toEqual(['email:shutdown', 'email:node-keepalive'])
   })
 
   it('names the streams, the worker stream not pool-scoped', () => {
-    expect(poolStreamName('P')).toBe('P:pool')
-    expect(nodeStreamName('P', '01HNODE')).toBe('P:node:01HNODE')
-    expect(workerStreamName('01HWORKER')).toBe('worker:01HWORKER')
-    expect(streamKey(poolStreamName('P'))).toBe('pulse:stream:P:pool')
-    expect(streamKey(workerStreamName('W'))).toBe('pulse:stream:worker:W')
+    expect(poolStreamName('P', 'compat')).toBe('P:pool')
+    expect(nodeStreamName('P', '01HNODE', 'compat')).toBe('P:node:01HNODE')
+    expect(workerStreamName('P', '01HWORKER', 'compat')).toBe('worker:01HWORKER')
+    expect(streamKey(poolStreamName('P', 'compat'))).toBe('pulse:stream:P:pool')
+    expect(streamKey(workerStreamName('P', 'W', 'compat'))).toBe('pulse:stream:worker:W')
   })
 
   it('gives the Redis keys of a map (rmap layout)', () => {
-    expect(mapKeys(jobMapName('P'))).toEqual({ content: 'map:P:jobs:content', updates: 'map:P:jobs:updates' })
+    expect(mapKeys(jobMapName('P', 'compat'), 'compat')).toEqual({
+      content: 'map:P:jobs:content',
+      updates: 'map:P:jobs:updates',
+    })
   })
 
   it('has the reference constants', () => {
@@ -73,5 +77,42 @@ describe('pool key layout', () => {
     expect(kWorkerRemoving).toBe('-')
     expect(kPoolSinkName).toBe('events')
     expect(pendingEventKey('W1', '1-0')).toBe('W1:1-0')
+  })
+})
+
+// The cluster layout (transports/redis/pool/keys.ts): every key of a pool holds `{P}`, one hash slot.
+describe('pool key layout (cluster)', () => {
+  it('builds every name of the pool from {P}, the worker streams included', () => {
+    expect(poolKeyPrefix('P', 'cluster')).toBe('{P}')
+    expect(poolMapNames('email', 'cluster')).toEqual([
+      '{email}:node-keepalive',
+      '{email}:shutdown',
+      '{email}:workers',
+      '{email}:worker-keepalive',
+      '{email}:cleanup',
+      '{email}:jobs',
+      '{email}:pending-jobs',
+      '{email}:job-payloads',
+      '{email}:tickers',
+    ])
+    expect(clientMapNames('P', 'cluster')).toEqual(['{P}:shutdown', '{P}:node-keepalive'])
+    expect(schedulerMapName('P', 'reconcile', 'cluster')).toBe('{P}:reconcile')
+    expect(streamKey(poolStreamName('P', 'cluster'))).toBe('pulse:stream:{P}:pool')
+    expect(streamKey(nodeStreamName('P', 'N', 'cluster'))).toBe('pulse:stream:{P}:node:N')
+    expect(streamKey(workerStreamName('P', 'W', 'cluster'))).toBe('pulse:stream:{P}:worker:W')
+    expect(mapKeys(jobMapName('P', 'cluster'), 'cluster')).toEqual({
+      content: 'map:{P}:jobs:content',
+      updates: 'map:{P}:jobs:updates',
+    })
+  })
+
+  it('keeps a ticker key a plain map field', () => {
+    expect(tickerKey('P', 'rollup')).toBe('P:rollup')
+  })
+
+  it('uses a pool name that already holds a hash tag as it is', () => {
+    expect(workerMapName('{tenant}:email', 'cluster')).toBe('{tenant}:email:workers')
+    expect(streamKey(workerStreamName('{tenant}:email', 'W', 'cluster'))).toBe('pulse:stream:{tenant}:email:worker:W')
+    expect(workerMapName('{tenant}:email', 'compat')).toBe('{tenant}:email:workers')
   })
 })

@@ -62,6 +62,9 @@ describe('pool options', () => {
       'options.clientOnly must be a boolean (got "yes")',
     )
     expect(message(() => resolvePoolOptions({ logger: {} as never }))).toMatch(/^options\.logger must have/)
+    expect(message(() => resolvePoolOptions({ keyLayout: 'sharded' as never }))).toBe(
+      'options.keyLayout must be one of "compat", "cluster" (got "sharded")',
+    )
     expect(message(() => resolvePoolOptions({ workerTTL: 5 } as never))).toMatch(
       /^options\.workerTTL is not a known option/,
     )

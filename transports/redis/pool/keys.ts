@@ -30,7 +30,16 @@
  * pools of a Redis. Changing it would split a mixed Go/Node pool, so it stays.
  *
  * `pendingEventKey` is not in Redis: it keys a routing node's table of events handed to workers.
+ *
+ * Key layouts (`../key-layout.ts`): the tables above are the `compat` layout, byte for byte. In the
+ * `cluster` layout every name is built from `{P}` instead of `P` (`poolKeyPrefix`; a pool name that
+ * holds a hash tag is used as it is), and a worker's stream is scoped by its pool, `{P}:worker:<id>`:
+ * every key of one pool hashes to one slot, so the multi-key scripts (`scripts.ts`), the node reader's
+ * XREAD over its node's and workers' streams, and the status MULTI run on a Redis Cluster, and different
+ * pools spread over its masters. The group `events` is then per pool stream too; Node routers never write
+ * the shared sink keep-alive map nor the lease (PROTOCOL.md, "Known shared state").
  */
+import { type KeyLayout, slotName } from '../key-layout.js'
 import { contentKey, updatesChannel } from '../rmap/keys.js'
 
 /** The field of `P:shutdown` whose presence means "the pool is shutting down". */
@@ -44,40 +53,45 @@ export const kNodeStreamMaxLen = 1_000
 /** The prefix of a stream's Redis key (streaming's layout, docs/redis-layout.md, "Streams"). */
 export const kStreamKeyPrefix = 'pulse:stream:'
 
-export function shutdownMapName(pool: string): string {
-  return `${pool}:shutdown`
+/** What every key of the pool `pool` is built from: its name in compat, `{name}` in cluster (one slot). */
+export function poolKeyPrefix(pool: string, layout: KeyLayout): string {
+  return slotName(pool, layout)
 }
 
-export function nodeKeepAliveMapName(pool: string): string {
-  return `${pool}:node-keepalive`
+export function shutdownMapName(pool: string, layout: KeyLayout): string {
+  return `${poolKeyPrefix(pool, layout)}:shutdown`
 }
 
-export function workerMapName(pool: string): string {
-  return `${pool}:workers`
+export function nodeKeepAliveMapName(pool: string, layout: KeyLayout): string {
+  return `${poolKeyPrefix(pool, layout)}:node-keepalive`
 }
 
-export function workerKeepAliveMapName(pool: string): string {
-  return `${pool}:worker-keepalive`
+export function workerMapName(pool: string, layout: KeyLayout): string {
+  return `${poolKeyPrefix(pool, layout)}:workers`
 }
 
-export function cleanupMapName(pool: string): string {
-  return `${pool}:cleanup`
+export function workerKeepAliveMapName(pool: string, layout: KeyLayout): string {
+  return `${poolKeyPrefix(pool, layout)}:worker-keepalive`
 }
 
-export function jobMapName(pool: string): string {
-  return `${pool}:jobs`
+export function cleanupMapName(pool: string, layout: KeyLayout): string {
+  return `${poolKeyPrefix(pool, layout)}:cleanup`
 }
 
-export function pendingJobMapName(pool: string): string {
-  return `${pool}:pending-jobs`
+export function jobMapName(pool: string, layout: KeyLayout): string {
+  return `${poolKeyPrefix(pool, layout)}:jobs`
 }
 
-export function jobPayloadMapName(pool: string): string {
-  return `${pool}:job-payloads`
+export function pendingJobMapName(pool: string, layout: KeyLayout): string {
+  return `${poolKeyPrefix(pool, layout)}:pending-jobs`
 }
 
-export function tickerMapName(pool: string): string {
-  return `${pool}:tickers`
+export function jobPayloadMapName(pool: string, layout: KeyLayout): string {
+  return `${poolKeyPrefix(pool, layout)}:job-payloads`
+}
+
+export function tickerMapName(pool: string, layout: KeyLayout): string {
+  return `${poolKeyPrefix(pool, layout)}:tickers`
 }
 
 /** The key of a ticker's entry in `P:tickers`: the ticker name scoped by the pool's. */
@@ -86,44 +100,44 @@ export function tickerKey(pool: string, ticker: string): string {
 }
 
 /** The map of the jobs a schedule started; the producer name shares the pool's map namespace. */
-export function schedulerMapName(pool: string, producer: string): string {
-  return `${pool}:${producer}`
+export function schedulerMapName(pool: string, producer: string, layout: KeyLayout): string {
+  return `${poolKeyPrefix(pool, layout)}:${producer}`
 }
 
 /** The maps a client-only node joins. */
-export function clientMapNames(pool: string): readonly string[] {
-  return [shutdownMapName(pool), nodeKeepAliveMapName(pool)]
+export function clientMapNames(pool: string, layout: KeyLayout): readonly string[] {
+  return [shutdownMapName(pool, layout), nodeKeepAliveMapName(pool, layout)]
 }
 
 /**
  * Every map of the pool itself, in the reference's order (`node.maps()`): what a full node joins, and
  * what `shutdown()` destroys (scheduler maps are the schedules' own).
  */
-export function poolMapNames(pool: string): readonly string[] {
+export function poolMapNames(pool: string, layout: KeyLayout): readonly string[] {
   return [
-    nodeKeepAliveMapName(pool),
-    shutdownMapName(pool),
-    workerMapName(pool),
-    workerKeepAliveMapName(pool),
-    cleanupMapName(pool),
-    jobMapName(pool),
-    pendingJobMapName(pool),
-    jobPayloadMapName(pool),
-    tickerMapName(pool),
+    nodeKeepAliveMapName(pool, layout),
+    shutdownMapName(pool, layout),
+    workerMapName(pool, layout),
+    workerKeepAliveMapName(pool, layout),
+    cleanupMapName(pool, layout),
+    jobMapName(pool, layout),
+    pendingJobMapName(pool, layout),
+    jobPayloadMapName(pool, layout),
+    tickerMapName(pool, layout),
   ]
 }
 
-export function poolStreamName(pool: string): string {
-  return `${pool}:pool`
+export function poolStreamName(pool: string, layout: KeyLayout): string {
+  return `${poolKeyPrefix(pool, layout)}:pool`
 }
 
-export function nodeStreamName(pool: string, nodeId: string): string {
-  return `${pool}:node:${nodeId}`
+export function nodeStreamName(pool: string, nodeId: string, layout: KeyLayout): string {
+  return `${poolKeyPrefix(pool, layout)}:node:${nodeId}`
 }
 
-/** A worker's stream: named after the worker only, as in the reference. */
-export function workerStreamName(workerId: string): string {
-  return `worker:${workerId}`
+/** A worker's stream: named after the worker only in compat, as in the reference; `{P}:worker:<id>` in cluster. */
+export function workerStreamName(pool: string, workerId: string, layout: KeyLayout): string {
+  return layout === 'compat' ? `worker:${workerId}` : `${poolKeyPrefix(pool, layout)}:worker:${workerId}`
 }
 
 /** The Redis key of a stream named `name`. */
@@ -131,9 +145,9 @@ export function streamKey(name: string): string {
   return `${kStreamKeyPrefix}${name}`
 }
 
-/** The Redis keys of a replicated map named `name`. */
-export function mapKeys(name: string): { readonly content: string; readonly updates: string } {
-  return { content: contentKey(name), updates: updatesChannel(name) }
+/** The Redis keys of a replicated map named `name` (rmap's layout; a cluster name already holds `{P}`). */
+export function mapKeys(name: string, layout: KeyLayout): { readonly content: string; readonly updates: string } {
+  return { content: contentKey(name, layout), updates: updatesChannel(name, layout) }
 }
 
 /** A routing node's key for an event it wrote to a worker's stream. */

@@ -9,12 +9,16 @@
  * - `poolClaimJob-2`: a worker's ownership claim before `start`: the key is appended to its `P:jobs`
  *   list only when no other active worker's list holds it.
  * - `poolCleanupLock-2`: the per-member cleanup lock: set when absent or stale, refused when fresh.
+ *
+ * The keys of each script belong to one pool; in the `cluster` layout they all hold `{P}` (keys.ts), so
+ * each script's keys share one hash slot.
  */
 import type { Redis } from 'ioredis'
 
 import { kMapScripts } from '../rmap/scripts.js'
 import { defineScript, type ScriptArg } from '../scripts.js'
 import type { PulseRedis } from '../connection.js'
+import type { KeyLayout } from '../key-layout.js'
 import { mapKeys } from './keys.js'
 
 /** The rmap helpers the scripts need (same frames as rmap's scripts). */
@@ -130,15 +134,21 @@ export function mapWrite(
   redis: Redis | PulseRedis,
   script: MapScript,
   name: string,
+  layout: KeyLayout,
   args: readonly ScriptArg[],
 ): Promise<unknown> {
-  const keys = mapKeys(name)
+  const keys = mapKeys(name, layout)
   return kMapScripts[script].run(redis, [keys.content, keys.updates], ['0', 'absolute', ...args])
 }
 
 /** The keys of `poolClaimDispatch-4`. */
-export function claimDispatchKeys(payloadMap: string, pendingMap: string, poolStreamKey: string): string[] {
-  const payloads = mapKeys(payloadMap)
-  const pending = mapKeys(pendingMap)
+export function claimDispatchKeys(
+  payloadMap: string,
+  pendingMap: string,
+  poolStreamKey: string,
+  layout: KeyLayout,
+): string[] {
+  const payloads = mapKeys(payloadMap, layout)
+  const pending = mapKeys(pendingMap, layout)
   return [payloads.content, pending.content, pending.updates, poolStreamKey]
 }
