@@ -206,6 +206,10 @@ export class Attempts {
       this.#handlerPool ??= new HandlerPool(this.#handlerPoolOptions)
   }
 
+  registeredNames(): string[] {
+    return [...this.#handlers.keys()]
+  }
+
   /**
    * The names with a free slot of their own (a saturated name is not claimed until one frees), or
    * undefined when they are the ones `sent` last.

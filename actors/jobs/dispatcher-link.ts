@@ -59,6 +59,8 @@ export interface JobIntake {
   readonly held: number
   /** The names with a free slot, or undefined when they are still the ones `sent`. */
   claimableNames(sent: readonly string[] | undefined): string[] | undefined
+  /** Every name registered (names are only ever added). */
+  registeredNames(): string[]
 }
 
 export interface DispatcherLinkOptions {
@@ -92,6 +94,8 @@ export class DispatcherLink implements AttemptsLink {
   #claiming = true
   #credit = 0
   #sentNames: string[] | undefined
+  /** How many registered names went out last (-1: none yet, since the open or a restart). */
+  #sentRegistered = -1
   // Results for the next `done` message.
   #completed: LeaseRef[] = []
   #failed: FailedJob[] = []
@@ -146,6 +150,7 @@ export class DispatcherLink implements AttemptsLink {
     if (this.#linked === undefined) return
     this.#credit += this.#linked.window.size
     this.#sentNames = undefined
+    this.#sentRegistered = -1
     this.syncNames()
     this.#flushNow()
   }
@@ -185,7 +190,10 @@ export class DispatcherLink implements AttemptsLink {
     const names = linked.intake.claimableNames(this.#sentNames)
     if (names === undefined) return
     this.#sentNames = names
-    this.#outbox.push({ t: 'names', names })
+    const registered = linked.intake.registeredNames()
+    if (registered.length === this.#sentRegistered) this.#outbox.push({ t: 'names', names })
+    else this.#outbox.push({ t: 'names', names, registered })
+    this.#sentRegistered = registered.length
     this.scheduleFlush()
   }
 
@@ -250,6 +258,7 @@ export class DispatcherLink implements AttemptsLink {
     const { window } = linked
     this.#outbox.push({ t: 'credit', n: window.restart(linked.intake.held), window: window.size, reset: true })
     this.#sentNames = undefined
+    this.#sentRegistered = -1
     this.syncNames()
   }
 

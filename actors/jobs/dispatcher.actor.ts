@@ -14,9 +14,9 @@
  *     handler's end, not with the ack: claims never wait for acks. `{ t: 'acked', completed, failed,
  *     fenced }` lists the transitions the database confirmed and the leases it refused; the leases
  *     leave the book then. A database error keeps the results and retries them.
- *   - `{ t: 'close' }` stops claiming: `{ t: 'closed' }` follows the `jobs` of the claim still in
- *     flight. `{ t: 'flush', seq }` is answered by `{ t: 'flushed', seq }` once the results sent before
- *     it are acked. The `stop` ask (or the actor's stop) releases the pools, the LISTEN client and the
+ *   - `{ t: 'close' }` stops claiming and ends the wake session (a waker's role goes to a standby):
+ *     `{ t: 'closed' }` follows the `jobs` of the claim still in flight. `{ t: 'flush', seq }` is answered by `{ t: 'flushed', seq }` once the results sent before
+ *     it are acked. The `stop` ask (or the actor's stop) releases the pools, the wake session and the
  *     timers.
  *   - With `metrics` (args), claims also return each job's wait and are counted; the `stats` ask answers
  *     the counts since the last one (metrics.ts pulls them at each scrape).
@@ -47,8 +47,11 @@
  *
  *   kick       none ──credit, names or done──▶ queued ──microtask: kick──▶ none
  *
- * A wake is a NOTIFY, a poll tick, a retry falling due, a LISTEN reconnection or new names. A kick
- * starts what may start: the claim when its limit is > 0, and the ack loop when results are due.
+ * A wake is a poll tick, a retry falling due, new names, or, through LISTEN (wakes.ts), a notification
+ * of inserted jobs to the waker of this dispatcher's group or a change of its role there. A kick
+ * starts what may start: the claim when its limit is > 0, and the ack loop when results are due. A
+ * full claim after which no claim can go out at once (the credits or the bound are used up) tells the
+ * wakes, which hand the waker's role to a standby of the group.
  * Results are due once the batch is `due`, the lifecycle is not `open`, a flush waits on them, or
  * they fill a batch.
  *
@@ -105,7 +108,6 @@ import {
   type FailOutcome,
   type LeaseRef,
 } from '../../transports/postgres/jobs/hot-path.js'
-import { NotifyListener } from '../../transports/postgres/jobs/notify-listener.js'
 import { type Queryable, quoteSchema } from '../../transports/postgres/jobs/queryable.js'
 import { type LeaseBook, leaseBook } from './lease-book.js'
 import {
@@ -117,6 +119,7 @@ import {
   toJobColumns,
   wireOf,
 } from './protocol.js'
+import { Wakes } from './wakes.js'
 
 /** The dispatcher as a whole (see the top of the module). */
 type Lifecycle = 'open' | 'closing' | 'stopped'
@@ -196,7 +199,7 @@ class Dispatcher {
   readonly #smallAckDb: Queryable
   readonly #book: LeaseBook
   /** None when LISTEN is off (a transaction pooler and no `listenConnection`): the poll finds the jobs. */
-  readonly #listener: NotifyListener | undefined
+  readonly #wakes: Wakes | undefined
   #lifecycle: Lifecycle = 'open'
   /** Wanted at start: ready jobs may exist already. */
   #claim: ClaimState = 'wanted'
@@ -204,6 +207,8 @@ class Dispatcher {
   #batch: BatchState = 'collecting'
   #kick: KickState = 'none'
   #credits = 0
+  /** The limit of the claim in flight (its credits are held). */
+  #claiming = 0
   /** The owner's claim window (`concurrency + prefetch`); a credit message may resize it. */
   #window: number
   #names: string[] = []
@@ -248,23 +253,23 @@ class Dispatcher {
     this.#ackDb = ack.db
     this.#smallAckDb = smallAck.db
     this.#book = leaseBook(args.schema, args.owner)
-    this.#listener = this.#listen(args)
+    this.#wakes = this.#listen(args)
     this.#pollTimer = setInterval(() => this.#wake(), args.pollIntervalMs)
   }
 
-  /** The LISTEN client on `args.listenConnection`, started; none when that is null (LISTEN is off). */
-  #listen(args: DispatcherArgs): NotifyListener | undefined {
+  /** The wakes on `args.listenConnection`, started; none when that is null (LISTEN is off). */
+  #listen(args: DispatcherArgs): Wakes | undefined {
     if (args.listenConnection === null) return undefined
-    const listener = new NotifyListener({
+    return new Wakes({
       connection: args.listenConnection,
-      channel: `pulse_jobs:${args.schema}`,
-      applicationName: 'pulse-jobs-listen',
-      onNotify: () => this.#wake(),
-      onReady: () => this.#wake(),
-      onError: (error) => this.#warn('LISTEN connection lost; reconnecting', error),
+      schema: args.schema,
+      host: {
+        wake: () => this.#wake(),
+        claimable: () => this.#names,
+        free: () => Math.max(0, this.#credits) + this.#claiming,
+        warn: (message, error) => this.#warn(message, error),
+      },
     })
-    listener.start()
-    return listener
   }
 
   receive(msg: DispatcherMsg, ctx: ActorContext): void | Promise<void> {
@@ -277,6 +282,7 @@ class Dispatcher {
         return
       case 'names':
         this.#names = msg.names
+        if (msg.registered !== undefined) this.#wakes?.registered(msg.registered)
         this.#want()
         this.#kickSoon()
         return
@@ -287,6 +293,7 @@ class Dispatcher {
         return
       case 'close':
         this.#lifecycle = 'closing'
+        void this.#wakes?.close()
         if (!this.#claimInFlight()) this.#emit({ t: 'closed' })
         this.#kickNow()
         return
@@ -314,7 +321,7 @@ class Dispatcher {
       clearTimeout(pause.timer)
       pause.resolve()
     }
-    await this.#listener?.close()
+    await this.#wakes?.close()
     await Promise.all(this.#pools.map((pool) => endPool(pool)))
   })
 
@@ -455,6 +462,7 @@ class Dispatcher {
   async #runClaim(limit: number): Promise<void> {
     this.#claim = 'claiming'
     this.#credits -= limit
+    this.#claiming = limit
     let jobs: ClaimedJob[] = []
     try {
       jobs = await claimJobs(this.#claimDb, this.#q, {
@@ -476,6 +484,7 @@ class Dispatcher {
       await this.#backoff(++this.#claimFailures)
     } finally {
       this.#credits += limit - jobs.length
+      this.#claiming = 0
       this.#claim = this.#claim === 'claiming' && jobs.length < limit ? 'idle' : 'wanted'
     }
     if (this.#stopped()) return
@@ -486,6 +495,8 @@ class Dispatcher {
     // The claim that was in flight when `close` came has delivered its jobs: nothing more will come.
     if (this.#lifecycle === 'closing') this.#emit({ t: 'closed' })
     this.#kickNow()
+    // A full batch and no room for the next claim: more jobs may wait than this dispatcher can take now.
+    if (jobs.length === limit && this.#claim === 'wanted' && this.#lifecycle === 'open') this.#wakes?.overflow()
   }
 
   async #ackLoop(): Promise<void> {

@@ -109,8 +109,11 @@ export type DispatcherMsg =
    * finished, before its ack); `reset` replaces the count (after a restart).
    */
   | { t: 'credit'; n: number; reset?: boolean; window?: number }
-  /** The job names it may claim (an empty list claims nothing). */
-  | { t: 'names'; names: string[] }
+  /**
+   * The job names it may claim (an empty list claims nothing), and every name registered (its wake
+   * group, wakes.ts) when that changed.
+   */
+  | { t: 'names'; names: string[]; registered?: string[] }
   /** Results to ack. */
   | { t: 'done'; completed: LeaseColumns; failed: FailedJob[] }
   /** Stop claiming; answered by the `closed` emit, after the `jobs` of any claim in flight. */

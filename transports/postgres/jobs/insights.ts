@@ -8,12 +8,13 @@
  *   table's pages (`TABLESAMPLE SYSTEM`), each scaled by 100 / percent.
  * - `oldestWaiting`: the job waiting longest to be claimed, by a loose index scan of `jobs_ready` (one
  *   descent per distinct priority) instead of reading every waiting job.
- * - `listeningWorkers`: the wake-up connections (`LISTEN "pulse_jobs:<schema>"`, one per started worker,
- *   notify-listener.ts) in `pg_stat_activity`; `runningOwners`: the lease owners of running jobs.
+ * - `listeningWorkers`: the wake-up sessions (one per started worker, wake-session.ts) in
+ *   `pg_stat_activity`; `runningOwners`: the lease owners of running jobs.
  * - `stalledNames`: names whose jobs wait for a while with no attempt of the name started lately.
  */
 import type { JobStatus } from './status.js'
 import type { Queryable } from './queryable.js'
+import { wakeStatements } from './wake-session.js'
 
 export async function tableSize(db: Queryable, q: string): Promise<number | undefined> {
   const { rows } = await db.query<{ rows: number | null }>(
@@ -107,20 +108,16 @@ export async function oldestWaiting(db: Queryable, q: string): Promise<WaitingJo
   return row === undefined ? undefined : { id: row.id, name: row.name, dueAt: row.run_at, ageMs: row.age_ms }
 }
 
-/** The statement a started worker's wake-up connection ran last (`NotifyListener`, notify-listener.ts). */
-export function listenStatement(schema: string): string {
-  return `LISTEN "${`pulse_jobs:${schema}`.replaceAll('"', '""')}"`
-}
-
 /**
- * Sessions of this database whose last statement is the LISTEN of `schema`'s workers: one per started
- * worker (a `JobQueue` after `start()`), while connected. `pg_stat_activity` shows another role's
+ * Sessions of this database whose last statement is one of the wake session's of `schema`
+ * (`wakeStatements`, wake-session.ts): one per started worker (a `JobQueue` after `start()`), while
+ * connected. `pg_stat_activity` shows another role's
  * statements only to superusers and `pg_read_all_stats`; those of the queue's own role always.
  */
 export async function listeningWorkers(db: Queryable, schema: string): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query = $1`,
-    [listenStatement(schema)],
+    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query = ANY($1::text[])`,
+    [wakeStatements(schema)],
   )
   return rows[0]?.n ?? 0
 }
