@@ -98,7 +98,7 @@ const keylessInsertSql = textPerSchema((q) =>
  * The commonest case of all: every row takes the defaults of its options and has JSON args. The names
  * go as one text[] literal (`textArray`), the args as one JSON array, split by the server: as a
  * `jsonb[]` the driver would escape every quote of every arg once more into an array literal, which costs
- * both the caller and the server CPU per job (bench/jobs/insert-variants.ts compares the forms).
+ * both the caller and the server CPU per job (bench/history/jobs.md has the comparison).
  */
 const plainInsertSql = textPerSchema((q) =>
   keylessInsert(q, 'name, args', 'ROWS FROM (unnest($1::text[]), jsonb_array_elements($2::jsonb))', 'name, args'),
