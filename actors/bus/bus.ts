@@ -7,11 +7,17 @@
  * subscriptions share it), and, on first use, a pub/sub connection for inboxes. Nothing runs on other
  * threads: the work per event is a decode and a pattern match, cheaper than a thread hop.
  *
+ * On a Redis Cluster (a `redis-cluster://` URL or an ioredis `Cluster`) the keys are the same — each
+ * namespace's carry its `{<ns>}` hash tag (`transports/redis/bus/keys.ts`), so a namespace lives on one
+ * master and its scripts run in its slot; there is no key layout to choose. What differs: one tail loop
+ * per namespace, each on a blocking connection of its own (an XREAD over several slots is CROSSSLOT),
+ * and commands that touch several namespaces are sent one per namespace.
+ *
  * - `put` is one Lua script (`busPut-5`): the dedup check against keys kept in Redis with a TTL, the
  *   XADDs (a batch all or nothing), the event-id index, the counter behind `X-BUS-EVENT-INDEX`, and the
  *   trim to the retention (`maxLen`, `maxAgeMs`; none by default: every event is kept).
  * - `confirm: n` gives the event an inbox (`response_subject`); each consumer's `ack()` records its id
- *   in Redis (`busConfirm-2`) and, the first time, publishes on the inbox; `put` resolves once n distinct
+ *   in Redis (`busConfirm-1`) and, the first time, publishes on the inbox; `put` resolves once n distinct
  *   consumers did, and rejects with `TimeoutError` at its deadline (after a last count in Redis).
  * - `request` subscribes to a fresh inbox, publishes the request with it as `response_subject` (the
  *   request is persisted, as in the reference) and resolves with the first reply; `NoResponderError`
@@ -19,7 +25,7 @@
  *   announces its subscriptions in Redis, refreshed every `heartbeatMs`).
  * - Inbox subjects (`_bus_.…`) are never persisted: a publish goes to whoever listens now (pub/sub).
  */
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 
 import {
   ClosedError,
@@ -62,7 +68,8 @@ import type {
   Subscription,
 } from './types.js'
 
-type Source = string | Redis | PulseRedis
+/** A Redis URL (`redis-cluster://…` for a Redis Cluster), an ioredis `Redis` or `Cluster`, or a `PulseRedis`. */
+type Source = string | Redis | Cluster | PulseRedis
 
 export class Bus implements AsyncDisposable {
   readonly namespaces: readonly string[]
@@ -80,7 +87,9 @@ export class Bus implements AsyncDisposable {
   readonly #inboxSubs = new Set<InboxSubscription>()
   readonly #host: SubscriptionHost
   readonly #channelPrefix: string
-  #loop: Promise<void> | undefined
+  #loops: Promise<void>[] = []
+  /** On a cluster: one connection per namespace, whose `blocking()` serves that namespace's tail loop. */
+  readonly #tailConnections: PulseRedis[] = []
   #heartbeat: NodeJS.Timeout | undefined
   readonly #metrics: BusMetrics | undefined
 
@@ -146,16 +155,26 @@ export class Bus implements AsyncDisposable {
   }
 
   async #start(): Promise<void> {
-    const pipeline = this.#redis.client.pipeline()
-    for (const ns of this.namespaces) pipeline.xrevrange(this.keys.log(ns), '+', '-', 'COUNT', 1)
-    const replies = (await pipeline.exec()) ?? []
+    // One command per namespace: the namespaces' logs are in different slots of a cluster.
+    const client = this.#redis.client
+    const replies = await Promise.all(
+      this.namespaces.map((ns) => client.xrevrange(this.keys.log(ns), '+', '-', 'COUNT', 1)),
+    )
     this.namespaces.forEach((ns, i) => {
-      const [error, reply] = replies[i] ?? [null, []]
-      if (error !== null) throw error
-      const last = (reply as [string, string[]][])[0]
+      const last = replies[i]?.[0]
       this.#tail.set(ns, last === undefined ? '0-0' : last[0])
     })
-    this.#loop = this.#run()
+    if (this.#redis.cluster) {
+      // XREAD over several slots is CROSSSLOT, and blocking reads sharing a node's connection would
+      // wait for each other: a tail loop per namespace, each on a blocking connection of its own.
+      for (const ns of this.namespaces) {
+        const own = createRedis(client, { name: 'pulse:bus' })
+        this.#tailConnections.push(own)
+        this.#loops.push(this.#run([ns], own))
+      }
+    } else {
+      this.#loops.push(this.#run(this.namespaces, this.#redis))
+    }
     this.#heartbeat = setInterval(() => void this.#announce(), this.options.heartbeatMs)
   }
 
@@ -439,8 +458,8 @@ export class Bus implements AsyncDisposable {
     })
     await busConfirm.run(
       this.#redis.client,
-      [this.keys.confirm(ns, inbox), this.keys.inbox(inbox)],
-      [consumerId, record, 3_600_000],
+      [this.keys.confirm(ns, inbox)],
+      [consumerId, record, 3_600_000, this.#channel(inbox)],
     )
   }
 
@@ -495,12 +514,16 @@ export class Bus implements AsyncDisposable {
   async #announce(): Promise<void> {
     if (this.#lifecycle.state !== 'open') return
     const now = Date.now()
-    const pipeline = this.#redis.client.pipeline()
-    for (const [ns, subs] of this.#subs) {
+    // A pipeline per namespace: each one's keys are in its slot.
+    const pipelines = [...this.#subs].map(([ns, subs]) => {
+      const pipeline = this.#redis.client.pipeline()
       pipeline.zremrangebyscore(this.keys.subs(ns), '-inf', now)
       for (const sub of subs) pipeline.zadd(this.keys.subs(ns), now + 3 * this.options.heartbeatMs, this.#member(sub))
-    }
-    await pipeline.exec().catch((error: unknown) => this.#logger.warn({ err: error }, 'pulse bus: heartbeat failed'))
+      return pipeline.exec()
+    })
+    await Promise.all(pipelines).catch((error: unknown) =>
+      this.#logger.warn({ err: error }, 'pulse bus: heartbeat failed'),
+    )
   }
 
   /** Whether a live subscription (of this bus, or of any bus on the same Redis) matches `subject`. */
@@ -611,14 +634,15 @@ export class Bus implements AsyncDisposable {
 
   // ---- tail loop and close -----------------------------------------------------------------------
 
-  async #run(): Promise<void> {
+  /** The tail loop of `namespaces`, on the blocking connection of `redis`. */
+  async #run(namespaces: readonly string[], redis: PulseRedis): Promise<void> {
     const signal = this.#lifecycle.signal
     let failures = 0
-    const keys = this.namespaces.map((ns) => this.keys.log(ns))
+    const keys = namespaces.map((ns) => this.keys.log(ns))
     while (!signal.aborted) {
       try {
-        const ids = this.namespaces.map((ns) => this.#tail.get(ns) ?? '0-0')
-        const reply = await this.#redis
+        const ids = namespaces.map((ns) => this.#tail.get(ns) ?? '0-0')
+        const reply = await redis
           .blocking()
           .callBuffer(
             'XREAD',
@@ -665,22 +689,24 @@ export class Bus implements AsyncDisposable {
     const subs = [...this.#subs.values()].flatMap((set) => [...set])
     for (const sub of subs) sub.end()
     await Promise.all(subs.map((sub) => sub.flushed()))
-    if (subs.length > 0) {
-      const pipeline = this.#redis.client.pipeline()
-      for (const sub of subs) pipeline.zrem(this.keys.subs(sub.namespace), this.#member(sub))
-      await pipeline.exec().catch(() => undefined)
-    }
+    // One ZREM per subscription: the namespaces' keys are in different slots of a cluster.
+    const client = this.#redis.client
+    await Promise.all(subs.map((sub) => client.zrem(this.keys.subs(sub.namespace), this.#member(sub)))).catch(
+      () => undefined,
+    )
     for (const set of this.#subs.values()) set.clear()
     await Promise.all([...this.#inboxSubs].map((sub) => sub.return()))
     await this.#inboxes.close()
+    await Promise.all(this.#tailConnections.map((own) => own.close()))
     await this.#redis.close()
-    await this.#loop
+    await Promise.all(this.#loops)
   }
 
   async #destroy(): Promise<void> {
     clearInterval(this.#heartbeat)
     for (const set of this.#subs.values()) for (const sub of set) sub.end()
     await this.#inboxes.close()
+    await Promise.all(this.#tailConnections.map((own) => own.destroy()))
     await this.#redis.destroy()
   }
 }

@@ -28,9 +28,15 @@ export function isReserved(key: string): boolean {
   return key === kRevField || key === kKindField
 }
 
-export type LoadReason = 'join' | 'reconnect' | 'regression' | 'overflow'
+export type LoadReason = 'join' | 'reconnect' | 'regression' | 'overflow' | 'gap'
 
-const kLoadPriority: Readonly<Record<LoadReason, number>> = { join: 0, overflow: 1, regression: 2, reconnect: 3 }
+const kLoadPriority: Readonly<Record<LoadReason, number>> = {
+  join: 0,
+  overflow: 1,
+  gap: 1,
+  regression: 2,
+  reconnect: 3,
+}
 
 export function strongerReason(a: LoadReason | undefined, b: LoadReason): LoadReason {
   return a === undefined || kLoadPriority[b] > kLoadPriority[a] ? b : a

@@ -13,16 +13,20 @@
  */
 import { defineActor } from '../../runtime/actor.js'
 import type { ActorContext } from '../../runtime/actor.js'
+import type { KeyLayout } from '../../transports/redis/key-layout.js'
 import type { ChangeFeed, MapEventKind } from './change-feed.js'
 import { ReplicatedMap } from './replicated-map.js'
 import { SnapshotState, SnapshotWriter } from './snapshot.js'
 
 export interface ReplicaArgs {
+  /** A `redis://` URL, or a `redis-cluster://` one for a Redis Cluster. */
   readonly redisUrl: string
   readonly name: string
   readonly snapshot: SharedArrayBuffer
   readonly ttlMs?: number | undefined
   readonly slidingTtlMs?: number | undefined
+  /** The map's keys (`ReplicatedMap.join`'s `keyLayout`); undefined: the default for the URL. */
+  readonly keyLayout?: KeyLayout | undefined
 }
 
 export type ReplicaMsg =
@@ -49,6 +53,7 @@ async function start(state: ReplicaState, ctx: ActorContext): Promise<void> {
   const map = await ReplicatedMap.join(args.redisUrl, args.name, {
     ...(args.ttlMs === undefined ? {} : { ttlMs: args.ttlMs }),
     ...(args.slidingTtlMs === undefined ? {} : { slidingTtlMs: args.slidingTtlMs }),
+    ...(args.keyLayout === undefined ? {} : { keyLayout: args.keyLayout }),
   })
   state.map = map
   const feed = map.subscribe()

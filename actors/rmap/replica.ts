@@ -18,10 +18,13 @@ import type { ActorRef } from '../../runtime/actor-ref.js'
 import { ClosedError, InvalidArgumentError } from '../../runtime/errors.js'
 import type { MetricsRegistry } from '../../runtime/metrics.js'
 import type { Runtime } from '../../runtime/runtime.js'
+import type { KeyLayout } from '../../transports/redis/key-layout.js'
 import { ChangeFeed } from './change-feed.js'
 import type { ChangeFeedOptions, MapEventKind } from './change-feed.js'
 import { parseListValue } from './list-value.js'
 import { mapMetrics } from './metrics.js'
+import { isClusterSource } from '../../transports/redis/connection.js'
+import { resolveKeyLayout } from '../../transports/redis/key-layout.js'
 import { checkMapName, resolveReplicatedMapOptions } from './options.js'
 import type { ReplicatedMapLogger } from './options.js'
 import type { ReplicaArgs, ReplicaEvent, ReplicaMsg } from './replica.actor.js'
@@ -41,6 +44,12 @@ export interface RmapReplicaOptions {
   snapshotMaxBytes?: number | undefined
   /** Where the writes and the keys of the snapshot are counted (metrics.ts). Only the first attachment's counts. */
   metrics?: MetricsRegistry | undefined
+  /**
+   * The map's keys, as `ReplicatedMap.join`'s: checked against `redisUrl` at once (`compat` on a
+   * `redis-cluster://` URL is `PULSE_ERR_INVALID_ARG`). Only the first attachment's counts.
+   * @default 'cluster' on a Redis Cluster, else 'compat'
+   */
+  keyLayout?: KeyLayout | undefined
 }
 
 const kReplicaModule = new URL(
@@ -90,6 +99,7 @@ export async function rmapReplica(
   if (shared === undefined) {
     const { thread: _thread, snapshotMaxBytes, ...mapOptions } = options
     resolveReplicatedMapOptions(mapOptions) // validates
+    resolveKeyLayout(mapOptions.keyLayout, isClusterSource(redisUrl)) // refused before anything connects
     const buffer = createSnapshotBuffer(snapshotMaxBytes)
     shared = {
       rt,
@@ -122,16 +132,25 @@ export async function rmapReplica(
 
 async function attach(shared: Shared, attachment: AttachedReplicatedMap): Promise<void> {
   if (shared.attachments.size === 0) {
-    const { ttlMs, slidingTtlMs, logger, thread, metrics } = shared.options
-    const ttl = { ...(ttlMs === undefined ? {} : { ttlMs }), ...(slidingTtlMs === undefined ? {} : { slidingTtlMs }) }
+    const { ttlMs, slidingTtlMs, logger, thread, metrics, keyLayout } = shared.options
+    const joinOptions = {
+      ...(ttlMs === undefined ? {} : { ttlMs }),
+      ...(slidingTtlMs === undefined ? {} : { slidingTtlMs }),
+      ...(keyLayout === undefined ? {} : { keyLayout }),
+    }
     const writer = await ReplicatedMap.writeOnly(shared.redisUrl, shared.name, {
-      ...ttl,
+      ...joinOptions,
       ...(logger === undefined ? {} : { logger }),
       ...(metrics === undefined ? {} : { metrics }),
     })
     try {
       if (shared.ref === undefined) {
-        const args: ReplicaArgs = { redisUrl: shared.redisUrl, name: shared.name, snapshot: shared.buffer, ...ttl }
+        const args: ReplicaArgs = {
+          redisUrl: shared.redisUrl,
+          name: shared.name,
+          snapshot: shared.buffer,
+          ...joinOptions,
+        }
         shared.ref = (await shared.rt.spawn<ReplicaMsg, unknown, ReplicaArgs>(kReplicaModule, {
           name: `rmap:${shared.name}`,
           args,

@@ -21,6 +21,9 @@
  *   'down'     the pub/sub connection dropped: reads go on from the last copy; when it is back, the
  *              replica subscribes again and reloads.
  *
+ * In the cluster layout a frame more than one revision ahead of the local copy (lenient or strict) means
+ * frames were lost on the way between the cluster's nodes, and the replica reloads as well.
+ *
  * A (re)load: [subscribe,] HGETALL, install it (rev and all), apply the queued frames newer than it,
  * notify subscribers once with the strongest kind of what changed, release the `setAndWait` callers
  * it covers, then go lenient and fence with the barrier. A reload whose rev is lower than the local
@@ -109,7 +112,7 @@ export class ReplicatedMap implements AsyncDisposable {
   #connection = 0
   #loadReason: LoadReason | undefined
   #loading: Promise<void> | undefined
-  #stats = { applied: 0, ignored: 0, malformed: 0, loads: 0, regressions: 0, reconnects: 0 }
+  #stats = { applied: 0, ignored: 0, malformed: 0, loads: 0, regressions: 0, reconnects: 0, gaps: 0 }
   /** This map's counters, with `options.metrics` (metrics.ts). */
   readonly #counted: { writes: { inc(): void }; applied: { inc(): void } } | undefined
   #unobserve: (() => void) | undefined
@@ -506,6 +509,10 @@ export class ReplicatedMap implements AsyncDisposable {
         return
       case 'lenient':
       case 'strict': {
+        if (this.keyLayout === 'cluster' && frame.rev > this.#rev + 1) {
+          this.#gap(frame)
+          return
+        }
         const outcome = this.#apply(frame)
         if (outcome === 'stale') {
           if (this.#mode === 'strict')
@@ -559,6 +566,21 @@ export class ReplicatedMap implements AsyncDisposable {
       'rmap: revision regression (the hash was deleted or Redis lost data): reloading',
     )
     this.#requestLoad('regression')
+  }
+
+  /**
+   * A frame skipped revisions: frames were lost (a Redis Cluster forwards a PUBLISH between nodes, and
+   * a failover can drop those in flight). Every writer of a map in the cluster layout is Pulse for Node,
+   * whose scripts bump the revision by one per frame, so a gap is never legitimate there. Reload; the
+   * snapshot holds this frame's write too.
+   */
+  #gap(frame: MapFrame): void {
+    this.#stats.gaps += 1
+    this.#logger.warn(
+      { map: this.name, revision: frame.rev, held: this.#rev },
+      'rmap: update frames were lost (a revision gap): reloading',
+    )
+    this.#requestLoad('gap')
   }
 
   #onDown(): void {

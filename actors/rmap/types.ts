@@ -32,10 +32,12 @@ export interface ReplicatedMapStats {
   readonly ignored: number
   /** Frames that could not be decoded (logged and ignored). */
   readonly malformed: number
-  /** Loads of the hash: the join's, and one per reconnect, regression or overflow. */
+  /** Loads of the hash: the join's, and one per reconnect, regression, overflow or gap. */
   readonly loads: number
   /** Revision regressions detected (a frame or a load behind the local revision). */
   readonly regressions: number
   /** Times the pub/sub connection came back after a drop. */
   readonly reconnects: number
+  /** Revision gaps detected in the cluster layout: frames were lost, and the replica reloaded. */
+  readonly gaps: number
 }

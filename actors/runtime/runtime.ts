@@ -8,9 +8,11 @@
  *   await rt.pool(name)  a PoolNode whose watchdog actor runs on rt's threads
  *   await rt.bus(opts)   the Bus; rt.busServer(opts) serves it over HTTP
  *
- * - One Redis connection (the runtime's, or the caller's client) and one `pg.Pool` (the queue's, or
- *   the caller's) serve every feature; features open more only where the protocol needs a connection
- *   of its own (blocking reads, subscriptions, actor threads).
+ * - One Redis connection (the runtime's, or the caller's client; a Redis Cluster too) and one `pg.Pool`
+ *   (the queue's, or the caller's) serve every feature; features open more only where the protocol
+ *   needs a connection of its own (blocking reads, subscriptions, actor threads).
+ * - Maps, streams and pools get the runtime's `keyLayout` (cluster on a cluster, else compat; a
+ *   feature's own option overrides it); `compat` with a cluster is refused by `start`.
  * - The same name asked twice gives the same object; only the first call's options count.
  * - `close()` closes the features in reverse order of creation, then the connections it made, then the
  *   actors (the kernel's close), all within `closeTimeoutMs`. A feature asked for while the runtime
@@ -21,6 +23,7 @@ import type { MetricsRegistry } from '../../runtime/metrics.js'
 import { Runtime as KernelRuntime, type RuntimeOptions as KernelRuntimeOptions } from '../../runtime/runtime.js'
 import type { ActorStats } from '../../runtime/stats.js'
 import { createRedis, type PulseRedis, redisUrlOf } from '../../transports/redis/connection.js'
+import type { KeyLayout } from '../../transports/redis/key-layout.js'
 import { Bus } from '../bus/bus.js'
 import type { BusOptions } from '../bus/options.js'
 import { BusServer, type BusServerOptions } from '../bus/server.js'
@@ -111,7 +114,7 @@ export class Runtime extends KernelRuntime {
   /** The replicated map `name`, joined once per runtime (its replica actor on a thread of the runtime). */
   map(name: string, options: RuntimeMapOptions = {}): Promise<AttachedReplicatedMap> {
     return this.#once(this.#maps, this.#mapsReady, name, 'map', (url) =>
-      rmapReplica(this, url, name, { ...this.#common(), ...options }),
+      rmapReplica(this, url, name, { ...this.#common(), ...this.#layout(), ...options }),
     )
   }
 
@@ -120,7 +123,9 @@ export class Runtime extends KernelRuntime {
     const redis = this.#redisFor('stream')
     let stream = this.#streams.get(name)
     if (stream === undefined) {
-      stream = this.#adopt(new Stream(redis.client, name, { ...this.#common(), ...options, runtime: this }))
+      stream = this.#adopt(
+        new Stream(redis.client, name, { ...this.#common(), ...this.#layout(), ...options, runtime: this }),
+      )
       this.#streams.set(name, stream)
     }
     return stream
@@ -129,7 +134,12 @@ export class Runtime extends KernelRuntime {
   /** This runtime's node of the pool `name` (its watchdog actor on a thread of the runtime). */
   pool(name: string, options: RuntimePoolOptions = {}): Promise<PoolNode> {
     return this.#once(this.#pools, this.#poolsReady, name, 'pool', () =>
-      PoolNode.join(this.#redisFor('pool').client, name, { ...this.#common(), ...options, runtime: this }),
+      PoolNode.join(this.#redisFor('pool').client, name, {
+        ...this.#common(),
+        ...this.#layout(),
+        ...options,
+        runtime: this,
+      }),
     )
   }
 
@@ -193,6 +203,12 @@ export class Runtime extends KernelRuntime {
       ...(logger === undefined ? {} : { logger }),
       ...(this.#metrics === undefined ? {} : { metrics: this.#metrics }),
     }
+  }
+
+  /** The runtime's key layout, for the features that have one (maps, streams, pools). */
+  #layout(): { keyLayout?: KeyLayout } {
+    const { keyLayout } = this.#sources
+    return keyLayout === undefined ? {} : { keyLayout }
   }
 
   #redisFor(feature: string): PulseRedis {

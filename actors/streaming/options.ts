@@ -14,6 +14,7 @@ import {
   checkString,
 } from '../../runtime/options.js'
 import type { Runtime } from '../../runtime/runtime.js'
+import type { KeyLayout } from '../../transports/redis/key-layout.js'
 import { isEntryId } from '../../transports/redis/streaming/entry.js'
 import { compileTopicFilter, type TopicFilter } from './topic-filter.js'
 
@@ -33,6 +34,13 @@ export interface StreamOptions {
   metrics?: MetricsRegistry | undefined
   /** The runtime of its sinks' actors when a sink names none. @default none (each sink starts its own) */
   runtime?: Runtime | undefined
+  /**
+   * The stream's keys: `compat` (those of goa.design/pulse v1.6.5, one Redis server) or `cluster` (the
+   * stream's and its sinks' names in hash tags, so a Redis Cluster takes them; docs/redis-layout.md,
+   * "Redis Cluster"). `compat` on a cluster is refused when the stream is made.
+   * @default 'cluster' on a Redis Cluster, else 'compat'
+   */
+  keyLayout?: KeyLayout | undefined
 }
 
 export interface ResolvedStreamOptions {
@@ -42,6 +50,8 @@ export interface ResolvedStreamOptions {
   readonly logger: Logger
   readonly metrics: MetricsRegistry | undefined
   readonly runtime: Runtime | undefined
+  /** Undefined: the default for the connection (`resolveKeyLayout`); the stream's own is `Stream.keyLayout`. */
+  readonly keyLayout: KeyLayout | undefined
 }
 
 export const DEFAULT_STREAM_OPTIONS: ResolvedStreamOptions = Object.freeze({
@@ -51,6 +61,7 @@ export const DEFAULT_STREAM_OPTIONS: ResolvedStreamOptions = Object.freeze({
   logger: SILENT_LOGGER,
   metrics: undefined,
   runtime: undefined,
+  keyLayout: undefined,
 })
 
 export interface AddOptions {
@@ -136,7 +147,7 @@ const kSinkKeys = [...kReaderKeys, 'ackGracePeriodMs', 'noAck', 'idleCheckMs', '
 
 export function resolveStreamOptions(options: StreamOptions | undefined): ResolvedStreamOptions {
   if (options === undefined) return DEFAULT_STREAM_OPTIONS
-  checkKnownKeys(options, ['maxLen', 'ttlMs', 'slidingTtlMs', 'logger', 'metrics', 'runtime'])
+  checkKnownKeys(options, ['maxLen', 'ttlMs', 'slidingTtlMs', 'logger', 'metrics', 'runtime', 'keyLayout'])
   const ttlMs = options.ttlMs === undefined ? 0 : checkDurationMs(options.ttlMs, 'options.ttlMs')
   const slidingTtlMs =
     options.slidingTtlMs === undefined ? 0 : checkDurationMs(options.slidingTtlMs, 'options.slidingTtlMs')
@@ -155,6 +166,7 @@ export function resolveStreamOptions(options: StreamOptions | undefined): Resolv
     logger: options.logger === undefined ? SILENT_LOGGER : checkLogger(options.logger),
     metrics: options.metrics === undefined ? undefined : checkRegistry(options.metrics),
     runtime: options.runtime,
+    keyLayout: options.keyLayout,
   }
 }
 

@@ -11,11 +11,18 @@
  *
  * `addStream` / `removeStream` take effect at once: they interrupt a blocked read (`CLIENT UNBLOCK`).
  * Entries that are not Pulse's are skipped, counted in `stats().malformed` and logged.
+ *
+ * On a Redis Cluster the streams of a reader share one hash slot (stream-slot.ts), and the blocking
+ * XREAD is sent to the node of the blocking cluster connection that serves it, so that `CLIENT UNBLOCK`
+ * (sent on the command connection to the same node) reaches it. A lost connection or `MOVED`… refreshes
+ * the slot map before the retry.
  */
+import type { Cluster, Redis } from 'ioredis'
+
 import { Lifecycle, sleep } from '../../runtime/lifecycle.js'
 import { type Logger } from '../../runtime/logger.js'
 import { createRedis, type PulseRedis, reconnectDelayMs } from '../../transports/redis/connection.js'
-import { streamNameOf } from '../../transports/redis/streaming/keys.js'
+import { isTopologyError, keySlot, nodeKey, refreshSlots, slotMaster } from '../../transports/redis/cluster-slots.js'
 import { parseReadReply, resolveStart } from './cursor.js'
 import { type StreamEvent, streamEvent } from './event.js'
 import { Fanout, type Subscription } from './fanout.js'
@@ -28,6 +35,7 @@ import {
   type ResolvedReaderOptions,
 } from './options.js'
 import type { StreamHandle as Stream } from './stream-handle.js'
+import { checkSameSlot } from './stream-slot.js'
 
 export interface ReaderStats {
   /** Events pushed to the subscriptions. */
@@ -46,12 +54,19 @@ export class Reader implements AsyncIterable<StreamEvent>, AsyncDisposable {
   readonly #fanout: Fanout<StreamEvent>
   /** Stream key → the id to read after. */
   readonly #cursors = new Map<string, string>()
+  /** Stream key → the stream's name, as the user gave it. */
+  readonly #names = new Map<string, string>()
+  /** The stream the reader was made from (on a cluster, the others share its slot). */
+  readonly #first: Stream
   #loop: Promise<void> | undefined
+  /** The connection of the blocking reads (on a cluster, a node of the blocking cluster) and its CLIENT ID. */
+  #blockingNode: Redis | undefined
   #blockingId: number | undefined
   #streamsChanged: (() => void) | undefined
   #stats = { delivered: 0, filtered: 0, malformed: 0 }
 
   private constructor(stream: Stream, options: ResolvedReaderOptions) {
+    this.#first = stream
     this.#options = options
     this.#logger = stream.options.logger
     this.#redis = createRedis(stream.source, { name: `pulse:reader:${stream.name}` })
@@ -94,6 +109,7 @@ export class Reader implements AsyncIterable<StreamEvent>, AsyncDisposable {
   async addStream(stream: Stream, options?: AddStreamOptions): Promise<void> {
     this.#lifecycle.assertOpen('addStream')
     if (this.#cursors.has(stream.key)) return
+    checkSameSlot(`Reader of "${this.#first.name}"`, this.#first, stream)
     await this.#add(stream, resolveAddStreamOptions(options, this.#options.start))
     await this.#interrupt()
   }
@@ -101,12 +117,13 @@ export class Reader implements AsyncIterable<StreamEvent>, AsyncDisposable {
   /** Stops reading `stream` (idempotent). */
   async removeStream(stream: Stream): Promise<void> {
     this.#lifecycle.assertOpen('removeStream')
+    this.#names.delete(stream.key)
     if (this.#cursors.delete(stream.key)) await this.#interrupt()
   }
 
   /** The stream names read, in the order they were added. */
   get streams(): string[] {
-    return [...this.#cursors.keys()].map(streamNameOf)
+    return [...this.#cursors.keys()].map((key) => this.#names.get(key) ?? key)
   }
 
   get closed(): boolean {
@@ -128,13 +145,21 @@ export class Reader implements AsyncIterable<StreamEvent>, AsyncDisposable {
   async #add(stream: Stream, start: ReaderOptions['start'] & {}): Promise<void> {
     const id = await resolveStart(this.#redis.client, stream.key, start)
     this.#cursors.set(stream.key, id)
+    this.#names.set(stream.key, stream.name)
     this.#streamsChanged?.()
   }
 
   /** Makes a blocked XREAD return now, so the next one reads the new set of streams. */
   async #interrupt(): Promise<void> {
     const id = this.#blockingId
-    if (id !== undefined) await this.#redis.client.client('UNBLOCK', id).catch(() => undefined)
+    if (id === undefined) return
+    // Client ids are per server: on a cluster, UNBLOCK goes to the node of the blocked read.
+    const at = this.#redis.cluster && this.#blockingNode !== undefined ? nodeKey(this.#blockingNode) : undefined
+    const client =
+      at === undefined
+        ? this.#redis.client
+        : (this.#redis.client as unknown as Cluster).nodes('all').find((node) => nodeKey(node) === at)
+    await client?.client('UNBLOCK', id).catch(() => undefined)
   }
 
   async #run(): Promise<void> {
@@ -150,17 +175,33 @@ export class Reader implements AsyncIterable<StreamEvent>, AsyncDisposable {
       } catch (error) {
         if (signal.aborted) break
         this.#logger.warn({ err: error }, 'pulse reader: read failed, retrying')
+        if (this.#redis.cluster && isTopologyError(error) && this.#redis.state === 'open') {
+          await refreshSlots(this.#redis.blocking() as unknown as Cluster).catch(() => undefined)
+        }
         await sleep(reconnectDelayMs(++failures, 50, 5_000), signal).catch(() => undefined)
       }
     }
   }
 
-  async #readOnce(): Promise<void> {
+  /** The connection for the next blocking read, its CLIENT ID known. */
+  async #blockingConnection(): Promise<Redis> {
     const blocking = this.#redis.blocking()
-    if (this.#blockingId === undefined) {
-      blocking.once('close', () => (this.#blockingId = undefined))
-      this.#blockingId = await blocking.client('ID')
+    const node = this.#redis.cluster
+      ? await slotMaster(blocking as unknown as Cluster, keySlot(this.#first.key))
+      : blocking
+    if (node !== this.#blockingNode || this.#blockingId === undefined) {
+      this.#blockingNode = node
+      this.#blockingId = undefined
+      node.once('close', () => {
+        if (this.#blockingNode === node) this.#blockingId = undefined
+      })
+      this.#blockingId = await node.client('ID')
     }
+    return node
+  }
+
+  async #readOnce(): Promise<void> {
+    const blocking = await this.#blockingConnection()
     const keys = [...this.#cursors.keys()]
     const ids = keys.map((key) => this.#cursors.get(key) ?? '0-0')
     const count = Math.min(this.#options.maxPolled, Math.max(1, this.#fanout.space))
@@ -177,7 +218,7 @@ export class Reader implements AsyncIterable<StreamEvent>, AsyncDisposable {
     for (const batch of parseReadReply(reply)) {
       if (!this.#cursors.has(batch.key) || batch.lastId === undefined) continue
       this.#cursors.set(batch.key, batch.lastId)
-      this.#deliver(streamNameOf(batch.key), batch.entries, batch.malformed)
+      this.#deliver(this.#names.get(batch.key) ?? batch.key, batch.entries, batch.malformed)
     }
   }
 

@@ -8,9 +8,13 @@
  * older than 2 × the grace period (or missing while Redis saw it idle that long) AND that has nothing
  * pending. Deleting a consumer drops its pending entries (redis/redis#9745), so a dead consumer's
  * entries are first claimed by the idle check (after 1 × grace) and the consumer goes on a later pass.
+ *
+ * Every key is made with the sink's key layout (its streams'): in the `cluster` layout a stream and its
+ * sinks map share a slot, and each script touches the keys of one map (its content and channel).
  */
 import type { Redis } from 'ioredis'
 
+import type { KeyLayout } from '../../transports/redis/key-layout.js'
 import { classifyRedisError } from '../../transports/redis/errors.js'
 import { contentKey, updatesChannel } from '../../transports/redis/rmap/keys.js'
 import { kMapScripts } from '../../transports/redis/rmap/scripts.js'
@@ -28,10 +32,12 @@ export interface SinkStartArgs {
   /** Streams and the id their group starts at when this instance creates it. */
   readonly streams: readonly { readonly name: string; readonly start: string; readonly ttl: StreamTtl }[]
   readonly ackGracePeriodMs: number
+  /** The layout of the streams' and the sink's keys (every stream of a sink has the same). */
+  readonly keyLayout: KeyLayout
 }
 
-function mapKeys(map: string): [string, string] {
-  return [contentKey(map), updatesChannel(map)]
+function mapKeys(map: string, layout: KeyLayout): [string, string] {
+  return [contentKey(map, layout), updatesChannel(map, layout)]
 }
 
 /** Creates the group (when missing), this instance's consumer, and lists it in the sinks map. */
@@ -42,12 +48,13 @@ export async function joinGroup(
   stream: string,
   start: string,
   ttl: StreamTtl,
+  layout: KeyLayout,
 ): Promise<void> {
-  const key = streamKey(stream)
+  const key = streamKey(stream, layout)
   await createGroup(client, key, sink, start)
   if (ttl.ttlMs > 0 && ttl.mode === 'absolute') await client.pexpire(key, ttl.ttlMs, 'NX')
   await client.xgroup('CREATECONSUMER', key, sink, consumer)
-  await kMapScripts.appendUnique.run(client, mapKeys(sinksMapName(stream)), [
+  await kMapScripts.appendUnique.run(client, mapKeys(sinksMapName(stream, layout), layout), [
     String(ttl.ttlMs),
     ttl.mode,
     sink,
@@ -71,26 +78,27 @@ export async function leaveGroup(
   consumer: string,
   stream: string,
   ttl: StreamTtl,
+  layout: KeyLayout,
 ): Promise<void> {
-  const reply = (await kMapScripts.remove.run(client, mapKeys(sinksMapName(stream)), [
+  const reply = (await kMapScripts.remove.run(client, mapKeys(sinksMapName(stream, layout), layout), [
     String(ttl.ttlMs),
     ttl.mode,
     sink,
     consumer,
   ])) as unknown[]
   const left = reply[0] === 0 || reply[0] === 3
-  if (left) await client.xgroup('DESTROY', streamKey(stream), sink)
+  if (left) await client.xgroup('DESTROY', streamKey(stream, layout), sink)
 }
 
 /** `keepalive[consumer] = now` in unix nanoseconds, as v1.6.5 writes it. */
-export async function writeKeepAlive(client: Redis, sink: string, consumer: string): Promise<void> {
+export async function writeKeepAlive(client: Redis, sink: string, consumer: string, layout: KeyLayout): Promise<void> {
   const nanos = (BigInt(Date.now()) * 1_000_000n).toString()
-  await kMapScripts.set.run(client, mapKeys(keepAliveMapName(sink)), ['0', 'sliding', consumer, nanos])
+  await kMapScripts.set.run(client, mapKeys(keepAliveMapName(sink, layout), layout), ['0', 'sliding', consumer, nanos])
 }
 
 /** Removes this instance's keep-alive (when it closes). */
-export async function dropKeepAlive(client: Redis, sink: string, consumer: string): Promise<void> {
-  await kMapScripts.delete.run(client, mapKeys(keepAliveMapName(sink)), ['0', 'sliding', consumer])
+export async function dropKeepAlive(client: Redis, sink: string, consumer: string, layout: KeyLayout): Promise<void> {
+  await kMapScripts.delete.run(client, mapKeys(keepAliveMapName(sink, layout), layout), ['0', 'sliding', consumer])
 }
 
 interface ConsumerInfo {
@@ -107,8 +115,9 @@ export async function removeStaleConsumers(
   stream: string,
   graceMs: number,
   ttl: StreamTtl,
+  layout: KeyLayout,
 ): Promise<number> {
-  const key = streamKey(stream)
+  const key = streamKey(stream, layout)
   let consumers: ConsumerInfo[]
   try {
     consumers = parseConsumers(await client.xinfo('CONSUMERS', key, sink))
@@ -118,7 +127,10 @@ export async function removeStaleConsumers(
   }
   const others = consumers.filter((c) => c.name !== self)
   if (others.length === 0) return 0
-  const keepAlives = await client.hmget(contentKey(keepAliveMapName(sink)), ...others.map((c) => c.name))
+  const keepAlives = await client.hmget(
+    contentKey(keepAliveMapName(sink, layout), layout),
+    ...others.map((c) => c.name),
+  )
   const now = Date.now()
   let removed = 0
   for (const [i, consumer] of others.entries()) {
@@ -126,13 +138,13 @@ export async function removeStaleConsumers(
     const ageMs = seenMs === undefined ? consumer.idleMs : now - seenMs
     if (ageMs <= 2 * graceMs || consumer.pending > 0) continue
     // Unlisted first, deleted last: whoever sees the consumer gone from the group sees it gone from the maps.
-    await kMapScripts.remove.run(client, mapKeys(sinksMapName(stream)), [
+    await kMapScripts.remove.run(client, mapKeys(sinksMapName(stream, layout), layout), [
       String(ttl.ttlMs),
       ttl.mode,
       sink,
       consumer.name,
     ])
-    if (keepAlives[i] !== null) await dropKeepAlive(client, sink, consumer.name)
+    if (keepAlives[i] !== null) await dropKeepAlive(client, sink, consumer.name, layout)
     await client.xgroup('DELCONSUMER', key, sink, consumer.name)
     removed++
   }

@@ -18,15 +18,23 @@
  * a read reply is decoded from its bytes into columns (read-reply.ts) and a batch's payloads are copied
  * once, into the buffer that crosses the ring. Everything else (group and map scripts, claims,
  * keep-alives) uses the ioredis client.
+ *
+ * On a Redis Cluster the streams of a sink share one hash slot (sink.ts refuses others), and both RESP
+ * connections go to the master serving it, asked of the cluster's slot map on every open. A lost
+ * connection, `MOVED`, `CLUSTERDOWN`, `TRYAGAIN`… (cluster-slots.ts `isTopologyError`) drop the
+ * connection and refresh the slot map; the next try, after the jittered backoff, opens one to the
+ * slot's master then — after a failover, the promoted replica.
  */
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 
 import type { ActorContext } from '../../runtime/actor.js'
 import { sleep } from '../../runtime/lifecycle.js'
 import { createRedis, type PulseRedis, reconnectDelayMs } from '../../transports/redis/connection.js'
 import { classifyRedisError } from '../../transports/redis/errors.js'
-import { decodeSimple, ReopeningConnection } from '../../transports/redis/resp-connection.js'
+import type { KeyLayout } from '../../transports/redis/key-layout.js'
+import { decodeSimple, ReopeningConnection, type RespEndpoint } from '../../transports/redis/resp-connection.js'
 import { xackCommand } from '../../transports/redis/streaming/ack-command.js'
+import { isTopologyError, keySlot, nodeKey, refreshSlots, slotMaster } from '../../transports/redis/cluster-slots.js'
 import { kAcquireLease } from '../../transports/redis/streaming/lease.js'
 import { decodeReadReply, type ReadColumns } from '../../transports/redis/streaming/read-reply.js'
 import { staleLeaseKey, streamKey, streamNameOf } from '../../transports/redis/streaming/keys.js'
@@ -126,9 +134,16 @@ export class SinkReader {
   readonly #ctx: ActorContext
   readonly #redis: PulseRedis
   readonly #client: Redis
+  /** The client as a Cluster, on a Redis Cluster. */
+  readonly #cluster: Cluster | undefined
+  readonly #layout: KeyLayout
+  /** On a cluster, the slot of the sink's streams (that of its first one). */
+  readonly #slot: number
   readonly #filter: TopicFilter | undefined
   /** Stream name → its TTL (for the sinks map scripts). */
   readonly #streams = new Map<string, StreamTtl>()
+  /** Stream key → the stream's name, as the user gave it (events carry it). */
+  readonly #names = new Map<string, string>()
   readonly #held = new HeldEvents()
   readonly #controller = new AbortController()
   readonly #timers: NodeJS.Timeout[] = []
@@ -162,8 +177,11 @@ export class SinkReader {
     this.#ctx = ctx
     this.#redis = createRedis(args.redisUrl, { name: `pulse:sink:${args.sink}` })
     this.#client = this.#redis.client
-    this.#reads = new ReopeningConnection(this.#client.options, `pulse:sink:${args.sink}:reads`)
-    this.#acks = new ReopeningConnection(this.#client.options, `pulse:sink:${args.sink}:acks`)
+    this.#cluster = this.#redis.cluster ? (this.#client as unknown as Cluster) : undefined
+    this.#layout = args.keyLayout
+    this.#slot = keySlot(streamKey(args.streams[0]?.name ?? '', args.keyLayout))
+    this.#reads = new ReopeningConnection(() => this.#endpoint(), `pulse:sink:${args.sink}:reads`)
+    this.#acks = new ReopeningConnection(() => this.#endpoint(), `pulse:sink:${args.sink}:acks`)
     const pattern =
       args.topicPattern === undefined ? undefined : new RegExp(args.topicPattern.source, args.topicPattern.flags)
     this.#filter = compileTopicFilter(args.topic, pattern)
@@ -176,13 +194,13 @@ export class SinkReader {
   async start(): Promise<void> {
     const { sink, consumer } = this.#args
     for (const stream of this.#args.streams) {
-      await joinGroup(this.#client, sink, consumer, stream.name, stream.start, stream.ttl)
-      this.#streams.set(stream.name, stream.ttl)
+      await joinGroup(this.#client, sink, consumer, stream.name, stream.start, stream.ttl, this.#layout)
+      this.#track(stream.name, stream.ttl)
     }
-    await writeKeepAlive(this.#client, sink, consumer)
+    await writeKeepAlive(this.#client, sink, consumer, this.#layout)
     await this.#removeStale()
     const grace = this.#args.ackGracePeriodMs
-    this.#every(Math.max(5, grace / 2), () => writeKeepAlive(this.#client, sink, consumer))
+    this.#every(Math.max(5, grace / 2), () => writeKeepAlive(this.#client, sink, consumer, this.#layout))
     if (!this.#args.noAck) {
       this.#every(
         this.#args.idleCheckMs,
@@ -207,7 +225,7 @@ export class SinkReader {
   ack(seq: number, runs: readonly AckRun[]): void {
     this.#alive()
     for (const [stream, joined] of runs) {
-      const key = streamKey(stream)
+      const key = this.#key(stream)
       for (const id of joined.split('\n')) {
         this.#held.delete(key, id)
         this.#queueAck(key, id)
@@ -227,8 +245,8 @@ export class SinkReader {
 
   async addStream(name: string, start: string, ttl: StreamTtl): Promise<void> {
     if (this.#streams.has(name)) return
-    await joinGroup(this.#client, this.#args.sink, this.#args.consumer, name, start, ttl)
-    this.#streams.set(name, ttl)
+    await joinGroup(this.#client, this.#args.sink, this.#args.consumer, name, start, ttl, this.#layout)
+    this.#track(name, ttl)
     await this.#interrupt()
   }
 
@@ -236,8 +254,33 @@ export class SinkReader {
     const ttl = this.#streams.get(name)
     if (ttl === undefined) return
     this.#streams.delete(name)
+    this.#names.delete(this.#key(name))
     await this.#interrupt()
-    await leaveGroup(this.#client, this.#args.sink, this.#args.consumer, name, ttl)
+    await leaveGroup(this.#client, this.#args.sink, this.#args.consumer, name, ttl, this.#layout)
+  }
+
+  #key(stream: string): string {
+    return streamKey(stream, this.#layout)
+  }
+
+  #track(name: string, ttl: StreamTtl): void {
+    this.#streams.set(name, ttl)
+    this.#names.set(this.#key(name), name)
+  }
+
+  /** Where the RESP connections go: the server, or on a cluster the master serving the streams' slot now. */
+  async #endpoint(): Promise<RespEndpoint> {
+    const cluster = this.#cluster
+    if (cluster === undefined) return this.#client.options
+    return (await slotMaster(cluster, this.#slot)).options
+  }
+
+  /** After a topology error (cluster-slots.ts): drops `conn` and refreshes the slot map. */
+  async #reroute(conn: ReopeningConnection, error: unknown): Promise<void> {
+    const cluster = this.#cluster
+    if (cluster === undefined || !isTopologyError(error)) return
+    conn.close()
+    await refreshSlots(cluster).catch(() => undefined)
   }
 
   stats(): SinkStats {
@@ -307,6 +350,7 @@ export class SinkReader {
           continue
         }
         this.#log('warn', 'read failed, retrying', error)
+        await this.#reroute(this.#reads, error)
         // As the clients' reconnect policy (DEFAULT_REDIS_CLIENT_OPTIONS): back within 2 s of the server.
         await sleep(reconnectDelayMs(++failures, 50, 2_000), this.#signal).catch(() => undefined)
       }
@@ -317,7 +361,7 @@ export class SinkReader {
   async #sendRead(count: number, block: boolean): Promise<ReadColumns[] | null> {
     const conn = await this.#reads.get()
     const { sink, consumer } = this.#args
-    const keys = [...this.#streams.keys()].map(streamKey)
+    const keys = [...this.#streams.keys()].map((name) => this.#key(name))
     const wait = block ? ['BLOCK', this.#args.blockMs] : []
     const noAck = this.#args.noAck ? ['NOACK'] : []
     return conn.call(
@@ -341,14 +385,14 @@ export class SinkReader {
   /** The stream (and its group) vanished, e.g. `destroy()`: join again from its start. */
   async #rejoin(): Promise<void> {
     for (const [name, ttl] of this.#streams) {
-      await createGroup(this.#client, streamKey(name), this.#args.sink, '0')
-      await joinGroup(this.#client, this.#args.sink, this.#args.consumer, name, '0', ttl)
+      await createGroup(this.#client, this.#key(name), this.#args.sink, '0')
+      await joinGroup(this.#client, this.#args.sink, this.#args.consumer, name, '0', ttl, this.#layout)
     }
   }
 
   #deliver(batch: ReadColumns, deliveries: ReadonlyMap<string, number> | undefined): void {
     const { key, ids, names, topics, traces, starts, ends } = batch
-    const stream = streamNameOf(key)
+    const stream = this.#names.get(key) ?? streamNameOf(key)
     if (batch.malformed.length > 0) {
       this.#stats.malformed += batch.malformed.length
       this.#log('warn', 'skipped entries that are not Pulse events', undefined, {
@@ -404,7 +448,7 @@ export class SinkReader {
   /** An event too large for one message to the caller: acked (it stays in the stream), counted and logged. */
   #skipOversized(key: string, id: string, bytes: number): void {
     this.#stats.oversized++
-    const stream = streamNameOf(key)
+    const stream = this.#names.get(key) ?? streamNameOf(key)
     const maxBytes = this.#ctx.maxMessageBytes - kMessageReserveBytes
     this.#log(
       'error',
@@ -457,6 +501,7 @@ export class SinkReader {
         this.#pendingSeq = Math.max(this.#pendingSeq, seq)
         if (this.#redis.state !== 'open') break
         this.#log('warn', 'ack failed, retrying', error)
+        await this.#reroute(this.#acks, error)
         await sleep(reconnectDelayMs(++failures, 50, 5_000))
       }
     }
@@ -474,11 +519,15 @@ export class SinkReader {
 
   async #checkIdle(): Promise<void> {
     const { sink, consumer, ackGracePeriodMs, idleCheckMs } = this.#args
-    const won = await kAcquireLease.run(this.#client, [staleLeaseKey(sink)], [Date.now(), Math.max(5, idleCheckMs - 5)])
+    const won = await kAcquireLease.run(
+      this.#client,
+      [staleLeaseKey(sink, this.#layout)],
+      [Date.now(), Math.max(5, idleCheckMs - 5)],
+    )
     if (won !== 1) return
     for (const name of this.#streams.keys()) {
       if (this.#signal.aborted || this.#credits <= 0) break
-      const batch = await claimIdle(this.#client, streamKey(name), sink, consumer, ackGracePeriodMs, this.#credits)
+      const batch = await claimIdle(this.#client, this.#key(name), sink, consumer, ackGracePeriodMs, this.#credits)
       const claimed = batch.entries.length
       if (claimed > 0) this.#stats.claimed += claimed
       this.#deliver(columnsOf(batch), batch.deliveries)
@@ -495,6 +544,7 @@ export class SinkReader {
         name,
         this.#args.ackGracePeriodMs,
         ttl,
+        this.#layout,
       )
     }
   }
@@ -538,7 +588,11 @@ export class SinkReader {
   async #interrupt(): Promise<void> {
     this.#wake()
     const conn = await this.#reads.current()
-    if (conn !== undefined) await this.#client.client('UNBLOCK', conn.id).catch(() => undefined)
+    if (conn === undefined) return
+    // On a cluster, CLIENT UNBLOCK goes to the node the read connection is on (client ids are per node).
+    const at = `${conn.endpoint.host ?? '127.0.0.1'}:${conn.endpoint.port ?? 6379}`
+    const node = this.#cluster === undefined ? this.#client : this.#cluster.nodes('all').find((n) => nodeKey(n) === at)
+    await node?.client('UNBLOCK', conn.id).catch(() => undefined)
   }
 
   #log(

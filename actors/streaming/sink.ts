@@ -37,6 +37,7 @@ import type { StreamTtl } from './sink-group.js'
 import type { AckRun, SinkReaderArgs, SinkReaderMsg, SinkReaderOut, SinkStats, WireBatch } from './sink-protocol.js'
 import type { StreamHandle as Stream } from './stream-handle.js'
 import { SinkCounts, streamMetrics } from './metrics.js'
+import { checkSameSlot } from './stream-slot.js'
 import { keepTrace, startDelivery } from './tracing.js'
 
 const kActorModule = new URL(
@@ -59,6 +60,8 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
   readonly #fanout: Fanout<SinkEvent>
   readonly #lifecycle: Lifecycle
   readonly #streams = new Set<string>()
+  /** The stream the sink was made from: the others must share its key layout (and, on a cluster, its slot). */
+  #first: Stream | undefined
   #runtime: Runtime | undefined
   #ownsRuntime = false
   #ref: ActorRef<SinkReaderMsg, unknown, SinkReaderOut> | undefined
@@ -174,6 +177,7 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
   async addStream(stream: Stream, options?: AddStreamOptions): Promise<void> {
     this.#lifecycle.assertOpen('addStream')
     if (this.#streams.has(stream.name)) return
+    this.#checkStream(stream)
     const start = groupStart(resolveAddStreamOptions(options, this.#options.start))
     await this.#actor().ask({ t: 'addStream', stream: stream.name, start, ttl: ttlOf(stream) })
     this.#streams.add(stream.name)
@@ -185,6 +189,18 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
     if (!this.#streams.has(stream.name)) return
     await this.#actor().ask({ t: 'removeStream', stream: stream.name })
     this.#streams.delete(stream.name)
+  }
+
+  #checkStream(stream: Stream): void {
+    const first = this.#first
+    if (first === undefined) return
+    if (stream.keyLayout !== first.keyLayout) {
+      throw new InvalidArgumentError(
+        `Sink "${this.name}" reads stream ${JSON.stringify(first.name)} of key layout '${first.keyLayout}' and cannot read stream ${JSON.stringify(stream.name)} of key layout '${stream.keyLayout}': the streams of a sink share one layout`,
+        { data: { option: 'stream' } },
+      )
+    }
+    checkSameSlot(`Sink "${this.name}"`, first, stream)
   }
 
   get streams(): string[] {
@@ -217,12 +233,14 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
       given ?? (await Runtime.start({ closeTimeoutMs: 5_000, ...(metrics === undefined ? {} : { metrics }) }))
     this.#runtime = runtime
     this.#ownsRuntime = given === undefined
+    this.#first = stream
     const args: SinkReaderArgs = {
       redisUrl: redisUrlOf(stream.source),
       sink: this.name,
       consumer: this.consumer,
       streams: [{ name: stream.name, start: groupStart(o.start), ttl: ttlOf(stream) }],
       ackGracePeriodMs: o.ackGracePeriodMs,
+      keyLayout: stream.keyLayout,
       blockMs: o.blockMs,
       maxPolled: o.maxPolled,
       noAck: o.noAck,

@@ -1,21 +1,17 @@
 /**
- * `Stream`: one Redis stream (`pulse:stream:<name>`). The constructor validates and does no I/O; the
- * connection is made on first use. Adds are XADD (with `MAXLEN ~` and the TTL in the same round trip);
+ * `Stream`: one Redis stream (`pulse:stream:<name>`, or `pulse:stream:{<name>}` in the `cluster` key
+ * layout, transports/redis/streaming/keys.ts). The constructor validates (a `compat` layout on a Redis
+ * Cluster is refused there) and does no I/O; the connection is made on first use. Adds are XADD (with `MAXLEN ~` and the TTL in the same round trip);
  * readers and sinks made from a stream have connections of their own, so a blocking read never holds up
  * `add`. Closing a stream closes its connection, not the readers and sinks made from it.
  */
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 
 import { InvalidArgumentError } from '../../runtime/errors.js'
 import { Lifecycle } from '../../runtime/lifecycle.js'
 import { checkKnownKeys, checkString } from '../../runtime/options.js'
-import {
-  checkRedisSource,
-  createRedis,
-  isClusterClient,
-  isRedisClient,
-  type PulseRedis,
-} from '../../transports/redis/connection.js'
+import { checkRedisSource, createRedis, isClusterSource, type PulseRedis } from '../../transports/redis/connection.js'
+import { type KeyLayout, resolveKeyLayout } from '../../transports/redis/key-layout.js'
 import { contentKey, updatesChannel } from '../../transports/redis/rmap/keys.js'
 import { kMapScripts } from '../../transports/redis/rmap/scripts.js'
 import { entryArgs, type EntryFields } from '../../transports/redis/streaming/entry.js'
@@ -44,24 +40,27 @@ export interface NewEvent {
 
 export class Stream implements AsyncDisposable {
   readonly name: string
-  /** `pulse:stream:<name>`. */
+  /** `pulse:stream:<name>` (`pulse:stream:{<name>}` in the `cluster` layout). */
   readonly key: string
+  /** The layout of the stream's keys and of its sinks' (options.ts `keyLayout`). */
+  readonly keyLayout: KeyLayout
+  /** Whether `source` is a Redis Cluster. */
+  readonly cluster: boolean
   readonly options: ResolvedStreamOptions
   /** Where readers and sinks connect: the URL or client the stream was made with. */
-  readonly source: string | Redis
+  readonly source: string | Redis | Cluster
   readonly #lifecycle: Lifecycle
   /** `pulse_stream_events_added_total` of this stream, with `options.metrics`. */
   readonly #added: { inc(n?: number): void } | undefined
   #redis: PulseRedis | undefined
 
-  constructor(redis: string | Redis, name: string, options?: StreamOptions) {
-    if (typeof redis !== 'string' && !isRedisClient(redis)) {
-      if (isClusterClient(redis)) checkRedisSource(redis) // throws, naming why a Cluster is refused
-      throw new InvalidArgumentError('redis must be a Redis URL or an ioredis client', { data: { option: 'redis' } })
-    }
+  constructor(redis: string | Redis | Cluster, name: string, options?: StreamOptions) {
+    checkRedisSource(redis)
     this.name = checkStreamName(name, 'name')
-    this.key = streamKey(this.name)
     this.options = resolveStreamOptions(options)
+    this.cluster = isClusterSource(redis)
+    this.keyLayout = resolveKeyLayout(this.options.keyLayout, this.cluster)
+    this.key = streamKey(this.name, this.keyLayout)
     this.source = redis
     const { metrics } = this.options
     this.#added = metrics === undefined ? undefined : streamMetrics(metrics).added.labels({ stream: this.name })
@@ -137,13 +136,10 @@ export class Stream implements AsyncDisposable {
   async destroy(): Promise<void> {
     const client = this.redis.client
     await client.del(this.key)
-    const sinks = sinksMapName(this.name)
-    if ((await client.exists(contentKey(sinks))) === 1) {
-      await kMapScripts.destroy.run(
-        client,
-        [contentKey(sinks), updatesChannel(sinks)],
-        [String(this.#ttlMs()), this.#ttlMode()],
-      )
+    const sinks = sinksMapName(this.name, this.keyLayout)
+    const keys = [contentKey(sinks, this.keyLayout), updatesChannel(sinks, this.keyLayout)]
+    if ((await client.exists(keys[0] as string)) === 1) {
+      await kMapScripts.destroy.run(client, keys, [String(this.#ttlMs()), this.#ttlMode()])
     }
   }
 

@@ -547,8 +547,10 @@ export class PulseRedis implements AsyncDisposable {
   #wrap(client: Redis, listenForErrors: boolean): Redis {
     const guard = new ClientGuard(client, this.#lifecycle, listenForErrors)
     this.#guards.push(guard)
-    const send = function (this: Redis, command: Command, stream?: WriteableStream): unknown {
-      return guard.send(command, stream, (c, s) => client.sendCommand.call(this, c, s))
+    // A Cluster's pipeline passes a third argument, the node its batch goes to (without it the batch is
+    // written to no connection); it is passed on, typed as an empty tuple since ioredis types two parameters.
+    const send = function (this: Redis, command: Command, stream?: WriteableStream, ...rest: unknown[]): unknown {
+      return guard.send(command, stream, (c, s) => client.sendCommand.call(this, c, s, ...(rest as [])))
     }
     return new Proxy(client, {
       get: (target, key, receiver) => (key === 'sendCommand' ? send : (Reflect.get(target, key, receiver) as unknown)),

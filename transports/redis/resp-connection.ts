@@ -2,7 +2,9 @@
  * A bare RESP2 connection for one hot command, whose replies are scanned straight from the socket's
  * bytes by a decoder the caller gives: no object per reply field (ioredis makes a Buffer per bulk
  * string, which is most of a sink reader's garbage). It does nothing else: no reconnect, no offline
- * queue, no pipelining of other commands' replies beyond order. The owner opens another when it closed.
+ * queue, no pipelining of other commands' replies beyond order. The owner opens another when it closed
+ * (`ReopeningConnection`, which asks where to connect again on every open: on a Redis Cluster the node
+ * serving a key changes with a failover).
  *
  *   open(): connect ─▶ handshake (AUTH, SELECT, CLIENT SETNAME, CLIENT ID, pipelined) ─▶ open
  *   open ──socket error or end, close()──▶ closed: every pending command rejects with RedisConnectionError
@@ -50,6 +52,8 @@ const kCR = 0x0d
 const kEmpty = Buffer.alloc(0)
 
 export class RespConnection {
+  /** Where it is connected. */
+  readonly endpoint: RespEndpoint
   readonly #socket: net.Socket
   readonly #pending: Pending[] = []
   #buf: Buffer = kEmpty
@@ -58,7 +62,8 @@ export class RespConnection {
   /** The server's CLIENT ID of this connection (for CLIENT UNBLOCK from another one). */
   id = 0
 
-  private constructor(socket: net.Socket) {
+  private constructor(socket: net.Socket, endpoint: RespEndpoint) {
+    this.endpoint = endpoint
     this.#socket = socket
     socket.setNoDelay(true)
     socket.on('data', (chunk: Buffer) => this.#onData(chunk))
@@ -71,7 +76,7 @@ export class RespConnection {
   /** Connects and runs the handshake; rejects (and leaves nothing open) if any of it fails. */
   static async open(endpoint: RespEndpoint, name: string): Promise<RespConnection> {
     const socket = await connect(endpoint)
-    const conn = new RespConnection(socket)
+    const conn = new RespConnection(socket, endpoint)
     try {
       const steps: Promise<unknown>[] = []
       if (endpoint.password !== undefined && endpoint.password !== null && endpoint.password !== '') {
@@ -159,13 +164,16 @@ export class RespConnection {
   }
 }
 
+/** Where a `ReopeningConnection` connects: an endpoint, or a function asked before every open. */
+export type EndpointSource = RespEndpoint | (() => RespEndpoint | Promise<RespEndpoint>)
+
 /** A connection opened on first use, and again on the first use after it closed. */
 export class ReopeningConnection {
-  readonly #endpoint: RespEndpoint
+  readonly #endpoint: EndpointSource
   readonly #name: string
   #conn: Promise<RespConnection> | undefined
 
-  constructor(endpoint: RespEndpoint, name: string) {
+  constructor(endpoint: EndpointSource, name: string) {
     this.#endpoint = endpoint
     this.#name = name
   }
@@ -179,11 +187,16 @@ export class ReopeningConnection {
       if (this.#conn === current) this.#conn = undefined
     }
     if (this.#conn === undefined) {
-      const opening = RespConnection.open(this.#endpoint, this.#name)
+      const opening = this.#open()
       opening.catch(() => undefined)
       this.#conn = opening
     }
     return this.#conn
+  }
+
+  async #open(): Promise<RespConnection> {
+    const endpoint = typeof this.#endpoint === 'function' ? await this.#endpoint() : this.#endpoint
+    return RespConnection.open(endpoint, this.#name)
   }
 
   /** The open connection if there is one; never opens one. */

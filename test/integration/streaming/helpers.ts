@@ -7,6 +7,7 @@ import type { Reader, Sink, Stream } from '../../../actors/streaming/index.js'
 import { withTimeout } from '../../../runtime/lifecycle.js'
 import { deleteByPrefix } from '../../helpers/redis.js'
 import { redisUrl } from '../../helpers/servers.js'
+import { waitFor } from '../../helpers/wait.js'
 
 /** What a test opened, closed after it; and the names whose keys it deletes. */
 export class Opened {
@@ -25,8 +26,10 @@ export class Opened {
 
   async close(raw: Redis): Promise<void> {
     for (const closable of this.#closables.splice(0).reverse()) await closable.close().catch(() => undefined)
-    for (const prefix of ['pulse:stream:', 'map:stream:', 'map:sink:', 'sink:'])
+    for (const prefix of ['pulse:stream:', 'map:stream:', 'map:sink:', 'sink:']) {
       await deleteByPrefix(raw, `${prefix}${this.tag}-`)
+      await deleteByPrefix(raw, `${prefix}{${this.tag}-`) // the cluster key layout
+    }
   }
 }
 
@@ -54,9 +57,5 @@ export async function eventually(
   ms = 10_000,
   what = 'the condition',
 ): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`${what} did not hold within ${ms} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
+  await waitFor(predicate, { timeoutMs: ms, what })
 }

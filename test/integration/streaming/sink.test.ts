@@ -334,6 +334,30 @@ describe('Sink', () => {
     await b.ack(ev as SinkEvent)
   })
 
+  it("the cluster key layout on one Redis: the stream's and sink's keys in hash tags; a sink's streams share one layout", async () => {
+    opened = new Opened()
+    const s = opened.add(new Stream(redisUrl(), opened.name('s'), { keyLayout: 'cluster' }))
+    expect(s.key).toBe(`pulse:stream:{${s.name}}`)
+    const sink = opened.add(await s.newSink(opened.name('k'), fast))
+    await s.add('e', 'x')
+    const [ev] = await take(sink.subscribe(), 1)
+    expect(ev).toMatchObject({ streamName: s.name, eventName: 'e' })
+    await sink.ack(ev as SinkEvent)
+    await sink.flush()
+    expect(await pendingCount(s.key, sink.name)).toBe(0)
+    expect(JSON.parse((await raw.hget(`map:stream:{${s.name}}:sinks:content`, sink.name)) ?? '[]')).toEqual([
+      sink.consumer,
+    ])
+    expect(await raw.hexists(`map:sink:{${sink.name}}:keepalive:content`, sink.consumer)).toBe(1)
+    // Two streams of different slots are read together on one Redis (slots matter on a cluster only).
+    const other = opened.add(new Stream(redisUrl(), opened.name('o'), { keyLayout: 'cluster' }))
+    await sink.addStream(other)
+    const compat = stream('compat')
+    await expect(sink.addStream(compat)).rejects.toThrow(InvalidArgumentError)
+    await expect(sink.addStream(compat)).rejects.toThrow(/the streams of a sink share one layout/)
+    expect(() => new Stream(redisUrl(), 'x', { keyLayout: 'flat' as never })).toThrow(/options\.keyLayout/)
+  })
+
   it('validates its options, naming the bad one', async () => {
     opened = new Opened()
     const s = stream()

@@ -7,12 +7,16 @@
  * It is one connection made with the options of the bus's command connection (`duplicate()`), opened
  * on the first subscription. ioredis resubscribes after a reconnect; messages published during the
  * outage are lost, which a request sees as a timeout and a confirm as a final count check.
+ *
+ * On a Redis Cluster it is a duplicate of the bus's `Cluster`: a PUBLISH reaches the subscribers of
+ * every node, and ioredis keeps the subscriptions on one node, moving them to another (resubscribed)
+ * when that node goes away.
  */
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 
 import { coerceError } from '../../../runtime/errors.js'
 import { trackResource } from '../../../runtime/resource-tracker.js'
-import { DEFAULT_REDIS_CLIENT_OPTIONS, reconnectDelayMs } from '../connection.js'
+import { DEFAULT_REDIS_CLIENT_OPTIONS, isClusterClient, reconnectDelayMs } from '../connection.js'
 import { mapRedisError } from '../errors.js'
 
 export type InboxListener = (message: Buffer) => void
@@ -33,15 +37,7 @@ export class InboxConnection {
 
   #connection(): Redis {
     if (this.#client !== undefined) return this.#client
-    const { reconnectMinDelayMs: min, reconnectMaxDelayMs: max } = DEFAULT_REDIS_CLIENT_OPTIONS
-    const client = this.#base.duplicate({
-      lazyConnect: false,
-      enableAutoPipelining: false,
-      enableOfflineQueue: true,
-      maxRetriesPerRequest: 2,
-      retryStrategy: (attempt: number) => reconnectDelayMs(attempt, min, max),
-      connectionName: `${this.#name}:inbox`,
-    })
+    const client = isClusterClient(this.#base) ? this.#duplicateCluster(this.#base) : this.#duplicate(this.#base)
     client.on('error', (error: unknown) => this.onError?.(coerceError(error)))
     client.on('messageBuffer', (channel: Buffer, message: Buffer) => {
       const listeners = this.#listeners.get(channel.toString('utf8'))
@@ -50,6 +46,26 @@ export class InboxConnection {
     this.#untrack = trackResource('redis', `${this.#name}:inbox`)
     this.#client = client
     return client
+  }
+
+  #duplicate(base: Redis): Redis {
+    const { reconnectMinDelayMs: min, reconnectMaxDelayMs: max } = DEFAULT_REDIS_CLIENT_OPTIONS
+    return base.duplicate({
+      lazyConnect: false,
+      enableAutoPipelining: false,
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: 2,
+      retryStrategy: (attempt: number) => reconnectDelayMs(attempt, min, max),
+      connectionName: `${this.#name}:inbox`,
+    })
+  }
+
+  /** The cluster's own reconnect policy applies; its nodes' connections get the inbox's name. */
+  #duplicateCluster(base: Cluster): Redis {
+    const redisOptions = { ...base.options.redisOptions, connectionName: `${this.#name}:inbox` }
+    // ioredis 6 types its options per reply mapping; Pulse's clients use the default ('legacy').
+    const override = { enableAutoPipelining: false, redisOptions } as Parameters<Cluster['duplicate']>[1]
+    return base.duplicate([], override) as unknown as Redis
   }
 
   /**

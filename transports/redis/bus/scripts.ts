@@ -126,23 +126,24 @@ return reply
 /**
  * Records that a consumer acked an event with a response subject (a \`confirm\` put, or a publisher
  * over HTTP doing its own confirm), once per consumer id, and the first time publishes the confirmation
- * record (\`key\` = the consumer id, no payload) on the inbox's channel.
+ * record (\`key\` = the consumer id, no payload) on the inbox's channel. The channel is an argument, not
+ * a key: it names no slot of its namespace, and a Redis Cluster refuses a script whose keys span slots.
  */
 export const busConfirm = defineScript({
-  name: 'busConfirm-2',
-  numberOfKeys: 2,
+  name: 'busConfirm-1',
+  numberOfKeys: 1,
   lua: `--[[
-  busConfirm-2: records a consumer's ack of an event that has a response subject, once per consumer.
+  busConfirm-1: records a consumer's ack of an event that has a response subject, once per consumer.
     KEYS[1]  confirmations   <prefix>{ns}:confirm:<inbox>   (hash: [want], then one field per consumer)
-    KEYS[2]  inbox channel   <prefix>inbox:_bus_.<name>     (a channel, passed as a key)
     ARGV[1]  consumer id
     ARGV[2]  the record to publish
     ARGV[3]  TTL of the hash when this call creates it, ms
+    ARGV[4]  inbox channel   <prefix>inbox:_bus_.<name>     (with the client's key prefix)
   Reply: the number of distinct consumers that acked.
 ]]
 if redis.call('HSETNX', KEYS[1], ARGV[1], '1') == 1 then
   if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3])) end
-  redis.call('PUBLISH', KEYS[2], ARGV[2])
+  redis.call('PUBLISH', ARGV[4], ARGV[2])
 end
 return redis.call('HLEN', KEYS[1]) - redis.call('HEXISTS', KEYS[1], 'want')
 `,

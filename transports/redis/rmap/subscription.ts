@@ -13,15 +13,25 @@
  *
  * `barrier()` sends PING on the subscribed connection: its reply comes after every message Redis
  * published to this connection before the PING ran, which fences a reload (see the replica).
+ *
+ * On a Redis Cluster it is one plain connection to one node, made with the cluster's per-node options:
+ * a PUBLISH reaches the subscribers of every node, and this connection goes to the master of the
+ * channel's slot, where the map's scripts publish, so that `barrier()` fences the frames published
+ * before a load as on one server. When that node goes away (a failover) the reconnect attempts
+ * alternate between the slot's master, as the cluster's slot map (refreshed on each attempt) names it,
+ * and the other nodes; the first that answers takes the subscription, and the replica subscribes again
+ * and reloads as after any drop (`onUp`). On a node other than the slot's master a frame can arrive
+ * after the barrier; the replica takes it for a regression and reloads once more, which is safe.
  */
-import type { Redis } from 'ioredis'
+import { type Cluster, Redis } from 'ioredis'
 import type { RedisOptions } from 'ioredis'
 
 import { coerceError, RedisConnectionError } from '../../../runtime/errors.js'
 import { withTimeout } from '../../../runtime/lifecycle.js'
 import { trackResource } from '../../../runtime/resource-tracker.js'
-import { DEFAULT_REDIS_CLIENT_OPTIONS, reconnectDelayMs } from '../connection.js'
+import { DEFAULT_REDIS_CLIENT_OPTIONS, isClusterClient, reconnectDelayMs } from '../connection.js'
 import { mapRedisError } from '../errors.js'
+import { keySlot, nodeKey, refreshSlots } from '../cluster-slots.js'
 
 export interface MapSubscriptionHandlers {
   onFrame(payload: Buffer): void
@@ -41,9 +51,60 @@ interface IoredisInternals {
 /** Bound of the wait for the socket to close in `close()`. */
 const kCloseWaitMs = 1_000
 
+/** A node of a cluster, parsed from the `host:port` its slot map names it by. */
+function parseNodeKey(key: string): { host: string; port: number } {
+  const colon = key.lastIndexOf(':')
+  return { host: key.slice(0, colon), port: Number(key.slice(colon + 1)) }
+}
+
+/** Where the subscription of a channel goes on a cluster (see the module comment). */
+class ClusterTarget {
+  readonly #cluster: Cluster
+  readonly #slot: number
+
+  constructor(cluster: Cluster, channel: string) {
+    this.#cluster = cluster
+    this.#slot = keySlot(channel)
+  }
+
+  /** Whether the slot map names the slot's master yet. */
+  get known(): boolean {
+    return this.#cluster.slots[this.#slot]?.[0] !== undefined
+  }
+
+  /** Waits for the cluster client to be ready, which fills its slot map. */
+  async learn(): Promise<void> {
+    if (!this.known) await this.#cluster.ping()
+  }
+
+  /** Points `options` at the node to try on reconnect attempt `attempt` (0 for the first connect). */
+  aim(options: RedisOptions, attempt: number): void {
+    if (attempt > 0) refreshSlots(this.#cluster).catch(() => undefined)
+    const master = this.#cluster.slots[this.#slot]?.[0]
+    const others = this.#cluster
+      .nodes('all')
+      .map(nodeKey)
+      .filter((key) => key !== master)
+    const key =
+      master !== undefined && (attempt % 2 === 0 || others.length === 0) ? master : others[attempt % others.length]
+    if (key === undefined) return
+    const { host, port } = parseNodeKey(key)
+    options.host = host
+    options.port = port
+  }
+}
+
+/** A client of one node of `cluster`, with its per-node options and `override`; `ClusterTarget.aim` picks the node. */
+function nodeClient(cluster: Cluster, override: RedisOptions): Redis {
+  const { replyMapping: _mapping, ...perNode } = cluster.options.redisOptions ?? {}
+  // ioredis 6 types its constructors per reply mapping; Pulse's clients use the default ('legacy').
+  return new Redis({ ...perNode, ...override } as RedisOptions & { replyMapping?: 'legacy' })
+}
+
 export class MapSubscription {
   readonly channel: string
   readonly #client: Redis
+  readonly #target: ClusterTarget | undefined
   readonly #handlers: MapSubscriptionHandlers
   readonly #channelBuffer: Buffer
   readonly #untrack: () => void
@@ -63,6 +124,9 @@ export class MapSubscription {
     this.#channelBuffer = Buffer.from(this.channel)
     this.#handlers = handlers
     const { reconnectMinDelayMs: min, reconnectMaxDelayMs: max } = DEFAULT_REDIS_CLIENT_OPTIONS
+    const cluster = isClusterClient(base) ? (base as unknown as Cluster) : undefined
+    this.#target = cluster === undefined ? undefined : new ClusterTarget(cluster, this.channel)
+    const connectionName = cluster === undefined ? options.connectionName : cluster.options.redisOptions?.connectionName
     const override: RedisOptions = {
       lazyConnect: true,
       autoResubscribe: false,
@@ -72,10 +136,14 @@ export class MapSubscription {
       enableAutoPipelining: false,
       // A join against an unreachable server fails after a few attempts instead of hanging.
       maxRetriesPerRequest: 2,
-      retryStrategy: (attempt: number) => reconnectDelayMs(attempt, min, max),
-      ...(typeof options.connectionName === 'string' ? { connectionName: `${options.connectionName}:rmap` } : {}),
+      retryStrategy: (attempt: number) => {
+        // ioredis reads host and port from these options at each connect: the next attempt goes there.
+        this.#target?.aim(this.#client.options, attempt)
+        return reconnectDelayMs(attempt, min, max)
+      },
+      ...(typeof connectionName === 'string' ? { connectionName: `${connectionName}:rmap` } : {}),
     }
-    this.#client = base.duplicate(override)
+    this.#client = cluster === undefined ? base.duplicate(override) : nodeClient(cluster, override)
     this.#untrack = trackResource('redis', `rmap subscription ${this.channel}`)
     this.#client.on('messageBuffer', this.#onMessage)
     this.#client.on('close', this.#onClose)
@@ -89,7 +157,12 @@ export class MapSubscription {
   }
 
   /** SUBSCRIBE to the channel; resolves once Redis confirmed it. Connects on first use. */
-  subscribe(): Promise<void> {
+  async subscribe(): Promise<void> {
+    const target = this.#target
+    if (target !== undefined && this.#client.status === 'wait') {
+      await target.learn()
+      target.aim(this.#client.options, 0)
+    }
     return this.#settled('subscribe', this.#client.subscribe(this.channel))
   }
 

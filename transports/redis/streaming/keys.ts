@@ -11,30 +11,36 @@
  * | `sink:<sink>:stalelease`              | string, PX    | who runs the idle-claim check now (its expiry, ms) |
  *
  * The keep-alive map and the lease are keyed by sink name only (not per stream), as in v1.6.5.
+ *
+ * In the `cluster` layout (key-layout.ts) `<stream>` and `<sink>` are in a hash tag: `pulse:stream:{orders}`,
+ * the sinks map `stream:{orders}:sinks` (its content `map:stream:{orders}:sinks:content` and channel in
+ * the stream's slot), `sink:{billing}:keepalive`, `sink:{billing}:stalelease`. A name that holds a hash
+ * tag is used as it is. The `compat` layout is the table above, byte for byte.
  */
+import { type KeyLayout, slotName } from '../key-layout.js'
 
 /** Stream and sink names: 1–512 characters, none of space, NUL, `*`, `?`, `[`, `]`. */
 export const kStreamNamePattern = /^[^ \0*?[\]]{1,512}$/
 
-export function streamKey(stream: string): string {
-  return `pulse:stream:${stream}`
+export function streamKey(stream: string, layout: KeyLayout = 'compat'): string {
+  return `pulse:stream:${slotName(stream, layout)}`
 }
 
-/** The stream name of a key made by `streamKey`. */
+/** The name part of a key made by `streamKey` (in the `cluster` layout, with its hash tag). */
 export function streamNameOf(key: string): string {
   return key.startsWith('pulse:stream:') ? key.slice('pulse:stream:'.length) : key
 }
 
 /** The replicated map (name, not key) of a stream's sinks and their consumers. */
-export function sinksMapName(stream: string): string {
-  return `stream:${stream}:sinks`
+export function sinksMapName(stream: string, layout: KeyLayout = 'compat'): string {
+  return `stream:${slotName(stream, layout)}:sinks`
 }
 
 /** The replicated map (name, not key) of a sink's consumer keep-alives. */
-export function keepAliveMapName(sink: string): string {
-  return `sink:${sink}:keepalive`
+export function keepAliveMapName(sink: string, layout: KeyLayout = 'compat'): string {
+  return `sink:${slotName(sink, layout)}:keepalive`
 }
 
-export function staleLeaseKey(sink: string): string {
-  return `sink:${sink}:stalelease`
+export function staleLeaseKey(sink: string, layout: KeyLayout = 'compat'): string {
+  return `sink:${slotName(sink, layout)}:stalelease`
 }
