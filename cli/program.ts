@@ -10,6 +10,7 @@ import { configCommand } from './commands/config.js'
 import { devCommand } from './commands/dev.js'
 import { dispatchCommand } from './commands/dispatch.js'
 import { jobsCommand } from './commands/jobs.js'
+import { loadgenCommand } from './commands/loadgen.js'
 import { mapsCommand } from './commands/maps.js'
 import { passwdCommand } from './commands/passwd.js'
 import { poolCommand } from './commands/pool.js'
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   program.addCommand(streamsCommand())
   program.addCommand(mapsCommand())
   program.addCommand(poolCommand())
+  program.addCommand(loadgenCommand())
   overrideExits(program)
   return program
 }

@@ -33,6 +33,7 @@ import { Redis } from 'ioredis'
 import { Bus, BusServer, SseParser } from '../../actors/bus/index.js'
 import { LocalRedis } from '../../cli/local-servers/redis-server.js'
 import { captureEnv, envMarkdown } from '../lib/env.js'
+import { emitResult, figure, ratio } from '../lib/results.js'
 import { machineState, suiteArgs } from '../lib/runner.js'
 import { fmtRatio, ratios, sig, summarize, table } from '../lib/stats.js'
 
@@ -433,6 +434,76 @@ process.stdout.write(
     '',
   ].join('\n'),
 )
+
+const perSecond = (xs: readonly Rate[]) => xs.map((x) => x.perSecond)
+/** CPU per event, µs: this process and redis-server. */
+const cpu = (xs: readonly Rate[], side: 'nodeCpuMs' | 'redisCpuMs') => xs.map((x) => (x.costs[side] * 1000) / x.events)
+emitResult({
+  suite: 'bus',
+  env,
+  quick: ctx.quick,
+  partial: ['seconds', 'http-seconds', 'connections', 'subscribers'].some((name) => args.given(name)),
+  servers: { 'redis-server': serverVersion },
+  state: { start: before, end: after },
+  figures: [
+    figure('in-process put → get', 'raw XADD → XREAD', 'events/s', perSecond(raw)),
+    figure('in-process put → get', 'bus', 'events/s', perSecond(inproc)),
+    figure('in-process put → get, node CPU per event', 'raw XADD → XREAD', 'µs', cpu(raw, 'nodeCpuMs')),
+    figure('in-process put → get, node CPU per event', 'bus', 'µs', cpu(inproc, 'nodeCpuMs')),
+    figure('in-process put → get, redis CPU per event', 'raw XADD → XREAD', 'µs', cpu(raw, 'redisCpuMs')),
+    figure('in-process put → get, redis CPU per event', 'bus', 'µs', cpu(inproc, 'redisCpuMs')),
+    figure('HTTP publish', 'bare node:http + XADD', 'requests/s', perSecond(httpRaw)),
+    figure('HTTP publish', 'BusServer', 'requests/s', perSecond(httpBus)),
+    figure(
+      'HTTP publish p50',
+      'bare node:http + XADD',
+      'ms',
+      httpRaw.map((x) => x.p50),
+    ),
+    figure(
+      'HTTP publish p50',
+      'BusServer',
+      'ms',
+      httpBus.map((x) => x.p50),
+    ),
+    figure(
+      'HTTP publish p99',
+      'bare node:http + XADD',
+      'ms',
+      httpRaw.map((x) => x.p99),
+    ),
+    figure(
+      'HTTP publish p99',
+      'BusServer',
+      'ms',
+      httpBus.map((x) => x.p99),
+    ),
+    figure(
+      `publish → SSE delivery p50, ${kSubscribers} subscribers`,
+      'bus',
+      'ms',
+      sse.map((x) => x.p50),
+    ),
+    figure(
+      `publish → SSE delivery p99, ${kSubscribers} subscribers`,
+      'bus',
+      'ms',
+      sse.map((x) => x.p99),
+    ),
+  ],
+  ratios: [
+    ratio('bus ÷ raw, in-process put → get', ratios(perSecond(inproc), perSecond(raw)), {
+      op: '>=',
+      value: 0.8,
+      source: 'issue: bus put → get ≥ 0.8× raw',
+    }),
+    ratio('BusServer ÷ bare server, HTTP publish', ratios(perSecond(httpBus), perSecond(httpRaw)), {
+      op: '>=',
+      value: 0.7,
+      source: 'issue: HTTP publish ≥ 0.7× a bare server',
+    }),
+  ],
+})
 
 await admin.quit()
 await local?.close()

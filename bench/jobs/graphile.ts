@@ -1,12 +1,13 @@
 /**
- * graphile-worker 0.18.0 with the configuration its documentation's Performance page gives:
- * `localQueue: { size: 500 }`, `completeJobBatchDelay: 0`, `failJobBatchDelay: 0`, `concurrentJobs: C`,
- * `maxPoolSize: max(10, C + 2)`; `addJobs` in chunks of 1,000 / `addJob`. Completed jobs are deleted:
- * durable completion = `_private_jobs` polled empty (every 20 ms).
+ * graphile-worker 0.18.0 with the configuration its documentation's Performance page gives (the load
+ * generator's preset, cli/loadgen/peers/graphile-worker.ts: `localQueue: { size: 500 }`, no batch
+ * delays, `concurrentJobs: C`, `maxPoolSize: max(10, C + 2)`); `addJobs` in chunks of 1,000 / `addJob`.
+ * Completed jobs are deleted: durable completion = `_private_jobs` polled empty (every 20 ms).
  */
 import { Logger, makeWorkerUtils, run, type Runner, type Task, type WorkerUtils } from 'graphile-worker'
 import pg from 'pg'
 
+import { graphileWorkerPreset } from '../../cli/loadgen/peers/graphile-worker.js'
 import type { BulkResult, JobsAdapter, SteadyOptions, SteadyResult } from './adapter.js'
 import { exec, pollUntil } from './server.js'
 import { LatencyRecorder, paced } from './steady.js'
@@ -27,17 +28,7 @@ export function graphileAdapter(url: string): JobsAdapter {
       noHandleSignals: true,
       logger: silent,
       taskList: { noop },
-      preset: {
-        worker: {
-          connectionString: url,
-          concurrentJobs: concurrency,
-          maxPoolSize: Math.max(10, concurrency + 2),
-          localQueue: { size: 500 },
-          completeJobBatchDelay: 0,
-          failJobBatchDelay: 0,
-          logger: silent,
-        },
-      },
+      preset: { worker: graphileWorkerPreset(url, concurrency, silent) },
     })
   }
 

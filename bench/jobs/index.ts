@@ -17,6 +17,7 @@
 import { writeFileSync } from 'node:fs'
 
 import { captureEnv, envMarkdown } from '../lib/env.js'
+import { emitResult, type Figure, figure, ratio, type Ratio } from '../lib/results.js'
 import { postgresCpuMicros } from '../lib/proc-cpu.js'
 import { machineState, suiteArgs } from '../lib/runner.js'
 import type { BulkResult, JobsAdapter, SteadyResult } from './adapter.js'
@@ -174,4 +175,191 @@ if (jsonFile !== undefined) {
     2,
   )
   writeFileSync(jsonFile, plain)
+}
+emitResult({
+  suite: 'jobs',
+  env,
+  quick: ctx.quick,
+  partial:
+    option('--only') !== undefined ||
+    ['rates', 'steady-seconds', 'prefetch', 'bare-loops'].some((name) => args.given(name)),
+  servers: { postgres: server.version },
+  state: { start: before, end: after },
+  ...jobsFigures(),
+  data: results,
+})
+
+/** Every figure the suite prints, and the spec's targets (jobs.md, Performance) as same-round ratios. */
+function jobsFigures(): { figures: Figure[]; ratios: Ratio[] } {
+  const figures: Figure[] = []
+  for (const name of names) {
+    const b = bulk.get(name) ?? []
+    const cpu = bulkCpu.get(name) ?? []
+    if (b.length === 0) continue
+    figures.push(
+      figure(
+        'bulk e2e',
+        name,
+        'jobs/s',
+        b.map((x) => x.e2e),
+      ),
+      figure(
+        'bulk submit',
+        name,
+        'jobs/s',
+        b.map((x) => x.submit),
+      ),
+      figure(
+        'bulk CPU per job, node',
+        name,
+        'µs',
+        cpu.map((c) => c.node),
+      ),
+      figure(
+        'bulk CPU per job, PostgreSQL',
+        name,
+        'µs',
+        cpu.map((c) => c.postgres),
+      ),
+      figure(
+        'bulk CPU per job, total',
+        name,
+        'µs',
+        cpu.map((c) => c.node + c.postgres),
+      ),
+    )
+  }
+  for (const [rate, byName] of steady) {
+    for (const [name, rs] of byName) {
+      if (rs.length === 0) continue
+      const bound = (value: number) =>
+        name === 'pulse' && rate === 1000 ? { target: { op: '<=' as const, value, source: 'spec jobs.md' } } : {}
+      figures.push(
+        figure(
+          `steady ${rate}/s p50`,
+          name,
+          'ms',
+          rs.map((x) => x.p50),
+          bound(2),
+        ),
+        figure(
+          `steady ${rate}/s p95`,
+          name,
+          'ms',
+          rs.map((x) => x.p95),
+        ),
+        figure(
+          `steady ${rate}/s p99`,
+          name,
+          'ms',
+          rs.map((x) => x.p99),
+          bound(15),
+        ),
+        figure(
+          `steady ${rate}/s max`,
+          name,
+          'ms',
+          rs.map((x) => x.max),
+        ),
+        figure(
+          `steady ${rate}/s enqueue p50`,
+          name,
+          'ms',
+          rs.map((x) => x.enqueueP50),
+        ),
+        figure(
+          `steady ${rate}/s enqueue p99`,
+          name,
+          'ms',
+          rs.map((x) => x.enqueueP99),
+        ),
+        figure(
+          `steady ${rate}/s not started`,
+          name,
+          'jobs',
+          rs.map((x) => x.missing),
+        ),
+      )
+    }
+  }
+  if (statements.length > 0)
+    figures.push(
+      figure(
+        'statements per job',
+        'pulse',
+        'transactions',
+        statements.map((x) => x.perJob),
+        {
+          target: { op: '<=', value: 1, source: 'spec jobs.md' },
+        },
+      ),
+    )
+  for (const [backlog, cs] of claims) {
+    figures.push(
+      figure(
+        `claim p50 at ${backlog} ready`,
+        'pulse',
+        'ms',
+        cs.map((c) => c.p50Ms),
+      ),
+      figure(
+        `claim p99 at ${backlog} ready`,
+        'pulse',
+        'ms',
+        cs.map((c) => c.p99Ms),
+      ),
+    )
+  }
+  const out: Ratio[] = []
+  const per = (a: readonly number[], b: readonly number[]) => a.map((x, i) => x / (b[i] ?? Number.NaN))
+  const e2e = (name: string) => (bulk.get(name) ?? []).map((x) => x.e2e)
+  const spec = 'spec jobs.md (default options)'
+  const peers: [string, number | undefined][] = [
+    ['graphile-worker', 1.4],
+    ['pg-boss', 4],
+    ['bare SQL + history', 1],
+    ['bare SQL', undefined],
+  ]
+  for (const variant of ['pulse', 'pulse+prefetch']) {
+    for (const [peer, bound] of peers) {
+      if (e2e(variant).length === 0 || e2e(peer).length === 0) continue
+      const target =
+        variant === 'pulse' && bound !== undefined ? { op: '>=' as const, value: bound, source: spec } : undefined
+      out.push(ratio(`${variant} ÷ ${peer}, bulk e2e`, per(e2e(variant), e2e(peer)), target))
+    }
+  }
+  const s1000 = steady.get(1000)
+  const pulse1000 = s1000?.get('pulse') ?? []
+  const graphile1000 = s1000?.get('graphile-worker') ?? []
+  if (pulse1000.length > 0 && graphile1000.length > 0) {
+    const pick = (rs: readonly SteadyResult[], k: 'p50' | 'p99') => rs.map((x) => x[k])
+    out.push(
+      ratio('pulse ÷ graphile-worker, p50 at 1000/s', per(pick(pulse1000, 'p50'), pick(graphile1000, 'p50')), {
+        op: '<=',
+        value: 1,
+        source: 'spec jobs.md (below graphile-worker)',
+      }),
+      ratio('pulse ÷ graphile-worker, p99 at 1000/s', per(pick(pulse1000, 'p99'), pick(graphile1000, 'p99')), {
+        op: '<=',
+        value: 0.5,
+        source: 'spec jobs.md',
+      }),
+    )
+  }
+  for (const [lo, hi] of [[Math.min(...claims.keys()), Math.max(...claims.keys())]] as const) {
+    const a = claims.get(hi)
+    const b = claims.get(lo)
+    if (a !== undefined && b !== undefined && lo !== hi)
+      out.push(
+        ratio(
+          `claim p50 at ${hi} ÷ at ${lo} ready`,
+          per(
+            a.map((c) => c.p50Ms),
+            b.map((c) => c.p50Ms),
+          ),
+          { op: '<=', value: 1.5, source: 'spec jobs.md (flat; ≤ 1.5 read as flat)' },
+        ),
+      )
+  }
+  return { figures, ratios: out }
 }

@@ -1,12 +1,14 @@
 /**
  * pg-boss 12.38.0 configured for throughput: `useListenNotify: true`, queue `{ notify: true }`,
- * `work()` with `batchSize: C`, `localConcurrency: 1`, `burstWhenBatchFull: true`,
- * `pollingIntervalSeconds: 0.5`; `insert` in chunks of 1,000 / `send`. Durable completion = the
- * queue's rows in state 'completed' polled (every 20 ms) up to n.
+ * `work()` with the load generator's options (cli/loadgen/peers/pg-boss.ts: `batchSize: C`,
+ * `localConcurrency: 1`, `burstWhenBatchFull: true`, `pollingIntervalSeconds: 0.5`); `insert` in chunks
+ * of 1,000 / `send`. Durable completion = the queue's rows in state 'completed' polled (every 20 ms) up
+ * to n.
  */
 import { PgBoss } from 'pg-boss'
 import pg from 'pg'
 
+import { pgBossWorkOptions } from '../../cli/loadgen/peers/pg-boss.js'
 import type { BulkResult, JobsAdapter, SteadyOptions, SteadyResult } from './adapter.js'
 import { exec, pollUntil } from './server.js'
 import { LatencyRecorder, paced } from './steady.js'
@@ -24,14 +26,10 @@ export function pgBossAdapter(url: string): JobsAdapter {
   }
 
   function work(b: PgBoss, concurrency: number, onJob: (data: unknown) => void): Promise<string> {
-    return b.work(
-      kQueue,
-      { batchSize: concurrency, localConcurrency: 1, pollingIntervalSeconds: 0.5, burstWhenBatchFull: true },
-      (jobs) => {
-        for (const job of jobs) onJob(job.data)
-        return Promise.resolve()
-      },
-    )
+    return b.work(kQueue, pgBossWorkOptions(concurrency), (jobs) => {
+      for (const job of jobs) onJob(job.data)
+      return Promise.resolve()
+    })
   }
 
   return {

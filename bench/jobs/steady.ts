@@ -1,10 +1,11 @@
 /**
- * The paced producer of the steady phase: a 1 ms timer sends what is due (rate × elapsed − sent), one
- * single enqueue per job, not awaited in sequence. Jobs sent after the warm-up are recorded: latency =
- * enqueue call → handler start, in an HDR histogram (ns, 3 significant digits).
+ * The steady phase: the paced producer (cli/loadgen/pace.ts) sends one single enqueue per job, not
+ * awaited in sequence. Jobs sent after the warm-up are recorded: latency = enqueue call → handler
+ * start, in an HDR histogram (ns, 3 significant digits).
  */
 import hdr from 'hdr-histogram-js'
 
+import { pace } from '../../cli/loadgen/pace.js'
 import type { SteadyOptions, SteadyResult, StampedArgs } from './adapter.js'
 
 export class LatencyRecorder {
@@ -41,9 +42,7 @@ export async function paced(
   const { rate, warmupSeconds, seconds } = options
   const start = performance.now()
   const warmEnd = start + warmupSeconds * 1000
-  const end = warmEnd + seconds * 1000
   recorder.recordFrom = warmEnd
-  let sent = 0
   let errors = 0
   let firstError: unknown
   const enqueue = hdr.build({
@@ -51,29 +50,16 @@ export async function paced(
     highestTrackableValue: 120_000_000_000,
     numberOfSignificantValueDigits: 3,
   })
-  await new Promise<void>((resolve) => {
-    const tick = (): void => {
-      const now = performance.now()
-      const due = Math.floor(((Math.min(now, end) - start) * rate) / 1000)
-      while (sent < due) {
-        sent++
-        const t = performance.now()
-        if (t >= warmEnd) recorder.expected++
-        send({ t })
-          .then(() => {
-            if (t >= warmEnd) enqueue.recordValue(Math.max(1, Math.round((performance.now() - t) * 1e6)))
-          })
-          .catch((error: unknown) => {
-            errors++
-            firstError ??= error
-          })
-      }
-      if (now >= end) {
-        clearInterval(timer)
-        resolve()
-      }
-    }
-    const timer = setInterval(tick, 1)
+  await pace(rate, (warmupSeconds + seconds) * 1000, (t) => {
+    if (t >= warmEnd) recorder.expected++
+    send({ t })
+      .then(() => {
+        if (t >= warmEnd) enqueue.recordValue(Math.max(1, Math.round((performance.now() - t) * 1e6)))
+      })
+      .catch((error: unknown) => {
+        errors++
+        firstError ??= error
+      })
   })
   const deadline = performance.now() + drainMs
   while (recorder.started < recorder.expected - errors && performance.now() < deadline)

@@ -1,5 +1,7 @@
 /** Latency histograms (hdr-histogram-js) recorded in nanoseconds, read as microsecond percentiles. */
-import hdr from 'hdr-histogram-js'
+import type hdr from 'hdr-histogram-js'
+
+export { latencyHistogram, recordMs } from '../../cli/loadgen/histogram.js'
 
 export interface Percentiles {
   readonly p50: number
@@ -7,19 +9,6 @@ export interface Percentiles {
   readonly p999: number
   readonly max: number
   readonly count: number
-}
-
-export function latencyHistogram(): hdr.Histogram {
-  return hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 60_000_000_000,
-    numberOfSignificantValueDigits: 3,
-  })
-}
-
-/** Records one duration given in milliseconds (performance.now() differences). */
-export function recordMs(h: hdr.Histogram, ms: number): void {
-  h.recordValue(Math.max(1, Math.round(ms * 1e6)))
 }
 
 /** Percentiles in microseconds. */

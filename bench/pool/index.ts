@@ -8,7 +8,9 @@
  *      `addWorker` until every key of the new bucket runs on the new worker.
  *
  * Knobs: ROUNDS (3), RTT (1,000 dispatches per round), JOBS (5,000 per throughput round),
- * REBALANCE (10,000 running jobs). Uses REDIS_URL, or starts a throwaway redis-server.
+ * REBALANCE (10,000 running jobs). Uses REDIS_URL, or starts a throwaway redis-server. `--quick`: 1
+ * round and small counts (a smoke run, not for quoting). The figures also go to a JSON result
+ * (bench/lib/results.ts).
  */
 import { randomUUID } from 'node:crypto'
 
@@ -18,12 +20,14 @@ import { jumpHash, PoolNode, type WorkerHandler } from '../../actors/pool/index.
 import { LocalRedis } from '../../cli/local-servers/redis-server.js'
 import { captureEnv, envMarkdown } from '../lib/env.js'
 import { latencyHistogram, percentilesUs, recordMs } from '../lib/histogram.js'
+import { emitResult, figure } from '../lib/results.js'
 import { si, table } from '../lib/stats.js'
 
-const ROUNDS = Number(process.env.ROUNDS ?? 3)
-const RTT = Number(process.env.RTT ?? 1_000)
-const JOBS = Number(process.env.JOBS ?? 5_000)
-const REBALANCE = Number(process.env.REBALANCE ?? 10_000)
+const QUICK = process.argv.includes('--quick')
+const ROUNDS = Number(process.env.ROUNDS ?? (QUICK ? 1 : 3))
+const RTT = Number(process.env.RTT ?? (QUICK ? 100 : 1_000))
+const JOBS = Number(process.env.JOBS ?? (QUICK ? 500 : 5_000))
+const REBALANCE = Number(process.env.REBALANCE ?? (QUICK ? 1_000 : 10_000))
 const DISPATCHERS = 100
 const WORKERS_PER_NODE = 8
 const options = { workerTtlMs: 5_000, ackGracePeriodMs: 5_000, jobSinkBlockMs: 1_000, maxQueuedJobs: 10_000 }
@@ -114,13 +118,21 @@ async function main(): Promise<void> {
   const local = process.env.REDIS_URL === undefined ? await LocalRedis.start() : undefined
   const url = process.env.REDIS_URL ?? local?.url ?? ''
   const raw = new Redis(url)
+  const env = captureEnv(['ioredis'])
+  const serverVersion = /redis_version:(\S+)/.exec(await raw.info('server'))?.[1] ?? 'unknown'
   try {
     const rtt: string[][] = []
     const tput: string[][] = []
+    const rttP50: number[] = []
+    const rttP99: number[] = []
+    const rates: number[] = []
     for (let round = 1; round <= ROUNDS; round++) {
       const r = await roundTrip(url, round)
       rtt.push([String(round), String(RTT), r.p50.toFixed(3), r.p99.toFixed(3), r.max.toFixed(3)])
       const rate = await throughput(url)
+      rttP50.push(r.p50)
+      rttP99.push(r.p99)
+      rates.push(rate)
       tput.push([String(round), String(JOBS), `${si(rate)} jobs/s`])
       console.error(
         `round ${round}: rtt p50 ${r.p50.toFixed(3)} ms p99 ${r.p99.toFixed(3)} ms; ${si(rate)} dispatches/s`,
@@ -128,7 +140,6 @@ async function main(): Promise<void> {
     }
     const rb = await rebalance(url)
     console.error(`rebalance: ${rb.moved} of ${REBALANCE} moved in ${rb.ms.toFixed(0)} ms`)
-    const env = captureEnv(['ioredis'])
     console.log(`## pool\n\n${envMarkdown(env)}\n`)
     console.log(
       `### 1. dispatchJob round trip (2 nodes × ${WORKERS_PER_NODE} workers, one at a time; ms)\n${table(['round', 'dispatches', 'p50', 'p99', 'max'], rtt)}\n`,
@@ -142,6 +153,21 @@ async function main(): Promise<void> {
         [[String(REBALANCE), String(rb.moved), `${rb.ms.toFixed(0)} ms`, `${rb.dispatchMs.toFixed(0)} ms`]],
       )}`,
     )
+    emitResult({
+      suite: 'pool',
+      env,
+      quick: QUICK,
+      partial: ['ROUNDS', 'RTT', 'JOBS', 'REBALANCE'].some((k) => process.env[k] !== undefined),
+      servers: { 'redis-server': serverVersion },
+      figures: [
+        figure('dispatchJob round trip p50', 'pool', 'ms', rttP50),
+        figure('dispatchJob round trip p99', 'pool', 'ms', rttP99),
+        figure(`dispatch throughput, ${DISPATCHERS} dispatchers`, 'pool', 'jobs/s', rates),
+        figure(`rebalance: time to move a bucket of ${REBALANCE} running jobs`, 'pool', 'ms', [rb.ms]),
+        figure('rebalance: jobs moved', 'pool', 'jobs', [rb.moved]),
+        figure(`rebalance: time to dispatch ${REBALANCE} jobs`, 'pool', 'ms', [rb.dispatchMs]),
+      ],
+    })
   } finally {
     await deleteByPrefix(raw, 'map:bench-pool-')
     await deleteByPrefix(raw, 'pulse:stream:bench-pool-')

@@ -8,7 +8,8 @@
  *   3. write ops/s of `map.set` versus raw `EVALSHA` of an `HSET + PUBLISH` script, same run.
  *
  * Variants are interleaved (rotated order) over ROUNDS rounds (default 3) and ratios are taken
- * within a round. Uses REDIS_URL, or starts a throwaway redis-server.
+ * within a round. Uses REDIS_URL, or starts a throwaway redis-server. `--quick`: 1 round and small
+ * counts (a smoke run, not for quoting). The figures also go to a JSON result (bench/lib/results.ts).
  */
 import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
@@ -20,13 +21,15 @@ import { ReplicatedMap, rmapReplica } from '../../actors/rmap/index.js'
 import { LocalRedis } from '../../cli/local-servers/redis-server.js'
 import { Runtime } from '../../runtime/runtime.js'
 import { captureEnv } from '../lib/env.js'
+import { emitResult, type Figure, figure, ratio } from '../lib/results.js'
 
-const ROUNDS = Number(process.env.ROUNDS ?? 3)
+const QUICK = process.argv.includes('--quick')
+const ROUNDS = Number(process.env.ROUNDS ?? (QUICK ? 1 : 3))
 const KEYS = 1_000
-const GETS = Number(process.env.GETS ?? 20_000_000)
-const ASK_MS = 1_000
-const LAT_WRITES = Number(process.env.LAT_WRITES ?? 2_000)
-const WRITES = Number(process.env.WRITES ?? 30_000)
+const GETS = Number(process.env.GETS ?? (QUICK ? 1_000_000 : 20_000_000))
+const ASK_MS = QUICK ? 200 : 1_000
+const LAT_WRITES = Number(process.env.LAT_WRITES ?? (QUICK ? 200 : 2_000))
+const WRITES = Number(process.env.WRITES ?? (QUICK ? 3_000 : 30_000))
 const IN_FLIGHT = 64
 
 const fmt = (n: number): string =>
@@ -111,6 +114,11 @@ async function main(): Promise<void> {
   const keys = Array.from({ length: KEYS }, (_, i) => `key-${i}`)
   const rt = await Runtime.start()
   const report: string[] = []
+  const figures: Figure[] = []
+  const gets: Record<string, number[]> = { plain: [], A: [], B1: [], B64: [] }
+  const visible: Record<'p50' | 'p99' | 'max', number[]> = { p50: [], p99: [], max: [] }
+  const writes: Record<string, number[]> = { raw: [], joined: [], only: [] }
+  const serverVersion = /redis_version:(\S+)/.exec(await raw.info('server'))?.[1] ?? 'unknown'
   const out = (line: string): void => {
     report.push(line)
     console.log(line)
@@ -139,6 +147,7 @@ async function main(): Promise<void> {
         else r[v] = await timeAsks((k) => attached.getFromActor(k), keys, v === 'B1' ? 1 : 64)
       }
       const [p, a, b1, b64] = [r.plain ?? 0, r.A ?? 0, r.B1 ?? 0, r.B64 ?? 0]
+      for (const [k, v] of Object.entries({ plain: p, A: a, B1: b1, B64: b64 })) gets[k]?.push(v)
       out(
         `| ${round + 1} | ${fmt(p)}/s | ${fmt(a)}/s | ${fmt(b1)}/s | ${fmt(b64)}/s | ${(a / p).toFixed(2)} | ${(a / b64).toFixed(0)}× |`,
       )
@@ -149,6 +158,9 @@ async function main(): Promise<void> {
     out('|---|---|---|---|---|')
     for (let round = 0; round < ROUNDS; round++) {
       const lat = (await latencyRound(url, plain, round)).sort((x, y) => x - y)
+      visible.p50.push(percentile(lat, 50))
+      visible.p99.push(percentile(lat, 99))
+      visible.max.push(lat.at(-1) ?? NaN)
       out(
         `| ${round + 1} | ${lat.length} | ${percentile(lat, 50).toFixed(3)} | ${percentile(lat, 99).toFixed(3)} | ${(lat.at(-1) ?? NaN).toFixed(3)} |`,
       )
@@ -180,6 +192,9 @@ async function main(): Promise<void> {
         else r[v] = await timeWrites((i) => writeOnly.set(`k${i & 1023}`, value))
       }
       const [w, j, o] = [r.raw ?? 0, r.joined ?? 0, r.only ?? 0]
+      writes.raw?.push(w)
+      writes.joined?.push(j)
+      writes.only?.push(o)
       out(
         `| ${round + 1} | ${fmt(w)}/s | ${fmt(j)}/s | ${fmt(o)}/s | ${((100 * j) / w).toFixed(0)} % | ${((100 * o) / w).toFixed(0)} % |`,
       )
@@ -187,6 +202,39 @@ async function main(): Promise<void> {
     await joined.close()
     await writeOnly.close()
     await raw.del(rawHash, `map:${wname}:joined:content`, `map:${wname}:only:content`)
+    const getLabels: Record<string, string> = {
+      plain: 'plain ReplicatedMap',
+      A: 'attached, A: snapshot',
+      B1: 'attached, B: ask ×1',
+      B64: 'attached, B: ask ×64',
+    }
+    const spec = { op: '>=' as const, value: 10e6, source: 'spec rmap.md' }
+    for (const [k, values] of Object.entries(gets))
+      figures.push(figure('local get', getLabels[k] ?? k, 'ops/s', values, k === 'A' ? { target: spec } : {}))
+    for (const [k, values] of Object.entries(visible))
+      figures.push(figure(`write → visible in another process ${k}`, 'map.set', 'ms', values))
+    const writeLabels: Record<string, string> = {
+      raw: 'raw EVALSHA HSET+PUBLISH',
+      joined: 'map.set (joined replica)',
+      only: 'map.set (write-only handle)',
+    }
+    for (const [k, values] of Object.entries(writes))
+      figures.push(figure('write', writeLabels[k] ?? k, 'ops/s', values))
+    const per = (a: readonly number[], b: readonly number[]) => a.map((x, i) => x / (b[i] ?? NaN))
+    const bound = { op: '>=' as const, value: 0.9, source: 'issue: map.set ≥ 0.9× raw (spec rmap.md: 0.7)' }
+    emitResult({
+      suite: 'rmap',
+      env,
+      quick: QUICK,
+      partial: ['ROUNDS', 'GETS', 'LAT_WRITES', 'WRITES'].some((k) => process.env[k] !== undefined),
+      servers: { 'redis-server': serverVersion },
+      figures,
+      ratios: [
+        ratio('attached A ÷ plain, local get', per(gets.A ?? [], gets.plain ?? [])),
+        ratio('map.set (joined replica) ÷ raw, write', per(writes.joined ?? [], writes.raw ?? []), bound),
+        ratio('map.set (write-only handle) ÷ raw, write', per(writes.only ?? [], writes.raw ?? []), bound),
+      ],
+    })
   } finally {
     await raw.del(`map:${name}:content`)
     await rt.close()

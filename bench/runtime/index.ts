@@ -11,6 +11,7 @@
 import { writeFileSync } from 'node:fs'
 
 import { captureEnv, envMarkdown } from '../lib/env.js'
+import { emitResult, type Figure, figure, figuresFromRounds, ratio, type Ratio } from '../lib/results.js'
 import { machineState, type SuiteContext, suiteArgs, type SuiteOutput } from '../lib/runner.js'
 import { askSuite } from './ask.js'
 import { breakdownSuite } from './breakdown.js'
@@ -40,7 +41,8 @@ const started = performance.now()
 process.stdout.write(
   `# Runtime benchmarks\n\n${envMarkdown(env)}\n\nRounds: ${ctx.rounds}${ctx.quick ? ' (--quick: smaller counts, not for quoting)' : ''}.\n`,
 )
-process.stdout.write(`\nMachine state at start: ${await machineState()}.\n`)
+const stateStart = await machineState()
+process.stdout.write(`\nMachine state at start: ${stateStart}.\n`)
 const data: Record<string, unknown> = {}
 for (const name of only) {
   const state = await machineState()
@@ -50,8 +52,87 @@ for (const name of only) {
   process.stdout.write(`\n## ${out.title}\n\nMachine state before this suite: ${state}.\n\n${out.markdown}\n`)
   ctx.log(`${name}: ${((performance.now() - t0) / 1000).toFixed(1)} s`)
 }
-process.stdout.write(`\nMachine state at end: ${await machineState()}.\n`)
+const stateEnd = await machineState()
+process.stdout.write(`\nMachine state at end: ${stateEnd}.\n`)
 ctx.log(`total: ${((performance.now() - started) / 1000).toFixed(1)} s`)
 const json = option('--json')
 if (json !== undefined)
   writeFileSync(json, `${JSON.stringify({ env, rounds: ctx.rounds, quick: ctx.quick, data }, null, 2)}\n`)
+emitResult({
+  suite: 'runtime',
+  env,
+  quick: ctx.quick,
+  partial: option('--only') !== undefined,
+  state: { start: stateStart, end: stateEnd },
+  ...runtimeFigures(data),
+  data,
+})
+
+type Rounds = Record<string, readonly unknown[]>
+
+/** The figures the sub-suites print, from their per-round data (see each suite's `data`). */
+function runtimeFigures(all: Record<string, unknown>): { figures: Figure[]; ratios: Ratio[] } {
+  const figures: Figure[] = []
+  const out: Ratio[] = []
+  const mailbox = all.mailbox as Rounds | undefined
+  if (mailbox !== undefined) {
+    figures.push(
+      ...figuresFromRounds('mailbox', mailbox, 'msgs/s', { rate: 'msgs/s', wakeups: 'count', fullRetries: 'count' }),
+    )
+    const rate = (name: string) => (mailbox[name] ?? []).map((r) => (r as { rate: number }).rate)
+    const per = (a: string, b: string) => rate(a).map((x, i) => x / (rate(b)[i] ?? Number.NaN))
+    const spec = 'spec runtime.md, Performance'
+    out.push(
+      ratio('mailbox tellMany ÷ postMessage one at a time, 64 B', per('tellMany 64B', 'pm 64B'), {
+        op: '>=',
+        value: 10,
+        source: spec,
+      }),
+      ratio('mailbox tellMany ÷ postMessage arrays of 100, 64 B', per('tellMany 64B', 'pm×100 64B'), {
+        op: '>=',
+        value: 1,
+        source: spec,
+      }),
+      ratio('mailbox tellMany ÷ bare SPSC ring, 64 B', per('tellMany 64B', 'ring 64B'), {
+        op: '>=',
+        value: 0.5,
+        source: spec,
+      }),
+    )
+  }
+  const ask = all.ask as Rounds | undefined
+  if (ask !== undefined) {
+    figures.push(...figuresFromRounds('round trip', ask, 'µs', { p50: 'µs', p99: 'µs', p999: 'µs' }))
+    const p50 = (name: string) => (ask[name] ?? []).map((r) => (r as { p50: number }).p50)
+    const [askName, pmName] = Object.keys(ask)
+    if (askName !== undefined && pmName !== undefined)
+      out.push(
+        ratio(
+          `${askName} p50 ÷ ${pmName} p50`,
+          p50(askName).map((x, i) => x / (p50(pmName)[i] ?? Number.NaN)),
+          { op: '<=', value: 0.5, source: 'issue: ask p50 ≤ 0.5× a postMessage echo' },
+        ),
+      )
+  }
+  const memory = all.memory as Record<string, readonly { samples: readonly { rssMB: number }[] }[]> | undefined
+  if (memory !== undefined) {
+    for (const [variant, runs] of Object.entries(memory)) {
+      const end = runs.map((r) => r.samples.at(-1)?.rssMB ?? Number.NaN)
+      figures.push(
+        figure('memory rss at end', variant, 'MB', end),
+        figure(
+          'memory rss growth',
+          variant,
+          'MB',
+          runs.map((r, i) => (end[i] ?? Number.NaN) - (r.samples[0]?.rssMB ?? Number.NaN)),
+        ),
+      )
+    }
+  }
+  const codec = all.codec as Rounds | undefined
+  if (codec !== undefined)
+    figures.push(...figuresFromRounds('codec', codec, 'ns', { encodeNs: 'ns', decodeNs: 'ns', bytes: 'B' }))
+  const breakdown = all.breakdown as Rounds | undefined
+  if (breakdown !== undefined) figures.push(...figuresFromRounds('breakdown', breakdown, 'ns'))
+  return { figures, ratios: out }
+}

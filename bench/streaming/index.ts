@@ -20,6 +20,7 @@ import { writeFileSync } from 'node:fs'
 
 import { LocalRedis } from '../../cli/local-servers/redis-server.js'
 import { captureEnv, envMarkdown } from '../lib/env.js'
+import { emitResult, type Figure, figure, ratio, type Ratio } from '../lib/results.js'
 import { machineState, suiteArgs } from '../lib/runner.js'
 import { fmtRatio, ratios, si, sig, summarize, table } from '../lib/stats.js'
 import { type SteadyResult, steadyRun } from './steady.js'
@@ -216,6 +217,79 @@ if (jsonFile !== undefined)
     jsonFile,
     JSON.stringify({ env, throughput: Object.fromEntries(tResults), latency: Object.fromEntries(lResults) }, null, 2),
   )
+
+emitResult({
+  suite: 'streaming',
+  env,
+  quick: ctx.quick,
+  partial:
+    option('--only') !== undefined ||
+    ['events', 'awaited-events', 'bull-jobs', 'rate', 'seconds'].some((name) => args.given(name)),
+  servers: { 'redis-server': serverVersion },
+  state: { start: before, end: after },
+  ...streamingFigures(),
+  data: { throughput: Object.fromEntries(tResults), latency: Object.fromEntries(lResults) },
+})
+
+/** Every figure the suite prints, and the targets as same-round ratios (the drain's). */
+function streamingFigures(): { figures: Figure[]; ratios: Ratio[] } {
+  const figures: Figure[] = []
+  for (const v of tVariants) {
+    if (drain(v.name).length === 0) continue
+    figures.push(
+      figure('drain', v.name, 'events/s', drain(v.name), { note: v.label }),
+      figure('add + drain', v.name, 'events/s', total(v.name), { note: v.label }),
+    )
+  }
+  for (const [name, rs] of lResults) {
+    if (rs.length === 0) continue
+    figures.push(
+      figure(
+        `add → handler at ${kRate}/s p50`,
+        name,
+        'ms',
+        rs.map((r) => r.p50),
+      ),
+      figure(
+        `add → handler at ${kRate}/s p99`,
+        name,
+        'ms',
+        rs.map((r) => r.p99),
+      ),
+      figure(
+        `add → handler at ${kRate}/s p99.9`,
+        name,
+        'ms',
+        rs.map((r) => r.p999),
+      ),
+      figure(
+        `add → handler at ${kRate}/s missing`,
+        name,
+        'events',
+        rs.map((r) => r.missing),
+      ),
+    )
+  }
+  const out: Ratio[] = []
+  if (drain('sink').length > 0) {
+    out.push(
+      ratio('sink ÷ raw, drain', ratios(drain('sink'), drain('raw')), {
+        op: '>=',
+        value: 0.8,
+        source: 'issue: sink ≥ 0.8× raw XREADGROUP + XACK (spec streaming.md: 0.6)',
+      }),
+      ratio('sink ÷ bullmq, drain', ratios(drain('sink'), drain('bullmq')), {
+        op: '>=',
+        value: 3,
+        source: 'spec streaming.md',
+      }),
+      ratio('sink ÷ raw-pipe, drain', ratios(drain('sink'), drain('raw-pipe'))),
+      ratio('sink-await ÷ raw, drain', ratios(drain('sink-await'), drain('raw'))),
+      ratio('raw ÷ bullmq, drain', ratios(drain('raw'), drain('bullmq'))),
+    )
+  }
+  return { figures, ratios: out }
+}
 
 async function redisVersion(redisUrl: string): Promise<string> {
   const { Redis } = await import('ioredis')

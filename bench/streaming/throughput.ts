@@ -17,6 +17,7 @@ import { Queue, Worker } from 'bullmq'
 import { Redis } from 'ioredis'
 
 import { type SinkOptions, Stream } from '../../actors/streaming/index.js'
+import { bullmqConnection } from '../../cli/loadgen/peers/bullmq.js'
 
 export interface ThroughputResult {
   readonly events: number
@@ -124,8 +125,7 @@ export async function sinkRun(
 }
 
 export async function bullmqRun(url: string, jobs: number, concurrency: number): Promise<ThroughputResult> {
-  const { hostname, port } = new URL(url)
-  const connection = { host: hostname, port: Number(port), maxRetriesPerRequest: null }
+  const connection = bullmqConnection(url)
   const name = uniq('bullmq')
   const queue = new Queue(name, { connection, defaultJobOptions: { removeOnComplete: true, removeOnFail: true } })
   let worker: Worker | undefined

@@ -1,0 +1,79 @@
+/**
+ * BullMQ as a peer of the `jobs` and `sinks` workloads: a `Queue` of its own (obliterated after the
+ * round) with `removeOnComplete` / `removeOnFail`, a `Worker` with a no-op processor and
+ * `--concurrency`; `addBulk` in chunks of 1,000 (bulk) or one `add` per job (`--rate`). A job is done
+ * at the worker's `completed` event. The streaming benchmark (bench/streaming/throughput.ts) connects
+ * the same way.
+ */
+import type { Job, Queue, Worker } from 'bullmq'
+import type * as BullMQModule from 'bullmq'
+
+import { stampOf } from '../stamp.js'
+import type { LoadTarget, TargetContext, TargetFactory } from '../types.js'
+
+type BullMQ = typeof BullMQModule
+
+export interface BullmqConnection {
+  readonly host: string
+  readonly port: number
+  readonly username?: string
+  readonly password?: string
+  readonly db: number
+  /** What BullMQ requires of a worker's connection. */
+  readonly maxRetriesPerRequest: null
+}
+
+/** BullMQ's connection options for a `redis://` URL. */
+export function bullmqConnection(url: string): BullmqConnection {
+  const parsed = new URL(url)
+  return {
+    host: parsed.hostname,
+    port: Number(parsed.port === '' ? 6379 : parsed.port),
+    ...(parsed.username === '' ? {} : { username: decodeURIComponent(parsed.username) }),
+    ...(parsed.password === '' ? {} : { password: decodeURIComponent(parsed.password) }),
+    db: Number(parsed.pathname.slice(1) || 0),
+    maxRetriesPerRequest: null,
+  }
+}
+
+function target(lib: BullMQ, context: TargetContext, workload: string): LoadTarget {
+  const connection = bullmqConnection(context.redisUrl)
+  const name = `loadgen-${workload}-${context.tag}`
+  const queue: Queue = new lib.Queue(name, {
+    connection,
+    defaultJobOptions: { removeOnComplete: true, removeOnFail: true },
+  })
+  let worker: Worker | undefined
+  let completed = 0
+  return {
+    batch: 1_000,
+    async start(delivered) {
+      await queue.waitUntilReady()
+      const process = (job: Job): Promise<void> => {
+        const t = stampOf(job.data)
+        if (t !== undefined) delivered(t)
+        return Promise.resolve()
+      }
+      worker = new lib.Worker(name, process, { connection, concurrency: context.concurrency })
+      worker.on('completed', () => completed++)
+      await worker.waitUntilReady()
+    },
+    async send(t, count) {
+      if (count === 1) await queue.add('loadgen', { t })
+      else await queue.addBulk(Array.from({ length: count }, () => ({ name: 'loadgen', data: { t } })))
+    },
+    completed: () => Promise.resolve(completed),
+    async close() {
+      await worker?.close()
+      await queue.obliterate({ force: true }).catch(() => undefined)
+      await queue.close()
+    },
+  }
+}
+
+export function bullmqTargets(lib: BullMQ): { jobs: TargetFactory; sinks: TargetFactory } {
+  return {
+    jobs: (context) => Promise.resolve(target(lib, context, 'jobs')),
+    sinks: (context) => Promise.resolve(target(lib, context, 'sinks')),
+  }
+}
