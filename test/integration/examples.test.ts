@@ -5,7 +5,7 @@ import { join, relative } from 'node:path'
 import { describe, expect, it } from 'vitest'
 
 import { spawnTs } from '../helpers/child.js'
-import { databaseUrl, redisUrl } from '../helpers/servers.js'
+import { databaseUrl, redisClusterUrl, redisUrl } from '../helpers/servers.js'
 
 const root = new URL('../../examples/', import.meta.url).pathname
 const mains = readdirSync(root, { recursive: true, encoding: 'utf8' })
@@ -20,7 +20,12 @@ describe('examples', () => {
 
   for (const main of mains) {
     it(`${relative('examples', main)} runs to completion`, async () => {
-      const child = spawnTs(main, [], { ...process.env, REDIS_URL: redisUrl(), DATABASE_URL: databaseUrl() })
+      const child = spawnTs(main, [], {
+        ...process.env,
+        REDIS_URL: redisUrl(),
+        REDIS_CLUSTER_URL: redisClusterUrl(),
+        DATABASE_URL: databaseUrl(),
+      })
       const code = await child.exited
       expect(code, child.lines.join('\n')).toBe(0)
     }, 60_000)
