@@ -159,7 +159,7 @@ const kAckDelayMs = 5
  * their `(id, token)` pairs, which a generic plan does in a nested loop that rescans the pairs per row.
  * But planning is about half of a small ack's cost — a steady trickle acks a few jobs at a time — so
  * completions of up to `kGenericAckMax` jobs run on a session of their own on the generic plan: the
- * same primary-key lookups, each row's token compared with at most 64 (`bench/jobs/ack-plan.ts`
+ * same primary-key lookups, each row's token compared with at most 64 (`bench/jobs/probes/ack-plan.ts`
  * compares the plans). The claim commits asynchronously (see the top of this module). A test explains
  * each statement's plan as its session runs it.
  *

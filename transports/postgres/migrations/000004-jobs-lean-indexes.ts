@@ -7,7 +7,7 @@
  * (insert, claim, completion), so every full index costs three entries per job.
  *
  * - `jobs_by_name_status (name, status, id)` goes: a text key written three times per job, about a
- *   tenth of the database time of a job measured (bench/jobs/cycle-probe.ts). No hot statement reads
+ *   tenth of the database time of a job measured (bench/jobs/probes/cycle-probe.ts). No hot statement reads
  *   it (claims go through `jobs_ready`, reaping through `jobs_leases`); `listJobs` by name now walks
  *   the primary key newest first and filters (cheap while the name is common among recent jobs, a
  *   scan for a rare one), and `stats()` aggregates the whole table either way.

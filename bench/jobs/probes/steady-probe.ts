@@ -5,13 +5,13 @@
  * Also transactions and insert statements per job (the NOTIFY trigger's calls, `track_functions`); the
  * other transactions are claims, acks and the LISTEN connection's reads of the notification queue.
  *
- *   npx tsx bench/jobs/steady-probe.ts [rate=1000] [seconds=5] [prefetch=0]     # DATABASE_URL or a LocalPostgres of its own
+ *   npx tsx bench/jobs/probes/steady-probe.ts [rate=1000] [seconds=5] [prefetch=0]     # DATABASE_URL or a LocalPostgres of its own
  */
 import pg from 'pg'
 
 import { backendCpu, perJobList, threadCpu, threadCpuSince } from './backend-cpu.js'
-import { pulseAdapter } from './pulse.js'
-import { exec, openServer } from './server.js'
+import { pulseAdapter } from '../pulse.js'
+import { exec, openServer } from '../server.js'
 
 const rate = Number(process.argv[2] ?? 1000)
 const seconds = Number(process.argv[3] ?? 5)

@@ -3,12 +3,12 @@
  * wall time, the server backend's CPU (from /proc) and this process's CPU — as pulse sends it
  * (unprepared, prepared, prepared without a durable commit) next to `SELECT 1` and a bare INSERT.
  *
- *   npx tsx bench/jobs/stmt-probe.ts [statements=2000]     # DATABASE_URL or a LocalPostgres of its own
+ *   npx tsx bench/jobs/probes/stmt-probe.ts [statements=2000]     # DATABASE_URL or a LocalPostgres of its own
  */
-import { insertJobs } from '../../transports/postgres/jobs/enqueue.js'
-import { preparedStatement, type Queryable } from '../../transports/postgres/jobs/queryable.js'
-import { cpuMicros } from '../lib/proc-cpu.js'
-import { openServer, pulseProbeClient } from './server.js'
+import { insertJobs } from '../../../transports/postgres/jobs/enqueue.js'
+import { preparedStatement, type Queryable } from '../../../transports/postgres/jobs/queryable.js'
+import { cpuMicros } from '../../lib/proc-cpu.js'
+import { openServer, pulseProbeClient } from '../server.js'
 
 const n = Number(process.argv[2] ?? 2000)
 

@@ -5,15 +5,15 @@
  * back transactions (`pg_stat_database`), with enqueue → start latency. An insert's NOTIFY wakes one
  * worker (the waker, actors/jobs/wakes.ts), so the transactions per job should not grow with R.
  *
- *   npx tsx bench/jobs/herd-probe.ts [rate=200] [seconds=5] [replicas=1,4,8] [rounds=2]     # DATABASE_URL or a LocalPostgres of its own
+ *   npx tsx bench/jobs/probes/herd-probe.ts [rate=200] [seconds=5] [replicas=1,4,8] [rounds=2]     # DATABASE_URL or a LocalPostgres of its own
  */
 import pg from 'pg'
 
-import { JobQueue } from '../../actors/jobs/queue.js'
-import { Runtime } from '../../runtime/runtime.js'
-import { postgresCpuMicros } from '../lib/proc-cpu.js'
-import { openServer } from './server.js'
-import { LatencyRecorder, paced } from './steady.js'
+import { JobQueue } from '../../../actors/jobs/queue.js'
+import { Runtime } from '../../../runtime/runtime.js'
+import { postgresCpuMicros } from '../../lib/proc-cpu.js'
+import { openServer } from '../server.js'
+import { LatencyRecorder, paced } from '../steady.js'
 
 const rate = Number(process.argv[2] ?? 200)
 const seconds = Number(process.argv[3] ?? 5)

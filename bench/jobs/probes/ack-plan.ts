@@ -5,15 +5,15 @@
  * the backend's CPU (from /proc) per statement: where planning costs more than comparing each acked row
  * with every token, which sets the dispatcher's `kGenericAckMax`.
  *
- *   npx tsx bench/jobs/ack-plan.ts [statements=200] [rounds=2]     # DATABASE_URL or a LocalPostgres of its own
+ *   npx tsx bench/jobs/probes/ack-plan.ts [statements=200] [rounds=2]     # DATABASE_URL or a LocalPostgres of its own
  *
  * `statements` per batch size and session: the CPU figure is good to 10 ms over all of them (/proc ticks).
  */
-import { DISPATCHER_SESSION_SQL } from '../../actors/jobs/dispatcher.actor.js'
-import { claimJobs, completeJobs, type LeaseRef } from '../../transports/postgres/jobs/hot-path.js'
-import { preparedStatement, type Queryable, quoteSchema } from '../../transports/postgres/jobs/queryable.js'
-import { cpuMicros } from '../lib/proc-cpu.js'
-import { openServer, pulseProbeClient } from './server.js'
+import { DISPATCHER_SESSION_SQL } from '../../../actors/jobs/dispatcher.actor.js'
+import { claimJobs, completeJobs, type LeaseRef } from '../../../transports/postgres/jobs/hot-path.js'
+import { preparedStatement, type Queryable, quoteSchema } from '../../../transports/postgres/jobs/queryable.js'
+import { cpuMicros } from '../../lib/proc-cpu.js'
+import { openServer, pulseProbeClient } from '../server.js'
 
 const statements = Number(process.argv[2] ?? 200)
 const rounds = Number(process.argv[3] ?? 2)

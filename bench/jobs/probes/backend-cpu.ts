@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 
 import type pg from 'pg'
 
-import { cpuMicros, postgresPids } from '../lib/proc-cpu.js'
+import { cpuMicros, postgresPids } from '../../lib/proc-cpu.js'
 
 /** CPU µs so far of each thread of this process, by "<name> <tid>". */
 export function threadCpu(): Map<string, number> {

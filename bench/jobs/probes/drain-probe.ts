@@ -5,7 +5,7 @@
  * 20 ms while it lives), from /proc. On a box shared with other work, CPU per job is steadier than
  * jobs/s. Also the share of both cores that was busy (from /proc/stat) over the phase.
  *
- *   npx tsx bench/jobs/drain-probe.ts [prefetch] [jobs] [claimBatchMax|-] [rounds] [args: {}|8keys] [sides]     # OWN_RUNTIME=1: a runtime per phase
+ *   npx tsx bench/jobs/probes/drain-probe.ts [prefetch] [jobs] [claimBatchMax|-] [rounds] [args: {}|8keys] [sides]     # OWN_RUNTIME=1: a runtime per phase
  *
  * `8keys`: every job's args are an 8-key payload (an array and a nested object among them) instead of `{}`.
  * `sides`: which queues, comma-separated, from pulse, bare, bare+history, bare+history×2 (two loops), graphile, pg-boss (default
@@ -13,14 +13,14 @@
  */
 import pg from 'pg'
 
-import { cpuTicks, postgresCpuMicros } from '../lib/proc-cpu.js'
-import { type JobsAdapter, kEightKeyArgs } from './adapter.js'
+import { cpuTicks, postgresCpuMicros } from '../../lib/proc-cpu.js'
+import { type JobsAdapter, kEightKeyArgs } from '../adapter.js'
 import { backendCpu, perJobList, threadCpu, threadCpuSince } from './backend-cpu.js'
-import { bareAdapter } from './bare.js'
-import { graphileAdapter } from './graphile.js'
-import { pgBossAdapter } from './pgboss.js'
-import { pulseAdapter } from './pulse.js'
-import { openServer } from './server.js'
+import { bareAdapter } from '../bare.js'
+import { graphileAdapter } from '../graphile.js'
+import { pgBossAdapter } from '../pgboss.js'
+import { pulseAdapter } from '../pulse.js'
+import { openServer } from '../server.js'
 
 const prefetch = Number(process.argv[2] ?? 0)
 const n = Number(process.argv[3] ?? 20_000)
