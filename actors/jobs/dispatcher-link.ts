@@ -327,16 +327,22 @@ export class DispatcherLink implements AttemptsLink {
     }
   }
 
-  /** The transitions the database confirmed: their events fire now. */
+  /**
+   * The transitions the database confirmed: their events fire now. Completions are counted once per
+   * name per batch (`inc(n)`), not once per job.
+   */
   #onAcked(completed: readonly string[], failed: readonly AckedFailure[]): void {
     const listened = this.#events.listening('completed')
+    const counts = this.#metrics === undefined ? undefined : new Map<string, number>()
     for (const leaseToken of completed) {
       const unacked = this.#unacked.get(leaseToken)
       if (unacked === undefined) continue
       this.#unacked.delete(leaseToken)
-      if (this.#metrics !== undefined) childOf(this.#metrics.completed, unacked.job.name).inc()
+      counts?.set(unacked.job.name, (counts.get(unacked.job.name) ?? 0) + 1)
       if (listened) this.#events.emit('completed', eventOf(unacked.job))
     }
+    if (counts !== undefined && this.#metrics !== undefined)
+      for (const [name, n] of counts) childOf(this.#metrics.completed, name).inc(n)
     for (const outcome of failed) {
       const unacked = this.#unacked.get(outcome.leaseToken)
       if (unacked === undefined) continue

@@ -19,7 +19,7 @@ import { insertJobs, type NewJob } from '../../transports/postgres/jobs/enqueue.
 import type { Queryable } from '../../transports/postgres/jobs/queryable.js'
 import { encodeArgs } from './args.js'
 import type { JobQueueInternals } from './internal.js'
-import { endEnqueue, startEnqueue, startEnqueueMany } from './tracing.js'
+import { carryTrace, endEnqueue, startEnqueue, startEnqueueMany } from './tracing.js'
 import type { EnqueueManyItem, EnqueueManyOptions, EnqueueOptions, JobOptions, TransactionClient } from './types.js'
 
 const kJobOptionKeys = ['priority', 'runAt', 'delayMs', 'maxAttempts', 'idempotencyKey'] as const
@@ -101,7 +101,7 @@ export async function enqueue(
   const db = options.client === undefined ? undefined : checkClient(options.client, 'options.client')
   ctx.assertOpen('enqueue')
   const send = startEnqueue(job.name)
-  if (send.traceContext !== undefined) job.traceContext = send.traceContext
+  carryTrace(job, send)
   try {
     const id = db === undefined ? await batcherOf(ctx).add(job) : await insertOne(db, ctx.q, job)
     endEnqueue(send.span, { id })
@@ -245,7 +245,7 @@ export async function enqueueMany(
   ctx.assertOpen('enqueueMany')
   if (jobs.length === 0) return []
   const send = startEnqueueMany(jobs)
-  if (send.traceContext !== undefined) for (const job of jobs) job.traceContext = send.traceContext
+  for (const job of jobs) carryTrace(job, send)
   try {
     const ids = await insertJobs(db, ctx.q, jobs).catch(rethrowMapped)
     endEnqueue(send.span, { id: undefined })

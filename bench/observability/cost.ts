@@ -1,67 +1,47 @@
 /**
- * What metrics and tracing cost the job queue: the bulk drain with both on against both off, in the same
- * run, rounds alternating (off, on, on, off, …) so that a drifting machine weighs on both alike.
+ * What metrics and tracing cost the job queue: the bulk drain with them on against both off, in the
+ * same run, rounds alternating (off, on, on, off, …) so that a drifting machine weighs on both alike.
  *
  *   npx tsx bench/observability/cost.ts [jobs=20000] [rounds=4] [both|metrics|tracing]
  *
  * Each phase empties the tables, connects a queue with default options (`start()` as a user calls it),
  * enqueues `jobs` no-op jobs in statements of 1,000 and waits for the last 'completed' event. "on" is a
- * prom-client `Registry` given as `metrics`, and a tracer provider installed globally as an application
- * installs an SDK: `BasicTracerProvider` with a `BatchSpanProcessor` and an exporter that drops the
- * spans, and the AsyncLocalStorage context manager. "off" is neither (the API's no-op tracer). Prints
- * jobs/s per phase and the ratio on ÷ off per pair.
+ * prom-client `Registry` given as `metrics` (modes both, metrics), and a tracer provider installed
+ * globally as an application installs an SDK (modes both, tracing): `BasicTracerProvider` with a
+ * `BatchSpanProcessor` and an exporter that drops the spans, the AsyncLocalStorage context manager and
+ * the W3C propagator (left out with `PULSE_BENCH_NO_PROPAGATOR=1`). "off" is neither (the API's no-op
+ * tracer).
+ *
+ * A warm-up drain of each (5,000 jobs, not counted) goes first. Per phase it reports jobs/s and the CPU
+ * per job, from the first enqueue to the last 'completed': this process's (`process.cpuUsage`, every
+ * thread) and the PostgreSQL server's (its postmaster and its children, from /proc:
+ * bench/observability/server-cpu.ts). On a shared machine the CPU per job holds where jobs/s swings.
+ * Per round it prints on ÷ off of each, and their medians at the end.
  */
-import { context, propagation, trace } from '@opentelemetry/api'
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
-import { W3CTraceContextPropagator } from '@opentelemetry/core'
-import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base'
 import { Registry } from 'prom-client'
 
 import { JobQueue } from '../../actors/jobs/index.js'
 import { cleanPulse, kPulseSchema } from '../jobs/pulse.js'
 import { openServer } from '../jobs/server.js'
 import { captureEnv, envMarkdown } from '../lib/env.js'
+import { summarize } from '../lib/stats.js'
+import { installTracing, type Mode } from './sdk.js'
+import { postmasterPid, serverCpuMicros } from './server-cpu.js'
 
-const kDropAll: SpanExporter = {
-  export: (_spans, done) => done({ code: 0 }),
-  shutdown: () => Promise.resolve(),
+interface Phase {
+  /** Jobs per second, first enqueue to last 'completed'. */
+  rate: number
+  /** CPU µs per job of this process. */
+  node: number
+  /** CPU µs per job of the PostgreSQL server. */
+  postgres: number
 }
 
-interface Instrumentation {
-  metrics: Registry | undefined
-  stop(): Promise<void>
-}
-
-type Mode = 'both' | 'metrics' | 'tracing'
-
-function instrument(on: boolean, mode: Mode): Instrumentation {
-  if (!on) return { metrics: undefined, stop: () => Promise.resolve() }
-  if (mode === 'metrics') return { metrics: new Registry(), stop: () => Promise.resolve() }
-  const provider = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(kDropAll)] })
-  const manager = new AsyncLocalStorageContextManager().enable()
-  trace.setGlobalTracerProvider(provider)
-  context.setGlobalContextManager(manager)
-  // Without a propagator (PULSE_BENCH_NO_PROPAGATOR=1) no message carries its producer's context.
-  if (process.env.PULSE_BENCH_NO_PROPAGATOR !== '1') propagation.setGlobalPropagator(new W3CTraceContextPropagator())
-  return {
-    metrics: mode === 'tracing' ? undefined : new Registry(),
-    async stop() {
-      await provider.shutdown()
-      trace.disable()
-      context.disable()
-      propagation.disable()
-    },
-  }
-}
-
-async function drain(url: string, jobs: number, on: boolean, mode: Mode): Promise<number> {
+async function drain(url: string, jobs: number, on: boolean, mode: Mode, postmaster?: number): Promise<Phase> {
   await cleanPulse(url)
-  const inst = instrument(on, mode)
-  const queue = await JobQueue.connect({
-    pg: url,
-    schema: kPulseSchema,
-    ...(inst.metrics === undefined ? {} : { metrics: inst.metrics }),
-  })
+  const metrics = on && mode !== 'tracing' ? new Registry() : undefined
+  const stopTracing = on && mode !== 'metrics' ? installTracing() : undefined
+  const queue = await JobQueue.connect({ pg: url, schema: kPulseSchema, ...(metrics === undefined ? {} : { metrics }) })
   try {
     let completed = 0
     let finish!: (t: number) => void
@@ -72,15 +52,31 @@ async function drain(url: string, jobs: number, on: boolean, mode: Mode): Promis
     })
     await queue.start()
     const items = Array.from({ length: 1000 }, () => ({ name: 'noop', args: {} }))
+    const node0 = process.cpuUsage()
+    const postgres0 = serverCpuMicros(postmaster)
     const t0 = performance.now()
     for (let sent = 0; sent < jobs; sent += 1000) {
       await queue.enqueueMany(sent + 1000 <= jobs ? items : items.slice(0, jobs - sent))
     }
-    return (jobs * 1000) / ((await done) - t0)
+    const t1 = await done
+    const node = process.cpuUsage(node0)
+    return {
+      rate: (jobs * 1000) / (t1 - t0),
+      node: (node.user + node.system) / jobs,
+      postgres: (serverCpuMicros(postmaster) - postgres0) / jobs,
+    }
   } finally {
     await queue.close()
-    await inst.stop()
+    await stopTracing?.()
   }
+}
+
+const kKeys = ['rate', 'node', 'postgres'] as const
+
+function row(round: number, off: Phase, on: Phase): string {
+  const cells = kKeys.map((k) => `${off[k].toFixed(k === 'rate' ? 0 : 1)} → ${on[k].toFixed(k === 'rate' ? 0 : 1)}`)
+  const ratios = kKeys.map((k) => (on[k] / off[k]).toFixed(3))
+  return `| ${round} | ${cells.join(' | ')} | ${ratios.join(' | ')} |`
 }
 
 async function main(): Promise<void> {
@@ -91,21 +87,26 @@ async function main(): Promise<void> {
   const url = await server.createDatabase('pulse_bench_observability')
   try {
     await (await JobQueue.connect({ pg: url, schema: kPulseSchema })).close()
-    await drain(url, Math.min(jobs, 5_000), false, mode) // warm-up, not counted
-    console.log('| round | off jobs/s | on jobs/s | on ÷ off |')
-    console.log('|---|---|---|---|')
-    const ratios: number[] = []
+    const postmaster = await postmasterPid(url)
+    // Warm-up, not counted: both phases, so that neither runs its code cold in the first round.
+    for (const on of [false, true]) await drain(url, Math.min(jobs, 5_000), on, mode, postmaster)
+    console.log(
+      '| round | jobs/s off → on | node µs/job off → on | PostgreSQL µs/job off → on | jobs/s on ÷ off | node CPU/job on ÷ off | PostgreSQL CPU/job on ÷ off |',
+    )
+    console.log('|---|---|---|---|---|---|---|')
+    const ratios = { rate: [] as number[], node: [] as number[], postgres: [] as number[] }
     for (let round = 1; round <= rounds; round++) {
       const order = round % 2 === 1 ? [false, true] : [true, false]
-      const result: Record<string, number> = {}
-      for (const on of order) result[on ? 'on' : 'off'] = await drain(url, jobs, on, mode)
-      const ratio = (result.on ?? 0) / (result.off ?? 1)
-      ratios.push(ratio)
-      console.log(`| ${round} | ${result.off?.toFixed(0)} | ${result.on?.toFixed(0)} | ${ratio.toFixed(3)} |`)
+      const result = new Map<boolean, Phase>()
+      for (const on of order) result.set(on, await drain(url, jobs, on, mode, postmaster))
+      const off = result.get(false) as Phase
+      const on = result.get(true) as Phase
+      for (const k of kKeys) ratios[k].push(on[k] / off[k])
+      console.log(row(round, off, on))
     }
-    const sorted = [...ratios].sort((a, b) => a - b)
+    const median = (k: (typeof kKeys)[number]): string => summarize(ratios[k]).median.toFixed(3)
     console.log(
-      `\n${mode}: median on ÷ off: ${sorted[Math.floor(sorted.length / 2)]?.toFixed(3)} over ${rounds} rounds`,
+      `\n${mode}${process.env.PULSE_BENCH_NO_PROPAGATOR === '1' ? ' (no propagator)' : ''}, medians on ÷ off over ${rounds} rounds: jobs/s ${median('rate')}, node CPU/job ${median('node')}, PostgreSQL CPU/job ${median('postgres')}`,
     )
     console.log(
       `\n${envMarkdown(captureEnv(['pg', 'prom-client', '@opentelemetry/api', '@opentelemetry/sdk-trace-base']))}`,

@@ -1,7 +1,9 @@
 /**
  * The job queue's spans with a real SDK: `send <name>` (PRODUCER) in the enqueuer's context, its
- * context stored with the job, and `process <name>` (CONSUMER) per attempt, linked to the send, with the
- * handler running inside it; a failed attempt records `error.type` and ERROR.
+ * context stored with the job (a W3C `traceparent` alone as its 25 bytes, `trace_parent`; any other
+ * carrier as JSON, `trace_context`, as rows written before migration 13 hold it too), and
+ * `process <name>` (CONSUMER) per attempt, linked to the send, with the handler running inside it; a
+ * failed attempt records `error.type` and ERROR.
  */
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -10,6 +12,7 @@ import { JobQueue } from '../../../actors/jobs/index.js'
 import { kJobQueueInternals } from '../../../actors/jobs/internal.js'
 import { nextEvents } from '../../fixtures/jobs/execution-support.js'
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js'
+import { compactOf, storedTrace } from './job-trace-store.js'
 import { expectLinkedProcess, expectSendSpan, sameSpan, useTraceSdk } from './trace-sdk.js'
 
 const sdk = useTraceSdk()
@@ -33,14 +36,6 @@ async function withQueue(fn: (queue: JobQueue) => Promise<void>): Promise<void> 
   }
 }
 
-async function traceContextOf(queue: JobQueue, id: string): Promise<unknown> {
-  const { rows } = await queue[kJobQueueInternals].pool.pool.query<{ trace_context: unknown }>(
-    'SELECT trace_context FROM pulse.jobs WHERE id = $1',
-    [id],
-  )
-  return rows[0]?.trace_context
-}
-
 describe('job traces', () => {
   it('links each attempt to the enqueue, runs the handler inside it, and records a failure', async () => {
     await withQueue(async (queue) => {
@@ -54,8 +49,8 @@ describe('job traces', () => {
       await completed
 
       const send = await expectSendSpan(sdk, 'send email', parent, 'email', id)
-      const { traceId, spanId } = send.spanContext()
-      expect(await traceContextOf(queue, id)).toEqual({ traceparent: `00-${traceId}-${spanId}-01` })
+      const { traceId } = send.spanContext()
+      expect(await storedTrace(queue, id)).toEqual(compactOf(send))
 
       const attempts = (await sdk.spans()).filter((s) => s.name === 'process email')
       expect(attempts.map((s) => s.attributes['pulse.job.attempt'])).toEqual([1, 2])
@@ -104,9 +99,7 @@ describe('job traces', () => {
         [batch, same],
         [several, mixed],
       ] as const) {
-        const { traceId, spanId } = span.spanContext()
-        for (const id of ids)
-          expect(await traceContextOf(queue, id)).toEqual({ traceparent: `00-${traceId}-${spanId}-01` })
+        for (const id of ids) expect(await storedTrace(queue, id)).toEqual(compactOf(span))
       }
     })
   })

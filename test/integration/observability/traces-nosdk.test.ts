@@ -24,7 +24,7 @@ afterAll(async () => {
   await db.drop()
 })
 
-it('enqueues and runs jobs with a NULL trace_context', async () => {
+it('enqueues and runs jobs with a NULL trace_context and trace_parent', async () => {
   const queue = await JobQueue.connect({ pg: db.url, pollIntervalMs: 50, backoff: 10 })
   try {
     queue.register('plain', () => undefined)
@@ -34,7 +34,7 @@ it('enqueues and runs jobs with a NULL trace_context', async () => {
     ids.push(await queue.enqueue('plain', 3, { idempotencyKey: 'k', priority: 1 }))
     expect((await completed).map((e) => e.id).sort()).toEqual([...ids].sort())
     const { rows } = await queue[kJobQueueInternals].pool.pool.query<{ traced: string }>(
-      'SELECT count(*) FILTER (WHERE trace_context IS NOT NULL)::text AS traced FROM pulse.jobs WHERE id = ANY($1::bigint[])',
+      'SELECT count(*) FILTER (WHERE trace_context IS NOT NULL OR trace_parent IS NOT NULL)::text AS traced FROM pulse.jobs WHERE id = ANY($1::bigint[])',
       [ids],
     )
     expect(rows[0]?.traced).toBe('0')

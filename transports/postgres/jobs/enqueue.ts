@@ -5,8 +5,11 @@
  * is its row (`created_at`, `event_seq` 1), and `job_history` (migration 5) shows it as the 'enqueued'
  * entry of seq 1, so the transitions after it are the only event rows.
  *
- * A row with a trace context (`trace_context`, migration 11) takes a statement with that column: the
- * rows of an untraced application keep their statements, the column NULL.
+ * A row with a trace context takes a statement with its column: `trace_parent` (migration 13, 25 bytes)
+ * for a W3C `traceparent` alone, else `trace_context` (migration 11, JSON); a row has at most one of the
+ * two. The rows of an untraced application keep their statements, the columns NULL. Rows that take the
+ * defaults of their options keep the lean statement (`plainInsertSql`) when traced compactly: with the
+ * one context of an `enqueueMany` as one parameter, or one per row (the group-committed `enqueue`s).
  */
 import { idList, type Queryable, textArray, textPerSchema } from './queryable.js'
 
@@ -22,18 +25,21 @@ export interface NewJob {
   scheduleId?: string
   occurrence?: Date
   /**
-   * The trace context of the enqueue's span (JSON text, stored as jsonb): set only under a valid span
-   * context, so that untraced inserts keep their statements (without the column).
+   * The trace context of the enqueue's span as its W3C `traceparent`'s 25 bytes (`\x` and 50 hex
+   * digits, bytea input; stored as `trace_parent`): set only under a valid span context, so that
+   * untraced inserts keep their statements (without the column).
    */
+  traceParent?: string
+  /** The same when the carrier is not a `traceparent` alone: its JSON text (stored as `trace_context`). */
   traceContext?: string
 }
 
-/** The insert of rows that may carry unique keys; `traced` adds `trace_context` ($10). */
+/** The insert of rows that may carry unique keys; `traced` adds `trace_context` ($10) and `trace_parent` ($11). */
 function keyedInsert(q: string, traced: boolean): string {
-  const trace = traced ? ', trace_context' : ''
+  const trace = traced ? ', trace_context, trace_parent' : ''
   return `WITH input AS (
        SELECT t.*, nextval((SELECT pg_get_serial_sequence('${q}.jobs', 'id'))::regclass) AS new_id
-         FROM unnest($1::text[], $2::jsonb[], $3::bytea[], $4::int[], $5::timestamptz[], $6::int[], $7::text[], $8::bigint[], $9::timestamptz[]${traced ? ', $10::jsonb[]' : ''})
+         FROM unnest($1::text[], $2::jsonb[], $3::bytea[], $4::int[], $5::timestamptz[], $6::int[], $7::text[], $8::bigint[], $9::timestamptz[]${traced ? ', $10::jsonb[], $11::bytea[]' : ''})
               WITH ORDINALITY AS t(name, args, args_bytes, priority, run_at, max_attempts, idempotency_key, schedule_id, occurrence${trace}, ord)
      ), inserted AS (
        INSERT INTO ${q}.jobs (id, name, args, args_bytes, priority, run_at, max_attempts, idempotency_key, schedule_id, occurrence${trace})
@@ -58,7 +64,7 @@ const tracedInsertSql = textPerSchema((q) => keyedInsert(q, true))
 /** Inserts the jobs in one statement; returns their ids in input order (existing ids for known keys). */
 export async function insertJobs(db: Queryable, q: string, jobs: readonly NewJob[]): Promise<string[]> {
   if (jobs.length === 0) return []
-  const traced = jobs.some((j) => j.traceContext !== undefined)
+  const traced = jobs.some((j) => j.traceContext !== undefined || j.traceParent !== undefined)
   if (jobs.every((j) => j.idempotencyKey === undefined && j.scheduleId === undefined))
     return insertKeyless(db, q, jobs, traced)
   const { rows } = await db.query<{ id: string | null }>(traced ? tracedInsertSql(q) : insertSql(q), [
@@ -66,7 +72,7 @@ export async function insertJobs(db: Queryable, q: string, jobs: readonly NewJob
     jobs.map((j) => j.idempotencyKey ?? null),
     jobs.map((j) => j.scheduleId ?? null),
     jobs.map((j) => j.occurrence ?? null),
-    ...(traced ? [traceColumn(jobs)] : []),
+    ...(traced ? traceColumns(jobs) : []),
   ])
   const ids = rows.map((r) => r.id)
   // A duplicate of a key that a concurrent transaction had just inserted is not visible to this
@@ -75,10 +81,13 @@ export async function insertJobs(db: Queryable, q: string, jobs: readonly NewJob
   return ids as string[]
 }
 
-/** A keyless insert of `columns` (`values` per row, from the set-returning `rows`), its ids back as one text. */
-function keylessInsert(q: string, columns: string, rows: string, values: string): string {
+/**
+ * A keyless insert into `target` (by default `columns`) of `values` per row, from the set-returning
+ * `rows` of `columns`; its ids back as one text.
+ */
+function keylessInsert(q: string, columns: string, rows: string, values: string, target = columns): string {
   return `WITH inserted AS (
-       INSERT INTO ${q}.jobs (${columns})
+       INSERT INTO ${q}.jobs (${target})
        SELECT ${values} FROM ${rows} WITH ORDINALITY AS t(${columns}, ord) ORDER BY ord
        RETURNING id
      )
@@ -104,13 +113,37 @@ const plainInsertSql = textPerSchema((q) =>
   keylessInsert(q, 'name, args', 'ROWS FROM (unnest($1::text[]), jsonb_array_elements($2::jsonb))', 'name, args'),
 )
 
-/** The keyless insert of rows of which some carry a trace context (an SDK is installed): `trace_context` as $7. */
+/** `plainInsertSql` with one trace context that every row takes ($3, bytea): an `enqueueMany`'s. */
+const plainSharedTraceInsertSql = textPerSchema((q) =>
+  keylessInsert(
+    q,
+    'name, args',
+    'ROWS FROM (unnest($1::text[]), jsonb_array_elements($2::jsonb))',
+    'name, args, $3::bytea',
+    'name, args, trace_parent',
+  ),
+)
+
+/** `plainInsertSql` with a trace context per row ($3, bytea[]). */
+const plainRowTraceInsertSql = textPerSchema((q) =>
+  keylessInsert(
+    q,
+    'name, args, trace_parent',
+    'ROWS FROM (unnest($1::text[]), jsonb_array_elements($2::jsonb), unnest($3::bytea[]))',
+    'name, args, trace_parent',
+  ),
+)
+
+/**
+ * The keyless insert of rows of which some carry a trace context (an SDK is installed) and some take
+ * options or carry it as JSON: `trace_context` as $7, `trace_parent` as $8.
+ */
 const tracedKeylessInsertSql = textPerSchema((q) =>
   keylessInsert(
     q,
-    'name, args, args_bytes, priority, run_at, max_attempts, trace_context',
-    'unnest($1::text[], $2::jsonb[], $3::bytea[], $4::int[], $5::timestamptz[], $6::int[], $7::jsonb[])',
-    'name, args, args_bytes, coalesce(priority, 0), coalesce(run_at, now()), coalesce(max_attempts, 5), trace_context',
+    'name, args, args_bytes, priority, run_at, max_attempts, trace_context, trace_parent',
+    'unnest($1::text[], $2::jsonb[], $3::bytea[], $4::int[], $5::timestamptz[], $6::int[], $7::jsonb[], $8::bytea[])',
+    'name, args, args_bytes, coalesce(priority, 0), coalesce(run_at, now()), coalesce(max_attempts, 5), trace_context, trace_parent',
   ),
 )
 
@@ -124,24 +157,39 @@ const tracedKeylessInsertSql = textPerSchema((q) =>
  * columns instead of six, which PostgreSQL then need not unnest and coalesce.
  */
 async function insertKeyless(db: Queryable, q: string, jobs: readonly NewJob[], traced: boolean): Promise<string[]> {
-  if (traced) {
-    const { rows } = await db.query<{ ids: string }>(tracedKeylessInsertSql(q), [
-      ...baseColumns(jobs),
-      traceColumn(jobs),
-    ])
-    return idList(rows[0]?.ids)
-  }
   const plain = jobs.every(
     (j) =>
-      j.argsBytes === undefined && j.priority === undefined && j.runAt === undefined && j.maxAttempts === undefined,
+      j.argsBytes === undefined &&
+      j.priority === undefined &&
+      j.runAt === undefined &&
+      j.maxAttempts === undefined &&
+      j.traceContext === undefined,
   )
-  const { rows } = plain
-    ? await db.query<{ ids: string }>(plainInsertSql(q), [
-        textArray(jobs.map((j) => j.name)),
-        JSON.stringify(jobs.map((j) => j.args ?? null)),
-      ])
-    : await db.query<{ ids: string }>(keylessInsertSql(q), baseColumns(jobs))
+  if (!plain) {
+    const { rows } = traced
+      ? await db.query<{ ids: string }>(tracedKeylessInsertSql(q), [...baseColumns(jobs), ...traceColumns(jobs)])
+      : await db.query<{ ids: string }>(keylessInsertSql(q), baseColumns(jobs))
+    return idList(rows[0]?.ids)
+  }
+  const names = textArray(jobs.map((j) => j.name))
+  const args = JSON.stringify(jobs.map((j) => j.args ?? null))
+  const shared = traced ? sharedTraceParent(jobs) : undefined
+  const { rows } = !traced
+    ? await db.query<{ ids: string }>(plainInsertSql(q), [names, args])
+    : shared !== undefined
+      ? await db.query<{ ids: string }>(plainSharedTraceInsertSql(q), [names, args, shared])
+      : await db.query<{ ids: string }>(plainRowTraceInsertSql(q), [names, args, jobs.map(traceParentOf)])
   return idList(rows[0]?.ids)
+}
+
+/** The `traceparent` every job carries, when they all carry the same one (an `enqueueMany`'s). */
+function sharedTraceParent(jobs: readonly NewJob[]): string | undefined {
+  const first = jobs[0]?.traceParent
+  return first !== undefined && jobs.every((j) => j.traceParent === first) ? first : undefined
+}
+
+function traceParentOf(job: NewJob): string | null {
+  return job.traceParent ?? null
 }
 
 async function existingId(db: Queryable, q: string, job: NewJob | undefined): Promise<string> {
@@ -166,9 +214,9 @@ function baseColumns(jobs: readonly NewJob[]): unknown[] {
   ]
 }
 
-/** The trace context column: JSON text, or null for a job enqueued without one. */
-function traceColumn(jobs: readonly NewJob[]): (string | null)[] {
-  return jobs.map((j) => j.traceContext ?? null)
+/** The trace context columns: JSON text and `traceparent` bytes (bytea input), null where a job has none. */
+function traceColumns(jobs: readonly NewJob[]): [(string | null)[], (string | null)[]] {
+  return [jobs.map((j) => j.traceContext ?? null), jobs.map(traceParentOf)]
 }
 
 /** The args as JSON text, or null for a job whose args are bytes. */

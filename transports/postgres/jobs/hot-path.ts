@@ -37,7 +37,11 @@ export interface ClaimedJob {
   maxAttempts: number
   priority: number
   leaseToken: string
-  /** The trace context its enqueue stored (`trace_context`, migration 11: JSON text); null when none was. */
+  /**
+   * The trace context its enqueue stored: the W3C `traceparent`'s 25 bytes (`trace_parent`, migration
+   * 13) as 50 hex digits, or the carrier's JSON text (`trace_context`, migration 11: other carriers, and
+   * rows written before 13); null when none was.
+   */
   traceContext: string | null
   /** Milliseconds from the job's due time (`run_at`) to this claim; only from a claim `withWait`. */
   waitMs?: number
@@ -71,9 +75,9 @@ function claimText(q: string, withWait: boolean): string {
            ORDER BY priority DESC, run_at, id
            LIMIT $4
            FOR UPDATE SKIP LOCKED))
-       RETURNING j.id, j.name, j.args, j.args_bytes, j.attempt, j.max_attempts, j.priority, j.lease_token, j.trace_context${withWait ? ', j.run_at' : ''}
+       RETURNING j.id, j.name, j.args, j.args_bytes, j.attempt, j.max_attempts, j.priority, j.lease_token, j.trace_parent, j.trace_context${withWait ? ', j.run_at' : ''}
      )
-     SELECT id::text, name, args::text AS args_json, args_bytes, attempt, max_attempts, priority, lease_token::text, trace_context::text${withWait ? ', (extract(epoch FROM now() - run_at) * 1000)::float8 AS wait_ms' : ''} FROM claimed
+     SELECT id::text, name, args::text AS args_json, args_bytes, attempt, max_attempts, priority, lease_token::text, coalesce(encode(trace_parent, 'hex'), trace_context::text) AS trace_context${withWait ? ', (extract(epoch FROM now() - run_at) * 1000)::float8 AS wait_ms' : ''} FROM claimed
      ORDER BY claimed.priority DESC, claimed.id`
 }
 const claimSql = textPerSchema((q) => claimText(q, false))

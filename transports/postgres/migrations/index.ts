@@ -15,6 +15,7 @@ import { sql as jobsFinishedIndex } from './000009-jobs-finished-index.js'
 import { sql as jobEventsTimeIndex } from './000010-job-events-time-index.js'
 import { sql as jobTraceContext } from './000011-job-trace-context.js'
 import { sql as jobsNotifyPayload } from './000012-jobs-notify-payload.js'
+import { sql as jobTraceParent } from './000013-job-trace-parent.js'
 
 /** One schema change. `sql` runs in a transaction of its own with `search_path` set to the target schema. */
 export interface Migration {
@@ -39,4 +40,5 @@ export const PULSE_MIGRATIONS: readonly Migration[] = Object.freeze([
   Object.freeze({ id: 10, name: 'job-events-time-index', sql: jobEventsTimeIndex }),
   Object.freeze({ id: 11, name: 'job-trace-context', sql: jobTraceContext }),
   Object.freeze({ id: 12, name: 'jobs-notify-payload', sql: jobsNotifyPayload }),
+  Object.freeze({ id: 13, name: 'job-trace-parent', sql: jobTraceParent }),
 ])
