@@ -54,7 +54,8 @@ async function settled(held: number, waiting: number): Promise<void> {
       const locks = await wakeLocks()
       return locks.held === held && locks.waiting === waiting
     },
-    10_000,
+    // Roles settle within a reconnect and a lock wait (kStandbyWaitMs); the bound leaves room for a loaded CI box.
+    20_000,
     20,
     `${held} wakers and ${waiting} standbys`,
   )
@@ -149,7 +150,7 @@ describe('handover', () => {
     await settled(1, 1)
     // Woken, not polled (every minute): a waker LISTENs again.
     await startedBy(workers, name, 5_000)
-  })
+  }, 60_000)
 
   it('bursts: an insert of more jobs than the waker can take hands over, and the standbys share them', async () => {
     const name = uniq('burst')

@@ -57,7 +57,7 @@ describe('createRedis from a URL', () => {
   it('validates its source and options, naming the culprit', async () => {
     expect(() => createRedis('http://127.0.0.1:6379')).toThrow(InvalidArgumentError)
     expect(() => createRedis('http://user:secret@127.0.0.1')).toThrow(
-      /^source must be a redis:\/\/ or rediss:\/\/ URL, or a unix socket path$/,
+      /^source must be a redis:\/\/, rediss:\/\/ or redis-cluster:\/\/ URL, or a unix socket path$/,
     )
     expect(() => createRedis(42 as unknown as string)).toThrow(/source must be/)
     expect(() => createRedis(redisUrl(), { connectTimeoutMs: -1 })).toThrow(/options\.connectTimeoutMs/)
