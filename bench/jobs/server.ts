@@ -64,15 +64,7 @@ export async function pulseProbeClient(server: BenchServer, name: string): Promi
 }
 
 /** Runs one statement on a short-lived client. */
-export async function exec(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    await client.query(sql)
-  } finally {
-    await client.end()
-  }
-}
+export { exec } from '../../cli/loadgen/sql.js'
 
 /** Polls `count()` every `everyMs` until it returns true; resolves to performance.now() then. */
 export async function pollUntil(check: () => Promise<boolean>, timeoutMs: number, everyMs = 20): Promise<number> {

@@ -1,8 +1,33 @@
-/** How a job row stores its enqueue's trace context, read back for the traces tests. */
+/** The jobs traces tests' database and queues, and how a job row stores its enqueue's trace context. */
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base'
+import { afterAll, beforeAll } from 'vitest'
 
-import type { JobQueue } from '../../../actors/jobs/index.js'
+import { JobQueue } from '../../../actors/jobs/index.js'
 import { kJobQueueInternals } from '../../../actors/jobs/internal.js'
+import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js'
+
+/** Runs `fn` with a queue on the file's database (polls every 50 ms, retries after 10 ms), closed after. */
+export type WithQueue = (fn: (queue: JobQueue) => Promise<void>) => Promise<void>
+
+/** A database for the test file (made before its tests, dropped after), and `withQueue` on it. */
+export function useQueueDatabase(): WithQueue {
+  let db: TestDatabase | undefined
+  beforeAll(async () => {
+    db = await createTestDatabase()
+  })
+  afterAll(async () => {
+    await db?.drop()
+  })
+  return async (fn) => {
+    if (db === undefined) throw new Error('useQueueDatabase: the database is made in beforeAll')
+    const queue = await JobQueue.connect({ pg: db.url, pollIntervalMs: 50, backoff: 10 })
+    try {
+      await fn(queue)
+    } finally {
+      await queue.close()
+    }
+  }
+}
 
 export interface StoredTrace {
   /** `trace_parent` (migration 13) in hex. */

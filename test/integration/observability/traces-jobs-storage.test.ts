@@ -5,34 +5,15 @@
  * migration 13 do, still links its attempts to the producer.
  */
 import { context, createTraceState, trace, TraceFlags } from '@opentelemetry/api'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 
-import { JobQueue } from '../../../actors/jobs/index.js'
 import { kJobQueueInternals } from '../../../actors/jobs/internal.js'
 import { nextEvents } from '../../fixtures/jobs/execution-support.js'
-import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js'
-import { compactOf, storedTrace } from './job-trace-store.js'
+import { compactOf, storedTrace, useQueueDatabase } from './job-trace-store.js'
 import { expectLinkedProcess, useTraceSdk } from './trace-sdk.js'
 
 const sdk = useTraceSdk()
-let db: TestDatabase
-
-beforeAll(async () => {
-  db = await createTestDatabase()
-})
-
-afterAll(async () => {
-  await db.drop()
-})
-
-async function withQueue(fn: (queue: JobQueue) => Promise<void>): Promise<void> {
-  const queue = await JobQueue.connect({ pg: db.url, pollIntervalMs: 50, backoff: 10 })
-  try {
-    await fn(queue)
-  } finally {
-    await queue.close()
-  }
-}
+const withQueue = useQueueDatabase()
 
 /** The one ended span named `name` whose message id is `id` (a single enqueue's send). */
 async function sendOf(name: string, id: string) {

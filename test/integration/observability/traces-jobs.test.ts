@@ -6,35 +6,16 @@
  * failed attempt records `error.type` and ERROR.
  */
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 
-import { JobQueue } from '../../../actors/jobs/index.js'
 import { kJobQueueInternals } from '../../../actors/jobs/internal.js'
 import { nextEvents } from '../../fixtures/jobs/execution-support.js'
-import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js'
-import { compactOf, storedTrace } from './job-trace-store.js'
+import { compactOf, storedTrace, useQueueDatabase } from './job-trace-store.js'
 import { expectLinkedProcess, expectSendSpan, sameSpan, useTraceSdk } from './trace-sdk.js'
 
 const sdk = useTraceSdk()
 const tracedJob = new URL('../../fixtures/jobs/traced-job.ts', import.meta.url)
-let db: TestDatabase
-
-beforeAll(async () => {
-  db = await createTestDatabase()
-})
-
-afterAll(async () => {
-  await db.drop()
-})
-
-async function withQueue(fn: (queue: JobQueue) => Promise<void>): Promise<void> {
-  const queue = await JobQueue.connect({ pg: db.url, pollIntervalMs: 50, backoff: 10 })
-  try {
-    await fn(queue)
-  } finally {
-    await queue.close()
-  }
-}
+const withQueue = useQueueDatabase()
 
 describe('job traces', () => {
   it('links each attempt to the enqueue, runs the handler inside it, and records a failure', async () => {
