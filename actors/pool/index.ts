@@ -24,3 +24,4 @@ export type { PoolNodeStatus, PoolStatus, PoolStatusOptions, PoolWorkerState, Po
 export { Ticker } from './ticker.js'
 export type { Schedule } from './ticker.js'
 export type { Job, WorkerHandler, JobPlan, JobProducer, Worker } from './types.js'
+export type { KeyLayout } from '../../transports/redis/key-layout.js'

@@ -12,3 +12,4 @@ export type {
   RuntimeStreamOptions,
 } from './runtime.js'
 export type { RuntimeJobsOptions, RuntimeOptions } from './options.js'
+export type { KeyLayout } from '../../transports/redis/key-layout.js'

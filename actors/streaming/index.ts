@@ -21,3 +21,4 @@ export type {
   StartPosition,
   StreamOptions,
 } from './options.js'
+export type { KeyLayout } from '../../transports/redis/key-layout.js'
