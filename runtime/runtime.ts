@@ -145,6 +145,9 @@ export class Runtime extends EventEmitter<RuntimeEventMap> implements ActorRefTa
   /** @internal `Runtime.start`, or a subclass's (the composed runtime of `actors/runtime/`). */
   protected constructor(options: RuntimeOptions) {
     super()
+    // Every job worker and sink on a shared runtime listens for 'restart' (to re-attach its actors): a
+    // service with a dozen of them is not a leak, so Node's warning past 10 listeners does not apply.
+    this.setMaxListeners(0)
     validateRuntimeOptions(options)
     const { supervision, signal, handlers, metrics, ...rest } = options
     this.#handlerOptions = handlers === undefined ? {} : resolveHandlerPoolOptions(handlers, 'options.handlers')

@@ -219,6 +219,25 @@ describe('Runtime: messages', () => {
   })
 })
 
+describe('Runtime: events', () => {
+  it('takes a listener per feature without a MaxListenersExceededWarning (a shared runtime has many)', async () => {
+    const rt = await start()
+    const warnings: Error[] = []
+    const onWarning = (warning: Error): void => {
+      warnings.push(warning)
+    }
+    process.on('warning', onWarning)
+    try {
+      for (let i = 0; i < 20; i++) rt.on('restart', () => undefined)
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([])
+      expect(rt.listenerCount('restart')).toBe(20)
+    } finally {
+      process.off('warning', onWarning)
+    }
+  })
+})
+
 describe('Runtime: supervision', () => {
   it('a throw crashes the actor: its pending asks reject with ActorCrashedError and it restarts fresh', async () => {
     const rt = await start()
