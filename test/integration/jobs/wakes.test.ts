@@ -47,18 +47,23 @@ async function wakeLocks(): Promise<{ held: number; waiting: number }> {
   return rows[0] ?? { held: 0, waiting: 0 }
 }
 
-/** Waits until `held` wakers hold their lock and `waiting` standbys wait in line. */
+/** Waits until `held` wakers hold their lock and `waiting` standbys wait in line; a timeout names the last state seen. */
 async function settled(held: number, waiting: number): Promise<void> {
-  await waitUntil(
-    async () => {
-      const locks = await wakeLocks()
-      return locks.held === held && locks.waiting === waiting
-    },
-    // Roles settle within a reconnect and a lock wait (kStandbyWaitMs); the bound leaves room for a loaded CI box.
-    20_000,
-    20,
-    `${held} wakers and ${waiting} standbys`,
-  )
+  let last = { held: -1, waiting: -1 }
+  try {
+    await waitUntil(
+      async () => {
+        last = await wakeLocks()
+        return last.held === held && last.waiting === waiting
+      },
+      // Roles settle within a reconnect and a lock wait (kStandbyWaitMs); the bound leaves room for a loaded CI box.
+      20_000,
+      20,
+      `${held} wakers and ${waiting} standbys`,
+    )
+  } catch (error) {
+    throw new Error(`${(error as Error).message} (last seen: ${last.held} held, ${last.waiting} waiting)`)
+  }
 }
 
 async function startWorkers(n: number, name: string, options: Partial<JobWorkerOptions> = {}): Promise<JobWorker[]> {
