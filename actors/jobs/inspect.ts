@@ -1,13 +1,20 @@
 /** Reads for operators: one job, pages of jobs, stats, dispatch status, schedules, the audit log. */
 import { InvalidArgumentError } from '../../runtime/errors.js'
-import { checkInteger, checkKnownKeys, checkOneOf } from '../../runtime/options.js'
+import { checkInteger, checkKnownKeys } from '../../runtime/options.js'
 import { listAudit } from '../../transports/postgres/jobs/audit.js'
 import { getDispatchState } from '../../transports/postgres/jobs/pause.js'
 import { getJob as readJob, jobStats, listJobs as readJobs } from '../../transports/postgres/jobs/reads.js'
 import { listSchedules as readSchedules } from '../../transports/postgres/jobs/schedules.js'
-import { JOB_STATUSES, type JobStatus } from '../../transports/postgres/jobs/status.js'
+import { JOB_STATUSES } from '../../transports/postgres/jobs/status.js'
 import { checkId, type JobQueueInternals } from './internal.js'
-import { boundedRead, checkJobMatch, checkReadOptions, checkReadTimeout, JOB_MATCH_KEYS } from './read-options.js'
+import {
+  boundedRead,
+  checkJobMatch,
+  checkReadOptions,
+  checkReadTimeout,
+  checkStatuses,
+  JOB_MATCH_KEYS,
+} from './read-options.js'
 import type { ScheduleSpec } from './schedule-spec.js'
 import { checkText } from './submit.js'
 import type {
@@ -38,20 +45,10 @@ export async function getJob(
   return boundedRead(ctx, 'getJob', timeoutMs, (db) => readJob(db, ctx.q, jobId))
 }
 
-function checkStatuses(value: unknown): JobStatus[] {
-  const list: unknown[] = Array.isArray(value) ? value : [value]
-  if (list.length === 0)
-    throw new InvalidArgumentError('options.status must name at least one status', {
-      data: { option: 'options.status' },
-    })
-  return list.map((status, i) =>
-    checkOneOf(status, Array.isArray(value) ? `options.status[${i}]` : 'options.status', JOB_STATUSES),
-  )
-}
-
 export async function listJobs(ctx: JobQueueInternals, options: ListJobsOptions = {}): Promise<JobList> {
   checkKnownKeys(options, ['status', 'name', 'id', 'limit', 'cursor', 'timeoutMs', ...JOB_MATCH_KEYS])
-  const statuses = options.status === undefined ? undefined : checkStatuses(options.status)
+  const statuses =
+    options.status === undefined ? undefined : checkStatuses(options.status, 'options.status', JOB_STATUSES)
   const name = options.name === undefined ? undefined : checkText(options.name, 'options.name')
   const match = checkJobMatch(options)
   const timeoutMs = checkReadTimeout(options)

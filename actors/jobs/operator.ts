@@ -20,7 +20,14 @@ import {
 } from '../../transports/postgres/jobs/status.js'
 import { encodeArgs } from './args.js'
 import { checkId, type JobQueueInternals } from './internal.js'
-import { boundedRead, checkJobMatch, checkReadOptions, JOB_MATCH_KEYS, jobMatchData } from './read-options.js'
+import {
+  boundedRead,
+  checkJobMatch,
+  checkReadOptions,
+  checkStatuses,
+  JOB_MATCH_KEYS,
+  jobMatchData,
+} from './read-options.js'
 import { checkScheduleSpec, firstOccurrence } from './schedule-spec.js'
 import { checkText, kMaxDelayMs } from './submit.js'
 import type {
@@ -203,7 +210,10 @@ export async function prune(ctx: JobQueueInternals, options: PruneJobsOptions): 
   const olderThanMs = checkInteger(options.olderThanMs, 'options.olderThanMs', { min: 0, max: kMaxDelayMs })
   const limit =
     options.limit === undefined ? 10_000 : checkInteger(options.limit, 'options.limit', { min: 1, max: kMaxPruneLimit })
-  const statuses = options.statuses === undefined ? PRUNABLE_STATUSES : checkStatuses(options.statuses)
+  const statuses =
+    options.statuses === undefined
+      ? PRUNABLE_STATUSES
+      : checkStatuses(options.statuses, 'options.statuses', PRUNABLE_STATUSES, true)
   const before = new Date(Date.now() - olderThanMs)
   return transaction(ctx, 'pruneJobs', async (tx) => {
     const deleted = await pruneJobs(tx, ctx.q, { before, statuses, limit })
@@ -215,22 +225,6 @@ export async function prune(ctx: JobQueueInternals, options: PruneJobsOptions): 
     })
     return { deleted }
   })
-}
-
-function checkStatuses(value: unknown): readonly JobStatus[] {
-  const ok =
-    Array.isArray(value) &&
-    value.length > 0 &&
-    value.every((s) => (PRUNABLE_STATUSES as readonly unknown[]).includes(s))
-  if (!ok) {
-    throw new InvalidArgumentError(
-      `options.statuses must be a non-empty list of ${PRUNABLE_STATUSES.join(', ')} (jobs that may still run are never pruned)`,
-      {
-        data: { option: 'options.statuses' },
-      },
-    )
-  }
-  return value as JobStatus[]
 }
 
 function checkReason(value: unknown): string | undefined {

@@ -4,9 +4,10 @@
  * (`timeoutMs`: the read runs under a statement timeout, bounded.ts).
  */
 import { InvalidArgumentError } from '../../runtime/errors.js'
-import { checkDurationMs, checkKnownKeys } from '../../runtime/options.js'
+import { checkDurationMs, checkKnownKeys, checkOneOf } from '../../runtime/options.js'
 import { withStatementTimeout } from '../../transports/postgres/jobs/bounded.js'
 import type { Queryable } from '../../transports/postgres/jobs/queryable.js'
+import type { JobStatus } from '../../transports/postgres/jobs/status.js'
 import { encodeArgs } from './args.js'
 import type { JobQueueInternals } from './internal.js'
 import type { JobMatch, ReadOptions } from './types.js'
@@ -83,4 +84,23 @@ export function boundedRead<T>(
 ): Promise<T> {
   ctx.assertOpen(what)
   return timeoutMs === undefined ? fn(ctx.db) : withStatementTimeout(ctx.pool, timeoutMs, what, fn)
+}
+
+/**
+ * A status filter: one status or a non-empty list, each one of `allowed`. A list's element is named by its
+ * index (`options.status[1]`) unless `listOnly`, where a filter must be a list and errors name the option.
+ */
+export function checkStatuses(
+  value: unknown,
+  name: string,
+  allowed: readonly JobStatus[],
+  listOnly = false,
+): JobStatus[] {
+  const list: unknown[] = Array.isArray(value) ? value : [value]
+  if (list.length === 0 || (listOnly && !Array.isArray(value))) {
+    const one = listOnly ? 'a list of at least one status' : 'at least one status'
+    throw new InvalidArgumentError(`${name} must name ${one} of ${allowed.join(', ')}`, { data: { option: name } })
+  }
+  const element = (i: number) => (Array.isArray(value) && !listOnly ? `${name}[${i}]` : name)
+  return list.map((status, i) => checkOneOf(status, element(i), allowed))
 }

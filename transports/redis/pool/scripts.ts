@@ -16,6 +16,7 @@
 import type { Redis } from 'ioredis'
 
 import { kMapScripts } from '../rmap/scripts.js'
+import { kDecodeListLua } from '../rmap/lua-lists.js'
 import { defineScript, type ScriptArg } from '../scripts.js'
 import type { PulseRedis } from '../connection.js'
 import type { KeyLayout } from '../key-layout.js'
@@ -30,15 +31,7 @@ local function publish_set(content, channel, key, value)
   return rev
 end
 
-local function decode_list(value)
-  if not value then return {} end
-  local ok, decoded = pcall(cjson.decode, value)
-  if ok and type(decoded) == 'table' then return decoded end
-  local items = {}
-  for item in string.gmatch(value, '[^,]+') do table.insert(items, item) end
-  return items
-end
-`
+${kDecodeListLua}`
 
 export const kPoolScripts = {
   claimDispatch: defineScript({

@@ -20,6 +20,7 @@
  */
 import { defineScript } from '../scripts.js'
 import type { RedisScript } from '../scripts.js'
+import { kDecodeListLua } from './lua-lists.js'
 
 /** Helpers every script starts with (after its header). */
 const kPrologue = `
@@ -70,15 +71,7 @@ local function clear(kind)
 end
 
 -- A list value: a JSON array, or a legacy comma-separated string.
-local function decode_list(value)
-  if not value then return {} end
-  local ok, decoded = pcall(cjson.decode, value)
-  if ok and type(decoded) == 'table' then return decoded end
-  local items = {}
-  for item in string.gmatch(value, '[^,]+') do table.insert(items, item) end
-  return items
-end
-`
+${kDecodeListLua}`
 
 /** The KEYS and leading ARGV every map script takes, stated in each header. */
 const kCommonContract = `    KEYS[1] content hash   map:<name>:content
