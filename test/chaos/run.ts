@@ -16,7 +16,7 @@ const args = process.argv.slice(2)
 const long = args.includes('--long')
 /** Scenarios that run in both forms, then those of the long form only. */
 const scenarios = ['jobs', 'streaming', 'rmap']
-const longOnly: string[] = []
+const longOnly: string[] = ['soak']
 
 const vitestArgs = args.filter((a) => a !== '--long')
 const filters = vitestArgs.filter((a) => !a.startsWith('-'))
