@@ -22,7 +22,7 @@ function row(r: ScenarioResult): string[] {
   return [
     r.scenario,
     r.guarantee,
-    `${fmt(faultTotal(r))} (${faultList(r.faults)})`,
+    faultTotal(r) === 0 ? '0' : `${fmt(faultTotal(r))} (${faultList(r.faults)})`,
     r.work,
     fmt(r.lost),
     `${fmt(r.duplicates)} / ${fmt(r.unrecordedDuplicates)}`,
