@@ -226,9 +226,14 @@ export class Dashboard {
   }
 }
 
-/** A local path under the prefix to go to after sign-in; anything else (another origin) goes home. */
+/**
+ * A local path under the prefix to go to after sign-in; anything else (another origin, or characters a
+ * `Location` header cannot carry: the paths the dashboard links to are percent-encoded ASCII) goes home.
+ */
 function safeNext(next: string | null, prefix: string): string {
-  return next !== null && next.startsWith(`${prefix}/`) && !next.startsWith('//') ? next : `${prefix}/`
+  return next !== null && next.startsWith(`${prefix}/`) && !next.startsWith('//') && /^[\x21-\x7e]*$/.test(next)
+    ? next
+    : `${prefix}/`
 }
 
 /** The page of an error a page handler threw: its message in the layout, with the status of its code. */

@@ -80,7 +80,7 @@ import {
   kTaskDone,
   kTaskQueued,
 } from './handler-worker.js'
-import { Lifecycle, onceAsync } from './lifecycle.js'
+import { Destroyable, onceAsync } from './lifecycle.js'
 import {
   checkDurationMs,
   checkFunction,
@@ -273,10 +273,9 @@ function resolveRef(handler: HandlerRef): { module: string; export: string } {
   })
 }
 
-export class HandlerPool implements AsyncDisposable {
+export class HandlerPool extends Destroyable {
   readonly #options: Readonly<ResolvedHandlerPoolOptions>
   readonly #piscina: Piscina<HandlerTask, HandlerOutcome>
-  readonly #lifecycle: Lifecycle
   readonly #abortChannel: BroadcastChannel
   readonly #untrack: () => void
   /** Every task piscina holds, as a promise that settles (never rejects) when piscina lets go of it. */
@@ -294,6 +293,7 @@ export class HandlerPool implements AsyncDisposable {
 
   constructor(options: HandlerPoolOptions = {}) {
     const resolved = resolveHandlerPoolOptions(options)
+    super({ name: 'handler pool', closeTimeoutMs: resolved.closeTimeoutMs })
     this.#options = resolved
     const boot = poolWorkerModule(kWorker)
     const abortChannel = `pulse:handler-pool:${randomUUID()}`
@@ -323,21 +323,10 @@ export class HandlerPool implements AsyncDisposable {
     this.#abortChannel = new BroadcastChannel(abortChannel)
     ;(this.#abortChannel as BroadcastChannel & { unref(): void }).unref()
     this.#untrack = trackResource('thread', 'handler pool')
-    this.#lifecycle = new Lifecycle({
-      name: 'handler pool',
-      closeTimeoutMs: resolved.closeTimeoutMs,
-      onClose: () => this.#drain(),
-      onDestroy: () => this.#release(),
-    })
   }
 
   get options(): Readonly<ResolvedHandlerPoolOptions> {
     return this.#options
-  }
-
-  /** Resolves once the pool is closed or destroyed (never rejects); see `Lifecycle.closed`. */
-  get closed(): Promise<Error | undefined> {
-    return this.#lifecycle.closed
   }
 
   /**
@@ -347,7 +336,7 @@ export class HandlerPool implements AsyncDisposable {
    * `timeoutMs`, `QueueFullError` when `maxQueue` tasks wait, `ClosedError` once closing.
    */
   async run<T = unknown>(handler: HandlerRef, payload: unknown, options: HandlerRunOptions = {}): Promise<T> {
-    this.#lifecycle.assertOpen('run a handler')
+    this.assertOpen('run a handler')
     const ref = resolveRef(handler)
     if (typeof options !== 'object' || options === null) {
       throw new InvalidArgumentError('options must be an object', { data: { option: 'options' } })
@@ -433,20 +422,6 @@ export class HandlerPool implements AsyncDisposable {
     }
   }
 
-  /** Graceful, idempotent, memoised and bounded by `closeTimeoutMs`; see the module comment. */
-  close(): Promise<void> {
-    return this.#lifecycle.close()
-  }
-
-  /** Terminates the threads now; pending tasks reject with `ClosedError`. */
-  destroy(reason?: Error): Promise<void> {
-    return this.#lifecycle.destroy(reason)
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close()
-  }
-
   #submit(task: HandlerTask, kill: AbortSignal | undefined): Promise<HandlerOutcome> {
     const outcome = this.#piscina.run(task, kill === undefined ? {} : { signal: kill })
     const held = outcome.then(noop, noop)
@@ -492,7 +467,7 @@ export class HandlerPool implements AsyncDisposable {
 
   #threadFailure(error: unknown, ref: { module: string; export: string }): Error {
     const err = coerceError(error)
-    if (this.#lifecycle.state === 'destroyed') {
+    if (this.state === 'destroyed') {
       return new ClosedError(
         `the handler pool was destroyed while handler "${ref.export}" of ${ref.module} was pending`,
         { cause: err, data: ref },
@@ -510,9 +485,15 @@ export class HandlerPool implements AsyncDisposable {
     )
   }
 
-  async #drain(): Promise<void> {
+  /** Running and queued tasks finish, then the threads stop; see the module comment. */
+  protected async onClose(): Promise<void> {
     while (this.#tasks.size > 0) await Promise.all(this.#tasks)
     await this.#release()
+  }
+
+  /** Terminates the threads now; pending tasks reject with `ClosedError`. */
+  protected override onDestroy(): Promise<void> {
+    return this.#release()
   }
 
   readonly #release = onceAsync(async () => {

@@ -3,6 +3,10 @@ export * from './errors.js'
 export {
   abortable,
   anySignal,
+  Closeable,
+  CloseableEmitter,
+  type CloseableOptions,
+  Destroyable,
   DisposeStack,
   Lifecycle,
   type LifecycleOptions,

@@ -1,7 +1,9 @@
 /**
  * The close/dispose contract every long-lived object follows, and abort helpers.
  *
- * A long-lived object composes a `Lifecycle` and delegates to it. Its states:
+ * A long-lived object extends `Closeable` (or `Destroyable`, or `CloseableEmitter` when it is an
+ * EventEmitter), which owns a `Lifecycle`: the subclass supplies `onClose()` and, when it holds
+ * something to drop at once, `onDestroy(reason)`. The `Lifecycle`'s states:
  *
  *              close()                     onClose settles (resolves or throws)
  *     open ───────────────▶ closing ──────────────────────────────────────────▶ closed
@@ -27,6 +29,8 @@
  *   finished), with `undefined` after a clean close, else the error: `onClose`'s, the
  *   `CloseTimeoutError`, destroy's reason, or `onDestroy`'s.
  */
+import { EventEmitter } from 'node:events'
+
 import { ClosedError, CloseTimeoutError, coerceError, InvalidArgumentError } from './errors.js'
 import { checkDurationMs, checkFunction, checkString } from './options.js'
 
@@ -243,6 +247,143 @@ export class Lifecycle implements AsyncDisposable {
     this.#resolveClosed(reason ?? failure)
     if (failure !== undefined) throw failure
   }
+}
+
+/** How a `Closeable` is named and bounded; the subclass supplies `onClose` and `onDestroy`. */
+export interface CloseableOptions {
+  /** Names the object in error messages, e.g. `'Stream "orders"'`. */
+  name: string
+  /**
+   * The bound of a graceful close, in ms. An object whose parts bound their own close (a wrapper of an
+   * `HttpServer`) passes `kMaxTimerMs`.
+   */
+  closeTimeoutMs: number
+}
+
+/**
+ * The base of a long-lived object: it owns a `Lifecycle` and gives the object `close()`,
+ * `[Symbol.asyncDispose]()`, `state` and `signal`. The subclass supplies `onClose()` (the graceful
+ * release, run once) and may override `onDestroy(reason)` (the forceful one, run at most once, also
+ * while `onClose` runs); it refuses calls with `assertOpen(what)`. `Destroyable` adds a public
+ * `destroy(reason)` and `closed`; an object whose `destroy` or `closed` means something else (a map's
+ * `destroy()` deletes its data, `closed` is a boolean) extends `Closeable` and reaches them through
+ * `lifecycle`.
+ */
+export abstract class Closeable implements AsyncDisposable {
+  readonly #lifecycle: Lifecycle
+
+  protected constructor(options: CloseableOptions) {
+    this.#lifecycle = new Lifecycle({
+      name: options.name,
+      closeTimeoutMs: options.closeTimeoutMs,
+      onClose: () => this.onClose(),
+      onDestroy: (reason) => this.onDestroy(reason),
+    })
+  }
+
+  /** `open` until `close()` or `destroy()` starts; see the state machine at the top of lifecycle.ts. */
+  get state(): LifecycleState {
+    return this.#lifecycle.state
+  }
+
+  /** Aborts when `close()` or `destroy()` starts: internal loops and waits stop on it. */
+  get signal(): AbortSignal {
+    return this.#lifecycle.signal
+  }
+
+  /** Graceful, idempotent and memoised, bounded by `closeTimeoutMs` (then destroys and rejects). */
+  close(): Promise<void> {
+    return this.#lifecycle.close()
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
+  /** The state machine itself: its `closed`, `destroy(reason)` and `name`. */
+  protected get lifecycle(): Lifecycle {
+    return this.#lifecycle
+  }
+
+  /** Throws `ClosedError` unless open. `what` names the refused call: `assertOpen('send')`. */
+  protected assertOpen(what?: string): void {
+    this.#lifecycle.assertOpen(what)
+  }
+
+  /** The graceful release: drain, then release children. Runs once, bounded by `closeTimeoutMs`. */
+  protected abstract onClose(): Promise<void>
+
+  /** The forceful release. Runs at most once, also while `onClose` is still running. */
+  protected onDestroy(_reason: Error | undefined): Promise<void> | void {}
+}
+
+/** A `Closeable` with a public forceful `destroy(reason)` and a `closed` promise. */
+export abstract class Destroyable extends Closeable {
+  /** Resolves once closed or destroyed: `undefined` after a clean close, else why. Never rejects. */
+  get closed(): Promise<Error | undefined> {
+    return this.lifecycle.closed
+  }
+
+  /** Forceful and idempotent: runs `onDestroy(reason)` without waiting for a pending close. */
+  destroy(reason?: Error): Promise<void> {
+    return this.lifecycle.destroy(reason)
+  }
+}
+
+/**
+ * `Closeable` for an object that is an EventEmitter (a class has one base): the same members, over
+ * `EventEmitter<Events>`.
+ */
+export abstract class CloseableEmitter<Events extends Record<keyof Events, unknown[]>>
+  extends EventEmitter<Events>
+  implements AsyncDisposable
+{
+  readonly #lifecycle: Lifecycle
+
+  protected constructor(options: CloseableOptions) {
+    super()
+    this.#lifecycle = new Lifecycle({
+      name: options.name,
+      closeTimeoutMs: options.closeTimeoutMs,
+      onClose: () => this.onClose(),
+      onDestroy: (reason) => this.onDestroy(reason),
+    })
+  }
+
+  /** `open` until `close()` or `destroy()` starts; see the state machine at the top of lifecycle.ts. */
+  get state(): LifecycleState {
+    return this.#lifecycle.state
+  }
+
+  /** Aborts when `close()` or `destroy()` starts: internal loops and waits stop on it. */
+  get signal(): AbortSignal {
+    return this.#lifecycle.signal
+  }
+
+  /** Graceful, idempotent and memoised, bounded by `closeTimeoutMs` (then destroys and rejects). */
+  close(): Promise<void> {
+    return this.#lifecycle.close()
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
+  /** The state machine itself: its `closed`, `destroy(reason)` and `name`. */
+  protected get lifecycle(): Lifecycle {
+    return this.#lifecycle
+  }
+
+  /** Throws `ClosedError` unless open. `what` names the refused call: `assertOpen('send')`. */
+  protected assertOpen(what?: string): void {
+    this.#lifecycle.assertOpen(what)
+  }
+
+  /** The graceful release: drain, then release children. Runs once, bounded by `closeTimeoutMs`. */
+  protected abstract onClose(): Promise<void>
+
+  /** The forceful release. Runs at most once, also while `onClose` is still running. */
+  protected onDestroy(_reason: Error | undefined): Promise<void> | void {}
 }
 
 /** Throws `signal.reason` if `signal` has aborted. */

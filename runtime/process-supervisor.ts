@@ -38,10 +38,8 @@
  * failed `start()`, or the error of giving up (also emitted as `'error'`; as for any EventEmitter, an
  * `'error'` nobody listens to is thrown, on a fresh macrotask).
  */
-import { EventEmitter } from 'node:events'
-
 import { coerceError, type PulseError, SupervisorGaveUpError } from './errors.js'
-import { abortable, Lifecycle, type LifecycleState } from './lifecycle.js'
+import { abortable, CloseableEmitter } from './lifecycle.js'
 import { kMaxTimerMs } from './options.js'
 import {
   type ChildExit,
@@ -86,13 +84,12 @@ const kForwardedSignals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT']
 
 function noop(): void {}
 
-export class ProcessSupervisor extends EventEmitter<ProcessSupervisorEventMap> implements AsyncDisposable {
+export class ProcessSupervisor extends CloseableEmitter<ProcessSupervisorEventMap> {
   readonly options: ResolvedProcessSupervisorOptions
   /** Never rejects: `undefined` after a clean stop, else why it stopped (see the module comment). */
   readonly closed: Promise<Error | undefined>
 
   readonly #instances: readonly ChildInstance[]
-  readonly #lifecycle: Lifecycle
   readonly #restarts: RestartWindow
   #failure: Error | undefined
   #starting: Promise<void> | undefined
@@ -103,8 +100,12 @@ export class ProcessSupervisor extends EventEmitter<ProcessSupervisorEventMap> i
   }
 
   constructor(options: ProcessSupervisorOptions) {
-    super()
-    this.options = resolveProcessSupervisorOptions(options)
+    const resolved = resolveProcessSupervisorOptions(options)
+    super({
+      name: 'ProcessSupervisor',
+      closeTimeoutMs: Math.min(kMaxTimerMs, resolved.shutdownTimeoutMs + kReapGraceMs),
+    })
+    this.options = resolved
     const hooks: InstanceHooks = {
       output: this.options.output ?? process.stdout,
       logger: this.options.logger,
@@ -116,18 +117,7 @@ export class ProcessSupervisor extends EventEmitter<ProcessSupervisorEventMap> i
     this.#instances = this.options.children.flatMap((spec) =>
       Array.from({ length: spec.instances }, (_, index) => new ChildInstance(spec, index, hooks)),
     )
-    this.#lifecycle = new Lifecycle({
-      name: 'ProcessSupervisor',
-      closeTimeoutMs: Math.min(kMaxTimerMs, this.options.shutdownTimeoutMs + kReapGraceMs),
-      onClose: () => this.#drain((instance) => instance.stop(this.options.shutdownTimeoutMs)),
-      onDestroy: () => this.#drain((instance) => instance.kill()),
-    })
-    this.closed = this.#lifecycle.closed.then((error) => this.#failure ?? error)
-  }
-
-  /** `open` until `stop()` / `destroy()` / giving up. */
-  get state(): LifecycleState {
-    return this.#lifecycle.state
+    this.closed = this.lifecycle.closed.then((error) => this.#failure ?? error)
   }
 
   /**
@@ -140,14 +130,14 @@ export class ProcessSupervisor extends EventEmitter<ProcessSupervisorEventMap> i
   }
 
   async #runStart(): Promise<void> {
-    this.#lifecycle.assertOpen('start')
+    this.assertOpen('start')
     if (this.options.handleSignals) this.forwardSignals()
     process.on('exit', this.#killAllSync)
     for (const instance of this.#instances) instance.spawn()
     try {
-      await abortable(Promise.all(this.#instances.map((instance) => instance.firstReady)), this.#lifecycle.signal)
+      await abortable(Promise.all(this.#instances.map((instance) => instance.firstReady)), this.signal)
     } catch (error) {
-      if (this.#lifecycle.state === 'open') {
+      if (this.state === 'open') {
         this.#failure = coerceError(error)
         await this.stop().catch(noop)
       }
@@ -164,20 +154,12 @@ export class ProcessSupervisor extends EventEmitter<ProcessSupervisorEventMap> i
 
   /** Graceful stop: SIGTERM to each process, SIGKILL to those still running after `shutdownTimeoutMs`. */
   stop(): Promise<void> {
-    return this.#lifecycle.close()
-  }
-
-  close(): Promise<void> {
-    return this.stop()
+    return this.close()
   }
 
   /** Forceful stop: SIGKILL to each process now. */
   destroy(reason?: Error): Promise<void> {
-    return this.#lifecycle.destroy(reason)
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.stop()
+    return this.lifecycle.destroy(reason)
   }
 
   /**
@@ -187,7 +169,7 @@ export class ProcessSupervisor extends EventEmitter<ProcessSupervisorEventMap> i
    */
   forwardSignals(signals: readonly NodeJS.Signals[] = kForwardedSignals): () => void {
     if (this.#unforward !== undefined) return this.#unforward
-    this.#lifecycle.assertOpen('forward signals')
+    this.assertOpen('forward signals')
     let received = 0
     const onSignal = (signal: NodeJS.Signals) => {
       received += 1
@@ -201,6 +183,14 @@ export class ProcessSupervisor extends EventEmitter<ProcessSupervisorEventMap> i
     }
     this.#unforward = unforward
     return unforward
+  }
+
+  protected onClose(): Promise<void> {
+    return this.#drain((instance) => instance.stop(this.options.shutdownTimeoutMs))
+  }
+
+  protected override onDestroy(): Promise<void> {
+    return this.#drain((instance) => instance.kill())
   }
 
   async #drain(stopInstance: (instance: ChildInstance) => Promise<void>): Promise<void> {
@@ -223,7 +213,7 @@ export class ProcessSupervisor extends EventEmitter<ProcessSupervisorEventMap> i
     }`
     let restarting = false
     let failure: PulseError | undefined
-    if (this.#lifecycle.state !== 'open' || instance.state === 'stopping') {
+    if (this.state !== 'open' || instance.state === 'stopping') {
       // Being stopped: stop() settles the state.
     } else if (!instance.everReady) {
       // Not ready yet: start() fails through `firstReady`.
@@ -259,7 +249,7 @@ export class ProcessSupervisor extends EventEmitter<ProcessSupervisorEventMap> i
 
   /** Nothing left to supervise (every instance ended and none restarts): stop, so that `closed` resolves. */
   #stopIfAllEnded(): void {
-    if (!this.#started || this.#lifecycle.state !== 'open') return
+    if (!this.#started || this.state !== 'open') return
     if (!this.#instances.every(({ state }) => state === 'stopped' || state === 'failed')) return
     this.options.logger?.info('every child has ended and none restarts; stopping')
     this.stop().catch(noop)

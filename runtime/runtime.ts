@@ -12,7 +12,6 @@
  *
  * One pump reads every thread's reply ring after one doorbell wake-up, and settles asks.
  */
-import { EventEmitter } from 'node:events'
 import type { ResourceLimits } from 'node:worker_threads'
 
 import { ActorRef, type ActorRefTarget, type AskOptions } from './actor-ref.js'
@@ -27,7 +26,7 @@ import {
   TimeoutError,
 } from './errors.js'
 import { HandlerPool, type HandlerPoolOptions, resolveHandlerPoolOptions } from './handler-pool.js'
-import { abortable, Lifecycle } from './lifecycle.js'
+import { abortable, CloseableEmitter } from './lifecycle.js'
 import { checkDurationMs, checkInteger, checkKnownKeys, checkString, resolveOptions } from './options.js'
 import { BodyFormat, decodeBody, FrameKind, messageBytes, readEnvelope, writeMessage } from './ring/codec.js'
 import { Doorbell } from './ring/doorbell.js'
@@ -119,14 +118,16 @@ export type RuntimeEventMap = {
   crash: [{ readonly name: string; readonly error: ActorCrashedError }]
   /** An actor was restarted by its policy; `restarts` counts its restarts so far. */
   restart: [{ readonly name: string; readonly restarts: number }]
-  /** Supervision gave up (`SupervisorGaveUpError`; the runtime closes), or a listener of `ref.on` threw. */
+  /**
+   * Supervision gave up (`SupervisorGaveUpError`; the runtime closes), a listener of `ref.on` threw, or a
+   * message an actor emitted to listeners did not decode (`ProtocolError`; it is dropped).
+   */
   error: [Error]
 }
 
-export class Runtime extends EventEmitter<RuntimeEventMap> implements ActorRefTarget {
+export class Runtime extends CloseableEmitter<RuntimeEventMap> implements ActorRefTarget {
   readonly #options: Readonly<ResolvedRuntimeOptions>
   readonly #supervision: ReturnType<typeof resolveSupervision>
-  readonly #lifecycle: Lifecycle
   readonly #bell = new Doorbell()
   readonly #threads = new Map<string, ActorThread<ActorRecord>>()
   readonly #starting = new Map<string, Promise<ActorThread<ActorRecord>>>()
@@ -144,22 +145,17 @@ export class Runtime extends EventEmitter<RuntimeEventMap> implements ActorRefTa
 
   /** @internal `Runtime.start`, or a subclass's (the composed runtime of `actors/runtime/`). */
   protected constructor(options: RuntimeOptions) {
-    super()
+    validateRuntimeOptions(options)
+    const { supervision, signal, handlers, metrics, ...rest } = options
+    const resolved = resolveOptions(DEFAULT_RUNTIME_OPTIONS, rest)
+    super({ name: 'runtime', closeTimeoutMs: resolved.closeTimeoutMs })
     // Every job worker and sink on a shared runtime listens for 'restart' (to re-attach its actors): a
     // service with a dozen of them is not a leak, so Node's warning past 10 listeners does not apply.
     this.setMaxListeners(0)
-    validateRuntimeOptions(options)
-    const { supervision, signal, handlers, metrics, ...rest } = options
     this.#handlerOptions = handlers === undefined ? {} : resolveHandlerPoolOptions(handlers, 'options.handlers')
-    this.#options = resolveOptions(DEFAULT_RUNTIME_OPTIONS, rest)
+    this.#options = resolved
     this.#supervision = resolveSupervision(supervision)
     this.#window = new RestartWindow(this.#supervision.maxRestarts, this.#supervision.withinMs)
-    this.#lifecycle = new Lifecycle({
-      name: 'runtime',
-      closeTimeoutMs: this.#options.closeTimeoutMs,
-      onClose: () => this.#shutdown(),
-      onDestroy: () => this.#terminate(),
-    })
     signal?.addEventListener('abort', () => void this.close().catch(() => undefined), { once: true })
     if (metrics !== undefined) this.#unobserve = observeRuntime(metrics, () => this.stats())
     this.#pump = this.#runPump()
@@ -176,31 +172,26 @@ export class Runtime extends EventEmitter<RuntimeEventMap> implements ActorRefTa
 
   /** Messages still flow while `closeOwned` runs: the features it closes talk to their actors. */
   #assertMessaging(what: string): void {
-    if (!this.#closingOwned) this.#lifecycle.assertOpen(what)
-  }
-
-  /** Throws `ClosedError` naming `what` once the runtime is closing. */
-  protected assertOpen(what: string): void {
-    this.#lifecycle.assertOpen(what)
+    if (!this.#closingOwned) this.assertOpen(what)
   }
 
   /** The pool for handler code that asks for a thread (CPU-bound work); closed with the runtime. */
   get handlers(): HandlerPool {
-    this.#lifecycle.assertOpen('handlers')
+    this.assertOpen('handlers')
     this.#handlers ??= new HandlerPool(this.#handlerOptions)
     return this.#handlers
   }
 
   /** Resolves when the runtime is closed (never rejects). */
   get closed(): Promise<Error | undefined> {
-    return this.#lifecycle.closed
+    return this.lifecycle.closed
   }
 
   async spawn<Msg = unknown, Reply = unknown, Args = unknown>(
     moduleUrl: URL | string,
     options: SpawnOptions<Args>,
   ): Promise<ActorRef<Msg, Reply>> {
-    this.#lifecycle.assertOpen('spawn')
+    this.assertOpen('spawn')
     const record = this.#newRecord(moduleUrl, options)
     this.#actors.set(record.name, record)
     try {
@@ -305,7 +296,7 @@ export class Runtime extends EventEmitter<RuntimeEventMap> implements ActorRefTa
       if (this.#actors.get(name) === record) this.#actors.delete(name)
       if (thread !== undefined) {
         thread.actors.delete(record.slot)
-        if (thread.actors.size === 0 && this.#lifecycle.state === 'open') await this.#retire(thread)
+        if (thread.actors.size === 0 && this.state === 'open') await this.#retire(thread)
       }
       record.thread = undefined
     }
@@ -341,15 +332,6 @@ export class Runtime extends EventEmitter<RuntimeEventMap> implements ActorRefTa
 
   async actorStats(name: string): Promise<ActorStats | undefined> {
     return (await this.stats()).find((s) => s.name === name)
-  }
-
-  /** Drains mailboxes and stops actors in reverse order, bounded by `closeTimeoutMs`. */
-  close(): Promise<void> {
-    return this.#lifecycle.close()
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close()
   }
 
   #newRecord(moduleUrl: URL | string, options: SpawnOptions): ActorRecord {
@@ -506,7 +488,14 @@ export class Runtime extends EventEmitter<RuntimeEventMap> implements ActorRefTa
 
   #onFrame(thread: ActorThread<ActorRecord>, payload: Uint8Array): undefined {
     const env = readEnvelope(payload)
-    const value = decodeBody(env.format, env.body)
+    let value: unknown
+    try {
+      value = decodeBody(env.format, env.body)
+    } catch (error) {
+      // A body that does not decode (ProtocolError) fails its ask; it must not stop the pump.
+      this.#onUndecodable(thread, env.kind, env.slot, env.corr, coerceError(error))
+      return undefined
+    }
     switch (env.kind) {
       case FrameKind.Reply:
         this.#settle(env.corr, { value })
@@ -530,11 +519,21 @@ export class Runtime extends EventEmitter<RuntimeEventMap> implements ActorRefTa
     return undefined
   }
 
+  #onUndecodable(thread: ActorThread<ActorRecord>, kind: number, slot: number, corr: number, error: Error): void {
+    if (kind === FrameKind.Reply || kind === FrameKind.Fail) this.#settle(corr, error)
+    else if (kind === FrameKind.Crash) {
+      const record = thread.actors.get(slot)
+      if (record !== undefined) this.#onCrash(record, error, false, true)
+    } else if (kind === FrameKind.Emit && (thread.actors.get(slot)?.listeners.size ?? 0) > 0) {
+      setImmediate(() => this.emit('error', error))
+    }
+  }
+
   #onThreadExit(thread: ActorThread<ActorRecord>, code: number, error: Error | undefined): void {
     // Replies the thread wrote before it died are still in its ring: settle them first.
     thread.reader.drain((payload) => this.#onFrame(thread, payload))
     if (this.#threads.get(thread.name) === thread) this.#threads.delete(thread.name)
-    if (this.#lifecycle.state !== 'open') return
+    if (this.state !== 'open') return
     const cause = error ?? new PulseError('PULSE_ERR_ACTOR_CRASHED', `thread exited with code ${code}`)
     for (const record of thread.actors.values()) {
       if (record.thread !== thread) continue
@@ -550,7 +549,7 @@ export class Runtime extends EventEmitter<RuntimeEventMap> implements ActorRefTa
         ? error
         : new ActorCrashedError(`actor "${record.name}" crashed: ${error.message}`, { cause: error })
     for (const corr of [...record.pending]) this.#settle(corr, crash)
-    if (record.state === 'stopped' || this.#lifecycle.state !== 'open') return
+    if (record.state === 'stopped' || this.state !== 'open') return
     this.emit('crash', { name: record.name, error: crash })
     if (!shouldRestart(record.restart, normal)) {
       record.state = 'stopped'
@@ -574,7 +573,7 @@ export class Runtime extends EventEmitter<RuntimeEventMap> implements ActorRefTa
   }
 
   async #restart(record: ActorRecord, inPlace: boolean): Promise<void> {
-    if (this.#lifecycle.state !== 'open' || record.state === 'stopped') return
+    if (this.state !== 'open' || record.state === 'stopped') return
     const thread = record.thread
     try {
       if (inPlace && thread?.alive === true) {
@@ -603,7 +602,7 @@ export class Runtime extends EventEmitter<RuntimeEventMap> implements ActorRefTa
   }
 
   /** Graceful close: threads in reverse creation order drain and stop their actors, then end. */
-  async #shutdown(): Promise<void> {
+  protected async onClose(): Promise<void> {
     this.#closingOwned = true
     const owned = await this.closeOwned().then(
       () => undefined,
@@ -624,7 +623,7 @@ export class Runtime extends EventEmitter<RuntimeEventMap> implements ActorRefTa
     if (owned !== undefined) throw owned
   }
 
-  async #terminate(): Promise<void> {
+  protected override async onDestroy(): Promise<void> {
     this.#unobserve?.()
     await Promise.allSettled([...this.#threads.values()].map((thread) => thread.terminate()))
     await this.#stopPump()

@@ -7,6 +7,9 @@
  * subscriptions share it), and, on first use, a pub/sub connection for inboxes. Nothing runs on other
  * threads: the work per event is a decode and a pattern match, cheaper than a thread hop.
  *
+ * This file holds the connections, the tail loops, the subscriptions and their announcements, replies
+ * and close; the publishing side (puts, confirmations, requests) is `publisher.ts`.
+ *
  * On a Redis Cluster (a `redis-cluster://` URL or an ioredis `Cluster`) the keys are the same — each
  * namespace's carry its `{<ns>}` hash tag (`transports/redis/bus/keys.ts`), so a namespace lives on one
  * master and its scripts run in its slot; there is no key layout to choose. What differs: one tail loop
@@ -25,37 +28,31 @@
  *   announces its subscriptions in Redis, refreshed every `heartbeatMs`).
  * - Inbox subjects (`_bus_.…`) are never persisted: a publish goes to whoever listens now (pub/sub).
  */
-import type { Cluster, Redis } from 'ioredis'
+import { setMaxListeners } from 'node:events'
 
-import {
-  ClosedError,
-  coerceError,
-  DuplicateEventError,
-  InvalidArgumentError,
-  isPulseError,
-  NoResponderError,
-  TimeoutError,
-} from '../../runtime/errors.js'
-import { anySignal, Lifecycle, sleep } from '../../runtime/lifecycle.js'
-import type { LifecycleState } from '../../runtime/lifecycle.js'
+import { ClosedError, coerceError, InvalidArgumentError } from '../../runtime/errors.js'
+import { Destroyable, sleep } from '../../runtime/lifecycle.js'
 import type { Logger } from '../../runtime/logger.js'
-import { checkDurationMs, checkInteger, checkKnownKeys, checkSignal, checkString } from '../../runtime/options.js'
-import { createRedis, PulseRedis, reconnectDelayMs } from '../../transports/redis/connection.js'
-import type { BusEntry, BusEntryFields } from '../../transports/redis/bus/entry.js'
-import { compareEntryIds, decodeBusEntries, putArgs } from '../../transports/redis/bus/entry.js'
+import { checkInteger, checkKnownKeys } from '../../runtime/options.js'
+import {
+  createRedis,
+  PulseRedis,
+  reconnectDelayMs,
+  type RedisSourceOrConnection,
+} from '../../transports/redis/connection.js'
+import { compareEntryIds, decodeBusEntries } from '../../transports/redis/bus/entry.js'
 import { InboxConnection } from '../../transports/redis/bus/inbox.js'
 import { BusKeys } from '../../transports/redis/bus/keys.js'
-import { busConfirm, busPut } from '../../transports/redis/bus/scripts.js'
-import { newEventId, newInbox } from './ids.js'
+import { newEventId } from './ids.js'
 import { busMetrics, type BusMetrics } from './metrics.js'
 import type { BusOptions, GetOptions, ResolvedBusOptions } from './options.js'
 import { resolveBusOptions, resolveGetOptions } from './options.js'
+import { Publisher } from './publisher.js'
 import type { Payload } from './record.js'
-import { encodeRecord, formatTime, parseRecord, toPayload } from './record.js'
-import { checkPattern, checkSubject, hasWildcard, kInboxNamespace, matchSubject, namespaceOf } from './subject.js'
+import { formatTime, toPayload } from './record.js'
+import { checkPattern, hasWildcard, kInboxNamespace, matchSubject, namespaceOf } from './subject.js'
 import type { BusEvent, SubscriptionHost } from './subscription.js'
 import { BusSubscription } from './subscription.js'
-import { endPut, startPut, startPutBatch } from './tracing.js'
 import { InboxSubscription } from './inbox-subscription.js'
 import type {
   BatchItem,
@@ -68,21 +65,15 @@ import type {
   Subscription,
 } from './types.js'
 
-/** A Redis URL (`redis-cluster://…` for a Redis Cluster), an ioredis `Redis` or `Cluster`, or a `PulseRedis`. */
-type Source = string | Redis | Cluster | PulseRedis
-
-export class Bus implements AsyncDisposable {
+export class Bus extends Destroyable {
   readonly namespaces: readonly string[]
   readonly options: ResolvedBusOptions
   readonly keys: BusKeys
   readonly #redis: PulseRedis
-  readonly #lifecycle: Lifecycle
   readonly #inboxes: InboxConnection
   readonly #logger: Logger
   /** Namespace → the tail loop's cursor (the id its next XREAD reads after). */
   readonly #tail = new Map<string, string>()
-  /** Namespace → the highest entry id this bus's own puts got back. */
-  readonly #lastPut = new Map<string, string>()
   readonly #subs = new Map<string, Set<BusSubscription>>()
   readonly #inboxSubs = new Set<InboxSubscription>()
   readonly #host: SubscriptionHost
@@ -92,8 +83,10 @@ export class Bus implements AsyncDisposable {
   readonly #tailConnections: PulseRedis[] = []
   #heartbeat: NodeJS.Timeout | undefined
   readonly #metrics: BusMetrics | undefined
+  readonly #publisher: Publisher
 
   private constructor(redis: PulseRedis, options: ResolvedBusOptions) {
+    super({ name: 'Bus', closeTimeoutMs: options.closeTimeoutMs })
     this.#redis = redis
     this.options = options
     this.namespaces = options.namespaces
@@ -104,12 +97,8 @@ export class Bus implements AsyncDisposable {
     this.#inboxes = new InboxConnection(redis.client, redis.name)
     this.#inboxes.onError = (error) => this.#logger.warn({ err: error }, 'pulse bus: inbox connection error')
     for (const ns of this.namespaces) this.#subs.set(ns, new Set())
-    this.#lifecycle = new Lifecycle({
-      name: 'Bus',
-      closeTimeoutMs: options.closeTimeoutMs,
-      onClose: () => this.#close(),
-      onDestroy: () => this.#destroy(),
-    })
+    // Every put waiting for confirmations and every request listens to it: many at once are no leak.
+    setMaxListeners(0, this.signal)
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const bus = this
     this.#host = {
@@ -120,17 +109,28 @@ export class Bus implements AsyncDisposable {
       bufferSize: options.bufferSize,
       metrics: this.#metrics,
       newest: (ns) => bus.#newest(ns),
-      confirm: (entry, consumerId) => bus.#confirm(entry, consumerId),
+      confirm: (entry, consumerId) => bus.#publisher.confirm(entry, consumerId),
       register: (sub) => bus.#register(sub),
       detach: (sub) => bus.#detach(sub),
     }
+    this.#publisher = new Publisher({
+      client: redis.client,
+      keys: this.keys,
+      options,
+      metrics: this.#metrics,
+      inboxes: this.#inboxes,
+      signal: this.signal,
+      channel: (inbox) => bus.#channel(inbox),
+      namespace: (subject, option) => bus.#namespace(subject, option),
+      hasSubscriber: (subject) => bus.hasSubscriber(subject),
+    })
   }
 
   /**
    * Connects to Redis (a URL, an ioredis client, or a `PulseRedis`; a client passed in is not closed by
    * `close()`) and starts the tail loop.
    */
-  static async connect(redis: Source, options: BusOptions): Promise<Bus> {
+  static async connect(redis: RedisSourceOrConnection, options: BusOptions): Promise<Bus> {
     const resolved = resolveBusOptions(options)
     const connection =
       redis instanceof PulseRedis
@@ -144,14 +144,6 @@ export class Bus implements AsyncDisposable {
       throw error
     }
     return bus
-  }
-
-  get state(): LifecycleState {
-    return this.#lifecycle.state
-  }
-
-  get closed(): Promise<Error | undefined> {
-    return this.#lifecycle.closed
   }
 
   async #start(): Promise<void> {
@@ -180,7 +172,7 @@ export class Bus implements AsyncDisposable {
 
   #newest(ns: string): string {
     const tail = this.#tail.get(ns) ?? '0-0'
-    const put = this.#lastPut.get(ns)
+    const put = this.#publisher.lastPut(ns)
     return put !== undefined && compareEntryIds(put, tail) > 0 ? put : tail
   }
 
@@ -207,260 +199,17 @@ export class Bus implements AsyncDisposable {
     third?: PutOptions,
   ): Promise<PutResult | PutResult[]> {
     try {
-      this.#lifecycle.assertOpen('put')
+      this.assertOpen('put')
       if (Array.isArray(first))
-        return this.#putBatch(first as readonly BatchItem[], (second ?? {}) as Pick<PutOptions, 'signal'>)
-      return this.#putOne(first as string, second, third ?? {})
+        return this.#publisher.putBatch(first as readonly BatchItem[], (second ?? {}) as Pick<PutOptions, 'signal'>)
+      return this.#publisher.putOne(first as string, second, third ?? {})
     } catch (error) {
       return Promise.reject(coerceError(error))
     }
   }
 
-  async #putOne(subject: string, payload: Payload | undefined, options: PutOptions): Promise<PutResult> {
-    checkKnownKeys(options, [
-      'id',
-      'key',
-      'traceId',
-      'confirm',
-      'timeoutMs',
-      'signal',
-      'responseSubject',
-      'requireSubscriber',
-      'createdAt',
-    ])
-    checkSubject(subject)
-    const ns = this.#namespace(subject, 'subject')
-    if (options.id !== undefined) checkString(options.id, 'options.id', { nonEmpty: true })
-    if (options.key !== undefined) checkString(options.key, 'options.key')
-    if (options.traceId !== undefined) checkString(options.traceId, 'options.traceId')
-    const confirm = options.confirm === undefined ? 0 : checkInteger(options.confirm, 'options.confirm', { min: 0 })
-    if (options.timeoutMs !== undefined) checkDurationMs(options.timeoutMs, 'options.timeoutMs', { min: 1 })
-    if (options.signal !== undefined) checkSignal(options.signal, 'options.signal')
-    if (options.responseSubject !== undefined) {
-      checkSubject(options.responseSubject, 'options.responseSubject')
-      if (confirm > 0)
-        throw new InvalidArgumentError(
-          'options.confirm and options.responseSubject exclude each other (response subject already set)',
-          { data: { option: 'options.confirm' } },
-        )
-    }
-    let createdAt = new Date()
-    if (options.createdAt !== undefined) {
-      const given = new Date(checkString(options.createdAt, 'options.createdAt', { nonEmpty: true }))
-      if (Number.isNaN(given.getTime()))
-        throw new InvalidArgumentError('options.createdAt must be an RFC 3339 time', {
-          data: { option: 'options.createdAt' },
-        })
-      createdAt = given
-    }
-    const fields: BusEntryFields = {
-      id: options.id ?? newEventId(),
-      subject,
-      createdAt: formatTime(createdAt),
-      key: options.key,
-      traceId: options.traceId,
-      responseSubject: options.responseSubject,
-      payload: toPayload(payload),
-    }
-    if (options.requireSubscriber === true && !(await this.hasSubscriber(subject))) {
-      throw new NoResponderError(`no subscriber for subject ${subject}`, { data: { subject } })
-    }
-    if (ns === kInboxNamespace) return this.#publishInbox(fields)
-    const { span, traceContext } = startPut(subject)
-    const traced = traceContext === undefined ? fields : { ...fields, traceContext }
-    try {
-      const result =
-        confirm === 0
-          ? ((await this.#append(ns, [traced]))[0] as PutResult)
-          : await this.#putConfirmed(
-              ns,
-              traced,
-              confirm,
-              options.timeoutMs ?? this.options.confirmTimeoutMs,
-              options.signal,
-            )
-      endPut(span, { id: result.id })
-      return result
-    } catch (error) {
-      endPut(span, { error })
-      throw error
-    }
-  }
-
-  async #putBatch(items: readonly BatchItem[], options: Pick<PutOptions, 'signal'>): Promise<PutResult[]> {
-    checkKnownKeys(options, ['signal'])
-    if (items.length === 0) throw new InvalidArgumentError('empty batch', { data: { option: 'items' } })
-    let ns: string | undefined
-    const now = formatTime(new Date())
-    const events = items.map((item, i) => {
-      checkKnownKeys(item, ['subject', 'payload', 'id', 'key', 'traceId'], `items[${i}]`)
-      checkSubject(item.subject, `items[${i}].subject`)
-      const itemNs = this.#namespace(item.subject, `items[${i}].subject`)
-      if (itemNs === kInboxNamespace)
-        throw new InvalidArgumentError('batch cannot publish to the reserved _bus_ namespace', {
-          data: { option: `items[${i}].subject` },
-        })
-      if (ns !== undefined && itemNs !== ns)
-        throw new InvalidArgumentError('all events in batch must belong to the same namespace', {
-          data: { option: `items[${i}].subject` },
-        })
-      ns = itemNs
-      if (item.id !== undefined) checkString(item.id, `items[${i}].id`, { nonEmpty: true })
-      if (item.key !== undefined) checkString(item.key, `items[${i}].key`)
-      if (item.traceId !== undefined) checkString(item.traceId, `items[${i}].traceId`)
-      return {
-        id: item.id ?? newEventId(),
-        subject: item.subject,
-        createdAt: now,
-        key: item.key,
-        traceId: item.traceId,
-        payload: toPayload(item.payload),
-      } satisfies BusEntryFields
-    })
-    options.signal?.throwIfAborted()
-    const { span, traceContext } = startPutBatch(events)
-    try {
-      const results = await this.#append(
-        ns as string,
-        traceContext === undefined ? events : events.map((event) => ({ ...event, traceContext })),
-      )
-      endPut(span, { id: undefined })
-      return results
-    } catch (error) {
-      endPut(span, { error })
-      throw error
-    }
-  }
-
-  /** Runs `busPut-5`; `confirm` adds the confirmation hash for the inbox of the (single) event. */
-  async #append(
-    ns: string,
-    events: readonly BusEntryFields[],
-    confirm?: { inbox: string; want: number; ttlMs: number },
-  ): Promise<PutResult[]> {
-    const keys = [
-      this.keys.log(ns),
-      this.keys.ids(ns),
-      this.keys.seq(ns),
-      this.keys.dedup(ns),
-      this.keys.confirm(ns, confirm?.inbox ?? ''),
-    ]
-    const { dedupTtlMs, maxLen, maxAgeMs } = this.options
-    const args: (string | Buffer | number)[] = [
-      dedupTtlMs,
-      confirm?.want ?? 0,
-      confirm?.ttlMs ?? 0,
-      events.length,
-      maxLen,
-      maxAgeMs,
-    ]
-    for (const event of events) args.push(...putArgs(event))
-    let reply: unknown
-    try {
-      reply = await busPut.run(this.#redis.client, keys, args)
-    } catch (error) {
-      const duplicate =
-        isPulseError(error) && error.data?.reply === 'DUPLICATE' ? /DUPLICATE (\d+) (.*)$/.exec(error.message) : null
-      if (duplicate !== null) {
-        const i = Number(duplicate[1])
-        throw new DuplicateEventError('key was processed before', {
-          data: { subject: duplicate[2] ?? '', key: events[i]?.key ?? '', item: i },
-        })
-      }
-      throw error
-    }
-    const ids = reply as (string | number)[]
-    const seq = Number(ids[ids.length - 1])
-    const last = ids[ids.length - 2] as string
-    const known = this.#lastPut.get(ns)
-    if (known === undefined || compareEntryIds(last, known) > 0) this.#lastPut.set(ns, last)
-    this.#metrics?.published.inc({ namespace: ns }, events.length)
-    return events.map((event, i) => ({
-      id: event.id,
-      index: seq - events.length + i,
-      createdAt: new Date(event.createdAt),
-      createdAtText: event.createdAt,
-    }))
-  }
-
-  async #publishInbox(fields: BusEntryFields): Promise<PutResult> {
-    if (hasWildcard(fields.subject))
-      throw new InvalidArgumentError('inbox subjects cannot contain wildcards', { data: { subject: fields.subject } })
-    await this.#redis.client.publish(this.#channel(fields.subject), encodeRecord(fields))
-    return { id: fields.id, index: -1, createdAt: new Date(fields.createdAt), createdAtText: fields.createdAt }
-  }
-
   #channel(inbox: string): string {
     return `${this.#channelPrefix}${this.keys.inbox(inbox)}`
-  }
-
-  async #putConfirmed(
-    ns: string,
-    fields: BusEntryFields,
-    want: number,
-    timeoutMs: number,
-    signal: AbortSignal | undefined,
-  ): Promise<PutResult> {
-    const inbox = newInbox()
-    const consumers = new Set<string>()
-    let done: () => void = () => {}
-    const enough = new Promise<void>((resolve) => (done = resolve))
-    const stop = await this.#inboxes.subscribe(this.#channel(inbox), (message) => {
-      try {
-        const key = parseRecord(message.toString('utf8')).key
-        if (key?.startsWith('c_') === true) consumers.add(key)
-      } catch {
-        return
-      }
-      if (consumers.size >= want) done()
-    })
-    const combined = anySignal([signal, this.#lifecycle.signal])
-    const any = combined.signal
-    try {
-      const [result] = await this.#append(ns, [{ ...fields, responseSubject: inbox }], {
-        inbox,
-        want,
-        ttlMs: timeoutMs + 60_000,
-      })
-      const outcome = await Promise.race([
-        enough.then(() => 'done' as const),
-        sleep(timeoutMs, any).then(() => 'timeout' as const),
-      ])
-      if (outcome === 'timeout') {
-        const acked = Math.max(0, (await this.#redis.client.hlen(this.keys.confirm(ns, inbox))) - 1)
-        if (acked < want) {
-          throw new TimeoutError(
-            `put ${fields.subject}: ${acked} of ${want} consumers confirmed within ${timeoutMs} ms (the event is published)`,
-            {
-              data: { id: fields.id, subject: fields.subject, confirmed: acked, wanted: want, timeoutMs },
-            },
-          )
-        }
-      }
-      return result as PutResult
-    } finally {
-      combined.dispose()
-      await stop()
-    }
-  }
-
-  /** Records `consumerId`'s ack of `entry` when it was published with `confirm`. */
-  async #confirm(entry: BusEntry, consumerId: string): Promise<void> {
-    const inbox = entry.responseSubject
-    const ns = namespaceOf(entry.subject)
-    if (inbox === undefined || ns === undefined) return
-    const record = encodeRecord({
-      id: newEventId(),
-      key: consumerId,
-      subject: inbox,
-      createdAt: formatTime(new Date()),
-      payload: Buffer.alloc(0),
-    })
-    await busConfirm.run(
-      this.#redis.client,
-      [this.keys.confirm(ns, inbox)],
-      [consumerId, record, 3_600_000, this.#channel(inbox)],
-    )
   }
 
   // ---- get ---------------------------------------------------------------------------------------
@@ -471,7 +220,7 @@ export class Bus implements AsyncDisposable {
    * id rejects the first `next()`.
    */
   get(pattern: string, options?: GetOptions): Subscription {
-    this.#lifecycle.assertOpen('get')
+    this.assertOpen('get')
     if (namespaceOf(pattern) === kInboxNamespace) {
       if (hasWildcard(pattern))
         throw new InvalidArgumentError('inbox subjects cannot contain wildcards', {
@@ -506,13 +255,13 @@ export class Bus implements AsyncDisposable {
 
   #detach(sub: BusSubscription): void {
     this.#subs.get(sub.namespace)?.delete(sub)
-    if (this.#lifecycle.state === 'open') {
+    if (this.state === 'open') {
       void this.#redis.client.zrem(this.keys.subs(sub.namespace), this.#member(sub)).catch(() => undefined)
     }
   }
 
   async #announce(): Promise<void> {
-    if (this.#lifecycle.state !== 'open') return
+    if (this.state !== 'open') return
     const now = Date.now()
     // A pipeline per namespace: each one's keys are in its slot.
     const pipelines = [...this.#subs].map(([ns, subs]) => {
@@ -542,45 +291,8 @@ export class Bus implements AsyncDisposable {
    * when no subscription matches the subject (at once) or no reply comes within `timeoutMs`.
    */
   async request(subject: string, payload?: Payload, options: RequestOptions = {}): Promise<Buffer> {
-    this.#lifecycle.assertOpen('request')
-    checkKnownKeys(options, ['timeoutMs', 'signal', 'key', 'traceId'])
-    checkSubject(subject)
-    const ns = this.#namespace(subject, 'subject')
-    if (ns === kInboxNamespace)
-      throw new InvalidArgumentError('cannot send a request to an inbox subject', { data: { subject } })
-    const timeoutMs =
-      options.timeoutMs === undefined
-        ? this.options.requestTimeoutMs
-        : checkDurationMs(options.timeoutMs, 'options.timeoutMs', { min: 1 })
-    if (!(await this.hasSubscriber(subject)))
-      throw new NoResponderError(`no subscriber for subject ${subject}`, { data: { subject } })
-    const inbox = newInbox()
-    let resolveReply: (payload: Buffer) => void = () => {}
-    const replied = new Promise<Buffer>((resolve) => (resolveReply = resolve))
-    const stop = await this.#inboxes.subscribe(this.#channel(inbox), (message) => {
-      try {
-        const record = parseRecord(message.toString('utf8'))
-        if (record.key?.startsWith('c_') === true && record.payload.length === 0) return // a confirmation, not a reply
-        resolveReply(record.payload)
-      } catch {
-        // not a record: ignored
-      }
-    })
-    const combined = anySignal([options.signal, this.#lifecycle.signal])
-    const signal = combined.signal
-    try {
-      const put: PutOptions = { responseSubject: inbox }
-      if (options.key !== undefined) put.key = options.key
-      if (options.traceId !== undefined) put.traceId = options.traceId
-      await this.#putOne(subject, payload, put)
-      const outcome = await Promise.race([replied, sleep(timeoutMs, signal).then(() => undefined)])
-      if (outcome === undefined)
-        throw new NoResponderError(`no reply to ${subject} within ${timeoutMs} ms`, { data: { subject, timeoutMs } })
-      return outcome
-    } finally {
-      combined.dispose()
-      await stop()
-    }
+    this.assertOpen('request')
+    return this.#publisher.request(subject, payload, options)
   }
 
   /**
@@ -605,12 +317,14 @@ export class Bus implements AsyncDisposable {
         payload = { error: coerceError(error).message }
       }
       const inbox = event.responseSubject as string
-      await this.#publishInbox({
-        id: newEventId(),
-        subject: inbox,
-        createdAt: formatTime(new Date()),
-        payload: toPayload(payload),
-      }).catch((error: unknown) => this.#logger.warn({ err: error, inbox }, 'pulse bus: could not publish a reply'))
+      await this.#publisher
+        .publishInbox({
+          id: newEventId(),
+          subject: inbox,
+          createdAt: formatTime(new Date()),
+          payload: toPayload(payload),
+        })
+        .catch((error: unknown) => this.#logger.warn({ err: error, inbox }, 'pulse bus: could not publish a reply'))
     }
     const loop = (async () => {
       for await (const event of sub) {
@@ -636,7 +350,7 @@ export class Bus implements AsyncDisposable {
 
   /** The tail loop of `namespaces`, on the blocking connection of `redis`. */
   async #run(namespaces: readonly string[], redis: PulseRedis): Promise<void> {
-    const signal = this.#lifecycle.signal
+    const signal = this.signal
     let failures = 0
     const keys = namespaces.map((ns) => this.keys.log(ns))
     while (!signal.aborted) {
@@ -672,19 +386,11 @@ export class Bus implements AsyncDisposable {
     }
   }
 
-  close(): Promise<void> {
-    return this.#lifecycle.close()
-  }
-
-  destroy(reason?: Error): Promise<void> {
-    return this.#lifecycle.destroy(reason)
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close()
-  }
-
-  async #close(): Promise<void> {
+  /**
+   * Ends every subscription (and its announcement), flushes their acks, closes the inbox connection and
+   * the connections this bus made, then waits for the tail loops.
+   */
+  protected async onClose(): Promise<void> {
     clearInterval(this.#heartbeat)
     const subs = [...this.#subs.values()].flatMap((set) => [...set])
     for (const sub of subs) sub.end()
@@ -702,7 +408,8 @@ export class Bus implements AsyncDisposable {
     await Promise.all(this.#loops)
   }
 
-  async #destroy(): Promise<void> {
+  /** Ends every subscription and drops the connections at once. */
+  protected override async onDestroy(): Promise<void> {
     clearInterval(this.#heartbeat)
     for (const set of this.#subs.values()) for (const sub of set) sub.end()
     await this.#inboxes.close()

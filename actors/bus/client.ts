@@ -29,7 +29,7 @@ import {
   SlowConsumerError,
   TimeoutError,
 } from '../../runtime/errors.js'
-import { anySignal, Lifecycle, sleep } from '../../runtime/lifecycle.js'
+import { anySignal, Closeable, sleep } from '../../runtime/lifecycle.js'
 import { checkDurationMs, checkInteger, checkKnownKeys, checkString } from '../../runtime/options.js'
 import { trackResource } from '../../runtime/resource-tracker.js'
 import { errorFromBody } from '../../transports/http/errors.js'
@@ -44,6 +44,7 @@ import type {
   Subscription,
 } from './types.js'
 import { newEventId, newInbox } from './ids.js'
+import { within } from './deadline.js'
 import type { GetOptions } from './options.js'
 import { resolveGetOptions } from './options.js'
 import type { Payload } from './record.js'
@@ -108,12 +109,11 @@ function remoteError(text: string): Error {
   return new PulseError('PULSE_ERR_INTERNAL', text)
 }
 
-export class BusClient implements AsyncDisposable {
+export class BusClient extends Closeable {
   readonly url: URL
   readonly #agent: HttpAgent
   readonly #auth: string | undefined
   readonly #ca: string | Buffer | undefined
-  readonly #lifecycle: Lifecycle
   readonly #attempts: number
   readonly #delayMs: number
   readonly #requestTimeoutMs: number
@@ -123,9 +123,11 @@ export class BusClient implements AsyncDisposable {
 
   constructor(url: string, options: BusClientOptions = {}) {
     checkKnownKeys(options, ['username', 'password', 'ca', 'reconnect', 'requestTimeoutMs', 'confirmTimeoutMs'])
-    this.url = new URL(checkString(url, 'url', { nonEmpty: true }))
-    if (this.url.protocol !== 'http:' && this.url.protocol !== 'https:')
+    const parsed = new URL(checkString(url, 'url', { nonEmpty: true }))
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
       throw new InvalidArgumentError('url must be http:// or https://', { data: { option: 'url' } })
+    super({ name: `BusClient ${parsed.origin}`, closeTimeoutMs: 5_000 })
+    this.url = parsed
     if (options.username !== undefined) {
       checkString(options.username, 'options.username', { nonEmpty: true })
       this.#auth = `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`
@@ -151,27 +153,11 @@ export class BusClient implements AsyncDisposable {
       this.url.protocol === 'https:'
         ? new HttpsAgent({ keepAlive: true, ...(this.#ca === undefined ? {} : { ca: this.#ca }) })
         : new HttpAgent({ keepAlive: true })
-    this.#lifecycle = new Lifecycle({
-      name: `BusClient ${this.url.origin}`,
-      closeTimeoutMs: 5_000,
-      onClose: () => this.#close(),
-    })
     this.#untrack = trackResource('other', `BusClient ${this.url.origin}`)
   }
 
-  get signal(): AbortSignal {
-    return this.#lifecycle.signal
-  }
-
-  close(): Promise<void> {
-    return this.#lifecycle.close()
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close()
-  }
-
-  async #close(): Promise<void> {
+  /** Ends every subscription, then drops the agent's sockets. */
+  protected async onClose(): Promise<void> {
     await Promise.all([...this.#subs].map((sub) => sub.return()))
     this.#agent.destroy()
     this.#untrack()
@@ -259,7 +245,7 @@ export class BusClient implements AsyncDisposable {
     second?: Payload | Pick<PutOptions, 'signal'>,
     third?: PutOptions,
   ): Promise<PutResult | PutResult[]> {
-    this.#lifecycle.assertOpen('put')
+    this.assertOpen('put')
     if (Array.isArray(first)) {
       const createdAt = formatTime(new Date())
       const items = (first as readonly BatchItem[]).map((item) => ({ ...item, id: item.id ?? newEventId() }))
@@ -282,7 +268,7 @@ export class BusClient implements AsyncDisposable {
         }
         return false
       })()
-      const ok = await Promise.race([counting, sleep(timeoutMs, signal).then(() => false)])
+      const ok = (await within(counting, timeoutMs, signal)) === true
       if (!ok)
         throw new TimeoutError(
           `put ${subject}: ${consumers.size} of ${confirm} consumers confirmed within ${timeoutMs} ms (the event is published)`,
@@ -299,7 +285,7 @@ export class BusClient implements AsyncDisposable {
   ): Promise<T> {
     const inbox = newInbox()
     const sub = this.get(inbox)
-    const combined = anySignal([signal, this.#lifecycle.signal])
+    const combined = anySignal([signal, this.signal])
     try {
       await sub.ready
       return await work(inbox, sub, combined.signal)
@@ -350,7 +336,7 @@ export class BusClient implements AsyncDisposable {
 
   /** Subscribes (connecting now); see `Bus.get`. */
   get(pattern: string, options: GetOptions = {}): Subscription {
-    this.#lifecycle.assertOpen('get')
+    this.assertOpen('get')
     checkPattern(pattern)
     const resolved = resolveGetOptions(options)
     const query: Record<string, string> = {
@@ -369,7 +355,7 @@ export class BusClient implements AsyncDisposable {
   }
 
   async request(subject: string, payload?: Payload, options: RequestOptions = {}): Promise<Buffer> {
-    this.#lifecycle.assertOpen('request')
+    this.assertOpen('request')
     checkSubject(subject)
     const timeoutMs = options.timeoutMs ?? this.#requestTimeoutMs
     return this.#withInbox(options.signal, async (inbox, sub, signal) => {
@@ -384,7 +370,7 @@ export class BusClient implements AsyncDisposable {
         }
         return undefined
       })()
-      const reply = await Promise.race([replying, sleep(timeoutMs, signal).then(() => undefined)])
+      const reply = await within(replying, timeoutMs, signal)
       if (reply === undefined)
         throw new NoResponderError(`no reply to ${subject} within ${timeoutMs} ms`, { data: { subject, timeoutMs } })
       return reply

@@ -16,7 +16,9 @@
  * does), which gets the house error body that `errorFromBody` turns back into the error's class.
  *
  * Beyond the reference: Basic auth (401), TLS, body limit (413), a duplicate key is 409 across restarts,
- * an unknown namespace is 400 on POST too (the reference answers 500), `durable=<name>` on GET, and
+ * an unknown namespace is 400 on POST too (the reference answers 500), an id that the answer's header or
+ * an SSE line could not carry and text with a lone surrogate are 400 (nothing published; an event
+ * already stored with such an id streams without its `id:` line), `durable=<name>` on GET, and
  * `X-BUS-REQUIRE-SUBSCRIBER: 1` on POST (503 `PULSE_ERR_BUS_NO_RESPONDER` when no live subscription
  * matches, nothing published) for fast no-responder requests.
  *
@@ -29,9 +31,9 @@
 import type { IncomingMessage } from 'node:http'
 
 import { InvalidArgumentError, isPulseError, ProtocolError, SlowConsumerError } from '../../runtime/errors.js'
-import { sleep } from '../../runtime/lifecycle.js'
+import { Closeable, sleep } from '../../runtime/lifecycle.js'
 import type { Logger } from '../../runtime/logger.js'
-import { checkDurationMs, checkInteger, checkKnownKeys } from '../../runtime/options.js'
+import { checkDurationMs, checkInteger, checkKnownKeys, kMaxTimerMs } from '../../runtime/options.js'
 import type {
   BasicAuthOptions,
   CorsOptions,
@@ -44,7 +46,7 @@ import { httpStatusOf, HttpServer, Router } from '../../transports/http/index.js
 import type { Bus } from './bus.js'
 import type { Subscription } from './types.js'
 import { busMetrics } from './metrics.js'
-import { parseGoDuration, parsePublishBody } from './record.js'
+import { parseGoDuration, parsePublishBody, type WireEvent } from './record.js'
 
 export const kBusHeaders = [
   'X-BUS-EVENT-ID',
@@ -165,6 +167,7 @@ export class BusApi {
 
   async #publish(ctx: HttpContext): Promise<void> {
     const { batch, events } = parsePublishBody(await ctx.readBody())
+    for (const event of events) checkWireEvent(event)
     if (batch) {
       if (events.length === 0) throw new ProtocolError('empty batch')
       if (events.some((event) => event.responseSubject !== undefined))
@@ -241,7 +244,9 @@ export class BusApi {
             ))
           )
             break
-          if (!stream.send({ id: event.id, event: 'msg', data: record })) break
+          // An id no SSE line can carry (written by another client of the stream) goes without `id:`.
+          const id = kWireSafeId.test(event.id) ? { id: event.id } : {}
+          if (!stream.send({ ...id, event: 'msg', data: record })) break
         }
       } catch (error) {
         stream.fail(isPulseError(error) ? error : new Error('internal error'))
@@ -290,11 +295,13 @@ export class BusApi {
   }
 }
 
-export class BusServer implements AsyncDisposable {
+export class BusServer extends Closeable {
   readonly http: HttpServer
   readonly bus: Bus
 
   private constructor(http: HttpServer, bus: Bus) {
+    // `http` bounds its own close.
+    super({ name: 'BusServer', closeTimeoutMs: kMaxTimerMs })
     this.http = http
     this.bus = bus
   }
@@ -336,12 +343,8 @@ export class BusServer implements AsyncDisposable {
   }
 
   /** Stops accepting, ends every SSE stream (no final message), waits for requests in flight. The bus stays open. */
-  close(): Promise<void> {
+  protected onClose(): Promise<void> {
     return this.http.close()
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close()
   }
 }
 
@@ -356,6 +359,34 @@ function resolveLimits(given: BusServerLimits): Required<BusServerLimits> {
   if (given.pingIntervalMs !== undefined) checkDurationMs(given.pingIntervalMs, 'options.limits.pingIntervalMs')
   const set = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined))
   return { ...kDefaultLimits, ...set }
+}
+
+/**
+ * An event id that travels unchanged as an `X-BUS-EVENT-ID` header value and an SSE `id:` line: Latin-1
+ * without ASCII control characters (Node's header rule), no blank at either end (HTTP strips it).
+ */
+const kWireSafeId = /^[\x21-\x7e\x80-\xff]([\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?$/
+
+function refuse(option: string, reason: string): never {
+  throw new InvalidArgumentError(`${option} ${reason}`, { data: { option, reason: `${option} ${reason}` } })
+}
+
+/**
+ * Refuses, before anything is published, an id that the answer or a subscriber's stream could not
+ * carry, and text that would not be stored as sent (a lone surrogate becomes U+FFFD in UTF-8).
+ */
+function checkWireEvent(event: WireEvent): void {
+  if (event.id !== undefined && !kWireSafeId.test(event.id))
+    refuse('id', 'must be Latin-1 text without ASCII control characters or blanks at either end')
+  const text = [
+    ['subject', event.subject],
+    ['key', event.key],
+    ['trace_id', event.traceId],
+    ['response_subject', event.responseSubject],
+  ] as const
+  for (const [option, value] of text) {
+    if (value !== undefined && !value.isWellFormed()) refuse(option, 'must be well-formed Unicode')
+  }
 }
 
 function failRequired(): never {

@@ -16,7 +16,8 @@
  *
  * Durable consumers (`durable: name`) keep their cursor in Redis (`{ns}:durable:<name>`): it moves past
  * an event when it is acked or dropped (manual), or when the consumer asks for the next one (none), and
- * a new subscription with the name starts after it, whatever its `start`.
+ * a new subscription with the name starts after it, whatever its `start`. An ack saves the cursor before
+ * it records the event's confirmation, so a confirmed event does not come back to the durable consumer.
  */
 import type { Redis } from 'ioredis'
 
@@ -344,9 +345,10 @@ export class BusSubscription implements AsyncIterableIterator<BusEvent> {
       flight.release()
       this.#advanceDurable(entry)
     }
-    const writes = this.#cursorWrites
+    // The durable cursor moves before the confirmation is recorded: an event its publisher saw confirmed is
+    // never delivered again to this durable consumer (a crash in between leaves it unconfirmed instead).
+    await this.#cursorWrites
     if (entry.responseSubject !== undefined) await this.#host.confirm(entry, this.consumerId)
-    await writes
   }
 
   /** Acks by event id (the HTTP API's PUT): the event in flight, or one recently yielded. */

@@ -55,7 +55,7 @@
  * Results are due once the batch is `due`, the lifecycle is not `open`, a flush waits on them, or
  * they fill a batch.
  *
- * Claims and acks run on connections of their own, so neither waits for the other:
+ * Claims and acks run on connections of their own (dispatcher-sessions.ts), so neither waits for the other:
  *
  *   claims   one claim statement at a time, of at most half the window: the next one goes out as
  *            soon as the last one's jobs are emitted, while they run. So the batches come out in the
@@ -86,19 +86,10 @@
  * `receive` only updates counters and states and starts statements; they run in the actor's own async
  * functions, so the thread stays free for the co-located watchdog and scheduler.
  */
-import type pg from 'pg'
-
 import { defineActor, type ActorContext } from '../../runtime/actor.js'
 import { InvalidArgumentError, JobTooLargeError } from '../../runtime/errors.js'
 import { onceAsync } from '../../runtime/lifecycle.js'
-import {
-  type ActorSettings,
-  endPool,
-  INDEX_PLANS_LOCAL_SQL,
-  INDEX_PLANS_SQL,
-  openActorDb,
-  retryDelayMs,
-} from '../../transports/postgres/jobs/actor-pool.js'
+import { endPool, retryDelayMs } from '../../transports/postgres/jobs/actor-pool.js'
 import {
   type ClaimedJob,
   claimJobs,
@@ -108,7 +99,8 @@ import {
   type FailOutcome,
   type LeaseRef,
 } from '../../transports/postgres/jobs/hot-path.js'
-import { type Queryable, quoteSchema } from '../../transports/postgres/jobs/queryable.js'
+import { quoteSchema } from '../../transports/postgres/jobs/queryable.js'
+import { type DispatcherDbs, openDispatcherDbs } from './dispatcher-sessions.js'
 import { type LeaseBook, leaseBook } from './lease-book.js'
 import {
   type AckedFailure,
@@ -120,6 +112,8 @@ import {
   wireOf,
 } from './protocol.js'
 import { Wakes } from './wakes.js'
+
+export { DISPATCHER_SESSION_SQL, DISPATCHER_TRANSACTION_SQL } from './dispatcher-sessions.js'
 
 /** The dispatcher as a whole (see the top of the module). */
 type Lifecycle = 'open' | 'closing' | 'stopped'
@@ -134,69 +128,14 @@ type KickState = 'none' | 'queued'
 
 /** A claim takes at most 1/kWindowShares of the window, so that the next one can go out while its jobs run. */
 const kWindowShares = 2
-/** Ack connections planned per execution: completions and failures run at once. */
-const kAckConnections = 2
-/**
- * Completions of at most this many jobs run on a connection of their own, on the generic plan (see
- * `DISPATCHER_SESSION_SQL`): comparing each row with every token costs less than planning up to here.
- */
-const kGenericAckMax = 64
 /** How long results may wait for more to go out with them (unless a flush, the close or a full batch waits). */
 const kAckDelayMs = 5
-
-/**
- * The sessions of the dispatcher's connections: one for claims, two for acks (completions and failures
- * run at once), and one for small completions (`smallAck`), so a claim never waits behind an ack.
- *
- * Every statement finds its rows through an index (`INDEX_PLANS_SQL`): the ready ones in claim order
- * through `jobs_ready` (an ordered scan that stops at LIMIT), the acked ones by primary key.
- *
- * The statements are prepared (`preparedQueryable`). The claim runs on its generic plan, planned once
- * per connection: its plan does not depend on the values (the ordered scan under LIMIT), and planning it
- * costs more of the server's CPU than running it at a steady trickle. Acks are planned per execution
- * (`force_custom_plan`): a custom plan sees the acked tokens as a constant array and hashes it, where a
- * generic plan compares each acked row with every token (500 × 500 at a full batch); failures join
- * their `(id, token)` pairs, which a generic plan does in a nested loop that rescans the pairs per row.
- * But planning is about half of a small ack's cost — a steady trickle acks a few jobs at a time — so
- * completions of up to `kGenericAckMax` jobs run on a session of their own on the generic plan: the
- * same primary-key lookups, each row's token compared with at most 64 (`bench/jobs/probes/ack-plan.ts`
- * compares the plans). The claim commits asynchronously (see the top of this module). A test explains
- * each statement's plan as its session runs it.
- *
- * Through a transaction pooler the settings go with each statement instead
- * (`DISPATCHER_TRANSACTION_SQL`), and LISTEN runs on `listenConnection` only: without one, the poll
- * tick is the wake for new jobs.
- */
-export const DISPATCHER_SESSION_SQL = {
-  claim: `${INDEX_PLANS_SQL}; SET plan_cache_mode = force_generic_plan; SET synchronous_commit = off`,
-  ack: `${INDEX_PLANS_SQL}; SET plan_cache_mode = force_custom_plan`,
-  smallAck: `${INDEX_PLANS_SQL}; SET plan_cache_mode = force_generic_plan`,
-} as const
-
-/**
- * The same settings through a transaction pooler (`transactionPooler`), set by each statement's
- * transaction (transports/postgres/jobs/actor-pool.ts). The statements are unnamed there, so each is
- * planned for its values when it runs (a custom plan), and `plan_cache_mode` has nothing to choose: only
- * the index plans and the claim's asynchronous commit remain.
- */
-export const DISPATCHER_TRANSACTION_SQL = {
-  claim: `${INDEX_PLANS_LOCAL_SQL}; SET LOCAL synchronous_commit = off`,
-  ack: INDEX_PLANS_LOCAL_SQL,
-  smallAck: INDEX_PLANS_LOCAL_SQL,
-} as const
-
-function dispatcherSettings(session: keyof typeof DISPATCHER_SESSION_SQL): ActorSettings {
-  return { session: DISPATCHER_SESSION_SQL[session], transaction: DISPATCHER_TRANSACTION_SQL[session] }
-}
 
 class Dispatcher {
   readonly #args: DispatcherArgs
   readonly #ctx: ActorContext
   readonly #q: string
-  readonly #pools: pg.Pool[]
-  readonly #claimDb: Queryable
-  readonly #ackDb: Queryable
-  readonly #smallAckDb: Queryable
+  readonly #dbs: DispatcherDbs
   readonly #book: LeaseBook
   /** None when LISTEN is off (a transaction pooler and no `listenConnection`): the poll finds the jobs. */
   readonly #wakes: Wakes | undefined
@@ -235,23 +174,7 @@ class Dispatcher {
     this.#window = args.window
     this.#ctx = ctx
     this.#q = quoteSchema(args.schema)
-    const open = (max: number, session: keyof typeof DISPATCHER_SESSION_SQL) =>
-      openActorDb({
-        connection: args.connection,
-        max,
-        applicationName: 'pulse-jobs-dispatcher',
-        transactionPooler: args.transactionPooler,
-        settings: dispatcherSettings(session),
-        prepared: true,
-      })
-    // One claim statement at a time (the claim states), so one connection.
-    const claim = open(1, 'claim')
-    const ack = open(kAckConnections, 'ack')
-    const smallAck = open(1, 'smallAck')
-    this.#pools = [claim.pool, ack.pool, smallAck.pool]
-    this.#claimDb = claim.db
-    this.#ackDb = ack.db
-    this.#smallAckDb = smallAck.db
+    this.#dbs = openDispatcherDbs(args)
     this.#book = leaseBook(args.schema, args.owner)
     this.#wakes = this.#listen(args)
     this.#pollTimer = setInterval(() => this.#wake(), args.pollIntervalMs)
@@ -322,7 +245,7 @@ class Dispatcher {
       pause.resolve()
     }
     await this.#wakes?.close()
-    await Promise.all(this.#pools.map((pool) => endPool(pool)))
+    await Promise.all(this.#dbs.pools.map((pool) => endPool(pool)))
   })
 
   /** Read through a call: the state changes across the awaits of the statements. */
@@ -465,7 +388,7 @@ class Dispatcher {
     this.#claiming = limit
     let jobs: ClaimedJob[] = []
     try {
-      jobs = await claimJobs(this.#claimDb, this.#q, {
+      jobs = await claimJobs(this.#dbs.claim, this.#q, {
         owner: this.#args.owner,
         names: this.#names,
         limit,
@@ -513,10 +436,9 @@ class Dispatcher {
         this.#ackTimer = undefined
         this.#ack = 'acking'
         this.#ackingCount = completed.length + failed.length
-        const completeDb = completed.length <= kGenericAckMax ? this.#smallAckDb : this.#ackDb
         const [done, outcomes] = await Promise.allSettled([
-          completeJobs(completeDb, this.#q, completed),
-          failJobs(this.#ackDb, this.#q, failed),
+          completeJobs(this.#dbs.completions(completed.length), this.#q, completed),
+          failJobs(this.#dbs.failures, this.#q, failed),
         ])
         this.#ackingCount = 0
         if (this.#stopped()) return

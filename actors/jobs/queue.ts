@@ -18,7 +18,7 @@
  * which the queue is destroyed.
  */
 import { coerceError } from '../../runtime/errors.js'
-import { Lifecycle } from '../../runtime/lifecycle.js'
+import { Destroyable } from '../../runtime/lifecycle.js'
 import { trackResource } from '../../runtime/resource-tracker.js'
 import { childOf } from '../../runtime/metrics.js'
 import { quoteSchema } from '../../transports/postgres/jobs/queryable.js'
@@ -75,20 +75,16 @@ import type {
 
 type Cleanup = { close: () => unknown; destroy: ((reason?: Error) => unknown) | undefined }
 
-export class JobQueue implements AsyncDisposable {
-  /** Resolves once the queue is closed or destroyed, with the error that ended it, if any; never rejects. */
-  readonly closed: Promise<Error | undefined>
-
+export class JobQueue extends Destroyable {
   /** The queue's database (for the execution side; see internal.ts). */
   protected readonly pool: PgPool
   /** The schema as a quoted SQL identifier. */
   protected readonly schema: string
   protected readonly options: ResolvedJobQueueOptions
 
-  readonly #lifecycle: Lifecycle
   readonly #internals: JobQueueInternals
   /** Cleanups of the execution side, run first by `close()` (see `addCloseHook`). */
-  readonly #onClose: Cleanup[] = []
+  readonly #closeHooks: Cleanup[] = []
   readonly #untrack: () => void
   readonly #metrics: JobMetrics | undefined
   #worker: JobWorker | undefined
@@ -107,20 +103,14 @@ export class JobQueue implements AsyncDisposable {
   }
 
   private constructor(pool: PgPool, options: ResolvedJobQueueOptions) {
+    const name = `JobQueue "${options.schema}"`
+    super({ name, closeTimeoutMs: options.closeTimeoutMs })
     this.pool = pool
     this.options = options
     this.schema = quoteSchema(options.schema)
     this.#metrics = options.metrics === undefined ? undefined : jobMetrics(options.metrics)
-    const name = `JobQueue "${options.schema}"`
-    this.#lifecycle = new Lifecycle({
-      name,
-      closeTimeoutMs: options.closeTimeoutMs,
-      onClose: () => this.#close(),
-      onDestroy: (reason) => this.#destroy(reason),
-    })
-    this.closed = this.#lifecycle.closed
     this.#untrack = trackResource('other', name)
-    const lifecycle = this.#lifecycle
+    const lifecycle = this.lifecycle
     this.#internals = Object.freeze({
       pool,
       q: this.schema,
@@ -133,7 +123,7 @@ export class JobQueue implements AsyncDisposable {
       assertOpen: (what: string) => lifecycle.assertOpen(what),
       addCloseHook: (close: () => unknown, destroy?: (reason?: Error) => unknown) => {
         lifecycle.assertOpen('addCloseHook')
-        this.#onClose.push({ close, destroy })
+        this.#closeHooks.push({ close, destroy })
       },
     })
   }
@@ -366,7 +356,7 @@ export class JobQueue implements AsyncDisposable {
 
   /** Registers the handler of jobs named `name`, before or after `start` (see `JobWorker.register`). */
   register<Args = unknown>(name: string, fn: JobHandler<Args> | undefined, options: RegisterOptions = {}): void {
-    this.#lifecycle.assertOpen('register')
+    this.assertOpen('register')
     this.#executor().register(name, fn, options)
   }
 
@@ -387,7 +377,7 @@ export class JobQueue implements AsyncDisposable {
     if (this.#worker === undefined) {
       const worker = createQueueWorker(this.#internals)
       this.#worker = worker
-      if (this.#lifecycle.state === 'open')
+      if (this.state === 'open')
         this.#internals.addCloseHook(
           () => worker.close(),
           () => worker.destroy(),
@@ -398,30 +388,17 @@ export class JobQueue implements AsyncDisposable {
 
   // ---- lifecycle ----
 
-  /** Graceful, idempotent, memoised, bounded; see the module comment. */
-  close(): Promise<void> {
-    return this.#lifecycle.close()
-  }
-
-  /** Forceful: runs the destroy side of the close hooks and discards the pool's clients. */
-  destroy(reason?: Error): Promise<void> {
-    return this.#lifecycle.destroy(reason)
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close()
-  }
-
   /** Refuses once closing (`ClosedError`), then runs `fn`, turning a synchronous throw into a rejection. */
   async #call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    this.#lifecycle.assertOpen(what)
+    this.assertOpen(what)
     return fn()
   }
 
-  async #close(): Promise<void> {
+  /** Graceful: the close hooks (last added first), then the database; see the module comment. */
+  protected async onClose(): Promise<void> {
     const failures: unknown[] = []
     // 1. The execution side's cleanups (stop claiming, drain in-flight jobs), last added first.
-    for (const hook of [...this.#onClose].reverse()) {
+    for (const hook of [...this.#closeHooks].reverse()) {
       try {
         await hook.close()
       } catch (error) {
@@ -439,10 +416,11 @@ export class JobQueue implements AsyncDisposable {
     throwAll(failures)
   }
 
-  async #destroy(reason: Error | undefined): Promise<void> {
+  /** Forceful: runs the destroy side of the close hooks and discards the pool's clients. */
+  protected override async onDestroy(reason: Error | undefined): Promise<void> {
     const failures: unknown[] = []
     // Also the hooks whose graceful close is still running (a close that overran its bound).
-    for (const hook of [...this.#onClose].reverse()) {
+    for (const hook of [...this.#closeHooks].reverse()) {
       try {
         await hook.destroy?.(reason)
       } catch (error) {

@@ -54,9 +54,9 @@ import {
   PulseError,
   type WireError,
 } from '../../runtime/errors.js'
-import { abortable, withTimeout } from '../../runtime/lifecycle.js'
+import { abortable, Closeable, withTimeout } from '../../runtime/lifecycle.js'
 import type { MetricsRegistry } from '../../runtime/metrics.js'
-import { checkDurationMs, checkString } from '../../runtime/options.js'
+import { checkDurationMs, checkString, kMaxTimerMs } from '../../runtime/options.js'
 import { trackResource } from '../../runtime/resource-tracker.js'
 import { Runtime } from '../../runtime/runtime.js'
 import { type ConnectionConfig, connectionOf } from '../../transports/postgres/jobs/actor-pool.js'
@@ -115,7 +115,7 @@ function actorModule(name: string): URL {
   return new URL(import.meta.url.endsWith('.ts') ? `./${name}.ts` : `./${name}.js`, import.meta.url)
 }
 
-export class JobWorker {
+export class JobWorker extends Closeable {
   readonly events = new EventEmitter<JobWorkerEventMap>()
   readonly options: ResolvedJobWorkerOptions
   readonly #pool: pg.Pool
@@ -137,12 +137,15 @@ export class JobWorker {
   #scheduler: ActorRef<SchedulerMsg, unknown, SchedulerOut> | undefined
   #unsubscribe: (() => void)[] = []
   #starting: Promise<void> | undefined
-  #closing: Promise<void> | undefined
+  /** How long the running handlers get at close: `close()`'s `timeoutMs`, else `options.closeTimeoutMs`. */
+  #drainMs = 0
   readonly #drainCut = new AbortController()
   #untrack: (() => void) | undefined
 
   constructor(options: JobWorkerOptions) {
     const setup = resolveJobWorkerOptions(options)
+    // Each close step has its own bound (see `close`).
+    super({ name: `JobWorker "${setup.options.schema}"`, closeTimeoutMs: kMaxTimerMs })
     this.options = setup.options
     this.#pool = setup.pool
     this.#connection = setup.connection
@@ -174,7 +177,7 @@ export class JobWorker {
 
   /** Spawns the actors and starts claiming. Rejects when called twice or after `close()`. */
   start(options: JobWorkerStartOptions = {}): Promise<void> {
-    if (this.#closing !== undefined) return Promise.reject(new ClosedError('cannot start: the job worker is closed'))
+    if (this.state !== 'open') return Promise.reject(new ClosedError('cannot start: the job worker is closed'))
     if (this.#starting !== undefined) return Promise.reject(new InvalidArgumentError('the worker is started already'))
     this.#starting = this.#start(options)
     return this.#starting
@@ -186,14 +189,14 @@ export class JobWorker {
    * (closing the runtime the worker started). Idempotent and memoised; bounded by `timeoutMs` plus a
    * few seconds when the database is unreachable.
    */
-  close(options: JobWorkerCloseOptions = {}): Promise<void> {
-    if (this.#closing !== undefined) return this.#closing
-    const timeoutMs =
-      options.timeoutMs === undefined
-        ? this.options.closeTimeoutMs
-        : checkDurationMs(options.timeoutMs, 'options.timeoutMs')
-    this.#closing = this.#shutdown(timeoutMs)
-    return this.#closing
+  override close(options: JobWorkerCloseOptions = {}): Promise<void> {
+    if (this.state === 'open') {
+      this.#drainMs =
+        options.timeoutMs === undefined
+          ? this.options.closeTimeoutMs
+          : checkDurationMs(options.timeoutMs, 'options.timeoutMs')
+    }
+    return super.close()
   }
 
   /**
@@ -205,17 +208,13 @@ export class JobWorker {
     return this.close({ timeoutMs: 0 })
   }
 
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close()
-  }
-
   /** Jobs held (claimed and not settled) and running now, and results not acked yet; for stats and tests. */
   get load(): { held: number; running: number; unacked: number } {
     return { held: this.#attempts.held, running: this.#attempts.running, unacked: this.#link.unacked }
   }
 
   #assertOpen(what: string): void {
-    if (this.#closing !== undefined) throw new ClosedError(`cannot ${what}: the job worker is closed`)
+    if (this.state !== 'open') throw new ClosedError(`cannot ${what}: the job worker is closed`)
   }
 
   // ---- start ----
@@ -342,7 +341,7 @@ export class JobWorker {
 
   /** After a restart an actor has lost its state: tell it again what it needs to know. */
   #onActorRestart(name: string): void {
-    if (this.#closing !== undefined) return
+    if (this.state !== 'open') return
     if (name === this.#dispatcher?.name) {
       this.#link.restarted()
     } else if (name === this.#watchdog?.name) {
@@ -375,6 +374,10 @@ export class JobWorker {
   }
 
   // ---- close ----
+
+  protected onClose(): Promise<void> {
+    return this.#shutdown(this.#drainMs)
+  }
 
   async #shutdown(timeoutMs: number): Promise<void> {
     await this.#starting?.catch(() => undefined)

@@ -34,6 +34,8 @@
 import { ulid } from 'ulid'
 
 import { ClosedError, InvalidArgumentError } from '../../runtime/errors.js'
+import { Closeable } from '../../runtime/lifecycle.js'
+import { kMaxTimerMs } from '../../runtime/options.js'
 import { createRedis, isClusterSource, type RedisSource } from '../../transports/redis/connection.js'
 import { type KeyLayout, resolveKeyLayout } from '../../transports/redis/key-layout.js'
 import { mapKeys, workerMapName } from '../../transports/redis/pool/keys.js'
@@ -66,7 +68,7 @@ function toBuffer(payload: Payload, what: string): Buffer {
   throw new InvalidArgumentError(`${what} must be a Uint8Array or a string`, { data: { option: what } })
 }
 
-export class PoolNode implements AsyncDisposable {
+export class PoolNode extends Closeable {
   /** The pool's name. */
   readonly name: string
   /** This node's id (a ULID). */
@@ -83,8 +85,8 @@ export class PoolNode implements AsyncDisposable {
   readonly #tickers = new Set<Ticker>()
   readonly #schedules = new Set<Schedule>()
   #reading: Promise<void> | undefined
-  #state: 'open' | 'closing' | 'closed' = 'open'
-  #closing: Promise<void> | undefined
+  /** How the node closes: leaving (`close`), or with the whole pool (`shutdown`). */
+  #mode: 'close' | 'shutdown' = 'close'
   #shutdown = false
   /** This node asked for the shutdown: it destroys the pool once the others left. */
   #asker = false
@@ -92,6 +94,8 @@ export class PoolNode implements AsyncDisposable {
   #unobserve: (() => void) | undefined
 
   private constructor(name: string, id: string, source: RedisSource, layout: KeyLayout, options: ResolvedPoolOptions) {
+    // Each step of closing is bounded by the pool's own timings.
+    super({ name: `pool node ${id} of ${JSON.stringify(name)}`, closeTimeoutMs: kMaxTimerMs })
     this.name = name
     this.id = id
     this.keyLayout = layout
@@ -100,7 +104,7 @@ export class PoolNode implements AsyncDisposable {
     const redis = createRedis(source, { name: 'pulse-pool' })
     this.#ctx = nodeContext(name, layout, id, options, this.timings, redis)
     this.#resources = new NodeResources(this.#ctx, source, () => this.#workers.keptAlive())
-    this.#dispatcher = new Dispatcher(this.#ctx, () => this.#state === 'closed')
+    this.#dispatcher = new Dispatcher(this.#ctx, () => this.state === 'closed')
     this.#jobs = new WorkerJobs(this.#ctx, () => this.#resources.activeIds())
     this.#workers = new LocalWorkers(this.#ctx, this.#resources, this.#jobs)
     this.#metrics = options.metrics === undefined ? undefined : poolMetrics(options.metrics)
@@ -132,7 +136,7 @@ export class PoolNode implements AsyncDisposable {
 
   /** Whether the node was closed (or closes), by `close()`, `shutdown()` or a pool shutdown. */
   get closed(): boolean {
-    return this.#state !== 'open'
+    return this.state !== 'open'
   }
 
   /** Whether the pool was shut down while this node was in it. */
@@ -156,15 +160,15 @@ export class PoolNode implements AsyncDisposable {
   }
 
   #onMapChange(what: MapChange): void {
-    if (this.#state !== 'open') return
+    if (this.state !== 'open') return
     if (what !== 'shutdown') this.#workers.onMembership(what)
     else if (this.#resources.shuttingDown)
       void this.#close('shutdown').catch((error: unknown) => this.#ctx.log('error', 'pool: shutdown failed', error))
   }
 
   #assertOpen(what: string): void {
-    if (this.#state !== 'open')
-      throw new ClosedError(`cannot ${what}: pool node ${this.id} of ${JSON.stringify(this.name)} is ${this.#state}`)
+    if (this.state !== 'open')
+      throw new ClosedError(`cannot ${what}: pool node ${this.id} of ${JSON.stringify(this.name)} is ${this.state}`)
   }
 
   #assertFull(what: string): void {
@@ -289,7 +293,7 @@ export class PoolNode implements AsyncDisposable {
   // ------------------------------------------------------------------------------------ close
 
   /** This node leaves the pool: its jobs are stopped and requeued to the other nodes' workers. */
-  close(): Promise<void> {
+  override close(): Promise<void> {
     return this.#close('close')
   }
 
@@ -299,23 +303,20 @@ export class PoolNode implements AsyncDisposable {
    */
   async shutdown(): Promise<void> {
     this.#assertFull('shutdown')
-    if (this.#state !== 'open') return this.#closing
+    if (this.state !== 'open') return this.#close('shutdown')
     this.#asker = true
     await this.#resources.askShutdown()
     return this.#close('shutdown')
   }
 
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close()
-  }
-
+  /** Closes in `mode`, or joins the close under way (whatever its mode). */
   #close(mode: 'close' | 'shutdown'): Promise<void> {
-    this.#closing ??= this.#runClose(mode)
-    return this.#closing
+    if (this.state === 'open') this.#mode = mode
+    return super.close()
   }
 
-  async #runClose(mode: 'close' | 'shutdown'): Promise<void> {
-    this.#state = 'closing'
+  protected async onClose(): Promise<void> {
+    const mode = this.#mode
     this.#unobserve?.()
     if (mode === 'shutdown') this.#shutdown = true
     const failures = new Failures()
@@ -333,7 +334,6 @@ export class PoolNode implements AsyncDisposable {
     )
     if (this.#asker) await this.#resources.destroyPool().catch(failures.add)
     await this.#resources.release().catch(failures.add)
-    this.#state = 'closed'
     failures.throwIfAny(`closing pool node ${this.id} failed`)
   }
 }

@@ -150,8 +150,13 @@ export class WorkerJobs {
     const keys = mapKeys(jobMapName(pool, keyLayout), keyLayout)
     const owned = await kPoolScripts.claimJob.run(redis, [keys.content, keys.updates], [worker.id, job.key, ...others])
     if (owned !== 1) return 'not-owner'
+    const payloads = jobPayloadMapName(pool, keyLayout)
+    let ranBefore = false
     try {
-      await mapWrite(redis, 'set', jobPayloadMapName(pool, keyLayout), keyLayout, [job.key, job.payload])
+      // A stored payload means the job was started before: its dispatch event came again after the job moved
+      // (its router died before settling it), ahead of the requeue. The handler is told it is requeued.
+      if (!requeued) ranBefore = (await redis.client.hexists(mapKeys(payloads, keyLayout).content, job.key)) === 1
+      await mapWrite(redis, 'set', payloads, keyLayout, [job.key, job.payload])
     } catch (error) {
       await this.#disown(worker, job.key).catch(() => undefined)
       throw error
@@ -163,7 +168,7 @@ export class WorkerJobs {
         key: job.key,
         payload: job.payload,
         createdAt: new Date(unixNanosToMs(job.createdAtNs)),
-        requeued,
+        requeued: requeued || ranBefore,
       } satisfies Job)
     } catch (error) {
       failure = coerceError(error)
@@ -172,8 +177,7 @@ export class WorkerJobs {
       worker.jobs.delete(job.key)
       await this.#disown(worker, job.key).catch(() => undefined)
       // A fresh job that failed is gone; a requeued one keeps its payload (orphan recovery retries it).
-      if (!requeued)
-        await mapWrite(redis, 'delete', jobPayloadMapName(pool, keyLayout), keyLayout, [job.key]).catch(() => undefined)
+      if (!requeued) await mapWrite(redis, 'delete', payloads, keyLayout, [job.key]).catch(() => undefined)
     }
     return failure
   }

@@ -16,7 +16,9 @@
  */
 import type { ActorRef } from '../../runtime/actor-ref.js'
 import { ClosedError, InvalidArgumentError } from '../../runtime/errors.js'
+import { Closeable } from '../../runtime/lifecycle.js'
 import type { MetricsRegistry } from '../../runtime/metrics.js'
+import { kMaxTimerMs } from '../../runtime/options.js'
 import type { Runtime } from '../../runtime/runtime.js'
 import type { KeyLayout } from '../../transports/redis/key-layout.js'
 import { ChangeFeed } from './change-feed.js'
@@ -191,15 +193,15 @@ async function detach(shared: Shared, attachment: AttachedReplicatedMap): Promis
 }
 
 /** One attachment to a runtime-held replica. Reads are local and synchronous; see the module comment. */
-export class AttachedReplicatedMap implements AsyncDisposable {
+export class AttachedReplicatedMap extends Closeable {
   readonly name: string
   readonly #shared: Shared
   readonly #feeds = new Set<ChangeFeed>()
-  #closed = false
-  #closing: Promise<void> | undefined
 
   /** @internal use `rmapReplica` */
   constructor(shared: Shared) {
+    // Detaching waits for the attachments before it (one queue per map); the actor's stop bounds it.
+    super({ name: `rmap replica ${JSON.stringify(shared.name)}`, closeTimeoutMs: kMaxTimerMs })
     this.#shared = shared
     this.name = shared.name
   }
@@ -247,7 +249,7 @@ export class AttachedReplicatedMap implements AsyncDisposable {
   }
 
   get closed(): boolean {
-    return this.#closed
+    return this.state !== 'open'
   }
 
   /** Design B: the value, asked of the actor over the runtime's ring (a round trip per read). */
@@ -315,7 +317,7 @@ export class AttachedReplicatedMap implements AsyncDisposable {
 
   /** The actor's coalesced notifications (`'change' | 'delete' | 'reset'`), as `ReplicatedMap.subscribe`. */
   subscribe(options: ChangeFeedOptions = {}): ChangeFeed {
-    if (this.#closed) throw this.#closedError('subscribe')
+    if (this.state !== 'open') throw this.#closedError('subscribe')
     const feed = new ChangeFeed((f) => this.#feeds.delete(f), options)
     if (!feed.done) this.#feeds.add(feed)
     return feed
@@ -326,31 +328,24 @@ export class AttachedReplicatedMap implements AsyncDisposable {
     for (const feed of this.#feeds) feed.notify(kind)
   }
 
-  /** Detaches (idempotent); the last attachment's close stops the replica. Reads keep the last snapshot. */
-  close(): Promise<void> {
-    if (this.#closing !== undefined) return this.#closing
-    this.#closed = true
+  /** Detaches: the last attachment's close stops the replica. Reads keep the last snapshot. */
+  protected onClose(): Promise<void> {
     for (const feed of [...this.#feeds]) feed.end()
     const shared = this.#shared
     const detached = shared.queue.then(() => detach(shared, this))
     shared.queue = detached.catch(noop)
-    this.#closing = detached
     return detached
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close()
   }
 
   #writer(operation: string): ReplicatedMap {
     const writer = this.#shared.writer
-    if (this.#closed || writer === undefined) throw this.#closedError(operation)
+    if (this.state !== 'open' || writer === undefined) throw this.#closedError(operation)
     return writer
   }
 
   #ref(operation: string): ActorRef<ReplicaMsg, unknown, ReplicaEvent> {
     const ref = this.#shared.ref
-    if (this.#closed || ref === undefined) throw this.#closedError(operation)
+    if (this.state !== 'open' || ref === undefined) throw this.#closedError(operation)
     return ref
   }
 

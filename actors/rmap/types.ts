@@ -1,13 +1,11 @@
 /** The shapes of a replicated map's calls: what `join` accepts, what writes return, its counters. */
-import type { Cluster, Redis } from 'ioredis'
-
-import type { PulseRedis } from '../../transports/redis/connection.js'
+import type { RedisSourceOrConnection } from '../../transports/redis/connection.js'
 
 /**
  * What `join` accepts: a Redis URL (`redis-cluster://…` for a cluster), an ioredis `Redis` or `Cluster`
  * client (left open by `close()`), or a `PulseRedis`.
  */
-export type RedisSource = string | Redis | Cluster | PulseRedis
+export type RedisSource = RedisSourceOrConnection
 
 export interface SetAndWaitOptions {
   /** Stops the wait (the write itself may still happen); rejects with the signal's reason. */

@@ -19,7 +19,7 @@
  */
 import type { Cluster, Redis } from 'ioredis'
 
-import { Lifecycle, sleep } from '../../runtime/lifecycle.js'
+import { Closeable, sleep } from '../../runtime/lifecycle.js'
 import { type Logger } from '../../runtime/logger.js'
 import { createRedis, type PulseRedis, reconnectDelayMs } from '../../transports/redis/connection.js'
 import { isTopologyError, keySlot, nodeKey, refreshSlots, slotMaster } from '../../transports/redis/cluster-slots.js'
@@ -46,11 +46,10 @@ export interface ReaderStats {
   readonly malformed: number
 }
 
-export class Reader implements AsyncIterable<StreamEvent>, AsyncDisposable {
+export class Reader extends Closeable implements AsyncIterable<StreamEvent> {
   readonly #options: ResolvedReaderOptions
   readonly #logger: Logger
   readonly #redis: PulseRedis
-  readonly #lifecycle: Lifecycle
   readonly #fanout: Fanout<StreamEvent>
   /** Stream key → the id to read after. */
   readonly #cursors = new Map<string, string>()
@@ -66,6 +65,7 @@ export class Reader implements AsyncIterable<StreamEvent>, AsyncDisposable {
   #stats = { delivered: 0, filtered: 0, malformed: 0 }
 
   private constructor(stream: Stream, options: ResolvedReaderOptions) {
+    super({ name: `Reader of "${stream.name}"`, closeTimeoutMs: 5_000 })
     this.#first = stream
     this.#options = options
     this.#logger = stream.options.logger
@@ -75,11 +75,6 @@ export class Reader implements AsyncIterable<StreamEvent>, AsyncDisposable {
       this.#loop ??= this.#run()
     }
     this.#fanout.onTake = startDelivery
-    this.#lifecycle = new Lifecycle({
-      name: `Reader of "${stream.name}"`,
-      closeTimeoutMs: 5_000,
-      onClose: () => this.#release(),
-    })
     options.signal?.addEventListener('abort', () => void this.close().catch(() => undefined), { once: true })
   }
 
@@ -97,7 +92,7 @@ export class Reader implements AsyncIterable<StreamEvent>, AsyncDisposable {
 
   /** A new subscription: an async iterator of every event from here on (and of what is held). */
   subscribe(): Subscription<StreamEvent> {
-    this.#lifecycle.assertOpen('subscribe')
+    this.assertOpen('subscribe')
     return this.#fanout.subscribe()
   }
 
@@ -107,7 +102,7 @@ export class Reader implements AsyncIterable<StreamEvent>, AsyncDisposable {
 
   /** Reads `stream` too, from `options.start` (default: the reader's own start, resolved now). */
   async addStream(stream: Stream, options?: AddStreamOptions): Promise<void> {
-    this.#lifecycle.assertOpen('addStream')
+    this.assertOpen('addStream')
     if (this.#cursors.has(stream.key)) return
     checkSameSlot(`Reader of "${this.#first.name}"`, this.#first, stream)
     await this.#add(stream, resolveAddStreamOptions(options, this.#options.start))
@@ -116,7 +111,7 @@ export class Reader implements AsyncIterable<StreamEvent>, AsyncDisposable {
 
   /** Stops reading `stream` (idempotent). */
   async removeStream(stream: Stream): Promise<void> {
-    this.#lifecycle.assertOpen('removeStream')
+    this.assertOpen('removeStream')
     this.#names.delete(stream.key)
     if (this.#cursors.delete(stream.key)) await this.#interrupt()
   }
@@ -127,19 +122,11 @@ export class Reader implements AsyncIterable<StreamEvent>, AsyncDisposable {
   }
 
   get closed(): boolean {
-    return this.#lifecycle.state !== 'open'
+    return this.state !== 'open'
   }
 
   stats(): ReaderStats {
     return { ...this.#stats }
-  }
-
-  close(): Promise<void> {
-    return this.#lifecycle.close()
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close()
   }
 
   async #add(stream: Stream, start: ReaderOptions['start'] & {}): Promise<void> {
@@ -163,7 +150,7 @@ export class Reader implements AsyncIterable<StreamEvent>, AsyncDisposable {
   }
 
   async #run(): Promise<void> {
-    const signal = this.#lifecycle.signal
+    const signal = this.signal
     let failures = 0
     while (!signal.aborted) {
       try {
@@ -248,7 +235,8 @@ export class Reader implements AsyncIterable<StreamEvent>, AsyncDisposable {
     this.#fanout.push(events)
   }
 
-  async #release(): Promise<void> {
+  /** Ends the subscriptions, closes the connection (cancelling a blocked read) and waits for the loop. */
+  protected async onClose(): Promise<void> {
     this.#fanout.end()
     this.#streamsChanged?.()
     await this.#redis.close()

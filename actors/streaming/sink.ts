@@ -19,7 +19,7 @@ import { ulid } from 'ulid'
 
 import type { ActorRef } from '../../runtime/actor-ref.js'
 import { ClosedError, coerceError, InvalidArgumentError } from '../../runtime/errors.js'
-import { Lifecycle } from '../../runtime/lifecycle.js'
+import { Closeable } from '../../runtime/lifecycle.js'
 import type { Logger } from '../../runtime/logger.js'
 import { Runtime } from '../../runtime/runtime.js'
 import { redisUrlOf } from '../../transports/redis/connection.js'
@@ -51,14 +51,13 @@ interface PendingAck {
   readonly reject: (error: Error) => void
 }
 
-export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
+export class Sink extends Closeable implements AsyncIterable<SinkEvent> {
   readonly name: string
   /** This instance's consumer name in the group (a ULID). */
   readonly consumer: string
   readonly #options: ResolvedSinkOptions
   readonly #logger: Logger
   readonly #fanout: Fanout<SinkEvent>
-  readonly #lifecycle: Lifecycle
   readonly #streams = new Set<string>()
   /** The stream the sink was made from: the others must share its key layout (and, on a cluster, its slot). */
   #first: Stream | undefined
@@ -85,6 +84,7 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
   #counts: SinkCounts | undefined
 
   private constructor(name: string, options: ResolvedSinkOptions, logger: Logger) {
+    super({ name: `Sink "${name}"`, closeTimeoutMs: Math.max(5_000, options.blockMs + 2_000) })
     this.name = name
     this.consumer = ulid()
     this.#options = options
@@ -93,12 +93,6 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
     this.#fanout.onSubscribe = () => this.#grant()
     this.#fanout.onSpace = () => this.#grant()
     this.#fanout.onTake = startDelivery
-    this.#lifecycle = new Lifecycle({
-      name: `Sink "${name}"`,
-      closeTimeoutMs: Math.max(5_000, options.blockMs + 2_000),
-      onClose: () => this.#close(),
-      onDestroy: () => this.#destroy(),
-    })
     options.signal?.addEventListener('abort', () => void this.close().catch(() => undefined), { once: true })
   }
 
@@ -119,7 +113,7 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
 
   /** A new subscription: an async iterator of the events this instance receives. */
   subscribe(): Subscription<SinkEvent> {
-    this.#lifecycle.assertOpen('subscribe')
+    this.assertOpen('subscribe')
     return this.#fanout.subscribe()
   }
 
@@ -150,14 +144,14 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
 
   /** Resolves once every ack made so far is in Redis; rejects with `ClosedError` if the sink closes first. */
   flush(): Promise<void> {
-    if (this.#lifecycle.state !== 'open') return Promise.reject(new ClosedError(`Sink "${this.name}" is closed`))
+    if (this.state !== 'open') return Promise.reject(new ClosedError(`Sink "${this.name}" is closed`))
     if (this.#unconfirmed.length === 0 && this.#ackQueue.ids.length === 0) return Promise.resolve()
     const seq = this.#ackSeq
     return new Promise((resolve, reject) => this.#pendingAcks.push({ seq, resolve, reject }))
   }
 
   #queueAcks(events: readonly SinkEvent[]): void {
-    this.#lifecycle.assertOpen('ack')
+    this.assertOpen('ack')
     if (!Array.isArray(events))
       throw new InvalidArgumentError('events must be an array of sink events', { data: { option: 'events' } })
     const list: readonly SinkEvent[] = events
@@ -175,7 +169,7 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
 
   /** Reads `stream` too; its group starts at `options.start` (default: the sink's) when this creates it. */
   async addStream(stream: Stream, options?: AddStreamOptions): Promise<void> {
-    this.#lifecycle.assertOpen('addStream')
+    this.assertOpen('addStream')
     if (this.#streams.has(stream.name)) return
     this.#checkStream(stream)
     const start = groupStart(resolveAddStreamOptions(options, this.#options.start))
@@ -185,7 +179,7 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
 
   /** Stops reading `stream`; the last instance of the sink to leave it destroys the group there. */
   async removeStream(stream: Stream): Promise<void> {
-    this.#lifecycle.assertOpen('removeStream')
+    this.assertOpen('removeStream')
     if (!this.#streams.has(stream.name)) return
     await this.#actor().ask({ t: 'removeStream', stream: stream.name })
     this.#streams.delete(stream.name)
@@ -208,21 +202,13 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
   }
 
   get closed(): boolean {
-    return this.#lifecycle.state !== 'open'
+    return this.state !== 'open'
   }
 
   /** Counters of the actor (delivered, claimed, acked, filtered, malformed, oversized, stale consumers removed, extended). */
   async stats(): Promise<SinkStats> {
-    this.#lifecycle.assertOpen('stats')
+    this.assertOpen('stats')
     return (await this.#actor().ask({ t: 'stats' })) as SinkStats
-  }
-
-  close(): Promise<void> {
-    return this.#lifecycle.close()
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close()
   }
 
   async #start(stream: Stream): Promise<void> {
@@ -356,7 +342,7 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
 
   /** Grants the actor the buffer space not yet granted, once it is worth a message. */
   #grant(): void {
-    if (this.#lifecycle.state !== 'open' || this.#fanout.subscribers === 0) return
+    if (this.state !== 'open' || this.#fanout.subscribers === 0) return
     this.#consumed = this.#received - this.#fanout.held
     const outstanding = this.#granted - this.#received
     const room = this.#fanout.space - outstanding
@@ -388,7 +374,7 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
   /** Tells the actor; a full mailbox (the actor is stuck) is retried shortly, in order. */
   #tell(msg: SinkReaderMsg): void {
     const ref = this.#ref
-    if (ref === undefined || this.#lifecycle.state === 'destroyed') return
+    if (ref === undefined || this.state === 'destroyed') return
     this.#lastSent = Date.now()
     let sent = false
     try {
@@ -399,7 +385,8 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
     if (!sent) setTimeout(() => this.#tell(msg), 5).unref()
   }
 
-  async #close(): Promise<void> {
+  /** Flushes the acks, ends the subscriptions, asks the actor to close, then releases it. */
+  protected async onClose(): Promise<void> {
     clearInterval(this.#ping)
     if (this.#ackFlush !== undefined) {
       clearImmediate(this.#ackFlush)
@@ -414,6 +401,10 @@ export class Sink implements AsyncIterable<SinkEvent>, AsyncDisposable {
       this.#rejectAcks()
       await this.#release()
     }
+  }
+
+  protected override onDestroy(): Promise<void> {
+    return this.#destroy()
   }
 
   async #destroy(): Promise<void> {

@@ -1,6 +1,5 @@
 /** What readers and sinks need of a `Stream` (kept apart so they do not import the class). */
-import type { Cluster, Redis } from 'ioredis'
-
+import type { RedisSource } from '../../transports/redis/connection.js'
 import type { KeyLayout } from '../../transports/redis/key-layout.js'
 import type { ResolvedStreamOptions } from './options.js'
 
@@ -10,6 +9,6 @@ export interface StreamHandle {
   readonly keyLayout: KeyLayout
   /** Whether `source` is a Redis Cluster. */
   readonly cluster: boolean
-  readonly source: string | Redis | Cluster
+  readonly source: RedisSource
   readonly options: ResolvedStreamOptions
 }

@@ -5,12 +5,18 @@
  * readers and sinks made from a stream have connections of their own, so a blocking read never holds up
  * `add`. Closing a stream closes its connection, not the readers and sinks made from it.
  */
-import type { Cluster, Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 
 import { InvalidArgumentError } from '../../runtime/errors.js'
-import { Lifecycle } from '../../runtime/lifecycle.js'
+import { Closeable } from '../../runtime/lifecycle.js'
 import { checkKnownKeys, checkString } from '../../runtime/options.js'
-import { checkRedisSource, createRedis, isClusterSource, type PulseRedis } from '../../transports/redis/connection.js'
+import {
+  checkRedisSource,
+  createRedis,
+  isClusterSource,
+  type PulseRedis,
+  type RedisSource,
+} from '../../transports/redis/connection.js'
 import { type KeyLayout, resolveKeyLayout } from '../../transports/redis/key-layout.js'
 import { contentKey, updatesChannel } from '../../transports/redis/rmap/keys.js'
 import { kMapScripts } from '../../transports/redis/rmap/scripts.js'
@@ -38,7 +44,7 @@ export interface NewEvent {
   readonly topic?: string | undefined
 }
 
-export class Stream implements AsyncDisposable {
+export class Stream extends Closeable {
   readonly name: string
   /** `pulse:stream:<name>` (`pulse:stream:{<name>}` in the `cluster` layout). */
   readonly key: string
@@ -48,15 +54,16 @@ export class Stream implements AsyncDisposable {
   readonly cluster: boolean
   readonly options: ResolvedStreamOptions
   /** Where readers and sinks connect: the URL or client the stream was made with. */
-  readonly source: string | Redis | Cluster
-  readonly #lifecycle: Lifecycle
+  readonly source: RedisSource
   /** `pulse_stream_events_added_total` of this stream, with `options.metrics`. */
   readonly #added: { inc(n?: number): void } | undefined
   #redis: PulseRedis | undefined
 
-  constructor(redis: string | Redis | Cluster, name: string, options?: StreamOptions) {
+  constructor(redis: RedisSource, name: string, options?: StreamOptions) {
     checkRedisSource(redis)
-    this.name = checkStreamName(name, 'name')
+    const checked = checkStreamName(name, 'name')
+    super({ name: `Stream "${checked}"`, closeTimeoutMs: 5_000 })
+    this.name = checked
     this.options = resolveStreamOptions(options)
     this.cluster = isClusterSource(redis)
     this.keyLayout = resolveKeyLayout(this.options.keyLayout, this.cluster)
@@ -64,16 +71,11 @@ export class Stream implements AsyncDisposable {
     this.source = redis
     const { metrics } = this.options
     this.#added = metrics === undefined ? undefined : streamMetrics(metrics).added.labels({ stream: this.name })
-    this.#lifecycle = new Lifecycle({
-      name: `Stream "${this.name}"`,
-      closeTimeoutMs: 5_000,
-      onClose: () => this.#release(),
-    })
   }
 
   /** The stream's command connection (made on first use). */
   get redis(): PulseRedis {
-    this.#lifecycle.assertOpen('use')
+    this.assertOpen('use')
     this.#redis ??= createRedis(this.source, { name: `pulse:stream:${this.name}` })
     return this.#redis
   }
@@ -87,7 +89,7 @@ export class Stream implements AsyncDisposable {
     pipeline.xadd(this.key, ...this.#xaddHead(onlyIfExists), ...entryArgs(fields, trace))
     this.#expire(pipeline)
     try {
-      const [[, id]] = (await pipeline.exec()) as [[null, string | null]]
+      const [id] = repliesOf(await pipeline.exec()) as [string | null]
       endAdd(span, { id: id ?? undefined })
       if (id !== null) this.#added?.inc()
       return id ?? undefined
@@ -97,7 +99,10 @@ export class Stream implements AsyncDisposable {
     }
   }
 
-  /** Adds events in one pipelined round trip; resolves their ids in order. */
+  /**
+   * Adds events in one pipelined round trip; resolves their ids in order. When it rejects (the
+   * connection dropped), some of the events may have been added: the caller decides what to add again.
+   */
   async addMany(events: readonly NewEvent[]): Promise<string[]> {
     if (!Array.isArray(events))
       throw new InvalidArgumentError('events must be an array', { data: { option: 'events' } })
@@ -112,10 +117,10 @@ export class Stream implements AsyncDisposable {
     for (const fields of checked) pipeline.xadd(this.key, ...this.#xaddHead(false), ...entryArgs(fields, trace))
     this.#expire(pipeline)
     try {
-      const results = (await pipeline.exec()) as [null, string][]
+      const ids = repliesOf(await pipeline.exec()).slice(0, checked.length) as string[]
       endAdd(span, { id: undefined })
       this.#added?.inc(checked.length)
-      return results.slice(0, checked.length).map(([, id]) => id)
+      return ids
     } catch (error) {
       endAdd(span, { error })
       throw error
@@ -154,22 +159,14 @@ export class Stream implements AsyncDisposable {
 
   /** A reader with its own cursor; it starts reading when the first subscription iterates. */
   async newReader(options?: ReaderOptions): Promise<Reader> {
-    this.#lifecycle.assertOpen('newReader')
+    this.assertOpen('newReader')
     return Reader.open(this, options)
   }
 
   /** An instance of sink `name` (a consumer group): same-name instances split the events. */
   async newSink(name: string, options?: SinkOptions): Promise<Sink> {
-    this.#lifecycle.assertOpen('newSink')
+    this.assertOpen('newSink')
     return Sink.open(this, checkStreamName(name, 'name'), options)
-  }
-
-  close(): Promise<void> {
-    return this.#lifecycle.close()
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close()
   }
 
   /** The TTL arguments of the sinks map's scripts, the stream's own TTL. */
@@ -193,9 +190,19 @@ export class Stream implements AsyncDisposable {
     else if (this.options.slidingTtlMs > 0) pipeline.pexpire(this.key, this.options.slidingTtlMs)
   }
 
-  async #release(): Promise<void> {
+  /** Closes the command connection, if one was made. */
+  protected async onClose(): Promise<void> {
     await this.#redis?.close()
   }
+}
+
+/**
+ * A pipeline's replies in order, or its first error: ioredis resolves a pipeline with an `[error, reply]`
+ * pair per command (a failed command, a connection that dropped, mapped by `createRedis`).
+ */
+function repliesOf(results: [Error | null, unknown][] | null): unknown[] {
+  for (const [error] of results ?? []) if (error !== null) throw error
+  return (results ?? []).map(([, reply]) => reply)
 }
 
 export function checkStreamName(name: unknown, option: string): string {

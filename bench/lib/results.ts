@@ -19,20 +19,14 @@ import { summarize } from './stats.js'
 /** The directory of the committed results (`bench/results/`). */
 export const kResultsDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'results')
 
-/** One measured quantity of one variant: a value per round, and their median [min–max]. */
-export interface Figure {
-  /** What was measured, e.g. 'bulk e2e', 'steady 1000/s p99'. */
-  readonly metric: string
-  /** Whose figure: 'pulse', 'graphile-worker', 'raw', … */
-  readonly variant: string
-  /** 'jobs/s', 'events/s', 'ms', 'µs', 'ns', 'MB', … */
-  readonly unit: string
+/** What a figure and a ratio hold: a value per round, their median [min–max], and the bound it is read against. */
+export interface Measured {
   /** One value per round (empty when only the summary is known). */
   readonly values: readonly number[]
   readonly median: number
   readonly min: number
   readonly max: number
-  /** A bound the figure itself is read against (e.g. p50 ≤ 2 ms), and whether its median meets it. */
+  /** A bound the median is read against (e.g. p50 ≤ 2 ms), and whether the median meets it. */
   readonly target?: Target
   readonly met?: boolean
   /** Which of the file's `runs` it comes from, when the file gathers several (a transcribed file). */
@@ -40,19 +34,20 @@ export interface Figure {
   readonly note?: string
 }
 
-/** A same-round ratio (a ÷ b in each round), with the target it is read against, if any. */
-export interface Ratio {
+/** One measured quantity of one variant. */
+export interface Figure extends Measured {
+  /** What was measured, e.g. 'bulk e2e', 'steady 1000/s p99'. */
+  readonly metric: string
+  /** Whose figure: 'pulse', 'graphile-worker', 'raw', … */
+  readonly variant: string
+  /** 'jobs/s', 'events/s', 'ms', 'µs', 'ns', 'MB', … */
+  readonly unit: string
+}
+
+/** A same-round ratio (a ÷ b in each round). */
+export interface Ratio extends Measured {
   /** e.g. 'pulse ÷ graphile-worker, bulk e2e'. */
   readonly name: string
-  readonly values: readonly number[]
-  readonly median: number
-  readonly min: number
-  readonly max: number
-  readonly target?: Target
-  /** Whether the median meets the target. */
-  readonly met?: boolean
-  readonly run?: string
-  readonly note?: string
 }
 
 export interface Target {
@@ -120,23 +115,17 @@ export function figure(
   values: readonly number[],
   extra: { readonly target?: Target; readonly note?: string } = {},
 ): Figure {
-  const s = summarize(values)
-  return {
-    metric,
-    variant,
-    unit,
-    values: [...values],
-    ...s,
-    ...(extra.target === undefined ? {} : { target: extra.target, met: meets(s.median, extra.target) }),
-    ...(extra.note === undefined ? {} : { note: extra.note }),
-  }
+  return { metric, variant, unit, ...measured(values, extra.target, extra.note) }
 }
 
 /** A same-round ratio from per-round values, read against `target` when given. */
 export function ratio(name: string, values: readonly number[], target?: Target, note?: string): Ratio {
+  return { name, ...measured(values, target, note) }
+}
+
+function measured(values: readonly number[], target: Target | undefined, note: string | undefined): Measured {
   const s = summarize(values)
   return {
-    name,
     values: [...values],
     ...s,
     ...(target === undefined ? {} : { target, met: meets(s.median, target) }),

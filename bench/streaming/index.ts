@@ -40,6 +40,13 @@ const kAwaitedEvents = Number(option('--awaited-events') ?? kEvents)
 const kBullJobs = Number(option('--bull-jobs') ?? (ctx.quick ? 5_000 : 30_000))
 const kConcurrency = 50
 const kRate = Number(option('--rate') ?? 5_000)
+/** The latency figures of each consumer: the metric's last word, its unit and the field of a round. */
+const kLatencyFigures = [
+  ['p50', 'ms', 'p50'],
+  ['p99', 'ms', 'p99'],
+  ['p99.9', 'ms', 'p999'],
+  ['missing', 'events', 'missing'],
+] as const satisfies readonly (readonly [string, string, keyof SteadyResult])[]
 const kWarmupSeconds = ctx.quick ? 0.5 : 1
 const kSeconds = Number(option('--seconds') ?? (ctx.quick ? 2 : 5))
 const rounds = ctx.quick && !args.given('rounds') ? 1 : ctx.rounds
@@ -243,32 +250,15 @@ function streamingFigures(): { figures: Figure[]; ratios: Ratio[] } {
   }
   for (const [name, rs] of lResults) {
     if (rs.length === 0) continue
-    figures.push(
-      figure(
-        `add → handler at ${kRate}/s p50`,
-        name,
-        'ms',
-        rs.map((r) => r.p50),
-      ),
-      figure(
-        `add → handler at ${kRate}/s p99`,
-        name,
-        'ms',
-        rs.map((r) => r.p99),
-      ),
-      figure(
-        `add → handler at ${kRate}/s p99.9`,
-        name,
-        'ms',
-        rs.map((r) => r.p999),
-      ),
-      figure(
-        `add → handler at ${kRate}/s missing`,
-        name,
-        'events',
-        rs.map((r) => r.missing),
-      ),
-    )
+    for (const [label, unit, field] of kLatencyFigures)
+      figures.push(
+        figure(
+          `add → handler at ${kRate}/s ${label}`,
+          name,
+          unit,
+          rs.map((r) => r[field]),
+        ),
+      )
   }
   const out: Ratio[] = []
   if (drain('sink').length > 0) {

@@ -9,10 +9,10 @@
  */
 import { Command } from 'commander'
 
-import { InvalidArgumentError } from '../../runtime/errors.js'
 import { withConnectionFlags } from '../common/connect.js'
 import { print, printJson, printRecord, printTable } from '../common/output.js'
 import {
+  checkSaved,
   configPath,
   type ConnectionFlags,
   readSavedConfig,
@@ -39,9 +39,6 @@ const kSources = [
   { key: 'httpAddr', env: 'PULSE_HTTP_ADDR' },
 ] as const
 
-/** The schema names `JobQueue.connect` accepts, checked here so that a bad one is never saved. */
-const kSchemaPattern = /^(?!pg_)[a-z_][a-z0-9_]{0,62}$/
-
 export function configCommand(): Command {
   const config = new Command('config').description('save and view the CLI\u2019s settings')
   config.addCommand(
@@ -65,57 +62,6 @@ export function configCommand(): Command {
       .action((flags: ViewFlags, command: Command) => runView(flags, command)),
   )
   return config
-}
-
-function checkUrl(value: string, flag: string, protocols: readonly string[]): string {
-  // A cluster URL lists several host:port pairs, which the URL parser refuses: its scheme is enough here
-  // (the connection checks the rest).
-  let protocol = /^(rediss?-cluster:)\/\//.exec(value)?.[1]
-  try {
-    protocol ??= new URL(value).protocol
-  } catch {
-    protocol = undefined
-  }
-  if (protocol === undefined || !protocols.includes(protocol)) {
-    throw new InvalidArgumentError(
-      `${flag} must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
-      {
-        data: { option: flag },
-      },
-    )
-  }
-  return value
-}
-
-/** The settings of `flags`, checked; throws before anything is written. */
-function checkSaved(flags: SaveFlags): SavedConfig {
-  const saved: SavedConfig = {}
-  if (flags.redis !== undefined) {
-    saved.redis = checkUrl(flags.redis, '--redis', ['redis:', 'rediss:', 'redis-cluster:', 'rediss-cluster:'])
-  }
-  if (flags.database !== undefined)
-    saved.database = checkUrl(flags.database, '--database', ['postgres:', 'postgresql:'])
-  if (flags.schema !== undefined) {
-    if (!kSchemaPattern.test(flags.schema)) {
-      throw new InvalidArgumentError(
-        '--schema must be a lower-case SQL identifier (a-z, 0-9, _), not starting with pg_',
-        {
-          data: { option: '--schema' },
-        },
-      )
-    }
-    saved.schema = flags.schema
-  }
-  if (flags.httpAddr !== undefined) {
-    const port = /^(?:\[[0-9a-f:.]+\]|[^\s:[\]]+):(\d{1,5})$/i.exec(flags.httpAddr)?.[1]
-    if (port === undefined || Number(port) > 65_535) {
-      throw new InvalidArgumentError('--http-addr must be host:port, e.g. 127.0.0.1:2021', {
-        data: { option: '--http-addr' },
-      })
-    }
-    saved.httpAddr = flags.httpAddr
-  }
-  return saved
 }
 
 function redacted(config: SavedConfig): SavedConfig {

@@ -14,11 +14,12 @@ import { Command } from 'commander'
 import { createPgPool, migrate } from '../../transports/postgres/index.js'
 import { createRedis } from '../../transports/redis/index.js'
 import { Runtime } from '../../actors/runtime/index.js'
+import { kMaxTimerMs } from '../../runtime/options.js'
 import { serverRegistry } from '../server/metrics.js'
 import { PulseServer } from '../server/pulse-server.js'
 import { parseDuration } from '../common/duration.js'
 import { cliLogger } from '../common/logger.js'
-import { parseAddr } from './server.js'
+import { parseAddr } from '../common/parse.js'
 import { LocalPostgres } from '../local-servers/postgres-server.js'
 import { LocalRedis } from '../local-servers/redis-server.js'
 import { type DemoWorkload, startDemoWorkload } from './dev-workload.js'
@@ -56,7 +57,7 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, string]> {
 
 async function runDev(options: DevOptions): Promise<void> {
   const dir = resolve(options.dir)
-  const statusEveryMs = parseDuration(options.statusEvery, '--status-every', { min: 100 })
+  const statusEveryMs = parseDuration(options.statusEvery, '--status-every', { min: 100, max: kMaxTimerMs })
   const stopped = new Promise<string>((done) => {
     process.once('SIGINT', () => done('SIGINT'))
     process.once('SIGTERM', () => done('SIGTERM'))

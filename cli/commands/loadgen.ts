@@ -8,19 +8,11 @@
  */
 import { Command, CommanderError } from 'commander'
 
-import { TimeoutError } from '../../actors/runtime/index.js'
-import { parseDuration } from '../common/duration.js'
+import { InvalidArgumentError, TimeoutError } from '../../actors/runtime/index.js'
 import { printJson } from '../common/output.js'
 import { resolveSettings } from '../common/settings.js'
-import {
-  isPeer,
-  loadPeer,
-  type MissingPeer,
-  PEERS,
-  type PeerName,
-  peerServer,
-  peerWorkloads,
-} from '../loadgen/peers/index.js'
+import { loadPeer, type MissingPeer, PEERS, type PeerName, peerServer, peerWorkloads } from '../loadgen/peers/index.js'
+import { peersOf, planOf } from '../loadgen/plan.js'
 import { progressBar } from '../loadgen/progress.js'
 import { loadReport, printReport, type LoadReport } from '../loadgen/report.js'
 import { runLoad } from '../loadgen/run.js'
@@ -72,55 +64,6 @@ function usage(message: string): never {
   throw new CommanderError(2, 'pulse.loadgen.usage', message)
 }
 
-function positive(text: string, flag: string): number {
-  const value = Number(text)
-  if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(value) || value < 1) {
-    usage(`${flag} must be an integer of at least 1 (got ${JSON.stringify(text)})`)
-  }
-  return value
-}
-
-function duration(text: string): number {
-  try {
-    return parseDuration(text, '--duration', { min: 1 })
-  } catch (error) {
-    return usage((error as Error).message)
-  }
-}
-
-function workloadsOf(names: readonly string[]): Workload[] {
-  for (const name of names) {
-    if (!(WORKLOADS as readonly string[]).includes(name))
-      usage(`unknown workload ${JSON.stringify(name)}; the workloads are ${WORKLOADS.join(', ')}`)
-  }
-  return names.length === 0 ? [...WORKLOADS] : WORKLOADS.filter((w) => names.includes(w))
-}
-
-function peersOf(list: string | undefined): PeerName[] {
-  if (list === undefined) return []
-  const names = [...new Set(list.split(',').map((p) => p.trim()))].filter((p) => p !== '')
-  for (const name of names) {
-    if (!isPeer(name)) usage(`unknown peer ${JSON.stringify(name)} in --peers; the peers are ${PEERS.join(', ')}`)
-  }
-  if (names.length === 0) usage('--peers needs at least one of ' + PEERS.join(', '))
-  return names as PeerName[]
-}
-
-function planOf(workloads: string[], flags: LoadgenFlags): Plan {
-  const rate = flags.rate === undefined ? undefined : positive(flags.rate, '--rate')
-  if (flags.duration !== undefined && rate === undefined) usage('--duration goes with --rate (a steady run)')
-  const durationMs = duration(flags.duration ?? '30s')
-  return {
-    workloads: workloadsOf(workloads),
-    jobs: positive(flags.jobs, '--jobs'),
-    concurrency: positive(flags.concurrency, '--concurrency'),
-    rate,
-    durationMs,
-    rounds: positive(flags.rounds, '--rounds'),
-    drainTimeoutMs: rate === undefined ? 120_000 : 30_000,
-  }
-}
-
 interface Systems {
   readonly specs: Map<Workload, SystemSpec[]>
   readonly peers: Record<string, Workload[]>
@@ -169,9 +112,19 @@ function checkComplete(report: LoadReport, plan: Plan): void {
   }
 }
 
+/** `fn`'s result; its `InvalidArgumentError` as a usage error. */
+function orUsage<T>(fn: () => T): T {
+  try {
+    return fn()
+  } catch (error) {
+    if (error instanceof InvalidArgumentError) usage(error.message)
+    throw error
+  }
+}
+
 async function runLoadgen(workloads: string[], flags: LoadgenFlags): Promise<void> {
-  const plan = planOf(workloads, flags)
-  const peers = peersOf(flags.peers)
+  const plan = orUsage(() => planOf(workloads, flags))
+  const peers = orUsage(() => peersOf(flags.peers))
   const settings = await resolveSettings({ redis: flags.redis, database: flags.database })
   const systems = await systemsOf(plan, peers)
   const servers = await openServers(settings, serversNeeded(systems.specs))

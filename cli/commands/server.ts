@@ -24,6 +24,7 @@ import { InvalidArgumentError } from '../../runtime/errors.js'
 import type { TlsOptions } from '../../transports/http/index.js'
 import { createRedis, type PulseRedis } from '../../transports/redis/index.js'
 import { openQueue, within, withConnectionFlags } from '../common/connect.js'
+import { parseAddr } from '../common/parse.js'
 import { redactUrl, resolveSettings, type Settings } from '../common/settings.js'
 import { serverRegistry } from '../server/metrics.js'
 import { PulseServer } from '../server/pulse-server.js'
@@ -45,18 +46,6 @@ export function serverCommand(): Command {
     .option('--namespaces <list>', 'the bus\u2019s namespaces, comma-separated (default: PULSE_BUS_NAMESPACES)')
   withConnectionFlags(command, { redis: true, database: true })
   return command.action((flags: ServerFlags) => runServer(flags))
-}
-
-/** `host:port`, `[v6]:port` or `:port`. */
-export function parseAddr(addr: string): { host: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(addr)
-  const port = Number(match?.[3])
-  if (match === null || port > 65_535) {
-    throw new InvalidArgumentError(`PULSE_HTTP_ADDR must be host:port (got ${JSON.stringify(addr)})`, {
-      data: { option: '--addr' },
-    })
-  }
-  return { host: match[1] ?? (match[2] === '' ? '127.0.0.1' : (match[2] as string)), port }
 }
 
 function pem(value: string): string {

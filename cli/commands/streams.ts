@@ -19,7 +19,7 @@ import { Stream } from '../../actors/streaming/index.js'
 import type { Reader, SinkInfo, StartPosition, StreamEvent, StreamInfo } from '../../actors/streaming/index.js'
 import { InvalidArgumentError } from '../../runtime/errors.js'
 import { redisRequest, requireRedis, withConnectionFlags } from '../common/connect.js'
-import { parseCount } from '../common/parse.js'
+import { parseCount, parseFrom } from '../common/parse.js'
 import { stopOnSignals } from '../common/signals.js'
 import { cell, printJson, printRecord, printTable } from '../common/output.js'
 import { type ConnectionFlags, resolveSettings, type Settings } from '../common/settings.js'
@@ -53,24 +53,6 @@ export function streamsCommand(): Command {
       .action((name: string, flags: InfoFlags) => runInfo(name, flags)),
   )
   return streams
-}
-
-const kMaxSeq = 18446744073709551615n
-
-/** `--from` as a reader start; an id is made inclusive by starting after the id just before it. */
-function parseFrom(text: string): StartPosition {
-  if (text === 'newest' || text === 'oldest') return text
-  const match = /^(\d{1,20})(?:-(\d{1,20}))?$/.exec(text)
-  const ms = match === null ? undefined : BigInt(match[1] as string)
-  const seq = match === null ? undefined : BigInt(match[2] ?? '0')
-  if (ms === undefined || seq === undefined || ms > kMaxSeq || seq > kMaxSeq) {
-    throw new InvalidArgumentError(
-      `--from must be newest, oldest or an event id like 1700000000000-0 (got ${JSON.stringify(text)})`,
-      { data: { option: '--from' } },
-    )
-  }
-  if (seq > 0n) return { after: `${ms}-${seq - 1n}` }
-  return ms > 0n ? { after: `${ms - 1n}-${kMaxSeq}` } : 'oldest'
 }
 
 /** The stream's info, or a clear failure when it does not exist; within the timeout. */

@@ -25,18 +25,28 @@ export function cell(value: unknown): string {
   return text.replace(kControl, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
-/** A table with a header row; `rows` are cell values in the header's order. */
-export function printTable(head: readonly string[], rows: readonly (readonly unknown[])[]): void {
+/** The text of a table with a header row; `rows` are cell values in the header's order. */
+export function tableText(head: readonly string[], rows: readonly (readonly unknown[])[]): string {
   const table = new Table({ head: [...head], style: { head: [], border: [] } })
   for (const row of rows) table.push(row.map(cell))
-  process.stdout.write(`${table.toString()}\n`)
+  return table.toString()
 }
 
-/** Two columns, field and value, for one record. */
-export function printRecord(record: Readonly<Record<string, unknown>>): void {
+/** The text of a two-column table, field and value, for one record. */
+export function recordText(record: Readonly<Record<string, unknown>>): string {
   const table = new Table({ style: { head: [], border: [] } })
   for (const [key, value] of Object.entries(record)) table.push({ [key]: cell(value) })
-  process.stdout.write(`${table.toString()}\n`)
+  return table.toString()
+}
+
+/** Prints `tableText(head, rows)`. */
+export function printTable(head: readonly string[], rows: readonly (readonly unknown[])[]): void {
+  process.stdout.write(`${tableText(head, rows)}\n`)
+}
+
+/** Prints `recordText(record)`. */
+export function printRecord(record: Readonly<Record<string, unknown>>): void {
+  process.stdout.write(`${recordText(record)}\n`)
 }
 
 /** Prints `value` as JSON with `json`, else through `human`. */

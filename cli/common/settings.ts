@@ -3,14 +3,16 @@
  * config file, the default (README.md, "Configuration").
  *
  * The file is `$PULSE_CONFIG`, else `$XDG_CONFIG_HOME/pulse/config.json`, else
- * `~/.config/pulse/config.json`; `pulse config save` writes it with mode 0600 (it may hold passwords),
- * and `pulse config view` shows the resolved settings with every password redacted.
+ * `~/.config/pulse/config.json`; `pulse config save` checks what it is given (`checkSaved`) and writes
+ * it with mode 0600 (it may hold passwords), and `pulse config view` shows the resolved settings with
+ * every password redacted.
  */
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 
 import { InvalidArgumentError } from '../../runtime/errors.js'
+import { kMaxTimerMs } from '../../runtime/options.js'
 import { parseDuration } from './duration.js'
 
 /** The settings a config file may hold (all optional). */
@@ -95,6 +97,60 @@ export async function writeSavedConfig(config: SavedConfig, path = configPath())
   await rename(temporary, path)
 }
 
+/** The schema names `JobQueue.connect` accepts, checked here so that a bad one is never saved. */
+const kSchemaPattern = /^(?!pg_)[a-z_][a-z0-9_]{0,62}$/
+
+function checkUrl(value: string, flag: string, protocols: readonly string[]): string {
+  // A cluster URL lists several host:port pairs, which the URL parser refuses: its scheme is enough here
+  // (the connection checks the rest).
+  let protocol = /^(rediss?-cluster:)\/\//.exec(value)?.[1]
+  try {
+    protocol ??= new URL(value).protocol
+  } catch {
+    protocol = undefined
+  }
+  if (protocol === undefined || !protocols.includes(protocol)) {
+    throw new InvalidArgumentError(
+      `${flag} must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+      {
+        data: { option: flag },
+      },
+    )
+  }
+  return value
+}
+
+/** The settings of `flags`, checked; throws before anything is written. */
+export function checkSaved(flags: SavedConfig): SavedConfig {
+  const saved: SavedConfig = {}
+  if (flags.redis !== undefined) {
+    saved.redis = checkUrl(flags.redis, '--redis', ['redis:', 'rediss:', 'redis-cluster:', 'rediss-cluster:'])
+  }
+  if (flags.database !== undefined)
+    saved.database = checkUrl(flags.database, '--database', ['postgres:', 'postgresql:'])
+  if (flags.schema !== undefined) {
+    if (!kSchemaPattern.test(flags.schema)) {
+      throw new InvalidArgumentError(
+        '--schema must be a lower-case SQL identifier (a-z, 0-9, _), not starting with pg_',
+        {
+          data: { option: '--schema' },
+        },
+      )
+    }
+    saved.schema = flags.schema
+  }
+  if (flags.httpAddr !== undefined) {
+    const port = /^(?:\[[0-9a-f:.]+\]|[^\s:[\]]+):(\d{1,5})$/i.exec(flags.httpAddr)?.[1]
+    if (port === undefined || Number(port) > 65_535) {
+      throw new InvalidArgumentError('--http-addr must be host:port, e.g. 127.0.0.1:2021', {
+        data: { option: '--http-addr' },
+      })
+    }
+    saved.httpAddr = flags.httpAddr
+  }
+  return saved
+}
+
 /** The settings of one run: flags > environment > saved config > defaults. */
 export async function resolveSettings(
   flags: ConnectionFlags & { httpAddr?: string | undefined },
@@ -106,23 +162,30 @@ export async function resolveSettings(
     database: nonEmpty(flags.database) ?? nonEmpty(env.DATABASE_URL) ?? saved.database,
     schema: nonEmpty(flags.schema) ?? nonEmpty(env.PULSE_SCHEMA) ?? saved.schema ?? DEFAULT_SCHEMA,
     httpAddr: nonEmpty(flags.httpAddr) ?? nonEmpty(env.PULSE_HTTP_ADDR) ?? saved.httpAddr ?? DEFAULT_HTTP_ADDR,
-    timeoutMs: parseDuration(flags.timeout ?? DEFAULT_TIMEOUT, '--timeout', { min: 1 }),
+    timeoutMs: parseDuration(flags.timeout ?? DEFAULT_TIMEOUT, '--timeout', { min: 1, max: kMaxTimerMs }),
     transactionPooler: env.PULSE_PG_TRANSACTION_POOLER === '1' || env.PULSE_PG_TRANSACTION_POOLER === 'true',
     listenUrl: nonEmpty(env.PULSE_LISTEN_URL),
   }
 }
 
-/** `url` with its password replaced by `***` (a string that is not a URL is returned as it is). */
+/** Query parameters that carry a secret: pg and ioredis take a password from the query string too. */
+const kSecretParams = /([?&](?:password|sslpassword)=)[^&#]*/gi
+
+/**
+ * `url` with its password replaced by `***`, in the user-info part and in a `password` (or
+ * `sslpassword`) query parameter; a string that is not a URL keeps the rest as it is.
+ */
 export function redactUrl(url: string | undefined): string | undefined {
   if (url === undefined) return undefined
+  const query = url.replace(kSecretParams, '$1***')
   // A cluster URL (several host:port pairs) is not one the URL parser takes: its password is cut by hand.
-  if (/^rediss?-cluster:\/\//.test(url)) return url.replace(/^([a-z-]+:\/\/[^:@/]*:)[^@]*@/, '$1***@')
+  if (/^rediss?-cluster:\/\//.test(query)) return query.replace(/^([a-z-]+:\/\/[^:@/]*:)[^@]*@/, '$1***@')
   try {
-    const parsed = new URL(url)
-    if (parsed.password === '') return url
+    const parsed = new URL(query)
+    if (parsed.password === '') return query
     parsed.password = '***'
     return parsed.toString()
   } catch {
-    return url
+    return query
   }
 }

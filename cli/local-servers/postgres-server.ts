@@ -24,6 +24,13 @@ export interface LocalPostgresOptions {
   readyTimeoutMs?: number
 }
 
+/**
+ * How `stop()` shuts the server down (`pg_ctl stop -m <mode>`): `fast` rolls back open transactions,
+ * disconnects the clients and writes a checkpoint; `immediate` ends every server process at once, as a
+ * crash does, and the next start runs crash recovery from the WAL.
+ */
+export type PostgresStopMode = 'fast' | 'immediate'
+
 export interface RunAs {
   uid: number
   gid: number
@@ -32,8 +39,8 @@ export interface RunAs {
 /**
  * A PostgreSQL cluster on 127.0.0.1 for tests and `pulse dev`, guarded so that it stops when its owner
  * dies. PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres` user (made
- * when missing). `stop()` keeps the cluster and `start()` brings it back on the same port; `close()`
- * stops it and removes a temporary folder.
+ * when missing). `stop(mode)` keeps the cluster and `start()` brings it back on the same port and data
+ * folder (`restart(mode)` does both); `close()` stops it and removes a temporary folder.
  */
 export class LocalPostgres {
   readonly dir: string
@@ -93,14 +100,41 @@ export class LocalPostgres {
     await this.#waitReady()
   }
 
-  /** Stops the server (fast shutdown) and keeps the cluster. */
-  async stop(): Promise<void> {
+  /** Whether the server process runs. */
+  get running(): boolean {
+    return this.#process?.running === true
+  }
+
+  /** Stops the server (a fast shutdown by default, see `PostgresStopMode`) and keeps the cluster. */
+  async stop(mode: PostgresStopMode = 'fast'): Promise<void> {
+    // The guard stops the server with SIGINT, a fast shutdown; pg_ctl stops it the other way first.
+    if (mode === 'immediate' && this.running) await this.#pgCtlStop(mode)
     await this.#process?.stop('keep')
+  }
+
+  /** `stop(mode)`, then `start()`: the same port, the same cluster. */
+  async restart(mode: PostgresStopMode = 'fast'): Promise<void> {
+    await this.stop(mode)
+    await this.start()
   }
 
   /** Stops the server; a temporary cluster is removed. */
   async close(): Promise<void> {
     await this.#process?.stop('remove')
+  }
+
+  async #pgCtlStop(mode: PostgresStopMode): Promise<void> {
+    const args = ['stop', '-D', this.dir, '-m', mode, '-w', '-t', String(Math.ceil(this.#readyTimeoutMs / 1_000))]
+    await execFileAsync(join(postgresBinDir(), 'pg_ctl'), args, { ...this.#runAs, cwd: this.dir }).catch(
+      (err: unknown) => {
+        const stderr = (err as { stderr?: unknown }).stderr
+        throw new PulseError(
+          'PULSE_ERR_INTERNAL',
+          `pg_ctl stop -m ${mode} failed in ${this.dir}: ${typeof stderr === 'string' ? stderr.trim() : ''}`,
+          { cause: err },
+        )
+      },
+    )
   }
 
   async #init(): Promise<void> {

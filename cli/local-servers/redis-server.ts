@@ -21,9 +21,16 @@ export interface LocalRedisOptions {
 }
 
 /**
+ * How `stop()` ends the server: `shutdown` is SIGTERM, which Redis handles as SHUTDOWN (it flushes the
+ * append-only file, saves a snapshot when save points are set, and exits); `kill` is SIGKILL, a crash:
+ * what the append-only file holds at that moment is all a restart finds.
+ */
+export type RedisStopMode = 'shutdown' | 'kill'
+
+/**
  * A redis-server on 127.0.0.1 for tests and `pulse dev`, guarded so that it stops when its owner dies.
- * `stop()` keeps the data folder and `start()` brings the server back on the same port (to test
- * reconnects); `close()` stops it and removes a temporary folder.
+ * `stop(mode)` keeps the data folder and `start()` brings the server back on the same port and folder
+ * (`restart(mode)` does both; to test reconnects); `close()` stops it and removes a temporary folder.
  */
 export class LocalRedis {
   readonly dir: string
@@ -87,9 +94,22 @@ export class LocalRedis {
     return this.#process?.running === true
   }
 
-  /** Stops the server and keeps its folder. */
-  async stop(): Promise<void> {
+  /** Stops the server (a SHUTDOWN by default, see `RedisStopMode`) and keeps its folder. */
+  async stop(mode: RedisStopMode = 'shutdown'): Promise<void> {
+    if (mode === 'kill' && this.running) {
+      // The guard knows only its own pid: the server tells its own.
+      const pid = Number(await infoField(this.port, 'process_id'))
+      if (!Number.isInteger(pid) || pid <= 0)
+        throw new PulseError('PULSE_ERR_INTERNAL', `redis-server on port ${this.port} did not tell its pid`)
+      process.kill(pid, 'SIGKILL')
+    }
     await this.#process?.stop('keep')
+  }
+
+  /** `stop(mode)`, then `start()`: the same port, the same folder. */
+  async restart(mode: RedisStopMode = 'shutdown'): Promise<void> {
+    await this.stop(mode)
+    await this.start()
   }
 
   /** Stops the server; a temporary folder is removed. */
@@ -111,20 +131,37 @@ export class LocalRedis {
 }
 
 /** One PING over a raw socket: true when the server answers +PONG. */
-function ping(port: number): Promise<boolean> {
+async function ping(port: number): Promise<boolean> {
+  const reply = await rawCommand(port, 'PING', (r) => r.includes('\r\n'))
+  return reply?.startsWith('+PONG') === true
+}
+
+/** A field of `INFO server` (e.g. `process_id`) over a raw socket; undefined when it did not answer. */
+async function infoField(port: number, field: string): Promise<string | undefined> {
+  // A bulk reply: `$<length>\r\n<text>\r\n`.
+  const complete = (r: string) => {
+    const header = /^\$(\d+)\r\n/.exec(r)
+    return header !== null && Buffer.byteLength(r, 'latin1') >= header[0].length + Number(header[1]) + 2
+  }
+  const reply = await rawCommand(port, 'INFO server', complete)
+  return new RegExp(`^${field}:(.*)$`, 'm').exec(reply ?? '')?.[1]?.trim()
+}
+
+/** Sends one inline command; resolves its reply once `complete(reply)`, or undefined (no answer in 500 ms). */
+function rawCommand(port: number, command: string, complete: (reply: string) => boolean): Promise<string | undefined> {
   return new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port })
     let reply = ''
-    const done = (ok: boolean) => {
+    const done = (result: string | undefined) => {
       socket.destroy()
-      resolve(ok)
+      resolve(result)
     }
-    socket.setTimeout(500, () => done(false))
-    socket.once('error', () => done(false))
-    socket.once('connect', () => socket.write('PING\r\n'))
+    socket.setTimeout(500, () => done(undefined))
+    socket.once('error', () => done(undefined))
+    socket.once('connect', () => socket.write(`${command}\r\n`))
     socket.on('data', (chunk: Buffer) => {
       reply += chunk.toString('latin1')
-      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'))
+      if (complete(reply)) done(reply)
     })
   })
 }

@@ -19,7 +19,9 @@ import type { Bus } from '../../actors/bus/index.js'
 import { BUS_ERROR_STATUS, BusApi, type BusServerLimits, DEFAULT_BUS_CORS } from '../../actors/bus/index.js'
 import { JOBS_API_ERROR_STATUS, type JobQueue, JobsApi, jobsOpenApi } from '../../actors/jobs/index.js'
 import { NoRouteError } from '../../runtime/errors.js'
+import { Closeable } from '../../runtime/lifecycle.js'
 import type { Logger } from '../../runtime/logger.js'
+import { kMaxTimerMs } from '../../runtime/options.js'
 import { Dashboard } from '../../dashboard/app.js'
 import type { Runtime } from '../../runtime/index.js'
 import { BasicAuth, type BasicAuthOptions, HttpServer, Router, type TlsOptions } from '../../transports/http/index.js'
@@ -63,11 +65,13 @@ export interface PulseServerOptions {
   metrics?: Registry | undefined
 }
 
-export class PulseServer implements AsyncDisposable {
+export class PulseServer extends Closeable {
   readonly http: HttpServer
   readonly #unobserve: () => void
 
   private constructor(http: HttpServer, unobserve: () => void) {
+    // `http` bounds its own close.
+    super({ name: 'PulseServer', closeTimeoutMs: kMaxTimerMs })
     this.http = http
     this.#unobserve = unobserve
   }
@@ -135,12 +139,8 @@ export class PulseServer implements AsyncDisposable {
     return this.http.port
   }
 
-  close(): Promise<void> {
+  protected onClose(): Promise<void> {
     this.#unobserve()
     return this.http.close()
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close()
   }
 }

@@ -59,7 +59,10 @@ export function encodeBody(value: unknown): [BodyFormat, Uint8Array] {
   return [BodyFormat.Pack, packr.pack(value)]
 }
 
-/** Decodes a body into a value the caller owns (shared memory is copied out first). */
+/**
+ * Decodes a body into a value the caller owns (shared memory is copied out first). A body that does
+ * not decode throws `ProtocolError`: some values encode but do not decode (a `Map` keyed by objects).
+ */
 export function decodeBody(format: number, body: Uint8Array): unknown {
   switch (format) {
     case BodyFormat.Raw: {
@@ -73,11 +76,22 @@ export function decodeBody(format: number, body: Uint8Array): unknown {
     case BodyFormat.None:
       return undefined
     case BodyFormat.Pack:
-      return packr.unpack(Buffer.from(body))
+      return unpack(body)
     case BodyFormat.Error:
-      return fromWire(packr.unpack(Buffer.from(body)))
+      return fromWire(unpack(body))
     default:
       throw new ProtocolError(`unknown body format ${format}`)
+  }
+}
+
+function unpack(body: Uint8Array): unknown {
+  try {
+    return packr.unpack(Buffer.from(body))
+  } catch (error) {
+    throw new ProtocolError(`undecodable message body: ${(error as Error).message}`, {
+      cause: error,
+      data: { bytes: body.length },
+    })
   }
 }
 

@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 
+import { InvalidArgumentError } from '../../runtime/errors.js'
 import { checkBoolean, checkInteger, checkKnownKeys, checkString, resolveOptions } from '../../runtime/options.js'
 
 export interface CorsOptions {
@@ -35,8 +36,12 @@ export const DEFAULT_CORS_OPTIONS = {
 } as const satisfies ResolvedCorsOptions
 
 function checkStrings(value: unknown, name: string): readonly string[] {
-  if (!Array.isArray(value)) checkString(value, `${name} (an array of strings)`)
-  ;(value as unknown[]).forEach((item, i) => checkString(item, `${name}[${i}]`, { nonEmpty: true }))
+  if (!Array.isArray(value)) {
+    throw new InvalidArgumentError(`${name} must be an array of strings (got ${typeof value})`, {
+      data: { option: name },
+    })
+  }
+  value.forEach((item: unknown, i) => checkString(item, `${name}[${i}]`, { nonEmpty: true }))
   return value as readonly string[]
 }
 

@@ -7,8 +7,8 @@
  */
 import type { ServerResponse } from 'node:http'
 
-import type { ErrorCode, ErrorData, WireError } from '../../runtime/errors.js'
-import { fromWire, isPulseError, PulseError } from '../../runtime/errors.js'
+import type { ErrorCode, ErrorData } from '../../runtime/errors.js'
+import { fromWire, isErrorCode, isPulseError, isWireError, PulseError } from '../../runtime/errors.js'
 
 /** HTTP status by error code; codes not listed are 500. */
 export type ErrorStatusTable = Readonly<Partial<Record<ErrorCode, number>>>
@@ -76,14 +76,12 @@ export function sendError(res: ServerResponse, error: unknown, table: ErrorStatu
 
 /**
  * The error a client rebuilds from an error response: the class of the body's `code` (`fromWire`),
- * or, for a body that is not ours (a proxy's page), a `PulseError` `PULSE_ERR_INTERNAL` naming the status.
+ * or, for a body that is not ours (a proxy's page, another service's JSON error: no Pulse code, no
+ * name or message), a `PulseError` `PULSE_ERR_INTERNAL` naming the status.
  */
 export function errorFromBody(status: number, body: unknown): Error {
   const nested = (body as { error?: unknown } | null | undefined)?.error
   const record = typeof nested === 'object' && nested !== null ? nested : body
-  if (typeof record === 'object' && record !== null && typeof (record as WireError).code === 'string') {
-    const error = fromWire(record)
-    if (isPulseError(error)) return error
-  }
+  if (isWireError(record) && isErrorCode(record.code)) return fromWire(record)
   return new PulseError('PULSE_ERR_INTERNAL', `HTTP ${status} without a Pulse error body`, { data: { status } })
 }

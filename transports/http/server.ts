@@ -25,12 +25,12 @@ import {
   ClosedError,
   coerceError,
   ForbiddenError,
+  InvalidArgumentError,
   isPulseError,
   ProtocolError,
   UnauthorizedError,
 } from '../../runtime/errors.js'
-import { Lifecycle } from '../../runtime/lifecycle.js'
-import type { LifecycleState } from '../../runtime/lifecycle.js'
+import { Destroyable } from '../../runtime/lifecycle.js'
 import { checkLogger, SILENT_LOGGER } from '../../runtime/logger.js'
 import type { Logger } from '../../runtime/logger.js'
 import { checkDurationMs, checkInteger, checkKnownKeys, checkString, resolveOptions } from '../../runtime/options.js'
@@ -121,9 +121,12 @@ const kReadMethods = new Set(['GET', 'HEAD', 'OPTIONS'])
 
 function checkOpenPaths(paths: unknown): readonly string[] {
   if (paths === undefined) return []
-  if (!Array.isArray(paths) || !paths.every((p) => typeof p === 'string' && p.startsWith('/'))) {
-    checkString(paths, 'options.openPaths (a list of paths starting with /)')
+  if (!Array.isArray(paths)) {
+    throw new InvalidArgumentError('options.openPaths must be a list of paths starting with /', {
+      data: { option: 'options.openPaths' },
+    })
   }
+  paths.forEach((path: unknown, i) => checkString(path, `options.openPaths[${i}]`, { pattern: /^\// }))
   return paths as string[]
 }
 
@@ -139,14 +142,13 @@ function checkTls(tls: unknown): TlsOptions {
   return tls as TlsOptions
 }
 
-export class HttpServer implements AsyncDisposable {
+export class HttpServer extends Destroyable {
   /** `http://host:port` or `https://host:port`, with the port actually bound. */
   readonly url: string
   readonly host: string
   readonly port: number
   readonly router: Router
   readonly #server: Server
-  readonly #lifecycle: Lifecycle
   readonly #cors: Cors | undefined
   readonly #auth: BasicAuth | undefined
   readonly #openPaths: ReadonlySet<string>
@@ -174,6 +176,9 @@ export class HttpServer implements AsyncDisposable {
       tls: boolean
     },
   ) {
+    const address = server.address() as AddressInfo
+    const url = `${options.tls ? 'https' : 'http'}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
+    super({ name: `${options.name} ${url}`, closeTimeoutMs: options.closeTimeoutMs })
     this.#server = server
     this.router = options.router
     this.#cors = options.cors
@@ -181,10 +186,9 @@ export class HttpServer implements AsyncDisposable {
     this.#openPaths = options.openPaths
     this.#errorStatus = options.errorStatus
     this.#logger = options.logger
-    const address = server.address() as AddressInfo
     this.host = address.address
     this.port = address.port
-    this.url = `${options.tls ? 'https' : 'http'}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
+    this.url = url
     const streams = this.#streams
     this.#host = {
       maxBodyBytes: options.maxBodyBytes,
@@ -194,14 +198,8 @@ export class HttpServer implements AsyncDisposable {
         void stream.closed.then(() => streams.delete(stream))
       },
     }
-    this.#lifecycle = new Lifecycle({
-      name: `${options.name} ${this.url}`,
-      closeTimeoutMs: options.closeTimeoutMs,
-      onClose: () => this.#onClose(),
-      onDestroy: (reason) => this.#onDestroy(reason),
-    })
     this.#release = trackResource('server', `http server ${this.url}`)
-    void this.#lifecycle.closed.then(() => this.#release())
+    void this.closed.then(() => this.#release())
     server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.#handle(req, res))
   }
 
@@ -223,6 +221,7 @@ export class HttpServer implements AsyncDisposable {
         : new Cors(options.cors === true ? {} : options.cors)
     const auth = options.auth === undefined ? undefined : new BasicAuth(options.auth)
     const sse = resolveSseOptions(options.sse, DEFAULT_SSE_OPTIONS, 'options.sse')
+    const openPaths = new Set(checkOpenPaths(options.openPaths))
     const resolved = resolveOptions<ResolvedHttpServerOptions>(DEFAULT_HTTP_SERVER_OPTIONS, {
       host: options.host,
       port: options.port,
@@ -247,7 +246,7 @@ export class HttpServer implements AsyncDisposable {
       router: options.router ?? new Router(),
       cors,
       auth,
-      openPaths: new Set(checkOpenPaths(options.openPaths)),
+      openPaths,
       errorStatus: { ...DEFAULT_ERROR_STATUS, ...options.errorStatus },
       logger,
       maxBodyBytes: resolved.maxBodyBytes,
@@ -258,38 +257,9 @@ export class HttpServer implements AsyncDisposable {
     })
   }
 
-  get state(): LifecycleState {
-    return this.#lifecycle.state
-  }
-
-  /** Resolves once closed: `undefined` after a clean close, else why. Never rejects. */
-  get closed(): Promise<Error | undefined> {
-    return this.#lifecycle.closed
-  }
-
   /** SSE streams open now. */
   get openStreams(): number {
     return this.#streams.size
-  }
-
-  close(): Promise<void> {
-    return this.#lifecycle.close()
-  }
-
-  destroy(reason?: Error): Promise<void> {
-    return this.#lifecycle.destroy(reason)
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close()
-  }
-
-  #isOpen(pathname: string): boolean {
-    if (this.#openPaths.has(pathname)) return true
-    for (const path of this.#openPaths) {
-      if (path.endsWith('/*') && (pathname === path.slice(0, -2) || pathname.startsWith(path.slice(0, -1)))) return true
-    }
-    return false
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -300,22 +270,22 @@ export class HttpServer implements AsyncDisposable {
       if (!res.writableFinished)
         controller.abort(new ClosedError('the client went away before the response was complete'))
       // A keep-alive socket that just became idle must not hold a closing server open.
-      if (this.#lifecycle.state !== 'open') this.#server.closeIdleConnections()
+      if (this.state !== 'open') this.#server.closeIdleConnections()
     })
     let ctx: HttpContext | undefined
     try {
-      if (this.#lifecycle.state !== 'open') {
+      if (this.state !== 'open') {
         res.setHeader('Connection', 'close')
-        throw new ClosedError(`${this.#lifecycle.name} is closing`)
+        throw new ClosedError(`${this.lifecycle.name} is closing`)
       }
-      const url = parseUrl(req.url)
+      const url = parseRequestUrl(req.url)
       this.#cors?.apply(req, res)
       if (this.#cors !== undefined && req.method === 'OPTIONS') {
         this.#cors.preflight(res)
         return
       }
       const user =
-        this.#auth === undefined || this.#isOpen(url.pathname)
+        this.#auth === undefined || isOpenPath(this.#openPaths, url.pathname)
           ? undefined
           : await this.#auth.authenticate(req.headers.authorization)
       const readOnly = user !== undefined && this.#auth?.isReadOnly(user) === true
@@ -350,15 +320,17 @@ export class HttpServer implements AsyncDisposable {
     sendError(res, error, this.#errorStatus)
   }
 
-  async #onClose(): Promise<void> {
+  /** Stops accepting, ends every SSE stream, closes idle connections and waits for requests in flight. */
+  protected async onClose(): Promise<void> {
     const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()))
     for (const stream of this.#streams) stream.end()
     this.#server.closeIdleConnections()
     await stopped
   }
 
-  #onDestroy(reason: Error | undefined): void {
-    const why = reason ?? new ClosedError(`${this.#lifecycle.name} was destroyed`)
+  /** Aborts the requests in flight, ends every SSE stream and drops every connection. */
+  protected override onDestroy(reason: Error | undefined): void {
+    const why = reason ?? new ClosedError(`${this.lifecycle.name} was destroyed`)
     for (const controller of this.#requests) controller.abort(why)
     for (const stream of this.#streams) stream.end()
     if (this.#server.listening) this.#server.close()
@@ -366,7 +338,20 @@ export class HttpServer implements AsyncDisposable {
   }
 }
 
-function parseUrl(raw: string | undefined): URL {
+/**
+ * Whether `pathname` is served without credentials: listed exactly, or under a listed `/prefix/*` (which
+ * takes `/prefix` itself too). `pathname` is a parsed URL's: dot segments are already resolved.
+ */
+export function isOpenPath(openPaths: ReadonlySet<string>, pathname: string): boolean {
+  if (openPaths.has(pathname)) return true
+  for (const path of openPaths) {
+    if (path.endsWith('/*') && (pathname === path.slice(0, -2) || pathname.startsWith(path.slice(0, -1)))) return true
+  }
+  return false
+}
+
+/** The URL of a request target (origin or absolute form); `ProtocolError` (400) when it is not one. */
+export function parseRequestUrl(raw: string | undefined): URL {
   const path = raw ?? '/'
   try {
     return new URL(path.startsWith('/') ? `http://host${path}` : path, 'http://host')

@@ -75,7 +75,8 @@ const kSchemaPattern = /^(?!pg_)[a-z_][a-z0-9_]{0,62}$/
 const kMinBigint = -(2n ** 63n)
 const kMaxBigint = 2n ** 63n - 1n
 
-interface AppliedRow {
+/** A row of `<schema>.migrations`. */
+export interface AppliedRow {
   id: number
   name: string
   checksum: string
@@ -227,7 +228,11 @@ async function applyPending(
   return { applied }
 }
 
-function verifyApplied(rows: readonly AppliedRow[], migrations: readonly Migration[], schema: string): void {
+/**
+ * Refuses, with `MigrationError`, recorded migrations (`rows`, by id) that the code's `migrations` do not
+ * match: one the code does not know, a gap in the ids, or one whose SQL changed since it ran.
+ */
+export function verifyApplied(rows: readonly AppliedRow[], migrations: readonly Migration[], schema: string): void {
   rows.forEach((row, index) => {
     const known = migrations[row.id - 1]
     if (known === undefined) {

@@ -20,7 +20,7 @@ import pg from 'pg'
 
 import { backoffMs } from '../../runtime/backoff.js'
 import { ClosedError, InvalidArgumentError, PostgresConnectionError, PostgresQueryError } from '../../runtime/errors.js'
-import { Lifecycle, onceAsync, sleep, withTimeout } from '../../runtime/lifecycle.js'
+import { Destroyable, onceAsync, sleep, withTimeout } from '../../runtime/lifecycle.js'
 import {
   checkDurationMs,
   checkInteger,
@@ -122,7 +122,7 @@ export function isPgPool(value: unknown): value is pg.Pool {
 }
 
 /** `host:port/database` of a connection string, without credentials, to name the pool. */
-function describeTarget(connectionString: string): string {
+export function describeTarget(connectionString: string): string {
   try {
     const url = new URL(connectionString)
     return `${url.hostname}${url.port === '' ? '' : `:${url.port}`}${url.pathname}`
@@ -135,15 +135,32 @@ function retryBackoffMs(attempt: number): number {
   return backoffMs(attempt + 1, { baseMs: kBackoffBaseMs, maxMs: kBackoffMaxMs, jitter: true })
 }
 
-export class PgPool implements AsyncDisposable {
+/** The pool's name in messages; refuses a source that is not a connection string or a `pg.Pool`. */
+function checkSource(source: unknown, options: PgPoolOptions): string {
+  if (typeof source === 'string') {
+    checkString(source, 'source', { nonEmpty: true })
+    return `PgPool ${describeTarget(source)}`
+  }
+  if (!isPgPool(source)) {
+    throw new InvalidArgumentError('source must be a connection string or a pg.Pool', { data: { option: 'source' } })
+  }
+  const misplaced = kBuildOptions.find((key) => options[key] !== undefined)
+  if (misplaced !== undefined) {
+    throw new InvalidArgumentError(
+      `options.${misplaced} applies only to a pool built from a connection string, not to a given pg.Pool`,
+      {
+        data: { option: `options.${misplaced}` },
+      },
+    )
+  }
+  return 'PgPool (given pg.Pool)'
+}
+
+export class PgPool extends Destroyable {
   /** The underlying pool. Errors thrown by calls on it directly are `pg`'s own, not mapped. */
   readonly pool: pg.Pool
   /** Whether `close()` ends `pool` (it was built here from a connection string). */
   readonly owned: boolean
-  /** Resolves once closed or destroyed, with the error that ended it, if any; never rejects. */
-  readonly closed: Promise<Error | undefined>
-
-  readonly #lifecycle: Lifecycle
   readonly #untrack: () => void
   /** Idle clients whose server went away: `pg-pool` already dropped them; the next call reconnects. */
   readonly #onPoolError = (_error: Error): void => {}
@@ -163,10 +180,10 @@ export class PgPool implements AsyncDisposable {
       checkString(options.applicationName, 'options.applicationName', { nonEmpty: true })
     if (options.closeTimeoutMs !== undefined) checkDurationMs(options.closeTimeoutMs, 'options.closeTimeoutMs')
     const resolved = resolveOptions(DEFAULT_PG_POOL_OPTIONS, options)
+    const label = checkSource(source, options)
+    super({ name: label, closeTimeoutMs: resolved.closeTimeoutMs })
 
-    let label: string
     if (typeof source === 'string') {
-      checkString(source, 'source', { nonEmpty: true })
       this.pool = new pg.Pool({
         connectionString: source,
         max: resolved.max,
@@ -176,39 +193,19 @@ export class PgPool implements AsyncDisposable {
         ...(resolved.statementTimeoutMs > 0 ? { statement_timeout: resolved.statementTimeoutMs } : {}),
       })
       this.owned = true
-      label = `PgPool ${describeTarget(source)}`
-    } else if (isPgPool(source)) {
-      const misplaced = kBuildOptions.find((key) => options[key] !== undefined)
-      if (misplaced !== undefined) {
-        throw new InvalidArgumentError(
-          `options.${misplaced} applies only to a pool built from a connection string, not to a given pg.Pool`,
-          {
-            data: { option: `options.${misplaced}` },
-          },
-        )
-      }
+    } else {
       this.pool = source
       this.owned = false
-      label = 'PgPool (given pg.Pool)'
-    } else {
-      throw new InvalidArgumentError('source must be a connection string or a pg.Pool', { data: { option: 'source' } })
     }
 
     this.pool.on('error', this.#onPoolError)
     this.#end = onceAsync(() => this.pool.end())
     this.#untrack = this.owned ? trackResource('postgres', label) : noop
-    this.#lifecycle = new Lifecycle({
-      name: label,
-      closeTimeoutMs: resolved.closeTimeoutMs,
-      onClose: () => this.#close(),
-      onDestroy: (reason) => this.#destroy(reason),
-    })
-    this.closed = this.#lifecycle.closed
   }
 
   /** Runs one statement and returns its rows. */
   async query<T = Record<string, unknown>>(text: string, values?: readonly unknown[]): Promise<T[]> {
-    this.#lifecycle.assertOpen('query')
+    this.assertOpen('query')
     return this.#track(() =>
       this.#checkout(async (client) => (await client.query(text, values as unknown[] | undefined)).rows as T[], 'keep'),
     )
@@ -219,7 +216,7 @@ export class PgPool implements AsyncDisposable {
    * must not call `client.release()`.
    */
   async withClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    this.#lifecycle.assertOpen('withClient')
+    this.assertOpen('withClient')
     return this.#track(() => this.#checkout(fn, 'discard'))
   }
 
@@ -238,37 +235,20 @@ export class PgPool implements AsyncDisposable {
         : checkOneOf(options.isolation, 'options.isolation', Object.keys(kBeginStatements) as IsolationLevel[])
     const retries =
       options.retries === undefined ? 0 : checkInteger(options.retries, 'options.retries', { min: 0, max: kMaxRetries })
-    this.#lifecycle.assertOpen('withTransaction')
+    this.assertOpen('withTransaction')
     const begin = kBeginStatements[isolation]
     return this.#track(async () => {
       for (let attempt = 0; ; attempt++) {
         try {
           return await this.#transactionOnce(fn, begin)
         } catch (error) {
-          if (attempt >= retries || !isRetryable(error) || this.#lifecycle.signal.aborted) throw error
-          await sleep(retryBackoffMs(attempt), this.#lifecycle.signal).catch(() => {
+          if (attempt >= retries || !isRetryable(error) || this.signal.aborted) throw error
+          await sleep(retryBackoffMs(attempt), this.signal).catch(() => {
             throw error
           })
         }
       }
     })
-  }
-
-  /**
-   * Graceful: stops intake (later calls reject with `ClosedError`), waits for the calls in flight, then
-   * ends an owned pool. Idempotent and memoised; bounded by `closeTimeoutMs`, after which it destroys.
-   */
-  close(): Promise<void> {
-    return this.#lifecycle.close()
-  }
-
-  /** Forceful: discards the clients held by calls in flight (their queries fail) and ends an owned pool. */
-  destroy(reason?: Error): Promise<void> {
-    return this.#lifecycle.destroy(reason)
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close()
   }
 
   #track<T>(operation: () => Promise<T>): Promise<T> {
@@ -320,7 +300,7 @@ export class PgPool implements AsyncDisposable {
     policy: 'keep' | 'discard',
   ): Promise<T> {
     if (this.pool.ending)
-      throw new ClosedError(`${this.#lifecycle.name}: the pg.Pool was ended`, { data: { name: this.#lifecycle.name } })
+      throw new ClosedError(`${this.lifecycle.name}: the pg.Pool was ended`, { data: { name: this.lifecycle.name } })
     let client: pg.PoolClient
     try {
       client = await this.pool.connect()
@@ -353,7 +333,11 @@ export class PgPool implements AsyncDisposable {
     }
   }
 
-  async #close(): Promise<void> {
+  /**
+   * Graceful: intake has stopped (later calls reject with `ClosedError`); waits for the calls in flight,
+   * then ends an owned pool.
+   */
+  protected async onClose(): Promise<void> {
     try {
       while (this.#inflight.size > 0) await Promise.all(this.#inflight)
       if (this.owned) await this.#end()
@@ -363,8 +347,9 @@ export class PgPool implements AsyncDisposable {
     }
   }
 
-  async #destroy(reason: Error | undefined): Promise<void> {
-    const discardReason = reason ?? new ClosedError(`${this.#lifecycle.name} was destroyed`)
+  /** Forceful: discards the clients held by calls in flight (their queries fail) and ends an owned pool. */
+  protected override async onDestroy(reason: Error | undefined): Promise<void> {
+    const discardReason = reason ?? new ClosedError(`${this.lifecycle.name} was destroyed`)
     for (const release of [...this.#held]) release(discardReason)
     try {
       if (this.owned) await withTimeout(this.#end(), kDestroyEndMs, () => new Error('pool did not end')).catch(noop)

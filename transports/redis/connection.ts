@@ -40,7 +40,7 @@ import { Cluster, Command, Redis } from 'ioredis'
 
 import { backoffMs } from '../../runtime/backoff.js'
 import { ClosedError, coerceError, InvalidArgumentError, RedisConnectionError } from '../../runtime/errors.js'
-import { Lifecycle, withTimeout } from '../../runtime/lifecycle.js'
+import { Destroyable, withTimeout } from '../../runtime/lifecycle.js'
 import type { LifecycleState } from '../../runtime/lifecycle.js'
 import { checkDurationMs, checkInteger, checkKnownKeys, checkString, resolveOptions } from '../../runtime/options.js'
 import { trackResource } from '../../runtime/resource-tracker.js'
@@ -265,9 +265,9 @@ interface IoredisInternals {
  * reconnect: the status stays 'reconnecting' for ever, 'end' never comes and queued commands never
  * settle (redis/ioredis PR #2169). In that state this does what ioredis' close handler would.
  */
-function forceDisconnect(client: Redis): void {
+function forceDisconnect(client: Redis | Cluster): void {
   if (client.status === 'end') return
-  if (isClusterClient(client)) return (client as unknown as Cluster).disconnect()
+  if (isClusterClient(client)) return client.disconnect()
   const internals = client as unknown as IoredisInternals
   if (
     client.status === 'reconnecting' &&
@@ -331,6 +331,9 @@ function validateOptions(options: RedisClientOptions, fromUrl: boolean): Resolve
 /** What a feature accepts as its Redis: a URL (`redis://`, `rediss://`, `redis-cluster://`…), a socket path, or a client. */
 export type RedisSource = string | Redis | Cluster
 
+/** A `RedisSource`, or a `PulseRedis` to share (a feature given one leaves it open). */
+export type RedisSourceOrConnection = RedisSource | PulseRedis
+
 /**
  * An ioredis client of any copy and major (5 or 6): recognised by what it can do, not by its class,
  * since the application's ioredis is often not Pulse's own copy. A `Cluster` is not one.
@@ -356,7 +359,7 @@ export function isClusterClient(value: unknown): value is Cluster {
 }
 
 /** Whether `source` (a URL, a client or a `PulseRedis`) reaches a Redis Cluster; an invalid one is not. */
-export function isClusterSource(source: unknown): boolean {
+export function isClusterSource(source: RedisSourceOrConnection | undefined): boolean {
   if (source instanceof PulseRedis) return source.cluster
   return isClusterClient(source) || (typeof source === 'string' && isClusterUrl(source))
 }
@@ -429,7 +432,7 @@ function clusterClientOptions(url: string, options: ResolvedRedisClientOptions):
  * One Redis connection for commands and, on demand, one for blocking reads. Build it with
  * `createRedis()`; see the module comment.
  */
-export class PulseRedis implements AsyncDisposable {
+export class PulseRedis extends Destroyable {
   /**
    * The connection for ordinary commands; its failures are typed. Do not quit it: close this object.
    * On a cluster it is a `Cluster` (typed as a `Redis`: the commands the features send are the same).
@@ -440,7 +443,6 @@ export class PulseRedis implements AsyncDisposable {
   readonly name: string
   /** Whether this object created `client` (and so quits it on close). */
   readonly ownsClient: boolean
-  readonly #lifecycle: Lifecycle
   readonly #guards: ClientGuard[] = []
   /** Every client this object created, with the function that stops tracking it. */
   readonly #created: { client: Redis; untrack: () => void }[] = []
@@ -450,14 +452,9 @@ export class PulseRedis implements AsyncDisposable {
     const checked = checkRedisSource(source)
     const fromUrl = typeof checked === 'string'
     const resolved = validateOptions(options, fromUrl)
+    super({ name: `Redis connection "${resolved.name}"`, closeTimeoutMs: resolved.closeTimeoutMs })
     this.name = resolved.name
     this.ownsClient = fromUrl
-    this.#lifecycle = new Lifecycle({
-      name: `Redis connection "${this.name}"`,
-      closeTimeoutMs: resolved.closeTimeoutMs,
-      onClose: () => this.#close(),
-      onDestroy: () => this.#destroy(),
-    })
     this.cluster = isClusterClient(checked) || (typeof checked === 'string' && isClusterUrl(checked))
     if (typeof checked === 'string' && isClusterUrl(checked)) {
       this.client = this.#createCluster(
@@ -474,26 +471,12 @@ export class PulseRedis implements AsyncDisposable {
     }
   }
 
-  get state(): LifecycleState {
-    return this.#lifecycle.state
-  }
-
-  /** Resolves once closed or destroyed: `undefined` after a clean close, else why. Never rejects. */
-  get closed(): Promise<Error | undefined> {
-    return this.#lifecycle.closed
-  }
-
-  /** Aborts when `close()` or `destroy()` starts; loops doing blocking reads should stop then. */
-  get signal(): AbortSignal {
-    return this.#lifecycle.signal
-  }
-
   /**
    * The connection for blocking reads (XREADGROUP BLOCK, BLPOP…), made on first call with the options of
    * `client`. Throws `ClosedError` once closing.
    */
   blocking(): Redis {
-    this.#lifecycle.assertOpen('open a blocking connection')
+    this.assertOpen('open a blocking connection')
     if (this.#blocking === undefined && this.cluster) {
       this.#blocking = this.#createCluster(
         'blocking',
@@ -513,22 +496,8 @@ export class PulseRedis implements AsyncDisposable {
     return this.#blocking
   }
 
-  /** Cancels blocking reads, lets pending commands finish and quits what this object created. */
-  close(): Promise<void> {
-    return this.#lifecycle.close()
-  }
-
-  /** Drops the connections this object created, without waiting for pending replies. */
-  destroy(reason?: Error): Promise<void> {
-    return this.#lifecycle.destroy(reason)
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close()
-  }
-
   #create(role: 'main' | 'blocking', url: string | undefined, options: RedisOptions): Redis {
-    const client = new GuardedRedis(url, options, this.#lifecycle)
+    const client = new GuardedRedis(url, options, this.lifecycle)
     this.#guards.push(client.guard)
     const label = `${role === 'main' ? this.name : `${this.name}:blocking`} ${client.guard.label}`
     this.#created.push({ client, untrack: trackResource('redis', label) })
@@ -545,7 +514,7 @@ export class PulseRedis implements AsyncDisposable {
 
   /** A view of a client whose `sendCommand` is guarded; the client itself is not changed. */
   #wrap(client: Redis, listenForErrors: boolean): Redis {
-    const guard = new ClientGuard(client, this.#lifecycle, listenForErrors)
+    const guard = new ClientGuard(client, this.lifecycle, listenForErrors)
     this.#guards.push(guard)
     // A Cluster's pipeline passes a third argument, the node its batch goes to (without it the batch is
     // written to no connection); it is passed on, typed as an empty tuple since ioredis types two parameters.
@@ -557,7 +526,8 @@ export class PulseRedis implements AsyncDisposable {
     })
   }
 
-  async #close(): Promise<void> {
+  /** Cancels blocking reads, lets pending commands finish and quits what this object created. */
+  protected async onClose(): Promise<void> {
     // Blocking reads would hold a QUIT up until they time out: cancel them by dropping their connection.
     const blocking = this.#blocking
     if (blocking !== undefined) forceDisconnect(blocking)
@@ -576,7 +546,8 @@ export class PulseRedis implements AsyncDisposable {
     await this.#release()
   }
 
-  async #destroy(): Promise<void> {
+  /** Drops the connections this object created, without waiting for pending replies. */
+  protected override async onDestroy(): Promise<void> {
     for (const { client } of this.#created) forceDisconnect(client)
     await this.#release(kDisconnectTimeoutMs + 500)
   }

@@ -22,9 +22,12 @@ export function objectBody(body: unknown, what: string): Json {
   return body as Json
 }
 
+/** PostgreSQL's earliest timestamp (4714-11-24 BC); `Date`'s latest is before PostgreSQL's. */
+const kEarliestMs = Date.parse('-004713-11-24T00:00:00Z')
+
 function date(value: unknown, name: string): Date {
   const parsed = typeof value === 'string' || typeof value === 'number' ? new Date(value) : undefined
-  if (parsed === undefined || Number.isNaN(parsed.getTime())) {
+  if (parsed === undefined || Number.isNaN(parsed.getTime()) || parsed.getTime() < kEarliestMs) {
     throw new InvalidArgumentError(`${name} must be an ISO 8601 date (got ${JSON.stringify(value)})`, {
       data: { option: name },
     })
@@ -139,7 +142,8 @@ export interface ScheduleBody {
 }
 
 function everyMs(value: unknown): number {
-  const parsed = typeof value === 'string' ? ms(value as ms.StringValue) : value
+  // `ms` throws a plain Error on the empty string; `every` refuses what is not a period.
+  const parsed = typeof value === 'string' ? (value === '' ? undefined : ms(value as ms.StringValue)) : value
   return parsed as number
 }
 

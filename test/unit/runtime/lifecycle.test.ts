@@ -6,6 +6,9 @@ import { ClosedError, CloseTimeoutError, InvalidArgumentError, TimeoutError } fr
 import {
   abortable,
   anySignal,
+  Closeable,
+  CloseableEmitter,
+  Destroyable,
   DisposeStack,
   Lifecycle,
   onceAsync,
@@ -75,7 +78,7 @@ describe('DisposeStack', () => {
     const stack = new DisposeStack()
     stack.defer(() => order.push('a'))
     stack.defer(async () => {
-      await sleep(1)
+      await sleep(1) // a cleanup that yields to the timers: the next one must still wait for it
       order.push('b')
     })
     stack.defer(() => order.push('c'))
@@ -445,5 +448,172 @@ describe('abort helpers', () => {
     const only = new AbortController().signal
     expect(anySignal([undefined, only]).signal).toBe(only)
     expect(anySignal([]).signal.aborted).toBe(false)
+  })
+})
+
+/** A `Closeable` whose releases are spies; `gate` holds `onClose` until it settles. */
+class Resource extends Closeable {
+  readonly onCloseSpy = vi.fn<() => Promise<void>>(() => Promise.resolve())
+  readonly onDestroySpy = vi.fn<(reason: Error | undefined) => void>()
+
+  constructor(closeTimeoutMs = 1000) {
+    super({ name: 'resource "r"', closeTimeoutMs })
+  }
+
+  send(): void {
+    this.assertOpen('send')
+  }
+
+  protected onClose(): Promise<void> {
+    return this.onCloseSpy()
+  }
+
+  protected override onDestroy(reason: Error | undefined): void {
+    this.onDestroySpy(reason)
+  }
+}
+
+/** A `Destroyable` that exposes its `lifecycle` name, as subclasses reach it. */
+class Connection extends Destroyable {
+  readonly onCloseSpy = vi.fn<() => Promise<void>>(() => Promise.resolve())
+  readonly onDestroySpy = vi.fn<(reason: Error | undefined) => Promise<void>>(() => Promise.resolve())
+
+  constructor() {
+    super({ name: 'connection "c"', closeTimeoutMs: 1000 })
+  }
+
+  get name(): string {
+    return this.lifecycle.name
+  }
+
+  protected onClose(): Promise<void> {
+    return this.onCloseSpy()
+  }
+
+  protected override onDestroy(reason: Error | undefined): Promise<void> {
+    return this.onDestroySpy(reason)
+  }
+}
+
+describe('Closeable', () => {
+  it('closes once through close() and Symbol.asyncDispose, moving open → closing → closed', async () => {
+    const r = new Resource()
+    const gate = deferred()
+    r.onCloseSpy.mockImplementation(() => gate.promise)
+    expect(r.state).toBe('open')
+    const first = r.close()
+    expect(r.close()).toBe(first)
+    expect(r[Symbol.asyncDispose]()).toBe(first)
+    expect(r.state).toBe('closing')
+    gate.resolve()
+    await first
+    expect(r.state).toBe('closed')
+    expect(r.onCloseSpy).toHaveBeenCalledOnce()
+    expect(r.onDestroySpy).not.toHaveBeenCalled()
+  })
+
+  it('aborts its signal and refuses calls with ClosedError as soon as close starts', async () => {
+    const r = new Resource()
+    expect(() => r.send()).not.toThrow()
+    const closing = r.close()
+    expect(r.signal.aborted).toBe(true)
+    expect(r.signal.reason).toBeInstanceOf(ClosedError)
+    expect(() => r.send()).toThrow(ClosedError)
+    expect(() => r.send()).toThrow('cannot send: resource "r" is closing')
+    await closing
+  })
+
+  it('rejects close() with the error of onClose, and ends closed anyway', async () => {
+    const r = new Resource()
+    const failure = new Error('flush failed')
+    r.onCloseSpy.mockRejectedValue(failure)
+    await expect(r.close()).rejects.toBe(failure)
+    expect(r.state).toBe('closed')
+    await expect(r.close()).rejects.toBe(failure)
+  })
+
+  it('destroys past closeTimeoutMs: onDestroy gets the CloseTimeoutError, which close() rejects with', async () => {
+    const r = new Resource(20)
+    r.onCloseSpy.mockImplementation(() => new Promise<void>(() => {}))
+    const error: unknown = await r.close().catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(CloseTimeoutError)
+    expect((error as Error).message).toMatch(/resource "r" did not close within closeTimeoutMs \(20 ms\)/)
+    expect(r.state).toBe('destroyed')
+    expect(r.onDestroySpy).toHaveBeenCalledExactlyOnceWith(error)
+  })
+
+  it('runs onClose through an overriding close(), also from Symbol.asyncDispose', async () => {
+    const seen: string[] = []
+    class Drained extends Resource {
+      override close(mode = 'dispose'): Promise<void> {
+        if (this.state === 'open') seen.push(mode)
+        return super.close()
+      }
+    }
+    const d = new Drained()
+    await d[Symbol.asyncDispose]()
+    await d.close('late')
+    expect(seen).toEqual(['dispose'])
+    expect(d.onCloseSpy).toHaveBeenCalledOnce()
+  })
+})
+
+describe('Destroyable', () => {
+  it('closed resolves with undefined after a clean close and never rejects', async () => {
+    const c = new Connection()
+    await c.close()
+    await expect(c.closed).resolves.toBeUndefined()
+    await c.destroy(new Error('after'))
+    expect(c.onDestroySpy).not.toHaveBeenCalled()
+    expect(c.state).toBe('closed')
+  })
+
+  it('destroy(reason) runs onDestroy once without waiting for a pending close, which then resolves', async () => {
+    const c = new Connection()
+    c.onCloseSpy.mockImplementation(() => new Promise<void>(() => {}))
+    const closing = c.close()
+    const reason = new Error('crashed')
+    const first = c.destroy(reason)
+    expect(c.destroy()).toBe(first)
+    await first
+    await expect(closing).resolves.toBeUndefined()
+    expect(c.state).toBe('destroyed')
+    expect(c.signal.aborted).toBe(true)
+    expect(c.onDestroySpy).toHaveBeenCalledExactlyOnceWith(reason)
+    await expect(c.closed).resolves.toBe(reason)
+  })
+
+  it('rejects destroy() with the error of onDestroy; closed resolves with it', async () => {
+    const c = new Connection()
+    const failure = new Error('socket stuck')
+    c.onDestroySpy.mockRejectedValue(failure)
+    await expect(c.destroy()).rejects.toBe(failure)
+    await expect(c.closed).resolves.toBe(failure)
+    expect(c.name).toBe('connection "c"')
+  })
+})
+
+describe('CloseableEmitter', () => {
+  class Supervisor extends CloseableEmitter<{ stopped: [string] }> {
+    constructor() {
+      super({ name: 'supervisor', closeTimeoutMs: 1000 })
+    }
+
+    protected onClose(): Promise<void> {
+      this.emit('stopped', 'gracefully')
+      return Promise.resolve()
+    }
+  }
+
+  it('is an EventEmitter with the close contract', async () => {
+    const s = new Supervisor()
+    const stopped = vi.fn()
+    s.on('stopped', stopped)
+    const first = s.close()
+    expect(s[Symbol.asyncDispose]()).toBe(first)
+    expect(s.signal.aborted).toBe(true)
+    await first
+    expect(s.state).toBe('closed')
+    expect(stopped).toHaveBeenCalledExactlyOnceWith('gracefully')
   })
 })

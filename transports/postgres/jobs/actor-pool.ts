@@ -10,8 +10,9 @@
  * so each statement runs in a transaction of its own that sets them first (`SET LOCAL`), unnamed:
  * `BEGIN; SET LOCAL …`, the statement, `COMMIT` (two more round trips per statement).
  *
- * Invariant: no pool made here crashes its thread: a dying idle client is dropped, and a client whose
- * transaction may still be open is discarded, never handed out again.
+ * Invariant: no pool made here crashes its thread: a dying idle client is dropped, a client checked out
+ * has an 'error' listener while it is out (`holdClient`), and a client whose transaction may still be
+ * open, or whose connection died, is discarded, never handed out again.
  */
 import pg from 'pg'
 
@@ -119,6 +120,7 @@ export function transactionQueryable(pool: pg.Pool, localSql: string): Queryable
   return {
     query: async <R extends pg.QueryResultRow>(text: string, values?: unknown[]) => {
       const client = await pool.connect()
+      const held = holdClient(client)
       let discard: Error | undefined
       try {
         await client.query(begin)
@@ -129,8 +131,27 @@ export function transactionQueryable(pool: pg.Pool, localSql: string): Queryable
         discard = await rollback(client, error)
         throw error
       } finally {
-        client.release(discard)
+        held.release(discard)
       }
+    },
+  }
+}
+
+/**
+ * Holds a client checked out of a `pg.Pool`: while it is out the pool does not listen to it, so a
+ * connection that dies then would throw its 'error' event and end the thread. `release(reason)` gives it
+ * back, discarded when `reason` is given or its connection died meanwhile.
+ */
+export function holdClient(client: pg.PoolClient): { release: (reason?: Error) => void } {
+  let broken: Error | undefined
+  const onError = (error: Error) => {
+    broken ??= error
+  }
+  client.on('error', onError)
+  return {
+    release: (reason) => {
+      client.removeListener('error', onError)
+      client.release(reason ?? broken)
     },
   }
 }

@@ -20,6 +20,7 @@ import type pg from 'pg'
 
 import { mapPgError } from '../errors.js'
 import { PgPool } from '../pool.js'
+import { holdClient } from './actor-pool.js'
 import { insertJobs } from './enqueue.js'
 import type { Queryable } from './queryable.js'
 
@@ -290,6 +291,7 @@ async function inTransaction<T>(db: TransactionTarget, fn: (tx: Queryable) => Pr
     } catch (error) {
       throw mapPgError(error)
     }
+    const held = holdClient(client)
     let failure: Error | undefined
     try {
       return await inTransaction(client, fn)
@@ -297,8 +299,8 @@ async function inTransaction<T>(db: TransactionTarget, fn: (tx: Queryable) => Pr
       failure = error instanceof Error ? error : undefined
       throw error
     } finally {
-      // A client whose ROLLBACK may not have run is not handed to anyone else.
-      client.release(failure)
+      // A client whose ROLLBACK may not have run, or whose connection died, is not handed to anyone else.
+      held.release(failure)
     }
   }
   await db.query('BEGIN')

@@ -117,16 +117,17 @@ export class MapSubscription {
    * @param base the map's command connection, whose options the new connection copies
    * @param channel the channel name without the client's `keyPrefix` (scripts get it prepended, as KEYS)
    */
-  constructor(base: Redis, channel: string, handlers: MapSubscriptionHandlers) {
+  constructor(base: Redis | Cluster, channel: string, handlers: MapSubscriptionHandlers) {
     const options = base.options
     // ioredis prefixes KEYS (so the channel the scripts PUBLISH on) but not SUBSCRIBE's channels.
     this.channel = `${options.keyPrefix ?? ''}${channel}`
     this.#channelBuffer = Buffer.from(this.channel)
     this.#handlers = handlers
     const { reconnectMinDelayMs: min, reconnectMaxDelayMs: max } = DEFAULT_REDIS_CLIENT_OPTIONS
-    const cluster = isClusterClient(base) ? (base as unknown as Cluster) : undefined
-    this.#target = cluster === undefined ? undefined : new ClusterTarget(cluster, this.channel)
-    const connectionName = cluster === undefined ? options.connectionName : cluster.options.redisOptions?.connectionName
+    this.#target = isClusterClient(base) ? new ClusterTarget(base, this.channel) : undefined
+    const connectionName = isClusterClient(base)
+      ? base.options.redisOptions?.connectionName
+      : base.options.connectionName
     const override: RedisOptions = {
       lazyConnect: true,
       autoResubscribe: false,
@@ -143,7 +144,7 @@ export class MapSubscription {
       },
       ...(typeof connectionName === 'string' ? { connectionName: `${connectionName}:rmap` } : {}),
     }
-    this.#client = cluster === undefined ? base.duplicate(override) : nodeClient(cluster, override)
+    this.#client = isClusterClient(base) ? nodeClient(base, override) : base.duplicate(override)
     this.#untrack = trackResource('redis', `rmap subscription ${this.channel}`)
     this.#client.on('messageBuffer', this.#onMessage)
     this.#client.on('close', this.#onClose)
