@@ -13,6 +13,7 @@ import { alive } from '../helpers/child.js'
 import { type RunningPulse, spawnPulse } from '../helpers/cli.js'
 import { deleteByPrefix, useRawRedis } from '../helpers/redis.js'
 import { redisUrl } from '../helpers/servers.js'
+import { waitFor } from '../helpers/wait.js'
 
 const config = fileURLToPath(new URL('../../examples/weather/supervise.json', import.meta.url))
 const locations = ['paris', 'tokyo', 'nairobi']
@@ -62,10 +63,6 @@ afterAll(async () => {
   }
 })
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
-
 function killQuietly(pid: number): void {
   try {
     process.kill(pid, 'SIGKILL')
@@ -107,17 +104,22 @@ async function eventually<T>(
   boundMs: number,
   probe: () => T | undefined | Promise<T | undefined>,
 ): Promise<T> {
-  const deadline = Date.now() + boundMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    const output = `\n${running.lines.join('\n')}`
+  let value: T | undefined
+  const found = async (): Promise<boolean> => {
+    value = await probe()
+    if (value !== undefined) return true
     if (running.child.exitCode !== null || running.child.signalCode !== null) {
-      throw new Error(`pulse supervise exited before ${what}${output}`)
+      throw new Error(`pulse supervise exited before ${what}\n${running.lines.join('\n')}`)
     }
-    if (Date.now() > deadline) throw new Error(`no ${what} within ${boundMs} ms${output}`)
-    await sleep(kPollEveryMs)
+    return false
   }
+  try {
+    await waitFor(found, { timeoutMs: boundMs, intervalMs: kPollEveryMs, what })
+  } catch (error) {
+    if ((error as Error).message.startsWith('pulse supervise exited')) throw error
+    throw new Error(`no ${what} within ${boundMs} ms\n${running.lines.join('\n')}`, { cause: error })
+  }
+  return value as T
 }
 
 async function forecastOf(port: number, location: string): Promise<Forecast | undefined> {

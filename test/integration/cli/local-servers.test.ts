@@ -4,6 +4,7 @@ import { connect } from 'node:net'
 import { describe, expect, it } from 'vitest'
 
 import { spawnTs } from '../../helpers/child.js'
+import { waitFor } from '../../helpers/wait.js'
 
 function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -14,15 +15,6 @@ function portOpen(port: number): Promise<boolean> {
     })
     socket.once('error', () => resolve(false))
   })
-}
-
-async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await check()) return true
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  return check()
 }
 
 describe('embedded local servers', () => {
@@ -41,8 +33,11 @@ describe('embedded local servers', () => {
 
       child.process.kill(signal)
       await child.exited
-      expect(await eventually(async () => !(await portOpen(redisPort)) && !(await portOpen(pgPort)))).toBe(true)
-      expect(await eventually(() => Promise.resolve(!existsSync(redisDir) && !existsSync(pgDir)))).toBe(true)
+      await waitFor(async () => !(await portOpen(redisPort)) && !(await portOpen(pgPort)), {
+        intervalMs: 50,
+        what: 'both servers to stop listening',
+      })
+      await waitFor(() => !existsSync(redisDir) && !existsSync(pgDir), { intervalMs: 50, what: 'both folders to go' })
     })
   }
 })

@@ -33,7 +33,7 @@ describe('claims', () => {
     const [mineId] = (await enqueue(bench.pool, [{ name: mine }])) as [string]
     await completed
     expect(ran).toEqual([mineId])
-    // Several poll rounds of both workers later, the other name is untouched.
+    // Several poll rounds of both workers later, the other name is untouched (a negative check: bounded time).
     await new Promise((resolve) => setTimeout(resolve, 500))
     expect(await jobRow(bench.pool, otherId)).toMatchObject({ status: 'pending', attempt: 0 })
     expect((await history(bench.pool, otherId)).map((e) => e.type)).toEqual(['enqueued'])
@@ -63,7 +63,7 @@ describe('claims', () => {
               [name],
             )
             maxClaimed = Math.max(maxClaimed, rows[0]?.n ?? 0)
-            await new Promise((resolve) => setTimeout(resolve, 15))
+            await new Promise((resolve) => setTimeout(resolve, 15)) // a job's run time: jobs overlap
             running--
           }),
         { concurrency: 2, prefetch },
@@ -122,7 +122,7 @@ describe('claims', () => {
     const handler = (w: JobWorker) =>
       w.register(name, async () => {
         ran.set(w, (ran.get(w) ?? 0) + 1)
-        await new Promise((resolve) => setTimeout(resolve, 200))
+        await new Promise((resolve) => setTimeout(resolve, 200)) // a long job: the subject is how slots are shared
       })
     const a = await bench.startWorker({}, handler, { concurrency: 2 })
     const b = await bench.startWorker({}, handler, { concurrency: 2 })
@@ -203,7 +203,7 @@ describe('claims', () => {
       (w) =>
         w.register(name, async (_args, job) => {
           starts.push(job.attempt)
-          await new Promise((resolve) => setTimeout(resolve, 2 * leaseTtlMs))
+          await new Promise((resolve) => setTimeout(resolve, 2 * leaseTtlMs)) // a job longer than the lease TTL
         }),
       { concurrency: 1, prefetch: 2 },
     )
@@ -229,12 +229,12 @@ describe('claims', () => {
         async () => {
           runningA++
           maxA = Math.max(maxA, runningA)
-          await new Promise((resolve) => setTimeout(resolve, 10))
+          await new Promise((resolve) => setTimeout(resolve, 10)) // a job's run time: two would overlap
           runningA--
         },
         { concurrency: 1 },
       )
-      w.register(b, () => new Promise((resolve) => setTimeout(resolve, 5)))
+      w.register(b, () => new Promise((resolve) => setTimeout(resolve, 5))) // a job's run time
     })
     const completed = nextEvents(worker, 'completed', 40)
     await enqueue(bench.pool, [

@@ -49,7 +49,7 @@ it('completes every job across a PostgreSQL restart mid-run', async () => {
   const ran = new Map<string, number>()
   worker.register('load', async (_args, job) => {
     ran.set(job.id, (ran.get(job.id) ?? 0) + 1)
-    await new Promise((resolve) => setTimeout(resolve, 20))
+    await new Promise((resolve) => setTimeout(resolve, 20)) // a job's run time: jobs are running when the server restarts
   })
   try {
     await worker.start({ schedules: false, concurrency: 8 })

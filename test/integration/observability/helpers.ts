@@ -1,6 +1,8 @@
 /** Reads metrics back from a prom-client registry the way a scrape does (each metric's collect runs). */
 import type { Registry } from 'prom-client'
 
+import { waitFor } from '../../helpers/wait.js'
+
 type Labels = Readonly<Partial<Record<string, string | number>>>
 
 function matches(labels: Labels, wanted: Labels): boolean {
@@ -38,11 +40,15 @@ export async function metricUntil(
   labels: Labels = {},
   timeoutMs = 10_000,
 ): Promise<number> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = (await metricValue(registry, name, labels)) ?? 0
-    if (accept(value)) return value
-    if (Date.now() > deadline) throw new Error(`${name} stayed at ${value} for ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
+  let value = 0
+  const reached = async () => {
+    value = (await metricValue(registry, name, labels)) ?? 0
+    return accept(value)
   }
+  try {
+    await waitFor(reached, { timeoutMs, intervalMs: 20, what: name })
+  } catch (error) {
+    throw new Error(`${name} stayed at ${value} for ${timeoutMs} ms`, { cause: error })
+  }
+  return value
 }

@@ -109,9 +109,10 @@ describe('cleanup sweeps', () => {
     await until(() => handler.running.has('orphan'), 10_000, 'the orphan to restart')
     expect(Date.now() - seenAt).toBeGreaterThanOrEqual(2 * (kFast.workerTtlMs ?? 0))
     expect(handler.payloads.get('orphan')).toBe('o')
-    await until(() => handler.events.includes('start:orphan-bad'), 10_000, 'the failing orphan to be tried')
-    // A requeued job whose start failed keeps its payload (a fresh one would lose it).
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    // A requeued job whose start failed keeps its payload (a fresh one would lose it): orphan recovery
+    // finds it again and retries it, which it could not do without the payload.
+    const tries = () => handler.events.filter((e) => e === 'start:orphan-bad').length
+    await until(() => tries() >= 2, 10_000, 'the failing orphan to be tried, then retried by orphan recovery')
     expect(await raw.hget(`map:${name}:job-payloads:content`, 'orphan-bad')).toBe('b')
   })
 
@@ -130,7 +131,7 @@ describe('cleanup sweeps', () => {
     while (Date.now() < until5) {
       // blocked
     }
-    // Let the sweeps that ran meanwhile report, then one more full sweep period.
+    // Let the sweeps that ran meanwhile report, then one more full sweep period (a negative check).
     await new Promise((resolve) => setTimeout(resolve, 2 * node.options.workerTtlMs))
     expect(watcher.messages).not.toContain('pool: removed a dead worker')
     expect(await raw.hexists(`map:${name}:workers:content`, worker.id)).toBe(1)

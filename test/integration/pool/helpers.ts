@@ -76,6 +76,7 @@ export function recorder(
     notes,
     async start(job) {
       events.push(`start:${job.key}`)
+      // A slow start, when a test asks for one: the start's duration is its subject.
       if (options.startMs !== undefined) await new Promise((resolve) => setTimeout(resolve, options.startMs))
       const failure = options.failStart?.(job.key)
       if (failure !== undefined) throw failure

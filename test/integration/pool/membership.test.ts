@@ -153,7 +153,8 @@ describe('removeWorker and ownership gaps', () => {
       10_000,
       'their payloads and ownership to go',
     )
-    // Jobs stopped for good are not restarted later (no orphan recovery of a stopped job).
+    // Jobs stopped for good are not restarted later (no orphan recovery of a stopped job): a negative
+    // check over more than one orphan grace period.
     await new Promise((resolve) => setTimeout(resolve, 3 * 300))
     expect(moving.filter((key) => owner.has(key))).toEqual([])
     expect(keys.filter((key) => !moving.includes(key)).every((key) => owner.get(key) === 0)).toBe(true)

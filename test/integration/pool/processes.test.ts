@@ -151,6 +151,7 @@ describe('pool nodes in separate processes', () => {
     const held = [...frozen.running].sort()
     await client.notifyWorker(frozenKey ?? '', `block:${5 * (kFast.workerTtlMs ?? 0)}`)
     await frozen.child.waitForLine(/^unblocked /, 10_000)
+    // A negative check: two more TTLs after the block, the frozen worker is still not declared dead.
     await new Promise((resolve) => setTimeout(resolve, 2 * (kFast.workerTtlMs ?? 0)))
     expect([...frozen.running].sort()).toEqual(held)
     expect(other.starts).toBe(10 - held.length)

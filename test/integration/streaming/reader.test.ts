@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { InvalidArgumentError, Stream, type StreamEvent } from '../../../actors/streaming/index.js'
 import { useRawRedis } from '../../helpers/redis.js'
 import { redisUrl } from '../../helpers/servers.js'
+import { waitFor } from '../../helpers/wait.js'
 import { Opened, take } from './helpers.js'
 
 const raw = useRawRedis()
@@ -20,6 +21,16 @@ function stream(label = 's'): Stream {
 }
 
 const fast = { blockMs: 100 } as const
+
+/** The ids of the server's clients blocked in XREAD now (CLIENT LIST: flag `b`, last command `xread`). */
+async function blockedReads(): Promise<Set<string>> {
+  const list = (await raw.client('LIST')) as string
+  const ids = list
+    .split('\n')
+    .filter((line) => / flags=[^ ]*b/.test(line) && / cmd=xread/.test(line))
+    .map((line) => /^id=(\d+)/.exec(line)?.[1] ?? '')
+  return new Set(ids)
+}
 const names = (events: readonly StreamEvent[]) => events.map((e) => e.eventName)
 
 describe('Reader', () => {
@@ -163,10 +174,13 @@ describe('Reader', () => {
   it('close while blocked in XREAD returns within a bound; close twice is fine; iterators end', async () => {
     opened = new Opened()
     const s = stream()
+    const before = await blockedReads()
     const reader = opened.add(await s.newReader({ blockMs: 0 })) // blocks until an event comes
     const sub = reader.subscribe()
     const pending = sub.next()
-    await new Promise((resolve) => setTimeout(resolve, 50)) // let it block on the server
+    await waitFor(async () => [...(await blockedReads())].some((id) => !before.has(id)), {
+      what: 'the reader to block in XREAD on the server',
+    })
     const t0 = Date.now()
     await Promise.all([reader.close(), reader.close()])
     expect(Date.now() - t0).toBeLessThan(2_000)

@@ -140,16 +140,16 @@ describe('a Redis restart', () => {
       await server.stop()
       await server.start()
       await eventually(async () => (await local.ping().catch(() => 'down')) === 'PONG', 10_000, 'the server to be back')
-      const addAfter = async () => {
-        for (;;) {
-          try {
-            return await s.addMany(Array.from({ length: 10 }, (_, i) => ({ name: `after-${i}`, payload: '' })))
-          } catch {
-            await new Promise((resolve) => setTimeout(resolve, 50)) // the stream's client is reconnecting
-          }
-        }
-      }
-      await addAfter()
+      // The add is the probe: it fails while the stream's client reconnects, and happens once it is back.
+      await eventually(
+        () =>
+          s.addMany(Array.from({ length: 10 }, (_, i) => ({ name: `after-${i}`, payload: '' }))).then(
+            () => true,
+            () => false,
+          ),
+        10_000,
+        'the stream to take the events after the restart',
+      )
       const r2 = await take(rSub, 10, 15_000)
       const k2 = await take(kSub, 10, 15_000)
       await sink.ackMany(k2)

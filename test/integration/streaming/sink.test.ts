@@ -278,7 +278,8 @@ describe('Sink', () => {
     await s.addMany(Array.from({ length: 100 }, (_, i) => ({ name: String(i), payload: '' })))
     const first = await take(sub, 2)
     await sink.ackMany(first)
-    // Waiting well past the grace period with a full buffer: the buffered events are kept, not redelivered.
+    // Waiting well past the grace period with a full buffer: the buffered events are kept, not redelivered
+    // (a negative check over three grace periods: time is its subject).
     await new Promise((resolve) => setTimeout(resolve, 1_200))
     const stats = await sink.stats()
     expect(stats.delivered).toBeLessThanOrEqual(8 + 2)
