@@ -2,8 +2,10 @@
  * A fleet of child processes running one fixture: start them, kill one with SIGKILL (its replacement
  * starts in the background), stop them all. A member that exits by itself once ready is a crash, kept
  * with its output for the scenario to report; one that fails before it is ready (it could not connect
- * through a fault) is started again.
+ * through a fault, or to a server restarting) is started again, after a backoff.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
+
 import { type Child, spawnTs } from '../helpers/child.js'
 
 export interface FleetOptions {
@@ -16,6 +18,8 @@ export interface FleetOptions {
   readonly readyTimeoutMs?: number
   /** Attempts to start one member before the fleet gives up. @default 5 */
   readonly startAttempts?: number
+  /** Waited after a failed start, times the attempt's number (a server restarting is back by then). @default 0 */
+  readonly startBackoffMs?: number
 }
 
 interface Member {
@@ -120,6 +124,7 @@ export class Fleet {
         member.child.process.kill('SIGKILL')
         this.#failedStarts++
         if (attempt >= attempts) throw error
+        await sleep((this.#options.startBackoffMs ?? 0) * attempt)
         continue
       }
       this.#members.set(slot, member)

@@ -1,38 +1,51 @@
 /**
- * Chaos, rmap: replicas converge to Redis's hash, and counters are exact.
+ * Chaos, rmap: replicas converge to Redis's hash, and counters are exact, across Redis restarts.
  *
- * Two writer processes (fixtures/map-writer.ts) join one map through a fault proxy in front of Redis
- * and write at once — their own counter, a shared counter, keys of their own — while the proxy cuts
- * their connections (commands and pub/sub), adds latency, black-holes the traffic and refuses new
- * connections. Then the faults stop, the test (a replica of its own, not proxied) writes `stop`, and
- * each writer waits until its copy holds Redis's revision.
+ * The map lives on a redis-server of the scenario's own, with its append-only file written before each
+ * reply (servers.ts). Two writer processes (fixtures/map-writer.ts) join it through a fault proxy and
+ * write at once — their own counter, a shared counter, keys of their own — while the proxy cuts their
+ * connections (commands and pub/sub), adds latency and black-holes the traffic, and the server
+ * restarts as the writes pass given fractions of their total (the hash's revision counts them), in
+ * turn after a SIGKILL (a crash) and after a SHUTDOWN. After each restart the test's own replica (not
+ * proxied) writes a marker and waits until its copy holds it: the recovery. Then the faults stop, the
+ * test writes `stop`, and each writer waits until its copy holds Redis's revision.
  *
  * Afterwards: every copy (both writers', the test's) equals the hash's content, and each counter holds
  * the increments that resolved, plus at most those that rejected (a rejected write may or may not have
  * happened). A counter above that counts an increment twice; below it, lost one.
  */
 import { createHash, randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 
 import { Redis } from 'ioredis'
 import { expect, it } from 'vitest'
 
 import { ReplicatedMap } from '../../actors/rmap/index.js'
+import type { LocalRedis, RedisStopMode } from '../../cli/local-servers/redis-server.js'
 import { deleteByPrefix } from '../helpers/redis.js'
 import { redisUrl } from '../helpers/servers.js'
-import { FaultLoop } from './fault-loop.js'
+import { type FaultStep, FaultLoop, mergeCounts, timelineOf } from './fault-loop.js'
 import { FaultProxy } from './fault-proxy.js'
 import { Fleet } from './fleet.js'
+import { chaosSize } from './long.js'
 import { type ScenarioResult, writeResult } from './results.js'
+import { privateRedis, type Recovery, recoveryFigures, Restarts } from './servers.js'
 import { waitFor } from './wait.js'
 
-const short = {
+const size = {
   writers: ['a', 'b'],
-  writes: 15_000,
+  writes: chaosSize(15_000, 100_000),
   concurrency: 8,
   backoffMs: 100,
-  writeTimeoutMs: 90_000,
+  /** The server restarts as the writes pass each of these fractions (after a SIGKILL and a SHUTDOWN in turn). */
+  restartAt: chaosSize(
+    [0.15, 0.35, 0.55, 0.75],
+    Array.from({ length: 19 }, (_, i) => (i + 1) / 20),
+  ),
+  writeTimeoutMs: chaosSize(120_000, 900_000),
   convergeTimeoutMs: 30_000,
+  markerTimeoutMs: 30_000,
 }
 
 const entry = fileURLToPath(new URL('./fixtures/map-writer.ts', import.meta.url))
@@ -82,7 +95,7 @@ interface CounterCheck {
 
 /** Each counter against the increments that resolved (and those that rejected) for it. */
 function checkCounters(content: Readonly<Record<string, string>>, wrote: readonly Wrote[]): CounterCheck {
-  const counters = ['shared', ...short.writers.map((w) => `c-${w}`)]
+  const counters = ['shared', ...size.writers.map((w) => `c-${w}`)]
   let lost = 0
   let doubled = 0
   let ambiguous = 0
@@ -107,31 +120,89 @@ interface Run {
   readonly wrote: readonly Wrote[]
   readonly copies: readonly Converged[]
   readonly faults: Record<string, number>
+  /** From each restart's end until the test's replica held a marker written after it. */
+  readonly recoveries: readonly Recovery[]
   /** From the end of the faults to every writer's copy holding Redis's revision. */
-  readonly recoveryMs: number
+  readonly convergedMs: number
   readonly durationMs: number
+  readonly timeline: string[]
+}
+
+/** Resolves once the map's revision in Redis reaches `revision`; rejects when `signal` aborts. */
+async function revisionReached(raw: Redis, name: string, revision: number, signal: AbortSignal): Promise<void> {
+  for (;;) {
+    const now = Number((await raw.hget(`map:${name}:content`, '=rev').catch(() => null)) ?? 0)
+    if (now >= revision) return
+    await sleep(50, undefined, { signal })
+  }
+}
+
+/**
+ * Once the writes reach `revision`, a restart, then a marker written from the test's replica once the
+ * server is back (again until the write goes through) and awaited in its copy: the restart's recovery.
+ */
+function restartAndMark(
+  io: { restarts: Restarts<RedisStopMode>; control: ReplicatedMap; raw: Redis; name: string },
+  mode: RedisStopMode,
+  revision: number,
+  recoveries: Recovery[],
+): FaultStep {
+  const { restarts, control, raw, name } = io
+  const step = restarts.step(mode, 0)
+  return {
+    ...step,
+    after: (signal) => revisionReached(raw, name, revision, signal),
+    run: async () => {
+      await step.run()
+      const window = restarts.windows.at(-1)
+      if (window === undefined) return
+      const deadline = window.readyAt + size.markerTimeoutMs
+      for (let held = false; !held && Date.now() < deadline;) {
+        held = await control.setAndWait(`restart-${restarts.windows.length}`, String(window.readyAt)).then(
+          () => true,
+          () => false,
+        )
+        if (!held) await sleep(50)
+      }
+      const ms = Date.now() < deadline ? Date.now() - window.readyAt : undefined
+      recoveries.push({ window, ms })
+    },
+  }
 }
 
 /** The writers write under faults; then the faults stop, `stop` is written, and the copies catch up. */
-async function writeUnderFaults(fleet: Fleet, proxy: FaultProxy, control: ReplicatedMap): Promise<Run> {
+async function writeUnderFaults(
+  fleet: Fleet,
+  proxy: FaultProxy,
+  io: { restarts: Restarts<RedisStopMode>; control: ReplicatedMap; raw: Redis; name: string },
+): Promise<Run> {
+  const { control } = io
   const started = Date.now()
+  const recoveries: Recovery[] = []
   const network = proxyFaults(proxy).start()
+  const total = size.writers.length * size.writes
+  const steps = size.restartAt.map((fraction, i) =>
+    restartAndMark(io, i % 2 === 0 ? 'kill' : 'shutdown', Math.round(fraction * total), recoveries),
+  )
+  const server = new FaultLoop(steps, { rounds: 1 }).start()
   let wroteLines: string[]
   try {
     await control.set('go', '1')
-    wroteLines = await fleet.waitForAll(/^wrote /, short.writeTimeoutMs)
+    wroteLines = await fleet.waitForAll(/^wrote /, size.writeTimeoutMs)
   } finally {
-    await network.stop()
+    await Promise.all([network.stop(), server.stop()])
   }
   const faultsEnded = Date.now()
   await control.setAndWait('stop', '1')
-  const convergedLines = await fleet.waitForAll(/^converged /, short.convergeTimeoutMs)
+  const convergedLines = await fleet.waitForAll(/^converged /, size.convergeTimeoutMs)
   return {
     wrote: wroteLines.map((l) => payload<Wrote>(l)),
     copies: convergedLines.map((l) => payload<Converged>(l)),
-    faults: Object.fromEntries(network.counts),
-    recoveryMs: Date.now() - faultsEnded,
+    faults: mergeCounts(network.counts, server.counts),
+    recoveries,
+    convergedMs: Date.now() - faultsEnded,
     durationMs: Date.now() - started,
+    timeline: timelineOf(started, network.timeline, server.timeline),
   }
 }
 
@@ -156,6 +227,7 @@ async function outcomeOf(run: Run, raw: Redis, control: ReplicatedMap, name: str
 
 function rmapResult(run: Run, outcome: Outcome, proxy: FaultProxy): ScenarioResult {
   const { counters } = outcome
+  const recovery = recoveryFigures(run.recoveries, "test's replica holding a marker written after it")
   return {
     scenario: 'rmap',
     guarantee: 'replicas converge; counters exact',
@@ -164,58 +236,82 @@ function rmapResult(run: Run, outcome: Outcome, proxy: FaultProxy): ScenarioResu
     lost: counters.lost + outcome.diverged,
     duplicates: 0,
     unrecordedDuplicates: counters.doubled,
-    recoveryMs: run.recoveryMs,
+    recoveryMs: recovery.longestMs,
     durationMs: run.durationMs,
     details: {
+      ...recovery.details,
+      'ms from the end of the faults to every copy holding the revision of Redis': run.convergedMs,
       'connections cut': proxy.stats.cut,
       'replicas diverged (of 3)': outcome.diverged,
       'increments lost': counters.lost,
       'increments applied twice': counters.doubled,
       'writes rejected (may or may not have applied)': counters.ambiguous,
-      // Each write bumps the revision once; the test's `go` and `stop` are two more.
-      'revisions beyond the writes': outcome.revision - outcome.writes - 2,
+      // Each write bumps the revision once; the test's `go` and `stop` and its markers are more.
+      'revisions beyond the writes and the markers': outcome.revision - outcome.writes - 2 - run.recoveries.length,
       'final revision': outcome.revision,
     },
+    timeline: run.timeline,
   }
 }
 
-it('rmap: under connection cuts, every replica converges to the hash, and the counters hold every increment once', async () => {
-  const name = `chaos-${randomUUID().slice(0, 8)}`
-  const raw = new Redis(redisUrl(), { maxRetriesPerRequest: 1 })
-  const control = await ReplicatedMap.join(redisUrl(), name)
-  const proxy = await FaultProxy.start(redisUrl())
+async function convergence(server: LocalRedis, name: string, raw: Redis): Promise<void> {
+  const control = await ReplicatedMap.join(server.url, name)
+  const proxy = await FaultProxy.start(server.url)
+  const restarts = new Restarts<RedisStopMode>(server)
   const fleet = new Fleet({
     entry,
     ready: /^joined$/,
     args: (slot) => [
       JSON.stringify({
-        url: proxy.urlFor(redisUrl()),
-        directUrl: redisUrl(),
+        url: proxy.urlFor(server.url),
+        directUrl: server.url,
         name,
-        who: short.writers[slot],
-        count: short.writes,
-        concurrency: short.concurrency,
-        backoffMs: short.backoffMs,
+        who: size.writers[slot],
+        count: size.writes,
+        concurrency: size.concurrency,
+        backoffMs: size.backoffMs,
       }),
     ],
   })
   try {
-    await fleet.start(short.writers.length)
-    const run = await writeUnderFaults(fleet, proxy, control)
+    await fleet.start(size.writers.length)
+    const run = await writeUnderFaults(fleet, proxy, { restarts, control, raw, name })
     const outcome = await outcomeOf(run, raw, control, name)
     writeResult(rmapResult(run, outcome, proxy))
 
     const { diverged, counters } = outcome
     expect({ diverged, lost: counters.lost, doubled: counters.doubled }).toEqual({ diverged: 0, lost: 0, doubled: 0 })
     expect(fleet.crashes, 'writers that exited by themselves').toEqual([])
+    expect(restarts.windows.map((w) => w.kind)).toEqual(
+      expect.arrayContaining(['restart (kill)', 'restart (shutdown)']),
+    )
+    expect(
+      run.recoveries.filter((r) => r.ms === undefined),
+      "restarts after which the test's replica never caught up",
+    ).toEqual([])
   } finally {
     await fleet.stop()
     await proxy.close()
     await control.close()
-    await deleteByPrefix(raw, `map:${name}:`)
-    await raw.quit()
   }
-})
+}
+
+it(
+  'rmap: under connection cuts and Redis restarts, every replica converges to the hash, and the counters hold every increment once',
+  async () => {
+    const name = `chaos-${randomUUID().slice(0, 8)}`
+    const server = await privateRedis()
+    const raw = new Redis(server.url, { maxRetriesPerRequest: 1 })
+    raw.on('error', () => undefined)
+    try {
+      await convergence(server, name, raw)
+    } finally {
+      raw.disconnect()
+      await server.close()
+    }
+  },
+  chaosSize(180_000, 1_200_000),
+)
 
 it('rmap: increments whose replies are lost in a cut are applied once', async () => {
   const name = `chaos-${randomUUID().slice(0, 8)}`

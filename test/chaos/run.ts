@@ -15,7 +15,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url))
 const args = process.argv.slice(2)
 const long = args.includes('--long')
 /** Scenarios that run in both forms, then those of the long form only. */
-const scenarios = ['jobs', 'streaming', 'rmap']
+const scenarios = ['jobs', 'streaming', 'rmap', 'pool', 'bus', 'runtime']
 const longOnly: string[] = ['soak']
 
 const vitestArgs = args.filter((a) => a !== '--long')
