@@ -5,6 +5,8 @@
  */
 import { randomBytes } from 'node:crypto'
 
+import { InvalidArgumentError } from '../../runtime/errors.js'
+
 const kAlphabet = '0123456789abcdefghijklmnopqrstuv'
 const kMachine = randomBytes(3)
 const kPid = process.pid & 0xffff
@@ -32,6 +34,21 @@ export function xid(): string {
   }
   if (bits > 0) out += kAlphabet[(buffer << (5 - bits)) & 31]
   return out
+}
+
+/**
+ * What an event id may hold: Latin-1 text without ASCII control characters and without a blank at either
+ * end, so that the `X-BUS-EVENT-ID` header and an SSE `id:` line carry it as it was given.
+ */
+export const kWireSafeId = /^[\x21-\x7e\x80-\xff]([\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?$/
+
+/** Checks an event id a caller gives (`put`, `POST /`): a string `kWireSafeId` accepts. */
+export function checkEventId(value: unknown, name: string): string {
+  if (typeof value !== 'string' || !kWireSafeId.test(value)) {
+    const reason = `${name} must be Latin-1 text without ASCII control characters or blanks at either end`
+    throw new InvalidArgumentError(reason, { data: { option: name, reason } })
+  }
+  return value
 }
 
 export function newEventId(): string {

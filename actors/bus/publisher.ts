@@ -22,7 +22,7 @@ import type { InboxConnection } from '../../transports/redis/bus/inbox.js'
 import type { BusKeys } from '../../transports/redis/bus/keys.js'
 import { busConfirm, busPut } from '../../transports/redis/bus/scripts.js'
 import { within } from './deadline.js'
-import { newEventId, newInbox } from './ids.js'
+import { checkEventId, newEventId, newInbox } from './ids.js'
 import type { BusMetrics } from './metrics.js'
 import type { ResolvedBusOptions } from './options.js'
 import type { Payload } from './record.js'
@@ -76,7 +76,7 @@ export class Publisher {
     ])
     checkSubject(subject)
     const ns = this.#host.namespace(subject, 'subject')
-    if (options.id !== undefined) checkString(options.id, 'options.id', { nonEmpty: true })
+    if (options.id !== undefined) checkEventId(options.id, 'options.id')
     if (options.key !== undefined) checkString(options.key, 'options.key')
     if (options.traceId !== undefined) checkString(options.traceId, 'options.traceId')
     const confirm = options.confirm === undefined ? 0 : checkInteger(options.confirm, 'options.confirm', { min: 0 })
@@ -152,7 +152,7 @@ export class Publisher {
           data: { option: `items[${i}].subject` },
         })
       ns = itemNs
-      if (item.id !== undefined) checkString(item.id, `items[${i}].id`, { nonEmpty: true })
+      if (item.id !== undefined) checkEventId(item.id, `items[${i}].id`)
       if (item.key !== undefined) checkString(item.key, `items[${i}].key`)
       if (item.traceId !== undefined) checkString(item.traceId, `items[${i}].traceId`)
       return {

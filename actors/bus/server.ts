@@ -45,6 +45,7 @@ import type {
 import { httpStatusOf, HttpServer, Router } from '../../transports/http/index.js'
 import type { Bus } from './bus.js'
 import type { Subscription } from './types.js'
+import { checkEventId, kWireSafeId } from './ids.js'
 import { busMetrics } from './metrics.js'
 import { parseGoDuration, parsePublishBody, type WireEvent } from './record.js'
 
@@ -365,8 +366,6 @@ function resolveLimits(given: BusServerLimits): Required<BusServerLimits> {
  * An event id that travels unchanged as an `X-BUS-EVENT-ID` header value and an SSE `id:` line: Latin-1
  * without ASCII control characters (Node's header rule), no blank at either end (HTTP strips it).
  */
-const kWireSafeId = /^[\x21-\x7e\x80-\xff]([\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?$/
-
 function refuse(option: string, reason: string): never {
   throw new InvalidArgumentError(`${option} ${reason}`, { data: { option, reason: `${option} ${reason}` } })
 }
@@ -376,8 +375,7 @@ function refuse(option: string, reason: string): never {
  * carry, and text that would not be stored as sent (a lone surrogate becomes U+FFFD in UTF-8).
  */
 function checkWireEvent(event: WireEvent): void {
-  if (event.id !== undefined && !kWireSafeId.test(event.id))
-    refuse('id', 'must be Latin-1 text without ASCII control characters or blanks at either end')
+  if (event.id !== undefined) checkEventId(event.id, 'id')
   const text = [
     ['subject', event.subject],
     ['key', event.key],

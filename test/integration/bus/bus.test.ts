@@ -67,6 +67,22 @@ describe('Bus', () => {
     }
   })
 
+  it('refuses an event id that a header or an SSE id line could not carry, and stores nothing', async () => {
+    const bus = await opened.bus()
+    for (const id of ['', 'a\nb', 'e_1\r', ' e_1', 'e_1\u0000', 'e_\u2603']) {
+      await expect(bus.put('a.ids', 1, { id }), JSON.stringify(id)).rejects.toMatchObject({
+        code: 'PULSE_ERR_INVALID_ARG',
+        data: { option: 'options.id' },
+      })
+      await expect(bus.put([{ subject: 'a.ids', payload: 1, id }])).rejects.toMatchObject({
+        data: { option: 'items[0].id' },
+      })
+    }
+    await bus.put('a.ids', 2, { id: 'e_ok' })
+    const [event] = await take(bus.get('a.ids', { start: 'oldest' }), 1)
+    expect(event?.id).toBe('e_ok')
+  })
+
   it('matches wildcards, including the zero-token > and fans out to overlapping patterns', async () => {
     const bus = await opened.bus()
     const gt = bus.get('a.b.>')
