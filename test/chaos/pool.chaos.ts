@@ -94,7 +94,10 @@ async function dispatchAll(client: PoolNode, tag: string, killedAt: readonly num
     )
   }
   // Every dispatch settles within its timeout; one still waiting past twice that is lost.
-  await Promise.race([Promise.all(waiting), sleep(2 * dispatchTimeoutMs + 5_000)])
+  const bound = new AbortController()
+  const late = sleep(2 * dispatchTimeoutMs + 5_000, undefined, { signal: bound.signal }).catch(() => undefined)
+  await Promise.race([Promise.all(waiting), late])
+  bound.abort()
   const inFlightAtKills = { started: 0, timeout: 0, other: 0 }
   for (const span of spans) {
     if (!killedAt.some((at) => span.from <= at && at <= span.to)) continue
