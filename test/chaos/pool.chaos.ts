@@ -69,6 +69,9 @@ interface Dispatched {
   readonly inFlightAtKills: { started: number; timeout: number; other: number }
 }
 
+/** The outcome of a dispatch the pool refused with a typed error because its queue is full. */
+const kRefused = 'PULSE_ERR_POOL_QUEUE_FULL'
+
 /** Dispatches the keys at a steady rate (not waiting for each), noting the dispatches waiting at each kill. */
 async function dispatchAll(client: PoolNode, tag: string, killedAt: readonly number[]): Promise<Dispatched> {
   const outcomes = new Map<string, string>()
@@ -123,8 +126,16 @@ interface Snapshot {
   readonly notes: readonly string[]
 }
 
-/** The pool as Redis holds it now, against the keys dispatched and the processes killed. */
-async function snapshot(raw: Redis, names: Names, killed: ReadonlySet<number>): Promise<Snapshot> {
+/**
+ * The pool as Redis holds it now, against the keys dispatched and the processes killed. A key whose
+ * dispatch the pool refused (`QueueFullError`: `maxQueuedJobs` unconsumed jobs) was never accepted.
+ */
+async function snapshot(
+  raw: Redis,
+  names: Names,
+  killed: ReadonlySet<number>,
+  refused: ReadonlySet<string>,
+): Promise<Snapshot> {
   const status = await readPoolStatus(raw, names.pool, { workerTtlMs: options.workerTtlMs })
   const owners = new Map<string, string[]>()
   let deadWorkersWithJobs = 0
@@ -145,6 +156,7 @@ async function snapshot(raw: Redis, names: Names, killed: ReadonlySet<number>): 
   const notes: string[] = []
   for (let i = 0; i < size.keys; i++) {
     const key = `k-${i}`
+    if (refused.has(key)) continue
     const owned = owners.get(key) ?? []
     if (owned.length === 0 || payloads[key] === undefined) counts.unowned++
     if (owned.length > 1) counts.ownedTwice++
@@ -214,10 +226,11 @@ async function dispatchUnderKills(raw: Redis, names: Names, client: PoolNode, fl
   mark('every node ready')
   const dispatched = await dispatching
   mark('every dispatch settled')
-  let end = await snapshot(raw, names, fleet.killedPids)
+  const refused = new Set([...dispatched.outcomes].filter(([, o]) => o === kRefused).map(([key]) => key))
+  let end = await snapshot(raw, names, fleet.killedPids, refused)
   await waitFor(
     async () => {
-      end = await snapshot(raw, names, fleet.killedPids)
+      end = await snapshot(raw, names, fleet.killedPids, refused)
       return end.converged
     },
     { timeoutMs: convergeTimeoutMs, intervalMs: 100, what: 'the pool to converge' },
@@ -328,7 +341,7 @@ it('pool: with nodes killed while keys are dispatched, every key ends with exact
     })
     const outcomes = new Set(run.dispatched.outcomes.values())
     expect(
-      [...outcomes].filter((o) => o !== 'started' && o !== 'timeout'),
+      [...outcomes].filter((o) => o !== 'started' && o !== 'timeout' && o !== kRefused),
       'other dispatch outcomes',
     ).toEqual([])
     expect(fleet.kills, 'kills').toBeGreaterThan(0)
