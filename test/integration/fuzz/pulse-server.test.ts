@@ -313,22 +313,26 @@ function createdIds(request: RawRequest, reply: RawReply): string[] {
   return parsed.ids ?? (parsed.id === undefined ? [] : [parsed.id])
 }
 
-/** Signs in through the dashboard's form: the session cookie and the page's CSRF token. */
-async function signIn(): Promise<{ cookie: string; csrf: string }> {
-  const cookieOf = (reply: RawReply) => (reply.headers['set-cookie'] ?? '').split(';')[0] ?? ''
+const cookieOf = (reply: RawReply) => (reply.headers['set-cookie'] ?? '').split(';')[0] ?? ''
+
+/** Posts the dashboard's sign-in form (with the cookie and CSRF token of a fresh form) for `next`. */
+async function postSignIn(next: string): Promise<RawReply> {
   const form = await rawRequest(server.url, { method: 'GET', target: '/ui/login' })
   const token = /name="_csrf" value="([^"]*)"/.exec(form.body)?.[1] ?? ''
-  const signedIn = await rawRequest(server.url, {
+  return rawRequest(server.url, {
     method: 'POST',
     target: '/ui/login',
     headers: [
       ['Cookie', cookieOf(form)],
       ['Content-Type', 'application/x-www-form-urlencoded'],
     ],
-    body: Buffer.from(
-      new URLSearchParams({ _csrf: token, user: 'ada', password: 'secret', next: '/ui/jobs' }).toString(),
-    ),
+    body: Buffer.from(new URLSearchParams({ _csrf: token, user: 'ada', password: 'secret', next }).toString()),
   })
+}
+
+/** Signs in through the dashboard's form: the session cookie and the page's CSRF token. */
+async function signIn(): Promise<{ cookie: string; csrf: string }> {
+  const signedIn = await postSignIn('/ui/jobs')
   expect(signedIn.status).toBe(303)
   const cookie = cookieOf(signedIn)
   const page = await rawRequest(server.url, { method: 'GET', target: '/ui/jobs', headers: [['Cookie', cookie]] })
@@ -406,19 +410,8 @@ describe('pulse server under hostile requests', () => {
     }
     expect((await api('GET', `/jobs/count${query({ createdAfter: '-004713-11-24T00:00:00Z' })}`)).status).toBe(200)
     // A sign-in whose `next` holds what a Location header cannot carry answered 500 after the password passed.
-    const cookieOf = (reply: RawReply) => (reply.headers['set-cookie'] ?? '').split(';')[0] ?? ''
     for (const next of ['/ui/中', '/ui/\u0001', '/ui/jobs?name=é']) {
-      const form = await rawRequest(server.url, { method: 'GET', target: '/ui/login' })
-      const token = /name="_csrf" value="([^"]*)"/.exec(form.body)?.[1] ?? ''
-      const signedIn = await rawRequest(server.url, {
-        method: 'POST',
-        target: '/ui/login',
-        headers: [
-          ['Cookie', cookieOf(form)],
-          ['Content-Type', 'application/x-www-form-urlencoded'],
-        ],
-        body: Buffer.from(new URLSearchParams({ _csrf: token, user: 'ada', password: 'secret', next }).toString()),
-      })
+      const signedIn = await postSignIn(next)
       expect([signedIn.status, signedIn.headers.location]).toEqual([303, '/ui/'])
     }
   })
