@@ -68,6 +68,14 @@ export class Fleet {
     return readyLine
   }
 
+  /** Sends `signal` to the member that `killOne` takes next; false when no member is ready. */
+  signalNext(signal: NodeJS.Signals): boolean {
+    const slots = [...this.#members.keys()].sort((a, b) => a - b)
+    const slot = slots[this.#next % Math.max(1, slots.length)]
+    const member = slot === undefined ? undefined : this.#members.get(slot)
+    return member?.child.process.kill(signal) ?? false
+  }
+
   #restart(slot: number): void {
     const starting = this.#spawn(slot).catch((error: unknown) => {
       this.#crashes.push(`#${slot} could not start again: ${String(error)}`)

@@ -4,9 +4,9 @@
  * The stream lives on a redis-server of the scenario's own, with its append-only file written before
  * each reply (servers.ts). Three processes (fixtures/sink-consumer.ts) consume it as instances of one
  * sink, recording each delivery on the shared server (which no fault touches) before they ack it,
- * while the test adds events at a steady rate. One consumer is killed with SIGKILL once a third of the
- * events are recorded and it holds events it read and had not acked; the other two claim them once
- * they are idle past the ack grace period. Meanwhile the server restarts, in turn after a SIGKILL (a crash)
+ * while the test adds events at a steady rate. Once a third of the events are recorded, one consumer
+ * stops handling events and, once it holds some it read and had not acked, is killed with SIGKILL; the
+ * other two claim them once they are idle past the ack grace period. Meanwhile the server restarts, in turn after a SIGKILL (a crash)
  * and after a SHUTDOWN. An add that fails in a restart may or may not have happened: the producer looks
  * for its events in the stream once the server is back and adds only the missing ones again.
  *
@@ -186,14 +186,22 @@ async function consume(
     intervalMs: 20,
     what: 'a third of the events recorded',
   })
+  // It stops handling events (fixtures/sink-consumer.ts), so what its sink reads from now on stays pending on it.
+  expect(fleet.signalNext('SIGUSR2'), 'the consumer to kill is signalled').toBe(true)
   await waitFor(async () => (await pending(server, names, victim)) >= 5, {
     timeoutMs: 30_000,
     intervalMs: 5,
     what: 'the consumer to kill holding events',
-  }).catch(() => undefined)
+  })
   const killed = (await fleet.killOne({ restart: false }))?.split(' ')[1] ?? ''
   const killedAt = Date.now()
-  const heldAtKill = await pending(server, names, killed)
+  // Read once the server answers (-1 while it restarts).
+  let heldAtKill = -1
+  await waitFor(async () => (heldAtKill = await pending(server, names, killed)) >= 0, {
+    timeoutMs: 30_000,
+    intervalMs: 20,
+    what: "the killed consumer's pending count",
+  })
   // From the kill until the dead consumer holds no pending event (its events were claimed by the others).
   const claimed = waitFor(async () => (await pending(server, names, killed)) === 0, {
     timeoutMs: drainTimeoutMs,
