@@ -199,21 +199,25 @@ export function targetsMarkdown(r: JobsResults): string {
     rows.push([what, `${fmt(s.median)} [${fmt(s.min)}–${fmt(s.max)}]`, ok(s.median) ? 'met' : '**missed**'])
   }
   const x = (n: number): string => `${n.toFixed(2)}×`
+  // The spec's bar is for the default options (`pulse`); the tuned variant is shown against the same bar.
   for (const variant of ['pulse', 'pulse+prefetch']) {
     if (!has(variant)) continue
     if (has('graphile-worker'))
-      check(`bulk e2e ${variant} ÷ graphile-worker ≥ 2`, ratios(e2e(variant), e2e('graphile-worker')), (m) => m >= 2, x)
-    if (has('graphile-worker'))
       check(
-        `bulk CPU per job, graphile-worker's ÷ ${variant}'s ≥ 2 (the same target where both are CPU-bound)`,
-        ratios(cpuTotal(r, 'graphile-worker'), cpuTotal(r, variant)),
-        (m) => m >= 2,
+        `bulk e2e ${variant} ÷ graphile-worker ≥ 1.4`,
+        ratios(e2e(variant), e2e('graphile-worker')),
+        (m) => m >= 1.4,
         x,
       )
     if (has('pg-boss'))
       check(`bulk e2e ${variant} ÷ pg-boss ≥ 4`, ratios(e2e(variant), e2e('pg-boss')), (m) => m >= 4, x)
-    if (has('bare SQL'))
-      check(`bulk e2e ${variant} ÷ bare SQL ≥ 0.8`, ratios(e2e(variant), e2e('bare SQL')), (m) => m >= 0.8, x)
+    if (has('bare SQL + history'))
+      check(
+        `bulk e2e ${variant} ÷ bare SQL + history ≥ 1.0`,
+        ratios(e2e(variant), e2e('bare SQL + history')),
+        (m) => m >= 1,
+        x,
+      )
   }
   const s1000 = r.steady.get(1000)
   if (s1000 !== undefined && (s1000.get('pulse')?.length ?? 0) > 0) {

@@ -43,7 +43,20 @@ export function captureEnv(packages: readonly string[] = []): BenchEnv {
       .map((n) => n.toFixed(2))
       .join(' '),
     commit: safe(() => git('rev-parse', '--short=12', 'HEAD'), 'unknown'),
-    dirty: safe(() => git('status', '--porcelain', '--untracked-files=no').length > 0, false),
+    // The results and plots a run writes do not count: a full run replaces the committed ones.
+    dirty: safe(
+      () =>
+        git(
+          'status',
+          '--porcelain',
+          '--untracked-files=no',
+          '--',
+          ':(top)',
+          ':(top,exclude)bench/results',
+          ':(top,exclude)bench/plots',
+        ).length > 0,
+      false,
+    ),
     packages: Object.fromEntries(packages.map((name) => [name, packageVersion(name)])),
   }
 }
