@@ -6,13 +6,15 @@
  *
  * Redis does not record which node runs which worker, so nodes and workers are listed apart. The key
  * layout is an option too (the default for the connection, as `PoolNode.join`'s); in the `cluster`
- * layout the maps share one slot, so the MULTI runs on a Redis Cluster.
+ * layout the maps share one slot, so the MULTI runs on a Redis Cluster. A failed read rejects, typed
+ * (`RedisCommandError`: WRONGTYPE when a map's key holds another type).
  */
 import type { Redis } from 'ioredis'
 
 import { checkDurationMs, checkKnownKeys } from '../../runtime/options.js'
 import { createRedis, isClusterSource, type RedisSource } from '../../transports/redis/connection.js'
 import { type KeyLayout, resolveKeyLayout } from '../../transports/redis/key-layout.js'
+import { pipelineReplies } from '../../transports/redis/pipeline-replies.js'
 import {
   cleanupMapName,
   jobMapName,
@@ -134,10 +136,7 @@ async function readMaps(client: Redis, pool: string, layout: KeyLayout): Promise
   const multi = client.multi()
   for (const map of names) multi.hgetall(mapKeys(map, layout).content)
   multi.hkeys(mapKeys(jobPayloadMapName(pool, layout), layout).content)
-  const replies = ((await multi.exec()) ?? []).map(([error, reply]) => {
-    if (error !== null) throw error
-    return reply
-  })
+  const replies = pipelineReplies(await multi.exec())
   const [shutdown = {}, nodeKeepAlives = {}, workers = {}, workerKeepAlives = {}, cleanup = {}, jobs = {}] = replies
     .slice(0, names.length)
     .map((reply) => withoutReserved(reply as Record<string, string>))

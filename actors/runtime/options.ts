@@ -2,14 +2,13 @@
  * `Runtime.start` options of the composed runtime: the kernel's (runtime/runtime.ts) plus where the
  * features' data lives. Validation happens before anything connects.
  */
-import type { Cluster, Redis } from 'ioredis'
 import type pg from 'pg'
 
 import { InvalidArgumentError } from '../../runtime/errors.js'
 import { checkLogger, type Logger } from '../../runtime/logger.js'
 import type { RuntimeOptions as KernelRuntimeOptions } from '../../runtime/runtime.js'
 import { isPgPool } from '../../transports/postgres/pool.js'
-import { isClusterClient, isClusterSource, isRedisClient } from '../../transports/redis/connection.js'
+import { isClusterClient, isClusterSource, isRedisClient, type RedisSource } from '../../transports/redis/connection.js'
 import { type KeyLayout, resolveKeyLayout } from '../../transports/redis/key-layout.js'
 import type { JobQueueOptions } from '../jobs/options.js'
 
@@ -23,7 +22,7 @@ export interface RuntimeOptions extends KernelRuntimeOptions {
    * `Cluster` client (the caller's: left open).
    * @default none (`map`, `stream`, `pool` and `bus` throw `PULSE_ERR_INVALID_ARG`)
    */
-  redis?: string | Redis | Cluster | undefined
+  redis?: RedisSource | undefined
   /**
    * The key layout of the maps, streams and pools the runtime makes (transports/redis/key-layout.ts;
    * a feature's own `keyLayout` option overrides it). The bus has one layout, on one server and on a
@@ -45,7 +44,7 @@ export interface RuntimeOptions extends KernelRuntimeOptions {
 
 /** What the composed runtime takes out of the options before the kernel sees the rest. */
 export interface FeatureSources {
-  readonly redis: string | Redis | Cluster | undefined
+  readonly redis: RedisSource | undefined
   /** The layout of the features' keys, resolved for `redis` (undefined without `redis`). */
   readonly keyLayout: KeyLayout | undefined
   readonly postgres: string | pg.Pool | undefined

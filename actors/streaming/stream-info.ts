@@ -2,11 +2,14 @@
  * What Redis holds of one stream, read without changing anything (`Stream.info()`): its length, first
  * and last event ids, and its sinks — the consumer groups on it — with what each has pending and its
  * consumers (one per sink instance). XINFO STREAM and XINFO GROUPS run in one MULTI, then XINFO
- * CONSUMERS for every group in one pipeline.
+ * CONSUMERS for every group in one pipeline. A missing key reads as `undefined` and a group deleted
+ * between the two round trips is left out; any other error reply rejects, typed (`RedisCommandError`:
+ * WRONGTYPE for a key of another type).
  */
 import type { Redis } from 'ioredis'
 
 import { classifyRedisError } from '../../transports/redis/errors.js'
+import { pipelineReplies } from '../../transports/redis/pipeline-replies.js'
 
 export interface StreamInfo {
   readonly name: string
@@ -77,17 +80,14 @@ export async function readStreamInfo(client: Redis, name: string, key: string): 
 }
 
 async function read(client: Redis, name: string, key: string): Promise<StreamInfo> {
-  const replies = (await client.multi().xinfo('STREAM', key).xinfo('GROUPS', key).exec()) ?? []
-  const [stream, groups] = replies.map(([error, reply]) => {
-    if (error === null) return reply
-    throw error
-  })
+  const [stream, groups] = pipelineReplies(await client.multi().xinfo('STREAM', key).xinfo('GROUPS', key).exec())
   const info = fieldsOf(stream)
   const groupRows = (Array.isArray(groups) ? (groups as unknown[]) : []).map(fieldsOf)
   const pipeline = client.pipeline()
   for (const group of groupRows) pipeline.xinfo('CONSUMERS', key, String(group.get('name')))
-  const consumerReplies = groupRows.length === 0 ? [] : ((await pipeline.exec()) ?? [])
-  const sinks = groupRows.flatMap((group, i) => sinkOf(group, consumerReplies[i] ?? [null, []]))
+  // A group whose last instance left (and destroyed it) since XINFO GROUPS answers NOGROUP: no longer a sink.
+  const consumerReplies = groupRows.length === 0 ? [] : pipelineReplies(await pipeline.exec(), { missing: ['NOGROUP'] })
+  const sinks = groupRows.flatMap((group, i) => sinkOf(group, consumerReplies[i]))
   return {
     name,
     length: count(info.get('length')),
@@ -97,13 +97,9 @@ async function read(client: Redis, name: string, key: string): Promise<StreamInf
   }
 }
 
-/** One group of XINFO GROUPS with its XINFO CONSUMERS reply; none when the group went away meanwhile. */
-function sinkOf(group: Map<string, unknown>, [error, rows]: [Error | null, unknown]): SinkInfo[] {
-  if (error !== null) {
-    // Its last instance left (and destroyed it) since XINFO GROUPS: no longer a sink of the stream.
-    if (classifyRedisError(error).reply === 'NOGROUP') return []
-    throw error
-  }
+/** One group of XINFO GROUPS with its XINFO CONSUMERS reply; none (`rows` undefined) when the group went away. */
+function sinkOf(group: Map<string, unknown>, rows: unknown): SinkInfo[] {
+  if (rows === undefined) return []
   const lag = group.get('lag')
   return [
     {

@@ -18,6 +18,7 @@ import {
   type RedisSource,
 } from '../../transports/redis/connection.js'
 import { type KeyLayout, resolveKeyLayout } from '../../transports/redis/key-layout.js'
+import { pipelineReplies } from '../../transports/redis/pipeline-replies.js'
 import { contentKey, updatesChannel } from '../../transports/redis/rmap/keys.js'
 import { kMapScripts } from '../../transports/redis/rmap/scripts.js'
 import { entryArgs, type EntryFields } from '../../transports/redis/streaming/entry.js'
@@ -89,7 +90,7 @@ export class Stream extends Closeable {
     pipeline.xadd(this.key, ...this.#xaddHead(onlyIfExists), ...entryArgs(fields, trace))
     this.#expire(pipeline)
     try {
-      const [id] = repliesOf(await pipeline.exec()) as [string | null]
+      const [id] = pipelineReplies(await pipeline.exec()) as [string | null]
       endAdd(span, { id: id ?? undefined })
       if (id !== null) this.#added?.inc()
       return id ?? undefined
@@ -117,7 +118,7 @@ export class Stream extends Closeable {
     for (const fields of checked) pipeline.xadd(this.key, ...this.#xaddHead(false), ...entryArgs(fields, trace))
     this.#expire(pipeline)
     try {
-      const ids = repliesOf(await pipeline.exec()).slice(0, checked.length) as string[]
+      const ids = pipelineReplies(await pipeline.exec()).slice(0, checked.length) as string[]
       endAdd(span, { id: undefined })
       this.#added?.inc(checked.length)
       return ids
@@ -194,15 +195,6 @@ export class Stream extends Closeable {
   protected async onClose(): Promise<void> {
     await this.#redis?.close()
   }
-}
-
-/**
- * A pipeline's replies in order, or its first error: ioredis resolves a pipeline with an `[error, reply]`
- * pair per command (a failed command, a connection that dropped, mapped by `createRedis`).
- */
-function repliesOf(results: [Error | null, unknown][] | null): unknown[] {
-  for (const [error] of results ?? []) if (error !== null) throw error
-  return (results ?? []).map(([, reply]) => reply)
 }
 
 export function checkStreamName(name: unknown, option: string): string {

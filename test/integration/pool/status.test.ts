@@ -67,4 +67,14 @@ describe('readPoolStatus', () => {
       InvalidArgumentError,
     )
   })
+
+  it('rejects with the Redis error, typed, when a map key holds another type', async () => {
+    pools = new Pools()
+    const name = pools.name()
+    await raw.set(`map:${name}:node-keepalive:content`, 'not a hash')
+    await expect(readPoolStatus(raw, name)).rejects.toMatchObject({
+      code: 'PULSE_ERR_REDIS_COMMAND',
+      data: { reply: 'WRONGTYPE' },
+    })
+  })
 })

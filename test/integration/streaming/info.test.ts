@@ -59,10 +59,15 @@ describe('Stream.info', () => {
     expect(await raw.xlen(s.key)).toBe(3)
   })
 
-  it('a key of another type rejects with the Redis error', async () => {
+  it('a key of another type rejects with the Redis error, typed', async () => {
     opened = new Opened()
     const s = opened.add(new Stream(redisUrl(), opened.name('str')))
     await raw.set(s.key, 'not a stream')
-    await expect(s.info()).rejects.toMatchObject({ code: 'PULSE_ERR_REDIS_COMMAND' })
+    await expect(s.info()).rejects.toMatchObject({ code: 'PULSE_ERR_REDIS_COMMAND', data: { reply: 'WRONGTYPE' } })
+    // add's pipeline too: the XADD's error reply rejects it.
+    await expect(s.add('e', 'x')).rejects.toMatchObject({
+      code: 'PULSE_ERR_REDIS_COMMAND',
+      data: { reply: 'WRONGTYPE' },
+    })
   })
 })
