@@ -7,6 +7,7 @@
 import type { Redis } from 'ioredis'
 
 import { ReplicatedMap } from '../../actors/rmap/index.js'
+import { pipelineReplies } from '../../transports/redis/pipeline-replies.js'
 import { contentKey } from '../../transports/redis/rmap/keys.js'
 import { noRedis, truncate } from '../format.js'
 import { html, type SafeHtml } from '../html.js'
@@ -66,10 +67,10 @@ function list(req: PageRequest): Promise<PageResult> {
     })
     const pipeline = client.pipeline()
     for (const name of found.names) pipeline.hlen(contentKey(name)).hget(contentKey(name), '=rev')
-    const replies = found.names.length === 0 ? [] : ((await pipeline.exec()) ?? [])
+    const replies = found.names.length === 0 ? [] : pipelineReplies(await pipeline.exec())
     const rows = found.names.map((name, i) => {
-      const fields = Number(replies[2 * i]?.[1] ?? 0)
-      const rev = replies[2 * i + 1]?.[1]
+      const fields = Number(replies[2 * i] ?? 0)
+      const rev = replies[2 * i + 1]
       // HLEN counts the reserved fields too (`=rev`, `=kind`), which every written map has.
       const size = Math.max(0, fields - (rev === null || rev === undefined ? 0 : 2))
       return html`<tr data-map="${name}">
