@@ -3,11 +3,32 @@
  * pg-boss) and the bare SQL loop. Each phase starts its worker on a clean store and stops it after, so
  * no phase inherits another's backlog, dead tuples or timers.
  */
+import { postgresCpuMicros } from '../lib/proc-cpu.js'
+
 export interface BulkResult {
   /** Jobs / (first enqueue → last durable completion), per second. */
   readonly e2e: number
   /** Jobs / (first enqueue → last bulk insert resolved), per second. */
   readonly submit: number
+  /** CPU µs from the first enqueue to the last completion (the drain alone: no connect, start or close). */
+  readonly drainCpu: DrainCpu
+}
+
+export interface DrainCpu {
+  /** This process, every thread. */
+  readonly node: number
+  /** Every process of the PostgreSQL server. */
+  readonly postgres: number
+}
+
+/** Starts a CPU reading; the function returned reads the CPU used since. */
+export function startCpuReading(): () => DrainCpu {
+  const node0 = process.cpuUsage()
+  const postgres0 = postgresCpuMicros()
+  return () => {
+    const node = process.cpuUsage(node0)
+    return { node: node.user + node.system, postgres: postgresCpuMicros() - postgres0 }
+  }
 }
 
 export interface SteadyResult {

@@ -16,7 +16,7 @@
  */
 import pg from 'pg'
 
-import type { BulkResult, JobsAdapter, SteadyOptions, SteadyResult } from './adapter.js'
+import { type BulkResult, type JobsAdapter, type SteadyOptions, type SteadyResult, startCpuReading } from './adapter.js'
 import { exec } from './server.js'
 import { LatencyRecorder, paced } from './steady.js'
 
@@ -208,6 +208,7 @@ export function bareAdapter(
       try {
         const payloads = Array.from({ length: 1000 }, () => JSON.stringify(options.args ?? {}))
         const t0 = performance.now()
+        const cpu = startCpuReading()
         for (let sent = 0; sent < n; sent += 1000) {
           await p.query('INSERT INTO bare_jobs (queue, payload) SELECT $1, unnest($2::jsonb[])', [
             'noop',
@@ -216,7 +217,7 @@ export function bareAdapter(
         }
         const submitted = performance.now()
         const t1 = await done
-        return { e2e: (n * 1000) / (t1 - t0), submit: (n * 1000) / (submitted - t0) }
+        return { e2e: (n * 1000) / (t1 - t0), submit: (n * 1000) / (submitted - t0), drainCpu: cpu() }
       } finally {
         await loop.stop()
       }

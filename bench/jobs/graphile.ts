@@ -8,7 +8,7 @@ import { Logger, makeWorkerUtils, run, type Runner, type Task, type WorkerUtils 
 import pg from 'pg'
 
 import { graphileWorkerPreset } from '../../cli/loadgen/peers/graphile-worker.js'
-import type { BulkResult, JobsAdapter, SteadyOptions, SteadyResult } from './adapter.js'
+import { type BulkResult, type JobsAdapter, type SteadyOptions, type SteadyResult, startCpuReading } from './adapter.js'
 import { exec, pollUntil } from './server.js'
 import { LatencyRecorder, paced } from './steady.js'
 
@@ -48,13 +48,14 @@ export function graphileAdapter(url: string): JobsAdapter {
       try {
         const spec = Array.from({ length: 1000 }, () => ({ identifier: 'noop', payload: {} }))
         const t0 = performance.now()
+        const cpu = startCpuReading()
         for (let sent = 0; sent < n; sent += 1000) await u.addJobs(sent + 1000 <= n ? spec : spec.slice(0, n - sent))
         const submitted = performance.now()
         const t1 = await pollUntil(async () => {
           const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM graphile_worker._private_jobs')
           return rows[0]?.n === '0'
         }, 120_000)
-        return { e2e: (n * 1000) / (t1 - t0), submit: (n * 1000) / (submitted - t0) }
+        return { e2e: (n * 1000) / (t1 - t0), submit: (n * 1000) / (submitted - t0), drainCpu: cpu() }
       } finally {
         await runner.stop()
       }

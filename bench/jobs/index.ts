@@ -74,10 +74,11 @@ if (kBareLoops > 1) {
 const names = adapters.map((a) => a.name)
 const bulk = new Map<string, BulkResult[]>(names.map((n) => [n, []]))
 const bulkCpu = new Map<string, BulkCpu[]>(names.map((n) => [n, []]))
+const phaseCpu = new Map<string, BulkCpu[]>(names.map((n) => [n, []]))
 const steady = new Map<number, Map<string, SteadyResult[]>>(kRates.map((r) => [r, new Map(names.map((n) => [n, []]))]))
 const statements: StatementCount[] = []
 const claims = new Map<number, ClaimCost[]>()
-const results: JobsResults = { adapters: names, bulk, bulkCpu, steady, statements, claims }
+const results: JobsResults = { adapters: names, bulk, bulkCpu, phaseCpu, steady, statements, claims }
 
 try {
   for (const a of adapters) await a.setup()
@@ -107,11 +108,13 @@ try {
         const postgres0 = postgresCpuMicros()
         const r = await a.bulk(kJobs, kConcurrency)
         const node = process.cpuUsage(node0)
-        const cpu = { node: (node.user + node.system) / kJobs, postgres: (postgresCpuMicros() - postgres0) / kJobs }
+        const phase = { node: (node.user + node.system) / kJobs, postgres: (postgresCpuMicros() - postgres0) / kJobs }
+        const cpu = { node: r.drainCpu.node / kJobs, postgres: r.drainCpu.postgres / kJobs }
         bulk.get(a.name)?.push(r)
         bulkCpu.get(a.name)?.push(cpu)
+        phaseCpu.get(a.name)?.push(phase)
         log(
-          `  ${tag} bulk ${a.name}: e2e ${r.e2e.toFixed(0)} jobs/s, submit ${r.submit.toFixed(0)} jobs/s; CPU per job: node ${cpu.node.toFixed(1)} µs, PostgreSQL ${cpu.postgres.toFixed(1)} µs`,
+          `  ${tag} bulk ${a.name}: e2e ${r.e2e.toFixed(0)} jobs/s, submit ${r.submit.toFixed(0)} jobs/s; CPU per job, drain: node ${cpu.node.toFixed(1)} µs, PostgreSQL ${cpu.postgres.toFixed(1)} µs; whole phase: node ${phase.node.toFixed(1)} µs, PostgreSQL ${phase.postgres.toFixed(1)} µs`,
         )
       }
     }
@@ -195,6 +198,7 @@ function jobsFigures(): { figures: Figure[]; ratios: Ratio[] } {
   for (const name of names) {
     const b = bulk.get(name) ?? []
     const cpu = bulkCpu.get(name) ?? []
+    const phase = phaseCpu.get(name) ?? []
     if (b.length === 0) continue
     figures.push(
       figure(
@@ -226,6 +230,18 @@ function jobsFigures(): { figures: Figure[]; ratios: Ratio[] } {
         name,
         'µs',
         cpu.map((c) => c.node + c.postgres),
+      ),
+      figure(
+        'bulk phase CPU per job (with clean-up, connect, start and close), node',
+        name,
+        'µs',
+        phase.map((c) => c.node),
+      ),
+      figure(
+        'bulk phase CPU per job (with clean-up, connect, start and close), PostgreSQL',
+        name,
+        'µs',
+        phase.map((c) => c.postgres),
       ),
     )
   }

@@ -9,7 +9,7 @@ import { PgBoss } from 'pg-boss'
 import pg from 'pg'
 
 import { pgBossWorkOptions } from '../../cli/loadgen/peers/pg-boss.js'
-import type { BulkResult, JobsAdapter, SteadyOptions, SteadyResult } from './adapter.js'
+import { type BulkResult, type JobsAdapter, type SteadyOptions, type SteadyResult, startCpuReading } from './adapter.js'
 import { exec, pollUntil } from './server.js'
 import { LatencyRecorder, paced } from './steady.js'
 
@@ -49,6 +49,7 @@ export function pgBossAdapter(url: string): JobsAdapter {
       try {
         const jobs = Array.from({ length: 1000 }, () => ({ data: {} }))
         const t0 = performance.now()
+        const cpu = startCpuReading()
         for (let sent = 0; sent < n; sent += 1000)
           await b.insert(kQueue, sent + 1000 <= n ? jobs : jobs.slice(0, n - sent))
         const submitted = performance.now()
@@ -59,7 +60,7 @@ export function pgBossAdapter(url: string): JobsAdapter {
           )
           return Number(rows[0]?.n) >= n
         }, 180_000)
-        return { e2e: (n * 1000) / (t1 - t0), submit: (n * 1000) / (submitted - t0) }
+        return { e2e: (n * 1000) / (t1 - t0), submit: (n * 1000) / (submitted - t0), drainCpu: cpu() }
       } finally {
         await b.offWork(kQueue)
       }

@@ -10,7 +10,7 @@
  */
 import { JobQueue } from '../../actors/jobs/queue.js'
 import { Runtime } from '../../runtime/runtime.js'
-import type { BulkResult, JobsAdapter, SteadyOptions, SteadyResult } from './adapter.js'
+import { type BulkResult, type JobsAdapter, type SteadyOptions, type SteadyResult, startCpuReading } from './adapter.js'
 import { exec } from './server.js'
 import { LatencyRecorder, paced } from './steady.js'
 
@@ -58,11 +58,12 @@ export function pulseAdapter(
         await q.start({ concurrency, ...(prefetch === undefined ? {} : { prefetch }), runtime: await shared() })
         const items = Array.from({ length: 1000 }, () => ({ name: 'noop', args: options.args ?? {} }))
         const t0 = performance.now()
+        const cpu = startCpuReading()
         for (let sent = 0; sent < n; sent += 1000)
           await q.enqueueMany(sent + 1000 <= n ? items : items.slice(0, n - sent))
         const submitted = performance.now()
         const t1 = await withTimeout(done, 120_000, () => `pulse bulk: ${completed}/${n} completed`)
-        return { e2e: (n * 1000) / (t1 - t0), submit: (n * 1000) / (submitted - t0) }
+        return { e2e: (n * 1000) / (t1 - t0), submit: (n * 1000) / (submitted - t0), drainCpu: cpu() }
       } finally {
         await q.close()
       }

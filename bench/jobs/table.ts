@@ -5,8 +5,10 @@ import type { ClaimCost } from './claim-cost.js'
 import type { StatementCount } from './statements.js'
 
 /**
- * The CPU a bulk phase used per job, in µs: this process (every thread: the library's worker and its
- * producer, the adapter's completion poll) and every PostgreSQL process, over the phase with its clean-up.
+ * The CPU a bulk drain used per job, in µs: this process (every thread: the library's worker and its
+ * producer, the adapter's completion poll) and every PostgreSQL process, from the first enqueue to the
+ * last completion (`BulkResult.drainCpu`). `phaseCpu` is the same over the whole phase: with the clean-up,
+ * connect, start and close, which a phase of 20,000 jobs divides among few jobs.
  * On a shared box it moves less than jobs/s; with both cores busy, jobs/s ≈ busy cores ÷ CPU per job.
  */
 export interface BulkCpu {
@@ -19,6 +21,7 @@ export interface JobsResults {
   /** Per adapter, one entry per round. */
   readonly bulk: Map<string, BulkResult[]>
   readonly bulkCpu: Map<string, BulkCpu[]>
+  readonly phaseCpu: Map<string, BulkCpu[]>
   readonly steady: Map<number, Map<string, SteadyResult[]>>
   readonly statements: StatementCount[]
   readonly claims: Map<number, ClaimCost[]>
@@ -53,14 +56,26 @@ function get<K, V>(map: Map<K, V>, key: K): V {
 
 export function resultsMarkdown(r: JobsResults, rates: readonly number[]): string {
   const out: string[] = []
-  const headers = ['variant', 'bulk e2e jobs/s', 'bulk submit jobs/s', 'bulk CPU µs/job: node + PostgreSQL']
+  const headers = [
+    'variant',
+    'bulk e2e jobs/s',
+    'bulk submit jobs/s',
+    'bulk CPU µs/job, drain: node + PostgreSQL',
+    'the same, whole phase',
+  ]
   for (const rt of rates) headers.push(`${rt}/s p50 ms`, `${rt}/s p95 ms`, `${rt}/s p99 ms`, `${rt}/s enqueue p50 ms`)
   out.push(
     table(
       headers,
       r.adapters.map((name) => {
         const b = get(r.bulk, name)
-        const row = [name, rate(b.map((x) => x.e2e)), rate(b.map((x) => x.submit)), cpuCell(get(r.bulkCpu, name))]
+        const row = [
+          name,
+          rate(b.map((x) => x.e2e)),
+          rate(b.map((x) => x.submit)),
+          cpuCell(get(r.bulkCpu, name)),
+          cpuCell(get(r.phaseCpu, name)),
+        ]
         for (const rt of rates) {
           const s = get(get(r.steady, rt), name)
           row.push(
