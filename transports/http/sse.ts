@@ -10,23 +10,28 @@
  * `event: error` + `data: <message>` without `id`; after `pingIntervalMs` without a write the stream
  * sends the comment `: ping` (every write resets that timer).
  *
- * States: `open` → `closed`, once, for one of four reasons, each visible as `closed`'s value and
- * `signal.reason`:
- * - `end()` by the caller (or the server closing): the stream ends, `closed` resolves `undefined`,
- *   `signal` aborts with a `ClosedError`;
- * - the client went away (the response closed before we ended it): `ClosedError`;
+ * It is a `Destroyable` (the house lifecycle): sending stops, and `signal` aborts, the moment the stream
+ * leaves `open`, for one of these reasons, each visible as `closed`'s value and `signal.reason`:
+ * - `end()` or `close()` by the caller (or the server closing): the response ends without a final
+ *   message; `closed` resolves `undefined` once the response has closed (its tail went to the socket),
+ *   and `signal` aborts with a `ClosedError`;
+ * - the client went away (the response closed before we ended it): `ClosedError`, `data.reason`
+ *   `'disconnected'`;
  * - `fail(error)`: an `event: error` frame with its message, then the end; `closed` resolves `error`;
  * - the client reads too slowly: a write would take the bytes waiting for the client (`res.writableLength`,
  *   which counts the response's and the socket's buffers) past `maxBufferedBytes`; the frame is not
  *   written, an error frame is, the stream ends with `SlowConsumerError`. So what waits for one client
- *   never exceeds `maxBufferedBytes` (or one frame, when a single frame is bigger) plus that error frame.
+ *   never exceeds `maxBufferedBytes` (or one frame, when a single frame is bigger) plus that error frame;
+ * - `destroy(reason)`: the socket is destroyed at once; `closed` resolves `reason`.
  *
- * After the end, a client that does not take the tail within `closeGraceMs` has its socket destroyed,
- * so a stalled client cannot hold the server's close or its memory.
+ * The stream's `closeTimeoutMs` is its `closeGraceMs`: a client that does not take the tail within it
+ * has its socket destroyed (after `end()`, `closed` then resolves `CloseTimeoutError`), so a stalled
+ * client cannot hold the server's close or its memory.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 
 import { ClosedError, InvalidArgumentError, SlowConsumerError } from '../../runtime/errors.js'
+import { Destroyable, withTimeout } from '../../runtime/lifecycle.js'
 import { checkDurationMs, checkInteger, checkKnownKeys, resolveOptions } from '../../runtime/options.js'
 
 export interface SseOptions {
@@ -77,6 +82,8 @@ export interface SseMessage {
 
 const kLineBreak = /\r\n|\r|\n/
 
+function noop(): void {}
+
 function checkField(value: string, name: string): string {
   if (kLineBreak.test(value) || value.includes('\0')) {
     throw new InvalidArgumentError(`SSE ${name} must not contain line breaks or NUL`, { data: { option: name } })
@@ -102,25 +109,21 @@ export function lastEventIdOf(req: IncomingMessage): string | undefined {
   return id === undefined || id.trim() === '' ? undefined : id.trim()
 }
 
-export class SseStream {
+export class SseStream extends Destroyable {
   /** The `Last-Event-ID` request header, if the client sent one. */
   readonly lastEventId: string | undefined
-  /** Resolves when the stream is closed: `undefined` after `end()`, else why (see the module comment). */
-  readonly closed: Promise<Error | undefined>
   readonly #res: ServerResponse
   readonly #options: ResolvedSseOptions
-  readonly #controller = new AbortController()
-  #resolveClosed: (reason: Error | undefined) => void = () => {}
   #ping: NodeJS.Timeout | undefined
-  #grace: NodeJS.Timeout | undefined
-  #open = true
+  /** What `fail()` (or a slow client) announces in an error frame before the end; a plain destroy drops the socket. */
+  #announce: Error | undefined
 
   /** Use `ctx.sse()`; this writes the response head at once. */
   constructor(req: IncomingMessage, res: ServerResponse, options: ResolvedSseOptions) {
+    super({ name: 'SSE stream', closeTimeoutMs: options.closeGraceMs })
     this.#res = res
     this.#options = options
     this.lastEventId = lastEventIdOf(req)
-    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve))
     res.writeHead(200, {
       'Content-Type': 'text/event-stream',
       'Cache-Control': 'no-cache',
@@ -129,24 +132,16 @@ export class SseStream {
       ...options.headers,
     })
     res.flushHeaders()
+    // Once the stream ends, the response's 'close' is the end of the tail, awaited by onClose/onDestroy.
     res.once('close', () => {
-      clearTimeout(this.#grace)
-      this.#finish(
-        new ClosedError('the SSE client disconnected', { data: { reason: 'disconnected' } }),
-        undefined,
-        false,
-      )
+      if (this.state !== 'open') return
+      this.destroy(new ClosedError('the SSE client disconnected', { data: { reason: 'disconnected' } })).catch(noop)
     })
     if (options.pingIntervalMs > 0) this.#ping = setTimeout(() => this.#onPing(), options.pingIntervalMs)
   }
 
-  /** Aborts when the stream closes, for whatever reason (`signal.reason` says which). */
-  get signal(): AbortSignal {
-    return this.#controller.signal
-  }
-
   get open(): boolean {
-    return this.#open
+    return this.state === 'open'
   }
 
   /** Bytes written but not yet taken by the client's socket. */
@@ -174,26 +169,52 @@ export class SseStream {
 
   /** Resolves once what waits for the client has been taken by the socket, or the stream closed. */
   drained(): Promise<void> {
-    if (!this.#open || this.#res.writableLength === 0 || !this.#res.writableNeedDrain) return Promise.resolve()
+    if (!this.open || this.#res.writableLength === 0 || !this.#res.writableNeedDrain) return Promise.resolve()
+    const signal = this.signal
     return new Promise((resolve) => {
       const done = () => {
         this.#res.off('drain', done)
-        this.#controller.signal.removeEventListener('abort', done)
+        signal.removeEventListener('abort', done)
         resolve()
       }
       this.#res.once('drain', done)
-      this.#controller.signal.addEventListener('abort', done, { once: true })
+      signal.addEventListener('abort', done, { once: true })
     })
   }
 
-  /** Ends the stream (no final message). Idempotent. */
+  /** Ends the stream (no final message), as `close()` does without waiting. Idempotent. */
   end(): void {
-    this.#finish(new ClosedError('the SSE stream ended', { data: { reason: 'ended' } }), undefined, true)
+    this.close().catch(noop)
   }
 
-  /** Sends `event: error` with the error's message, then ends; `closed` resolves `error`. */
+  /** Sends `event: error` with the error's message, then ends; `closed` resolves `error`. No-op once closed. */
   fail(error: Error): void {
-    this.#finish(error, error, false)
+    if (!this.open) return
+    this.#announce = error
+    this.destroy(error).catch(noop)
+  }
+
+  /** The end without a final message: resolves once the response closed (the tail went to the socket). */
+  protected async onClose(): Promise<void> {
+    clearTimeout(this.#ping)
+    await this.#endResponse()
+  }
+
+  /**
+   * After `fail()`: the error frame, then the end, bounded by `closeGraceMs`; otherwise (a close that
+   * ran out of time, `destroy()`, the client gone) the socket is destroyed at once.
+   */
+  protected override async onDestroy(): Promise<void> {
+    clearTimeout(this.#ping)
+    const res = this.#res
+    const announce = this.#announce
+    if (announce === undefined || res.destroyed || res.writableEnded) {
+      res.destroy()
+      return
+    }
+    res.write(`event: error\ndata: ${announce.message.replace(/[\r\n]+/g, ' ')}\n\n`)
+    const ended = this.#endResponse()
+    await withTimeout(ended, this.#options.closeGraceMs, () => new Error('not ended')).catch(() => res.destroy())
   }
 
   #onPing(): void {
@@ -201,15 +222,16 @@ export class SseStream {
   }
 
   #write(frame: string): boolean {
-    if (!this.#open) return false
+    if (!this.open) return false
     const size = Buffer.byteLength(frame)
     const buffered = this.#res.writableLength
     if (buffered > 0 && buffered + size > this.#options.maxBufferedBytes) {
-      const error = new SlowConsumerError(
-        `the SSE client read too slowly: ${buffered} bytes were waiting for it and the next ${size} would pass maxBufferedBytes (${this.#options.maxBufferedBytes})`,
-        { data: { bufferedBytes: buffered, frameBytes: size, maxBufferedBytes: this.#options.maxBufferedBytes } },
+      this.fail(
+        new SlowConsumerError(
+          `the SSE client read too slowly: ${buffered} bytes were waiting for it and the next ${size} would pass maxBufferedBytes (${this.#options.maxBufferedBytes})`,
+          { data: { bufferedBytes: buffered, frameBytes: size, maxBufferedBytes: this.#options.maxBufferedBytes } },
+        ),
       )
-      this.#finish(error, error, false)
       return false
     }
     this.#res.write(frame)
@@ -217,20 +239,12 @@ export class SseStream {
     return true
   }
 
-  /**
-   * Closes the stream once: `reason` is the signal's reason, `announce` an error to send as an error
-   * frame; `closed` resolves `undefined` when `graceful`, else `reason`.
-   */
-  #finish(reason: Error, announce: Error | undefined, graceful: boolean): void {
-    if (!this.#open) return
-    this.#open = false
-    clearTimeout(this.#ping)
-    this.#controller.abort(reason)
-    this.#resolveClosed(graceful ? undefined : reason)
+  /** Ends the response; resolves once it has closed: the tail went to the socket, or the socket is gone. */
+  #endResponse(): Promise<void> {
     const res = this.#res
-    if (res.destroyed || res.writableEnded) return
-    if (announce !== undefined) res.write(`event: error\ndata: ${announce.message.replace(/[\r\n]+/g, ' ')}\n\n`)
-    res.end()
-    this.#grace = setTimeout(() => res.destroy(), this.#options.closeGraceMs)
+    if (res.destroyed) return Promise.resolve()
+    const closed = new Promise<void>((resolve) => res.once('close', () => resolve()))
+    if (!res.writableEnded) res.end()
+    return closed
   }
 }

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net'
 
 import { describe, expect, it } from 'vitest'
 
-import { ClosedError, SlowConsumerError } from '../../../runtime/errors.js'
+import { ClosedError, CloseTimeoutError, SlowConsumerError } from '../../../runtime/errors.js'
 import { HttpServer, Router } from '../../../transports/http/index.js'
 import type { HttpContext, HttpServerOptions, SseOptions, SseStream } from '../../../transports/http/index.js'
 import { curl, deferred, openSse } from './helpers.js'
@@ -233,6 +233,72 @@ describe('SSE', () => {
       await Promise.all(clients.map((client) => client.ended))
       for (const [i, client] of clients.entries()) expect(client.text()).toBe(`id: e_${i}\nevent: msg\ndata: hi\n\n`)
       for (const { stream } of streams) expect(await stream.closed).toBeUndefined()
+      expect(server.openStreams).toBe(0)
+    } finally {
+      stalled.destroy()
+      await server.close()
+    }
+  })
+
+  it('close() resolves once the response has closed, one promise for every call; destroy() cuts at once', async () => {
+    const { server, nextStream } = await sseServer()
+    try {
+      const client = await openSse(`${server.url}/events`)
+      const { stream, ctx } = await nextStream()
+      stream.send({ id: 'e_1', data: 'one' })
+      const first = stream.close()
+      expect(stream.close()).toBe(first)
+      expect(stream.open).toBe(false)
+      expect(stream.send({ data: 'late' })).toBe(false)
+      await first
+      expect(ctx.res.writableFinished).toBe(true)
+      expect(await stream.closed).toBeUndefined()
+      await client.ended
+      expect(client.text()).toBe('id: e_1\ndata: one\n\n')
+
+      const cut = await openSse(`${server.url}/events`)
+      const { stream: other } = await nextStream()
+      other.send({ data: 'two' })
+      await cut.waitFor('data: two\n\n')
+      const reason = new Error('dropped')
+      await other.destroy(reason)
+      expect(await other.closed).toBe(reason)
+      expect(other.signal.reason).toBe(reason)
+      await cut.ended
+      expect(cut.text()).toBe('data: two\n\n')
+      expect(cut.res.complete).toBe(false)
+      expect(server.openStreams).toBe(0)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('a client that does not take the end within closeGraceMs has its socket destroyed; closed says so', async () => {
+    const closeGraceMs = 100
+    const { server, nextStream } = await sseServer(
+      {},
+      { closeGraceMs, maxBufferedBytes: 8 * 1024 * 1024, pingIntervalMs: 0 },
+    )
+    const stalled = connect(server.port, '127.0.0.1')
+    try {
+      stalled.on('error', () => {})
+      stalled.write(`GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)
+      stalled.pause()
+      const { stream, ctx } = await nextStream()
+      // Fill the stalled client's pipes until 1 MiB waits in the process: its end cannot be delivered.
+      for (let i = 0; i < 4_000 && stream.bufferedBytes < 1024 * 1024; i++) {
+        expect(stream.send({ data: 'y'.repeat(4096) })).toBe(true)
+        if (i % 16 === 0) await new Promise<void>((resolve) => setImmediate(resolve))
+      }
+      expect(stream.bufferedBytes).toBeGreaterThanOrEqual(1024 * 1024)
+      const socketClosed = new Promise<void>((resolve) => ctx.res.once('close', () => resolve()))
+      const started = Date.now()
+      stream.end()
+      const reason = await stream.closed
+      expect(reason).toBeInstanceOf(CloseTimeoutError)
+      expect(Date.now() - started).toBeGreaterThanOrEqual(closeGraceMs - 5)
+      await socketClosed
+      await expect(stream.close()).rejects.toBe(reason)
       expect(server.openStreams).toBe(0)
     } finally {
       stalled.destroy()

@@ -19,6 +19,9 @@
  *   waker, standby ──error / end──▶ waiting ──backoff──▶ connecting
  *   any ──close()──▶ closed (the client ends; the server releases the lock with the session)
  *
+ * It is a `Closeable`: `close()` resolves once the client has ended (its socket closed, so the server
+ * session and its lock are gone) or after kEndWaitMs; every call returns that same promise.
+ *
  * `onRole` runs after each role change (and so after each reconnection): notifications sent before a
  * waker's LISTEN went to another session or nowhere, so a new waker claims once to cover the gap (the
  * owner's poll covers the rest). Statements run one at a time, in order. The last one of a session in `pg_stat_activity` is
@@ -27,7 +30,8 @@
 import pg from 'pg'
 
 import { coerceError } from '../../../runtime/errors.js'
-import { withTimeout } from '../../../runtime/lifecycle.js'
+import { Closeable, withTimeout } from '../../../runtime/lifecycle.js'
+import { kMaxTimerMs } from '../../../runtime/options.js'
 import { type ConnectionConfig, poolConfig, retryDelayMs } from './actor-pool.js'
 
 /**
@@ -36,6 +40,9 @@ import { type ConnectionConfig, poolConfig, retryDelayMs } from './actor-pool.js
  * server session ends by then at the latest.
  */
 export const kStandbyWaitMs = 800
+
+/** Bound of the wait for the client to end in `close()`. */
+const kEndWaitMs = 2_000
 
 export type WakeRole = 'waker' | 'standby'
 
@@ -119,7 +126,7 @@ function waitEnded(error: unknown): boolean {
   return code === '55P03' || code === '57014'
 }
 
-export class WakeSession {
+export class WakeSession extends Closeable {
   readonly #options: WakeSessionOptions
   readonly #sql: WakeSql
   #group: number
@@ -129,9 +136,10 @@ export class WakeSession {
   #chain: Promise<void> = Promise.resolve()
   #timer: NodeJS.Timeout | undefined
   #failures = 0
-  #closed = false
 
   constructor(options: WakeSessionOptions) {
+    // onClose bounds its own wait (kEndWaitMs).
+    super({ name: `wake session "${options.applicationName}"`, closeTimeoutMs: kMaxTimerMs })
     this.#options = options
     this.#group = options.group
     this.#sql = wakeSql(options.schema)
@@ -176,22 +184,20 @@ export class WakeSession {
   }
 
   /** Ends the session: the server releases the lock (a standby's wait ends within kStandbyWaitMs). */
-  async close(): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
+  protected async onClose(): Promise<void> {
     clearTimeout(this.#timer)
     const client = this.#client
     this.#client = undefined
     this.#role = undefined
     if (client !== undefined)
-      await withTimeout(client.end(), 2_000, () => new Error('LISTEN client did not end')).catch(() => undefined)
+      await withTimeout(client.end(), kEndWaitMs, () => new Error('LISTEN client did not end')).catch(() => undefined)
   }
 
   /** Runs `step` on the session after the steps before it (none once closed); a failed statement drops the session. */
   #run(step: (client: pg.Client) => Promise<void>): Promise<void> {
     const next = this.#chain.then(async () => {
       const client = this.#client
-      if (client === undefined || this.#closed) return
+      if (client === undefined || this.state !== 'open') return
       try {
         await step(client)
       } catch (error) {
@@ -232,20 +238,20 @@ export class WakeSession {
     this.#client = undefined
     this.#role = undefined
     client.end().catch(() => undefined)
-    if (this.#closed) return
+    if (this.state !== 'open') return
     if (error !== undefined) this.#options.onError(error)
     this.#failures++
     this.#timer = setTimeout(() => this.#connect(), retryDelayMs(this.#failures, 5_000))
   }
 
   #connect(): void {
-    if (this.#closed) return
+    if (this.state !== 'open') return
     const client = new pg.Client(poolConfig(this.#options.connection, 1, this.#options.applicationName))
     this.#client = client
     client.on('error', (error) => this.#drop(client, error))
     client.on('end', () => this.#drop(client, undefined))
     client.on('notification', ({ channel, payload }) => {
-      if (channel === this.#sql.jobsChannel && this.#role === 'waker' && !this.#closed)
+      if (channel === this.#sql.jobsChannel && this.#role === 'waker' && this.state === 'open')
         this.#options.onJobs(parseJobsNotice(payload))
     })
     void this.#run(async () => {

@@ -11,26 +11,36 @@
  * On a Redis Cluster it is a duplicate of the bus's `Cluster`: a PUBLISH reaches the subscribers of
  * every node, and ioredis keeps the subscriptions on one node, moving them to another (resubscribed)
  * when that node goes away.
+ *
+ * It is a `Closeable`: `close()` drops the connection and resolves once its socket has closed (or after
+ * kCloseWaitMs, when the socket does not report it); every call returns that same promise. Once closing,
+ * `subscribe()` throws `ClosedError` instead of opening the connection again.
  */
 import type { Cluster, Redis } from 'ioredis'
 
 import { coerceError } from '../../../runtime/errors.js'
+import { Closeable, withTimeout } from '../../../runtime/lifecycle.js'
+import { kMaxTimerMs } from '../../../runtime/options.js'
 import { trackResource } from '../../../runtime/resource-tracker.js'
 import { DEFAULT_REDIS_CLIENT_OPTIONS, isClusterClient, reconnectDelayMs } from '../connection.js'
 import { mapRedisError } from '../errors.js'
 
 export type InboxListener = (message: Buffer) => void
 
-export class InboxConnection {
+/** Bound of the wait for the socket to close in `close()`. */
+const kCloseWaitMs = 1_000
+
+export class InboxConnection extends Closeable {
   readonly #base: Redis
   readonly #name: string
   readonly #listeners = new Map<string, Set<InboxListener>>()
   #client: Redis | undefined
   #untrack: (() => void) | undefined
-  #closed = false
   onError: ((error: Error) => void) | undefined
 
   constructor(base: Redis, name: string) {
+    // onClose bounds its own wait (kCloseWaitMs).
+    super({ name: `inbox connection "${name}"`, closeTimeoutMs: kMaxTimerMs })
     this.#base = base
     this.#name = name
   }
@@ -73,6 +83,7 @@ export class InboxConnection {
    * resolves once Redis confirmed the subscription. Returns the function that stops listening.
    */
   async subscribe(channel: string, listener: InboxListener): Promise<() => Promise<void>> {
+    this.assertOpen('subscribe')
     const client = this.#connection()
     let listeners = this.#listeners.get(channel)
     const first = listeners === undefined
@@ -98,24 +109,20 @@ export class InboxConnection {
       set?.delete(listener)
       if (set !== undefined && set.size === 0) {
         this.#listeners.delete(channel)
-        if (!this.#closed && client.status === 'ready') await client.unsubscribe(channel).catch(() => undefined)
+        if (this.state === 'open' && client.status === 'ready') await client.unsubscribe(channel).catch(() => undefined)
       }
     }
   }
 
   /** Drops the connection (subscriptions end; nothing more is delivered). */
-  async close(): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
+  protected async onClose(): Promise<void> {
     this.#listeners.clear()
     const client = this.#client
     if (client === undefined) return
     if (client.status !== 'end') {
       const ended = new Promise<void>((resolve) => client.once('end', () => resolve()))
       client.disconnect()
-      let timer: NodeJS.Timeout | undefined
-      await Promise.race([ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, 1_000)))])
-      clearTimeout(timer)
+      await withTimeout(ended, kCloseWaitMs, () => new Error('not ended')).catch(() => undefined)
     }
     this.#untrack?.()
   }

@@ -22,12 +22,16 @@
  * and the other nodes; the first that answers takes the subscription, and the replica subscribes again
  * and reloads as after any drop (`onUp`). On a node other than the slot's master a frame can arrive
  * after the barrier; the replica takes it for a regression and reloads once more, which is safe.
+ *
+ * It is a `Closeable`: `close()` drops the connection and resolves once its socket has closed (or after
+ * kCloseWaitMs, when the socket does not report it); every call returns that same promise.
  */
 import { type Cluster, Redis } from 'ioredis'
 import type { RedisOptions } from 'ioredis'
 
 import { coerceError, RedisConnectionError } from '../../../runtime/errors.js'
-import { withTimeout } from '../../../runtime/lifecycle.js'
+import { Closeable, withTimeout } from '../../../runtime/lifecycle.js'
+import { kMaxTimerMs } from '../../../runtime/options.js'
 import { trackResource } from '../../../runtime/resource-tracker.js'
 import { DEFAULT_REDIS_CLIENT_OPTIONS, isClusterClient, reconnectDelayMs } from '../connection.js'
 import { mapRedisError } from '../errors.js'
@@ -101,7 +105,7 @@ function nodeClient(cluster: Cluster, override: RedisOptions): Redis {
   return new Redis({ ...perNode, ...override } as RedisOptions & { replyMapping?: 'legacy' })
 }
 
-export class MapSubscription {
+export class MapSubscription extends Closeable {
   readonly channel: string
   readonly #client: Redis
   readonly #target: ClusterTarget | undefined
@@ -111,7 +115,6 @@ export class MapSubscription {
   readonly #inFlight = new Set<{ reject(error: Error): void }>()
   #wasReady = false
   #down = false
-  #closed = false
 
   /**
    * @param base the map's command connection, whose options the new connection copies
@@ -120,7 +123,10 @@ export class MapSubscription {
   constructor(base: Redis | Cluster, channel: string, handlers: MapSubscriptionHandlers) {
     const options = base.options
     // ioredis prefixes KEYS (so the channel the scripts PUBLISH on) but not SUBSCRIBE's channels.
-    this.channel = `${options.keyPrefix ?? ''}${channel}`
+    const prefixed = `${options.keyPrefix ?? ''}${channel}`
+    // onClose bounds its own wait (kCloseWaitMs).
+    super({ name: `rmap subscription ${prefixed}`, closeTimeoutMs: kMaxTimerMs })
+    this.channel = prefixed
     this.#channelBuffer = Buffer.from(this.channel)
     this.#handlers = handlers
     const { reconnectMinDelayMs: min, reconnectMaxDelayMs: max } = DEFAULT_REDIS_CLIENT_OPTIONS
@@ -145,9 +151,9 @@ export class MapSubscription {
       ...(typeof connectionName === 'string' ? { connectionName: `${connectionName}:rmap` } : {}),
     }
     this.#client = isClusterClient(base) ? nodeClient(base, override) : base.duplicate(override)
-    this.#untrack = trackResource('redis', `rmap subscription ${this.channel}`)
+    this.#untrack = trackResource('redis', this.lifecycle.name)
     this.#client.on('messageBuffer', this.#onMessage)
-    this.#client.on('close', this.#onClose)
+    this.#client.on('close', this.#onSocketClose)
     this.#client.on('ready', this.#onReady)
     this.#client.on('error', this.#onError)
   }
@@ -202,9 +208,7 @@ export class MapSubscription {
   }
 
   /** Drops the connection (no UNSUBSCRIBE needed: the server forgets a closed client's channels). */
-  async close(): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
+  protected async onClose(): Promise<void> {
     const client = this.#client
     const ended =
       client.status === 'end' ? Promise.resolve() : new Promise<void>((resolve) => client.once('end', () => resolve()))
@@ -226,26 +230,26 @@ export class MapSubscription {
     await withTimeout(ended, kCloseWaitMs, () => new Error('not ended')).catch(() => undefined)
     this.#rejectInFlight()
     client.off('messageBuffer', this.#onMessage)
-    client.off('close', this.#onClose)
+    client.off('close', this.#onSocketClose)
     client.off('ready', this.#onReady)
     // Keep an 'error' listener: a late socket error must not become an unhandled 'error' event.
     this.#untrack()
   }
 
   readonly #onMessage = (channel: Buffer, payload: Buffer): void => {
-    if (this.#closed || !channel.equals(this.#channelBuffer)) return
+    if (this.state !== 'open' || !channel.equals(this.#channelBuffer)) return
     this.#handlers.onFrame(payload)
   }
 
-  readonly #onClose = (): void => {
+  readonly #onSocketClose = (): void => {
     this.#rejectInFlight()
-    if (this.#closed || !this.#wasReady || this.#down) return
+    if (this.state !== 'open' || !this.#wasReady || this.#down) return
     this.#down = true
     this.#handlers.onDown()
   }
 
   readonly #onReady = (): void => {
-    if (this.#closed) return
+    if (this.state !== 'open') return
     if (!this.#wasReady) {
       this.#wasReady = true
       return
@@ -256,6 +260,6 @@ export class MapSubscription {
   }
 
   readonly #onError = (error: unknown): void => {
-    if (!this.#closed) this.#handlers.onError(coerceError(error))
+    if (this.state === 'open') this.#handlers.onError(coerceError(error))
   }
 }
