@@ -1,6 +1,6 @@
 /**
  * The update frames and key names of a map at their edges (the round trip and the byte layout are in
- * test/integration/rmap/frames.test.ts): what a replica does with frames a peer or a broken link sends.
+ * frame-layout.test.ts): what a replica does with frames a peer or a broken link sends.
  */
 import { describe, expect, it } from 'vitest'
 

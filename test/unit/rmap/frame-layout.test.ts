@@ -1,6 +1,6 @@
 /**
- * The frame codec of transports/redis/rmap (no server needed; it lives here with the other rmap tests):
- * decode(encode(f)) = f for any key, value and revision, and malformed input never throws.
+ * The frame codec of transports/redis/rmap: decode(encode(f)) = f for any key, value and revision, the
+ * byte layout of each operation, and malformed input never throws (its edges: frames.test.ts).
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
