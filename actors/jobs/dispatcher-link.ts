@@ -28,10 +28,15 @@
  *                │ the start failed: detach ──▶ unlinked
  *
  * Once claims stop (close), no credit and no names go out any more; results, releases and the last
- * `flush` still do.
+ * `flush` still do. `close()` is one step of the worker's close, not the link's end: it is memoised (every
+ * call waits for the same 'closed'). The link ends at `dispose()`, when the actors stop: from then on
+ * nothing goes out, what comes in is dropped (its lease lapses and is reaped), and every `close()` and
+ * `flush()` still pending settles. They settle too once nothing can reach the dispatcher any more (no
+ * dispatcher linked, or the runtime closed): no reply can come then.
  */
 import type { ActorRef } from '../../runtime/actor-ref.js'
 import { coerceError, fromWire, toWire, type WireError } from '../../runtime/errors.js'
+import { onceAsync } from '../../runtime/lifecycle.js'
 import { childOf } from '../../runtime/metrics.js'
 import type { ClaimedJob, FailedJob, LeaseRef } from '../../transports/postgres/jobs/hot-path.js'
 import type { AttemptsLink } from './attempts.js'
@@ -106,6 +111,8 @@ export class DispatcherLink implements AttemptsLink {
   #flushSeq = 0
   readonly #flushWaiters = new Map<number, () => void>()
   #closedWaiter: (() => void) | undefined
+  /** Set by `dispose()`: nothing goes out any more. */
+  #disposed = false
 
   constructor(options: DispatcherLinkOptions) {
     this.#backoff = options.backoff
@@ -158,6 +165,7 @@ export class DispatcherLink implements AttemptsLink {
   // ---- from the attempts ----
 
   report(job: ClaimedJob, error: Error | undefined): void {
+    if (this.#disposed) return
     if (error === undefined) {
       this.#completed.push(job)
       this.#unacked.set(job.leaseToken, { job, failure: undefined, error: undefined, retryAt: undefined })
@@ -173,6 +181,7 @@ export class DispatcherLink implements AttemptsLink {
   }
 
   release(job: ClaimedJob): void {
+    if (this.#disposed) return
     const failure = { id: job.id, leaseToken: job.leaseToken, error: kReleasedError, retryAt: new Date() }
     this.#failed.push(failure)
     this.#unacked.set(job.leaseToken, { job, failure, error: kReleasedError, retryAt: undefined })
@@ -198,7 +207,7 @@ export class DispatcherLink implements AttemptsLink {
   }
 
   scheduleFlush(): void {
-    if (this.#flushImmediate !== undefined || this.#flushTimer !== undefined) return
+    if (this.#disposed || this.#flushImmediate !== undefined || this.#flushTimer !== undefined) return
     this.#flushImmediate = setImmediate(() => {
       this.#flushImmediate = undefined
       this.#flushNow()
@@ -212,13 +221,14 @@ export class DispatcherLink implements AttemptsLink {
     this.#claiming = false
   }
 
-  /** Asks the dispatcher to stop claiming; settles on its 'closed': no job comes after that. */
-  close(): Promise<void> {
+  /** Asks the dispatcher to stop claiming; settles on its 'closed': no job comes after that. Memoised. */
+  readonly close = onceAsync((): Promise<void> => {
     const closed = new Promise<void>((resolve) => (this.#closedWaiter = resolve))
     this.#outbox.push({ t: 'close' })
     this.#flushNow()
+    if (this.#linked === undefined || this.#disposed) this.#settleWaiters()
     return closed
-  }
+  })
 
   /** Sends what is left; settles once the dispatcher has acked everything sent before. */
   flush(): Promise<void> {
@@ -227,17 +237,30 @@ export class DispatcherLink implements AttemptsLink {
     this.#flushNow()
     this.#outbox.push({ t: 'flush', seq })
     this.#flushNow()
+    if (this.#linked === undefined || this.#disposed) this.#settleWaiters()
     return flushed
   }
 
-  /** Drops the pending sends and waiters (the actors are stopping). */
+  /** The actors are stopping: drops the pending sends, settles the waiters; nothing goes out any more. */
   dispose(): void {
+    this.#disposed = true
     clearImmediate(this.#flushImmediate)
     clearTimeout(this.#flushTimer)
     this.#flushImmediate = undefined
     this.#flushTimer = undefined
-    this.#flushWaiters.clear()
+    this.#outbox = []
+    this.#completed = []
+    this.#failed = []
+    this.#settleWaiters()
+  }
+
+  /** No reply can come any more: whoever waits for 'closed' or 'flushed' goes on. */
+  #settleWaiters(): void {
+    const closed = this.#closedWaiter
     this.#closedWaiter = undefined
+    closed?.()
+    for (const resolve of this.#flushWaiters.values()) resolve()
+    this.#flushWaiters.clear()
   }
 
   /**
@@ -266,7 +289,7 @@ export class DispatcherLink implements AttemptsLink {
 
   #flushNow(): void {
     const linked = this.#linked
-    if (linked === undefined) return
+    if (linked === undefined || this.#disposed) return
     if (this.#completed.length > 0 || this.#failed.length > 0) {
       this.#outbox.push({ t: 'done', completed: toLeaseColumns(this.#completed), failed: this.#failed })
       this.#completed = []
@@ -285,6 +308,7 @@ export class DispatcherLink implements AttemptsLink {
       // The runtime is closed: nothing can be sent any more (unacked leases lapse and are reaped).
       this.#outbox = []
       this.#events.warn('the jobs runtime is closed; results not acked', coerceError(error))
+      this.#settleWaiters()
       return
     }
     this.#outbox.splice(0, taken)
@@ -314,9 +338,12 @@ export class DispatcherLink implements AttemptsLink {
         // A refused ack is a lease lost before its result landed (the watchdog's report of it skipped it).
         if (msg.fenced.length > 0) this.#metrics?.leasesLost.inc(msg.fenced.length)
         return
-      case 'closed':
-        this.#closedWaiter?.()
+      case 'closed': {
+        const closed = this.#closedWaiter
+        this.#closedWaiter = undefined
+        closed?.()
         return
+      }
       case 'flushed':
         this.#flushWaiters.get(msg.seq)?.()
         this.#flushWaiters.delete(msg.seq)

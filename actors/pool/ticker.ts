@@ -6,10 +6,16 @@
  * one winner yields a tick, the others adopt the value they read and re-arm. One write wins per due
  * time, so there is one tick per period across the pool. A consumer that is busy gets the latest tick
  * from a one-slot buffer (none is lost to a busy loop, stale ones are coalesced).
+ *
+ * A `Ticker` is a `Closeable` (runtime/lifecycle.ts): `close()` ends it on this node, and so does its
+ * entry vanishing (`stop()` anywhere) or turning malformed; `done` resolves then. A tick already in the
+ * slot is still read after the end, then the iterator is done. A `Schedule` is a `Closeable` too: its
+ * close ends its ticker, waits for the plan in progress, then leaves its job map.
  */
 import { coerceError, InvalidArgumentError } from '../../runtime/errors.js'
+import { Closeable } from '../../runtime/lifecycle.js'
 import type { Logger } from '../../runtime/logger.js'
-import { checkDurationMs } from '../../runtime/options.js'
+import { checkDurationMs, kMaxTimerMs } from '../../runtime/options.js'
 import type { PulseRedis } from '../../transports/redis/connection.js'
 import type { KeyLayout } from '../../transports/redis/key-layout.js'
 import { schedulerMapName, tickerKey } from '../../transports/redis/pool/keys.js'
@@ -34,7 +40,9 @@ function nowUs(): bigint {
   return BigInt(Date.now()) * 1_000n
 }
 
-export class Ticker implements AsyncIterable<Date> {
+function noop(): void {}
+
+export class Ticker extends Closeable implements AsyncIterable<Date> {
   readonly name: string
   readonly periodMs: number
   /** Resolves once the ticker ended (closed here, or stopped anywhere). */
@@ -46,16 +54,16 @@ export class Ticker implements AsyncIterable<Date> {
   #timer: NodeJS.Timeout | undefined
   #slot: Date | undefined
   #waiter: ((result: IteratorResult<Date, undefined>) => void) | undefined
-  #ended = false
-  #resolveDone: () => void = () => {}
 
   private constructor(map: ReplicatedMap, key: string, name: string, periodMs: number, logger: Logger) {
+    // Ending is synchronous (a timer, a feed, a waiter): nothing to bound.
+    super({ name: `ticker "${name}"`, closeTimeoutMs: kMaxTimerMs })
     this.#map = map
     this.#key = key
     this.name = name
     this.periodMs = periodMs
     this.#logger = logger
-    this.done = new Promise((resolve) => (this.#resolveDone = resolve))
+    this.done = this.lifecycle.closed.then(noop)
     this.#feed = map.subscribe()
   }
 
@@ -81,7 +89,7 @@ export class Ticker implements AsyncIterable<Date> {
     try {
       for await (const kind of this.#feed) {
         void kind
-        if (this.#ended) break
+        if (this.#ended()) break
         this.#armFromMap()
       }
     } catch {
@@ -105,14 +113,14 @@ export class Ticker implements AsyncIterable<Date> {
   }
 
   #armAt(entry: TickerEntry): void {
-    if (this.#ended) return
+    if (this.#ended()) return
     clearTimeout(this.#timer)
     const delayMs = Math.max(0, Number(entry.nextAtUs - nowUs()) / 1_000)
     this.#timer = setTimeout(() => void this.#fire(), Math.ceil(delayMs))
   }
 
   async #fire(): Promise<void> {
-    if (this.#ended) return
+    if (this.#ended()) return
     const value = this.#map.get(this.#key)
     if (value === undefined) return this.#end()
     const entry = parseTickerEntry(value)
@@ -124,13 +132,13 @@ export class Ticker implements AsyncIterable<Date> {
     try {
       previous = await this.#map.testAndSet(this.#key, value, formatTickerEntry(next))
     } catch (error) {
-      if (this.#ended) return
+      if (this.#ended()) return
       this.#logger.warn({ ticker: this.#key, err: coerceError(error) }, 'pool: a ticker write failed; retrying')
       clearTimeout(this.#timer)
       this.#timer = setTimeout(() => void this.#fire(), Math.min(this.periodMs, 1_000))
       return
     }
-    if (this.#ended) return
+    if (this.#ended()) return
     if (previous === value) {
       this.#push(new Date())
       this.#armAt(next)
@@ -153,15 +161,22 @@ export class Ticker implements AsyncIterable<Date> {
     }
   }
 
+  #ended(): boolean {
+    return this.state !== 'open'
+  }
+
+  /** The entry vanished or is malformed: the ticker ends here as on a `close()`. */
   #end(): void {
-    if (this.#ended) return
-    this.#ended = true
+    void this.close()
+  }
+
+  protected onClose(): Promise<void> {
     clearTimeout(this.#timer)
     void this.#feed.return()
     const waiter = this.#waiter
     this.#waiter = undefined
     waiter?.({ done: true, value: undefined })
-    this.#resolveDone()
+    return Promise.resolve()
   }
 
   next(): Promise<IteratorResult<Date, undefined>> {
@@ -170,7 +185,7 @@ export class Ticker implements AsyncIterable<Date> {
       this.#slot = undefined
       return Promise.resolve({ done: false, value })
     }
-    if (this.#ended) return Promise.resolve({ done: true, value: undefined })
+    if (this.#ended()) return Promise.resolve({ done: true, value: undefined })
     if (this.#waiter !== undefined) return Promise.reject(new InvalidArgumentError('a ticker has one reader at a time'))
     return new Promise((resolve) => (this.#waiter = resolve))
   }
@@ -186,15 +201,15 @@ export class Ticker implements AsyncIterable<Date> {
   }
 
   /** Ends this node's ticker; the others keep ticking. */
-  close(): Promise<void> {
-    this.#end()
-    return Promise.resolve()
+  override close(): Promise<void> {
+    return super.close()
   }
 
-  /** Ends the ticker on every node (its entry is deleted). */
+  /** Ends the ticker on every node (its entry is deleted); after a local `close()` too. */
   async stop(): Promise<void> {
-    this.#end()
+    const closing = this.close()
     await this.#map.delete(this.#key)
+    await closing
   }
 }
 
@@ -278,28 +293,53 @@ export async function runSchedule(
     throw error
   }
   const running = ticker
-  const loop = (async () => {
-    for await (const at of running) {
-      void at
-      try {
-        await apply(await producer.plan())
-      } catch (error) {
-        if (isScheduleStop(error)) {
-          await end(running).catch((failure: unknown) =>
-            logger.warn({ schedule: name, err: coerceError(failure) }, 'pool: stopping a schedule failed'),
-          )
-          break
-        }
-        logger.warn({ schedule: name, err: coerceError(error) }, 'pool: a schedule plan failed')
+  /** One tick's plan; false once the producer stopped the schedule. */
+  const plan = async (): Promise<boolean> => {
+    try {
+      await apply(await producer.plan())
+    } catch (error) {
+      if (isScheduleStop(error)) {
+        await end(running).catch((failure: unknown) =>
+          logger.warn({ schedule: name, err: coerceError(failure) }, 'pool: stopping a schedule failed'),
+        )
+        return false
       }
+      logger.warn({ schedule: name, err: coerceError(error) }, 'pool: a schedule plan failed')
     }
-  })()
-  return {
-    name,
-    async close() {
-      await running.close()
-      await loop
-      await jobs.close()
-    },
+    return true
+  }
+  return new RunningSchedule(name, running, jobs, plan)
+}
+
+/**
+ * A schedule planning on this node: the ticker it plans on, its planning loop and its job map. A tick
+ * read once the close started (one buffered while a plan ran) is not planned.
+ */
+class RunningSchedule extends Closeable implements Schedule {
+  readonly name: string
+  readonly #ticker: Ticker
+  readonly #jobs: ReplicatedMap
+  readonly #loop: Promise<void>
+
+  constructor(name: string, ticker: Ticker, jobs: ReplicatedMap, plan: () => Promise<boolean>) {
+    // The plan in progress is waited for; the node's close bounds it.
+    super({ name: `schedule "${name}"`, closeTimeoutMs: kMaxTimerMs })
+    this.name = name
+    this.#ticker = ticker
+    this.#jobs = jobs
+    this.#loop = this.#run(plan)
+  }
+
+  async #run(plan: () => Promise<boolean>): Promise<void> {
+    for await (const at of this.#ticker) {
+      void at
+      if (this.signal.aborted || !(await plan())) break
+    }
+  }
+
+  protected async onClose(): Promise<void> {
+    await this.#ticker.close()
+    await this.#loop
+    await this.#jobs.close()
   }
 }

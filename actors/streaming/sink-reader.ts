@@ -9,8 +9,14 @@
  *   acks:   acks that arrive while an XACK runs wait and go in the next one (one XACK per stream, sent together)
  *   timers: keep-alive every grace/2; idle check every `idleCheckMs` (lease winner: claim idle entries,
  *           then remove stale consumers); keep held events every grace/4 (see held-events.ts)
- *   close:  stop reading, flush acks, hand the unacked events over (idle time set high, so any live
- *           instance's next idle check claims them), stop timers.
+ *   close:  stop reading and the timers, flush acks, hand the unacked events over (idle time set high, so
+ *           any live instance's next idle check claims them), release the connections.
+ *
+ * Lifecycle (runtime/lifecycle.ts, `Destroyable`): the actor's `close` message is `close()`; the actor's
+ * stop is `destroy()`, a no-op after a finished close, else the connections drop at once. The actor's
+ * signal (`ctx.signal`) aborts when it stops or crashes: it destroys the reader too, so a crashed actor's
+ * reader (its timers, read loop and connections) never outlives it beside the restarted one. From the
+ * close on, intake (credits, acks, streams) is refused with `ClosedError`.
  *
  * Filtered-out and malformed entries are acked here (they are not this sink's work), counted and logged.
  *
@@ -28,7 +34,8 @@
 import type { Cluster, Redis } from 'ioredis'
 
 import type { ActorContext } from '../../runtime/actor.js'
-import { sleep } from '../../runtime/lifecycle.js'
+import { Destroyable, sleep } from '../../runtime/lifecycle.js'
+import { kMaxTimerMs } from '../../runtime/options.js'
 import { createRedis, type PulseRedis, reconnectDelayMs } from '../../transports/redis/connection.js'
 import { classifyRedisError } from '../../transports/redis/errors.js'
 import type { KeyLayout } from '../../transports/redis/key-layout.js'
@@ -129,7 +136,9 @@ function payloadData(batch: BatchBuilder): { data: Buffer; ends: number[] } {
   return { data, ends }
 }
 
-export class SinkReader {
+function noop(): void {}
+
+export class SinkReader extends Destroyable {
   readonly #args: SinkReaderArgs
   readonly #ctx: ActorContext
   readonly #redis: PulseRedis
@@ -145,7 +154,6 @@ export class SinkReader {
   /** Stream key → the stream's name, as the user gave it (events carry it). */
   readonly #names = new Map<string, string>()
   readonly #held = new HeldEvents()
-  readonly #controller = new AbortController()
   readonly #timers: NodeJS.Timeout[] = []
   #credits = 0
   /** Credits the reads in flight may use (their COUNTs). */
@@ -173,6 +181,8 @@ export class SinkReader {
   }
 
   constructor(args: SinkReaderArgs, ctx: ActorContext) {
+    // The close is bounded by the caller's ask timeout, then by the actor's stop (a destroy).
+    super({ name: `sink reader "${args.sink}"`, closeTimeoutMs: kMaxTimerMs })
     this.#args = args
     this.#ctx = ctx
     this.#redis = createRedis(args.redisUrl, { name: `pulse:sink:${args.sink}` })
@@ -185,13 +195,13 @@ export class SinkReader {
     const pattern =
       args.topicPattern === undefined ? undefined : new RegExp(args.topicPattern.source, args.topicPattern.flags)
     this.#filter = compileTopicFilter(args.topic, pattern)
-  }
-
-  get #signal(): AbortSignal {
-    return this.#controller.signal
+    const onActorEnd = () => void this.destroy().catch(noop)
+    if (ctx.signal.aborted) onActorEnd()
+    else ctx.signal.addEventListener('abort', onActorEnd, { once: true })
   }
 
   async start(): Promise<void> {
+    this.assertOpen('start')
     const { sink, consumer } = this.#args
     for (const stream of this.#args.streams) {
       await joinGroup(this.#client, sink, consumer, stream.name, stream.start, stream.ttl, this.#layout)
@@ -216,6 +226,7 @@ export class SinkReader {
 
   /** From the caller: room for `n` more events, after it consumed `consumed`. */
   credit(n: number, consumed: number): void {
+    this.assertOpen('credit')
     this.#alive()
     this.#held.consumed(consumed)
     this.#credits += n
@@ -223,6 +234,7 @@ export class SinkReader {
   }
 
   ack(seq: number, runs: readonly AckRun[]): void {
+    this.assertOpen('ack')
     this.#alive()
     for (const [stream, joined] of runs) {
       const key = this.#key(stream)
@@ -240,10 +252,12 @@ export class SinkReader {
   }
 
   alive(): void {
+    this.assertOpen('alive')
     this.#alive()
   }
 
   async addStream(name: string, start: string, ttl: StreamTtl): Promise<void> {
+    this.assertOpen('addStream')
     if (this.#streams.has(name)) return
     await joinGroup(this.#client, this.#args.sink, this.#args.consumer, name, start, ttl, this.#layout)
     this.#track(name, ttl)
@@ -251,6 +265,7 @@ export class SinkReader {
   }
 
   async removeStream(name: string): Promise<void> {
+    this.assertOpen('removeStream')
     const ttl = this.#streams.get(name)
     if (ttl === undefined) return
     this.#streams.delete(name)
@@ -287,28 +302,36 @@ export class SinkReader {
     return { ...this.#stats }
   }
 
-  /** Stops reading, flushes acks and hands the unacked events over; bounded by the caller's ask timeout. */
-  async close(): Promise<void> {
-    if (this.#signal.aborted) return
-    this.#controller.abort()
-    for (const timer of this.#timers) clearInterval(timer)
-    this.#wake()
-    await this.#interrupt()
-    await this.#readLoop
-    await this.#idleCheck
-    await this.#keeping
-    while (this.#ackLoop !== undefined) await this.#ackLoop
-    await this.#handOver().catch((error: unknown) => this.#log('warn', 'could not hand the unacked events over', error))
+  /** Stops reading, flushes acks, hands the unacked events over, then releases the connections. */
+  protected async onClose(): Promise<void> {
+    this.#stopTimers()
+    try {
+      await this.#interrupt()
+      await this.#readLoop
+      await this.#idleCheck?.catch(noop)
+      await this.#keeping?.catch(noop)
+      while (this.#ackLoop !== undefined) await this.#ackLoop
+      await this.#handOver().catch((error: unknown) =>
+        this.#log('warn', 'could not hand the unacked events over', error),
+      )
+    } finally {
+      this.#reads.close()
+      this.#acks.close()
+      await this.#redis.close()
+    }
   }
 
-  /** Releases the connections (after `close`, or at once when the actor stops without it). */
-  async stop(): Promise<void> {
-    this.#controller.abort()
-    for (const timer of this.#timers) clearInterval(timer)
-    this.#wake()
+  /** Drops the connections at once (the actor stopped without a close, or while it ran). */
+  protected override async onDestroy(reason: Error | undefined): Promise<void> {
+    this.#stopTimers()
     this.#reads.close()
     this.#acks.close()
-    await this.#redis.close()
+    await this.#redis.destroy(reason)
+  }
+
+  #stopTimers(): void {
+    for (const timer of this.#timers.splice(0)) clearInterval(timer)
+    this.#wake()
   }
 
   // --- reading -------------------------------------------------------------------------------------
@@ -321,7 +344,7 @@ export class SinkReader {
   async #read(): Promise<void> {
     let failures = 0
     const inFlight: { readonly reply: Promise<ReadColumns[] | null>; readonly count: number }[] = []
-    while (!this.#signal.aborted) {
+    while (!this.signal.aborted) {
       try {
         while (inFlight.length < 2 && this.#credits - this.#reserved > 0 && this.#streams.size > 0) {
           const count = Math.min(this.#args.maxPolled, this.#credits - this.#reserved)
@@ -344,7 +367,7 @@ export class SinkReader {
         for (const batch of reply ?? []) this.#deliver(batch, undefined)
         failures = 0
       } catch (error) {
-        if (this.#signal.aborted) break
+        if (this.signal.aborted) break
         if (classifyRedisError(error).reply === 'NOGROUP') {
           await this.#rejoin().catch((e: unknown) => this.#log('warn', 'could not join the group again', e))
           continue
@@ -352,7 +375,7 @@ export class SinkReader {
         this.#log('warn', 'read failed, retrying', error)
         await this.#reroute(this.#reads, error)
         // As the clients' reconnect policy (DEFAULT_REDIS_CLIENT_OPTIONS): back within 2 s of the server.
-        await sleep(reconnectDelayMs(++failures, 50, 2_000), this.#signal).catch(() => undefined)
+        await sleep(reconnectDelayMs(++failures, 50, 2_000), this.signal).catch(() => undefined)
       }
     }
     await Promise.allSettled(inFlight.map((read) => read.reply))
@@ -526,7 +549,7 @@ export class SinkReader {
     )
     if (won !== 1) return
     for (const name of this.#streams.keys()) {
-      if (this.#signal.aborted || this.#credits <= 0) break
+      if (this.signal.aborted || this.#credits <= 0) break
       const batch = await claimIdle(this.#client, this.#key(name), sink, consumer, ackGracePeriodMs, this.#credits)
       const claimed = batch.entries.length
       if (claimed > 0) this.#stats.claimed += claimed
@@ -569,10 +592,11 @@ export class SinkReader {
   // --- plumbing ------------------------------------------------------------------------------------
 
   #every(ms: number, task: () => Promise<unknown>): void {
+    if (this.signal.aborted) return
     const timer = setInterval(() => {
-      if (this.#signal.aborted) return
+      if (this.signal.aborted) return
       task().catch((error: unknown) => {
-        if (!this.#signal.aborted) this.#log('warn', 'background task failed', error)
+        if (!this.signal.aborted) this.#log('warn', 'background task failed', error)
       })
     }, ms)
     this.#timers.push(timer)

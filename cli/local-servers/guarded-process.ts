@@ -10,6 +10,10 @@
  *
  *   states: running --stop('keep')--> stopped (folder kept, can start again)
  *           running --stop('remove') or owner died--> gone (folder removed)
+ *           running --kill()--> killed (the guard and the server die at once; the folder stays)
+ *
+ * `stop` is memoised: the first order holds and every call waits for the same exit (the guard reads one
+ * line; a second write would go to a closed pipe).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -41,6 +45,7 @@ if [ "$order" != keep ]; then rm -rf "$PULSE_DIR"; fi
 export class GuardedProcess {
   readonly #child: ChildProcess
   readonly #exited: Promise<void>
+  #stopping: Promise<void> | undefined
 
   constructor(options: GuardedProcessOptions) {
     this.#child = spawn('sh', ['-c', kGuardScript, 'pulse-guard', options.command, ...options.args], {
@@ -57,6 +62,8 @@ export class GuardedProcess {
       ...(options.gid === undefined ? {} : { gid: options.gid }),
     })
     this.#exited = once(this.#child, 'exit').then(() => undefined)
+    // A guard that died (killed) closes the pipe: its exit says so, the write's EPIPE need not.
+    this.#child.stdin?.on('error', () => undefined)
   }
 
   get exited(): Promise<void> {
@@ -67,8 +74,25 @@ export class GuardedProcess {
     return this.#child.exitCode === null && this.#child.signalCode === null
   }
 
-  /** Stops the server; `keep` leaves its folder for a later start. */
-  async stop(order: 'keep' | 'remove'): Promise<void> {
+  /** Stops the server; `keep` leaves its folder for a later start. Memoised: the first order holds. */
+  stop(order: 'keep' | 'remove'): Promise<void> {
+    return (this.#stopping ??= this.#stop(order))
+  }
+
+  /** Kills the guard and the server at once (SIGKILL to their process group); the folder stays. */
+  async kill(): Promise<void> {
+    const pid = this.#child.pid
+    if (this.running && pid !== undefined) {
+      try {
+        process.kill(-pid, 'SIGKILL')
+      } catch {
+        // exited meanwhile
+      }
+    }
+    await this.#exited
+  }
+
+  async #stop(order: 'keep' | 'remove'): Promise<void> {
     if (this.running) this.#child.stdin?.end(`${order}\n`)
     await this.#exited
   }

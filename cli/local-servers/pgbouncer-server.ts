@@ -1,14 +1,15 @@
 import { execFileSync } from 'node:child_process'
-import { chownSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 import { PulseError } from '../../runtime/errors.js'
+import { Destroyable } from '../../runtime/lifecycle.js'
 import { pgbouncerBinary } from './binaries.js'
 import { freePort } from './free-port.js'
 import { GuardedProcess } from './guarded-process.js'
 import { canQuery, postgresUser, type RunAs } from './postgres-server.js'
-import { readLog, removeOnExit } from './redis-server.js'
+import { kLocalServerCloseTimeoutMs, readLog, removeOnExit } from './redis-server.js'
 
 export interface LocalPgBouncerOptions {
   /** The PostgreSQL server in front of which it runs: a connection string (host, port, user, password). */
@@ -36,9 +37,11 @@ export interface LocalPgBouncerOptions {
  * the setting; earlier ones never carry them), so a named statement fails through it in transaction
  * mode, as it does through most deployed PgBouncers. It runs in a temporary folder,
  * guarded so that it stops (and the folder goes) when its owner dies; PgBouncer refuses to run as
- * root, so as root it runs as the `postgres` user, as `LocalPostgres` does. `close()` stops it.
+ * root, so as root it runs as the `postgres` user, as `LocalPostgres` does. `close()` stops it: a
+ * `Destroyable` (runtime/lifecycle.ts), memoised and bounded by `kLocalServerCloseTimeoutMs`;
+ * `destroy()` kills it at once.
  */
-export class LocalPgBouncer {
+export class LocalPgBouncer extends Destroyable {
   readonly dir: string
   readonly port: number
   readonly #target: URL
@@ -46,6 +49,7 @@ export class LocalPgBouncer {
   readonly #process: GuardedProcess
 
   private constructor(dir: string, port: number, options: LocalPgBouncerOptions) {
+    super({ name: `pgbouncer on port ${port}`, closeTimeoutMs: kLocalServerCloseTimeoutMs })
     this.dir = dir
     this.port = port
     this.#target = new URL(options.target)
@@ -69,7 +73,12 @@ export class LocalPgBouncer {
     const dir = mkdtempSync(join(tmpdir(), 'pulse-pgbouncer-'))
     removeOnExit(dir)
     const server = new LocalPgBouncer(dir, options.port ?? (await freePort()), options)
-    await server.#waitReady()
+    try {
+      await server.#waitReady()
+    } catch (error) {
+      await server.close().catch(() => undefined)
+      throw error
+    }
     return server
   }
 
@@ -82,8 +91,14 @@ export class LocalPgBouncer {
   }
 
   /** Stops PgBouncer (its clients' connections close) and removes its folder. */
-  async close(): Promise<void> {
+  protected async onClose(): Promise<void> {
     await this.#process.stop('remove')
+    rmSync(this.dir, { recursive: true, force: true })
+  }
+
+  protected override async onDestroy(): Promise<void> {
+    await this.#process.kill()
+    rmSync(this.dir, { recursive: true, force: true })
   }
 
   #writeConfig(options: LocalPgBouncerOptions, runAs: RunAs | undefined, preparedSetting: boolean): void {
@@ -124,7 +139,6 @@ export class LocalPgBouncer {
       await new Promise((resolve) => setTimeout(resolve, 25))
     }
     const log = readLog(join(this.dir, 'pgbouncer.log'))
-    await this.close()
     throw new PulseError('PULSE_ERR_INTERNAL', `pgbouncer did not start on port ${this.port}:\n${log}`)
   }
 }

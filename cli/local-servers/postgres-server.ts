@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process'
-import { chownSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs'
+import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -7,10 +7,11 @@ import { promisify } from 'node:util'
 import pg from 'pg'
 
 import { PulseError } from '../../runtime/errors.js'
+import { Destroyable } from '../../runtime/lifecycle.js'
 import { postgresBinDir } from './binaries.js'
 import { freePort } from './free-port.js'
 import { GuardedProcess } from './guarded-process.js'
-import { readLog, removeOnExit } from './redis-server.js'
+import { kLocalServerCloseTimeoutMs, readLog, removeOnExit } from './redis-server.js'
 
 const execFileAsync = promisify(execFile)
 
@@ -40,9 +41,11 @@ export interface RunAs {
  * A PostgreSQL cluster on 127.0.0.1 for tests and `pulse dev`, guarded so that it stops when its owner
  * dies. PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres` user (made
  * when missing). `stop(mode)` keeps the cluster and `start()` brings it back on the same port and data
- * folder (`restart(mode)` does both); `close()` stops it and removes a temporary folder.
+ * folder (`restart(mode)` does both); `close()` stops it and removes a temporary folder. It is a
+ * `Destroyable` (runtime/lifecycle.ts): `close()` is memoised and final (`start()` after it throws
+ * `ClosedError`), bounded by `kLocalServerCloseTimeoutMs`; `destroy()` kills the server at once.
  */
-export class LocalPostgres {
+export class LocalPostgres extends Destroyable {
   readonly dir: string
   readonly port: number
   readonly #temporary: boolean
@@ -52,6 +55,7 @@ export class LocalPostgres {
   #process: GuardedProcess | undefined
 
   private constructor(dir: string, port: number, temporary: boolean, options: LocalPostgresOptions) {
+    super({ name: `postgres on port ${port}`, closeTimeoutMs: kLocalServerCloseTimeoutMs })
     this.dir = dir
     this.port = port
     this.#temporary = temporary
@@ -64,9 +68,14 @@ export class LocalPostgres {
     const temporary = options.dir === undefined
     const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'pulse-pg-'))
     const server = new LocalPostgres(dir, options.port ?? (await freePort()), temporary, options)
-    await server.#init()
     if (temporary) removeOnExit(dir)
-    await server.start()
+    try {
+      await server.#init()
+      await server.start()
+    } catch (error) {
+      await server.close().catch(() => undefined)
+      throw error
+    }
     return server
   }
 
@@ -74,7 +83,9 @@ export class LocalPostgres {
     return `postgres://postgres@127.0.0.1:${this.port}/postgres`
   }
 
+  /** Starts the server again after `stop()` (a no-op while it runs); refused after `close()`. */
   async start(): Promise<void> {
+    this.assertOpen('start')
     if (this.#process?.running === true) return
     const settings = this.#fast ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []
     this.#process = new GuardedProcess({
@@ -118,9 +129,15 @@ export class LocalPostgres {
     await this.start()
   }
 
-  /** Stops the server; a temporary cluster is removed. */
-  async close(): Promise<void> {
+  /** Stops the server; a temporary cluster is removed (also after a `stop()`). */
+  protected async onClose(): Promise<void> {
     await this.#process?.stop('remove')
+    if (this.#temporary) rmSync(this.dir, { recursive: true, force: true })
+  }
+
+  protected override async onDestroy(): Promise<void> {
+    await this.#process?.kill()
+    if (this.#temporary) rmSync(this.dir, { recursive: true, force: true })
   }
 
   async #pgCtlStop(mode: PostgresStopMode): Promise<void> {
@@ -170,6 +187,7 @@ export class LocalPostgres {
     )
   }
 
+  /** Waits until the server answers; else stops it (keeping its cluster) and throws with its log. */
   async #waitReady(): Promise<void> {
     const deadline = Date.now() + this.#readyTimeoutMs
     while (Date.now() < deadline) {
@@ -177,8 +195,9 @@ export class LocalPostgres {
       if (await canQuery(this.url)) return
       await new Promise((resolve) => setTimeout(resolve, 25))
     }
+    this.assertOpen('start')
     const log = readLog(join(this.dir, 'postgres.log'))
-    await this.close()
+    await this.#process?.stop('keep')
     throw new PulseError('PULSE_ERR_INTERNAL', `postgres did not start on port ${this.port}:\n${log}`)
   }
 }

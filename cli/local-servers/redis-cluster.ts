@@ -2,7 +2,9 @@
  * A Redis Cluster on 127.0.0.1 for tests and benchmarks: `masters` redis-servers with
  * `--cluster-enabled yes`, each with `replicasPerMaster` replicas, joined by `redis-cli --cluster create`
  * and ready once every node reports `cluster_state:ok` and agrees on the slots. Each node is a
- * `LocalRedis` (guarded: it stops when its owner dies); `close()` stops them all.
+ * `LocalRedis` (guarded: it stops when its owner dies); `close()` stops them all. It is a
+ * `Destroyable` (runtime/lifecycle.ts): `close()` is memoised and bounded by
+ * `kLocalServerCloseTimeoutMs`; `destroy()` kills every node at once.
  *
  * `url` is the cluster's `redis-cluster://host:port,host:port,…` form (every node a startup node), which
  * `createRedis` accepts (transports/redis/cluster-url.ts).
@@ -10,9 +12,10 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 
-import { PulseError } from '../../runtime/errors.js'
+import { coerceError, PulseError } from '../../runtime/errors.js'
+import { Destroyable } from '../../runtime/lifecycle.js'
 import { which } from './binaries.js'
-import { LocalRedis } from './redis-server.js'
+import { kLocalServerCloseTimeoutMs, LocalRedis } from './redis-server.js'
 
 const run = promisify(execFile)
 
@@ -27,12 +30,13 @@ export interface LocalRedisClusterOptions {
   readyTimeoutMs?: number
 }
 
-export class LocalRedisCluster {
+export class LocalRedisCluster extends Destroyable {
   /** Every node, masters first (as created; a failover changes roles, not this order). */
   readonly nodes: readonly LocalRedis[]
   readonly #readyTimeoutMs: number
 
   private constructor(nodes: readonly LocalRedis[], readyTimeoutMs: number) {
+    super({ name: 'local Redis Cluster', closeTimeoutMs: kLocalServerCloseTimeoutMs })
     this.nodes = nodes
     this.#readyTimeoutMs = readyTimeoutMs
   }
@@ -52,7 +56,7 @@ export class LocalRedisCluster {
       await cluster.waitHealthy()
       return cluster
     } catch (error) {
-      await Promise.all(nodes.map((node) => node.close()))
+      await Promise.allSettled(nodes.map((node) => node.close()))
       throw error
     }
   }
@@ -92,9 +96,18 @@ export class LocalRedisCluster {
     throw new PulseError('PULSE_ERR_INTERNAL', `the local Redis Cluster did not become healthy: ${last}`)
   }
 
-  /** Stops every node and removes their folders. */
-  async close(): Promise<void> {
-    await Promise.all(this.nodes.map((node) => node.close()))
+  /** Stops every node and removes their folders; one node's failure does not keep the others running. */
+  protected async onClose(): Promise<void> {
+    const failures = (await Promise.allSettled(this.nodes.map((node) => node.close())))
+      .filter((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected')
+      .map((outcome) => coerceError(outcome.reason))
+    const [only] = failures
+    if (only !== undefined && failures.length === 1) throw only
+    if (failures.length > 1) throw new AggregateError(failures, 'closing the local Redis Cluster failed')
+  }
+
+  protected override async onDestroy(reason: Error | undefined): Promise<void> {
+    await Promise.allSettled(this.nodes.map((node) => node.destroy(reason)))
   }
 
   async #create(replicas: number): Promise<void> {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 import { PulseError } from '../../runtime/errors.js'
+import { Destroyable } from '../../runtime/lifecycle.js'
 import { redisServerBinary } from './binaries.js'
 import { freePort } from './free-port.js'
 import { GuardedProcess } from './guarded-process.js'
@@ -27,12 +28,17 @@ export interface LocalRedisOptions {
  */
 export type RedisStopMode = 'shutdown' | 'kill'
 
+/** The bound of an embedded server's `close()`; past it the server is killed (`destroy`). */
+export const kLocalServerCloseTimeoutMs = 30_000
+
 /**
  * A redis-server on 127.0.0.1 for tests and `pulse dev`, guarded so that it stops when its owner dies.
  * `stop(mode)` keeps the data folder and `start()` brings the server back on the same port and folder
  * (`restart(mode)` does both; to test reconnects); `close()` stops it and removes a temporary folder.
+ * It is a `Destroyable` (runtime/lifecycle.ts): `close()` is memoised and final (`start()` after it
+ * throws `ClosedError`), bounded by `kLocalServerCloseTimeoutMs`; `destroy()` kills the server at once.
  */
-export class LocalRedis {
+export class LocalRedis extends Destroyable {
   readonly dir: string
   readonly port: number
   readonly #temporary: boolean
@@ -42,6 +48,7 @@ export class LocalRedis {
   #process: GuardedProcess | undefined
 
   private constructor(dir: string, port: number, temporary: boolean, options: LocalRedisOptions) {
+    super({ name: `redis-server on port ${port}`, closeTimeoutMs: kLocalServerCloseTimeoutMs })
     this.dir = dir
     this.port = port
     this.#temporary = temporary
@@ -56,7 +63,12 @@ export class LocalRedis {
     mkdirSync(dir, { recursive: true })
     const server = new LocalRedis(dir, options.port ?? (await freePort()), temporary, options)
     if (temporary) removeOnExit(dir)
-    await server.start()
+    try {
+      await server.start()
+    } catch (error) {
+      await server.close().catch(() => undefined)
+      throw error
+    }
     return server
   }
 
@@ -64,7 +76,9 @@ export class LocalRedis {
     return `redis://127.0.0.1:${this.port}`
   }
 
+  /** Starts the server again after `stop()` (a no-op while it runs); refused after `close()`. */
   async start(): Promise<void> {
+    this.assertOpen('start')
     if (this.#process?.running === true) return
     const args = [
       '--port',
@@ -112,11 +126,18 @@ export class LocalRedis {
     await this.start()
   }
 
-  /** Stops the server; a temporary folder is removed. */
-  async close(): Promise<void> {
+  /** Stops the server; a temporary folder is removed (also after a `stop()`). */
+  protected async onClose(): Promise<void> {
     await this.#process?.stop('remove')
+    if (this.#temporary) rmSync(this.dir, { recursive: true, force: true })
   }
 
+  protected override async onDestroy(): Promise<void> {
+    await this.#process?.kill()
+    if (this.#temporary) rmSync(this.dir, { recursive: true, force: true })
+  }
+
+  /** Waits until the server answers; else stops it (keeping its folder) and throws with its log. */
   async #waitReady(): Promise<void> {
     const deadline = Date.now() + this.#readyTimeoutMs
     while (Date.now() < deadline) {
@@ -124,8 +145,9 @@ export class LocalRedis {
       if (await ping(this.port)) return
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
+    this.assertOpen('start')
     const log = readLog(join(this.dir, 'redis.log'))
-    await this.close()
+    await this.#process?.stop('keep')
     throw new PulseError('PULSE_ERR_INTERNAL', `redis-server did not start on port ${this.port}:\n${log}`)
   }
 }

@@ -3,11 +3,13 @@
  * round) with `removeOnComplete` / `removeOnFail`, a `Worker` with a no-op processor and
  * `--concurrency`; `addBulk` in chunks of 1,000 (bulk) or one `add` per job (`--rate`). A job is done
  * at the worker's `completed` event. The streaming benchmark (bench/streaming/throughput.ts) connects
- * the same way.
+ * the same way. What it opens goes on a `DisposeStack`: `close()` releases all of it, last opened first,
+ * even when a step fails, and once.
  */
 import type { Job, Queue, Worker } from 'bullmq'
 import type * as BullMQModule from 'bullmq'
 
+import { DisposeStack } from '../../../runtime/lifecycle.js'
 import { stampOf } from '../stamp.js'
 import type { LoadTarget, TargetContext, TargetFactory } from '../types.js'
 
@@ -39,11 +41,13 @@ export function bullmqConnection(url: string): BullmqConnection {
 function target(lib: BullMQ, context: TargetContext, workload: string): LoadTarget {
   const connection = bullmqConnection(context.redisUrl)
   const name = `loadgen-${workload}-${context.tag}`
+  const stack = new DisposeStack()
   const queue: Queue = new lib.Queue(name, {
     connection,
     defaultJobOptions: { removeOnComplete: true, removeOnFail: true },
   })
-  let worker: Worker | undefined
+  stack.defer(() => queue.close())
+  stack.defer(() => queue.obliterate({ force: true }).catch(() => undefined))
   let completed = 0
   return {
     batch: 1_000,
@@ -54,7 +58,8 @@ function target(lib: BullMQ, context: TargetContext, workload: string): LoadTarg
         if (t !== undefined) delivered(t)
         return Promise.resolve()
       }
-      worker = new lib.Worker(name, process, { connection, concurrency: context.concurrency })
+      const worker: Worker = new lib.Worker(name, process, { connection, concurrency: context.concurrency })
+      stack.defer(() => worker.close())
       worker.on('completed', () => completed++)
       await worker.waitUntilReady()
     },
@@ -63,11 +68,7 @@ function target(lib: BullMQ, context: TargetContext, workload: string): LoadTarg
       else await queue.addBulk(Array.from({ length: count }, () => ({ name: 'loadgen', data: { t } })))
     },
     completed: () => Promise.resolve(completed),
-    async close() {
-      await worker?.close()
-      await queue.obliterate({ force: true }).catch(() => undefined)
-      await queue.close()
-    },
+    close: () => stack.disposeAsync(),
   }
 }
 

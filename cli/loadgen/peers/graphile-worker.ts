@@ -4,11 +4,13 @@
  * `concurrentJobs: --concurrency`, `maxPoolSize: max(10, concurrency + 2)`; `addJobs` in chunks of
  * 1,000 (bulk) or one `addJob` per job (`--rate`), in a schema of its own (`loadgen_graphile_worker`,
  * dropped after the round). Completed jobs are deleted: a job is done when its row is gone. The job
- * benchmark (bench/jobs/graphile.ts) runs it with the same preset.
+ * benchmark (bench/jobs/graphile.ts) runs it with the same preset. What it opens goes on a
+ * `DisposeStack`: `close()` releases all of it, last opened first, even when a step fails, and once.
  */
-import type { Logger, Runner, Task, WorkerUtils } from 'graphile-worker'
+import type { Logger, Task, WorkerUtils } from 'graphile-worker'
 import type * as GraphileModule from 'graphile-worker'
 
+import { DisposeStack } from '../../../runtime/lifecycle.js'
 import { count, dropSchema } from '../sql.js'
 import { stampOf } from '../stamp.js'
 import type { LoadTarget, TargetContext, TargetFactory } from '../types.js'
@@ -45,9 +47,14 @@ async function target(lib: Graphile, context: TargetContext): Promise<LoadTarget
   const url = context.databaseUrl
   const logger = new lib.Logger(() => () => undefined)
   await dropSchema(url, kSchema)
+  const stack = new DisposeStack()
+  stack.defer(() => dropSchema(url, kSchema))
   const utils: WorkerUtils = await lib.makeWorkerUtils({ connectionString: url, schema: kSchema, logger })
-  await utils.migrate()
-  let runner: Runner | undefined
+  stack.defer(() => utils.release())
+  await utils.migrate().catch(async (error: unknown) => {
+    await stack.disposeAsync().catch(() => undefined)
+    throw error
+  })
   let added = 0
   const left = `SELECT count(*) AS n FROM ${kSchema}._private_jobs`
   return {
@@ -58,7 +65,8 @@ async function target(lib: Graphile, context: TargetContext): Promise<LoadTarget
         if (t !== undefined) delivered(t)
       }
       const worker = { ...graphileWorkerPreset(url, context.concurrency, logger), schema: kSchema }
-      runner = await lib.run({ noHandleSignals: true, logger, taskList: { noop }, preset: { worker } })
+      const runner = await lib.run({ noHandleSignals: true, logger, taskList: { noop }, preset: { worker } })
+      stack.defer(() => runner.stop())
     },
     async send(t, n) {
       added += n
@@ -66,11 +74,7 @@ async function target(lib: Graphile, context: TargetContext): Promise<LoadTarget
       else await utils.addJobs(Array.from({ length: n }, () => ({ identifier: 'noop', payload: { t } })))
     },
     completed: async () => added - (await count(url, left)),
-    async close() {
-      await runner?.stop()
-      await utils.release()
-      await dropSchema(url, kSchema)
-    },
+    close: () => stack.disposeAsync(),
   }
 }
 

@@ -1,23 +1,29 @@
 /**
  * The `bus` workload on Pulse: a `Bus` under a key prefix of its own (removed after the round), one
  * subscriber on `lg.>`, `--concurrency` publishers calling `put('lg.x', …)`. An event is done when the
- * subscriber gets it.
+ * subscriber gets it. What it opens goes on a `DisposeStack`: `close()` releases all of it, last opened
+ * first, even when a step fails, and once (later calls share the first).
  */
-import { Bus, type Subscription } from '../../../actors/bus/index.js'
+import { Bus } from '../../../actors/bus/index.js'
+import { DisposeStack } from '../../../runtime/lifecycle.js'
 import { deleteByPrefix } from '../redis-keys.js'
 import { stampOf } from '../stamp.js'
 import type { LoadTarget, TargetContext } from '../types.js'
 
 export async function pulseBus(context: TargetContext): Promise<LoadTarget> {
   const keyPrefix = `loadgen:bus:${context.tag}:`
-  const bus = await Bus.connect(context.redisUrl, { namespaces: ['lg'], keyPrefix })
-  let sub: Subscription | undefined
-  let reading: Promise<void> = Promise.resolve()
+  const stack = new DisposeStack()
+  stack.defer(() => deleteByPrefix(context.redisUrl, [keyPrefix]))
+  const bus = stack.use(await Bus.connect(context.redisUrl, { namespaces: ['lg'], keyPrefix }))
   return {
     batch: 1,
     async start(delivered) {
       const subscription = bus.get('lg.>')
-      sub = subscription
+      let reading: Promise<void> = Promise.resolve()
+      stack.defer(async () => {
+        await subscription.return()
+        await reading.catch(() => undefined)
+      })
       await subscription.ready
       reading = (async () => {
         for await (const event of subscription) {
@@ -29,11 +35,6 @@ export async function pulseBus(context: TargetContext): Promise<LoadTarget> {
     async send(t) {
       await bus.put('lg.x', { t })
     },
-    async close() {
-      await sub?.return()
-      await reading.catch(() => undefined)
-      await bus.close()
-      await deleteByPrefix(context.redisUrl, [keyPrefix])
-    },
+    close: () => stack.disposeAsync(),
   }
 }

@@ -60,6 +60,89 @@ describe('newTicker', () => {
   })
 })
 
+describe('ticker lifecycle', () => {
+  it('close() is memoised: a waiting reader ends, done resolves, the iterator stays done; stop() still deletes', async () => {
+    pools = new Pools()
+    const name = pools.name()
+    const node = await pools.join(name)
+    const ticker = await node.newTicker('idle', 60_000)
+    expect(ticker.state).toBe('open')
+    const waiting = ticker.next()
+    const first = ticker.close()
+    expect(ticker.close()).toBe(first)
+    await first
+    expect(await waiting).toEqual({ done: true, value: undefined })
+    await ticker.done
+    expect(ticker.state).toBe('closed')
+    expect(await ticker.next()).toEqual({ done: true, value: undefined })
+    expect(await raw.hexists(`map:${name}:tickers:content`, `${name}:idle`)).toBe(1)
+    await ticker.stop()
+    expect(await raw.hexists(`map:${name}:tickers:content`, `${name}:idle`)).toBe(0)
+  })
+
+  it('a ticker stopped on another node is closed here; await using closes it', async () => {
+    pools = new Pools()
+    const name = pools.name()
+    const [a, b] = await Promise.all([pools.join(name), pools.join(name)])
+    const stopper = await b.newTicker('shared', 60_000)
+    let ended: Ticker | undefined
+    {
+      await using ticker = await a.newTicker('shared', 60_000)
+      ended = ticker
+      await stopper.stop()
+      await ticker.done
+      expect(ticker.state).toBe('closed')
+    }
+    expect(ended.state).toBe('closed')
+    {
+      await using scoped = await a.newTicker('scoped', 60_000)
+      ended = scoped
+    }
+    expect(ended.state).toBe('closed')
+  })
+
+  it("a schedule's close is memoised, waits for the plan in progress, and plans no tick after it", async () => {
+    pools = new Pools()
+    const name = pools.name()
+    const node = await pools.join(name)
+    let release: () => void = () => undefined
+    let planning = false
+    let closing = false
+    let plannedAfterClose = 0
+    let calls = 0
+    const schedule = await node.schedule(
+      {
+        name: 'slow',
+        plan: async (): Promise<JobPlan> => {
+          if (closing) plannedAfterClose++
+          if (calls++ !== 1) return {}
+          planning = true
+          await new Promise<void>((resolve) => (release = resolve))
+          planning = false
+          return {}
+        },
+      },
+      20,
+    )
+    await until(() => planning, 5_000, 'a plan in progress')
+    // A tick won while the plan runs waits in the ticker's slot: the entry's next due time moves on.
+    const field = `${name}:slow`
+    const due = await raw.hget(`map:${name}:tickers:content`, field)
+    await until(async () => (await raw.hget(`map:${name}:tickers:content`, field)) !== due, 5_000, 'a buffered tick')
+    closing = true
+    let settled = 0
+    const closes = [schedule.close(), schedule.close()].map((p) => p.then(() => settled++))
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(settled).toBe(0)
+    release()
+    await Promise.all(closes)
+    expect(planning).toBe(false)
+    expect(settled).toBe(2)
+    expect(plannedAfterClose).toBe(0)
+    await raw.del(`map:${name}:slow:content`)
+  })
+})
+
 describe('schedule', () => {
   it('plans at once, then on ticks: starts, stops, and stopAll spares the keys it starts', async () => {
     pools = new Pools()
