@@ -262,15 +262,16 @@ interface IoredisInternals {
 
 /**
  * Drops the connection now. ioredis' `disconnect()` does nothing useful while the client waits to
- * reconnect: the status stays 'reconnecting' for ever, 'end' never comes and queued commands never
- * settle (redis/ioredis PR #2169). In that state this does what ioredis' close handler would.
+ * reconnect (status 'reconnecting', or 'close' before the retry is scheduled): the status stays so for
+ * ever, 'end' never comes and queued commands never settle (redis/ioredis PR #2169). In that state this
+ * does what ioredis' close handler would.
  */
-function forceDisconnect(client: Redis | Cluster): void {
+export function forceDisconnect(client: Redis | Cluster): void {
   if (client.status === 'end') return
   if (isClusterClient(client)) return client.disconnect()
   const internals = client as unknown as IoredisInternals
   if (
-    client.status === 'reconnecting' &&
+    (client.status === 'reconnecting' || client.status === 'close') &&
     typeof internals.setStatus === 'function' &&
     typeof internals.flushQueue === 'function'
   ) {

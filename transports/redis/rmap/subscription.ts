@@ -33,7 +33,7 @@ import { coerceError, RedisConnectionError } from '../../../runtime/errors.js'
 import { Closeable, withTimeout } from '../../../runtime/lifecycle.js'
 import { kMaxTimerMs } from '../../../runtime/options.js'
 import { trackResource } from '../../../runtime/resource-tracker.js'
-import { DEFAULT_REDIS_CLIENT_OPTIONS, isClusterClient, reconnectDelayMs } from '../connection.js'
+import { DEFAULT_REDIS_CLIENT_OPTIONS, forceDisconnect, isClusterClient, reconnectDelayMs } from '../connection.js'
 import { mapRedisError } from '../errors.js'
 import { keySlot, nodeKey, refreshSlots } from '../cluster-slots.js'
 
@@ -43,13 +43,6 @@ export interface MapSubscriptionHandlers {
   onUp(): void
   /** A socket error (the connection handles reconnecting); for logging. */
   onError(error: Error): void
-}
-
-/** ioredis members needed to drop a client that waits to reconnect; private in its typings. */
-interface IoredisInternals {
-  reconnectTimeout?: NodeJS.Timeout | null
-  setStatus?: (status: 'end') => void
-  flushQueue?: (error: Error) => void
 }
 
 /** Bound of the wait for the socket to close in `close()`. */
@@ -212,21 +205,7 @@ export class MapSubscription extends Closeable {
     const client = this.#client
     const ended =
       client.status === 'end' ? Promise.resolve() : new Promise<void>((resolve) => client.once('end', () => resolve()))
-    if (client.status === 'reconnecting' || client.status === 'close') {
-      // ioredis' disconnect() leaves a client that waits to reconnect in that state for ever, its
-      // queued commands unsettled (redis/ioredis#2169): finish the job as its close handler would.
-      const internals = client as unknown as IoredisInternals
-      if (internals.reconnectTimeout != null) clearTimeout(internals.reconnectTimeout)
-      internals.reconnectTimeout = null
-      if (typeof internals.setStatus === 'function' && typeof internals.flushQueue === 'function') {
-        internals.setStatus.call(client, 'end')
-        internals.flushQueue.call(client, new Error('Connection is closed.'))
-      } else {
-        client.disconnect()
-      }
-    } else if (client.status !== 'end') {
-      client.disconnect()
-    }
+    forceDisconnect(client)
     await withTimeout(ended, kCloseWaitMs, () => new Error('not ended')).catch(() => undefined)
     this.#rejectInFlight()
     client.off('messageBuffer', this.#onMessage)
