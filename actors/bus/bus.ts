@@ -2,9 +2,10 @@
  * `Bus`: subjects with wildcards over Redis streams — one stream per namespace (the subject's first
  * token), so publishes within a namespace are totally ordered and namespaces never block each other.
  *
- * Where things run: in the caller's process. `Bus.connect` opens a command connection, a blocking
- * connection for one tail loop (XREAD BLOCK over every namespace's stream; see `subscription.ts` for how
- * subscriptions share it), and, on first use, a pub/sub connection for inboxes. Nothing runs on other
+ * Where things run: in the caller's process. `Bus.connect` opens a command connection, a bare RESP
+ * connection for one tail loop (XREAD BLOCK over every namespace's stream, replies decoded from their
+ * bytes; see `subscription.ts` for how subscriptions share it), and, on first use, a pub/sub connection
+ * for inboxes. Nothing runs on other
  * threads: the work per event is a decode and a pattern match, cheaper than a thread hop.
  *
  * This file holds the connections, the tail loops, the subscriptions and their announcements, replies
@@ -13,12 +14,13 @@
  * On a Redis Cluster (a `redis-cluster://` URL or an ioredis `Cluster`) the keys are the same — each
  * namespace's carry its `{<ns>}` hash tag (`transports/redis/bus/keys.ts`), so a namespace lives on one
  * master and its scripts run in its slot; there is no key layout to choose. What differs: one tail loop
- * per namespace, each on a blocking connection of its own (an XREAD over several slots is CROSSSLOT),
- * and commands that touch several namespaces are sent one per namespace.
+ * per namespace, each on a connection of its own to the master serving its slot (an XREAD over several
+ * slots is CROSSSLOT), and commands that touch several namespaces are sent one per namespace.
  *
- * - `put` is one Lua script (`busPut-5`): the dedup check against keys kept in Redis with a TTL, the
- *   XADDs (a batch all or nothing), the event-id index, the counter behind `X-BUS-EVENT-INDEX`, and the
- *   trim to the retention (`maxLen`, `maxAgeMs`; none by default: every event is kept).
+ * - `put` runs in a Lua script with the other puts of its tick to the same namespace (`busAppend-4`, one
+ *   call; `publisher.ts`): the dedup check against keys kept in Redis with a TTL, the XADDs (each put
+ *   all or nothing on its own), the event-id index, the counter behind `X-BUS-EVENT-INDEX`, and the trim
+ *   to the retention (`maxLen`, `maxAgeMs`; none by default: every event is kept).
  * - `confirm: n` gives the event an inbox (`response_subject`); each consumer's `ack()` records its id
  *   in Redis (`busConfirm-1`) and, the first time, publishes on the inbox; `put` resolves once n distinct
  *   consumers did, and rejects with `TimeoutError` at its deadline (after a last count in Redis).
@@ -30,6 +32,8 @@
  */
 import { setMaxListeners } from 'node:events'
 
+import type { Cluster } from 'ioredis'
+
 import { ClosedError, coerceError, InvalidArgumentError } from '../../runtime/errors.js'
 import { Destroyable, sleep } from '../../runtime/lifecycle.js'
 import type { Logger } from '../../runtime/logger.js'
@@ -40,9 +44,13 @@ import {
   reconnectDelayMs,
   type RedisSourceOrConnection,
 } from '../../transports/redis/connection.js'
-import { compareEntryIds, decodeBusEntries } from '../../transports/redis/bus/entry.js'
+import { compareEntryIds } from '../../transports/redis/bus/entry.js'
 import { InboxConnection } from '../../transports/redis/bus/inbox.js'
 import { BusKeys } from '../../transports/redis/bus/keys.js'
+import { decodeBusRead } from '../../transports/redis/bus/read-reply.js'
+import { isTopologyError, keySlot, refreshSlots, slotMaster } from '../../transports/redis/cluster-slots.js'
+import { ReopeningConnection, type RespEndpoint } from '../../transports/redis/resp-connection.js'
+import { pipelineReplies } from '../../transports/redis/pipeline-replies.js'
 import { newEventId } from './ids.js'
 import { busMetrics, type BusMetrics } from './metrics.js'
 import type { BusOptions, GetOptions, ResolvedBusOptions } from './options.js'
@@ -79,8 +87,8 @@ export class Bus extends Destroyable {
   readonly #host: SubscriptionHost
   readonly #channelPrefix: string
   #loops: Promise<void>[] = []
-  /** On a cluster: one connection per namespace, whose `blocking()` serves that namespace's tail loop. */
-  readonly #tailConnections: PulseRedis[] = []
+  /** The tail loops' connections: one, or on a cluster one per namespace (to the master of its slot). */
+  readonly #tails: ReopeningConnection[] = []
   #heartbeat: NodeJS.Timeout | undefined
   readonly #metrics: BusMetrics | undefined
   readonly #publisher: Publisher
@@ -158,16 +166,29 @@ export class Bus extends Destroyable {
     })
     if (this.#redis.cluster) {
       // XREAD over several slots is CROSSSLOT, and blocking reads sharing a node's connection would
-      // wait for each other: a tail loop per namespace, each on a blocking connection of its own.
-      for (const ns of this.namespaces) {
-        const own = createRedis(client, { name: 'pulse:bus' })
-        this.#tailConnections.push(own)
-        this.#loops.push(this.#run([ns], own))
-      }
+      // wait for each other: a tail loop per namespace, each on a connection of its own.
+      for (const ns of this.namespaces) this.#loops.push(this.#run([ns], this.#tailConnection(ns)))
     } else {
-      this.#loops.push(this.#run(this.namespaces, this.#redis))
+      this.#loops.push(this.#run(this.namespaces, this.#tailConnection(undefined)))
     }
     this.#heartbeat = setInterval(() => void this.#announce(), this.options.heartbeatMs)
+  }
+
+  /** A tail loop's connection: to the server, or on a cluster to the master serving `ns`'s slot now. */
+  #tailConnection(ns: string | undefined): ReopeningConnection {
+    const client = this.#redis.client
+    const endpoint = async (): Promise<RespEndpoint> =>
+      ns === undefined
+        ? client.options
+        : (await slotMaster(client as unknown as Cluster, keySlot(this.#logKey(ns)))).options
+    const tail = new ReopeningConnection(endpoint, 'pulse:bus:tail')
+    this.#tails.push(tail)
+    return tail
+  }
+
+  /** The key of `ns`'s stream as Redis names it (with the client's key prefix). */
+  #logKey(ns: string): string {
+    return `${this.#channelPrefix}${this.keys.log(ns)}`
   }
 
   #newest(ns: string): string {
@@ -268,11 +289,13 @@ export class Bus extends Destroyable {
       const pipeline = this.#redis.client.pipeline()
       pipeline.zremrangebyscore(this.keys.subs(ns), '-inf', now)
       for (const sub of subs) pipeline.zadd(this.keys.subs(ns), now + 3 * this.options.heartbeatMs, this.#member(sub))
-      return pipeline.exec()
+      return pipeline.exec().then((results) => pipelineReplies(results))
     })
-    await Promise.all(pipelines).catch((error: unknown) =>
-      this.#logger.warn({ err: error }, 'pulse bus: heartbeat failed'),
-    )
+    // Best effort: the next heartbeat tries again. A failure (an error reply included) is logged, unless
+    // the bus began closing meanwhile and cut the heartbeat short.
+    await Promise.all(pipelines).catch((error: unknown) => {
+      if (this.state === 'open') this.#logger.warn({ err: error }, 'pulse bus: heartbeat failed')
+    })
   }
 
   /** Whether a live subscription (of this bus, or of any bus on the same Redis) matches `subject`. */
@@ -348,39 +371,41 @@ export class Bus extends Destroyable {
 
   // ---- tail loop and close -----------------------------------------------------------------------
 
-  /** The tail loop of `namespaces`, on the blocking connection of `redis`. */
-  async #run(namespaces: readonly string[], redis: PulseRedis): Promise<void> {
+  /**
+   * The tail loop of `namespaces`, on a RESP connection of its own (`tail`): its XREAD replies are decoded
+   * from their bytes (`read-reply.ts`). A lost connection is opened again at the next read; on a cluster a
+   * topology error refreshes the slot map first, so the next read goes to the slot's master then.
+   */
+  async #run(namespaces: readonly string[], tail: ReopeningConnection): Promise<void> {
     const signal = this.signal
     let failures = 0
-    const keys = namespaces.map((ns) => this.keys.log(ns))
+    const keys = namespaces.map((ns) => this.#logKey(ns))
+    const { batchSize, blockMs } = this.options
     while (!signal.aborted) {
       try {
+        const conn = await tail.get()
+        if (signal.aborted) break
         const ids = namespaces.map((ns) => this.#tail.get(ns) ?? '0-0')
-        const reply = await redis
-          .blocking()
-          .callBuffer(
-            'XREAD',
-            'COUNT',
-            this.options.batchSize,
-            'BLOCK',
-            this.options.blockMs,
-            'STREAMS',
-            ...keys,
-            ...ids,
-          )
+        const reply = await conn.call(
+          ['XREAD', 'COUNT', batchSize, 'BLOCK', blockMs, 'STREAMS', ...keys, ...ids],
+          decodeBusRead,
+        )
         failures = 0
-        if (!Array.isArray(reply)) continue
-        for (const item of reply as [Buffer, unknown][]) {
-          const ns = this.keys.namespaceOfLog(item[0].toString('utf8').slice(this.#channelPrefix.length))
+        for (const stream of reply ?? []) {
+          const ns = this.keys.namespaceOfLog(stream.key.slice(this.#channelPrefix.length))
           const prev = this.#tail.get(ns)
-          const { entries, lastId } = decodeBusEntries(item[1])
+          const lastId = stream.lastId
           if (prev === undefined || lastId === undefined) continue
           this.#tail.set(ns, lastId)
-          for (const sub of this.#subs.get(ns) ?? []) sub.offer(prev, entries, lastId)
+          for (const sub of this.#subs.get(ns) ?? []) sub.offer(prev, stream.entries, lastId)
         }
       } catch (error) {
         if (signal.aborted) break
         this.#logger.warn({ err: error }, 'pulse bus: tail read failed, retrying')
+        if (this.#redis.cluster && isTopologyError(error)) {
+          tail.close()
+          await refreshSlots(this.#redis.client as unknown as Cluster).catch(() => undefined)
+        }
         await sleep(reconnectDelayMs(++failures, 50, 5_000), signal).catch(() => undefined)
       }
     }
@@ -391,6 +416,7 @@ export class Bus extends Destroyable {
    * the connections this bus made, then waits for the tail loops.
    */
   protected async onClose(): Promise<void> {
+    this.#publisher.flush()
     clearInterval(this.#heartbeat)
     const subs = [...this.#subs.values()].flatMap((set) => [...set])
     for (const sub of subs) sub.end()
@@ -403,17 +429,18 @@ export class Bus extends Destroyable {
     for (const set of this.#subs.values()) set.clear()
     await Promise.all([...this.#inboxSubs].map((sub) => sub.return()))
     await this.#inboxes.close()
-    await Promise.all(this.#tailConnections.map((own) => own.close()))
+    for (const tail of this.#tails) tail.close()
     await this.#redis.close()
     await Promise.all(this.#loops)
   }
 
   /** Ends every subscription and drops the connections at once. */
   protected override async onDestroy(): Promise<void> {
+    this.#publisher.flush()
     clearInterval(this.#heartbeat)
     for (const set of this.#subs.values()) for (const sub of set) sub.end()
     await this.#inboxes.close()
-    await Promise.all(this.#tailConnections.map((own) => own.destroy()))
+    for (const tail of this.#tails) tail.close()
     await this.#redis.destroy()
   }
 }

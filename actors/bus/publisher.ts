@@ -1,26 +1,22 @@
 /**
- * The publishing side of a `Bus`: `put` of one event or a batch (one `busPut-5` script each: dedup,
- * XADDs, the event-id index, the counter behind `X-BUS-EVENT-INDEX`, the trim), a put that waits for
+ * The publishing side of a `Bus`: `put` of one event or a batch (the puts of a tick go to Redis together,
+ * `append-queue.ts`: dedup, XADDs, the event-id index, the counter behind `X-BUS-EVENT-INDEX`, the trim,
+ * in one script call per namespace), a put that waits for
  * `confirm: n` consumers, a request (a put with an inbox, then a wait for the first reply), inbox
  * publishes (pub/sub, never persisted) and the consumers' confirmations. It remembers the highest entry
  * id each namespace's puts got back, which new subscriptions start from (`lastPut`).
  */
 import type { Redis } from 'ioredis'
 
-import {
-  DuplicateEventError,
-  InvalidArgumentError,
-  isPulseError,
-  NoResponderError,
-  TimeoutError,
-} from '../../runtime/errors.js'
+import { InvalidArgumentError, NoResponderError, TimeoutError } from '../../runtime/errors.js'
 import { anySignal } from '../../runtime/lifecycle.js'
 import { checkDurationMs, checkInteger, checkKnownKeys, checkSignal, checkString } from '../../runtime/options.js'
 import type { BusEntry, BusEntryFields } from '../../transports/redis/bus/entry.js'
-import { compareEntryIds, putArgs } from '../../transports/redis/bus/entry.js'
+import { compareEntryIds } from '../../transports/redis/bus/entry.js'
 import type { InboxConnection } from '../../transports/redis/bus/inbox.js'
 import type { BusKeys } from '../../transports/redis/bus/keys.js'
-import { busConfirm, busPut } from '../../transports/redis/bus/scripts.js'
+import { busConfirm } from '../../transports/redis/bus/scripts.js'
+import { AppendQueue, type Confirmation } from './append-queue.js'
 import { within } from './deadline.js'
 import { checkEventId, newEventId, newInbox } from './ids.js'
 import type { BusMetrics } from './metrics.js'
@@ -51,9 +47,11 @@ export class Publisher {
   readonly #host: PublisherHost
   /** Namespace → the highest entry id this bus's own puts got back. */
   readonly #lastPut = new Map<string, string>()
+  readonly #queue: AppendQueue
 
   constructor(host: PublisherHost) {
     this.#host = host
+    this.#queue = new AppendQueue(host)
   }
 
   /** The highest entry id the puts to `ns` got back, if any. */
@@ -179,46 +177,10 @@ export class Publisher {
     }
   }
 
-  /** Runs `busPut-5`; `confirm` adds the confirmation hash for the inbox of the (single) event. */
-  async #append(
-    ns: string,
-    events: readonly BusEntryFields[],
-    confirm?: { inbox: string; want: number; ttlMs: number },
-  ): Promise<PutResult[]> {
-    const keys = [
-      this.#host.keys.log(ns),
-      this.#host.keys.ids(ns),
-      this.#host.keys.seq(ns),
-      this.#host.keys.dedup(ns),
-      this.#host.keys.confirm(ns, confirm?.inbox ?? ''),
-    ]
-    const { dedupTtlMs, maxLen, maxAgeMs } = this.#host.options
-    const args: (string | Buffer | number)[] = [
-      dedupTtlMs,
-      confirm?.want ?? 0,
-      confirm?.ttlMs ?? 0,
-      events.length,
-      maxLen,
-      maxAgeMs,
-    ]
-    for (const event of events) args.push(...putArgs(event))
-    let reply: unknown
-    try {
-      reply = await busPut.run(this.#host.client, keys, args)
-    } catch (error) {
-      const duplicate =
-        isPulseError(error) && error.data?.reply === 'DUPLICATE' ? /DUPLICATE (\d+) (.*)$/.exec(error.message) : null
-      if (duplicate !== null) {
-        const i = Number(duplicate[1])
-        throw new DuplicateEventError('key was processed before', {
-          data: { subject: duplicate[2] ?? '', key: events[i]?.key ?? '', item: i },
-        })
-      }
-      throw error
-    }
-    const ids = reply as (string | number)[]
-    const seq = Number(ids[ids.length - 1])
-    const last = ids[ids.length - 2] as string
+  /** Appends `events` with the other puts of this tick (append-queue.ts); `confirm` adds the inbox's hash. */
+  async #append(ns: string, events: readonly BusEntryFields[], confirm?: Confirmation): Promise<PutResult[]> {
+    const { entryIds, seq } = await this.#queue.append(ns, events, confirm)
+    const last = entryIds[entryIds.length - 1] as string
     const known = this.#lastPut.get(ns)
     if (known === undefined || compareEntryIds(last, known) > 0) this.#lastPut.set(ns, last)
     this.#host.metrics?.published.inc({ namespace: ns }, events.length)
@@ -228,6 +190,11 @@ export class Publisher {
       createdAt: new Date(event.createdAt),
       createdAtText: event.createdAt,
     }))
+  }
+
+  /** Sends the puts queued now instead of at the end of the tick (the bus is closing). */
+  flush(): void {
+    this.#queue.flush()
   }
 
   /** Publishes to an inbox subject: pub/sub only, never persisted. */

@@ -1,8 +1,8 @@
 /**
  * One `bus.get(pattern)`: an async iterator of the matching events of one namespace, from its start.
  *
- * Where events come from. The bus runs one tail loop (XREAD BLOCK over every namespace's stream, on its
- * blocking connection) and offers each batch it reads, with the id it read after (`prevId`), to the
+ * Where events come from. The bus runs one tail loop (XREAD BLOCK over every namespace's stream, on a
+ * connection of its own) and offers each batch it reads, with the id it read after (`prevId`), to the
  * subscriptions of that namespace. A subscription whose cursor is at or past `prevId` takes the matching
  * entries straight from the batch: no extra Redis round trip per subscriber. One that is behind — it
  * starts in the past, its buffer is full (`bufferSize`), or it was reading when a batch came — reads the
@@ -151,6 +151,8 @@ export class BusSubscription implements AsyncIterableIterator<BusEvent> {
   #startError: Error | undefined
   #wake: (() => void) | undefined
   #closed = false
+  /** `ready` has settled: `next()` need not wait for it. */
+  #started = false
   #inFlight: InFlight | undefined
   #lastYielded: BusEntry | undefined
   /** ack: none — the last events yielded, by id, for acks by id (HTTP). */
@@ -182,6 +184,7 @@ export class BusSubscription implements AsyncIterableIterator<BusEvent> {
         this.#startError = coerceError(error)
       },
     )
+    void this.ready.then(() => (this.#started = true))
     const signal = options.signal
     if (signal !== undefined) {
       this.#onAbort = () => void this.return()
@@ -256,7 +259,7 @@ export class BusSubscription implements AsyncIterableIterator<BusEvent> {
   async next(): Promise<IteratorResult<BusEvent>> {
     this.#endDelivery()
     if (this.#closed) return { done: true, value: undefined }
-    await this.ready
+    if (!this.#started) await this.ready
     if (this.#startError !== undefined) {
       const error = this.#startError
       await this.return()
@@ -287,7 +290,8 @@ export class BusSubscription implements AsyncIterableIterator<BusEvent> {
       this.#advanceDurable(this.#lastYielded)
       this.#lastYielded = undefined
     }
-    const entry = await this.#nextEntry()
+    // The common case, an event buffered, takes no wait.
+    const entry = (this.#closed ? undefined : this.#buffer.shift()) ?? (await this.#nextEntry())
     if (entry === undefined) return { done: true, value: undefined }
     if (this.options.ack === 'manual') {
       const flight = new InFlight(entry)
@@ -321,11 +325,15 @@ export class BusSubscription implements AsyncIterableIterator<BusEvent> {
     if (delivery > 1) this.#redelivered?.inc()
     const ack = () => this.#ack(entry)
     const consumerId = this.consumerId
+    let createdAt: Date | undefined
     return {
       id: entry.id,
       subject: entry.subject,
       payload: entry.payload,
-      createdAt: new Date(entry.createdAt),
+      // Parsed on first use: most consumers never read it.
+      get createdAt() {
+        return (createdAt ??= new Date(entry.createdAt))
+      },
       key: entry.key,
       traceId: entry.traceId,
       responseSubject: entry.responseSubject,

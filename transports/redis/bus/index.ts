@@ -8,5 +8,5 @@ export {
   decodeBusEntry,
   putArgs,
 } from './entry.js'
-export { busConfirm, busCursor, busPut } from './scripts.js'
+export { busAppend, busConfirm, busCursor, busPut } from './scripts.js'
 export { InboxConnection, type InboxListener } from './inbox.js'

@@ -6,7 +6,7 @@
  * |----------------------------------------|--------|----------------------------------------------------------------|
  * | `{<ns>}:log`                           | stream | one entry per event, in publish order (fields: `entry.ts`)      |
  * | `{<ns>}:ids`                           | hash   | event id → entry id (start-from-id, `Last-Event-ID`, durables) |
- * |                                        |        | both trimmed together by `busPut-5` to the bus's retention      |
+ * |                                        |        | both trimmed together by the put scripts to the retention       |
  * | `{<ns>}:seq`                           | string | events ever published in the namespace (`X-BUS-EVENT-INDEX`)    |
  * | `{<ns>}:dedup`                         | zset   | `<subject>\n<key>` → expiry (ms): dedup keys published         |
  * | `{<ns>}:confirm:<inbox>`               | hash   | `want` = n, then one field per consumer id that acked; PX       |

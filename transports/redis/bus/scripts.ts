@@ -4,61 +4,46 @@
 import { defineScript } from '../scripts.js'
 
 /**
- * Publishes one event or a batch into a namespace, atomically: either every event is appended or none.
- * Dedup keys live in a sorted set (member `<subject>\n<key>`, score = expiry in ms of the server's
- * clock), so they survive restarts and expire exactly; Redis 7.0 has no per-field TTL on hashes.
+ * Lua shared by `busPut-5` and `busAppend-4` (KEYS[1…4]: stream, event ids, counter, dedup keys, in that
+ * order in both): the server's clock, the dedup check of one put's events, the append of one event, and
+ * the trim to the retention. Dedup keys live in a sorted set (member `<subject>\n<key>`, score = expiry in
+ * ms of the server's clock), so they survive restarts and expire exactly; Redis 7.0 has no per-field TTL
+ * on hashes. Each event is 8 values of ARGV from its first: id, subject, created_at, key, trace id,
+ * response subject, payload, trace context.
  *
- * Retention (the bus's `maxLen` / `maxAgeMs`): after appending, the call drops the oldest entries past
- * either bound, with their event ids, up to 64 more than it appended — so a stream that was larger when
- * retention was turned on comes down over the following puts, and no put does unbounded work.
+ * Retention (the bus's `maxLen` / `maxAgeMs`): after appending n events, the call drops the oldest
+ * entries past either bound, with their event ids, up to n + 64 — so a stream that was larger when
+ * retention was turned on comes down over the following puts, and no call does unbounded work.
  */
-export const busPut = defineScript({
-  name: 'busPut-5',
-  numberOfKeys: 5,
-  lua: `--[[
-  busPut-5: appends events to a namespace's stream, refusing the whole call on a duplicate key, then
-  trims the stream to its retention.
-    KEYS[1]  stream          <prefix>{ns}:log
-    KEYS[2]  event ids       <prefix>{ns}:ids      (hash: event id -> entry id)
-    KEYS[3]  counter         <prefix>{ns}:seq
-    KEYS[4]  dedup keys      <prefix>{ns}:dedup    (zset: subject\\nkey -> expiry ms)
-    KEYS[5]  confirmations   <prefix>{ns}:confirm:<inbox>  (only used when ARGV[2] > 0)
-    ARGV[1]  dedup TTL, ms (0: keys are not recorded)
-    ARGV[2]  confirmations wanted (0: none)
-    ARGV[3]  TTL of the confirmation hash, ms
-    ARGV[4]  number of events n
-    ARGV[5]  retention: most entries kept (0: no bound)
-    ARGV[6]  retention: oldest age kept, ms, by the entry id's time (0: no bound)
-    ARGV[7…] per event, 8 values: id, subject, created_at, key, trace id, response subject, payload,
-             trace context
-  Reply: { entry id 1, …, entry id n, counter after the last }.
-  Errors: DUPLICATE <i> <subject> — event i (0-based) has a key already published on its subject.
-]]
-local ttl = tonumber(ARGV[1])
-local n = tonumber(ARGV[4])
-local kFirst = 7
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local seen = {}
-local anyKey = false
-for i = 0, n - 1 do
-  local b = kFirst + i * 8
-  local key = ARGV[b + 3]
-  if key ~= '' then
-    anyKey = true
-    local member = ARGV[b + 1] .. '\\n' .. key
-    local score = redis.call('ZSCORE', KEYS[4], member)
-    if seen[member] or (score and tonumber(score) > now) then
-      return redis.error_reply('DUPLICATE ' .. i .. ' ' .. ARGV[b + 1])
-    end
-    seen[member] = true
-  end
+const kPutLua = `
+local function clock()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-if anyKey and ttl > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now) end
-local reply = {}
+
+-- The first of the n events from ARGV[first] whose key was published on its subject (0-based), or nil;
+-- and whether any of them has a key.
+local function duplicate(first, n, now)
+  local seen = {}
+  local anyKey = false
+  for i = 0, n - 1 do
+    local b = first + i * 8
+    local key = ARGV[b + 3]
+    if key ~= '' then
+      anyKey = true
+      local member = ARGV[b + 1] .. '\\n' .. key
+      local score = redis.call('ZSCORE', KEYS[4], member)
+      if seen[member] or (score and tonumber(score) > now) then return i, anyKey end
+      seen[member] = true
+    end
+  end
+  return nil, anyKey
+end
+
 local fields = { 'k', 't', 'r', 'p', 'x' }
-for i = 0, n - 1 do
-  local b = kFirst + i * 8
+
+-- Appends the event at ARGV[b], indexes its id and records its key; returns its entry id.
+local function append(b, ttl, now)
   local args = { 'i', ARGV[b], 's', ARGV[b + 1], 'c', ARGV[b + 2] }
   for f = 1, 5 do
     local v = ARGV[b + 2 + f]
@@ -72,17 +57,12 @@ for i = 0, n - 1 do
   if ttl > 0 and ARGV[b + 3] ~= '' then
     redis.call('ZADD', KEYS[4], now + ttl, ARGV[b + 1] .. '\\n' .. ARGV[b + 3])
   end
-  reply[#reply + 1] = id
+  return id
 end
-local want = tonumber(ARGV[2])
-if want > 0 then
-  redis.call('HSET', KEYS[5], 'want', want)
-  redis.call('PEXPIRE', KEYS[5], tonumber(ARGV[3]))
-end
-reply[#reply + 1] = redis.call('INCRBY', KEYS[3], n)
-local maxLen = tonumber(ARGV[5])
-local maxAge = tonumber(ARGV[6])
-if maxLen > 0 or maxAge > 0 then
+
+-- Drops the oldest entries past maxLen / maxAge (0: no bound), at most n + 64.
+local function trim(n, maxLen, maxAge, now)
+  if maxLen <= 0 and maxAge <= 0 then return end
   local len = redis.call('XLEN', KEYS[1])
   local cutoff = now - maxAge
   local budget = n + 64
@@ -119,7 +99,114 @@ if maxLen > 0 or maxAge > 0 then
     redis.call('XTRIM', KEYS[1], 'MINID', ms .. '-' .. string.format('%d', tonumber(seq) + 1))
   end
 end
+`
+
+/**
+ * Publishes one event or a batch with confirmations wanted (the hash of its inbox is KEYS[5]),
+ * atomically: either every event is appended or none.
+ */
+export const busPut = defineScript({
+  name: 'busPut-5',
+  numberOfKeys: 5,
+  lua: `--[[
+  busPut-5: appends events to a namespace's stream, refusing the whole call on a duplicate key, then
+  trims the stream to its retention.
+    KEYS[1]  stream          <prefix>{ns}:log
+    KEYS[2]  event ids       <prefix>{ns}:ids      (hash: event id -> entry id)
+    KEYS[3]  counter         <prefix>{ns}:seq
+    KEYS[4]  dedup keys      <prefix>{ns}:dedup    (zset: subject\\nkey -> expiry ms)
+    KEYS[5]  confirmations   <prefix>{ns}:confirm:<inbox>  (only used when ARGV[2] > 0)
+    ARGV[1]  dedup TTL, ms (0: keys are not recorded)
+    ARGV[2]  confirmations wanted (0: none)
+    ARGV[3]  TTL of the confirmation hash, ms
+    ARGV[4]  number of events n
+    ARGV[5]  retention: most entries kept (0: no bound)
+    ARGV[6]  retention: oldest age kept, ms, by the entry id's time (0: no bound)
+    ARGV[7…] per event, 8 values: id, subject, created_at, key, trace id, response subject, payload,
+             trace context
+  Reply: { entry id 1, …, entry id n, counter after the last }.
+  Errors: DUPLICATE <i> <subject> — event i (0-based) has a key already published on its subject.
+]]${kPutLua}
+local ttl = tonumber(ARGV[1])
+local n = tonumber(ARGV[4])
+local now = clock()
+local dup, anyKey = duplicate(7, n, now)
+if dup then return redis.error_reply('DUPLICATE ' .. dup .. ' ' .. ARGV[7 + dup * 8 + 1]) end
+if anyKey and ttl > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now) end
+local reply = {}
+for i = 0, n - 1 do reply[#reply + 1] = append(7 + i * 8, ttl, now) end
+local want = tonumber(ARGV[2])
+if want > 0 then
+  redis.call('HSET', KEYS[5], 'want', want)
+  redis.call('PEXPIRE', KEYS[5], tonumber(ARGV[3]))
+end
+reply[#reply + 1] = redis.call('INCRBY', KEYS[3], n)
+trim(n, tonumber(ARGV[5]), tonumber(ARGV[6]), now)
 return reply
+`,
+})
+
+/**
+ * Publishes the puts of one tick into a namespace, in their order, each one (an event or a batch) all
+ * or nothing on its own: a put with a duplicate key is refused and the others go on, as if each had been
+ * its own `busPut-5` without confirmations. The stream is trimmed once, for all of them.
+ */
+export const busAppend = defineScript({
+  name: 'busAppend-4',
+  numberOfKeys: 4,
+  lua: `--[[
+  busAppend-4: appends several puts to a namespace's stream, each refused alone on a duplicate key, then
+  trims the stream to its retention.
+    KEYS[1]  stream          <prefix>{ns}:log
+    KEYS[2]  event ids       <prefix>{ns}:ids      (hash: event id -> entry id)
+    KEYS[3]  counter         <prefix>{ns}:seq
+    KEYS[4]  dedup keys      <prefix>{ns}:dedup    (zset: subject\\nkey -> expiry ms)
+    ARGV[1]  dedup TTL, ms (0: keys are not recorded)
+    ARGV[2]  retention: most entries kept (0: no bound)
+    ARGV[3]  retention: oldest age kept, ms, by the entry id's time (0: no bound)
+    ARGV[4]  number of puts
+    ARGV[5…] per put: its number of events n, then per event 8 values: id, subject, created_at, key,
+             trace id, response subject, payload, trace context
+  Reply: per put, in order, { counter after its last event, entry id 1, …, entry id n }, or
+         { 'DUPLICATE', i } when its event i (0-based) has a key already published on its subject.
+]]${kPutLua}
+local ttl = tonumber(ARGV[1])
+local puts = tonumber(ARGV[4])
+local now = clock()
+local replies = {}
+local appended = 0
+local pruned = false
+local b = 5
+for p = 1, puts do
+  local n = tonumber(ARGV[b])
+  local first = b + 1
+  local dup, anyKey = duplicate(first, n, now)
+  if dup then
+    replies[p] = { 'DUPLICATE', dup }
+  else
+    if anyKey and ttl > 0 and not pruned then
+      redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+      pruned = true
+    end
+    local ids = { 0 }
+    for i = 0, n - 1 do ids[i + 2] = append(first + i * 8, ttl, now) end
+    replies[p] = ids
+    appended = appended + n
+  end
+  b = first + n * 8
+end
+if appended > 0 then
+  local seq = redis.call('INCRBY', KEYS[3], appended)
+  for p = puts, 1, -1 do
+    local r = replies[p]
+    if r[1] ~= 'DUPLICATE' then
+      r[1] = seq
+      seq = seq - (#r - 1)
+    end
+  end
+  trim(appended, tonumber(ARGV[2]), tonumber(ARGV[3]), now)
+end
+return replies
 `,
 })
 
