@@ -23,6 +23,7 @@ import { coerceError } from '../../runtime/errors.js'
 import type { Logger } from '../../runtime/logger.js'
 import { createRedis, type PulseRedis } from '../../transports/redis/connection.js'
 import type { KeyLayout } from '../../transports/redis/key-layout.js'
+import { pipelineReplies } from '../../transports/redis/pipeline-replies.js'
 import {
   type AckRecord,
   decodeAck,
@@ -262,7 +263,9 @@ export class Router {
 
   async #settle(poolEventId: string): Promise<void> {
     const key = this.#poolStream()
-    await this.#redis.client.multi().xack(key, kPoolSinkName, poolEventId).xdel(key, poolEventId).exec()
+    pipelineReplies(
+      await this.#redis.client.multi().xack(key, kPoolSinkName, poolEventId).xdel(key, poolEventId).exec(),
+    )
   }
 
   async #route(id: string, fields: unknown): Promise<void> {

@@ -272,9 +272,11 @@ class Watchdog {
         let complete = true
         for (const key of parseJobKeyList(jobs.get(wid) ?? '')) {
           try {
+            // Off the list first: the claim of the requeue's worker refuses a key another list holds. A
+            // requeue lost after this leaves the payload to orphan recovery.
+            await this.#write('remove', jobMapName(pool, layout), [wid, key])
             const payload = await this.#redis.client.hgetBuffer(payloadsKey, key)
             if (payload !== null) await this.#requeue(key, payload, now)
-            await this.#write('remove', jobMapName(pool, layout), [wid, key])
           } catch (error) {
             complete = false
             this.#log('warn', 'pool: requeuing a dead worker job failed', error, { worker: wid, key })

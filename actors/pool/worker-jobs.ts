@@ -27,7 +27,7 @@ import {
   type JobRecord,
   kPoolEvents,
 } from '../../transports/redis/pool/codec.js'
-import { jobMapName, jobPayloadMapName, mapKeys } from '../../transports/redis/pool/keys.js'
+import { jobMapName, jobPayloadMapName, mapKeys, workerMapName } from '../../transports/redis/pool/keys.js'
 import { kPoolScripts, mapWrite } from '../../transports/redis/pool/scripts.js'
 import { unixNanosToMs } from '../../transports/redis/pool/values.js'
 import type { NodeContext } from './context.js'
@@ -143,12 +143,16 @@ export class WorkerJobs {
       void this.chain(worker, job.key, () => this.move(worker, job.key))
   }
 
-  /** Claims ownership, stores the payload and calls `start`: the error of `start`, or 'not-owner' (no ack). */
+  /**
+   * Claims ownership, stores the payload and calls `start`: the error of `start`, or 'not-owner' (no ack:
+   * another registered worker's list holds the key, even one that looks dead to this node, which may be
+   * alive and come back with it; the event comes back until that list lets the key go).
+   */
   async #start(worker: LocalWorker, job: LocalJob, requeued: boolean): Promise<Error | undefined | 'not-owner'> {
     const { pool, keyLayout, redis } = this.#ctx
-    const others = this.#activeIds().filter((id) => id !== worker.id)
     const keys = mapKeys(jobMapName(pool, keyLayout), keyLayout)
-    const owned = await kPoolScripts.claimJob.run(redis, [keys.content, keys.updates], [worker.id, job.key, ...others])
+    const workers = mapKeys(workerMapName(pool, keyLayout), keyLayout).content
+    const owned = await kPoolScripts.claimJob.run(redis, [keys.content, keys.updates, workers], [worker.id, job.key])
     if (owned !== 1) return 'not-owner'
     const payloads = jobPayloadMapName(pool, keyLayout)
     let ranBefore = false

@@ -6,8 +6,8 @@
  *
  * - `poolClaimDispatch-4`: the dispatch claim, admission and enqueue in one step (PROTOCOL.md,
  *   "Dispatch").
- * - `poolClaimJob-2`: a worker's ownership claim before `start`: the key is appended to its `P:jobs`
- *   list only when no other active worker's list holds it.
+ * - `poolClaimJob-3`: a worker's ownership claim before `start`: the key is appended to its `P:jobs`
+ *   list only when the list of no other worker registered in `P:workers` holds it, active or not.
  * - `poolCleanupLock-2`: the per-member cleanup lock: set when absent or stale, refused when fresh.
  *
  * The keys of each script belong to one pool; in the `cluster` layout they all hold `{P}` (keys.ts), so
@@ -67,21 +67,30 @@ return {1, id}
   }),
 
   claimJob: defineScript({
-    name: 'poolClaimJob-2',
-    numberOfKeys: 2,
+    name: 'poolClaimJob-3',
+    numberOfKeys: 3,
     lua: `--[[
-  poolClaimJob-2: makes a worker the owner of a job key unless another active worker owns it.
+  poolClaimJob-3: makes a worker the owner of a job key unless another registered worker's list holds it.
+  A registered worker (in P:workers, leaving or not) counts whether it looks active or not: one that looks
+  dead (a keep-alive lapse) may be alive and come back with its list; only a cleaner, a stop or a release
+  takes a key off it. The list of a worker missing from P:workers does not count: a cleaner removed the
+  worker, whose node stops its jobs when it reads that, and it never becomes active again.
     KEYS[1] jobs hash          map:P:jobs:content
     KEYS[2] jobs channel       map:P:jobs:updates
-    ARGV[1] worker id, ARGV[2] job key, ARGV[3..] the ids of the other active workers
-  Reply: 1 owned (appended, or already there); 0 another active worker owns it (nothing written).
+    KEYS[3] workers hash       map:P:workers:content
+    ARGV[1] worker id, ARGV[2] job key
+  Reply: 1 owned (appended, or already there); 0 another worker's list holds it (nothing written).
 ]]
 ${kMapHelpers}
-local content, channel = KEYS[1], KEYS[2]
+local content, channel, workers = KEYS[1], KEYS[2], KEYS[3]
 local wid, key = ARGV[1], ARGV[2]
-for i = 3, #ARGV do
-  for _, item in ipairs(decode_list(redis.call('HGET', content, ARGV[i]))) do
-    if tostring(item) == key then return 0 end
+local fields = redis.call('HGETALL', content)
+for i = 1, #fields, 2 do
+  local field = fields[i]
+  if field ~= wid and string.sub(field, 1, 1) ~= '=' and redis.call('HEXISTS', workers, field) == 1 then
+    for _, item in ipairs(decode_list(fields[i + 1])) do
+      if tostring(item) == key then return 0 end
+    end
   end
 end
 local items = decode_list(redis.call('HGET', content, wid))
