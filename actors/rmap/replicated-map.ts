@@ -3,9 +3,11 @@
  * it (Redis layout and frames of goa.design/pulse v1.6.5: docs/redis-layout.md, "Maps").
  *
  * The hash `map:<name>:content` is the truth. Every write is one Lua script (`transports/redis/rmap`)
- * that mutates it, bumps `=rev`, sets `=kind` and publishes a frame on `map:<name>:updates`. Each
+ * that mutates it, bumps `=rev`, sets `=kind` and publishes a frame on `map:<name>:updates`; the `set`s
+ * of one tick share one script call that does the same for each (`set-queue.ts`). Each
  * replica keeps a local copy, so reads never touch Redis, and keeps it current from the frames
- * (`local-copy.ts`: the copy, and the state machine that keeps it exact). Writes go straight to Redis;
+ * (`local-copy.ts`: the copy, and the state machine that keeps it exact). Writes go to Redis in the
+ * order they are made (a set at the end of its tick, or before the next other write, whichever is first);
  * `setAndWait` resolves once the copy holds its revision. `reset()` and `destroy()` work after
  * `close()` too.
  */
@@ -20,12 +22,13 @@ import {
   isRedisClient,
   PulseRedis,
 } from '../../transports/redis/connection.js'
-import { contentKey, kMapScripts, parseRevision, updatesChannel } from '../../transports/redis/rmap/index.js'
+import { contentKey, kMapScripts, updatesChannel } from '../../transports/redis/rmap/index.js'
 import type { RedisScript, ScriptArg } from '../../transports/redis/scripts.js'
 import { ChangeFeed } from './change-feed.js'
 import type { ChangeFeedOptions, MapEventKind } from './change-feed.js'
 import { parseListValue } from './list-value.js'
 import { LocalCopy } from './local-copy.js'
+import { SetQueue } from './set-queue.js'
 import { mapMetrics } from './metrics.js'
 import { type KeyLayout, resolveKeyLayout } from '../../transports/redis/key-layout.js'
 import { checkMapKey, checkMapName, checkMapValue, resolveReplicatedMapOptions } from './options.js'
@@ -55,6 +58,7 @@ export class ReplicatedMap extends Closeable {
   readonly #ttlArgs: readonly [string, string]
   readonly #logger: ReplicatedMapLogger
   readonly #copy: LocalCopy
+  readonly #sets: SetQueue
   readonly #feeds = new Set<ChangeFeed>()
   /** This map's counters, with `options.metrics` (metrics.ts). */
   readonly #counted: { writes: { inc(): void }; applied: { inc(): void } } | undefined
@@ -83,6 +87,7 @@ export class ReplicatedMap extends Closeable {
         ? undefined
         : { writes: metrics.writes.labels({ map: name }), applied: metrics.applied.labels({ map: name }) }
     this.#counted = counted
+    this.#sets = new SetQueue((pairs) => kMapScripts.setMany.run(redis, this.#keys, [...this.#ttlArgs, ...pairs]))
     this.#copy = new LocalCopy({
       name,
       keyLayout: layout,
@@ -195,7 +200,7 @@ export class ReplicatedMap extends Closeable {
     return { revision: this.#copy.revision, size: this.#copy.content.size, ...this.#copy.stats }
   }
 
-  // ---------------------------------------------------------------- writes (one Lua script each)
+  // ---------------------------------------------------------------- writes (one Lua script each; sets per tick)
 
   /** Sets `key`; resolves with the previous value. The local copy catches up one pub/sub hop later. */
   async set(key: string, value: string): Promise<string | undefined> {
@@ -379,8 +384,9 @@ export class ReplicatedMap extends Closeable {
   async #set(operation: string, key: string, value: string): Promise<{ prev: string | undefined; rev: number }> {
     checkMapKey(key)
     checkMapValue(value, 'value')
-    const [existed, prev, rev] = (await this.#run(operation, kMapScripts.set, [key, value])) as [number, string, string]
-    return { prev: existed === 1 ? prev : undefined, rev: parseRevision(rev) ?? 0 }
+    if (this.state !== 'open') throw this.#closedError(operation)
+    this.#counted?.writes.inc()
+    return this.#sets.set(key, value)
   }
 
   async #run(
@@ -392,6 +398,7 @@ export class ReplicatedMap extends Closeable {
     const open = this.state === 'open'
     if (!open && !afterClose) throw this.#closedError(operation)
     this.#counted?.writes.inc()
+    this.#sets.flush() // the sets made before this write go first
     if (open) return script.run(this.#redis, this.#keys, [...this.#ttlArgs, ...args])
     // reset() and destroy() after close(): through the caller's client, or a short-lived one.
     if (typeof this.#source !== 'string') return script.run(this.#source, this.#keys, [...this.#ttlArgs, ...args])
@@ -424,6 +431,7 @@ export class ReplicatedMap extends Closeable {
   }
 
   async #shutdown(force: boolean): Promise<void> {
+    this.#sets.flush() // sets made before close() are sent
     this.#unobserve?.()
     this.#copy.stopReplicating()
     for (const feed of [...this.#feeds]) feed.end()

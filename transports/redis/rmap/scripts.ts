@@ -99,6 +99,41 @@ if prev then return {1, prev, rev} end
 return {0, '', rev}`,
   ),
 
+  setMany: mapScript(
+    'rmapSetMany-2',
+    `sets n fields in order, as n rmapSet-2 calls would: one revision and one frame per write.
+    ARGV[3..] key, value pairs (at most 512)
+  Reply: {existed 0|1, previous value or '', revision} for each write, flattened, in order.`,
+    `
+local n = (#ARGV - 2) / 2
+local fields = {}
+for i = 1, n do fields[i] = ARGV[1 + 2 * i] end
+local stored = redis.call('HMGET', content, unpack(fields))
+local last = redis.call('HINCRBY', content, '=rev', n)
+local current, set, reply = {}, {'=kind', 'set'}, {}
+for i = 1, n do
+  local key, value = ARGV[1 + 2 * i], ARGV[2 + 2 * i]
+  local prev = current[key]
+  if prev == nil then prev = stored[i] end
+  current[key] = value
+  set[#set + 1] = key
+  set[#set + 1] = value
+  local rev = tostring(last - n + i)
+  redis.call('PUBLISH', channel, 'set:' .. struct.pack('ic0ic0ic0', #key, key, #value, value, #rev, rev))
+  if prev then
+    reply[#reply + 1] = 1
+    reply[#reply + 1] = prev
+  else
+    reply[#reply + 1] = 0
+    reply[#reply + 1] = ''
+  end
+  reply[#reply + 1] = rev
+end
+redis.call('HSET', content, unpack(set))
+expire()
+return reply`,
+  ),
+
   setIfNotExists: mapScript(
     'rmapSetIfNotExists-2',
     `sets a field that does not exist.
