@@ -1,10 +1,14 @@
 /**
  * Lua scripts run by SHA: `defineScript({ name, lua, numberOfKeys })` → `script.run(client, keys, args)`.
  *
- * `run` sends EVALSHA with the SHA1 of the source, computed here once. When the server answers
- * `NOSCRIPT` (first use on this server, a restart, SCRIPT FLUSH) it loads the source with SCRIPT LOAD
- * and sends EVALSHA once more. Only the SHA travels on the hot path, and SCRIPT LOAD keeps the script in
- * the server's cache (scripts that arrive through EVAL can be evicted since Redis 7.4).
+ * `run` sends EVALSHA with the SHA1 of the source, computed here once. The first run of a script on a
+ * connection (and the first after it reconnected) sends SCRIPT LOAD and EVALSHA back to back, so the
+ * script runs where it was called in the connection's order of commands: a write sent after it cannot
+ * overtake it. When the server still answers `NOSCRIPT` (a SCRIPT FLUSH, a restart the connection did not
+ * see) it loads the source and sends EVALSHA once more — that retry runs after whatever was sent
+ * meanwhile. Only the SHA travels on the hot path, and SCRIPT LOAD keeps the script in the server's cache
+ * (scripts that arrive through EVAL can be evicted since Redis 7.4). On a cluster, whose SCRIPT LOAD goes
+ * to any node, the first run and the NOSCRIPT retry send EVAL to the keys' node instead.
  *
  * Failures are typed like every command's (`errors.ts`). A script can fail with its own reply prefix,
  * `return redis.error_reply('LEASELOST job 7')`, which arrives as a `RedisCommandError` with
@@ -63,6 +67,20 @@ export interface RedisScript {
 
 const kScriptName = /^[a-z][A-Za-z0-9]*-(\d+)$/
 
+/** Per connection, the SHAs of the scripts it loaded; forgotten when it reconnects. */
+const kLoaded = new WeakMap<Redis | Cluster, Set<string>>()
+
+function loadedOn(redis: Redis | Cluster): Set<string> {
+  let loaded = kLoaded.get(redis)
+  if (loaded === undefined) {
+    const created = new Set<string>()
+    redis.on('ready', () => created.clear())
+    kLoaded.set(redis, created)
+    loaded = created
+  }
+  return loaded
+}
+
 export function sha1(source: string): string {
   return createHash('sha1').update(source).digest('hex')
 }
@@ -91,6 +109,43 @@ export function defineScript(definition: ScriptDefinition): RedisScript {
       ? redis.callBuffer('evalsha', [sha, numberOfKeys, ...keys, ...args])
       : redis.evalsha(sha, numberOfKeys, ...keys, ...args)
 
+  // A cluster routes SCRIPT LOAD to any node, not the keys' one; EVAL goes there and caches the script.
+  const evalSource = async (
+    redis: Redis,
+    buffers: boolean,
+    keys: readonly ScriptKey[],
+    args: readonly ScriptArg[],
+  ): Promise<unknown> => {
+    try {
+      return await (buffers
+        ? redis.callBuffer('eval', [lua, numberOfKeys, ...keys, ...args])
+        : redis.eval(lua, numberOfKeys, ...keys, ...args))
+    } catch (error) {
+      throw mapRedisError(error, 'eval')
+    }
+  }
+
+  /** SCRIPT LOAD and EVALSHA sent back to back: the script runs in its place in the connection's order. */
+  const loadAndRun = async (
+    redis: Redis,
+    loaded: Set<string>,
+    buffers: boolean,
+    keys: readonly ScriptKey[],
+    args: readonly ScriptArg[],
+  ): Promise<unknown> => {
+    const [load, run] = await Promise.allSettled([redis.script('LOAD', lua), evalsha(redis, buffers, keys, args)])
+    if (load.status === 'rejected') throw mapRedisError(load.reason, 'script')
+    if (load.value !== sha) {
+      throw new PulseError(
+        'PULSE_ERR_INTERNAL',
+        `SCRIPT LOAD of ${name} answered ${String(load.value)}, expected ${sha}`,
+      )
+    }
+    loaded.add(sha)
+    if (run.status === 'rejected') throw mapRedisError(run.reason, 'evalsha')
+    return run.value
+  }
+
   const execute = async (
     client: ScriptClient,
     buffers: boolean,
@@ -104,36 +159,21 @@ export function defineScript(definition: ScriptDefinition): RedisScript {
     }
     const redis: Redis = client instanceof PulseRedis ? client.client : (client as Redis)
     const clustered = client instanceof PulseRedis ? client.cluster : isClusterClient(client)
+    const loaded = loadedOn(redis)
+    if (!loaded.has(sha)) {
+      if (!clustered) return loadAndRun(redis, loaded, buffers, keys, args)
+      const reply = await evalSource(redis, buffers, keys, args)
+      loaded.add(sha)
+      return reply
+    }
     try {
       return await evalsha(redis, buffers, keys, args)
     } catch (error) {
       const mapped = mapRedisError(error, 'evalsha')
       if (classifyRedisError(mapped).reply !== 'NOSCRIPT') throw mapped
     }
-    // A cluster routes SCRIPT LOAD to any node, not the keys' one; EVAL goes there and caches the script.
-    if (clustered) {
-      try {
-        return await (buffers
-          ? redis.callBuffer('eval', [lua, numberOfKeys, ...keys, ...args])
-          : redis.eval(lua, numberOfKeys, ...keys, ...args))
-      } catch (error) {
-        throw mapRedisError(error, 'eval')
-      }
-    }
-    let loaded: unknown
-    try {
-      loaded = await redis.script('LOAD', lua)
-    } catch (error) {
-      throw mapRedisError(error, 'script')
-    }
-    if (loaded !== sha) {
-      throw new PulseError('PULSE_ERR_INTERNAL', `SCRIPT LOAD of ${name} answered ${String(loaded)}, expected ${sha}`)
-    }
-    try {
-      return await evalsha(redis, buffers, keys, args)
-    } catch (error) {
-      throw mapRedisError(error, 'evalsha')
-    }
+    if (clustered) return evalSource(redis, buffers, keys, args)
+    return loadAndRun(redis, loaded, buffers, keys, args)
   }
 
   return Object.freeze({

@@ -102,28 +102,43 @@ describe('the script cache (private server)', () => {
     return match === null ? 0 : Number(match[1])
   }
 
-  it('loads the script on NOSCRIPT, then runs by SHA only; again after SCRIPT FLUSH', async () => {
+  it('loads the script with its first run, then runs by SHA only; loads it again on NOSCRIPT after SCRIPT FLUSH', async () => {
     await redis.client.script('FLUSH')
     await redis.client.config('RESETSTAT')
     expect(await redis.client.script('EXISTS', setAndEcho.sha)).toEqual([0])
 
-    // First run: EVALSHA → NOSCRIPT → SCRIPT LOAD → EVALSHA.
+    // First run on this connection: SCRIPT LOAD and EVALSHA back to back.
     expect(await setAndEcho.run(redis, ['k'], ['1', 'first'])).toEqual(['1', 'first'])
     expect(await redis.client.script('EXISTS', setAndEcho.sha)).toEqual([1])
-    expect(await calls('evalsha')).toBe(2)
+    expect(await calls('evalsha')).toBe(1)
     expect(await calls('eval')).toBe(0)
     expect(await calls('script|load')).toBe(1)
 
     // Next runs: one EVALSHA each, no load.
     expect(await setAndEcho.run(redis, ['k'], ['2', 'second'])).toEqual(['2', 'second'])
     expect(await setAndEcho.runBuffer(redis, ['k'], ['3', 'third'])).toEqual([Buffer.from('3'), Buffer.from('third')])
-    expect(await calls('evalsha')).toBe(4)
+    expect(await calls('evalsha')).toBe(3)
     expect(await calls('script|load')).toBe(1)
 
-    // After a flush the fallback loads it once more.
+    // After a flush the server answers NOSCRIPT, and the fallback loads it once more.
     await redis.client.script('FLUSH')
     expect(await setAndEcho.run(redis, ['k'], ['4', 'after flush'])).toEqual(['4', 'after flush'])
     expect(await redis.client.script('EXISTS', setAndEcho.sha)).toEqual([1])
     expect(await calls('script|load')).toBe(2)
+  })
+
+  it('runs a script in its place among the commands sent after it, also when the server does not have it yet', async () => {
+    await redis.client.script('FLUSH')
+    const fresh = createRedis(server.url)
+    try {
+      // Not awaited in between: the SET of the script is sent first, the DEL second, so the key ends deleted.
+      const ran = setAndEcho.run(fresh, ['ordered'], ['1', 'x'])
+      const deleted = fresh.client.del('ordered')
+      expect(await ran).toEqual(['1', 'x'])
+      expect(await deleted).toBe(1)
+      expect(await fresh.client.exists('ordered')).toBe(0)
+    } finally {
+      await fresh.close()
+    }
   })
 })
