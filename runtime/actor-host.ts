@@ -14,8 +14,8 @@
  * share its time, as they would share an event loop.
  *
  * The loop: drain up to a batch of frames; if a receive went async, await it; if the ring was empty,
- * sleep on the doorbell (woken once per batch by the producer). A paused host does not read the ring,
- * so producers see it fill up (backpressure).
+ * poll it for the spin window, then sleep on the doorbell (woken once per batch by the producer). A
+ * paused host does not read the ring (nor spin), so producers see it fill up (backpressure).
  */
 import hdr from 'hdr-histogram-js'
 
@@ -67,6 +67,7 @@ export class ActorHost {
   readonly #bell: Doorbell
   readonly #outbox: Outbox
   readonly #sampleEvery: number
+  readonly #spinUs: number
   readonly #slots: (Slot | undefined)[] = []
   /** Spawn order, for stopping in reverse. */
   readonly #order: number[] = []
@@ -77,12 +78,14 @@ export class ActorHost {
   #loop: Promise<void> | undefined
   #sampleCountdown = 0
 
-  constructor(thread: string, reader: RingReader, bell: Doorbell, writer: RingWriter, sampleEvery: number) {
+  /** `spinUs`: how long the loop polls an empty mailbox before it sleeps on `bell`. */
+  constructor(thread: string, reader: RingReader, bell: Doorbell, writer: RingWriter, sampleEvery: number, spinUs = 0) {
     this.thread = thread
     this.#reader = reader
     this.#bell = bell
     this.#outbox = new Outbox(writer)
     this.#sampleEvery = Math.max(1, sampleEvery)
+    this.#spinUs = spinUs
   }
 
   start(): void {
@@ -225,6 +228,8 @@ export class ActorHost {
       for (const resolve of this.#drainWaiters.splice(0)) resolve()
       await this.#bell.wait(
         () => this.#stopping || this.#drainWaiters.length > 0 || (!this.#paused && this.#reader.hasFrames()),
+        Infinity,
+        this.#paused ? 0 : this.#spinUs,
       )
     }
     for (const resolve of this.#drainWaiters.splice(0)) resolve()

@@ -23,6 +23,8 @@ export interface ThreadOptions {
   typescript: boolean
   mailboxBytes: number
   latencySampleEvery: number
+  /** Microseconds the thread polls its empty mailbox before it sleeps. */
+  spinUs: number
   resourceLimits?: ResourceLimits
 }
 
@@ -63,6 +65,7 @@ export class ActorThread<Actor> {
       runtimeBell: runtimeBell.buffer,
       control: port2,
       latencySampleEvery: options.latencySampleEvery,
+      spinUs: options.spinUs,
     }
     this.#worker = startWorker(
       kEntry,

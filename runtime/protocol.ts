@@ -23,6 +23,8 @@ export interface ThreadBoot {
   readonly control: MessagePort
   /** Time one message in this many for the latency histogram. */
   readonly latencySampleEvery: number
+  /** Microseconds the thread polls its empty mailbox before it sleeps on its doorbell. */
+  readonly spinUs: number
 }
 
 export type ControlResult<T = undefined> = { ok: true; value: T } | { ok: false; error: WireError }

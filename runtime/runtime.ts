@@ -10,7 +10,10 @@
  *                        |                    |  (policy says no, or init keeps failing past the limit)
  *                        +---- close ----> stopped <--+
  *
- * One pump reads every thread's reply ring after one doorbell wake-up, and settles asks.
+ * One pump reads every thread's reply ring after one doorbell wake-up, and settles asks. Both sides of
+ * a mailbox poll for `spinUs` before they sleep: an actor thread after it drained its mailbox, the
+ * pump after it drained the reply rings, and the pump again when an ask is written while it sleeps
+ * (`Doorbell.nudge`), so a reply that comes within the window costs neither side a wake-up.
  */
 import type { ResourceLimits } from 'node:worker_threads'
 
@@ -53,6 +56,13 @@ export interface RuntimeOptions {
   closeTimeoutMs?: number
   /** Time one message in this many for the latency percentiles. @default 64 */
   latencySampleEvery?: number
+  /**
+   * Microseconds a side polls its empty rings before it sleeps on its doorbell (an actor thread after
+   * its mailbox drained; the runtime after replies drained, and while it awaits a reply): a message or
+   * reply that comes within the window costs no thread wake-up. Spinning yields to the event loop; an
+   * idle runtime spins once per wake-up, then sleeps. 0 sleeps at once. At most 10 000. @default 50
+   */
+  spinUs?: number
   /** The piscina pool for handlers that ask for a thread (`rt.handlers`, made on first use). */
   handlers?: HandlerPoolOptions
   /** Closes the runtime when aborted. */
@@ -65,13 +75,18 @@ interface ResolvedRuntimeOptions {
   mailboxBytes: number
   closeTimeoutMs: number
   latencySampleEvery: number
+  spinUs: number
 }
 
 export const DEFAULT_RUNTIME_OPTIONS: Readonly<ResolvedRuntimeOptions> = {
   mailboxBytes: 1 << 20,
   closeTimeoutMs: 10_000,
   latencySampleEvery: 64,
+  spinUs: 50,
 }
+
+/** The longest spin window `spinUs` takes. */
+export const kMaxSpinUs = 10_000
 
 export interface SpawnOptions<Args = unknown> {
   /** Unique among the runtime's actors. */
@@ -387,6 +402,7 @@ export class Runtime extends CloseableEmitter<RuntimeEventMap> implements ActorR
         typescript: isTypeScriptModule(record.moduleUrl),
         mailboxBytes: this.#options.mailboxBytes,
         latencySampleEvery: this.#options.latencySampleEvery,
+        spinUs: this.#options.spinUs,
         ...(record.resourceLimits === undefined ? {} : { resourceLimits: record.resourceLimits }),
       })
       this.#starting.set(name, starting)
@@ -441,6 +457,7 @@ export class Runtime extends CloseableEmitter<RuntimeEventMap> implements ActorR
         throw new ActorCrashedError(`actor "${record.name}" is ${record.state}`)
       if (writeMessage(thread.writer, FrameKind.Ask, record.slot, corr, msg)) {
         record.sent++
+        if (this.#options.spinUs > 0) this.#bell.nudge()
         return
       }
       if (!this.#pending.has(corr)) return // settled while waiting (timeout or crash)
@@ -482,7 +499,7 @@ export class Runtime extends CloseableEmitter<RuntimeEventMap> implements ActorR
       let handled = 0
       for (const thread of this.#threads.values()) handled += thread.reader.drain(handlerOf(thread), 1024)
       for (const thread of handlers.keys()) if (!thread.alive && !thread.reader.hasFrames()) handlers.delete(thread)
-      if (handled === 0) await this.#bell.wait(hasWork)
+      if (handled === 0) await this.#bell.wait(hasWork, Infinity, this.#options.spinUs)
     }
   }
 
@@ -645,6 +662,7 @@ function validateRuntimeOptions(options: RuntimeOptions): void {
     'mailboxBytes',
     'closeTimeoutMs',
     'latencySampleEvery',
+    'spinUs',
     'handlers',
     'signal',
     'metrics',
@@ -658,6 +676,7 @@ function validateRuntimeOptions(options: RuntimeOptions): void {
   if (options.closeTimeoutMs !== undefined) checkDurationMs(options.closeTimeoutMs, 'options.closeTimeoutMs')
   if (options.latencySampleEvery !== undefined)
     checkInteger(options.latencySampleEvery, 'options.latencySampleEvery', { min: 1 })
+  if (options.spinUs !== undefined) checkInteger(options.spinUs, 'options.spinUs', { min: 0, max: kMaxSpinUs })
 }
 
 /** `value` as a `Runtime` (of this kernel, or one built on it); else `PULSE_ERR_INVALID_ARG` naming `name`. */

@@ -20,6 +20,7 @@ const host = new ActorHost(
   new Doorbell(boot.threadBell),
   new RingWriter(boot.outbound, new Doorbell(boot.runtimeBell)),
   boot.latencySampleEvery,
+  boot.spinUs,
 )
 
 const control: ThreadControl = {

@@ -1,7 +1,7 @@
 /**
  * The runtime benchmark suite: mailbox throughput, where a message's time goes (breakdown), codec, ask
- * round trip and memory under a slow consumer, one after another, printed as markdown (machine and
- * versions first).
+ * round trip, where one ask's time goes (ask-breakdown), idle CPU and memory under a slow consumer, one
+ * after another, printed as markdown (machine and versions first).
  *
  *   npm run bench:runtime                      # all suites, 3 rounds
  *   npm run bench:runtime -- --rounds 5        # more rounds
@@ -14,8 +14,10 @@ import { captureEnv, envMarkdown } from '../lib/env.js'
 import { emitResult, type Figure, figure, figuresFromRounds, ratio, type Ratio } from '../lib/results.js'
 import { machineState, type SuiteContext, suiteArgs, type SuiteOutput } from '../lib/runner.js'
 import { askSuite } from './ask.js'
+import { askBreakdownSuite } from './ask-breakdown.js'
 import { breakdownSuite } from './breakdown.js'
 import { codecSuite } from './codec.js'
+import { idleSuite, kIdleRuntime } from './idle.js'
 import { mailboxSuite } from './mailbox.js'
 import { memorySuite } from './memory.js'
 
@@ -24,6 +26,8 @@ const suites: Record<string, (ctx: SuiteContext) => Promise<SuiteOutput>> = {
   breakdown: breakdownSuite,
   codec: codecSuite,
   ask: askSuite,
+  'ask-breakdown': askBreakdownSuite,
+  idle: idleSuite,
   memory: memorySuite,
 }
 
@@ -103,16 +107,33 @@ function runtimeFigures(all: Record<string, unknown>): { figures: Figure[]; rati
   const ask = all.ask as Rounds | undefined
   if (ask !== undefined) {
     figures.push(...figuresFromRounds('round trip', ask, 'µs', { p50: 'µs', p99: 'µs', p999: 'µs' }))
-    const p50 = (name: string) => (ask[name] ?? []).map((r) => (r as { p50: number }).p50)
+    const at = (name: string, p: 'p50' | 'p99') => (ask[name] ?? []).map((r) => (r as Record<typeof p, number>)[p])
+    const per = (a: string, b: string, p: 'p50' | 'p99') => at(a, p).map((x, i) => x / (at(b, p)[i] ?? Number.NaN))
     const [askName, pmName] = Object.keys(ask)
     if (askName !== undefined && pmName !== undefined)
       out.push(
-        ratio(
-          `${askName} p50 ÷ ${pmName} p50`,
-          p50(askName).map((x, i) => x / (p50(pmName)[i] ?? Number.NaN)),
-          { op: '<=', value: 0.5, source: 'issue: ask p50 ≤ 0.5× a postMessage echo' },
-        ),
+        ratio(`${askName} p50 ÷ ${pmName} p50`, per(askName, pmName, 'p50'), {
+          op: '<=',
+          value: 0.5,
+          source: 'issue: ask p50 ≤ 0.5× a postMessage echo',
+        }),
+        ratio(`${askName} p99 ÷ ${pmName} p99`, per(askName, pmName, 'p99'), {
+          op: '<=',
+          value: 1,
+          source: 'issue: ask p99 no worse than the echo',
+        }),
       )
+  }
+  const idle = all.idle as Record<string, readonly number[]> | undefined
+  if (idle !== undefined) {
+    figures.push(...figuresFromRounds('idle CPU', idle, '% of a core'))
+    out.push(
+      ratio('idle runtime CPU, % of one core', idle[kIdleRuntime] ?? [], {
+        op: '<=',
+        value: 1,
+        source: 'issue: idle CPU of an idle runtime within 1 % of a core',
+      }),
+    )
   }
   const memory = all.memory as Record<string, readonly { samples: readonly { rssMB: number }[] }[]> | undefined
   if (memory !== undefined) {
