@@ -12,6 +12,7 @@
  * still moves past it. A reply not of this shape throws (the connection's replies are out of step).
  */
 import type { Decoded, ReplyDecoder } from '../resp-connection.js'
+import { Interned, kIncomplete, RespScan } from '../resp-scan.js'
 import type { BusEntry } from './entry.js'
 
 /** One stream of an XREAD reply. */
@@ -24,80 +25,11 @@ export interface BusStreamRead {
   malformed: number
 }
 
-/** Thrown (one instance, made once) when the bytes run out: the reply is asked for again with more. */
-const kIncomplete = new Error('incomplete reply')
 const kEmpty = Buffer.alloc(0)
 
-/** A cursor over a reply's bytes; throws kIncomplete when they run out. */
-class Scan {
-  readonly buf: Buffer
-  pos: number
-  /** The span of the last bulk string read. */
-  start = 0
-  end = 0
-
-  constructor(buf: Buffer, pos: number) {
-    this.buf = buf
-    this.pos = pos
-  }
-
-  /** `<type><integer>\r\n`: the integer. */
-  header(type: number): number {
-    const buf = this.buf
-    if (this.pos >= buf.length) throw kIncomplete
-    if (buf[this.pos] !== type) throw new Error(`expected ${String.fromCharCode(type)} at ${this.pos}`)
-    let i = this.pos + 1
-    const negative = buf[i] === 0x2d
-    if (negative) i++
-    let value = 0
-    for (;;) {
-      if (i >= buf.length) throw kIncomplete
-      const c = buf[i] as number
-      if (c === 0x0d) break
-      if (c < 0x30 || c > 0x39) throw new Error(`bad integer at ${i}`)
-      value = value * 10 + (c - 0x30)
-      i++
-    }
-    if (i + 1 >= buf.length) throw kIncomplete
-    this.pos = i + 2
-    return negative ? -value : value
-  }
-
-  /** A bulk string (not nil): sets `start` / `end`. */
-  bulk(): void {
-    const length = this.header(0x24)
-    if (length < 0) throw new Error(`a nil bulk string at ${this.pos}`)
-    if (this.pos + length + 2 > this.buf.length) throw kIncomplete
-    this.start = this.pos
-    this.end = this.pos + length
-    this.pos = this.end + 2
-  }
-
-  text(): string {
-    return this.buf.toString('utf8', this.start, this.end)
-  }
-}
-
-/** The last text decoded from one reply's bytes, reused while they repeat. */
-class Interned {
-  #start = -1
-  #length = -1
-  #text = ''
-
-  text(buf: Buffer, start: number, end: number): string {
-    const length = end - start
-    if (length === this.#length && buf.compare(buf, this.#start, this.#start + length, start, end) === 0)
-      return this.#text
-    this.#start = start
-    this.#length = length
-    this.#text = buf.toString('utf8', start, end)
-    return this.#text
-  }
-}
-
-function readEntry(scan: Scan, subjects: Interned, times: Interned): { entryId: string; entry?: BusEntry } {
+function readEntry(scan: RespScan, subjects: Interned, times: Interned): { entryId: string; entry?: BusEntry } {
   if (scan.header(0x2a) !== 2) throw new Error('an entry of a read reply is not [id, fields]')
-  scan.bulk()
+  scan.need('entry id')
   const buf = scan.buf
   const entryId = buf.toString('latin1', scan.start, scan.end)
   const fields = scan.header(0x2a)
@@ -111,10 +43,10 @@ function readEntry(scan: Scan, subjects: Interned, times: Interned): { entryId: 
   let traceContext: string | undefined
   let payload = kEmpty
   for (let f = 0; f < fields; f += 2) {
-    scan.bulk()
+    scan.need('field name')
     const letter = scan.end - scan.start === 1 ? buf[scan.start] : -1
     if (f + 1 >= fields) break // an odd field count: not an entry XREAD can give
-    scan.bulk()
+    scan.need('field value')
     switch (letter) {
       case 0x69: // i
         id = scan.text()
@@ -149,9 +81,9 @@ function readEntry(scan: Scan, subjects: Interned, times: Interned): { entryId: 
   }
 }
 
-function readStream(scan: Scan, subjects: Interned, times: Interned): BusStreamRead {
+function readStream(scan: RespScan, subjects: Interned, times: Interned): BusStreamRead {
   if (scan.header(0x2a) !== 2) throw new Error('a stream of a read reply is not [key, entries]')
-  scan.bulk()
+  scan.need('stream key')
   const read: BusStreamRead = { key: scan.text(), entries: [], lastId: undefined, malformed: 0 }
   const count = scan.header(0x2a)
   for (let e = 0; e < count; e++) {
@@ -168,7 +100,7 @@ export const decodeBusRead: ReplyDecoder<BusStreamRead[] | null> = (
   buf: Buffer,
   start: number,
 ): Decoded<BusStreamRead[] | null> | undefined => {
-  const scan = new Scan(buf, start)
+  const scan = new RespScan(buf, start)
   try {
     const streams = scan.header(0x2a)
     if (streams < 0) return { value: null, end: scan.pos }
