@@ -6,6 +6,7 @@ import { afterAll, beforeAll } from 'vitest'
 
 import { parseClusterUrl } from '../../transports/redis/cluster-url.js'
 import { redisClusterUrl, redisUrl } from './servers.js'
+import { waitFor } from './wait.js'
 
 export function testPrefix(): string {
   return `t:${randomUUID().slice(0, 8)}:`
@@ -62,4 +63,27 @@ export async function deleteOnCluster(cluster: Cluster, pattern: string): Promis
     } while (cursor !== '0')
   }
   return deleted
+}
+
+/**
+ * The EVALSHA calls whose first key is `key`, as MONITOR on the shared server sees them while `fn` runs.
+ * MONITOR reports commands in the order they ran: once a marker sent after `fn` is seen, every command of
+ * `fn` was.
+ */
+export async function scriptCallsOn(key: string, fn: () => Promise<void>): Promise<number> {
+  const base = new IORedis(redisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 })
+  const probe = new IORedis(redisUrl(), { maxRetriesPerRequest: 1 })
+  const monitor = await base.monitor()
+  const marker = `marker-${Math.random()}`
+  const commands: string[][] = []
+  monitor.on('monitor', (_time: string, args: string[]) => commands.push(args))
+  try {
+    await fn()
+    await probe.echo(marker)
+    await waitFor(() => commands.some((args) => args[1] === marker), { what: 'MONITOR to report the marker' })
+    return commands.filter((args) => args[0]?.toLowerCase() === 'evalsha' && args[3] === key).length
+  } finally {
+    monitor.disconnect()
+    probe.disconnect()
+  }
 }

@@ -4,13 +4,11 @@
  * put only, a batch stays all or nothing), split into more calls past a call's bounds. The calls are
  * counted with Redis's MONITOR.
  */
-import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 
-import { type Bus, DuplicateEventError } from '../../../actors/bus/index.js'
+import { DuplicateEventError } from '../../../actors/bus/index.js'
 import { kMaxBytes, kMaxEvents } from '../../../actors/bus/append-queue.js'
-import { redisUrl } from '../../helpers/servers.js'
-import { waitFor } from '../../helpers/wait.js'
+import { scriptCallsOn } from '../../helpers/redis.js'
 import { Opened, take, text } from './helpers.js'
 
 let opened = new Opened()
@@ -19,32 +17,12 @@ afterEach(async () => {
   opened = new Opened()
 })
 
-/** The script calls that reach the stream of `ns`, seen by MONITOR while `fn` runs. */
-async function scriptCalls(bus: Bus, ns: string, fn: () => Promise<void>): Promise<number> {
-  const base = new Redis(redisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 })
-  const probe = new Redis(redisUrl(), { maxRetriesPerRequest: 1 })
-  const monitor = await base.monitor()
-  const marker = `marker-${Math.random()}`
-  const commands: string[][] = []
-  monitor.on('monitor', (_time: string, args: string[]) => commands.push(args))
-  try {
-    await fn()
-    // MONITOR reports commands in the order they ran: once the marker is seen, every put was.
-    await probe.echo(marker)
-    await waitFor(() => commands.some((args) => args[1] === marker), { what: 'MONITOR to report the marker' })
-    return commands.filter((args) => args[0]?.toLowerCase() === 'evalsha' && args[3] === bus.keys.log(ns)).length
-  } finally {
-    monitor.disconnect()
-    probe.disconnect()
-  }
-}
-
 describe('puts of one tick', () => {
   it('go in one script call, in order, each refused alone on a duplicate key', async () => {
     const bus = await opened.bus({ dedupTtlMs: 60_000 })
     const first = await bus.put('a.k', 'w', { key: 'k1' }) // loads the script, records k1
     let settled: PromiseSettledResult<unknown>[] = []
-    const calls = await scriptCalls(bus, 'a', async () => {
+    const calls = await scriptCallsOn(bus.keys.log('a'), async () => {
       settled = await Promise.allSettled([
         bus.put('a.x', 1),
         bus.put('a.k', 2, { key: 'k1' }),
@@ -89,7 +67,7 @@ describe('puts of one tick', () => {
     const bus = await opened.bus()
     await bus.put('a.w', 0)
     const n = 2 * kMaxEvents + 10
-    const calls = await scriptCalls(bus, 'a', async () => {
+    const calls = await scriptCallsOn(bus.keys.log('a'), async () => {
       const results = await Promise.all(Array.from({ length: n }, (_, i) => bus.put('a.n', i)))
       expect(results.map((r) => r.index)).toEqual(Array.from({ length: n }, (_, i) => i + 1))
     })
@@ -97,7 +75,7 @@ describe('puts of one tick', () => {
     const events = await take(bus.get('a.n', { start: 'oldest' }), n)
     expect(events.map(text)).toEqual(Array.from({ length: n }, (_, i) => String(i)))
     const big = `"${'x'.repeat(kMaxBytes / 2 + 1)}"`
-    const bigCalls = await scriptCalls(bus, 'a', async () => {
+    const bigCalls = await scriptCallsOn(bus.keys.log('a'), async () => {
       await Promise.all([bus.put('a.big', big), bus.put('a.big', big), bus.put('a.big', 1)])
     })
     expect(bigCalls).toBe(2)

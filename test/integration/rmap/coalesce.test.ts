@@ -3,13 +3,13 @@
  * past `kMaxSets`, each set keeping its own revision, frame and previous value, and every write of the map
  * reaching Redis in the order it was made. The calls are counted with Redis's MONITOR.
  */
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 
 import { ReplicatedMap } from '../../../actors/rmap/index.js'
 import { kMaxSets } from '../../../actors/rmap/set-queue.js'
+import { scriptCallsOn } from '../../helpers/redis.js'
 import { redisUrl } from '../../helpers/servers.js'
-import { waitFor } from '../../helpers/wait.js'
 import { captureFrames, dropMap, hashContent, mapName, plainClient, until } from './helpers.js'
 
 let raw: Redis
@@ -45,25 +45,6 @@ function readable(payload: Buffer): string {
   return frame(op, ...fields)
 }
 
-/** The script calls on the hash of map `name`, seen by MONITOR while `fn` runs. */
-async function scriptCalls(name: string, fn: () => Promise<void>): Promise<number> {
-  const base = new Redis(redisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 })
-  const probe = plainClient(redisUrl())
-  const monitor = await base.monitor()
-  const marker = `marker-${Math.random()}`
-  const commands: string[][] = []
-  monitor.on('monitor', (_time: string, args: string[]) => commands.push(args))
-  try {
-    await fn()
-    await probe.echo(marker)
-    await waitFor(() => commands.some((args) => args[1] === marker), { what: 'MONITOR to report the marker' })
-    return commands.filter((args) => args[0]?.toLowerCase() === 'evalsha' && args[3] === `map:${name}:content`).length
-  } finally {
-    monitor.disconnect()
-    probe.disconnect()
-  }
-}
-
 async function opened(options?: { slidingTtlMs?: number }): Promise<{ name: string; map: ReplicatedMap }> {
   const name = mapName()
   names.push(name)
@@ -79,7 +60,7 @@ describe('sets of one tick', () => {
     try {
       await map.set('a', 'old')
       let prevs: (string | undefined)[] = []
-      const calls = await scriptCalls(name, async () => {
+      const calls = await scriptCallsOn(`map:${name}:content`, async () => {
         prevs = await Promise.all([map.set('a', '1'), map.set('b', '2'), map.set('a', '3'), map.set('c', '')])
       })
       expect(calls).toBe(1)
@@ -137,7 +118,7 @@ describe('sets of one tick', () => {
     try {
       const count = kMaxSets + 3
       let prevs: (string | undefined)[] = []
-      const calls = await scriptCalls(name, async () => {
+      const calls = await scriptCallsOn(`map:${name}:content`, async () => {
         prevs = await Promise.all(Array.from({ length: count }, (_, i) => map.set(`k${i % 7}`, String(i))))
       })
       expect(calls).toBe(2)
